@@ -1,0 +1,1 @@
+"""The shared diffusion core: schedule, parameterizations, loss weights, samplers, seeding, checkpoints."""

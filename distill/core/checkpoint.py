@@ -1,0 +1,84 @@
+"""Checkpoints: weights as safetensors with the resolved config beside them (model.json), and the full training
+state (optimizer, EMA, RNG states, step) written atomically: a temporary file, then an atomic rename."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, corrupt or does not match the network; the message says which file and why."""
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp_path) on a temporary file in the same folder, then rename it over `path` (atomic on POSIX)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"))
+
+
+def config_path(weights_path: str | Path) -> Path:
+    return Path(weights_path).with_suffix(".json")
+
+
+def save_weights(path: str | Path, state_dict: Mapping[str, torch.Tensor], config: Mapping[str, Any]) -> None:
+    """Write weights (safetensors) and, beside them, `<name>.json` with the resolved config."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    write_json(config_path(path), dict(config))
+    atomic_write(path, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
+
+
+def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read weights and their config; a missing or corrupt file raises CheckpointError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file {path} does not exist; run the step that trains it first")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"weights file {path} is corrupt or not safetensors ({exc}); delete it and retrain") from exc
+    cfg_file = config_path(path)
+    try:
+        config = json.loads(cfg_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"config {cfg_file} beside the weights is missing or corrupt ({exc})") from exc
+    return tensors, config
+
+
+def load_into(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str | Path) -> None:
+    try:
+        module.load_state_dict(dict(tensors), strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"weights in {source} do not match the network built from its config: {exc}") from exc
+
+
+def save_state(path: str | Path, state: Mapping[str, Any]) -> None:
+    atomic_write(path, lambda p: torch.save(dict(state), p))
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"training state {path} is corrupt ({type(exc).__name__}: {exc}); delete it to start "
+                              "the run from scratch") from exc

@@ -1,0 +1,56 @@
+"""Continuous-time diffusion training of a teacher (PD Algorithm 1, Eq. 2).
+
+x ~ data, t ~ U[0, 1], eps ~ N(0, I), z_t = alpha_t x + sigma_t eps,
+L = w(lambda_t) || x-hat_theta(z_t) - x ||^2  (mean over dimensions), with x-hat from the chosen parameterization.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from distill.core.denoiser import NetworkDenoiser
+from distill.core.schedule import broadcast_like
+from distill.core.weighting import loss_weight
+
+
+def diffusion_loss(
+    denoiser: NetworkDenoiser,
+    x: torch.Tensor,
+    weighting: str,
+    gen: torch.Generator,
+    labels: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """One Monte-Carlo estimate of PD Eq. 2 for a batch x; all noise drawn from `gen`."""
+    t = torch.rand(x.shape[0], generator=gen).to(x.device)
+    eps = torch.randn(x.shape, generator=gen).to(x.device)
+    logsnr = denoiser.schedule.logsnr(t)
+    alpha, sigma = denoiser.schedule.alpha_sigma(t)
+    z = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps
+    x_hat = denoiser(z, t, None if labels is None else {"label": labels})
+    mse = (x_hat - x).pow(2).flatten(1).mean(dim=1)
+    return (loss_weight(weighting, logsnr).to(x.dtype) * mse).mean()
+
+
+def make_teacher_loss(
+    denoiser: NetworkDenoiser,
+    data: torch.Tensor,
+    labels: Optional[torch.Tensor],
+    batch_size: int,
+    weighting: str,
+    random_flip: bool = False,
+):
+    """A loss_fn(net, gen) for `distill.core.training.train`: draws a batch (and flips) from `gen`, then Eq. 2.
+    Random numbers are drawn on the CPU generator and moved, so a run is the same on any device's RNG."""
+
+    def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
+        idx = torch.randint(len(data), (batch_size,), generator=gen).to(data.device)
+        x = data[idx]
+        if random_flip:
+            flip = (torch.rand(batch_size, generator=gen) < 0.5).to(data.device)
+            x = torch.where(broadcast_like(flip, x).bool(), x.flip(-1), x)
+        return diffusion_loss(denoiser, x, weighting, gen, None if labels is None else labels[idx])
+
+    return loss_fn

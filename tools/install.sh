@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install distill and everything it needs into ./.venv (created if missing).
+#
+# Order matters (see README "Installation"): torch==2.13.0 first, so that nothing later pulls a CUDA build;
+# torch-fidelity and clean-fid with --no-deps, because both declare torchvision. A minimal torchvision
+# stand-in is registered at run time only when the real torchvision cannot be imported.
+# Re-running is cheap: the install is skipped when pyproject.toml has not changed since the last one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${DISTILL_VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+STAMP="$VENV/.distill-installed"
+WANT=$(cat pyproject.toml tools/install.sh | sha256sum | cut -d' ' -f1)
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+    exit 0
+fi
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
+"${PIP[@]}" install --upgrade pip
+"${PIP[@]}" install torch==2.13.0
+"${PIP[@]}" install torch==2.13.0 -e ".[test]"
+"${PIP[@]}" install --no-deps torch-fidelity==0.4.0 clean-fid==0.1.35
+echo "$WANT" > "$STAMP"
+echo "distill installed in $VENV"
