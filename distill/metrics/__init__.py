@@ -1,0 +1,1 @@
+"""Metrics: FID through torch-fidelity with a pluggable feature extractor."""

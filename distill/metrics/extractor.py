@@ -1,0 +1,56 @@
+"""The domain classifier registered with torch-fidelity as a feature extractor, so FID goes through torch-fidelity.
+
+Name: `distill-domain`. Construct with `feature_extractor_weights_path=<model.safetensors>`; provided features:
+'features' (penultimate activations, used for FID/KID/PRC) and 'logits' (for IS).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from distill.core.checkpoint import load_into, load_weights
+from distill.metrics.classifier import build_classifier
+from distill.metrics.torchvision_fallback import import_torch_fidelity
+
+DOMAIN_EXTRACTOR = "distill-domain"
+
+_tf = import_torch_fidelity()
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase  # noqa: E402
+
+
+class DomainFeatureExtractor(FeatureExtractorBase):
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise ValueError(f"{DOMAIN_EXTRACTOR} needs feature_extractor_weights_path (the trained classifier)")
+        tensors, config = load_weights(feature_extractor_weights_path)
+        self.net = build_classifier(config["classifier"])
+        load_into(self.net, tensors, feature_extractor_weights_path)
+        self.net.eval()
+
+    @staticmethod
+    def get_provided_features_list():
+        return "features", "logits"
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric):
+        return {"isc": "logits"}.get(metric, "features")
+
+    @staticmethod
+    def can_be_compiled():
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile():
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor):
+        if x.dtype != torch.uint8:
+            raise TypeError(f"{DOMAIN_EXTRACTOR} expects uint8 images, got {x.dtype}")
+        feats, logits = self.net.forward_features(x.float() / 127.5 - 1.0)
+        out = {"features": feats, "logits": logits}
+        return tuple(out[name] for name in self.features_list)
+
+
+if DOMAIN_EXTRACTOR not in _tf.registry.FEATURE_EXTRACTORS_REGISTRY:
+    _tf.register_feature_extractor(DOMAIN_EXTRACTOR, DomainFeatureExtractor)
