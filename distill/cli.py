@@ -1,0 +1,124 @@
+"""The `distill` command line. Each sub-command is one step of the pipeline; Snakemake rules call them.
+
+Every sub-command reads its hyperparameters from params.yaml (validated against workflows/schema/) and the
+profile named by --profile (default: the file's `profile`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from distill.config import DEFAULT_PARAMS, ConfigError, load_profile
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: %(default)s)")
+    p.add_argument("--profile", default=None, help="profile in params.yaml: smoke, mini or paper (default: the file's)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="distill",
+        description="distill: reproduce diffusion-distillation papers on one shared PyTorch core. The usual entry "
+                    "point is Snakemake (`snakemake --cores all -- reports/table1.pdf`), which calls these steps.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check-params", help="validate params.yaml against the schema and print the active profile",
+                       description="Validate params.yaml against workflows/schema/params.schema.json; exit 1 naming "
+                                   "every bad key, else print the selected profile's settings as JSON.")
+    _common(p)
+
+    p = sub.add_parser("train-classifier", help="train the domain classifier used as FID feature extractor",
+                       description="Train the small CNN classifier on the profile's data set (a held-out split "
+                                   "measures its accuracy); its penultimate features define FID on embedded data.")
+    _common(p)
+    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, metrics.json)")
+
+    p = sub.add_parser("train-teacher", help="train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
+                       description="Continuous-time diffusion training with the given output parameterization and "
+                                   "loss weighting. The training state is saved atomically every "
+                                   "teacher.checkpoint_every steps; re-running the same command resumes and ends "
+                                   "with the same weights. A non-finite loss stops training and is recorded as "
+                                   "'diverged' in summary.json.")
+    _common(p)
+    p.add_argument("--parameterization", required=True, choices=["both", "x", "eps", "v"])
+    p.add_argument("--weighting", required=True, choices=["snr", "snr_trunc", "snr_plus_one", "constant"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json, log.jsonl)")
+
+    p = sub.add_parser("sample", help="draw evaluation samples from a trained model",
+                       description="Draw evaluation.num_samples images (seed i for image i, so results do not depend "
+                                   "on the batch size) with the DDIM or the ancestral sampler; write an .npz.")
+    _common(p)
+    p.add_argument("--model", required=True, help="model.safetensors of a trained model")
+    p.add_argument("--sampler", required=True, choices=["ddim", "ancestral"])
+    p.add_argument("--out", required=True, help="output .npz")
+
+    p = sub.add_parser("evaluate", help="FID of a samples .npz against the real data (torch-fidelity)",
+                       description="Compute FID through torch-fidelity with evaluation.feature_extractor; write JSON.")
+    _common(p)
+    p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
+    p.add_argument("--extractor-weights", default=None,
+                   help="feature-extractor weights (default: evaluation.feature_extractor_weights)")
+    p.add_argument("--out", required=True, help="output metrics .json")
+
+    p = sub.add_parser("table1", help="build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
+                       description="Collect the metrics of the Table 1 grid, put them beside the published CIFAR-10 "
+                                   "numbers, check the paper's conclusion, and write the table.")
+    _common(p)
+    p.add_argument("--results", required=True, help="results/<profile> folder")
+    p.add_argument("--published", default="results/published/pd_table1.csv", help="published Table 1 CSV")
+    p.add_argument("--pdf", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--json", required=True, help="metrics JSON (DVC metrics file)")
+    p.add_argument("--benchmarks", default=None,
+                   help="folder of Snakemake benchmark .tsv files; their total job time is printed in the caption")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = load_profile(args.params, args.profile)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    progress = not args.no_progress
+    try:
+        if args.command == "check-params":
+            print(json.dumps(cfg, indent=2))
+        elif args.command == "train-classifier":
+            from distill.pipeline import train_classifier
+
+            metrics = train_classifier.run(cfg, args.out, args.threads, progress)
+            print(f"held-out accuracy {metrics['held_out_accuracy']:.4f}")
+        elif args.command == "train-teacher":
+            from distill.pipeline import train_teacher
+
+            summary = train_teacher.run(cfg, args.parameterization, args.weighting, args.seed, args.out,
+                                        args.threads, progress)
+            print(f"{summary['status']} after {summary['steps']} steps, final loss {summary['final_loss']:.4g}")
+        elif args.command == "sample":
+            from distill.pipeline import sample
+
+            print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress))
+        elif args.command == "evaluate":
+            from distill.pipeline import evaluate
+
+            record = evaluate.run(cfg, args.samples, args.out, args.extractor_weights, args.threads)
+            print(f"FID {record['fid']}" if record["fid"] is not None else record["status"])
+        elif args.command == "table1":
+            from distill.reports import table1
+
+            table1.build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv),
+                         Path(args.json), Path(args.benchmarks) if args.benchmarks else None)
+    except (ConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""The steps of the pipeline, one module each; the CLI and Snakemake rules call these."""

@@ -1,0 +1,62 @@
+"""Step: draw the evaluation samples of one trained model with one sampler (seeds 0..num_samples-1).
+
+Writes an .npz with uint8 images, the seeds and the sampler settings. A model whose training diverged, or whose
+samples are not finite, gives an .npz with status 'diverged' / 'non-finite samples' and no images, so the table
+can show it instead of the pipeline crashing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from distill.core.checkpoint import atomic_write, load_weights
+from distill.core.samplers import run_sampler
+from distill.data import images_to_uint8
+from distill.pipeline.common import load_denoiser, setup_torch
+
+
+def save_samples(path: str | Path, images: np.ndarray, status: str, meta: dict[str, Any]) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, images=images, status=np.array(status), **{k: np.array(v) for k, v in meta.items()})
+
+    atomic_write(path, write)
+
+
+def load_samples(path: str | Path) -> tuple[np.ndarray, str, dict[str, Any]]:
+    with np.load(path) as npz:
+        meta = {k: npz[k].item() if npz[k].ndim == 0 else npz[k] for k in npz.files if k not in ("images", "status")}
+        return npz["images"], str(npz["status"]), meta
+
+
+def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str | Path,
+        threads: int | None = None, progress: bool = True) -> str:
+    device = setup_torch(threads, cfg["device"])
+    s, n = cfg["sampling"], cfg["evaluation"]["num_samples"]
+    meta = {"sampler": sampler, "steps": s["steps"], "clip_x": s["clip_x"], "num_samples": n,
+            "gamma": s["ancestral_gamma"] if sampler == "ancestral" else float("nan"), "model": str(model_path)}
+    _, model_cfg = load_weights(model_path)
+    if model_cfg.get("status") == "diverged":
+        save_samples(out_path, np.zeros((0,), np.uint8), "diverged", meta)
+        return "diverged"
+    denoiser, model_cfg = load_denoiser(model_path, device)
+    shape = tuple(model_cfg["data"]["shape"])
+    seeds, chunks = list(range(n)), []
+    with torch.no_grad():
+        for start in tqdm(range(0, n, s["batch_size"]), desc=f"sample {sampler}", disable=not progress):
+            batch = seeds[start:start + s["batch_size"]]
+            x = run_sampler(sampler, denoiser, shape, batch, s["steps"], clip_x=s["clip_x"],
+                            gamma=s["ancestral_gamma"], device=device)
+            chunks.append(x.float().cpu())
+    x = torch.cat(chunks)
+    if not torch.isfinite(x).all():
+        save_samples(out_path, np.zeros((0,), np.uint8), "non-finite samples", meta)
+        return "non-finite samples"
+    images = images_to_uint8(x).numpy() if x.ndim == 4 else x.numpy()
+    save_samples(out_path, images, "ok", meta)
+    return "ok"

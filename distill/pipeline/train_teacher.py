@@ -1,0 +1,41 @@
+"""Step: train one teacher of the Table 1 grid (a parameterization x a loss weighting x a seed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from distill.core.checkpoint import save_weights, write_json
+from distill.core.training import TrainConfig, train
+from distill.data import load_dataset
+from distill.methods.teacher import make_teacher_loss
+from distill.pipeline.common import build_denoiser, setup_torch
+
+WEIGHTS = "model.safetensors"
+SUMMARY = "summary.json"
+
+
+def run(cfg: dict[str, Any], parameterization: str, weighting: str, seed: int, out_dir: str | Path,
+        threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    device = setup_torch(threads, cfg["device"])
+    out_dir = Path(out_dir)
+    data = load_dataset(cfg["data"])
+    model_cfg = {
+        "kind": "teacher", "profile": cfg["profile"], "parameterization": parameterization, "weighting": weighting,
+        "seed": seed, "network": cfg["network"], "teacher": cfg["teacher"],
+        "data": {**cfg["data"], "shape": list(data.shape), "num_classes": data.num_classes},
+    }
+    torch.manual_seed(seed)
+    denoiser = build_denoiser(model_cfg).to(device)
+    labels = data.label_tensor()
+    loss_fn = make_teacher_loss(denoiser, data.model_tensor().to(device), None if labels is None else labels.to(device),
+                                cfg["teacher"]["batch_size"], weighting, cfg["teacher"]["random_flip"])
+    result, weights = train(denoiser.net, loss_fn, TrainConfig.from_params(cfg["teacher"], seed), out_dir,
+                            desc=f"teacher {parameterization}/{weighting}/s{seed}", progress=progress)
+    summary = {**result.summary(), "parameterization": parameterization, "weighting": weighting, "seed": seed,
+               "profile": cfg["profile"], "num_params": sum(p.numel() for p in denoiser.net.parameters())}
+    save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
+    write_json(out_dir / SUMMARY, summary)
+    return summary

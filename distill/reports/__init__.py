@@ -1,0 +1,1 @@
+"""Reports: tables and figures that put reproduced numbers beside the published ones."""

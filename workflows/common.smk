@@ -1,0 +1,31 @@
+# Shared names: output folders of the active profile, the CLI call, and the target lists built from params.yaml.
+import json
+
+from distill.reports.table1 import run_name
+
+RESULTS = f"results/{PROFILE}"
+LOGS = f"logs/{PROFILE}"
+BENCH = f"{RESULTS}/benchmarks"
+# Every step is a `distill` sub-command run by this same Python (so a virtual environment needs no activation).
+DISTILL = f"{sys.executable} -m distill"
+CLI_ARGS = f"--params {PARAMS_FILE} --profile {PROFILE} --no-progress"
+
+
+def hp(*sections):
+    """The params.yaml sections a rule depends on, as a string: changing them reruns the rule (params trigger)."""
+    return json.dumps({s: CFG[s] for s in sections}, sort_keys=True)
+
+
+def table1_runs():
+    t = CFG["table1"]
+    return [run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in t["seeds"]]
+
+
+def extractor_weights():
+    """The feature extractor's weights: the pipeline's classifier unless params.yaml names a file."""
+    ev = CFG["evaluation"]
+    if ev["feature_extractor_weights"]:
+        return ev["feature_extractor_weights"]
+    if ev["feature_extractor"] != "distill-domain":
+        raise ValueError(f"evaluation.feature_extractor_weights must name the weights of {ev['feature_extractor']!r}")
+    return f"{RESULTS}/classifier/model.safetensors"

@@ -1,0 +1,24 @@
+# Teachers (PD Algorithm 1): one job per parameterization x loss weighting x seed. Interrupted jobs resume from
+# their training state (train_state.pt, not a declared output, so Snakemake keeps it when a job fails).
+
+rule train_teacher:
+    output:
+        weights=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}/model.safetensors",
+        summary=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}/summary.json",
+    wildcard_constraints:
+        param="both|x|eps|v",
+        weighting="snr|snr_trunc|snr_plus_one|constant",
+        seed=r"\d+",
+    params:
+        hp=hp("data", "network", "teacher", "device"),
+        out=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}",
+    threads: CFG["threads"]["teacher"]
+    resources:
+        mem_mb=2000,
+    log:
+        f"{LOGS}/train_teacher/{{param}}-{{weighting}}-s{{seed}}.log",
+    benchmark:
+        f"{BENCH}/train_teacher/{{param}}-{{weighting}}-s{{seed}}.tsv"
+    shell:
+        "{DISTILL} train-teacher {CLI_ARGS} --threads {threads} --parameterization {wildcards.param} "
+        "--weighting {wildcards.weighting} --seed {wildcards.seed} --out {params.out} > {log} 2>&1"
