@@ -1,0 +1,42 @@
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from distill.config import load_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def smoke_cfg():
+    """The smoke profile of the project's params.yaml (a fresh copy per test)."""
+    return copy.deepcopy(load_profile(ROOT / "params.yaml", "smoke"))
+
+
+class GaussianDenoiser:
+    """Analytic x-hat for data x ~ N(mu, s^2 I): the exact posterior mean E[x | z_t] under the VP schedule."""
+
+    def __init__(self, mu: float, s: float, schedule=None):
+        from distill.core.schedule import CosineSchedule
+
+        self.mu, self.s, self.schedule = mu, s, schedule or CosineSchedule()
+
+    def __call__(self, z, t, cond=None):
+        from distill.core.schedule import broadcast_like
+
+        alpha, sigma = self.schedule.alpha_sigma(t)
+        a, sg = broadcast_like(alpha, z), broadcast_like(sigma, z)
+        # x | z ~ Gaussian: E[x|z] = mu + a s^2 (z - a mu) / (a^2 s^2 + sigma^2)
+        return self.mu + a * self.s**2 * (z - a * self.mu) / (a**2 * self.s**2 + sg**2)
+
+
+@pytest.fixture
+def gaussian_denoiser():
+    return GaussianDenoiser(0.3, 0.2)

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from distill.core.checkpoint import (CheckpointError, atomic_write, load_into, load_state, load_weights, save_state,
+                                     save_weights)
+from distill.nets.unet import UNet
+
+
+def test_weights_round_trip_with_config_beside(tmp_path):
+    net = UNet(1, 1, 8, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
+    save_weights(tmp_path / "model.safetensors", net.state_dict(), {"network": {"ch": 8}})
+    assert (tmp_path / "model.json").is_file()
+    tensors, cfg = load_weights(tmp_path / "model.safetensors")
+    assert cfg == {"network": {"ch": 8}}
+    other = UNet(1, 1, 8, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
+    load_into(other, tensors, "x")
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
+
+
+def test_corrupt_or_missing_checkpoints_give_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_weights(tmp_path / "nope.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00garbage" * 10)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_weights(bad)
+    (tmp_path / "state.pt").write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="delete it"):
+        load_state(tmp_path / "state.pt")
+    net = UNet(1, 1, 8, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_into(net, {"w": torch.zeros(1)}, "file")
+
+
+def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
+    target = tmp_path / "out.pt"
+    save_state(target, {"step": 1})
+
+    def fail(path):
+        path.write_text("half")
+        raise RuntimeError("crash while writing")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, fail)
+    assert load_state(target) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["out.pt"]

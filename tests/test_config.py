@@ -1,0 +1,64 @@
+import copy
+
+import pytest
+import yaml
+
+from distill.config import ConfigError, load_params, load_schema, select_profile, validate
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return load_schema(ROOT / "params.yaml")
+
+
+def test_project_params_are_valid_and_have_the_three_profiles(params):
+    assert {"smoke", "mini", "paper"} <= set(params["profiles"])
+    assert params["profile"] == "mini"
+    paper = select_profile(params, "paper")
+    # PD CIFAR-10 base settings (PUBLISHED.md 1(b), CODE)
+    assert paper["teacher"]["lr"] == 2e-4 and paper["teacher"]["batch_size"] == 128
+    assert paper["teacher"]["ema_decay"] == 0.9999 and paper["network"]["ch"] == 256
+    assert paper["network"]["dropout"] == 0.2 and paper["network"]["ch_mult"] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda p: p["profiles"]["mini"]["teacher"].update(learning_rate=1.0), r"profiles.mini.teacher: .*learning_rate"),
+    (lambda p: p["profiles"]["mini"]["teacher"].update(lr="fast"), r"profiles.mini.teacher.lr: 'fast' is not of type"),
+    (lambda p: p["profiles"]["mini"]["teacher"].update(steps=0), r"profiles.mini.teacher.steps: 0 is less than"),
+    (lambda p: p["profiles"]["mini"]["table1"].update(weightings=["snr", "huber"]), r"weightings.1: 'huber' is not one of"),
+    (lambda p: p["profiles"]["mini"]["network"].update(hidden=3), r"profiles.mini.network"),
+    (lambda p: p["profiles"]["mini"].pop("sampling"), r"profiles.mini: 'sampling' is a required property"),
+])
+def test_schema_errors_name_the_key(params, schema, mutate, message):
+    bad = copy.deepcopy(params)
+    mutate(bad)
+    with pytest.raises(ConfigError, match=message):
+        validate(bad, schema)
+
+
+def test_unknown_profile(params):
+    with pytest.raises(ConfigError, match="profile 'huge' is not defined"):
+        select_profile(params, "huge")
+
+
+def test_cli_reports_bad_params(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    (tmp_path / "workflows").mkdir()
+    shutil.copytree(ROOT / "workflows" / "schema", tmp_path / "workflows" / "schema")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["profiles"]["smoke"]["sampling"]["steps"] = "many"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = subprocess.run([sys.executable, "-m", "distill", "check-params", "--params", str(tmp_path / "params.yaml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "profiles.smoke.sampling.steps: 'many' is not of type 'integer'" in proc.stderr

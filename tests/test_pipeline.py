@@ -1,0 +1,95 @@
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from distill.core.checkpoint import write_json
+from distill.pipeline import evaluate, sample, train_teacher
+from distill.reports.table1 import build, check_conclusion
+
+from conftest import ROOT
+
+
+def _project(tmp_path: Path) -> Path:
+    proj = tmp_path / "project"
+    proj.mkdir()
+    for name in ("Snakefile", "params.yaml"):
+        shutil.copy(ROOT / name, proj / name)
+    shutil.copytree(ROOT / "workflows", proj / "workflows")
+    shutil.copytree(ROOT / "results" / "published", proj / "results" / "published")
+    return proj
+
+
+def _snakemake(proj: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=proj, capture_output=True,
+                          text=True)
+
+
+@pytest.mark.integration
+def test_table1_builds_end_to_end_with_the_smoke_profile(tmp_path):
+    proj = _project(tmp_path)
+    proc = _snakemake(proj, "--config", "profile=smoke", "--", "reports/table1.pdf")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (proj / "reports" / "table1.pdf").read_bytes().startswith(b"%PDF")
+    table = pd.read_csv(proj / "reports" / "table1.csv")
+    assert len(table) == 2 * 2 * 2  # smoke grid: {x, eps} x {snr, snr_trunc} x {ancestral, ddim}
+    assert set(table["status"]) <= {"ok", "diverged", "non-finite samples"}
+    assert table.loc[table["status"] == "ok", "fid"].gt(0).all()
+    summary = json.loads((proj / "results" / "smoke" / "table1.json").read_text())
+    assert summary["conclusion"]["status"] in {"holds", "does not hold", "not checked"}
+    assert (proj / "logs" / "smoke" / "train_classifier.log").exists()
+    # nothing to redo on a second run
+    again = _snakemake(proj, "--config", "profile=smoke", "-n", "--", "reports/table1.pdf")
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_workflow_rejects_hyperparameters_on_the_command_line(tmp_path):
+    proj = _project(tmp_path)
+    proc = _snakemake(proj, "-n", "--config", "profile=smoke", "threads={}", "--", "reports/table1.pdf")
+    assert proc.returncode != 0
+    assert "threads" in proc.stderr or "only set `profile`" in proc.stderr
+
+
+def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):
+    smoke_cfg["table1"].update(parameterizations=["x"], weightings=["snr", "snr_trunc"], samplers=["ddim"])
+    smoke_cfg["evaluation"].update(num_samples=16)
+    res = tmp_path / "results"
+    for w in ("snr", "snr_trunc"):
+        out = res / "teachers" / f"x-{w}-s0"
+        train_teacher.run(smoke_cfg, "x", w, 0, out, threads=1, progress=False)
+        if w == "snr_trunc":  # mark it as a run whose loss became non-finite
+            cfg = json.loads((out / "model.json").read_text())
+            (out / "model.json").write_text(json.dumps({**cfg, "status": "diverged"}))
+        assert sample.run(smoke_cfg, out / "model.safetensors", "ddim", res / "samples" / f"x-{w}-s0" / "ddim.npz",
+                          threads=1, progress=False) == ("diverged" if w == "snr_trunc" else "ok")
+    from distill.pipeline import train_classifier
+
+    train_classifier.run(smoke_cfg, res / "classifier", threads=1, progress=False)
+    for w in ("snr", "snr_trunc"):
+        record = evaluate.run(smoke_cfg, res / "samples" / f"x-{w}-s0" / "ddim.npz",
+                              res / "metrics" / f"x-{w}-s0" / "ddim.json", str(res / "classifier" / "model.safetensors"))
+        assert (record["fid"] is None) == (w == "snr_trunc")
+    summary = build(smoke_cfg, res, ROOT / "results" / "published" / "pd_table1.csv", tmp_path / "t.pdf",
+                    tmp_path / "t.csv", tmp_path / "t.json")
+    assert summary["status"]["x/snr_trunc/ddim"] == "diverged"
+    assert summary["conclusion"]["status"] == "not checked"
+    assert (tmp_path / "t.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_conclusion_check():
+    rows = [("x", "snr_trunc", 1.0), ("v", "snr", 2.0), ("x", "snr", 3.0)]
+    table = pd.DataFrame([{"parameterization": p, "weighting": w, "sampler": "ddim", "fid": f} for p, w, f in rows])
+    assert check_conclusion(table)["status"] == "holds"
+    table.loc[0, "fid"] = 2.5
+    result = check_conclusion(table)
+    assert result["status"] == "does not hold" and result["rank"] == 2
+
+
+def test_cli_help_lists_every_step():
+    out = subprocess.run([sys.executable, "-m", "distill", "--help"], capture_output=True, text=True).stdout
+    for command in ("check-params", "train-classifier", "train-teacher", "sample", "evaluate", "table1"):
+        assert command in out
