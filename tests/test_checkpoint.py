@@ -45,3 +45,12 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
         atomic_write(target, fail)
     assert load_state(target) == {"step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["out.pt"]
+
+
+def test_json_records_are_strict(tmp_path):
+    import json
+
+    from distill.core.checkpoint import write_json
+
+    write_json(tmp_path / "r.json", {"fid": float("nan"), "loss": [1.0, float("inf")]})
+    assert json.loads((tmp_path / "r.json").read_text()) == {"fid": None, "loss": [1.0, None]}

@@ -41,6 +41,7 @@ def _frechet(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
 
 
+@pytest.mark.filterwarnings("ignore:Matrix is singular")  # dead ReLU features of the tiny test classifier
 def test_fid_through_torch_fidelity_matches_an_independent_computation(extractor_weights):
     path, net = extractor_weights
     images = torch.from_numpy(load_dataset({"name": "digits"}).data)

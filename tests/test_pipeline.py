@@ -9,7 +9,7 @@ import pytest
 
 from distill.core.checkpoint import write_json
 from distill.pipeline import evaluate, sample, train_teacher
-from distill.reports.table1 import build, check_conclusion
+from distill.reports.table1 import build, check_conclusion, check_divergence
 
 from conftest import ROOT
 
@@ -40,7 +40,7 @@ def test_table1_builds_end_to_end_with_the_smoke_profile(tmp_path):
     assert set(table["status"]) <= {"ok", "diverged", "non-finite samples"}
     assert table.loc[table["status"] == "ok", "fid"].gt(0).all()
     summary = json.loads((proj / "results" / "smoke" / "table1.json").read_text())
-    assert summary["conclusion"]["status"] in {"holds", "does not hold", "not checked"}
+    assert [c["status"] in {"holds", "does not hold", "not checked"} for c in summary["claims"]] == [True, True]
     assert (proj / "logs" / "smoke" / "train_classifier.log").exists()
     # nothing to redo on a second run
     again = _snakemake(proj, "--config", "profile=smoke", "-n", "--", "reports/table1.pdf")
@@ -49,9 +49,12 @@ def test_table1_builds_end_to_end_with_the_smoke_profile(tmp_path):
 
 def test_workflow_rejects_hyperparameters_on_the_command_line(tmp_path):
     proj = _project(tmp_path)
-    proc = _snakemake(proj, "-n", "--config", "profile=smoke", "threads={}", "--", "reports/table1.pdf")
+    proc = _snakemake(proj, "-n", "--config", 'profiles={"smoke": {"description": "changed"}}', "--", "reports/table1.pdf")
     assert proc.returncode != 0
-    assert "threads" in proc.stderr or "only set `profile`" in proc.stderr
+    assert "--config may only set `profile`" in proc.stderr
+    proc = _snakemake(proj, "-n", "--config", "profile=smoke", "bogus=1", "--", "reports/table1.pdf")
+    assert proc.returncode != 0
+    assert "(top level): unknown key(s): 'bogus'" in proc.stderr
 
 
 def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):
@@ -76,7 +79,9 @@ def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):
     summary = build(smoke_cfg, res, ROOT / "results" / "published" / "pd_table1.csv", tmp_path / "t.pdf",
                     tmp_path / "t.csv", tmp_path / "t.json")
     assert summary["status"]["x/snr_trunc/ddim"] == "diverged"
-    assert summary["conclusion"]["status"] == "not checked"
+    best_ddim, eps_diverges = summary["claims"]
+    assert best_ddim["status"] == "not checked"  # its (x, truncated SNR) cell diverged
+    assert eps_diverges["status"] == "not checked"
     assert (tmp_path / "t.pdf").read_bytes().startswith(b"%PDF")
 
 
@@ -87,6 +92,16 @@ def test_conclusion_check():
     table.loc[0, "fid"] = 2.5
     result = check_conclusion(table)
     assert result["status"] == "does not hold" and result["rank"] == 2
+
+
+def test_divergence_check():
+    base = {"sampler": "ddim", "parameterization": "eps", "weighting": "snr_trunc"}
+    diverged = pd.DataFrame([{**base, "fid": float("nan"), "status": "diverged"}])
+    assert check_divergence(diverged)["status"] == "holds"
+    trained = pd.DataFrame([{**base, "fid": 5.0, "status": "ok"},
+                            {**base, "parameterization": "x", "fid": 4.0, "status": "ok"}])
+    result = check_divergence(trained)
+    assert result["status"] == "does not hold" and "ranks 2 of 2" in result["detail"]
 
 
 def test_cli_help_lists_every_step():

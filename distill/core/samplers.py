@@ -53,6 +53,26 @@ def ancestral_step(
     return mean_z.to(dt) * z_t + mean_x.to(dt) * x_hat + std.to(dt) * noise
 
 
+# step(x_hat, z_t, t, s) -> z_s: one update of a sampler from time t to time s < t.
+Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def integrate(
+    denoise: Denoiser, z: torch.Tensor, steps: int, step: Step, cond: Cond, clip_x: bool, callback: Callback,
+    progress: bool, desc: str,
+) -> torch.Tensor:
+    """The loop every VP sampler shares: x-hat at each time of the grid, `step` to the next; the last returns x-hat."""
+    ts = time_grid(steps)
+    for i in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
+        x_hat = predict_x(denoise, z, ts[i], cond, clip_x)
+        if callback is not None:
+            callback(i, z, x_hat)
+        if i == steps - 1:
+            return x_hat
+        z = step(x_hat, z, ts[i], ts[i + 1])
+    raise AssertionError("unreachable")
+
+
 def sample_ddim(
     denoise: Denoiser,
     z: torch.Tensor,
@@ -65,18 +85,12 @@ def sample_ddim(
 ) -> torch.Tensor:
     """Deterministic DDIM sampler (PD Eqs. 7-8) from z ~ N(0, I) at t = 1 to x at t = 0 in `steps` steps."""
     schedule = schedule or CosineSchedule()
-    ts = time_grid(steps)
-    for i in tqdm(range(steps), desc="DDIM", disable=not progress, leave=False):
-        t, s = ts[i], ts[i + 1]
-        x_hat = predict_x(denoise, z, t, cond, clip_x)
-        if callback is not None:
-            callback(i, z, x_hat)
-        if i == steps - 1:
-            return x_hat
+
+    def step(x_hat: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         (alpha_t, sigma_t), (alpha_s, sigma_s) = schedule.alpha_sigma(t), schedule.alpha_sigma(s)
-        dt = z.dtype
-        z = ddim_step(x_hat, z, alpha_t.to(dt), sigma_t.to(dt), alpha_s.to(dt), sigma_s.to(dt))
-    raise AssertionError("unreachable")
+        return ddim_step(x_hat, z_t, *(c.to(z_t.dtype) for c in (alpha_t, sigma_t, alpha_s, sigma_s)))
+
+    return integrate(denoise, z, steps, step, cond, clip_x, callback, progress, "DDIM")
 
 
 def sample_ancestral(
@@ -97,16 +111,11 @@ def sample_ancestral(
     if len(noise) != z.shape[0]:
         raise ValueError(f"noise has {len(noise)} generators for a batch of {z.shape[0]}")
     schedule = schedule or CosineSchedule()
-    ts = time_grid(steps)
-    for i in tqdm(range(steps), desc="ancestral", disable=not progress, leave=False):
-        t, s = ts[i], ts[i + 1]
-        x_hat = predict_x(denoise, z, t, cond, clip_x)
-        if callback is not None:
-            callback(i, z, x_hat)
-        if i == steps - 1:
-            return x_hat
-        z = ancestral_step(x_hat, z, schedule.logsnr(t), schedule.logsnr(s), gamma, noise.randn_like(z))
-    raise AssertionError("unreachable")
+
+    def step(x_hat: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return ancestral_step(x_hat, z_t, schedule.logsnr(t), schedule.logsnr(s), gamma, noise.randn_like(z_t))
+
+    return integrate(denoise, z, steps, step, cond, clip_x, callback, progress, "ancestral")
 
 
 SAMPLERS = ("ddim", "ancestral")

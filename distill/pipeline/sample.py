@@ -38,8 +38,8 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
         threads: int | None = None, progress: bool = True) -> str:
     device = setup_torch(threads, cfg["device"])
     s, n = cfg["sampling"], cfg["evaluation"]["num_samples"]
-    meta = {"sampler": sampler, "steps": s["steps"], "clip_x": s["clip_x"], "num_samples": n,
-            "gamma": s["ancestral_gamma"] if sampler == "ancestral" else float("nan"), "model": str(model_path)}
+    meta = {"sampler": sampler, "steps": s["steps"], "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
+            **({"gamma": s["ancestral_gamma"]} if sampler == "ancestral" else {})}
     _, model_cfg = load_weights(model_path)
     if model_cfg.get("status") == "diverged":
         save_samples(out_path, np.zeros((0,), np.uint8), "diverged", meta)
