@@ -39,3 +39,4 @@ include: "workflows/pd_table1.smk"
 rule all:
     input:
         "reports/table1.pdf",
+        *(["reports/fid_vs_n.pdf"] if CFG["evaluation"]["curve"] else []),

@@ -58,15 +58,54 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
     p.add_argument("--sampler", required=True, choices=["ddim", "ancestral"])
+    p.add_argument("--num-samples", type=int, default=None,
+                   help="images to draw (default: evaluation.seed_ranges x evaluation.num_samples)")
     p.add_argument("--out", required=True, help="output .npz")
 
-    p = sub.add_parser("evaluate", help="FID of a samples .npz against the real data (torch-fidelity)",
-                       description="Compute FID through torch-fidelity with evaluation.feature_extractor; write JSON.")
+    p = sub.add_parser("evaluate", help="evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
+                       description="Evaluate the samples of `distill sample` against reference statistics under the "
+                                   "protocol of params.yaml (evaluation.*): every metric on each of seed_ranges "
+                                   "disjoint ranges of num_samples images, reported as minimum and mean. Writes a "
+                                   "JSON record and a PNG grid of the first 64 samples.")
     _common(p)
     p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
+    p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
     p.add_argument("--extractor-weights", default=None,
                    help="feature-extractor weights (default: evaluation.feature_extractor_weights)")
     p.add_argument("--out", required=True, help="output metrics .json")
+    p.add_argument("--grid", required=True, help="output PNG grid of the first 64 samples")
+
+    p = sub.add_parser("fid", help="reference statistics and metrics by hand (ref, calc, curve), as EDM's fid.py",
+                       description="ref: reference statistics of a data set; calc: protocol metrics of images or a "
+                                   "model; curve: FID against the number of samples.")
+    fid_sub = p.add_subparsers(dest="fid_command", required=True, metavar="ACTION")
+    q = fid_sub.add_parser("ref", help="compute reference statistics (.npz) of real images",
+                           description="Features of real images under evaluation.feature_extractor: FID mean and "
+                                       "covariance plus the features KID/PR/PRDC need. Default images: the profile's "
+                                       "data set.")
+    _common(q)
+    q.add_argument("--images", default=None, help="folder, .zip or .npz of images (default: the profile's data set)")
+    q.add_argument("--extractor-weights", default=None, help="default: evaluation.feature_extractor_weights")
+    q.add_argument("--out", required=True, help="output .npz")
+    q = fid_sub.add_parser("calc", help="protocol metrics of images (folder, .zip, .npz) or of a model",
+                           description="Evaluate images, or a model sampled on the protocol's seeds, against "
+                                       "reference statistics; print the metrics as JSON.")
+    _common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", help="folder, .zip or .npz of generated images, ordered by seed")
+    src.add_argument("--model", help="model.safetensors to sample from")
+    q.add_argument("--sampler", default="ddim", choices=["ddim", "ancestral"], help="with --model")
+    q.add_argument("--ref", required=True, help="reference statistics .npz")
+    q.add_argument("--extractor-weights", default=None, help="default: evaluation.feature_extractor_weights")
+    q.add_argument("--out", default=None, help="also write the JSON here")
+    q = fid_sub.add_parser("curve", help="FID against the number of samples (choose evaluation.num_samples)",
+                           description="FID of evaluation.curve.sizes images on each of seed_ranges disjoint ranges.")
+    _common(q)
+    q.add_argument("--samples", required=True, help=".npz with at least max(sizes) x seed_ranges samples")
+    q.add_argument("--reference", required=True)
+    q.add_argument("--extractor-weights", default=None)
+    q.add_argument("--pdf", required=True)
+    q.add_argument("--csv", required=True)
 
     p = sub.add_parser("table1", help="build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
                        description="Collect the metrics of the Table 1 grid, put them beside the published CIFAR-10 "
@@ -107,12 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sample":
             from distill.pipeline import sample
 
-            print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress))
+            print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress, args.num_samples))
         elif args.command == "evaluate":
             from distill.pipeline import evaluate
 
-            record = evaluate.run(cfg, args.samples, args.out, args.extractor_weights, args.threads)
-            print(f"FID {record['fid']}" if record["fid"] is not None else record["status"])
+            record = evaluate.run(cfg, args.samples, args.reference, args.out, args.grid, args.extractor_weights,
+                                  args.threads)
+            fid = record["metrics"]["fid"] if record["metrics"] else None
+            print(f"FID min {fid['min']:.4f}, mean {fid['mean']:.4f}" if fid else record["status"])
+        elif args.command == "fid":
+            from distill.pipeline import fid_tool
+
+            fid_tool.main(cfg, args, progress)
         elif args.command == "table1":
             from distill.reports import table1
 

@@ -32,7 +32,7 @@ def _snakemake(proj: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.mark.integration
 def test_table1_builds_end_to_end_with_the_smoke_profile(tmp_path):
     proj = _project(tmp_path)
-    proc = _snakemake(proj, "--config", "profile=smoke", "--", "reports/table1.pdf")
+    proc = _snakemake(proj, "--config", "profile=smoke", "--", "reports/table1.pdf", "reports/fid_vs_n.pdf")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (proj / "reports" / "table1.pdf").read_bytes().startswith(b"%PDF")
     table = pd.read_csv(proj / "reports" / "table1.csv")
@@ -42,8 +42,14 @@ def test_table1_builds_end_to_end_with_the_smoke_profile(tmp_path):
     summary = json.loads((proj / "results" / "smoke" / "table1.json").read_text())
     assert [c["status"] in {"holds", "does not hold", "not checked"} for c in summary["claims"]] == [True, True]
     assert (proj / "logs" / "smoke" / "train_classifier.log").exists()
+    record = json.loads((proj / "results" / "smoke" / "metrics" / "x-snr-s0" / "ddim.json").read_text())
+    for key in ("feature_extractor", "feature_extractor_sha256", "reference_sha256", "seed_ranges", "sampling"):
+        assert record[key]
+    assert set(record["metrics"]) == {"fid", "fid_cleanfid", "kid", "is", "precision", "recall", "density", "coverage"}
+    assert (proj / "results" / "smoke" / "metrics" / "x-snr-s0" / "ddim.png").exists()
+    assert (proj / "reports" / "fid_vs_n.pdf").exists()
     # nothing to redo on a second run
-    again = _snakemake(proj, "--config", "profile=smoke", "-n", "--", "reports/table1.pdf")
+    again = _snakemake(proj, "--config", "profile=smoke", "-n", "--", "reports/table1.pdf", "reports/fid_vs_n.pdf")
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
@@ -59,7 +65,7 @@ def test_workflow_rejects_hyperparameters_on_the_command_line(tmp_path):
 
 def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):
     smoke_cfg["table1"].update(parameterizations=["x"], weightings=["snr", "snr_trunc"], samplers=["ddim"])
-    smoke_cfg["evaluation"].update(num_samples=16)
+    smoke_cfg["evaluation"].update(num_samples=16, seed_ranges=1, kid_subset_size=16)
     res = tmp_path / "results"
     for w in ("snr", "snr_trunc"):
         out = res / "teachers" / f"x-{w}-s0"
@@ -69,13 +75,17 @@ def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):
             (out / "model.json").write_text(json.dumps({**cfg, "status": "diverged"}))
         assert sample.run(smoke_cfg, out / "model.safetensors", "ddim", res / "samples" / f"x-{w}-s0" / "ddim.npz",
                           threads=1, progress=False) == ("diverged" if w == "snr_trunc" else "ok")
-    from distill.pipeline import train_classifier
+    from distill.pipeline import reference, train_classifier
 
     train_classifier.run(smoke_cfg, res / "classifier", threads=1, progress=False)
+    weights = str(res / "classifier" / "model.safetensors")
+    reference.run(smoke_cfg, res / "ref.npz", weights)
     for w in ("snr", "snr_trunc"):
-        record = evaluate.run(smoke_cfg, res / "samples" / f"x-{w}-s0" / "ddim.npz",
-                              res / "metrics" / f"x-{w}-s0" / "ddim.json", str(res / "classifier" / "model.safetensors"))
-        assert (record["fid"] is None) == (w == "snr_trunc")
+        record = evaluate.run(smoke_cfg, res / "samples" / f"x-{w}-s0" / "ddim.npz", res / "ref.npz",
+                              res / "metrics" / f"x-{w}-s0" / "ddim.json", res / "metrics" / f"x-{w}-s0" / "ddim.png",
+                              weights)
+        assert (record["metrics"] is None) == (w == "snr_trunc")
+        assert (res / "metrics" / f"x-{w}-s0" / "ddim.png").read_bytes().startswith(b"\x89PNG")
     summary = build(smoke_cfg, res, ROOT / "results" / "published" / "pd_table1.csv", tmp_path / "t.pdf",
                     tmp_path / "t.csv", tmp_path / "t.json")
     assert summary["status"]["x/snr_trunc/ddim"] == "diverged"

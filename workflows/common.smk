@@ -29,3 +29,8 @@ def extractor_weights():
     if ev["feature_extractor"] != "distill-domain":
         raise ValueError(f"evaluation.feature_extractor_weights must name the weights of {ev['feature_extractor']!r}")
     return f"{RESULTS}/classifier/model.safetensors"
+
+
+def reference_stats():
+    """Reference statistics of the profile's data set under its feature extractor."""
+    return f"{RESULTS}/refs/{CFG['data']['name']}-{CFG['evaluation']['feature_extractor']}.npz"

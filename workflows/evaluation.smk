@@ -1,11 +1,35 @@
-# FID of one set of samples, through torch-fidelity with the profile's feature extractor.
+# The evaluation protocol (distill.metrics.protocol): reference statistics computed once per data set x extractor,
+# then every set of samples evaluated against them (FID, KID, IS, precision/recall, density/coverage on
+# evaluation.seed_ranges disjoint ranges of evaluation.num_samples images).
+
+rule reference_stats:
+    input:
+        extractor=extractor_weights(),
+    output:
+        reference_stats(),
+    params:
+        hp=hp("data", "evaluation"),
+    threads: CFG["threads"]["evaluate"]
+    resources:
+        mem_mb=4000,
+    log:
+        f"{LOGS}/reference_stats.log",
+    benchmark:
+        f"{BENCH}/reference_stats.tsv"
+    shell:
+        "{DISTILL} fid ref {CLI_ARGS} --threads {threads} --extractor-weights {input.extractor} --out {output} "
+        "> {log} 2>&1"
+
 
 rule evaluate:
     input:
         samples=f"{RESULTS}/samples/{{run}}/{{sampler}}.npz",
+        reference=reference_stats(),
         extractor=extractor_weights(),
     output:
-        f"{RESULTS}/metrics/{{run}}/{{sampler}}.json",
+        metrics=f"{RESULTS}/metrics/{{run}}/{{sampler}}.json",
+        grid=report(f"{RESULTS}/metrics/{{run}}/{{sampler}}.png", caption="report/grid.rst", category="Samples",
+                    labels={"model": "{run}", "sampler": "{sampler}"}),
     wildcard_constraints:
         sampler="ddim|ancestral",
     params:
@@ -18,5 +42,43 @@ rule evaluate:
     benchmark:
         f"{BENCH}/evaluate/{{run}}/{{sampler}}.tsv"
     shell:
-        "{DISTILL} evaluate {CLI_ARGS} --threads {threads} --samples {input.samples} "
-        "--extractor-weights {input.extractor} --out {output} > {log} 2>&1"
+        "{DISTILL} evaluate {CLI_ARGS} --threads {threads} --samples {input.samples} --reference {input.reference} "
+        "--extractor-weights {input.extractor} --out {output.metrics} --grid {output.grid} > {log} 2>&1"
+
+
+rule fid_curve_samples:
+    input:
+        model=lambda w: f"{RESULTS}/teachers/{CFG['evaluation']['curve']['run']}/model.safetensors",
+    output:
+        temp(f"{RESULTS}/curve/samples.npz"),
+    params:
+        hp=hp("sampling", "evaluation", "device"),
+        sampler=lambda w: CFG["evaluation"]["curve"]["sampler"],
+        num_samples=lambda w: max(CFG["evaluation"]["curve"]["sizes"]) * CFG["evaluation"]["seed_ranges"],
+    threads: CFG["threads"]["sample"]
+    log:
+        f"{LOGS}/fid_curve_samples.log",
+    benchmark:
+        f"{BENCH}/fid_curve_samples.tsv"
+    shell:
+        "{DISTILL} sample {CLI_ARGS} --threads {threads} --model {input.model} --sampler {params.sampler} "
+        "--num-samples {params.num_samples} --out {output} > {log} 2>&1"
+
+
+rule fid_curve:
+    input:
+        samples=f"{RESULTS}/curve/samples.npz",
+        reference=reference_stats(),
+        extractor=extractor_weights(),
+        profile=str(PROFILE_STAMP),
+    output:
+        pdf=report("reports/fid_vs_n.pdf", caption="report/fid_vs_n.rst", category="Evaluation protocol"),
+        csv="reports/fid_vs_n.csv",
+    params:
+        hp=hp("evaluation"),
+    threads: CFG["threads"]["evaluate"]
+    log:
+        f"{LOGS}/fid_curve.log",
+    shell:
+        "{DISTILL} fid curve {CLI_ARGS} --threads {threads} --samples {input.samples} --reference {input.reference} "
+        "--extractor-weights {input.extractor} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"

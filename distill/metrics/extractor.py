@@ -1,7 +1,8 @@
 """The domain classifier registered with torch-fidelity as a feature extractor, so FID goes through torch-fidelity.
 
 Name: `distill-domain`. Construct with `feature_extractor_weights_path=<model.safetensors>`; provided features:
-'features' (penultimate activations, used for FID/KID/PRC) and 'logits' (for IS).
+'features' (penultimate activations, used for FID/KID/PRC) and 'logits' (for IS). It runs in float64, so an image's
+features do not depend on the batch it is computed in.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class DomainFeatureExtractor(FeatureExtractorBase):
         tensors, config = load_weights(feature_extractor_weights_path)
         self.net = build_classifier(config["classifier"])
         load_into(self.net, tensors, feature_extractor_weights_path)
-        self.net.eval()
+        self.net.double().eval()  # float64 inside: features do not depend on the batch size (to ~1e-12)
 
     @staticmethod
     def get_provided_features_list():
@@ -47,7 +48,7 @@ class DomainFeatureExtractor(FeatureExtractorBase):
     def forward(self, x: torch.Tensor):
         if x.dtype != torch.uint8:
             raise TypeError(f"{DOMAIN_EXTRACTOR} expects uint8 images, got {x.dtype}")
-        feats, logits = self.net.forward_features(x.float() / 127.5 - 1.0)
+        feats, logits = self.net.forward_features(x.double() / 127.5 - 1.0)
         out = {"features": feats, "logits": logits}
         return tuple(out[name] for name in self.features_list)
 

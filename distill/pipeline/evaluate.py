@@ -1,33 +1,41 @@
-"""Step: FID of one set of samples against the real data, with the profile's feature extractor."""
+"""Step: evaluate one set of samples under the protocol (distill.metrics.protocol) against the reference statistics;
+write the metrics record (JSON) and a PNG grid of the first 64 samples beside it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
-
 from distill.core.checkpoint import write_json
-from distill.data import load_dataset
-from distill.metrics.fid import fid
+from distill.metrics.extractors import load_extractor
+from distill.metrics.protocol import evaluate_images
+from distill.metrics.reference import describe, load_reference
 from distill.pipeline.common import setup_torch, sha256
+from distill.pipeline.reference import extractor_weights
 from distill.pipeline.sample import load_samples
+from distill.reports.grid import save_grid
 
 
-def run(cfg: dict[str, Any], samples_path: str | Path, out_path: str | Path, extractor_weights: Optional[str] = None,
-        threads: int | None = None) -> dict[str, Any]:
+def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Path, out_path: str | Path,
+        grid_path: str | Path, weights: Optional[str] = None, threads: int | None = None) -> dict[str, Any]:
     setup_torch(threads, "cpu")
     ev = cfg["evaluation"]
+    weights = extractor_weights(cfg, weights)
     images, status, meta = load_samples(samples_path)
-    weights = extractor_weights or ev["feature_extractor_weights"]
-    record: dict[str, Any] = {"status": status, "fid": None, "samples": str(samples_path), **meta,
-                              "feature_extractor": ev["feature_extractor"], "feature_extractor_weights": weights,
-                              "feature_extractor_sha256": sha256(weights) if weights else None}
+    record: dict[str, Any] = {
+        "status": status, "samples": str(samples_path), "sampling": meta,
+        "protocol": {k: ev[k] for k in ("num_samples", "seed_ranges", "kid_subset_size", "kid_subsets",
+                                        "pr_neighborhood", "prdc_nearest_k")},
+        "feature_extractor": ev["feature_extractor"], "feature_extractor_weights": weights,
+        "feature_extractor_sha256": sha256(weights), "reference": str(reference_path),
+        "reference_sha256": sha256(reference_path), "metrics": None,
+    }
     if status == "ok":
-        reference = torch.from_numpy(load_dataset({**cfg["data"], "conditional": False}).data)
-        record["reference_images"] = len(reference)
-        record["num_samples"] = len(images)
-        record["fid"] = fid(torch.from_numpy(images), reference, ev["feature_extractor"], weights,
-                            batch_size=ev["batch_size"], min_count=ev["num_samples"])
+        ref = load_reference(reference_path, ev["feature_extractor"], record["feature_extractor_sha256"])
+        record["reference_stats"] = describe(ref)
+        record.update(evaluate_images(images, ref, load_extractor(ev["feature_extractor"], weights), ev))
+        save_grid(images[:64], grid_path)
+    else:
+        save_grid(None, grid_path, message=status)
     write_json(out_path, record)
     return record

@@ -1,4 +1,5 @@
-"""Step: draw the evaluation samples of one trained model with one sampler (seeds 0..num_samples-1).
+"""Step: draw the evaluation samples of one trained model with one sampler: seeds 0 .. R*N-1 for R seed ranges of
+N images (evaluation.seed_ranges, evaluation.num_samples).
 
 Writes an .npz with uint8 images, the seeds and the sampler settings. A model whose training diverged, or whose
 samples are not finite, gives an .npz with status 'diverged' / 'non-finite samples' and no images, so the table
@@ -35,9 +36,11 @@ def load_samples(path: str | Path) -> tuple[np.ndarray, str, dict[str, Any]]:
 
 
 def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str | Path,
-        threads: int | None = None, progress: bool = True) -> str:
+        threads: int | None = None, progress: bool = True, num_samples: int | None = None) -> str:
+    """Sample `num_samples` images (default: all seed ranges of the protocol) and write them to out_path."""
     device = setup_torch(threads, cfg["device"])
-    s, n = cfg["sampling"], cfg["evaluation"]["num_samples"]
+    s, ev = cfg["sampling"], cfg["evaluation"]
+    n = num_samples or ev["num_samples"] * ev["seed_ranges"]
     meta = {"sampler": sampler, "steps": s["steps"], "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
             **({"gamma": s["ancestral_gamma"]} if sampler == "ancestral" else {})}
     _, model_cfg = load_weights(model_path)

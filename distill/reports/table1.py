@@ -29,19 +29,21 @@ def collect(cfg: dict[str, Any], results: Path) -> pd.DataFrame:
     for p in t["parameterizations"]:
         for w in t["weightings"]:
             for sampler in t["samplers"]:
-                fids, statuses, walls = [], [], []
+                fids, iss, statuses, walls = [], [], [], []
                 for seed in t["seeds"]:
                     name = run_name(p, w, seed)
                     metrics = json.loads((results / "metrics" / name / f"{sampler}.json").read_text())
                     summary = json.loads((results / "teachers" / name / "summary.json").read_text())
                     statuses.append(metrics["status"])
                     walls.append(summary["wall_seconds"])
-                    if metrics["fid"] is not None:
-                        fids.append(metrics["fid"])
+                    if metrics["metrics"] is not None:
+                        fids.append(metrics["metrics"]["fid"]["min"])  # EDM: the minimum over the seed ranges
+                        iss.append(metrics["metrics"]["is"]["mean"])
                 ok = len(fids) == len(t["seeds"])
                 status = "ok" if ok else next(s for s in statuses if s != "ok")
                 rows.append({"parameterization": p, "weighting": w, "sampler": sampler,
-                             "fid": sum(fids) / len(fids) if ok else math.nan, "seeds": len(t["seeds"]),
+                             "fid": sum(fids) / len(fids) if ok else math.nan,
+                             "is": sum(iss) / len(iss) if ok else math.nan, "seeds": len(t["seeds"]),
                              "status": status, "train_seconds": sum(walls) / len(walls)})
     return pd.DataFrame(rows)
 
@@ -91,9 +93,9 @@ def check_claims(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [check_conclusion(table), check_divergence(table)]
 
 
-def _cell(fid: float, status: str) -> str:
+def _cell(fid: float, is_: float, status: str) -> str:
     if status == "ok":
-        return f"{fid:.2f}"
+        return f"{fid:.2f}/{is_:.2f}"
     return "diverged" if status == "diverged" else status
 
 
@@ -137,7 +139,7 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
 
     samplers = [s for s in ("ancestral", "ddim") if s in set(table["sampler"]) | set(published["sampler"])]
     header = ["Network output", "Loss weighting"]
-    header += [f"{LABELS[s]} FID\n(reproduced)" for s in samplers]
+    header += [f"{LABELS[s]} FID/IS\n(reproduced)" for s in samplers]
     header += [f"{LABELS[s]} FID/IS\n(published, CIFAR-10)" for s in samplers]
     repro = table.set_index(["parameterization", "weighting", "sampler"])
     pub = published.set_index(["parameterization", "weighting", "sampler"])
@@ -154,7 +156,7 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
             for s in samplers:
                 ran = (p, w, s) in repro.index
                 fid = repro.loc[(p, w, s), "fid"] if ran else math.nan
-                row.append(_cell(fid, repro.loc[(p, w, s), "status"]) if ran else "not run")
+                row.append(_cell(fid, repro.loc[(p, w, s), "is"], repro.loc[(p, w, s), "status"]) if ran else "not run")
                 bold.append((len(rows) + 1, len(row) - 1)) if ran and fid == best_repro[s] else None
             for s in samplers:
                 known = (p, w, s) in pub.index
@@ -183,7 +185,8 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
         f"Reproduced: profile '{cfg['profile']}', data set '{cfg['data']['name']}' "
         f"({cfg['data'].get('resolution')}px), {len(cfg['table1']['seeds'])} training seed(s) averaged, "
         f"{cfg['teacher']['steps']} training steps, {s['steps']} sampling steps, ancestral γ = {s['ancestral_gamma']}, "
-        f"FID on {ev['num_samples']} samples with feature extractor '{ev['feature_extractor']}'{acc}. "
+        f"FID: minimum over {ev['seed_ranges']} disjoint seed ranges of {ev['num_samples']} samples; IS: their mean; "
+        f"feature extractor '{ev['feature_extractor']}'{acc}. "
         f"Published: CIFAR-10 FID/IS from the paper (EXACT); N/A = the paper reports divergence.{wall_txt} "
         "Bold: best in its column. Reproduced and published FIDs are on different data and feature spaces: compare "
         "rankings, not values.\n"

@@ -1,0 +1,57 @@
+"""Feature extractors by name, through torch-fidelity; features are computed batch by batch and do not depend on the
+batch size (each image's features depend on that image only).
+
+  distill-domain      : the classifier the pipeline trains on the data set (FID/KID/PR/PRDC: 'features'; IS: 'logits')
+  inception-v3-compat : torch-fidelity's Inception-v3 ('2048'; IS: 'logits_unbiased'), from a local weights file
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from distill.metrics.fid_dataset import UInt8Images
+from distill.metrics.torchvision_fallback import import_torch_fidelity
+
+# extractor name -> (layer for FID/KID/PR/PRDC, layer for IS)
+LAYERS = {"distill-domain": ("features", "logits"), "inception-v3-compat": ("2048", "logits_unbiased")}
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+import_torch_fidelity()  # registers the torchvision stand-in first where the real one is missing
+
+
+def check_extractor(name: str, weights_path: Optional[str]) -> None:
+    if name not in LAYERS:
+        raise ValueError(f"unknown feature extractor {name!r}; expected one of {sorted(LAYERS)}")
+    if not weights_path:
+        raise ValueError(f"feature extractor {name!r} needs a weights file (evaluation.feature_extractor_weights)")
+    if not Path(weights_path).is_file():
+        what = f"torch-fidelity's Inception weights ({INCEPTION_FILE})" if name.startswith("inception") else \
+            "the trained domain classifier (run the train_classifier rule)"
+        raise FileNotFoundError(f"feature-extractor weights {weights_path} not found: expected {what}. Nothing is "
+                                "downloaded; put the file there or set evaluation.feature_extractor_weights.")
+
+
+def load_extractor(name: str, weights_path: Optional[str]):
+    """A torch-fidelity feature extractor providing the FID and IS layers of `name`, loaded from a local file."""
+    check_extractor(name, weights_path)
+    if name == "distill-domain":
+        import distill.metrics.extractor  # noqa: F401  (registers it with torch-fidelity)
+    from torch_fidelity.utils import create_feature_extractor
+
+    return create_feature_extractor(name, list(LAYERS[name]), cuda=torch.cuda.is_available(), verbose=False,
+                                    feature_extractor_weights_path=str(weights_path))
+
+
+def extract_features(images: torch.Tensor, extractor, batch_size: int) -> dict[str, torch.Tensor]:
+    """uint8 images [N, C, H, W] -> {'fid': float64 [N, D], 'isc': float64 [N, K]} via torch-fidelity."""
+    from torch_fidelity.utils import get_featuresdict_from_dataset
+
+    name = extractor.get_name()
+    if name.startswith("inception") and images.shape[1] == 1:
+        images = images.repeat(1, 3, 1, 1)  # Inception takes RGB
+    feats = get_featuresdict_from_dataset(UInt8Images(images), extractor, batch_size, torch.cuda.is_available(),
+                                          save_cpu_ram=True, verbose=False)
+    fid_layer, isc_layer = LAYERS[name]
+    return {"fid": feats[fid_layer].double(), "isc": feats[isc_layer].double()}

@@ -1,0 +1,49 @@
+"""Checks on images handed to a metric: dtype, range, shape, channels, finiteness, resolution, count.
+
+Metrics take uint8 images [N, C, H, W] (C = 1 or 3). Float images are accepted only in the model's range [-1, 1]
+and converted exactly as generated samples are (`distill.data.images_to_uint8`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+
+class MetricInputError(ValueError):
+    """Images handed to a metric are unusable; the message names the problem and the fix."""
+
+
+def as_uint8_images(images, what: str = "images", expected_shape: Optional[tuple[int, ...]] = None,
+                    min_count: int = 2) -> torch.Tensor:
+    """Validate and return uint8 [N, C, H, W]; raise MetricInputError naming what is wrong."""
+    x = torch.from_numpy(np.asarray(images)) if not torch.is_tensor(images) else images
+    if x.ndim != 4:
+        raise MetricInputError(f"{what}: expected a batch [N, C, H, W], got shape {tuple(x.shape)}")
+    if x.shape[1] not in (1, 3):
+        hint = " (channels last? transpose to [N, C, H, W])" if x.shape[-1] in (1, 3) else ""
+        raise MetricInputError(f"{what}: expected 1 or 3 channels in dimension 1, got shape {tuple(x.shape)}{hint}")
+    if x.dtype.is_floating_point:
+        if not torch.isfinite(x).all():
+            bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+            raise MetricInputError(f"{what}: {bad} image(s) contain NaN or infinite values")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6:
+            raise MetricInputError(f"{what}: float values span [{lo:.3g}, {hi:.3g}]; float images must lie in [-1, 1] "
+                                   "(or pass uint8 in [0, 255])")
+        from distill.data import images_to_uint8
+
+        x = images_to_uint8(x)
+    elif x.dtype != torch.uint8:
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0 or hi > 255:
+            raise MetricInputError(f"{what}: integer values span [{lo}, {hi}]; expected uint8 [0, 255]")
+        x = x.to(torch.uint8)
+    if expected_shape is not None and tuple(x.shape[1:]) != tuple(expected_shape):
+        raise MetricInputError(f"{what}: images are {tuple(x.shape[1:])} (C, H, W) but the reference statistics were "
+                               f"computed on {tuple(expected_shape)}; use matching images or recompute the reference")
+    if len(x) < min_count:
+        raise MetricInputError(f"{what}: {len(x)} images, but the protocol needs at least {min_count}")
+    return x.contiguous()

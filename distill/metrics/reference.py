@@ -1,0 +1,84 @@
+"""Reference statistics of a real data set under one feature extractor: FID mean and covariance, plus the features
+KID, precision/recall and PRDC need. Computed once (by the reference_stats rule or `distill fid ref`), stored as a
+versioned .npz in the project's results, and reused by every evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from distill.core.checkpoint import atomic_write
+from distill.metrics.extractors import extract_features, load_extractor
+from distill.metrics.images import as_uint8_images
+
+
+class ReferenceError(RuntimeError):
+    """A reference-statistics file is missing, corrupt, or was made with another extractor."""
+
+
+@dataclass
+class Reference:
+    mu: np.ndarray
+    sigma: np.ndarray
+    features: np.ndarray  # [N, D] float32, for KID / precision-recall / PRDC
+    image_shape: tuple[int, ...]
+    extractor: str
+    extractor_sha256: str
+    source: str
+    num_images: int
+
+
+def fid_statistics(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of float64 features, through torch-fidelity."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    stats = fid_features_to_statistics(features)
+    return stats["mu"], stats["sigma"]
+
+
+def compute_reference(images, extractor_name: str, weights: str, batch_size: int, source: str) -> Reference:
+    from distill.pipeline.common import sha256
+
+    images = as_uint8_images(images, f"reference images ({source})")
+    feats = extract_features(images, load_extractor(extractor_name, weights), batch_size)["fid"]
+    mu, sigma = fid_statistics(feats)
+    return Reference(mu, sigma, feats.float().numpy(), tuple(images.shape[1:]), extractor_name, sha256(weights),
+                     source, len(images))
+
+
+def save_reference(path: str | Path, ref: Reference) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, mu=ref.mu, sigma=ref.sigma, features=ref.features, image_shape=np.array(ref.image_shape),
+                     extractor=np.array(ref.extractor), extractor_sha256=np.array(ref.extractor_sha256),
+                     source=np.array(ref.source), num_images=np.array(ref.num_images))
+
+    atomic_write(path, write)
+
+
+def load_reference(path: str | Path, extractor: str | None = None, extractor_sha256: str | None = None) -> Reference:
+    path = Path(path)
+    if not path.is_file():
+        raise ReferenceError(f"reference statistics {path} not found: compute them with the reference_stats rule or "
+                             "`distill fid ref`")
+    try:
+        with np.load(path) as z:
+            ref = Reference(z["mu"], z["sigma"], z["features"], tuple(int(v) for v in z["image_shape"]),
+                            str(z["extractor"]), str(z["extractor_sha256"]), str(z["source"]), int(z["num_images"]))
+    except Exception as exc:
+        raise ReferenceError(f"reference statistics {path} are corrupt ({type(exc).__name__}: {exc}); recompute them")
+    if extractor is not None and ref.extractor != extractor:
+        raise ReferenceError(f"reference statistics {path} were computed with {ref.extractor!r}, not {extractor!r}")
+    if extractor_sha256 is not None and ref.extractor_sha256 != extractor_sha256:
+        raise ReferenceError(f"reference statistics {path} were computed with other {ref.extractor} weights "
+                             f"(sha256 {ref.extractor_sha256[:12]}…, now {extractor_sha256[:12]}…); recompute them")
+    return ref
+
+
+def describe(ref: Reference) -> dict[str, Any]:
+    return {"source": ref.source, "num_images": ref.num_images, "image_shape": list(ref.image_shape),
+            "extractor": ref.extractor, "extractor_sha256": ref.extractor_sha256}

@@ -1,0 +1,72 @@
+"""`distill fid ref|calc|curve`: the protocol by hand, on a folder, a .zip, an .npz of images, or a model."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from distill.data import DataError
+from distill.data.files import load_image_folder
+
+
+def load_images(path: str | Path) -> np.ndarray:
+    """uint8-or-float images [N, C, H, W] from a folder/.zip of image files, or an .npz ('images' or its only array)."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise DataError(f"{path} not found")
+        with np.load(path) as z:
+            key = "images" if "images" in z.files else (z.files[0] if len(z.files) == 1 else None)
+            if key is None:
+                raise DataError(f"{path} holds {z.files}; expected an array named 'images'")
+            return z[key]
+    return load_image_folder(path, path.name).data
+
+
+def main(cfg: dict[str, Any], args, progress: bool) -> None:
+    from distill.metrics.extractors import load_extractor
+    from distill.metrics.reference import compute_reference, load_reference, save_reference
+    from distill.pipeline import fid_curve, reference
+    from distill.pipeline.common import setup_torch, sha256
+
+    setup_torch(args.threads, "cpu")
+    ev = cfg["evaluation"]
+    weights = reference.extractor_weights(cfg, args.extractor_weights)
+    if args.fid_command == "ref":
+        if args.images is None:
+            reference.run(cfg, args.out, weights, args.threads)
+        else:
+            save_reference(args.out, compute_reference(load_images(args.images), ev["feature_extractor"], weights,
+                                                       ev["batch_size"], str(args.images)))
+        print(f"reference statistics written to {args.out}")
+    elif args.fid_command == "calc":
+        from distill.metrics.protocol import evaluate_images
+
+        if args.model:
+            from distill.pipeline import sample
+            from distill.pipeline.sample import load_samples
+
+            with tempfile.TemporaryDirectory() as tmp:
+                status = sample.run(cfg, args.model, args.sampler, Path(tmp) / "s.npz", args.threads, progress)
+                if status != "ok":
+                    raise RuntimeError(f"{args.model} gave no samples: {status}")
+                images = load_samples(Path(tmp) / "s.npz")[0]
+        else:
+            images = load_images(args.images)
+        ref = load_reference(args.ref, ev["feature_extractor"], sha256(weights))
+        record = {"feature_extractor": ev["feature_extractor"], "feature_extractor_sha256": sha256(weights),
+                  "reference": str(args.ref), "reference_sha256": sha256(args.ref),
+                  **evaluate_images(images, ref, load_extractor(ev["feature_extractor"], weights), ev)}
+        text = json.dumps({k: v for k, v in record.items() if k != "per_range"}, indent=2)
+        if args.out:
+            from distill.core.checkpoint import write_json
+
+            write_json(args.out, record)
+        print(text)
+    elif args.fid_command == "curve":
+        df = fid_curve.run(cfg, args.samples, args.reference, args.pdf, args.csv, weights, args.threads)
+        print(df.groupby("num_samples")["fid"].agg(["mean", "std", "min"]).to_string())
