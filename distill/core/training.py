@@ -9,8 +9,10 @@ point and started again ends with the same weights as an uninterrupted run (bit-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -84,8 +86,12 @@ def train(
     out_dir: str | Path,
     desc: str = "train",
     progress: bool = True,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> tuple[TrainResult, dict[str, torch.Tensor]]:
-    """Run (or resume) training; returns the result and the final weights (EMA weights if ema_decay > 0)."""
+    """Run (or resume) training; returns the result and the final weights (EMA weights if ema_decay > 0).
+
+    A saved state is resumed only if it was made by the same run: `fingerprint` (default: the TrainConfig) must be
+    equal; a state left by other settings is set aside and training starts from scratch."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -95,6 +101,10 @@ def train(
     step, elapsed, log, last_loss = 0, 0.0, [], math.nan
 
     state_path = out_dir / STATE_FILE
+    fingerprint = json.loads(json.dumps(dict(fingerprint or dataclasses.asdict(cfg)), sort_keys=True, default=str))
+    if state_path.exists() and load_state(state_path).get("fingerprint") != fingerprint:
+        print(f"{state_path} was written with other settings; starting from scratch", file=sys.stderr)
+        state_path.unlink()
     if state_path.exists():
         state = load_state(state_path)
         net.load_state_dict(state["net"])
@@ -110,6 +120,7 @@ def train(
             "net": net.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict() if ema else None,
             "gen": gen.get_state(), "global_rng": torch.get_rng_state(), "step": step,
             "elapsed": elapsed + time.perf_counter() - start, "log": log, "last_loss": last_loss,
+            "fingerprint": fingerprint,
         })
         atomic_write(out_dir / LOG_FILE, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in log)))
 

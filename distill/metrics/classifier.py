@@ -3,6 +3,7 @@ FID (Inception weights cannot be fetched offline) and its logits serve the Incep
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,7 +71,9 @@ def train_classifier(train_data: ArrayDataset, cfg: Mapping[str, Any], train_cfg
         idx = torch.randint(len(x), (train_cfg.batch_size,), generator=gen)
         return F.cross_entropy(model(random_shift(x[idx], gen, cfg["max_shift"])), y[idx])
 
-    result, weights = train(net, loss_fn, train_cfg, out_dir, desc="classifier", progress=progress)
+    result, weights = train(net, loss_fn, train_cfg, out_dir, desc="classifier", progress=progress,
+                            fingerprint={"classifier": dict(cfg), "train": dataclasses.asdict(train_cfg),
+                                         "data": train_data.name, "examples": len(train_data)})
     net.load_state_dict(weights)
     net.eval()
     return net, result

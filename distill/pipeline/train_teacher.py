@@ -33,7 +33,8 @@ def run(cfg: dict[str, Any], parameterization: str, weighting: str, seed: int, o
     loss_fn = make_teacher_loss(denoiser, data.model_tensor().to(device), None if labels is None else labels.to(device),
                                 cfg["teacher"]["batch_size"], weighting, cfg["teacher"]["random_flip"])
     result, weights = train(denoiser.net, loss_fn, TrainConfig.from_params(cfg["teacher"], seed), out_dir,
-                            desc=f"teacher {parameterization}/{weighting}/s{seed}", progress=progress)
+                            desc=f"teacher {parameterization}/{weighting}/s{seed}", progress=progress,
+                            fingerprint=model_cfg)
     summary = {**result.summary(), "parameterization": parameterization, "weighting": weighting, "seed": seed,
                "profile": cfg["profile"], "num_params": sum(p.numel() for p in denoiser.net.parameters())}
     save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
