@@ -183,7 +183,7 @@ def test_fid_cli_ref_and_calc(tmp_path, extractor_weights, digits):
     subprocess.run(base + ["ref", *common, "--out", str(tmp_path / "ref.npz")], check=True, capture_output=True)
     out = subprocess.run(base + ["calc", *common, "--images", str(tmp_path / "gen.npz"), "--ref", str(tmp_path / "ref.npz")],
                          check=True, capture_output=True, text=True).stdout
-    record = json.loads(out[out.index("{"):])
+    record = json.loads(out)
     assert record["seed_ranges"] == [[0, 99], [100, 199]] and record["metrics"]["fid"]["min"] >= 0
     np.savez(tmp_path / "few.npz", images=digits[:50].numpy())
     bad = subprocess.run(base + ["calc", *common, "--images", str(tmp_path / "few.npz"), "--ref", str(tmp_path / "ref.npz")],

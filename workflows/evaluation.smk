@@ -3,6 +3,7 @@
 # evaluation.seed_ranges disjoint ranges of evaluation.num_samples images).
 
 rule reference_stats:
+    priority: 10
     input:
         extractor=extractor_weights(),
     output:

@@ -1,6 +1,7 @@
 # The domain feature extractor: a classifier trained on the profile's data set (FID features on embedded data).
 
 rule train_classifier:
+    priority: 10  # every evaluation waits for it: run it first
     output:
         weights=f"{RESULTS}/classifier/model.safetensors",
         metrics=f"{RESULTS}/classifier/metrics.json",

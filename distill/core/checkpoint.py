@@ -3,6 +3,7 @@ state (optimizer, EMA, RNG states, step) written atomically: a temporary file, t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -49,6 +50,15 @@ def write_json(path: str | Path, obj: Any) -> None:
     """Write strict JSON atomically (NaN and infinities become null)."""
     text = json.dumps(_finite_or_none(obj), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
     atomic_write(path, lambda p: p.write_text(text))
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (recorded with every metric for its extractor weights and reference statistics)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def config_path(weights_path: str | Path) -> Path:

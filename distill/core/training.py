@@ -100,6 +100,8 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed)
     step, elapsed, log, last_loss = 0, 0.0, [], math.nan
 
+    for stale in out_dir.glob(".*.tmp"):  # temporary files of a run killed while writing (atomic_write)
+        stale.unlink()
     state_path = out_dir / STATE_FILE
     fingerprint = json.loads(json.dumps(dict(fingerprint or dataclasses.asdict(cfg)), sort_keys=True, default=str))
     if state_path.exists() and load_state(state_path).get("fingerprint") != fingerprint:

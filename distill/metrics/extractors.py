@@ -37,7 +37,7 @@ def load_extractor(name: str, weights_path: Optional[str]):
     """A torch-fidelity feature extractor providing the FID and IS layers of `name`, loaded from a local file."""
     check_extractor(name, weights_path)
     if name == "distill-domain":
-        import distill.metrics.extractor  # noqa: F401  (registers it with torch-fidelity)
+        import distill.metrics.domain_extractor  # noqa: F401  (registers it with torch-fidelity)
     from torch_fidelity.utils import create_feature_extractor
 
     return create_feature_extractor(name, list(LAYERS[name]), cuda=torch.cuda.is_available(), verbose=False,

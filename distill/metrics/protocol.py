@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,8 +56,9 @@ def metrics_of_features(gen: Mapping[str, torch.Tensor], ref: Reference, ev: Map
     prc = prc_features_to_metric(feats.float(), ref_feats.float(), prc_neighborhood=ev["pr_neighborhood"],
                                  prc_batch_size=10000, save_cpu_ram=True, verbose=False)
     out["precision"], out["recall"] = float(prc[KEY_METRIC_PRECISION]), float(prc[KEY_METRIC_RECALL])
-    dc = prdc.compute_prdc(real_features=ref.features.astype(np.float64), fake_features=feats.numpy(),
-                           nearest_k=ev["prdc_nearest_k"])
+    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its sample counts
+        dc = prdc.compute_prdc(real_features=ref.features.astype(np.float64), fake_features=feats.numpy(),
+                               nearest_k=ev["prdc_nearest_k"])
     out["density"], out["coverage"] = float(dc["density"]), float(dc["coverage"])
     return out
 

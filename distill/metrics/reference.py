@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from distill.core.checkpoint import atomic_write
+from distill.core.checkpoint import atomic_write, file_sha256
 from distill.metrics.extractors import extract_features, load_extractor
 from distill.metrics.images import as_uint8_images
 
@@ -41,12 +41,10 @@ def fid_statistics(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def compute_reference(images, extractor_name: str, weights: str, batch_size: int, source: str) -> Reference:
-    from distill.pipeline.common import sha256
-
     images = as_uint8_images(images, f"reference images ({source})")
     feats = extract_features(images, load_extractor(extractor_name, weights), batch_size)["fid"]
     mu, sigma = fid_statistics(feats)
-    return Reference(mu, sigma, feats.float().numpy(), tuple(images.shape[1:]), extractor_name, sha256(weights),
+    return Reference(mu, sigma, feats.float().numpy(), tuple(images.shape[1:]), extractor_name, file_sha256(weights),
                      source, len(images))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,3 @@ def load_denoiser(weights_path: str | Path, device: torch.device | str = "cpu") 
     load_into(denoiser.net, tensors, weights_path)
     return denoiser.to(device).eval(), model_cfg
 
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

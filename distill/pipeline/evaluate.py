@@ -10,7 +10,8 @@ from distill.core.checkpoint import write_json
 from distill.metrics.extractors import load_extractor
 from distill.metrics.protocol import evaluate_images
 from distill.metrics.reference import describe, load_reference
-from distill.pipeline.common import setup_torch, sha256
+from distill.core.checkpoint import file_sha256 as sha256
+from distill.pipeline.common import setup_torch
 from distill.pipeline.reference import extractor_weights
 from distill.pipeline.sample import load_samples
 from distill.reports.grid import save_grid

@@ -12,7 +12,8 @@ from distill.metrics.extractors import extract_features, load_extractor
 from distill.metrics.images import as_uint8_images
 from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import load_reference
-from distill.pipeline.common import setup_torch, sha256
+from distill.core.checkpoint import file_sha256 as sha256
+from distill.pipeline.common import setup_torch
 from distill.pipeline.reference import extractor_weights
 from distill.pipeline.sample import load_samples
 

@@ -31,7 +31,8 @@ def main(cfg: dict[str, Any], args, progress: bool) -> None:
     from distill.metrics.extractors import load_extractor
     from distill.metrics.reference import compute_reference, load_reference, save_reference
     from distill.pipeline import fid_curve, reference
-    from distill.pipeline.common import setup_torch, sha256
+    from distill.core.checkpoint import file_sha256 as sha256
+    from distill.pipeline.common import setup_torch
 
     setup_torch(args.threads, "cpu")
     ev = cfg["evaluation"]
