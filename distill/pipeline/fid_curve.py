@@ -62,5 +62,5 @@ def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path) -> None:
                  f"{ev['curve']['sampler']}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, format="pdf")
+    fig.savefig(path, format="pdf", metadata={"CreationDate": None})
     plt.close(fig)

@@ -157,12 +157,14 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
                 ran = (p, w, s) in repro.index
                 fid = repro.loc[(p, w, s), "fid"] if ran else math.nan
                 row.append(_cell(fid, repro.loc[(p, w, s), "is"], repro.loc[(p, w, s), "status"]) if ran else "not run")
-                bold.append((len(rows) + 1, len(row) - 1)) if ran and fid == best_repro[s] else None
+                if ran and fid == best_repro[s]:
+                    bold.append((len(rows) + 1, len(row) - 1))
             for s in samplers:
                 known = (p, w, s) in pub.index
                 fid = pub.loc[(p, w, s), "published_fid"] if known else math.nan
                 row.append(_published_cell(fid, pub.loc[(p, w, s), "published_is"]) if known else "—")
-                bold.append((len(rows) + 1, len(row) - 1)) if known and fid == best_pub[s] else None
+                if known and fid == best_pub[s]:
+                    bold.append((len(rows) + 1, len(row) - 1))
             rows.append(row)
     fig = plt.figure(figsize=(11, 3.2 + 0.32 * len(rows)))
     ax = fig.add_axes([0.02, 0.36, 0.96, 0.54])
@@ -192,5 +194,5 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
         "rankings, not values.\n"
     ) + "".join(f"\nPaper's claim — {c['claim']}: {c['status'].upper()} at this scale ({c['detail']})." for c in claims)
     fig.text(0.03, 0.04, caption, wrap=True, fontsize=8.5, va="bottom")
-    fig.savefig(path, format="pdf")
+    fig.savefig(path, format="pdf", metadata={"CreationDate": None})  # same content, same bytes
     plt.close(fig)
