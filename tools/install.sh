@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install distill and everything it needs into ./.venv (created if missing).
+# Install distill and everything it needs into ./.venv (created if missing), or, with DISTILL_VENV=active, into
+# the Python environment that is active (e.g. the conda environment of environment.yml).
 #
 # Order matters (see README "Installation"): torch==2.13.0 first, so that nothing later pulls a CUDA build;
 # torch-fidelity and clean-fid with --no-deps, because both declare torchvision. A minimal torchvision
@@ -10,14 +11,20 @@ cd "$(dirname "$0")/.."
 
 VENV=${DISTILL_VENV:-.venv}
 PYTHON=${PYTHON:-python3}
+if [ "$VENV" = active ]; then
+    PY="$PYTHON"
+    VENV=$("$PY" -c 'import sys; print(sys.prefix)')
+else
+    [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+    PY="$VENV/bin/python"
+fi
 STAMP="$VENV/.distill-installed"
 WANT=$(cat pyproject.toml tools/install.sh | sha256sum | cut -d' ' -f1)
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
     exit 0
 fi
-[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
+PIP=("$PY" -m pip --disable-pip-version-check --quiet)
 "${PIP[@]}" install --upgrade pip
 "${PIP[@]}" install torch==2.13.0
 "${PIP[@]}" install torch==2.13.0 -e ".[test]"
