@@ -34,9 +34,12 @@ include: "workflows/teachers.smk"
 include: "workflows/sampling.smk"
 include: "workflows/evaluation.smk"
 include: "workflows/pd_table1.smk"
+include: "workflows/pd.smk"
 
 
 rule all:
     input:
         "reports/table1.pdf",
         *(["reports/fid_vs_n.pdf"] if CFG["evaluation"]["curve"] else []),
+        *[f"reports/pd_fig4_{exp}.pdf" for exp in CFG["pd"]["experiments"]],
+        "reports/table2.pdf",

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from distill.config import DEFAULT_PARAMS, ConfigError, load_profile
+from distill.config import DEFAULT_PARAMS, ConfigError, experiment_profile, load_profile
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -19,6 +19,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=None, help="profile in params.yaml: smoke, mini or paper (default: the file's)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--experiment", default=None,
+                   help="a pd.experiments entry: use its data, network and teacher training instead of the profile's")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json, log.jsonl)")
 
+    p = sub.add_parser("pd-round", help="one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
+                       description="Distil a teacher sampled with 2N DDIM steps into a student of N steps: the student "
+                                   "starts from the teacher's weights, is trained on two-step DDIM targets at the "
+                                   "discrete times i/N with a fresh optimizer and a learning rate annealed to 0, with "
+                                   "the settings of pd.experiments.<EXPERIMENT>. The teacher is the trained teacher "
+                                   "(first round) or the previous round's student.")
+    _common(p)
+    p.add_argument("--student-steps", type=int, required=True, help="N, the student's sampling steps")
+    p.add_argument("--teacher", required=True, help="model.safetensors of the teacher (2N steps)")
+    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
+
     p = sub.add_parser("sample", help="draw evaluation samples from a trained model",
                        description="Draw evaluation.num_samples images (seed i for image i, so results do not depend "
                                    "on the batch size) with the DDIM or the ancestral sampler; write an .npz.")
@@ -60,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", required=True, choices=["ddim", "ancestral"])
     p.add_argument("--num-samples", type=int, default=None,
                    help="images to draw (default: evaluation.seed_ranges x evaluation.num_samples)")
+    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: sampling.steps)")
+    p.add_argument("--gamma", type=float, default=None,
+                   help="variance exponent of the ancestral sampler (default: sampling.ancestral_gamma)")
     p.add_argument("--out", required=True, help="output .npz")
 
     p = sub.add_parser("evaluate", help="evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
@@ -118,17 +134,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", required=True, help="metrics JSON (DVC metrics file)")
     p.add_argument("--benchmarks", default=None,
                    help="folder of Snakemake benchmark .tsv files; their total job time is printed in the caption")
+
+    p = sub.add_parser("pd-report", help="PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
+                       description="Collect the evaluations of one pd.experiments entry (teacher at every power of "
+                                   "two up to its steps with DDIM and the stochastic sampler at each gamma, every "
+                                   "student at its own steps), draw FID against steps beside the paper's known "
+                                   "points, tabulate the students' DDIM vs stochastic FID and the cost of every "
+                                   "round, and check the paper's claims. Needs --experiment.")
+    _common(p)
+    p.add_argument("--results", required=True, help="results/<profile> folder")
+    p.add_argument("--published", default="results/published/pd.csv", help="published PD numbers (tidy CSV)")
+    p.add_argument("--benchmarks", default=None, help="folder of Snakemake benchmark .tsv files")
+    p.add_argument("--pdf", required=True, help="output PDF (figure, then students/cost/claims page)")
+    p.add_argument("--csv", required=True, help="output CSV: the curves' data, reproduced and published")
+    p.add_argument("--json", required=True, help="output JSON summary (read by `distill table2`; DVC metrics)")
+
+    p = sub.add_parser("table2", help="build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
+                       description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
+                                   "reproduced PD and DDIM rows at 1, 2, 4 and 8 model evaluations.")
+    _common(p)
+    p.add_argument("--pd", required=True, help="JSON written by `distill pd-report` for the table2 experiment")
+    p.add_argument("--published", default="results/published/pd.csv")
+    p.add_argument("--pdf", required=True)
+    p.add_argument("--csv", required=True)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cfg = load_profile(args.params, args.profile)
+        cfg = experiment_profile(load_profile(args.params, args.profile), getattr(args, "experiment", None))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     progress = not args.no_progress
+    if args.command in ("pd-round", "pd-report") and not args.experiment:
+        print(f"error: {args.command} needs --experiment (a key of pd.experiments in params.yaml)", file=sys.stderr)
+        return 1
     try:
         if args.command == "check-params":
             print(json.dumps(cfg, indent=2))
@@ -146,7 +188,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "sample":
             from distill.pipeline import sample
 
-            print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress, args.num_samples))
+            print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress, args.num_samples,
+                             args.steps, args.gamma))
+        elif args.command == "pd-round":
+            from distill.pipeline import distill_round
+
+            summary = distill_round.run(cfg, args.experiment, args.student_steps, args.teacher, args.out,
+                                        args.threads, progress)
+            print(f"{summary['status']} after {summary['steps']} updates")
         elif args.command == "evaluate":
             from distill.pipeline import evaluate
 
@@ -163,6 +212,17 @@ def main(argv: list[str] | None = None) -> int:
 
             table1.build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv),
                          Path(args.json), Path(args.benchmarks) if args.benchmarks else None)
+        elif args.command == "pd-report":
+            from distill.reports import pd as pd_report
+
+            summary = pd_report.build(cfg, args.experiment, Path(args.results), Path(args.published), Path(args.pdf),
+                                      Path(args.csv), Path(args.json), Path(args.benchmarks) if args.benchmarks else None)
+            for claim in summary["claims"]:
+                print(f"{claim['status']:>13}: {claim['claim']} ({claim['detail']})")
+        elif args.command == "table2":
+            from distill.reports import table2
+
+            table2.build(Path(args.pd), Path(args.published), Path(args.pdf), Path(args.csv))
     except (ConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -76,3 +76,22 @@ def select_profile(params: Mapping[str, Any], profile: str | None = None) -> dic
 
 def load_profile(path: str | Path = DEFAULT_PARAMS, profile: str | None = None) -> dict[str, Any]:
     return select_profile(load_params(path), profile)
+
+
+def experiment_profile(cfg: Mapping[str, Any], experiment: str | None) -> dict[str, Any]:
+    """The profile as a Progressive Distillation experiment sees it: its own data, network and teacher training
+    where it sets them (non-null), the profile's otherwise. `experiment` None returns the profile unchanged."""
+    if experiment is None:
+        return dict(cfg)
+    experiments = cfg["pd"]["experiments"]
+    if experiment not in experiments:
+        raise ConfigError(f"pd experiment {experiment!r} is not in params.yaml (profile {cfg['profile']!r} has "
+                          f"{sorted(experiments)})")
+    exp = experiments[experiment]
+    return {**cfg, "data": exp["data"] or cfg["data"], "network": exp["network"] or cfg["network"],
+            "teacher": exp["teacher_training"] or cfg["teacher"]}
+
+
+def round_updates(exp: Mapping[str, Any], student_steps: int) -> int:
+    """Updates of the round that distils to `student_steps` (PD: 50k per round, 100k for the rounds to 2 and 1)."""
+    return exp["updates_last_rounds"] if student_steps <= 2 else exp["updates_per_round"]

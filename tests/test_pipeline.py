@@ -53,6 +53,39 @@ def test_table1_builds_end_to_end_with_the_smoke_profile(tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.integration
+def test_progressive_distillation_rounds_run_as_snakemake_jobs(tmp_path):
+    """The smoke teacher (8 DDIM steps) distilled round by round to 1 step, Fig. 4 and Table 2 built; changing only
+    the budget of the last rounds reruns those rounds (and what follows) but not the first."""
+    proj = _project(tmp_path)
+    targets = ["reports/pd_fig4_digits.pdf", "reports/table2.pdf"]
+    proc = _snakemake(proj, "--config", "profile=smoke", "--", *targets)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pd_dir = proj / "results" / "smoke" / "pd" / "digits"
+    rounds = {n: json.loads((pd_dir / f"n{n}" / "summary.json").read_text()) for n in (4, 2, 1)}
+    assert all(r["status"] == "completed" and r["teacher_steps"] == 2 * n for n, r in rounds.items())
+    summary = json.loads((proj / "results" / "smoke" / "pd_digits.json").read_text())
+    assert set(summary["curves"]["teacher_ddim"]) == {"1", "2", "4", "8"}
+    assert set(summary["curves"]["distilled_ddim"]) == {"1", "2", "4"}
+    assert [c["stage"] for c in summary["cost"]] == ["teacher", "8→4", "4→2", "2→1"]
+    assert {c["status"] for c in summary["claims"]} <= {"holds", "does not hold", "not checked"}
+    fig4 = pd.read_csv(proj / "reports" / "pd_fig4_digits.csv")
+    assert set(fig4["source"]) == {"reproduced", "published"}
+    table2 = pd.read_csv(proj / "reports" / "table2.csv")
+    assert "profile 'smoke'" in " ".join(table2["source"])
+    assert (proj / "reports" / "table2.pdf").read_bytes().startswith(b"%PDF")
+
+    params = proj / "params.yaml"
+    text = params.read_text()
+    old = "          updates_per_round: 10\n          updates_last_rounds: 10\n"
+    assert old in text
+    params.write_text(text.replace(old, "          updates_per_round: 10\n          updates_last_rounds: 12\n"))
+    dry = _snakemake(proj, "--config", "profile=smoke", "-n", "--", *targets)
+    out = dry.stdout + dry.stderr
+    assert "results/smoke/pd/digits/n2/model.safetensors" in out and "results/smoke/pd/digits/n1/model.safetensors" in out
+    assert "results/smoke/pd/digits/n4/model.safetensors" not in out.replace("input: results/smoke/pd/digits/n4", "")
+
+
 def test_workflow_rejects_hyperparameters_on_the_command_line(tmp_path):
     proj = _project(tmp_path)
     proc = _snakemake(proj, "-n", "--config", 'profiles={"smoke": {"description": "changed"}}', "--", "reports/table1.pdf")
@@ -116,5 +149,6 @@ def test_divergence_check():
 
 def test_cli_help_lists_every_step():
     out = subprocess.run([sys.executable, "-m", "distill", "--help"], capture_output=True, text=True).stdout
-    for command in ("check-params", "train-classifier", "train-teacher", "sample", "evaluate", "table1"):
+    for command in ("check-params", "train-classifier", "train-teacher", "sample", "evaluate", "table1", "pd-round",
+                    "pd-report", "table2"):
         assert command in out

@@ -10,6 +10,7 @@ rule reference_stats:
         reference_stats(),
     params:
         hp=hp("data", "evaluation"),
+        experiment="",
     threads: CFG["threads"]["evaluate"]
     resources:
         mem_mb=4000,
@@ -18,8 +19,8 @@ rule reference_stats:
     benchmark:
         f"{BENCH}/reference_stats.tsv"
     shell:
-        "{DISTILL} fid ref {CLI_ARGS} --threads {threads} --extractor-weights {input.extractor} --out {output} "
-        "> {log} 2>&1"
+        "{DISTILL} fid ref {CLI_ARGS} {params.experiment} --threads {threads} --extractor-weights {input.extractor} "
+        "--out {output} > {log} 2>&1"
 
 
 rule evaluate:

@@ -14,6 +14,7 @@ from torch import nn
 from distill.core.denoiser import NetworkDenoiser
 from distill.core.schedule import broadcast_like
 from distill.core.weighting import loss_weight
+from distill.methods.batches import draw_batch
 
 
 def diffusion_loss(
@@ -42,15 +43,10 @@ def make_teacher_loss(
     weighting: str,
     random_flip: bool = False,
 ):
-    """A loss_fn(net, gen) for `distill.core.training.train`: draws a batch (and flips) from `gen`, then Eq. 2.
-    Random numbers are drawn on the CPU generator and moved, so a run is the same on any device's RNG."""
+    """A loss_fn(net, gen) for `distill.core.training.train`: draws a batch (and flips) from `gen`, then Eq. 2."""
 
     def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(len(data), (batch_size,), generator=gen).to(data.device)
-        x = data[idx]
-        if random_flip:
-            flip = (torch.rand(batch_size, generator=gen) < 0.5).to(data.device)
-            x = torch.where(broadcast_like(flip, x).bool(), x.flip(-1), x)
-        return diffusion_loss(denoiser, x, weighting, gen, None if labels is None else labels[idx])
+        x, y = draw_batch(data, labels, batch_size, random_flip, gen)
+        return diffusion_loss(denoiser, x, weighting, gen, y)
 
     return loss_fn

@@ -35,26 +35,38 @@ def load_samples(path: str | Path) -> tuple[np.ndarray, str, dict[str, Any]]:
         return npz["images"], str(npz["status"]), meta
 
 
+def class_labels(seeds: list[int], num_classes: int, device: torch.device | str) -> dict[str, torch.Tensor]:
+    """Labels of a class-conditional model's samples: seed i draws class i mod num_classes (balanced classes)."""
+    return {"label": torch.tensor([seed % num_classes for seed in seeds], dtype=torch.int64, device=device)}
+
+
 def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str | Path,
-        threads: int | None = None, progress: bool = True, num_samples: int | None = None) -> str:
-    """Sample `num_samples` images (default: all seed ranges of the protocol) and write them to out_path."""
+        threads: int | None = None, progress: bool = True, num_samples: int | None = None,
+        steps: int | None = None, gamma: float | None = None) -> str:
+    """Sample `num_samples` images (default: all seed ranges of the protocol) and write them to out_path.
+    `steps` and `gamma` default to sampling.steps and sampling.ancestral_gamma."""
     device = setup_torch(threads, cfg["device"])
     s, ev = cfg["sampling"], cfg["evaluation"]
     n = num_samples or ev["num_samples"] * ev["seed_ranges"]
-    meta = {"sampler": sampler, "steps": s["steps"], "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
-            **({"gamma": s["ancestral_gamma"]} if sampler == "ancestral" else {})}
+    steps = steps or s["steps"]
+    gamma = s["ancestral_gamma"] if gamma is None else gamma
+    meta = {"sampler": sampler, "steps": steps, "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
+            **({"gamma": gamma} if sampler == "ancestral" else {})}
     _, model_cfg = load_weights(model_path)
-    if model_cfg.get("status") == "diverged":
-        save_samples(out_path, np.zeros((0,), np.uint8), "diverged", meta)
-        return "diverged"
+    status = model_cfg.get("status", "completed")
+    if status != "completed":  # a diverged model (or a student of one) gives no images, and says why
+        save_samples(out_path, np.zeros((0,), np.uint8), status, meta)
+        return status
     denoiser, model_cfg = load_denoiser(model_path, device)
-    shape = tuple(model_cfg["data"]["shape"])
+    shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
+    conditional = bool(model_cfg["data"].get("conditional")) and num_classes > 0
     seeds, chunks = list(range(n)), []
     with torch.no_grad():
         for start in tqdm(range(0, n, s["batch_size"]), desc=f"sample {sampler}", disable=not progress):
             batch = seeds[start:start + s["batch_size"]]
-            x = run_sampler(sampler, denoiser, shape, batch, s["steps"], clip_x=s["clip_x"],
-                            gamma=s["ancestral_gamma"], device=device)
+            cond = class_labels(batch, num_classes, device) if conditional else None
+            x = run_sampler(sampler, denoiser, shape, batch, steps, cond=cond, clip_x=s["clip_x"], gamma=gamma,
+                            device=device)
             chunks.append(x.float().cpu())
     x = torch.cat(chunks)
     if not torch.isfinite(x).all():

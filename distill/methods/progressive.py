@@ -1,0 +1,81 @@
+"""Progressive distillation (PD Algorithm 2): a student learns to match two DDIM steps of its teacher in one.
+
+Time is discrete: a student of N steps is trained at t = i/N, i ~ Cat[1..N]; the highest index has t = 1, where the
+clipped cosine schedule gives alpha_1 ~ 0 (SNR 0). The target is computed by `distillation_target`, a small function
+of any teacher denoiser (trained, analytic or imported), and the loss is w(lambda_t) ||x~ - x-hat_theta(z_t)||^2.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from distill.core.denoiser import Cond, Denoiser, NetworkDenoiser
+from distill.core.samplers import ddim_step
+from distill.core.schedule import CosineSchedule, broadcast_like
+from distill.core.weighting import loss_weight
+from distill.methods.batches import draw_batch
+
+
+def student_times(n_steps: int, batch_size: int, gen: torch.Generator) -> torch.Tensor:
+    """t = i/N with i ~ Cat[1..N] (float64), drawn on the CPU generator."""
+    return torch.randint(1, n_steps + 1, (batch_size,), generator=gen).to(torch.float64) / n_steps
+
+
+def distillation_target(
+    teacher: Denoiser, z_t: torch.Tensor, t: torch.Tensor, n_steps: int, cond: Cond = None,
+    schedule: CosineSchedule | None = None,
+) -> torch.Tensor:
+    """x~ such that one student DDIM step t -> t - 1/N lands where two teacher DDIM steps (t -> t' = t - 0.5/N ->
+    t'' = t - 1/N) land (PD Alg. 2 and App. G):  x~ = (z_t'' - (sigma_t''/sigma_t) z_t) / (alpha_t'' - (sigma_t''/sigma_t)
+    alpha_t). Where t'' = 0 (the student's last step, which returns x-hat) the target is the teacher's x-hat at t', as
+    in the official code. The teacher's x-hat is not clipped. t: per-sample times on the grid i/N, i in 1..N."""
+    schedule = schedule or CosineSchedule()
+    t = torch.as_tensor(t, dtype=torch.float64).to(z_t.device)
+    t_mid, t_end = t - 0.5 / n_steps, t - 1.0 / n_steps
+
+    def coefs(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        alpha, sigma = schedule.alpha_sigma(u)
+        return broadcast_like(alpha, z_t), broadcast_like(sigma, z_t)
+
+    (a_t, s_t), (a_mid, s_mid), (a_end, s_end) = coefs(t), coefs(t_mid), coefs(t_end)
+    x_t = teacher(z_t, t.to(z_t.dtype), cond)
+    z_mid = ddim_step(x_t, z_t, a_t, s_t, a_mid, s_mid)
+    x_mid = teacher(z_mid, t_mid.to(z_t.dtype), cond)
+    z_end = ddim_step(x_mid, z_mid, a_mid, s_mid, a_end, s_end)
+    ratio = s_end / s_t
+    x_target = (z_end - ratio * z_t) / (a_end - ratio * a_t)  # PD App. G
+    last = broadcast_like(t_end <= 0.0, z_t).bool()
+    return torch.where(last, x_mid, x_target)
+
+
+def distillation_loss(
+    student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, n_steps: int, weighting: str,
+    gen: torch.Generator, labels: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """One Monte-Carlo estimate of PD Algorithm 2's loss for a batch x (noise and times drawn from `gen`)."""
+    t = student_times(n_steps, x.shape[0], gen)
+    eps = torch.randn(x.shape, generator=gen).to(x.device)
+    alpha, sigma = student.schedule.alpha_sigma(t)
+    z_t = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps
+    cond = None if labels is None else {"label": labels}
+    with torch.no_grad():
+        x_target = distillation_target(teacher, z_t, t, n_steps, cond, student.schedule)
+    x_hat = student(z_t, t.to(x.dtype), cond)
+    mse = (x_hat - x_target).pow(2).flatten(1).mean(dim=1)
+    return (loss_weight(weighting, student.schedule.logsnr(t)).to(x.dtype).to(x.device) * mse).mean()
+
+
+def make_distillation_loss(
+    student: NetworkDenoiser, teacher: Denoiser, data: torch.Tensor, labels: Optional[torch.Tensor],
+    batch_size: int, n_steps: int, weighting: str, random_flip: bool = False,
+):
+    """A loss_fn(net, gen) for `distill.core.training.train`: a batch from `gen`, then Algorithm 2's loss."""
+
+    def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
+        x, y = draw_batch(data, labels, batch_size, random_flip, gen)
+        return distillation_loss(student, teacher, x, n_steps, weighting, gen, y)
+
+    return loss_fn

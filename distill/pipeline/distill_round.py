@@ -1,0 +1,74 @@
+"""Step: one round of Progressive Distillation (PD Algorithm 2): a student of N steps from a teacher of 2N steps.
+
+The student starts from the teacher's weights (same architecture; dropout from pd.<experiment>.train), the optimizer
+is new and the learning rate anneals linearly to 0 over the round. The teacher is the previous round's student, or
+the trained teacher for the first round. The round's wall time and images processed are recorded for the cost table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from distill.config import ConfigError, experiment_profile, round_updates
+from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights, write_json
+from distill.core.training import TrainConfig, train
+from distill.data import load_dataset
+from distill.methods.progressive import make_distillation_loss
+from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.train_teacher import SUMMARY, WEIGHTS
+
+
+def teacher_sampler_steps(teacher_cfg: dict[str, Any], experiment: dict[str, Any]) -> int:
+    """Steps of the sampler the student imitates: a student's own steps, or pd.<experiment>.teacher_steps."""
+    return teacher_cfg["steps"] if teacher_cfg.get("kind") == "pd-student" else experiment["teacher_steps"]
+
+
+def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: str | Path, out_dir: str | Path,
+        threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    device = setup_torch(threads, cfg["device"])
+    exp, ecfg, out_dir = cfg["pd"]["experiments"][experiment], experiment_profile(cfg, experiment), Path(out_dir)
+    teacher_tensors, teacher_cfg = load_weights(teacher_path)
+    n_teacher = teacher_sampler_steps(teacher_cfg, exp)
+    if n_teacher != 2 * student_steps:
+        raise ConfigError(f"{teacher_path} samples with {n_teacher} steps; a student of {student_steps} steps "
+                          f"distils a teacher of {2 * student_steps}")
+    settings = exp["train"]
+    updates = round_updates(exp, student_steps)
+    model_cfg = {
+        **teacher_cfg, "kind": "pd-student", "experiment": experiment, "steps": student_steps,
+        "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
+        "network": {**teacher_cfg["network"], "dropout": settings["dropout"]},
+        "distill": {"weighting": exp["weighting"], "updates": updates, "seed": exp["seed"], **settings},
+    }
+    model_cfg.pop("status", None)
+    base = {"experiment": experiment, "student_steps": student_steps, "teacher_steps": n_teacher,
+            "profile": cfg["profile"], "batch_size": settings["batch_size"]}
+    if teacher_cfg.get("status", "completed") != "completed":  # nothing to distil: carry the failure forward
+        summary = {**base, "status": f"teacher {teacher_cfg['status']}", "steps": 0, "wall_seconds": 0.0,
+                   "images_seen": 0}
+        save_weights(out_dir / WEIGHTS, teacher_tensors, {**model_cfg, "status": summary["status"]})
+        write_json(out_dir / SUMMARY, summary)
+        return summary
+
+    data = load_dataset(ecfg["data"])
+    teacher, _ = load_denoiser(teacher_path, device)
+    teacher.requires_grad_(False)
+    torch.manual_seed(exp["seed"])
+    student = build_denoiser(model_cfg).to(device)
+    load_into(student.net, teacher_tensors, teacher_path)  # theta <- eta
+    labels = data.label_tensor()
+    loss_fn = make_distillation_loss(student, teacher, data.model_tensor().to(device),
+                                     None if labels is None else labels.to(device), settings["batch_size"],
+                                     student_steps, exp["weighting"], settings["random_flip"])
+    result, weights = train(student.net, loss_fn, TrainConfig.from_params({**settings, "steps": updates}, exp["seed"]),
+                            out_dir, desc=f"PD {experiment} {n_teacher}->{student_steps}", progress=progress,
+                            fingerprint=model_cfg)
+    summary = {**result.summary(), **base,
+               # network evaluations per image: 2 teacher forwards + 1 student forward and backward
+               "teacher_forwards": 2 * result.images_seen}
+    save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
+    write_json(out_dir / SUMMARY, summary)
+    return summary

@@ -1,0 +1,93 @@
+"""Where Progressive Distillation's models, samples and metrics live, shared by the workflow and the reports.
+
+results/<profile>/pd/<experiment>/
+    n<N>/                      the student of N steps (model.safetensors, summary.json, train_state.pt)
+    samples/<model>/<spec>-n<steps>.npz, metrics/<model>/<spec>-n<steps>.json
+with <model> 'teacher' or 'n<N>' and <spec> 'ddim' or 'ancestral-g<gamma>'. The teacher is the Table 1 run of the
+same parameterization, weighting and seed when the experiment overrides nothing, else pd/<experiment>/teacher/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+TEACHER = "teacher"
+
+
+class Evaluation(NamedTuple):
+    model: str  # 'teacher' or 'n<N>'
+    spec: str  # 'ddim' or 'ancestral-g<gamma>'
+    steps: int
+
+
+def check_power_of_two(n: int, what: str) -> None:
+    if n < 2 or n & (n - 1):
+        raise ValueError(f"{what} must be a power of two >= 2 (each round halves it down to 1), got {n}")
+
+
+def student_steps(teacher_steps: int) -> list[int]:
+    """The students' steps, round by round: N_T/2, N_T/4, ..., 1."""
+    check_power_of_two(teacher_steps, "pd teacher_steps")
+    out, n = [], teacher_steps // 2
+    while n >= 1:
+        out.append(n)
+        n //= 2
+    return out
+
+
+def fig4_steps(teacher_steps: int) -> list[int]:
+    """Sampling steps on Fig. 4's axis: 1, 2, 4, ..., N_T."""
+    return sorted(student_steps(teacher_steps) + [teacher_steps])
+
+
+def student_name(steps: int) -> str:
+    return f"n{steps}"
+
+
+def reuses_table1_teacher(exp: Mapping[str, Any]) -> bool:
+    return exp["data"] is None and exp["network"] is None and exp["teacher_training"] is None
+
+
+def teacher_dir(results: str, name: str, exp: Mapping[str, Any]) -> str:
+    if reuses_table1_teacher(exp):
+        return f"{results}/teachers/{exp['parameterization']}-{exp['teacher_weighting']}-s{exp['seed']}"
+    return f"{results}/pd/{name}/{TEACHER}"
+
+
+def model_dir(results: str, name: str, exp: Mapping[str, Any], model: str) -> str:
+    return teacher_dir(results, name, exp) if model == TEACHER else f"{results}/pd/{name}/{model}"
+
+
+def previous_model(steps: int, teacher_steps: int) -> str:
+    """The teacher of the round distilling to `steps`: the trained teacher, or the student of 2 x steps."""
+    return TEACHER if 2 * steps == teacher_steps else student_name(2 * steps)
+
+
+def spec_name(sampler: str, gamma: float | None = None) -> str:
+    return "ddim" if sampler == "ddim" else f"ancestral-g{gamma:g}"
+
+
+def parse_spec(spec: str) -> tuple[str, float | None]:
+    if spec == "ddim":
+        return "ddim", None
+    if spec.startswith("ancestral-g"):
+        return "ancestral", float(spec[len("ancestral-g"):])
+    raise ValueError(f"unknown sampler spec {spec!r}: expected 'ddim' or 'ancestral-g<gamma>'")
+
+
+def evaluations(exp: Mapping[str, Any], gammas: list[float]) -> list[Evaluation]:
+    """Everything Fig. 4 needs: the teacher at every step count (DDIM, and the ancestral sampler at each gamma) and
+    every student at its own step count (DDIM and each gamma: PD App. F)."""
+    specs = [spec_name("ddim")] + [spec_name("ancestral", g) for g in gammas]
+    out = [Evaluation(TEACHER, s, n) for n in fig4_steps(exp["teacher_steps"]) for s in specs]
+    out += [Evaluation(student_name(n), s, n) for n in student_steps(exp["teacher_steps"]) for s in specs]
+    return out
+
+
+def samples_path(results: str, name: str, e: Evaluation) -> str:
+    return f"{results}/pd/{name}/samples/{e.model}/{e.spec}-n{e.steps}.npz"
+
+
+def metrics_path(results: str, name: str, e: Evaluation) -> str:
+    return f"{results}/pd/{name}/metrics/{e.model}/{e.spec}-n{e.steps}.json"

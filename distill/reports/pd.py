@@ -1,0 +1,190 @@
+"""PD Figure 4 (FID against sampling steps), the students' stochastic sampling (App. F), the cost of every round,
+and the paper's claims, for one experiment of pd.experiments.
+
+Every FID is the protocol's reported value: the minimum over the seed ranges (as in Table 1); the CSV also holds
+the mean. The stochastic curves report the best variance exponent gamma at each step count (PD Fig. 4 caption).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+
+from distill.core.checkpoint import atomic_write, write_json
+from distill.pipeline import pd_layout as L
+from distill.reports import pd_claims
+from distill.reports.pdf import pyplot, save_pdf, table_page
+
+CURVES = {  # curve id -> legend label
+    "distilled_ddim": "distilled (DDIM)",
+    "distilled_stochastic": "distilled (stochastic, best γ)",
+    "teacher_ddim": "undistilled teacher (DDIM)",
+    "teacher_stochastic": "undistilled teacher (stochastic, best γ)",
+}
+
+
+def collect(results: Path, name: str, exp: dict[str, Any], gammas: list[float]) -> pd.DataFrame:
+    """One row per evaluation of Fig. 4 (pd_layout.evaluations) with its FID (min and mean over seed ranges)."""
+    rows = []
+    for e in L.evaluations(exp, gammas):
+        record = json.loads(Path(L.metrics_path(str(results), name, e)).read_text())
+        sampler, gamma = L.parse_spec(e.spec)
+        m = record["metrics"]
+        rows.append({"model": e.model, "steps": e.steps, "sampler": sampler, "gamma": gamma,
+                     "fid": m["fid"]["min"] if m else math.nan, "fid_mean": m["fid"]["mean"] if m else math.nan,
+                     "is": m["is"]["mean"] if m else math.nan, "status": record["status"]})
+    return pd.DataFrame(rows)
+
+
+def curves(table: pd.DataFrame) -> pd.DataFrame:
+    """The four curves of Fig. 4: DDIM rows as they are, stochastic rows reduced to the best gamma per step count."""
+    out = []
+    for who, is_teacher in (("teacher", True), ("distilled", False)):
+        part = table[(table["model"] == L.TEACHER) == is_teacher]
+        ddim = part[part["sampler"] == "ddim"].assign(curve=f"{who}_ddim")
+        out.append(ddim)
+        stoch = part[part["sampler"] == "ancestral"]
+        for steps, group in stoch.groupby("steps"):
+            ok = group[group["fid"].notna()]
+            best = ok.loc[ok["fid"].idxmin()] if not ok.empty else group.iloc[0]
+            out.append(best.to_frame().T.assign(curve=f"{who}_stochastic"))
+    frame = pd.concat(out, ignore_index=True)
+    frame["steps"] = frame["steps"].astype(int)
+    for col in ("fid", "fid_mean", "is", "gamma"):
+        frame[col] = pd.to_numeric(frame[col])
+    return frame.sort_values(["curve", "steps"]).reset_index(drop=True)
+
+
+def cost_table(results: Path, name: str, exp: dict[str, Any]) -> list[dict[str, Any]]:
+    """Wall time and images processed by teacher training and by every round, as fractions of the teacher's."""
+    def summary(model: str) -> dict[str, Any]:
+        return json.loads(Path(L.model_dir(str(results), name, exp, model), "summary.json").read_text())
+
+    teacher = summary(L.TEACHER)
+    rows = [{"stage": "teacher", "student_steps": None, "updates": teacher["steps"],
+             "images": teacher["images_seen"], "wall_seconds": teacher["wall_seconds"], "status": teacher["status"],
+             "fraction_of_teacher": 1.0, "images_fraction_of_teacher": 1.0}]
+    for n in L.student_steps(exp["teacher_steps"]):
+        s = summary(L.student_name(n))
+        done = s["status"] == "completed" and teacher["wall_seconds"] > 0
+        rows.append({"stage": f"{2 * n}→{n}", "student_steps": n, "updates": s["steps"], "images": s["images_seen"],
+                     "wall_seconds": s["wall_seconds"], "status": s["status"],
+                     "fraction_of_teacher": s["wall_seconds"] / teacher["wall_seconds"] if done else math.nan,
+                     "images_fraction_of_teacher": s["images_seen"] / teacher["images_seen"] if done else math.nan})
+    return rows
+
+
+def published_points(published: Path, dataset: str) -> pd.DataFrame:
+    """The paper's Fig. 4 points that are known (EXACT): CIFAR-10 distilled at 1/2/4/8 steps."""
+    pub = pd.read_csv(published)
+    return pub[(pub["table"] == "Figure 4") & (pub["provenance"] == "EXACT")].assign(
+        steps=lambda d: d["steps"].astype(int), fid=lambda d: d["value"].astype(float))
+
+
+def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: Path, csv: Path, json_path: Path,
+          benchmarks: Optional[Path] = None) -> dict[str, Any]:
+    exp, gammas = cfg["pd"]["experiments"][name], cfg["pd"]["gammas"]
+    table = collect(results, name, exp, gammas)
+    frame = curves(table)
+    cost = cost_table(results, name, exp)
+
+    def by_steps(curve: str) -> dict[int, float]:
+        part = frame[(frame["curve"] == curve) & frame["fid"].notna()]
+        return {int(r.steps): float(r.fid) for r in part.itertuples()}
+
+    teacher_fids = frame[frame["curve"].str.startswith("teacher") & frame["fid"].notna()]["fid"]
+    teacher_best = float(teacher_fids.min()) if len(teacher_fids) else None
+    claims = pd_claims.check_all(by_steps("distilled_ddim"), by_steps("teacher_ddim"), teacher_best, cost)
+    pub = published_points(published, cfg["data"]["name"])
+
+    tidy = frame.assign(source="reproduced", dataset=cfg["data"]["name"], profile=cfg["profile"])
+    tidy = pd.concat([tidy, pub.assign(curve="distilled_ddim", source="published", sampler="ddim",
+                                       profile="paper")[["curve", "steps", "fid", "source", "dataset", "profile",
+                                                         "sampler"]]], ignore_index=True)
+    columns = ["source", "profile", "dataset", "curve", "steps", "sampler", "gamma", "fid", "fid_mean", "is", "status"]
+    atomic_write(csv, lambda p: tidy[columns].to_csv(p, index=False, float_format="%.4f"))
+    summary = {
+        "profile": cfg["profile"], "experiment": name, "dataset": cfg["data"]["name"],
+        "resolution": cfg["data"].get("resolution"), "teacher_steps": exp["teacher_steps"],
+        "curves": {c: {str(k): v for k, v in by_steps(c).items()} for c in CURVES},
+        "best_gamma": {c: {str(int(r.steps)): float(r.gamma) for r in frame[frame["curve"] == c].itertuples()
+                           if not math.isnan(r.gamma)} for c in ("teacher_stochastic", "distilled_stochastic")},
+        "status": {f"{r.model}/{r.sampler}{'' if r.gamma is None or math.isnan(r.gamma) else f'-g{r.gamma:g}'}"
+                   f"/n{r.steps}": r.status for r in table.itertuples() if r.status != "ok"},
+        "teacher_best_fid": teacher_best, "cost": cost, "claims": claims,
+        "evaluation": {k: cfg["evaluation"][k] for k in ("num_samples", "seed_ranges", "feature_extractor")},
+        "total_job_seconds": _job_seconds(benchmarks, name),
+    }
+    write_json(json_path, summary)
+    atomic_write(pdf, lambda p: save_pdf(p, [figure(frame, pub, cfg, name, exp), details_page(frame, cost, claims,
+                                                                                              cfg, name)]))
+    return summary
+
+
+def _job_seconds(benchmarks: Optional[Path], name: str) -> Optional[float]:
+    from distill.reports.table1 import total_job_seconds
+
+    return total_job_seconds(benchmarks / "pd" / name) if benchmarks else None
+
+
+def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: str, exp: dict[str, Any]):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    styles = {"distilled_ddim": ("C0", "o", "-"), "distilled_stochastic": ("C0", "s", ":"),
+              "teacher_ddim": ("C1", "o", "-"), "teacher_stochastic": ("C2", "^", "--")}
+    for curve, label in CURVES.items():
+        part = frame[(frame["curve"] == curve) & frame["fid"].notna()]
+        if not part.empty:
+            color, marker, line = styles[curve]
+            ax.plot(part["steps"], part["fid"], marker=marker, linestyle=line, color=color, label=label)
+    if not pub.empty:
+        ax.plot(pub["steps"], pub["fid"], marker="*", markersize=11, linestyle="none", color="k",
+                label="paper: CIFAR-10 distilled (Table 2, EXACT)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sampling steps")
+    ax.set_ylabel(f"FID (min over {cfg['evaluation']['seed_ranges']} seed ranges)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"PD Fig. 4 — {name}: reproduced, profile '{cfg['profile']}' "
+                 f"({cfg['data']['name']}, {cfg['data'].get('resolution')}px)", fontsize=10)
+    note = ("Reproduced curves: this suite's run on the data set named in the title. The black stars are the paper's "
+            "CIFAR-10 numbers (other data, other scale, other feature space): compare shapes, not values."
+            if not pub.empty else "")
+    fig.text(0.01, 0.005, note, fontsize=7, wrap=True, va="bottom")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def _fmt(x: Any, digits: int = 2) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[dict[str, Any]],
+                 cfg: dict[str, Any], name: str):
+    """Students' DDIM vs stochastic FID (App. F), the cost of every stage, and the claims, as one table page."""
+    dd = frame[frame["curve"] == "distilled_ddim"].set_index("steps")
+    st = frame[frame["curve"] == "distilled_stochastic"].set_index("steps")
+    cost_by = {c["student_steps"]: c for c in cost}
+    rows = [["teacher training", "—", "—", "—", str(cost[0]["updates"]), str(cost[0]["images"]),
+             _fmt(cost[0]["wall_seconds"], 1), "1.00"]]
+    for n in sorted(dd.index, reverse=True):
+        c = cost_by.get(n, {})
+        ddim_cell = _fmt(dd.loc[n, "fid"]) if dd.loc[n, "status"] == "ok" else str(dd.loc[n, "status"])
+        st_cell = (f"{_fmt(st.loc[n, 'fid'])} (γ={st.loc[n, 'gamma']:g})" if n in st.index and st.loc[n, "status"] == "ok"
+                   else "—")
+        rows.append([f"round {c.get('stage', n)}", str(n), ddim_cell, st_cell, str(c.get("updates", "—")),
+                     str(c.get("images", "—")), _fmt(c.get("wall_seconds"), 1), _fmt(c.get("fraction_of_teacher"))])
+    header = ["stage", "student steps", "FID DDIM", "FID stochastic\n(best γ, App. F)", "updates",
+              "images processed", "wall time (s)", "× teacher\nwall time"]
+    caption = (f"Profile '{cfg['profile']}', experiment '{name}' ({cfg['data']['name']}). A round processes each image "
+               "with 2 teacher forwards and 1 student forward and backward. Wall time: training loop only, on this "
+               "profile's device and threads.\n" +
+               "".join(f"\nPaper's claim — {c['claim']} ({c['tolerance']}): {c['status'].upper()} at this scale "
+                       f"({c['detail']})." for c in claims))
+    return table_page("Progressive Distillation: students with DDIM and stochastic sampling, and cost", header, rows,
+                      caption)

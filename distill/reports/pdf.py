@@ -1,0 +1,54 @@
+"""PDF pages for the reports: a titled table with a caption, and saving pages without a creation date (same content,
+same bytes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def table_page(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], caption: str,
+               bold: Iterable[tuple[int, int]] = (), width: float = 11.0, font_size: float = 8.5,
+               col_widths: Sequence[float] | None = None):
+    """A figure holding one table (bold header; `bold` cells as (row, column), rows counted from 1) and a caption."""
+    plt = pyplot()
+    bold = set(bold)
+    lines = max(1, caption.count("\n") + len(caption) // 150)
+    table_h, caption_h = 0.6 + 0.3 * (len(rows) + 2), 0.5 + 0.17 * lines
+    fig = plt.figure(figsize=(width, table_h + caption_h + 0.6))
+    total = table_h + caption_h + 0.6
+    ax = fig.add_axes([0.02, (caption_h + 0.1) / total, 0.96, table_h / total])
+    ax.axis("off")
+    tab = ax.table(cellText=[list(r) for r in rows], colLabels=list(header), loc="center", cellLoc="center",
+                   colWidths=list(col_widths) if col_widths else None)
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(font_size)
+    tab.scale(1, 1.3)
+    for (r, c), cell in tab.get_celld().items():
+        if r == 0 or (r, c) in bold:
+            cell.set_text_props(weight="bold")
+        if r == 0:
+            cell.set_height(cell.get_height() * 1.6)
+    fig.suptitle(title, fontsize=11, weight="bold", y=1 - 0.25 / total)
+    fig.text(0.03, 0.1 / total, caption, wrap=True, fontsize=font_size, va="bottom")
+    return fig
+
+
+def save_pdf(path: str | Path, figures: Sequence) -> None:
+    """Write the figures as the pages of one PDF (no creation date, so a rerun gives the same bytes)."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    plt = pyplot()
+    with PdfPages(path, metadata={"CreationDate": None}) as pdf:
+        for fig in figures:
+            pdf.savefig(fig)
+            plt.close(fig)

@@ -1,0 +1,179 @@
+# Progressive Distillation (PD Algorithm 2, Fig. 4, Table 2). For each experiment of pd.experiments: a teacher, one
+# job per halving round (its student is the next round's teacher), and the samples and evaluations of Fig. 4.
+from distill.config import experiment_profile, round_updates
+from distill.pipeline import pd_layout as L
+
+PD = CFG["pd"]
+PD_EXPS = PD["experiments"]
+if PD["table2"] not in PD_EXPS:
+    sys.exit(f"error: params.yaml pd.table2 is {PD['table2']!r}, not one of pd.experiments {sorted(PD_EXPS)}")
+for _name, _exp in PD_EXPS.items():
+    L.student_steps(_exp["teacher_steps"])  # a power of two, or a clear error now
+    if _exp["data"] is not None and not CFG["evaluation"]["feature_extractor_weights"]:
+        sys.exit(f"error: pd.experiments.{_name} has its own data set, but the feature extractor is the classifier of "
+                 "the profile's data; name evaluation.feature_extractor_weights (e.g. Inception) for such profiles")
+
+
+def pd_model(exp, model):
+    return L.model_dir(RESULTS, exp, PD_EXPS[exp], model) + "/model.safetensors"
+
+
+def pd_reference(exp):
+    """Reference statistics of an experiment's data set: the profile's unless it has data of its own."""
+    if PD_EXPS[exp]["data"] is None:
+        return reference_stats()
+    return f"{RESULTS}/refs/pd-{exp}-{CFG['evaluation']['feature_extractor']}.npz"
+
+
+def pd_round_hp(w):
+    """Only this round's settings: changing a late round's settings reruns that round and what follows it."""
+    e = PD_EXPS[w.exp]
+    return json.dumps({"train": e["train"], "weighting": e["weighting"], "seed": e["seed"], "device": CFG["device"],
+                       "updates": round_updates(e, int(w.steps)), "teacher_steps": e["teacher_steps"]}, sort_keys=True)
+
+
+def pd_report_inputs(exp):
+    e = PD_EXPS[exp]
+    return {
+        "metrics": [L.metrics_path(RESULTS, exp, ev) for ev in L.evaluations(e, PD["gammas"])],
+        "summaries": [L.model_dir(RESULTS, exp, e, m) + "/summary.json"
+                      for m in [L.TEACHER] + [L.student_name(n) for n in L.student_steps(e["teacher_steps"])]],
+        "published": "results/published/pd.csv",
+        "profile": str(PROFILE_STAMP),
+    }
+
+
+wildcard_constraints:
+    exp="[a-z0-9_]+",
+
+
+rule pd_train_teacher:
+    output:
+        weights=f"{RESULTS}/pd/{{exp}}/teacher/model.safetensors",
+        summary=f"{RESULTS}/pd/{{exp}}/teacher/summary.json",
+    params:
+        hp=lambda w: json.dumps({k: experiment_profile(CFG, w.exp)[k] for k in ("data", "network", "teacher", "device")}
+                                | {"experiment": PD_EXPS[w.exp]}, sort_keys=True),
+        exp=lambda w: PD_EXPS[w.exp],
+        out=f"{RESULTS}/pd/{{exp}}/teacher",
+    threads: CFG["threads"]["teacher"]
+    resources:
+        mem_mb=4000,
+    log:
+        f"{LOGS}/pd/{{exp}}/train_teacher.log",
+    benchmark:
+        f"{BENCH}/pd/{{exp}}/train_teacher.tsv"
+    shell:
+        "{DISTILL} train-teacher {CLI_ARGS} --experiment {wildcards.exp} --threads {threads} "
+        "--parameterization {params.exp[parameterization]} --weighting {params.exp[teacher_weighting]} "
+        "--seed {params.exp[seed]} --out {params.out} > {log} 2>&1"
+
+
+rule pd_round:
+    input:
+        teacher=lambda w: pd_model(w.exp, L.previous_model(int(w.steps), PD_EXPS[w.exp]["teacher_steps"])),
+    output:
+        weights=f"{RESULTS}/pd/{{exp}}/n{{steps}}/model.safetensors",
+        summary=f"{RESULTS}/pd/{{exp}}/n{{steps}}/summary.json",
+    wildcard_constraints:
+        steps=r"\d+",
+    params:
+        hp=pd_round_hp,
+        out=f"{RESULTS}/pd/{{exp}}/n{{steps}}",
+    threads: CFG["threads"]["distill"]
+    resources:
+        mem_mb=4000,
+    log:
+        f"{LOGS}/pd/{{exp}}/round_n{{steps}}.log",
+    benchmark:
+        f"{BENCH}/pd/{{exp}}/round_n{{steps}}.tsv"
+    shell:
+        "{DISTILL} pd-round {CLI_ARGS} --experiment {wildcards.exp} --threads {threads} "
+        "--student-steps {wildcards.steps} --teacher {input.teacher} --out {params.out} > {log} 2>&1"
+
+
+rule pd_sample:
+    input:
+        model=lambda w: pd_model(w.exp, w.model),
+    output:
+        temp(f"{RESULTS}/pd/{{exp}}/samples/{{model}}/{{spec}}-n{{steps}}.npz"),
+    wildcard_constraints:
+        model=r"teacher|n\d+",
+        spec=r"ddim|ancestral-g[0-9.]+",
+        steps=r"\d+",
+    params:
+        hp=hp("sampling", "evaluation", "device"),
+        sampler=lambda w: L.parse_spec(w.spec)[0],
+        gamma=lambda w: "" if w.spec == "ddim" else f"--gamma {L.parse_spec(w.spec)[1]}",
+    threads: CFG["threads"]["sample"]
+    resources:
+        mem_mb=2000,
+    log:
+        f"{LOGS}/pd/{{exp}}/sample/{{model}}/{{spec}}-n{{steps}}.log",
+    benchmark:
+        f"{BENCH}/pd/{{exp}}/sample/{{model}}/{{spec}}-n{{steps}}.tsv"
+    shell:
+        "{DISTILL} sample {CLI_ARGS} --threads {threads} --model {input.model} --sampler {params.sampler} "
+        "--steps {wildcards.steps} {params.gamma} --out {output} > {log} 2>&1"
+
+
+use rule reference_stats as pd_reference_stats with:
+    output:
+        f"{RESULTS}/refs/pd-{{exp}}-{CFG['evaluation']['feature_extractor']}.npz",
+    params:
+        hp=lambda w: json.dumps(experiment_profile(CFG, w.exp)["data"], sort_keys=True) + hp("evaluation"),
+        experiment=lambda w: f"--experiment {w.exp}",
+    log:
+        f"{LOGS}/pd/{{exp}}/reference_stats.log",
+    benchmark:
+        f"{BENCH}/pd/{{exp}}/reference_stats.tsv"
+
+
+use rule evaluate as pd_evaluate with:
+    input:
+        samples=f"{RESULTS}/pd/{{exp}}/samples/{{model}}/{{spec}}-n{{steps}}.npz",
+        reference=lambda w: pd_reference(w.exp),
+        extractor=extractor_weights(),
+    output:
+        metrics=f"{RESULTS}/pd/{{exp}}/metrics/{{model}}/{{spec}}-n{{steps}}.json",
+        grid=report(f"{RESULTS}/pd/{{exp}}/metrics/{{model}}/{{spec}}-n{{steps}}.png", caption="report/grid.rst",
+                    category="Progressive Distillation samples",
+                    labels={"experiment": "{exp}", "model": "{model}", "sampler": "{spec}", "steps": "{steps}"}),
+    log:
+        f"{LOGS}/pd/{{exp}}/evaluate/{{model}}/{{spec}}-n{{steps}}.log",
+    benchmark:
+        f"{BENCH}/pd/{{exp}}/evaluate/{{model}}/{{spec}}-n{{steps}}.tsv"
+
+
+rule pd_fig4:
+    input:
+        unpack(lambda w: pd_report_inputs(w.exp)),
+    output:
+        pdf=report("reports/pd_fig4_{exp}.pdf", caption="report/pd_fig4.rst", category="Progressive Distillation"),
+        csv="reports/pd_fig4_{exp}.csv",
+        json=f"{RESULTS}/pd_{{exp}}.json",
+    params:
+        hp=lambda w: json.dumps({"pd": PD_EXPS[w.exp], "gammas": PD["gammas"]}, sort_keys=True),
+        results=RESULTS,
+        benchmarks=BENCH,
+    log:
+        f"{LOGS}/pd/{{exp}}/fig4.log",
+    shell:
+        "{DISTILL} pd-report {CLI_ARGS} --experiment {wildcards.exp} --results {params.results} "
+        "--published {input.published} --benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} "
+        "--json {output.json} > {log} 2>&1"
+
+
+rule pd_table2:
+    input:
+        pd=f"{RESULTS}/pd_{PD['table2']}.json",
+        published="results/published/pd.csv",
+        profile=str(PROFILE_STAMP),
+    output:
+        pdf=report("reports/table2.pdf", caption="report/table2.rst", category="Progressive Distillation"),
+        csv="reports/table2.csv",
+    log:
+        f"{LOGS}/pd/table2.log",
+    shell:
+        "{DISTILL} table2 {CLI_ARGS} --pd {input.pd} --published {input.published} --pdf {output.pdf} "
+        "--csv {output.csv} > {log} 2>&1"
