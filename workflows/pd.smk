@@ -96,7 +96,7 @@ rule pd_sample:
     input:
         model=lambda w: pd_model(w.exp, w.model),
     output:
-        temp(f"{RESULTS}/pd/{{exp}}/samples/{{model}}/{{spec}}-n{{steps}}.npz"),
+        temp(f"{RESULTS}/pd_samples/{{exp}}/{{model}}/{{spec}}-n{{steps}}.npz"),
     wildcard_constraints:
         model=r"teacher|n\d+",
         spec=r"ddim|ancestral-g[0-9.]+",
@@ -131,12 +131,12 @@ use rule reference_stats as pd_reference_stats with:
 
 use rule evaluate as pd_evaluate with:
     input:
-        samples=f"{RESULTS}/pd/{{exp}}/samples/{{model}}/{{spec}}-n{{steps}}.npz",
+        samples=f"{RESULTS}/pd_samples/{{exp}}/{{model}}/{{spec}}-n{{steps}}.npz",
         reference=lambda w: pd_reference(w.exp),
         extractor=extractor_weights(),
     output:
-        metrics=f"{RESULTS}/pd/{{exp}}/metrics/{{model}}/{{spec}}-n{{steps}}.json",
-        grid=report(f"{RESULTS}/pd/{{exp}}/metrics/{{model}}/{{spec}}-n{{steps}}.png", caption="report/grid.rst",
+        metrics=f"{RESULTS}/pd_metrics/{{exp}}/{{model}}/{{spec}}-n{{steps}}.json",
+        grid=report(f"{RESULTS}/pd_metrics/{{exp}}/{{model}}/{{spec}}-n{{steps}}.png", caption="report/grid.rst",
                     category="Progressive Distillation samples",
                     labels={"experiment": "{exp}", "model": "{model}", "sampler": "{spec}", "steps": "{steps}"}),
     log:
@@ -177,3 +177,10 @@ rule pd_table2:
     shell:
         "{DISTILL} table2 {CLI_ARGS} --pd {input.pd} --published {input.published} --pdf {output.pdf} "
         "--csv {output.csv} > {log} 2>&1"
+
+
+rule pd:
+    """Every Progressive Distillation target of the active profile (Fig. 4 per experiment, Table 2)."""
+    input:
+        [f"reports/pd_fig4_{exp}.pdf" for exp in PD_EXPS],
+        "reports/table2.pdf",

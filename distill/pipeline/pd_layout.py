@@ -1,8 +1,8 @@
 """Where Progressive Distillation's models, samples and metrics live, shared by the workflow and the reports.
 
-results/<profile>/pd/<experiment>/
-    n<N>/                      the student of N steps (model.safetensors, summary.json, train_state.pt)
-    samples/<model>/<spec>-n<steps>.npz, metrics/<model>/<spec>-n<steps>.json
+results/<profile>/pd/<experiment>/n<N>/                       student of N steps (weights, summary; DVC)
+results/<profile>/pd_samples/<experiment>/<model>/<spec>-n<steps>.npz  evaluation samples (temporary)
+results/<profile>/pd_metrics/<experiment>/<model>/<spec>-n<steps>.json metrics records and grids (small; git)
 with <model> 'teacher' or 'n<N>' and <spec> 'ddim' or 'ancestral-g<gamma>'. The teacher is the Table 1 run of the
 same parameterization, weighting and seed when the experiment overrides nothing, else pd/<experiment>/teacher/.
 """
@@ -86,8 +86,8 @@ def evaluations(exp: Mapping[str, Any], gammas: list[float]) -> list[Evaluation]
 
 
 def samples_path(results: str, name: str, e: Evaluation) -> str:
-    return f"{results}/pd/{name}/samples/{e.model}/{e.spec}-n{e.steps}.npz"
+    return f"{results}/pd_samples/{name}/{e.model}/{e.spec}-n{e.steps}.npz"
 
 
 def metrics_path(results: str, name: str, e: Evaluation) -> str:
-    return f"{results}/pd/{name}/metrics/{e.model}/{e.spec}-n{e.steps}.json"
+    return f"{results}/pd_metrics/{name}/{e.model}/{e.spec}-n{e.steps}.json"
