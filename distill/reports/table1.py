@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from distill.reports.pdf import save_pdf, table_page
 from distill.core.checkpoint import atomic_write, write_json
 
 LABELS = {"both": "(x, ε) combined", "x": "x", "eps": "ε", "v": "v",
@@ -110,7 +111,7 @@ def build(cfg: dict[str, Any], results: Path, published: Path, pdf: Path, csv: P
     claims = check_claims(table)
     classifier = results / "classifier" / "metrics.json"
     extractor_acc = json.loads(classifier.read_text())["held_out_accuracy"] if classifier.exists() else None
-    job_seconds = total_job_seconds(benchmarks) if benchmarks else None
+    job_seconds = total_job_seconds(benchmarks, exclude=("pd",)) if benchmarks else None
     atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.4f"))
     summary = {"profile": cfg["profile"], "dataset": cfg["data"]["name"], "claims": claims,
                "feature_extractor": cfg["evaluation"]["feature_extractor"],
@@ -124,19 +125,16 @@ def build(cfg: dict[str, Any], results: Path, published: Path, pdf: Path, csv: P
     return summary
 
 
-def total_job_seconds(folder: Path) -> Optional[float]:
-    """Sum of the wall times Snakemake's `benchmark:` recorded for every job of the profile."""
-    files = sorted(folder.rglob("*.tsv")) if folder.is_dir() else []
+def total_job_seconds(folder: Path, exclude: tuple[str, ...] = ()) -> Optional[float]:
+    """Sum of the wall times Snakemake's `benchmark:` recorded for the jobs under `folder` (not its `exclude`
+    sub-folders)."""
+    files = sorted(f for f in folder.rglob("*.tsv") if f.relative_to(folder).parts[0] not in exclude) \
+        if folder.is_dir() else []
     return float(sum(pd.read_csv(f, sep="\t")["s"].sum() for f in files)) if files else None
 
 
 def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any], claims: list[dict[str, Any]],
                extractor_acc, job_seconds, path: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     samplers = [s for s in ("ancestral", "ddim") if s in set(table["sampler"]) | set(published["sampler"])]
     header = ["Network output", "Loss weighting"]
     header += [f"{LABELS[s]} FID/IS\n(reproduced)" for s in samplers]
@@ -166,21 +164,7 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
                 if known and fid == best_pub[s]:
                     bold.append((len(rows) + 1, len(row) - 1))
             rows.append(row)
-    fig = plt.figure(figsize=(11, 3.2 + 0.32 * len(rows)))
-    ax = fig.add_axes([0.02, 0.36, 0.96, 0.54])
-    ax.axis("off")
-    tab = ax.table(cellText=rows, colLabels=header, loc="center", cellLoc="center")
-    tab.auto_set_font_size(False)
-    tab.set_fontsize(8.5)
-    tab.scale(1, 1.35)
-    for (r, c), cell in tab.get_celld().items():
-        if r == 0 or (r, c) in bold:
-            cell.set_text_props(weight="bold")
-        if r == 0:
-            cell.set_height(cell.get_height() * 1.6)
     ev, s = cfg["evaluation"], cfg["sampling"]
-    fig.suptitle("Progressive Distillation, Table 1: output parameterization × loss weighting (teachers, no "
-                 "distillation)", fontsize=11, weight="bold", y=0.97)
     acc = f" (held-out accuracy {extractor_acc:.3f})" if extractor_acc is not None else ""
     wall_txt = f" Compute time of all jobs (sum): {job_seconds / 60:.1f} min." if job_seconds else ""
     caption = (
@@ -193,6 +177,5 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
         "Bold: best in its column. Reproduced and published FIDs are on different data and feature spaces: compare "
         "rankings, not values.\n"
     ) + "".join(f"\nPaper's claim — {c['claim']}: {c['status'].upper()} at this scale ({c['detail']})." for c in claims)
-    fig.text(0.03, 0.04, caption, wrap=True, fontsize=8.5, va="bottom")
-    fig.savefig(path, format="pdf", metadata={"CreationDate": None})  # same content, same bytes
-    plt.close(fig)
+    title = "Progressive Distillation, Table 1: output parameterization × loss weighting (teachers, no distillation)"
+    save_pdf(path, [table_page(title, header, rows, caption, bold)])
