@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from distill.config import ConfigError, load_params, load_schema, select_profile, validate
+from distill.config import ConfigError, experiment_profile, load_params, load_schema, select_profile, validate
 
 from conftest import ROOT
 
@@ -35,6 +35,12 @@ def test_project_params_are_valid_and_have_the_three_profiles(params):
     (lambda p: p["profiles"]["mini"]["table1"].update(weightings=["snr", "huber"]), r"weightings.1: 'huber' is not one of"),
     (lambda p: p["profiles"]["mini"]["network"].update(hidden=3), r"profiles.mini.network"),
     (lambda p: p["profiles"]["mini"].pop("sampling"), r"profiles.mini: 'sampling' is a required property"),
+    (lambda p: p["profiles"]["mini"]["pd"]["experiments"]["digits"].update(updates_per_round=-1),
+     r"profiles.mini.pd.experiments.digits.updates_per_round: -1 is less than"),
+    (lambda p: p["profiles"]["mini"]["pd"]["experiments"]["digits"]["train"].update(steps=5),
+     r"profiles.mini.pd.experiments.digits.train: .*steps"),
+    (lambda p: p["profiles"]["mini"]["pd"]["experiments"]["digits"].update(data={"name": "svhn"}),
+     r"profiles.mini.pd.experiments.digits.data"),
 ])
 def test_schema_errors_name_the_key(params, schema, mutate, message):
     bad = copy.deepcopy(params)
@@ -62,3 +68,20 @@ def test_cli_reports_bad_params(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert "profiles.smoke.sampling.steps: 'many' is not of type 'integer'" in proc.stderr
+
+
+def test_pd_experiments_override_only_what_they_set(params):
+    paper = select_profile(params, "paper")
+    cifar = experiment_profile(paper, "cifar10")
+    assert cifar["data"] == paper["data"] and cifar["teacher"] == paper["teacher"]
+    imagenet = experiment_profile(paper, "imagenet64")
+    assert imagenet["data"]["name"] == "imagenet64" and imagenet["data"]["conditional"]
+    assert imagenet["network"]["ch"] == 192 and imagenet["teacher"]["batch_size"] == 2048
+    # PUBLISHED.md 1(b): 8192 steps for CIFAR-10, 1024 for ImageNet 64 and LSUN; 50k / 100k updates; distill lr
+    pd = paper["pd"]["experiments"]
+    assert pd["cifar10"]["teacher_steps"] == 8192 and pd["imagenet64"]["teacher_steps"] == 1024
+    assert pd["lsun_church"]["teacher_steps"] == 1024 and pd["lsun_bedroom"]["data"]["resolution"] == 128
+    assert all(e["updates_per_round"] == 50000 and e["updates_last_rounds"] == 100000 for e in pd.values())
+    assert pd["cifar10"]["train"]["lr"] == 5e-5 and pd["imagenet64"]["train"]["lr"] == 1e-4
+    with pytest.raises(ConfigError, match="pd experiment 'svhn' is not in params.yaml"):
+        experiment_profile(paper, "svhn")
