@@ -70,6 +70,7 @@ rule pd_train_teacher:
 
 
 rule pd_round:
+    priority: 5  # the rounds are the critical path: each waits for the previous one
     input:
         teacher=lambda w: pd_model(w.exp, L.previous_model(int(w.steps), PD_EXPS[w.exp]["teacher_steps"])),
     output:
