@@ -183,7 +183,8 @@ def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[d
               "images processed", "wall time (s)", "× teacher\nwall time"]
     caption = (f"Profile '{cfg['profile']}', experiment '{name}' ({cfg['data']['name']}). A round processes each image "
                "with 2 teacher forwards and 1 student forward and backward. Wall time: training loop only, on this "
-               "profile's device and threads. With 1 step the stochastic sampler adds no noise (its last step returns "
+               "profile's device and threads, while other jobs of the workflow may share the machine (so ratios of "
+               "wall times vary between runs; the images processed do not). With 1 step the stochastic sampler adds no noise (its last step returns "
                "x̂), so it equals DDIM.\n" +
                "".join(f"\nPaper's claim — {c['claim']} ({c['tolerance']}): {c['status'].upper()} at this scale "
                        f"({c['detail']})." for c in claims))
