@@ -23,6 +23,20 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="a pd.experiments entry: use its data, network and teacher training instead of the profile's")
 
 
+def _report_io(p: argparse.ArgumentParser, published: str, json_help: str | None = None,
+               results: bool = True) -> None:
+    """The inputs and outputs every report command shares."""
+    if results:
+        p.add_argument("--results", required=True, help="results/<profile> folder")
+        p.add_argument("--benchmarks", default=None,
+                       help="folder of Snakemake benchmark .tsv files; their total job time goes in the report")
+    p.add_argument("--published", default=published, help="published numbers (CSV; default: %(default)s)")
+    p.add_argument("--pdf", required=True, help="output PDF")
+    p.add_argument("--csv", required=True, help="output CSV")
+    if json_help:
+        p.add_argument("--json", required=True, help=json_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="distill",
@@ -127,13 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Collect the metrics of the Table 1 grid, put them beside the published CIFAR-10 "
                                    "numbers, check the paper's conclusion, and write the table.")
     _common(p)
-    p.add_argument("--results", required=True, help="results/<profile> folder")
-    p.add_argument("--published", default="results/published/pd_table1.csv", help="published Table 1 CSV")
-    p.add_argument("--pdf", required=True)
-    p.add_argument("--csv", required=True)
-    p.add_argument("--json", required=True, help="metrics JSON (DVC metrics file)")
-    p.add_argument("--benchmarks", default=None,
-                   help="folder of Snakemake benchmark .tsv files; their total job time is printed in the caption")
+    _report_io(p, "results/published/pd_table1.csv", "metrics JSON (DVC metrics file)")
 
     p = sub.add_parser("pd-report", help="PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
                        description="Collect the evaluations of one pd.experiments entry (teacher at every power of "
@@ -142,21 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "points, tabulate the students' DDIM vs stochastic FID and the cost of every "
                                    "round, and check the paper's claims. Needs --experiment.")
     _common(p)
-    p.add_argument("--results", required=True, help="results/<profile> folder")
-    p.add_argument("--published", default="results/published/pd.csv", help="published PD numbers (tidy CSV)")
-    p.add_argument("--benchmarks", default=None, help="folder of Snakemake benchmark .tsv files")
-    p.add_argument("--pdf", required=True, help="output PDF (figure, then students/cost/claims page)")
-    p.add_argument("--csv", required=True, help="output CSV: the curves' data, reproduced and published")
-    p.add_argument("--json", required=True, help="output JSON summary (read by `distill table2`; DVC metrics)")
+    _report_io(p, "results/published/pd.csv", "output JSON summary (read by `distill table2`; DVC metrics)")
 
     p = sub.add_parser("table2", help="build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
                        description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
                                    "reproduced PD and DDIM rows at 1, 2, 4 and 8 model evaluations.")
     _common(p)
     p.add_argument("--pd", required=True, help="JSON written by `distill pd-report` for the table2 experiment")
-    p.add_argument("--published", default="results/published/pd.csv")
-    p.add_argument("--pdf", required=True)
-    p.add_argument("--csv", required=True)
+    _report_io(p, "results/published/pd.csv", results=False)
     return parser
 
 

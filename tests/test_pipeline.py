@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from distill.core.checkpoint import write_json
 from distill.pipeline import evaluate, sample, train_teacher
@@ -81,9 +83,28 @@ def test_progressive_distillation_rounds_run_as_snakemake_jobs(tmp_path):
     assert old in text
     params.write_text(text.replace(old, "          updates_per_round: 10\n          updates_last_rounds: 12\n"))
     dry = _snakemake(proj, "--config", "profile=smoke", "-n", "--", *targets)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert _planned_rounds(dry.stdout + dry.stderr) == {2, 1}
+
+
+def _planned_rounds(dry_run_output: str) -> set[int]:
+    """Student steps of the pd_round jobs a Snakemake dry run plans."""
+    blocks = re.findall(r"rule pd_round:.*?wildcards: exp=\w+, steps=(\d+)", dry_run_output, flags=re.S)
+    return {int(n) for n in blocks}
+
+
+def test_an_experiment_with_its_own_training_gets_its_own_teacher_job(tmp_path):
+    """pd_train_teacher (the Table 1 teacher rule, reused) runs when an experiment overrides the teacher training."""
+    proj = _project(tmp_path)
+    params = yaml.safe_load((proj / "params.yaml").read_text())
+    smoke = params["profiles"]["smoke"]
+    smoke["pd"]["experiments"]["digits"]["teacher_training"] = {**smoke["teacher"], "steps": 7}
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dry = _snakemake(proj, "--config", "profile=smoke", "-n", "-p", "--", "results/smoke/pd/digits/n4/model.safetensors")
     out = dry.stdout + dry.stderr
-    assert "results/smoke/pd/digits/n2/model.safetensors" in out and "results/smoke/pd/digits/n1/model.safetensors" in out
-    assert "results/smoke/pd/digits/n4/model.safetensors" not in out.replace("input: results/smoke/pd/digits/n4", "")
+    assert dry.returncode == 0, out[-3000:]
+    assert "--experiment digits" in out and "--out results/smoke/pd/digits/teacher" in out
+    assert "results/smoke/teachers/" not in out
 
 
 def test_workflow_rejects_hyperparameters_on_the_command_line(tmp_path):

@@ -3,8 +3,8 @@
 # the Python environment that is active (e.g. the conda environment of environment.yml).
 #
 # Order matters (see README "Installation"): torch==2.13.0 first, so that nothing later pulls a CUDA build;
-# torch-fidelity and clean-fid with --no-deps, because both declare torchvision. A minimal torchvision
-# stand-in is registered at run time only when the real torchvision cannot be imported.
+# torch-fidelity and clean-fid with --no-deps, because both declare torch's image library, which would pull
+# another torch build; distill.metrics.torchvision_fallback stands in for what they use of it.
 # Re-running is cheap: the install is skipped when pyproject.toml has not changed since the last one.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -47,26 +47,21 @@ wildcard_constraints:
     exp="[a-z0-9_]+",
 
 
-rule pd_train_teacher:
+use rule train_teacher as pd_train_teacher with:
     output:
         weights=f"{RESULTS}/pd/{{exp}}/teacher/model.safetensors",
         summary=f"{RESULTS}/pd/{{exp}}/teacher/summary.json",
     params:
         hp=lambda w: json.dumps({k: experiment_profile(CFG, w.exp)[k] for k in ("data", "network", "teacher", "device")}
                                 | {"experiment": PD_EXPS[w.exp]}, sort_keys=True),
-        exp=lambda w: PD_EXPS[w.exp],
         out=f"{RESULTS}/pd/{{exp}}/teacher",
-    threads: CFG["threads"]["teacher"]
-    resources:
-        mem_mb=4000,
+        run=lambda w: {"parameterization": PD_EXPS[w.exp]["parameterization"],
+                       "weighting": PD_EXPS[w.exp]["teacher_weighting"], "seed": PD_EXPS[w.exp]["seed"]},
+        experiment=lambda w: f"--experiment {w.exp}",
     log:
         f"{LOGS}/pd/{{exp}}/train_teacher.log",
     benchmark:
         f"{BENCH}/pd/{{exp}}/train_teacher.tsv"
-    shell:
-        "{DISTILL} train-teacher {CLI_ARGS} --experiment {wildcards.exp} --threads {threads} "
-        "--parameterization {params.exp[parameterization]} --weighting {params.exp[teacher_weighting]} "
-        "--seed {params.exp[seed]} --out {params.out} > {log} 2>&1"
 
 
 rule pd_round:

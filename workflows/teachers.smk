@@ -12,6 +12,8 @@ rule train_teacher:
     params:
         hp=hp("data", "network", "teacher", "device"),
         out=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}",
+        run=lambda w: {"parameterization": w.param, "weighting": w.weighting, "seed": w.seed},
+        experiment="",
     threads: CFG["threads"]["teacher"]
     resources:
         mem_mb=2000,
@@ -20,5 +22,6 @@ rule train_teacher:
     benchmark:
         f"{BENCH}/train_teacher/{{param}}-{{weighting}}-s{{seed}}.tsv"
     shell:
-        "{DISTILL} train-teacher {CLI_ARGS} --threads {threads} --parameterization {wildcards.param} "
-        "--weighting {wildcards.weighting} --seed {wildcards.seed} --out {params.out} > {log} 2>&1"
+        "{DISTILL} train-teacher {CLI_ARGS} {params.experiment} --threads {threads} "
+        "--parameterization {params.run[parameterization]} --weighting {params.run[weighting]} "
+        "--seed {params.run[seed]} --out {params.out} > {log} 2>&1"

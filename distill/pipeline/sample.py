@@ -59,12 +59,11 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
         return status
     denoiser, model_cfg = load_denoiser(model_path, device)
     shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
-    conditional = bool(model_cfg["data"].get("conditional")) and num_classes > 0
     seeds, chunks = list(range(n)), []
     with torch.no_grad():
         for start in tqdm(range(0, n, s["batch_size"]), desc=f"sample {sampler}", disable=not progress):
             batch = seeds[start:start + s["batch_size"]]
-            cond = class_labels(batch, num_classes, device) if conditional else None
+            cond = class_labels(batch, num_classes, device) if num_classes > 0 else None
             x = run_sampler(sampler, denoiser, shape, batch, steps, cond=cond, clip_x=s["clip_x"], gamma=gamma,
                             device=device)
             chunks.append(x.float().cpu())

@@ -17,6 +17,7 @@ import pandas as pd
 from distill.core.checkpoint import atomic_write, write_json
 from distill.pipeline import pd_layout as L
 from distill.reports import pd_claims
+from distill.reports.jobs import total_job_seconds
 from distill.reports.pdf import pyplot, save_pdf, table_page
 
 CURVES = {  # curve id -> legend label
@@ -78,7 +79,7 @@ def cost_table(results: Path, name: str, exp: dict[str, Any]) -> list[dict[str, 
     return rows
 
 
-def published_points(published: Path, dataset: str) -> pd.DataFrame:
+def published_points(published: Path) -> pd.DataFrame:
     """The paper's Fig. 4 points that are known (EXACT): CIFAR-10 distilled at 1/2/4/8 steps."""
     pub = pd.read_csv(published)
     return pub[(pub["table"] == "Figure 4") & (pub["provenance"] == "EXACT")].assign(
@@ -99,7 +100,7 @@ def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: P
     teacher_fids = frame[frame["curve"].str.startswith("teacher") & frame["fid"].notna()]["fid"]
     teacher_best = float(teacher_fids.min()) if len(teacher_fids) else None
     claims = pd_claims.check_all(by_steps("distilled_ddim"), by_steps("teacher_ddim"), teacher_best, cost)
-    pub = published_points(published, cfg["data"]["name"])
+    pub = published_points(published)
 
     tidy = frame.assign(source="reproduced", dataset=cfg["data"]["name"], profile=cfg["profile"])
     tidy = pd.concat([tidy, pub.assign(curve="distilled_ddim", source="published", sampler="ddim",
@@ -126,8 +127,6 @@ def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: P
 
 
 def _job_seconds(benchmarks: Optional[Path], name: str) -> Optional[float]:
-    from distill.reports.table1 import total_job_seconds
-
     return total_job_seconds(benchmarks / "pd" / name) if benchmarks else None
 
 

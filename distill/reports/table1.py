@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from distill.reports.jobs import total_job_seconds
 from distill.reports.pdf import save_pdf, table_page
 from distill.core.checkpoint import atomic_write, write_json
 
@@ -123,14 +124,6 @@ def build(cfg: dict[str, Any], results: Path, published: Path, pdf: Path, csv: P
     write_json(json_path, summary)
     atomic_write(pdf, lambda p: render_pdf(table, grid, cfg, claims, extractor_acc, job_seconds, p))
     return summary
-
-
-def total_job_seconds(folder: Path, exclude: tuple[str, ...] = ()) -> Optional[float]:
-    """Sum of the wall times Snakemake's `benchmark:` recorded for the jobs under `folder` (not its `exclude`
-    sub-folders)."""
-    files = sorted(f for f in folder.rglob("*.tsv") if f.relative_to(folder).parts[0] not in exclude) \
-        if folder.is_dir() else []
-    return float(sum(pd.read_csv(f, sep="\t")["s"].sum() for f in files)) if files else None
 
 
 def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any], claims: list[dict[str, Any]],

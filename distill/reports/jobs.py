@@ -1,0 +1,16 @@
+"""Compute time of the workflow's jobs, from the files Snakemake's `benchmark:` directive writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+
+def total_job_seconds(folder: Path, exclude: tuple[str, ...] = ()) -> Optional[float]:
+    """Sum of the wall times Snakemake's `benchmark:` recorded for the jobs under `folder` (not its `exclude`
+    sub-folders)."""
+    files = sorted(f for f in folder.rglob("*.tsv") if f.relative_to(folder).parts[0] not in exclude) \
+        if folder.is_dir() else []
+    return float(sum(pd.read_csv(f, sep="\t")["s"].sum() for f in files)) if files else None
