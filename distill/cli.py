@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from distill.config import DEFAULT_PARAMS, ConfigError, experiment_profile, load_profile
+from distill.reports.published import PUBLISHED_CSV
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -141,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Collect the metrics of the Table 1 grid, put them beside the published CIFAR-10 "
                                    "numbers, check the paper's conclusion, and write the table.")
     _common(p)
-    _report_io(p, "results/published/pd_table1.csv", "metrics JSON (DVC metrics file)")
+    _report_io(p, str(PUBLISHED_CSV), "metrics JSON (DVC metrics file)")
 
     p = sub.add_parser("pd-report", help="PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
                        description="Collect the evaluations of one pd.experiments entry (teacher at every power of "
@@ -150,14 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "points, tabulate the students' DDIM vs stochastic FID and the cost of every "
                                    "round, and check the paper's claims. Needs --experiment.")
     _common(p)
-    _report_io(p, "results/published/pd.csv", "output JSON summary (read by `distill table2`; DVC metrics)")
+    _report_io(p, str(PUBLISHED_CSV), "output JSON summary (read by `distill table2`; DVC metrics)")
 
     p = sub.add_parser("table2", help="build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
                        description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
                                    "reproduced PD and DDIM rows at 1, 2, 4 and 8 model evaluations.")
     _common(p)
     p.add_argument("--pd", required=True, help="JSON written by `distill pd-report` for the table2 experiment")
-    _report_io(p, "results/published/pd.csv", results=False)
+    _report_io(p, str(PUBLISHED_CSV), results=False)
     return parser
 
 

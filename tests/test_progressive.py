@@ -14,7 +14,6 @@ from distill.core.schedule import CosineSchedule, broadcast_like
 from distill.methods.progressive import distillation_target, student_times
 from distill.pipeline import distill_round, pd_layout as L, train_teacher
 from distill.core.checkpoint import load_weights
-from distill.reports import pd_claims
 from distill.reports.pd import curves
 
 from conftest import GaussianDenoiser
@@ -130,23 +129,3 @@ def test_stochastic_curves_keep_the_best_gamma_per_step_count():
     best = frame[frame["curve"] == "teacher_stochastic"].iloc[0]
     assert best["gamma"] == 0.5 and best["fid"] == 7.0
     assert frame[frame["curve"] == "distilled_stochastic"].iloc[0]["status"] == "diverged"
-
-
-def _cost(teacher_s, rounds):
-    out = [{"stage": "teacher", "student_steps": None, "fraction_of_teacher": 1.0, "images_fraction_of_teacher": 1.0}]
-    return out + [{"stage": f"{2 * n}→{n}", "student_steps": n, "fraction_of_teacher": s / teacher_s,
-                   "images_fraction_of_teacher": s / teacher_s} for n, s in rounds]
-
-
-def test_claims_hold_fail_or_are_not_checked():
-    near = pd_claims.students_near_teacher({4: 3.0, 8: 2.6}, 2.5)
-    assert near["status"] == "holds"
-    assert pd_claims.students_near_teacher({4: 10.0, 8: 2.6}, 2.5)["status"] == "does not hold"
-    assert pd_claims.students_near_teacher({2: 3.0}, 2.5)["status"] == "not checked"
-    assert pd_claims.ddim_clearly_worse({4: 3.0}, {4: 20.0})["status"] == "holds"
-    assert pd_claims.ddim_clearly_worse({4: 3.0}, {4: 3.5})["status"] == "does not hold"
-    assert pd_claims.rounds_cheap(_cost(100, [(4, 10), (2, 20)]))["status"] == "holds"
-    assert pd_claims.rounds_cheap(_cost(100, [(4, 10), (2, 60)]))["status"] == "does not hold"
-    assert pd_claims.distilling_to_four_costs_no_more(_cost(100, [(8, 30), (4, 30), (2, 60)]))["status"] == "holds"
-    assert pd_claims.distilling_to_four_costs_no_more(_cost(100, [(8, 60), (4, 60)]))["status"] == "does not hold"
-    assert pd_claims.distilling_to_four_costs_no_more(_cost(100, [(2, 10), (1, 10)]))["status"] == "not checked"

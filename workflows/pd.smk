@@ -38,7 +38,7 @@ def pd_report_inputs(exp):
         "metrics": [L.metrics_path(RESULTS, exp, ev) for ev in L.evaluations(e, PD["gammas"])],
         "summaries": [L.model_dir(RESULTS, exp, e, m) + "/summary.json"
                       for m in [L.TEACHER] + [L.student_name(n) for n in L.student_steps(e["teacher_steps"])]],
-        "published": "results/published/pd.csv",
+        "published": "results/published/published.csv",
         "profile": str(PROFILE_STAMP),
     }
 
@@ -163,7 +163,7 @@ rule pd_fig4:
 rule pd_table2:
     input:
         pd=f"{RESULTS}/pd_{PD['table2']}.json",
-        published="results/published/pd.csv",
+        published="results/published/published.csv",
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/table2.pdf", caption="report/table2.rst", category="Progressive Distillation"),

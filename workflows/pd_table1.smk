@@ -4,7 +4,7 @@ rule pd_table1:
     input:
         metrics=[f"{RESULTS}/metrics/{r}/{s}.json" for r in table1_runs() for s in CFG["table1"]["samplers"]],
         summaries=[f"{RESULTS}/teachers/{r}/summary.json" for r in table1_runs()],
-        published="results/published/pd_table1.csv",
+        published="results/published/published.csv",
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/table1.pdf", caption="report/table1.rst", category="Progressive Distillation"),

@@ -16,9 +16,10 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write, write_json
 from distill.pipeline import pd_layout as L
-from distill.reports import pd_claims
+from distill.claims import evaluate_subject
 from distill.reports.jobs import total_job_seconds
-from distill.reports.pdf import pyplot, save_pdf, table_page
+from distill.reports.published import select
+from distill.reports.pdf import claim_line, pyplot, save_pdf, table_page
 
 CURVES = {  # curve id -> legend label
     "distilled_ddim": "distilled (DDIM)",
@@ -81,8 +82,7 @@ def cost_table(results: Path, name: str, exp: dict[str, Any]) -> list[dict[str, 
 
 def published_points(published: Path) -> pd.DataFrame:
     """The paper's Fig. 4 points that are known (EXACT): CIFAR-10 distilled at 1/2/4/8 steps."""
-    pub = pd.read_csv(published)
-    return pub[(pub["table"] == "Figure 4") & (pub["provenance"] == "EXACT")].assign(
+    return select(published, "PD", "Figure 4", exact_only=True).assign(
         steps=lambda d: d["steps"].astype(int), fid=lambda d: d["value"].astype(float))
 
 
@@ -99,7 +99,6 @@ def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: P
 
     teacher_fids = frame[frame["curve"].str.startswith("teacher") & frame["fid"].notna()]["fid"]
     teacher_best = float(teacher_fids.min()) if len(teacher_fids) else None
-    claims = pd_claims.check_all(by_steps("distilled_ddim"), by_steps("teacher_ddim"), teacher_best, cost)
     pub = published_points(published)
 
     tidy = frame.assign(source="reproduced", dataset=cfg["data"]["name"], profile=cfg["profile"])
@@ -116,10 +115,11 @@ def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: P
                            if not math.isnan(r.gamma)} for c in ("teacher_stochastic", "distilled_stochastic")},
         "status": {f"{r.model}/{r.sampler}{'' if r.gamma is None or math.isnan(r.gamma) else f'-g{r.gamma:g}'}"
                    f"/n{r.steps}": r.status for r in table.itertuples() if r.status != "ok"},
-        "teacher_best_fid": teacher_best, "cost": cost, "claims": claims,
+        "teacher_best_fid": teacher_best, "cost": cost,
         "evaluation": {k: cfg["evaluation"][k] for k in ("num_samples", "seed_ranges", "feature_extractor")},
         "total_job_seconds": _job_seconds(benchmarks, name),
     }
+    summary["claims"] = claims = evaluate_subject("pd_experiment", summary, cfg["profile"], name)
     write_json(json_path, summary)
     atomic_write(pdf, lambda p: save_pdf(p, [figure(frame, pub, cfg, name, exp), details_page(frame, cost, claims,
                                                                                               cfg, name)]))
@@ -185,7 +185,6 @@ def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[d
                "profile's device and threads, while other jobs of the workflow may share the machine (so ratios of "
                "wall times vary between runs; the images processed do not). With 1 step the stochastic sampler adds no noise (its last step returns "
                "x̂), so it equals DDIM.\n" +
-               "".join(f"\nPaper's claim — {c['claim']} ({c['tolerance']}): {c['status'].upper()} at this scale "
-                       f"({c['detail']})." for c in claims))
+               "".join(claim_line(c) for c in claims))
     return table_page("Progressive Distillation: students with DDIM and stochastic sampling, and cost", header, rows,
                       caption)

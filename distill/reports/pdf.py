@@ -7,6 +7,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 
+def claim_line(c: dict) -> str:
+    """One claim of the registry's outcome as a caption line (with whether it is expected at this scale)."""
+    where = "" if c["expected_here"] else "; not expected at this scale"
+    return (f"\nPaper's claim — {c['claim']} ({c['tolerance']}): {c['status'].upper()} at this scale "
+            f"({c['detail']}{where}).")
+
+
 def pyplot():
     import matplotlib
 

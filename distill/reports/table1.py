@@ -10,15 +10,12 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from distill.claims import evaluate_subject
+from distill.reports import published
 from distill.reports.jobs import total_job_seconds
-from distill.reports.pdf import save_pdf, table_page
+from distill.reports.labels import LABELS, ORDER_P, ORDER_W
+from distill.reports.pdf import claim_line, save_pdf, table_page
 from distill.core.checkpoint import atomic_write, write_json
-
-LABELS = {"both": "(x, ε) combined", "x": "x", "eps": "ε", "v": "v",
-          "snr": "SNR", "snr_trunc": "Truncated SNR", "snr_plus_one": "SNR+1", "constant": "Constant",
-          "ancestral": "Stochastic", "ddim": "DDIM"}
-ORDER_P, ORDER_W = ["both", "x", "eps", "v"], ["snr", "snr_trunc", "snr_plus_one", "constant"]
-
 
 def run_name(parameterization: str, weighting: str, seed: int) -> str:
     return f"{parameterization}-{weighting}-s{seed}"
@@ -51,48 +48,12 @@ def collect(cfg: dict[str, Any], results: Path) -> pd.DataFrame:
 
 
 def published_grid(path: Path) -> pd.DataFrame:
-    df = pd.read_csv(path)
-    df = df[(df["paper"] == "PD") & (df["table"] == "Table 1")]
+    df = published.select(path, "PD", "Table 1")
+    df = df.assign(provenance=df["provenance"].where(df["qualifier"] != "N/A", df["provenance"] + ", N/A (diverged)"))
     fid = df[df["metric"] == "FID"].rename(columns={"value": "published_fid", "provenance": "published_provenance"})
     is_ = df[df["metric"] == "IS"].rename(columns={"value": "published_is"})
     keys = ["parameterization", "weighting", "sampler"]
     return fid[keys + ["published_fid", "published_provenance"]].merge(is_[keys + ["published_is"]], on=keys)
-
-
-def check_conclusion(table: pd.DataFrame) -> dict[str, Any]:
-    """PD Sec. 5.1: 'predict x directly, in combination with the truncated SNR weight ... best ... using DDIM'."""
-    ddim = table[(table["sampler"] == "ddim") & table["fid"].notna()].sort_values("fid")
-    claim = "x-prediction with truncated SNR gives the best FID with the DDIM sampler"
-    target = ddim[(ddim["parameterization"] == "x") & (ddim["weighting"] == "snr_trunc")]
-    if target.empty:
-        return {"claim": claim, "status": "not checked", "detail": "the (x, truncated SNR) cell was not run or failed"}
-    rank = int(list(ddim.index).index(target.index[0])) + 1
-    best = ddim.iloc[0]
-    holds = rank == 1
-    detail = (f"(x, Truncated SNR) DDIM FID {target['fid'].iloc[0]:.2f} ranks {rank} of {len(ddim)}; best is "
-              f"({LABELS[best['parameterization']]}, {LABELS[best['weighting']]}) at {best['fid']:.2f}")
-    return {"claim": claim, "status": "holds" if holds else "does not hold", "rank": rank, "cells": len(ddim),
-            "detail": detail}
-
-
-def check_divergence(table: pd.DataFrame) -> dict[str, Any]:
-    """PD Table 1 caption: 'predict[ing] epsilon in combination with the Truncated SNR loss weighting leads to
-    divergence' (a non-finite loss, detected by the training loop)."""
-    claim = "ε-prediction with truncated SNR diverges"
-    cell = table[(table["parameterization"] == "eps") & (table["weighting"] == "snr_trunc")]
-    if cell.empty:
-        return {"claim": claim, "status": "not checked", "detail": "the (ε, truncated SNR) cell was not run"}
-    if (cell["status"] == "diverged").any():
-        return {"claim": claim, "status": "holds", "detail": "its training loss became non-finite"}
-    ddim = table[(table["sampler"] == "ddim") & table["fid"].notna()].sort_values("fid").reset_index(drop=True)
-    row = ddim[(ddim["parameterization"] == "eps") & (ddim["weighting"] == "snr_trunc")]
-    rank = f"; its DDIM FID {row['fid'].iloc[0]:.2f} ranks {row.index[0] + 1} of {len(ddim)}" if not row.empty else ""
-    return {"claim": claim, "status": "does not hold",
-            "detail": f"its loss stayed finite for all training steps{rank}"}
-
-
-def check_claims(table: pd.DataFrame) -> list[dict[str, Any]]:
-    return [check_conclusion(table), check_divergence(table)]
 
 
 def _cell(fid: float, is_: float, status: str) -> str:
@@ -105,11 +66,11 @@ def _published_cell(fid: float, is_: float) -> str:
     return "N/A" if math.isnan(fid) else f"{fid:.2f}/{is_:.2f}"
 
 
-def build(cfg: dict[str, Any], results: Path, published: Path, pdf: Path, csv: Path, json_path: Path,
+def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, csv: Path, json_path: Path,
           benchmarks: Optional[Path] = None) -> dict[str, Any]:
-    grid = published_grid(published)
+    grid = published_grid(published_csv)
     table = collect(cfg, results).merge(grid, how="left", on=["parameterization", "weighting", "sampler"])
-    claims = check_claims(table)
+    claims = evaluate_subject("table1", table, cfg["profile"])
     classifier = results / "classifier" / "metrics.json"
     extractor_acc = json.loads(classifier.read_text())["held_out_accuracy"] if classifier.exists() else None
     job_seconds = total_job_seconds(benchmarks, exclude=("pd",)) if benchmarks else None
@@ -120,6 +81,8 @@ def build(cfg: dict[str, Any], results: Path, published: Path, pdf: Path, csv: P
                "sampling_steps": cfg["sampling"]["steps"], "total_job_seconds": job_seconds,
                "fid": {f"{r.parameterization}/{r.weighting}/{r.sampler}": (None if math.isnan(r.fid) else r.fid)
                        for r in table.itertuples()},
+               "is": {f"{r.parameterization}/{r.weighting}/{r.sampler}": (None if math.isnan(r.is_) else r.is_)
+                      for r in table.rename(columns={"is": "is_"}).itertuples()},
                "status": {f"{r.parameterization}/{r.weighting}/{r.sampler}": r.status for r in table.itertuples()}}
     write_json(json_path, summary)
     atomic_write(pdf, lambda p: render_pdf(table, grid, cfg, claims, extractor_acc, job_seconds, p))
@@ -169,6 +132,6 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
         f"Published: CIFAR-10 FID/IS from the paper (EXACT); N/A = the paper reports divergence.{wall_txt} "
         "Bold: best in its column. Reproduced and published FIDs are on different data and feature spaces: compare "
         "rankings, not values.\n"
-    ) + "".join(f"\nPaper's claim — {c['claim']}: {c['status'].upper()} at this scale ({c['detail']})." for c in claims)
+    ) + "".join(claim_line(c) for c in claims)
     title = "Progressive Distillation, Table 1: output parameterization × loss weighting (teachers, no distillation)"
     save_pdf(path, [table_page(title, header, rows, caption, bold)])

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from distill.core.checkpoint import atomic_write
+from distill.reports.published import select
 from distill.reports.pdf import save_pdf, table_page
 
 NFES = (1, 2, 4, 8)
@@ -25,8 +26,7 @@ def reproduced_rows(summary: dict[str, Any]) -> pd.DataFrame:
 
 
 def published_rows(published: Path) -> pd.DataFrame:
-    pub = pd.read_csv(published)
-    pub = pub[(pub["table"] == "Table 2") & (pub["provenance"] == "EXACT")]
+    pub = select(published, "PD", "Table 2", exact_only=True)
     return pd.DataFrame({"method": pub["method"], "nfe": pub["steps"].astype(int), "fid": pub["value"].astype(float),
                          "source": "published: CIFAR-10 32px (PD Table 2, EXACT)"})
 

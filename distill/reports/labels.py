@@ -1,0 +1,6 @@
+"""Display names of the parameterizations, loss weightings and samplers, in the paper's order."""
+
+LABELS = {"both": "(x, ε) combined", "x": "x", "eps": "ε", "v": "v",
+          "snr": "SNR", "snr_trunc": "Truncated SNR", "snr_plus_one": "SNR+1", "constant": "Constant",
+          "ancestral": "Stochastic", "ddim": "DDIM"}
+ORDER_P, ORDER_W = ["both", "x", "eps", "v"], ["snr", "snr_trunc", "snr_plus_one", "constant"]
