@@ -35,6 +35,7 @@ include: "workflows/sampling.smk"
 include: "workflows/evaluation.smk"
 include: "workflows/pd_table1.smk"
 include: "workflows/pd.smk"
+include: "workflows/compare.smk"
 
 
 rule all:
@@ -43,3 +44,4 @@ rule all:
         "reports/table1.pdf",
         *(["reports/fid_vs_n.pdf"] if CFG["evaluation"]["curve"] else []),
         rules.pd.input,
+        "reports/compare.pdf",

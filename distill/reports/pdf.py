@@ -50,6 +50,23 @@ def table_page(title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
     return fig
 
 
+def text_page(title: str, paragraphs: Sequence[str], width: float = 11.0, font_size: float = 8.0, chars: int = 150):
+    """A figure of wrapped paragraphs under a title (for lists too long for table cells)."""
+    import textwrap
+
+    plt = pyplot()
+    lines = []
+    for para in paragraphs:
+        lines += textwrap.wrap(para, chars, subsequent_indent="    ") or [""]
+        lines.append("")
+    line_h = font_size * 1.45 / 72  # inches
+    height = 1.0 + line_h * len(lines)
+    fig = plt.figure(figsize=(width, height))
+    fig.suptitle(title, fontsize=11, weight="bold", y=1 - 0.3 / height)
+    fig.text(0.03, 1 - 0.7 / height, "\n".join(lines), fontsize=font_size, va="top", family="DejaVu Sans")
+    return fig
+
+
 def save_pdf(path: str | Path, figures: Sequence) -> None:
     """Write the figures as the pages of one PDF (no creation date, so a rerun gives the same bytes)."""
     from matplotlib.backends.backend_pdf import PdfPages

@@ -1,0 +1,17 @@
+# Reproduced vs published for every number and claim of the active profile (reports/compare.md + .pdf).
+# The report is always written (--exit-zero); `distill compare` without it is what CI runs to fail on a broken claim.
+
+rule compare:
+    input:
+        table1=f"{RESULTS}/table1.json",
+        pd=[f"{RESULTS}/pd_{e}.json" for e in PD_EXPS],
+        published="results/published/published.csv",
+        profile=str(PROFILE_STAMP),
+    output:
+        md="reports/compare.md",
+        pdf=report("reports/compare.pdf", caption="report/compare.rst", category="Comparison"),
+    log:
+        f"{LOGS}/compare.log",
+    shell:
+        "{DISTILL} compare {CLI_ARGS} --results {RESULTS} --published {input.published} --md {output.md} "
+        "--pdf {output.pdf} --exit-zero > {log} 2>&1"
