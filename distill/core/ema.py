@@ -13,10 +13,12 @@ class EMA:
 
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
-        for k, v in module.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].lerp_(v, 1.0 - self.decay)  # shadow = d * shadow + (1 - d) * v
-            else:
+        state = module.state_dict()
+        floats = [k for k, v in state.items() if v.dtype.is_floating_point]
+        # shadow = d * shadow + (1 - d) * v, for all floating tensors in one multi-tensor call
+        torch._foreach_lerp_([self.shadow[k] for k in floats], [state[k] for k in floats], 1.0 - self.decay)
+        for k, v in state.items():
+            if not v.dtype.is_floating_point:
                 self.shadow[k].copy_(v)
 
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -79,6 +79,29 @@ class TrainResult:
         return {k: v for k, v in self.__dict__.items() if k != "log"}
 
 
+def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    # foreach: one multi-tensor kernel per update rule instead of a Python loop over the parameters (the default on
+    # CUDA; on CPU it is opt-in). Same arithmetic: the updates are bit-identical to the loop's.
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay,
+                             foreach=True)
+
+
+def train_step(net: nn.Module, loss_fn: LossFn, opt: torch.optim.Optimizer, params: list[torch.nn.Parameter],
+               gen: torch.Generator, grad_clip: float, ema: EMA | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One update: loss, backward, gradient clipping, optimizer step, EMA. Returns (loss, grad norm); a non-finite
+    loss makes no update and returns grad norm None."""
+    loss = loss_fn(net, gen)
+    if not torch.isfinite(loss):
+        return loss, None
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf, foreach=True)
+    opt.step()
+    if ema is not None:
+        ema.update(net)
+    return loss, grad_norm
+
+
 def train(
     net: nn.Module,
     loss_fn: LossFn,
@@ -95,7 +118,7 @@ def train(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(params, cfg)
     ema = EMA(net, cfg.ema_decay) if cfg.ema_decay > 0 else None
     gen = torch.Generator().manual_seed(cfg.seed)
     step, elapsed, log, last_loss = 0, 0.0, [], math.nan
@@ -133,16 +156,10 @@ def train(
         lr = cfg.lr_at(step)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss = loss_fn(net, gen)
-        if not torch.isfinite(loss):
+        loss, grad_norm = train_step(net, loss_fn, opt, params, gen, cfg.grad_clip, ema)
+        if grad_norm is None:
             status, diverged_at = "diverged", step
             break
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
-        opt.step()
-        if ema is not None:
-            ema.update(net)
         step += 1
         last_loss = float(loss.detach())
         if step % cfg.log_every == 0 or step == cfg.steps:
