@@ -18,7 +18,9 @@ from distill.data.base import images_to_uint8
 from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import Reference, fid_statistics
 
-from .conftest import NFES, ROUNDS, SAMPLER_AIM, STEP_AIM, NetworkTime, record_overhead
+from distill.core.timing import NetworkTime
+
+from .conftest import NFES, ROUNDS, SAMPLER_AIM, STEP_AIM, record_overhead
 
 
 def _batch(cfg, which: str) -> int:
