@@ -90,7 +90,7 @@ def compare(cfg: dict[str, Any], results: Path, published_csv: Path) -> Comparis
     matched = rep.merge(in_scope[KEYS], how="left", on=KEYS, indicator=True)
     unmatched = matched[matched["_merge"] == "left_only"].drop(columns="_merge")
     other = pub[~scope & found & pub["value"].notna()]
-    not_implemented = other.groupby(["paper", "table"], sort=False).size().reset_index(name="published numbers")
+    not_implemented = other.groupby(["paper", "table"], sort=False).size().reset_index(name="n")
     claims = evaluate(subjects, profile)
     failures = [f"claim {c['id']} ({c['subject']}) expected at '{profile}' does not hold: {c['detail']}"
                 for c in claims if c["verdict"] == "FAIL"]
@@ -146,7 +146,7 @@ def claim_rows(c: Comparison) -> list[list[str]]:
 def missing_rows(c: Comparison) -> list[list[str]]:
     rows = [[f"{r.paper} {r.table}", f"{r.dataset} {int(r.resolution)}px", _label(r), _published_text(r),
              "not reproduced by this run"] for r in c.missing.itertuples()]
-    rows += [[f"{r.paper} {r.table}", "", f"{r._3} published number(s)", "",
+    rows += [[f"{r.paper} {r.table}", "", f"{r.n} published number(s)", "",
               "other papers' baselines in this table: not part of this suite" if (r.paper, r.table) in IMPLEMENTED
               else "not implemented yet: a later method of this suite"] for r in c.not_implemented.itertuples()]
     rows += [[f"{r.paper} {r.table}", str(r.dataset), f"{r.method} ({r.sampler})" if r.sampler else r.method,
