@@ -58,10 +58,9 @@ def write(results: Path, name: str, data: dict) -> None:
     (results / name).write_text(json.dumps(data))
 
 
-def test_committed_mini_results_pass():
+def test_committed_mini_results_pass(tmp_path):
     """The mini results in git (what CI compares) hold every claim expected at the mini scale."""
-    out = Path(__import__("tempfile").mkdtemp())
-    code, md = run_compare(out, "mini", ROOT / "results" / "mini")
+    code, md = run_compare(tmp_path, "mini", ROOT / "results" / "mini")
     assert code == 0, md
     assert "Verdict: PASS" in md and "pd.fig4.students_near_teacher" in md
 

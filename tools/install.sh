@@ -4,7 +4,7 @@
 #
 # Order matters (see README "Installation"): torch==2.13.0 first, so that nothing later pulls a CUDA build;
 # torch-fidelity and clean-fid with --no-deps, because both declare torch's image library, which would pull
-# another torch build; distill.metrics.torchvision_fallback stands in for what they use of it.
+# another torch build; a minimal stand-in in distill/metrics/ provides what they use of it.
 # Re-running is cheap: the install is skipped when pyproject.toml has not changed since the last one.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -11,9 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from distill.reports import table2
+
 TEACHER_METHOD = "teacher (no distillation)"
 PD_METHOD, DDIM_METHOD = "Progressive Distillation (ours)", "DDIM (Song et al., 2021a)"
-TABLE2_STEPS = (1, 2, 4, 8)
 # Fig. 4 curve of the pd-report summary -> (method, sampler) of the published figure
 FIG4_CURVES = {"distilled_ddim": ("distilled", "ddim"), "distilled_stochastic": ("distilled", "ancestral"),
                "teacher_ddim": ("undistilled", "ddim"), "teacher_stochastic": ("undistilled", "ancestral")}
@@ -74,7 +75,7 @@ def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str,
         if name == cfg["pd"]["table2"] and exp["reproduces"] == "cifar10":  # PD Table 2 is CIFAR-10 only
             for curve, method in (("distilled_ddim", PD_METHOD), ("teacher_ddim", DDIM_METHOD)):
                 for steps, fid in summary["curves"].get(curve, {}).items():
-                    if method == DDIM_METHOD or int(steps) in TABLE2_STEPS:
+                    if method == DDIM_METHOD or int(steps) in table2.NFES:
                         rows.append(_row("PD", "Table 2", "cifar10", summary, method, "FID", fid,
                                          steps=str(steps), experiment=name))
     return pd.DataFrame(rows), subjects

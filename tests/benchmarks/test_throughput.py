@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
+from distill.config import round_updates
 from distill.core.samplers import sample_ddim
 from distill.core.training import TrainConfig, make_optimizer, train_step
 from distill.core.ema import EMA
@@ -92,13 +95,12 @@ def test_distillation_training_step(benchmark, cfg, data, teacher):
     exp = cfg["pd"]["experiments"]["digits"]
     s = exp["train"]
     assert s["batch_size"] == cfg["teacher"]["batch_size"], "the ideal reuses the train-batch network timings"
-    import copy
-
     student = copy.deepcopy(teacher).train()
     frozen = teacher.eval().requires_grad_(False)
     loss_fn = make_distillation_loss(student, frozen, data.model_tensor(), None, s["batch_size"],
                                      exp["teacher_steps"] // 2, exp["weighting"], s["random_flip"])
-    step = _trainer(student.net, loss_fn, TrainConfig.from_params({**s, "steps": 1000}))
+    updates = round_updates(exp, exp["teacher_steps"] // 2)  # the first round's length (sets the lr anneal)
+    step = _trainer(student.net, loss_fn, TrainConfig.from_params({**s, "steps": updates}))
     step()
     timer = NetworkTime(student.net, frozen.net)
     benchmark.pedantic(step, rounds=4 * ROUNDS)
