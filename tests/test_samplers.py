@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from distill.core.denoiser import NetworkDenoiser, SigmaFormDenoiser
-from distill.core.samplers import ancestral_step, ddim_step, run_sampler, sample_ddim, time_grid
+from distill.core.grids import make_grid, uniform
+from distill.core.samplers import ancestral_step, ddim_step, run_sampler, sample_ddim
 from distill.core.schedule import CosineSchedule
 from distill.core.seeding import SeededNoise, parse_seeds
 from distill.nets.mlp import MLP
@@ -28,7 +29,7 @@ def test_ddim_is_exact_for_a_perfect_denoiser_of_a_point_mass():
     # data = a single point x0: x-hat = x0 exactly, and DDIM must land on x0 from any z.
     x0 = torch.full((5, 1, 2, 2), 0.25)
     denoise = lambda z, t, cond=None: x0[: z.shape[0]]  # noqa: E731
-    out = sample_ddim(denoise, torch.randn(5, 1, 2, 2), steps=3, clip_x=False)
+    out = sample_ddim(denoise, torch.randn(5, 1, 2, 2), uniform(3), clip_x=False)
     assert torch.equal(out, x0)
 
 
@@ -64,9 +65,10 @@ def test_ancestral_mean_is_the_posterior_mean_eq_3():
 
 
 def test_time_grid_and_seed_parsing():
-    assert time_grid(4).tolist() == [1.0, 0.75, 0.5, 0.25, 0.0]
-    with pytest.raises(ValueError):
-        time_grid(0)
+    assert make_grid("uniform", 4).tolist() == [1.0, 0.75, 0.5, 0.25, 0.0]
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="integer >= 1"):
+            make_grid("uniform", bad)
     assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
 
 

@@ -1,29 +1,95 @@
-"""Samplers of the variance-preserving process for any number of steps N (PD Sec. 2).
+"""Samplers of the variance-preserving process: one signature, one registry (k-diffusion's `sampling.py` is the model).
 
-Each sampler is a small function taking any denoiser (see `distill.core.denoiser`): denoise(z_t, t, cond) -> x-hat.
-Times run on the uniform grid t_i = i / N from 1 to 0; the last step returns x-hat (as the official code does).
+Every sampler is a small function
+
+    sample_x(denoise, z, ts, cond=None, noise=None, callback=None, progress=False, *, clip_x=True, schedule=None,
+             **its_own_options) -> x
+
+of any denoiser (`distill.core.denoiser`: denoise(z_t, t, cond) -> x-hat), the start state z at ts[0], a time grid
+ts (`distill.core.grids`: N + 1 times from 1 to 0 for N steps), the per-sample conditions (label, w, steps, any
+scalar: tensors of shape [B]) and a per-sample noise source (`SeededNoise`, for stochastic samplers). A sampler of N
+steps evaluates the denoiser at ts[0..N-1] and returns x-hat at ts[N-1] (as the official PD code does).
+
+SAMPLERS maps a name to its `SamplerSpec` (function, label, options); the CLI's choices, the schema's enums, the
+Snakemake wildcard constraints and the report labels are read from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Optional
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import torch
 from tqdm.auto import tqdm
 
 from distill.core.denoiser import Cond, Denoiser
+from distill.core.grids import make_grid
 from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 from distill.core.seeding import SeededNoise
 
+# callback(i, z_t, x_hat) after each denoiser evaluation
 Callback = Optional[Callable[[int, torch.Tensor, torch.Tensor], None]]
 
 
-def time_grid(steps: int) -> torch.Tensor:
-    """t_i = i / N for i = N..0 (float64)."""
-    if steps < 1:
-        raise ValueError(f"number of sampling steps must be >= 1, got {steps}")
-    return torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
+@dataclass(frozen=True)
+class Option:
+    """A sampler's own keyword option: its type, its allowed range and what it means."""
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    help: str = ""
+
+    def check(self, sampler: str, name: str, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float) if self.kind is float else self.kind):
+            raise ValueError(f"sampler {sampler!r}: option {name} must be a {self.kind.__name__}, got {value!r}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise ValueError(f"sampler {sampler!r}: option {name} must lie in [{self.low}, {self.high}], got {value}")
+        return self.kind(value)
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    name: str
+    fn: Callable[..., torch.Tensor]
+    label: str  # display name in tables and figures
+    stochastic: bool
+    options: Mapping[str, Option] = field(default_factory=dict)
+
+    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise ValueError(f"sampler {self.name!r} takes no option {', '.join(unknown)}; its options: "
+                             f"{sorted(self.options) or 'none'}")
+        return {k: self.options[k].check(self.name, k, v) for k, v in options.items()}
+
+
+SAMPLERS: dict[str, SamplerSpec] = {}
+
+
+def register_sampler(name: str, label: str, stochastic: bool = False, **options: Option):
+    def add(fn):
+        if name in SAMPLERS:
+            raise ValueError(f"sampler {name!r} is registered twice")
+        SAMPLERS[name] = SamplerSpec(name, fn, label, stochastic, options)
+        return fn
+    return add
+
+
+def get_sampler(name: str) -> SamplerSpec:
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}; expected one of {sorted(SAMPLERS)}")
+    return SAMPLERS[name]
+
+
+def evaluations_per_step(denoise: Denoiser) -> int:
+    """Network evaluations of one denoiser call: 1, or 2 for a classifier-free guided denoiser (its attribute)."""
+    return int(getattr(denoise, "evaluations_per_call", 1))
+
+
+def nfe(steps: int, evaluations: int = 1) -> int:
+    """Number of function evaluations of an N-step sampler (two per step for a guided denoiser)."""
+    return steps * evaluations
 
 
 def predict_x(denoise: Denoiser, z: torch.Tensor, t: torch.Tensor, cond: Cond, clip_x: bool) -> torch.Tensor:
@@ -57,12 +123,12 @@ def ancestral_step(
 Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def integrate(
-    denoise: Denoiser, z: torch.Tensor, steps: int, step: Step, cond: Cond, clip_x: bool, callback: Callback,
-    progress: bool, desc: str,
-) -> torch.Tensor:
+def integrate(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, step: Step, cond: Cond, clip_x: bool,
+              callback: Callback, progress: bool, desc: str) -> torch.Tensor:
     """The loop every VP sampler shares: x-hat at each time of the grid, `step` to the next; the last returns x-hat."""
-    ts = time_grid(steps)
+    steps = len(ts) - 1
+    if steps < 1:
+        raise ValueError(f"a time grid needs at least 2 times, got {len(ts)}")
     for i in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
         x_hat = predict_x(denoise, z, ts[i], cond, clip_x)
         if callback is not None:
@@ -73,52 +139,37 @@ def integrate(
     raise AssertionError("unreachable")
 
 
-def sample_ddim(
-    denoise: Denoiser,
-    z: torch.Tensor,
-    steps: int,
-    cond: Cond = None,
-    schedule: CosineSchedule | None = None,
-    clip_x: bool = True,
-    callback: Callback = None,
-    progress: bool = False,
-) -> torch.Tensor:
-    """Deterministic DDIM sampler (PD Eqs. 7-8) from z ~ N(0, I) at t = 1 to x at t = 0 in `steps` steps."""
+@register_sampler("ddim", "DDIM")
+def sample_ddim(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
+                noise: SeededNoise | None = None, callback: Callback = None, progress: bool = False, *,
+                clip_x: bool = True, schedule: CosineSchedule | None = None) -> torch.Tensor:
+    """Deterministic DDIM sampler (PD Eqs. 7-8) along the grid ts (no noise is drawn)."""
     schedule = schedule or CosineSchedule()
 
     def step(x_hat: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         (alpha_t, sigma_t), (alpha_s, sigma_s) = schedule.alpha_sigma(t), schedule.alpha_sigma(s)
         return ddim_step(x_hat, z_t, *(c.to(z_t.dtype) for c in (alpha_t, sigma_t, alpha_s, sigma_s)))
 
-    return integrate(denoise, z, steps, step, cond, clip_x, callback, progress, "DDIM")
+    return integrate(denoise, z, ts, step, cond, clip_x, callback, progress, "DDIM")
 
 
-def sample_ancestral(
-    denoise: Denoiser,
-    z: torch.Tensor,
-    steps: int,
-    noise: SeededNoise,
-    gamma: float = 1.0,
-    cond: Cond = None,
-    schedule: CosineSchedule | None = None,
-    clip_x: bool = True,
-    callback: Callback = None,
-    progress: bool = False,
-) -> torch.Tensor:
+@register_sampler("ancestral", "Stochastic", stochastic=True,
+                  gamma=Option(float, 0.0, 1.0, "variance exponent: 0 = posterior variance, 1 = official fixed_large"))
+def sample_ancestral(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
+                     noise: SeededNoise | None = None, callback: Callback = None, progress: bool = False, *,
+                     clip_x: bool = True, schedule: CosineSchedule | None = None, gamma: float = 1.0) -> torch.Tensor:
     """Stochastic ancestral sampler (PD Eqs. 4-5); gamma interpolates the variance in log space between
     sigma~^2_{s|t} (gamma = 0) and sigma^2_{t|s} (gamma = 1, the official `fixed_large`). Noise comes from `noise`,
     one generator per sample, so results do not depend on the batch size."""
-    if len(noise) != z.shape[0]:
-        raise ValueError(f"noise has {len(noise)} generators for a batch of {z.shape[0]}")
+    if noise is None or len(noise) != z.shape[0]:
+        raise ValueError(f"the ancestral sampler needs a noise source with one generator per sample "
+                         f"({z.shape[0]}), got {None if noise is None else len(noise)}")
     schedule = schedule or CosineSchedule()
 
     def step(x_hat: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return ancestral_step(x_hat, z_t, schedule.logsnr(t), schedule.logsnr(s), gamma, noise.randn_like(z_t))
 
-    return integrate(denoise, z, steps, step, cond, clip_x, callback, progress, "ancestral")
-
-
-SAMPLERS = ("ddim", "ancestral")
+    return integrate(denoise, z, ts, step, cond, clip_x, callback, progress, "ancestral")
 
 
 def run_sampler(
@@ -130,14 +181,16 @@ def run_sampler(
     cond: Cond = None,
     schedule: CosineSchedule | None = None,
     clip_x: bool = True,
-    gamma: float = 1.0,
+    grid: str = "uniform",
     device: torch.device | str = "cpu",
+    progress: bool = False,
+    **options: Any,
 ) -> torch.Tensor:
-    """Draw one sample per seed: z_1 ~ N(0, I) from each sample's generator, then the named sampler."""
+    """Draw one sample per seed: z_1 ~ N(0, I) from each sample's generator, then the named sampler on the named grid
+    with its own options (e.g. gamma=0.5 for 'ancestral'); unknown names and options are errors."""
+    spec = get_sampler(name)
+    options = spec.check_options(options)
     noise = SeededNoise(seeds, device=device)
     z = noise.randn(*shape)
-    if name == "ddim":
-        return sample_ddim(denoise, z, steps, cond=cond, schedule=schedule, clip_x=clip_x)
-    if name == "ancestral":
-        return sample_ancestral(denoise, z, steps, noise, gamma=gamma, cond=cond, schedule=schedule, clip_x=clip_x)
-    raise ValueError(f"unknown sampler {name!r}; expected one of {SAMPLERS}")
+    ts = make_grid(grid, steps, schedule)
+    return spec.fn(denoise, z, ts, cond, noise, None, progress, clip_x=clip_x, schedule=schedule, **options)

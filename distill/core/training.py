@@ -1,10 +1,17 @@
-"""One training loop for every model of the suite (teachers, students, feature classifiers).
+"""One training loop for every model and method of the suite (teachers, students, classifiers, and methods that
+train several networks).
 
-It owns the optimizer (Adam, decoupled weight decay), the learning-rate schedule (linear warm-up, optional linear
-anneal to 0), gradient clipping, the EMA, logging, divergence detection (a non-finite loss stops the run and is
-recorded), and resumable checkpoints: every `checkpoint_every` steps the whole state (network, EMA, optimizer, the
-data/noise generator and the global RNG, step, log, elapsed time) is written atomically, so a run killed at any
-point and started again ends with the same weights as an uninterrupted run (bit-identical on CPU).
+A run trains one or more named *parts* (a network with its own optimizer settings, learning-rate schedule and EMA).
+Each step calls a *step function* `step_fn(ctx) -> {name: loss}` that may make any number of updates through
+`ctx.update(part, loss)` (a generator and a fake-score network with a ratio of updates between them; one update per
+student step along a trajectory it generates itself; or, for the usual case, one loss and one update) and counts the
+images it processed with `ctx.count_images(n)`. The loop owns the optimizers (Adam, decoupled weight decay), the
+learning-rate schedules (linear warm-up, optional linear anneal to 0, or any function of the step), gradient clipping,
+the EMAs, logging, divergence detection (a non-finite loss makes no update, stops the run and is recorded), the cost
+(wall seconds, images, updates per part) and resumable checkpoints: every `checkpoint_every` steps the whole state
+(networks, EMAs, optimizers, the data/noise generator and the global RNG, step, log, elapsed time, counts) is written
+atomically, so a run killed at any point and started again ends with the same weights as an uninterrupted run
+(bit-identical on CPU).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ LossFn = Callable[[nn.Module, torch.Generator], torch.Tensor]
 
 STATE_FILE = "train_state.pt"
 LOG_FILE = "log.jsonl"
+SINGLE = "net"  # the part name of a one-network run (`train`)
 
 
 @dataclass
@@ -66,6 +74,18 @@ class TrainConfig:
 
 
 @dataclass
+class Part:
+    """One trained network of a run. `cfg` gives its optimizer, clipping, EMA and schedule (its lr_at is read at the
+    run's step); `lr_schedule(step) -> lr` replaces that schedule (e.g. SFD's drop at half the run)."""
+    net: nn.Module
+    cfg: TrainConfig
+    lr_schedule: Callable[[int], float] | None = None
+
+    def lr_at(self, step: int) -> float:
+        return self.lr_schedule(step) if self.lr_schedule is not None else self.cfg.lr_at(step)
+
+
+@dataclass
 class TrainResult:
     status: str  # 'completed' or 'diverged'
     steps: int
@@ -74,9 +94,14 @@ class TrainResult:
     final_loss: float
     diverged_at: int | None = None
     log: list[dict[str, float]] = field(default_factory=list)
+    updates: dict[str, int] = field(default_factory=dict)  # optimizer updates per part
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "log"}
+
+
+class NonFiniteLoss(Exception):
+    """Raised by StepContext.update on a NaN/inf loss; the loop records the run as diverged."""
 
 
 def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -86,20 +111,162 @@ def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.
                              foreach=True)
 
 
-def train_step(net: nn.Module, loss_fn: LossFn, opt: torch.optim.Optimizer, params: list[torch.nn.Parameter],
-               gen: torch.Generator, grad_clip: float, ema: EMA | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One update: loss, backward, gradient clipping, optimizer step, EMA. Returns (loss, grad norm); a non-finite
-    loss makes no update and returns grad norm None."""
-    loss = loss_fn(net, gen)
-    if not torch.isfinite(loss):
-        return loss, None
+class _Trained:
+    """A part with its optimizer, its trainable parameters and its EMA."""
+
+    def __init__(self, part: Part):
+        self.part = part
+        self.params = [p for p in part.net.parameters() if p.requires_grad]
+        self.opt = make_optimizer(self.params, part.cfg)
+        self.ema = EMA(part.net, part.cfg.ema_decay) if part.cfg.ema_decay > 0 else None
+        self.updates = 0
+        self.grad_norm = math.nan
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        w = self.ema.state_dict() if self.ema is not None else self.part.net.state_dict()
+        return {k: v.detach().clone() for k, v in w.items()}
+
+
+def apply_update(net: nn.Module, loss: torch.Tensor, opt: torch.optim.Optimizer, params: list[torch.nn.Parameter],
+                 grad_clip: float, ema: EMA | None) -> torch.Tensor:
+    """One update from a finite loss: backward, gradient clipping, optimizer step, EMA. Returns the grad norm."""
     opt.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf, foreach=True)
     opt.step()
     if ema is not None:
         ema.update(net)
-    return loss, grad_norm
+    return grad_norm
+
+
+class StepContext:
+    """What a step function sees: the run's generator (all randomness of a step comes from it or the global RNG),
+    the step index, the networks by name, `update(name, loss)` and `count_images(n)`."""
+
+    def __init__(self, parts: dict[str, _Trained], gen: torch.Generator):
+        self._parts, self.gen, self.step, self.images = parts, gen, 0, 0
+
+    def net(self, name: str) -> nn.Module:
+        return self._parts[name].part.net
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        if name not in self._parts:
+            raise KeyError(f"no trained part {name!r}; the run trains {sorted(self._parts)}")
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(name)
+        t = self._parts[name]
+        t.grad_norm = float(apply_update(t.part.net, loss, t.opt, t.params, t.part.cfg.grad_clip, t.ema))
+        t.updates += 1
+
+    def count_images(self, n: int) -> None:
+        self.images += int(n)
+
+
+StepFn = Callable[[StepContext], Mapping[str, torch.Tensor]]
+
+
+def train_step(net: nn.Module, loss_fn: LossFn, opt: torch.optim.Optimizer, params: list[torch.nn.Parameter],
+               gen: torch.Generator, grad_clip: float, ema: EMA | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One update of a one-network run (the benchmarks time it): loss, then `apply_update`. Returns (loss, grad
+    norm); a non-finite loss makes no update and returns grad norm None."""
+    loss = loss_fn(net, gen)
+    if not torch.isfinite(loss):
+        return loss, None
+    return loss, apply_update(net, loss, opt, params, grad_clip, ema)
+
+
+def train_parts(
+    parts: Mapping[str, Part],
+    step_fn: StepFn,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    desc: str = "train",
+    progress: bool = True,
+    fingerprint: Mapping[str, Any] | None = None,
+) -> tuple[TrainResult, dict[str, dict[str, torch.Tensor]]]:
+    """Run (or resume) `cfg.steps` steps of `step_fn` over the named parts; returns the result and each part's final
+    weights (its EMA weights if its ema_decay > 0). `cfg` gives the run's steps, seed, checkpoint and log intervals.
+
+    A saved state is resumed only if it was made by the same run: `fingerprint` (default: the configs) must be
+    equal; a state left by other settings is set aside and training starts from scratch."""
+    if not parts:
+        raise ValueError("train_parts needs at least one part")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trained = {name: _Trained(p) for name, p in parts.items()}
+    gen = torch.Generator().manual_seed(cfg.seed)
+    ctx = StepContext(trained, gen)
+    step, elapsed, log, last_loss = 0, 0.0, [], math.nan
+
+    for stale in out_dir.glob(".*.tmp"):  # temporary files of a run killed while writing (atomic_write)
+        stale.unlink()
+    state_path = out_dir / STATE_FILE
+    default = dataclasses.asdict(cfg) if len(parts) == 1 else {
+        "run": dataclasses.asdict(cfg), **{n: dataclasses.asdict(p.cfg) for n, p in parts.items()}}
+    fingerprint = json.loads(json.dumps(dict(fingerprint or default), sort_keys=True, default=str))
+    if state_path.exists() and load_state(state_path).get("fingerprint") != fingerprint:
+        print(f"{state_path} was written with other settings; starting from scratch", file=sys.stderr)
+        state_path.unlink()
+    if state_path.exists():
+        state = load_state(state_path)
+        for name, t in trained.items():
+            t.part.net.load_state_dict(state["nets"][name])
+            t.opt.load_state_dict(state["opts"][name])
+            if t.ema is not None:
+                t.ema.load_state_dict(state["emas"][name])
+            t.updates = state["updates"][name]
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["global_rng"])
+        step, elapsed, log, last_loss = state["step"], state["elapsed"], state["log"], state["last_loss"]
+        ctx.images = state["images"]
+
+    def checkpoint() -> None:
+        save_state(state_path, {
+            "nets": {n: t.part.net.state_dict() for n, t in trained.items()},
+            "opts": {n: t.opt.state_dict() for n, t in trained.items()},
+            "emas": {n: t.ema.state_dict() if t.ema else None for n, t in trained.items()},
+            "updates": {n: t.updates for n, t in trained.items()}, "images": ctx.images,
+            "gen": gen.get_state(), "global_rng": torch.get_rng_state(), "step": step,
+            "elapsed": elapsed + time.perf_counter() - start, "log": log, "last_loss": last_loss,
+            "fingerprint": fingerprint,
+        })
+        atomic_write(out_dir / LOG_FILE, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in log)))
+
+    for t in trained.values():
+        t.part.net.train()
+    start, status, diverged_at = time.perf_counter(), "completed", None
+    bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress, dynamic_ncols=True)
+    while step < cfg.steps:
+        lrs = {}
+        for name, t in trained.items():
+            lrs[name] = t.part.lr_at(step)
+            for group in t.opt.param_groups:
+                group["lr"] = lrs[name]
+        ctx.step = step
+        try:
+            losses = step_fn(ctx)
+        except NonFiniteLoss:
+            status, diverged_at = "diverged", step
+            break
+        step += 1
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        last_loss = next(iter(values.values()), math.nan)
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            if len(trained) == 1:
+                (only,) = trained
+                extra = {"lr": lrs[only], "grad_norm": trained[only].grad_norm}
+            else:
+                extra = {f"{k}_{n}": v for n in trained for k, v in (("lr", lrs[n]), ("grad_norm", trained[n].grad_norm))}
+            log.append({"step": step, **values, **extra, "seconds": elapsed + time.perf_counter() - start})
+            bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+        if step % cfg.checkpoint_every == 0 and step < cfg.steps:
+            checkpoint()
+        bar.update(1)
+    bar.close()
+    checkpoint()
+    result = TrainResult(status, step, elapsed + time.perf_counter() - start, ctx.images, last_loss, diverged_at, log,
+                         {n: t.updates for n, t in trained.items()})
+    return result, {n: t.weights() for n, t in trained.items()}
 
 
 def train(
@@ -111,67 +278,13 @@ def train(
     progress: bool = True,
     fingerprint: Mapping[str, Any] | None = None,
 ) -> tuple[TrainResult, dict[str, torch.Tensor]]:
-    """Run (or resume) training; returns the result and the final weights (EMA weights if ema_decay > 0).
+    """The usual shape: one network, one loss of a batch of `cfg.batch_size` images, one update per step."""
 
-    A saved state is resumed only if it was made by the same run: `fingerprint` (default: the TrainConfig) must be
-    equal; a state left by other settings is set aside and training starts from scratch."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = make_optimizer(params, cfg)
-    ema = EMA(net, cfg.ema_decay) if cfg.ema_decay > 0 else None
-    gen = torch.Generator().manual_seed(cfg.seed)
-    step, elapsed, log, last_loss = 0, 0.0, [], math.nan
+    def step_fn(ctx: StepContext) -> dict[str, torch.Tensor]:
+        loss = loss_fn(net, ctx.gen)
+        ctx.update(SINGLE, loss)
+        ctx.count_images(cfg.batch_size)
+        return {"loss": loss}
 
-    for stale in out_dir.glob(".*.tmp"):  # temporary files of a run killed while writing (atomic_write)
-        stale.unlink()
-    state_path = out_dir / STATE_FILE
-    fingerprint = json.loads(json.dumps(dict(fingerprint or dataclasses.asdict(cfg)), sort_keys=True, default=str))
-    if state_path.exists() and load_state(state_path).get("fingerprint") != fingerprint:
-        print(f"{state_path} was written with other settings; starting from scratch", file=sys.stderr)
-        state_path.unlink()
-    if state_path.exists():
-        state = load_state(state_path)
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        gen.set_state(state["gen"])
-        torch.set_rng_state(state["global_rng"])
-        step, elapsed, log, last_loss = state["step"], state["elapsed"], state["log"], state["last_loss"]
-
-    def checkpoint() -> None:
-        save_state(state_path, {
-            "net": net.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict() if ema else None,
-            "gen": gen.get_state(), "global_rng": torch.get_rng_state(), "step": step,
-            "elapsed": elapsed + time.perf_counter() - start, "log": log, "last_loss": last_loss,
-            "fingerprint": fingerprint,
-        })
-        atomic_write(out_dir / LOG_FILE, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in log)))
-
-    net.train()
-    start, status, diverged_at = time.perf_counter(), "completed", None
-    bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress, dynamic_ncols=True)
-    while step < cfg.steps:
-        lr = cfg.lr_at(step)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        loss, grad_norm = train_step(net, loss_fn, opt, params, gen, cfg.grad_clip, ema)
-        if grad_norm is None:
-            status, diverged_at = "diverged", step
-            break
-        step += 1
-        last_loss = float(loss.detach())
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            log.append({"step": step, "loss": last_loss, "lr": lr, "grad_norm": float(grad_norm),
-                        "seconds": elapsed + time.perf_counter() - start})
-            bar.set_postfix(loss=f"{last_loss:.4g}")
-        if step % cfg.checkpoint_every == 0 and step < cfg.steps:
-            checkpoint()
-        bar.update(1)
-    bar.close()
-    checkpoint()
-    result = TrainResult(status, step, elapsed + time.perf_counter() - start, step * cfg.batch_size, last_loss,
-                         diverged_at, log)
-    weights = ema.state_dict() if ema is not None else net.state_dict()
-    return result, {k: v.detach().clone() for k, v in weights.items()}
+    result, weights = train_parts({SINGLE: Part(net, cfg)}, step_fn, cfg, out_dir, desc, progress, fingerprint)
+    return result, weights[SINGLE]

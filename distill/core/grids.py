@@ -1,0 +1,78 @@
+"""Time grids by name: the sampler's times t_0 = 1 > t_1 > ... > t_N = 0 in variance-preserving time, for any N >= 1.
+
+A sampler of N steps evaluates its denoiser at t_0 .. t_{N-1} and returns x-hat at t_{N-1} (the official PD code);
+t_N = 0 closes the grid. Grids are small functions `grid(steps, schedule, **options) -> Tensor[N + 1]` (float64) in
+the registry GRIDS, so a sampler, a CLI flag or a params.yaml key names one:
+  - uniform: t_i = 1 - i/N (PD, DDIM);
+  - logsnr: uniform in log-SNR lambda between lambda(1) and lambda(0) (DPM-Solver's 'logSNR' spacing, used by SFD);
+  - edm: EDM's polynomial sigma grid (Karras et al. 2022, Eq. 5), sigma_i = (s_max^(1/rho) + i/(N-1)
+    (s_min^(1/rho) - s_max^(1/rho)))^rho for i < N, mapped to VP time through sigma = sigma_t / alpha_t.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from distill.core.schedule import CosineSchedule
+
+Grid = Callable[..., torch.Tensor]
+GRIDS: dict[str, Grid] = {}
+
+
+def register_grid(name: str) -> Callable[[Grid], Grid]:
+    def add(fn: Grid) -> Grid:
+        if name in GRIDS:
+            raise ValueError(f"time grid {name!r} is registered twice")
+        GRIDS[name] = fn
+        return fn
+    return add
+
+
+def check_steps(steps: int) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"number of sampling steps must be an integer >= 1, got {steps!r}")
+    return steps
+
+
+@register_grid("uniform")
+def uniform(steps: int, schedule: CosineSchedule | None = None) -> torch.Tensor:
+    """t_i = i / N for i = N..0."""
+    return torch.linspace(1.0, 0.0, check_steps(steps) + 1, dtype=torch.float64)
+
+
+@register_grid("logsnr")
+def logsnr_uniform(steps: int, schedule: CosineSchedule | None = None) -> torch.Tensor:
+    """Equal steps in log-SNR from lambda(t=1) to lambda(t=0) (the schedule's clipping range)."""
+    schedule = schedule or CosineSchedule()
+    lam = torch.linspace(schedule.logsnr_min, schedule.logsnr_max, check_steps(steps) + 1, dtype=torch.float64)
+    ts = schedule.t_from_logsnr(lam).clamp(0.0, 1.0)
+    ts[0], ts[-1] = 1.0, 0.0
+    return ts
+
+
+@register_grid("edm")
+def edm_polynomial(steps: int, schedule: CosineSchedule | None = None, rho: float = 7.0, sigma_min: float = 0.002,
+                   sigma_max: float = 80.0) -> torch.Tensor:
+    """EDM Eq. 5 (defaults: EDM's rho = 7, sigma in [0.002, 80]); one step evaluates at sigma_max only."""
+    schedule = schedule or CosineSchedule()
+    n = check_steps(steps)
+    if not 0 < sigma_min < sigma_max or rho <= 0:
+        raise ValueError(f"edm grid needs 0 < sigma_min < sigma_max and rho > 0, got {sigma_min}, {sigma_max}, {rho}")
+    i = torch.arange(n, dtype=torch.float64)
+    frac = i / (n - 1) if n > 1 else i
+    sigmas = (sigma_max ** (1 / rho) + frac * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    logsnr = (-2.0 * torch.log(sigmas)).clamp(schedule.logsnr_min, schedule.logsnr_max)  # sigma = sigma_t / alpha_t
+    return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
+
+
+def make_grid(name: str, steps: int, schedule: CosineSchedule | None = None, **options) -> torch.Tensor:
+    """The named grid of `steps` steps; a clear error for an unknown name or option."""
+    if name not in GRIDS:
+        raise ValueError(f"unknown time grid {name!r}; expected one of {sorted(GRIDS)}")
+    ts = GRIDS[name](steps, schedule, **options)
+    if not (ts[:-1] > ts[1:]).all() or ts[0] > 1 or ts[-1] != 0 or not math.isfinite(float(ts.sum())):
+        raise ValueError(f"time grid {name!r} with {steps} steps is not strictly decreasing from <= 1 to 0")
+    return ts
