@@ -33,15 +33,14 @@ include: "workflows/features.smk"
 include: "workflows/teachers.smk"
 include: "workflows/sampling.smk"
 include: "workflows/evaluation.smk"
-include: "workflows/pd_table1.smk"
-include: "workflows/pd.smk"
+# One rule file per method the active profile runs (the method registry, distill/plugins: is_activated).
+for _method in ACTIVE_METHODS:
+    include: _method.rule_file
+include: "workflows/results.smk"
 include: "workflows/compare.smk"
 
 
 rule all:
     default_target: True
     input:
-        "reports/table1.pdf",
-        *(["reports/fid_vs_n.pdf"] if CFG["evaluation"]["curve"] else []),
-        rules.pd.input,
-        "reports/compare.pdf",
+        final_targets(),

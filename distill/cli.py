@@ -1,7 +1,9 @@
 """The `distill` command line. Each sub-command is one step of the pipeline; Snakemake rules call them.
 
-Every sub-command reads its hyperparameters from params.yaml (validated against workflows/schema/) and the
-profile named by --profile (default: the file's `profile`).
+The core commands (training a teacher, sampling, evaluating, reference statistics, the results table, compare) are
+defined here; every method of the registry (`distill.plugins`) adds its own commands. Every sub-command reads its
+hyperparameters from params.yaml (validated against workflows/schema/) and the profile named by --profile (default:
+the file's `profile`).
 """
 
 from __future__ import annotations
@@ -15,30 +17,133 @@ from distill.config import DEFAULT_PARAMS, ConfigError, experiment_profile, load
 from distill.reports.published import PUBLISHED_CSV
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def positive_int(text: str) -> int:
+    """An integer >= 1 (zero or a negative count is an error, never a default)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def common(p: argparse.ArgumentParser) -> None:
+    """The options every step shares."""
     p.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: %(default)s)")
     p.add_argument("--profile", default=None, help="profile in params.yaml: smoke, mini or paper (default: the file's)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--method", default=None, help="with --experiment: the method (params.yaml section) it belongs to")
     p.add_argument("--experiment", default=None,
-                   help="a pd.experiments entry: use its data, network and teacher training instead of the profile's")
+                   help="an experiment of --method's section: use its data, network and teacher training where it "
+                        "sets them instead of the profile's")
 
 
-def _report_io(p: argparse.ArgumentParser, published: str, json_help: str | None = None,
-               results: bool = True) -> None:
+def report_io(p: argparse.ArgumentParser, json_help: str | None = None, results: bool = True) -> None:
     """The inputs and outputs every report command shares."""
     if results:
         p.add_argument("--results", required=True, help="results/<profile> folder")
         p.add_argument("--benchmarks", default=None,
                        help="folder of Snakemake benchmark .tsv files; their total job time goes in the report")
-    p.add_argument("--published", default=published, help="published numbers (CSV; default: %(default)s)")
+    p.add_argument("--published", default=str(PUBLISHED_CSV), help="published numbers (CSV; default: %(default)s)")
     p.add_argument("--pdf", required=True, help="output PDF")
     p.add_argument("--csv", required=True, help="output CSV")
     if json_help:
         p.add_argument("--json", required=True, help=json_help)
 
 
+def parse_cond(items: list[str] | None) -> dict[str, float]:
+    """--cond KEY=VALUE pairs (a scalar per sample, e.g. w=2.0, or label=3) as a dict; bad text is an error."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--cond expects KEY=VALUE (e.g. w=2.0 or label=3), got {item!r}")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ConfigError(f"--cond {key}: {value!r} is not a number") from None
+    return out
+
+
+def _check_params(args, cfg, progress):
+    print(json.dumps(cfg, indent=2))
+
+
+def _train_classifier(args, cfg, progress):
+    from distill.pipeline import train_classifier
+
+    metrics = train_classifier.run(cfg, args.out, args.threads, progress)
+    print(f"held-out accuracy {metrics['held_out_accuracy']:.4f}")
+
+
+def _train_teacher(args, cfg, progress):
+    from distill.pipeline import train_teacher
+
+    summary = train_teacher.run(cfg, args.parameterization, args.weighting, args.seed, args.out, args.threads, progress)
+    print(f"{summary['status']} after {summary['steps']} steps, final loss {summary['final_loss']:.4g}")
+
+
+def _sample(args, cfg, progress):
+    from distill.pipeline import sample
+
+    options = {} if args.gamma is None else {"gamma": args.gamma}
+    print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress, args.num_samples, args.steps,
+                     options=options, grid=args.grid, cond=parse_cond(args.cond)))
+
+
+def _evaluate(args, cfg, progress):
+    from distill.pipeline import evaluate
+
+    record = evaluate.run(cfg, args.samples, args.reference, args.out, args.grid, args.extractor_weights, args.threads)
+    fid = record["metrics"]["fid"] if record["metrics"] else None
+    print(f"FID min {fid['min']:.4f}, mean {fid['mean']:.4f}" if fid else record["status"])
+
+
+def _fid(args, cfg, progress):
+    from distill.pipeline import fid_tool
+
+    fid_tool.main(cfg, args, progress)
+
+
+def _results(args, cfg, progress):
+    from distill.results import table
+
+    df = table.join(args.parts, args.out)
+    print(f"{len(df)} rows from {len(args.parts)} part(s) written to {args.out}")
+
+
+def _compare(args, cfg, progress):
+    from distill.reports import compare
+
+    results = Path(args.results or f"results/{cfg['profile']}")
+    outcome = compare.build(cfg, results, Path(args.published), Path(args.md), Path(args.pdf))
+    print(compare.headline(outcome, cfg))
+    for failure in outcome.failures:
+        print(f"FAIL: {failure}")
+    print(f"wrote {args.md} and {args.pdf}")
+    return 0 if outcome.passed or args.exit_zero else 1
+
+
+def _dvc_yaml(args, cfg, progress):
+    from distill.workflow import dvc
+
+    text = dvc.render()
+    if args.write:
+        Path(args.write).write_text(text)
+        print(f"wrote {args.write}")
+    else:
+        print(text, end="")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from distill.core.grids import GRIDS
+    from distill.core.parameterization import PARAMETERIZATIONS
+    from distill.core.samplers import SAMPLERS
+    from distill.core.weighting import WEIGHTINGS
+    from distill.plugins import methods
+
     parser = argparse.ArgumentParser(
         prog="distill",
         description="distill: reproduce diffusion-distillation papers on one shared PyTorch core. The usual entry "
@@ -46,59 +151,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("check-params", help="validate params.yaml against the schema and print the active profile",
-                       description="Validate params.yaml against workflows/schema/params.schema.json; exit 1 naming "
-                                   "every bad key, else print the selected profile's settings as JSON.")
-    _common(p)
+    def command(name: str, handler, help: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description)
+        common(p)
+        p.set_defaults(handler=handler)
+        return p
 
-    p = sub.add_parser("train-classifier", help="train the domain classifier used as FID feature extractor",
-                       description="Train the small CNN classifier on the profile's data set (a held-out split "
-                                   "measures its accuracy); its penultimate features define FID on embedded data.")
-    _common(p)
+    command("check-params", _check_params, "validate params.yaml against the schema and print the active profile",
+            "Validate params.yaml against workflows/schema/params.schema.json (and each method's schema); exit 1 "
+            "naming every bad key, else print the selected profile's settings as JSON.")
+
+    p = command("train-classifier", _train_classifier, "train the domain classifier used as FID feature extractor",
+                "Train the small CNN classifier on the profile's data set (a held-out split measures its accuracy); "
+                "its penultimate features define FID on embedded data.")
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, metrics.json)")
 
-    p = sub.add_parser("train-teacher", help="train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
-                       description="Continuous-time diffusion training with the given output parameterization and "
-                                   "loss weighting. The training state is saved atomically every "
-                                   "teacher.checkpoint_every steps; re-running the same command resumes and ends "
-                                   "with the same weights. A non-finite loss stops training and is recorded as "
-                                   "'diverged' in summary.json.")
-    _common(p)
-    p.add_argument("--parameterization", required=True, choices=["both", "x", "eps", "v"])
-    p.add_argument("--weighting", required=True, choices=["snr", "snr_trunc", "snr_plus_one", "constant"])
+    p = command("train-teacher", _train_teacher, "train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
+                "Continuous-time diffusion training with the given output parameterization and loss weighting. The "
+                "training state is saved atomically every teacher.checkpoint_every steps; re-running the same "
+                "command resumes and ends with the same weights. A non-finite loss stops training and is recorded "
+                "as 'diverged' in summary.json.")
+    p.add_argument("--parameterization", required=True, choices=PARAMETERIZATIONS)
+    p.add_argument("--weighting", required=True, choices=WEIGHTINGS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json, log.jsonl)")
 
-    p = sub.add_parser("pd-round", help="one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
-                       description="Distil a teacher sampled with 2N DDIM steps into a student of N steps: the student "
-                                   "starts from the teacher's weights, is trained on two-step DDIM targets at the "
-                                   "discrete times i/N with a fresh optimizer and a learning rate annealed to 0, with "
-                                   "the settings of pd.experiments.<EXPERIMENT>. The teacher is the trained teacher "
-                                   "(first round) or the previous round's student.")
-    _common(p)
-    p.add_argument("--student-steps", type=int, required=True, help="N, the student's sampling steps")
-    p.add_argument("--teacher", required=True, help="model.safetensors of the teacher (2N steps)")
-    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
-
-    p = sub.add_parser("sample", help="draw evaluation samples from a trained model",
-                       description="Draw evaluation.num_samples images (seed i for image i, so results do not depend "
-                                   "on the batch size) with the DDIM or the ancestral sampler; write an .npz.")
-    _common(p)
+    p = command("sample", _sample, "draw evaluation samples from a trained model",
+                "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
+                "size) with any registered sampler on any time grid; write an .npz.")
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
-    p.add_argument("--sampler", required=True, choices=["ddim", "ancestral"])
-    p.add_argument("--num-samples", type=int, default=None,
+    p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS),
+                   help="; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
+    p.add_argument("--grid", default="uniform", choices=sorted(GRIDS), help="time grid (default: %(default)s)")
+    p.add_argument("--num-samples", type=positive_int, default=None,
                    help="images to draw (default: evaluation.seed_ranges x evaluation.num_samples)")
-    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: sampling.steps)")
+    p.add_argument("--steps", type=positive_int, default=None, help="sampler steps (default: sampling.steps)")
     p.add_argument("--gamma", type=float, default=None,
-                   help="variance exponent of the ancestral sampler (default: sampling.ancestral_gamma)")
+                   help="the ancestral sampler's variance exponent in [0, 1] (default: sampling.ancestral_gamma)")
+    p.add_argument("--cond", action="append", metavar="KEY=VALUE",
+                   help="a condition given to every sample (e.g. w=2.0 for a guidance weight, label=3); repeatable")
     p.add_argument("--out", required=True, help="output .npz")
 
-    p = sub.add_parser("evaluate", help="evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
-                       description="Evaluate the samples of `distill sample` against reference statistics under the "
-                                   "protocol of params.yaml (evaluation.*): every metric on each of seed_ranges "
-                                   "disjoint ranges of num_samples images, reported as minimum and mean. Writes a "
-                                   "JSON record and a PNG grid of the first 64 samples.")
-    _common(p)
+    p = command("evaluate", _evaluate, "evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
+                "Evaluate the samples of `distill sample` against reference statistics under the protocol of "
+                "params.yaml (evaluation.*): every metric on each of seed_ranges disjoint ranges of num_samples "
+                "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.")
     p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
     p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
     p.add_argument("--extractor-weights", default=None,
@@ -114,143 +211,72 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Features of real images under evaluation.feature_extractor: FID mean and "
                                        "covariance plus the features KID/PR/PRDC need. Default images: the profile's "
                                        "data set.")
-    _common(q)
+    common(q)
+    q.set_defaults(handler=_fid)
     q.add_argument("--images", default=None, help="folder, .zip or .npz of images (default: the profile's data set)")
     q.add_argument("--extractor-weights", default=None, help="default: evaluation.feature_extractor_weights")
     q.add_argument("--out", required=True, help="output .npz")
     q = fid_sub.add_parser("calc", help="protocol metrics of images (folder, .zip, .npz) or of a model",
                            description="Evaluate images, or a model sampled on the protocol's seeds, against "
                                        "reference statistics; print the metrics as JSON.")
-    _common(q)
+    common(q)
+    q.set_defaults(handler=_fid)
     src = q.add_mutually_exclusive_group(required=True)
     src.add_argument("--images", help="folder, .zip or .npz of generated images, ordered by seed")
     src.add_argument("--model", help="model.safetensors to sample from")
-    q.add_argument("--sampler", default="ddim", choices=["ddim", "ancestral"], help="with --model")
+    q.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS), help="with --model")
     q.add_argument("--ref", required=True, help="reference statistics .npz")
     q.add_argument("--extractor-weights", default=None, help="default: evaluation.feature_extractor_weights")
     q.add_argument("--out", default=None, help="also write the JSON here")
     q = fid_sub.add_parser("curve", help="FID against the number of samples (choose evaluation.num_samples)",
                            description="FID of evaluation.curve.sizes images on each of seed_ranges disjoint ranges.")
-    _common(q)
+    common(q)
+    q.set_defaults(handler=_fid)
     q.add_argument("--samples", required=True, help=".npz with at least max(sizes) x seed_ranges samples")
     q.add_argument("--reference", required=True)
     q.add_argument("--extractor-weights", default=None)
     q.add_argument("--pdf", required=True)
     q.add_argument("--csv", required=True)
 
-    p = sub.add_parser("table1", help="build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
-                       description="Collect the metrics of the Table 1 grid, put them beside the published CIFAR-10 "
-                                   "numbers, check the paper's conclusion, and write the table.")
-    _common(p)
-    _report_io(p, str(PUBLISHED_CSV), "metrics JSON (DVC metrics file)")
+    for method in methods():
+        method.add_commands(sub, common)
 
-    p = sub.add_parser("pd-report", help="PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
-                       description="Collect the evaluations of one pd.experiments entry (teacher at every power of "
-                                   "two up to its steps with DDIM and the stochastic sampler at each gamma, every "
-                                   "student at its own steps), draw FID against steps beside the paper's known "
-                                   "points, tabulate the students' DDIM vs stochastic FID and the cost of every "
-                                   "round, and check the paper's claims. Needs --experiment.")
-    _common(p)
-    _report_io(p, str(PUBLISHED_CSV), "output JSON summary (read by `distill table2`; DVC metrics)")
+    p = command("results", _results, "join the methods' parts of the results table into results/<profile>/results.csv",
+                "Every evaluation of every method as tidy rows (distill.results.table): join the parts the methods' "
+                "reports wrote into one long-format table.")
+    p.add_argument("parts", nargs="+", help="results/<profile>/rows/*.csv")
+    p.add_argument("--out", required=True, help="output CSV (results/<profile>/results.csv)")
 
-    p = sub.add_parser("table2", help="build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
-                       description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
-                                   "reproduced PD and DDIM rows at 1, 2, 4 and 8 model evaluations.")
-    _common(p)
-    p.add_argument("--pd", required=True, help="JSON written by `distill pd-report` for the table2 experiment")
-    _report_io(p, str(PUBLISHED_CSV), results=False)
-
-    p = sub.add_parser("compare", help="reproduced vs published for every number and claim; fails on a broken claim",
-                       description="Put every published number (results/published/published.csv) beside this "
-                                   "profile's reproduction with their ratio, check every claim of the registry "
-                                   "(distill/claims), list what is missing, and write reports/compare.md and .pdf. "
-                                   "Exit status 1 when a claim expected at this profile's scale does not hold, or, at "
-                                   "the paper scale, a number is farther from its published value than its tolerance.")
-    _common(p)
+    p = command("compare", _compare, "reproduced vs published for every number and claim; fails on a broken claim",
+                "Put every published number (results/published/published.csv) beside this profile's reproduction "
+                "(results/<profile>/results.csv) with their ratio, check every claim of the registry "
+                "(distill/claims), list what is missing, and write reports/compare.md and .pdf. Exit status 1 when a "
+                "claim expected at this profile's scale does not hold, or, at the paper scale, a number is farther "
+                "from its published value than its tolerance.")
     p.add_argument("--results", default=None, help="results folder of the profile (default: results/<profile>)")
     p.add_argument("--published", default=str(PUBLISHED_CSV), help="published numbers (CSV; default: %(default)s)")
     p.add_argument("--md", default="reports/compare.md", help="output Markdown (default: %(default)s)")
     p.add_argument("--pdf", default="reports/compare.pdf", help="output PDF (default: %(default)s)")
     p.add_argument("--exit-zero", action="store_true",
                    help="write the report and exit 0 even when it fails (for the Snakemake target; CI omits it)")
+
+    p = command("dvc-yaml", _dvc_yaml, "print (or --write) dvc.yaml: one stage per registered method",
+                "dvc.yaml is generated from the method registry: one stage per method calling its Snakemake "
+                "targets, listing only the params.yaml sections it reads. A test checks the committed file is "
+                "up to date.")
+    p.add_argument("--write", default=None, help="write to this file (dvc.yaml) instead of printing")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cfg = experiment_profile(load_profile(args.params, args.profile), getattr(args, "experiment", None))
+        cfg = experiment_profile(load_profile(args.params, args.profile), args.method, args.experiment)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    progress = not args.no_progress
-    if args.command in ("pd-round", "pd-report") and not args.experiment:
-        print(f"error: {args.command} needs --experiment (a key of pd.experiments in params.yaml)", file=sys.stderr)
-        return 1
     try:
-        if args.command == "check-params":
-            print(json.dumps(cfg, indent=2))
-        elif args.command == "train-classifier":
-            from distill.pipeline import train_classifier
-
-            metrics = train_classifier.run(cfg, args.out, args.threads, progress)
-            print(f"held-out accuracy {metrics['held_out_accuracy']:.4f}")
-        elif args.command == "train-teacher":
-            from distill.pipeline import train_teacher
-
-            summary = train_teacher.run(cfg, args.parameterization, args.weighting, args.seed, args.out,
-                                        args.threads, progress)
-            print(f"{summary['status']} after {summary['steps']} steps, final loss {summary['final_loss']:.4g}")
-        elif args.command == "sample":
-            from distill.pipeline import sample
-
-            print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress, args.num_samples,
-                             args.steps, args.gamma))
-        elif args.command == "pd-round":
-            from distill.pipeline import distill_round
-
-            summary = distill_round.run(cfg, args.experiment, args.student_steps, args.teacher, args.out,
-                                        args.threads, progress)
-            print(f"{summary['status']} after {summary['steps']} updates")
-        elif args.command == "evaluate":
-            from distill.pipeline import evaluate
-
-            record = evaluate.run(cfg, args.samples, args.reference, args.out, args.grid, args.extractor_weights,
-                                  args.threads)
-            fid = record["metrics"]["fid"] if record["metrics"] else None
-            print(f"FID min {fid['min']:.4f}, mean {fid['mean']:.4f}" if fid else record["status"])
-        elif args.command == "fid":
-            from distill.pipeline import fid_tool
-
-            fid_tool.main(cfg, args, progress)
-        elif args.command == "table1":
-            from distill.reports import table1
-
-            table1.build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv),
-                         Path(args.json), Path(args.benchmarks) if args.benchmarks else None)
-        elif args.command == "pd-report":
-            from distill.reports import pd as pd_report
-
-            summary = pd_report.build(cfg, args.experiment, Path(args.results), Path(args.published), Path(args.pdf),
-                                      Path(args.csv), Path(args.json), Path(args.benchmarks) if args.benchmarks else None)
-            for claim in summary["claims"]:
-                print(f"{claim['status']:>13}: {claim['claim']} ({claim['detail']})")
-        elif args.command == "table2":
-            from distill.reports import table2
-
-            table2.build(Path(args.pd), Path(args.published), Path(args.pdf), Path(args.csv))
-        elif args.command == "compare":
-            from distill.reports import compare
-
-            results = Path(args.results or f"results/{cfg['profile']}")
-            outcome = compare.build(cfg, results, Path(args.published), Path(args.md), Path(args.pdf))
-            print(compare.headline(outcome, cfg))
-            for failure in outcome.failures:
-                print(f"FAIL: {failure}")
-            print(f"wrote {args.md} and {args.pdf}")
-            if not outcome.passed and not args.exit_zero:
-                return 1
+        return args.handler(args, cfg, not args.no_progress) or 0
     except (ConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0

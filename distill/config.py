@@ -27,10 +27,22 @@ def schema_path(params_path: str | Path) -> Path:
 
 
 def load_schema(params_path: str | Path) -> dict[str, Any]:
+    """The params schema with every registered method's section schema (workflows/schema/methods/<name>.json) added
+    as an optional key of a profile: a profile without the section does not run the method."""
+    from distill.plugins import REGISTERED
+
     path = schema_path(params_path)
     if not path.is_file():
         raise ConfigError(f"schema {path} not found: params.yaml must sit at the project root beside workflows/")
-    return json.loads(path.read_text())
+    schema = json.loads(path.read_text())
+    for name in REGISTERED:
+        part_path = path.parent / "methods" / f"{name}.json"
+        if not part_path.is_file():
+            raise ConfigError(f"method {name!r} is registered but its schema {part_path} is missing")
+        part = json.loads(part_path.read_text())
+        schema["$defs"].update(part.pop("$defs", {}))
+        schema["$defs"]["profile"]["properties"][name] = part
+    return schema
 
 
 def _where(path) -> str:
@@ -78,20 +90,20 @@ def load_profile(path: str | Path = DEFAULT_PARAMS, profile: str | None = None) 
     return select_profile(load_params(path), profile)
 
 
-def experiment_profile(cfg: Mapping[str, Any], experiment: str | None) -> dict[str, Any]:
-    """The profile as a Progressive Distillation experiment sees it: its own data, network and teacher training
-    where it sets them (non-null), the profile's otherwise. `experiment` None returns the profile unchanged."""
+def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: str | None) -> dict[str, Any]:
+    """The profile as one experiment of a method sees it: the experiment's own data, network and teacher training
+    (keys data, network, teacher_training of `<method>.experiments.<experiment>`) where it sets them (non-null), the
+    profile's otherwise. No experiment returns the profile unchanged."""
     if experiment is None:
         return dict(cfg)
-    experiments = cfg["pd"]["experiments"]
+    if method is None:
+        raise ConfigError(f"--experiment {experiment} needs --method (the params.yaml section it belongs to)")
+    experiments = (cfg.get(method) or {}).get("experiments")
+    if experiments is None:
+        raise ConfigError(f"profile {cfg['profile']!r} has no {method}.experiments in params.yaml")
     if experiment not in experiments:
-        raise ConfigError(f"pd experiment {experiment!r} is not in params.yaml (profile {cfg['profile']!r} has "
+        raise ConfigError(f"{method} experiment {experiment!r} is not in params.yaml (profile {cfg['profile']!r} has "
                           f"{sorted(experiments)})")
     exp = experiments[experiment]
-    return {**cfg, "data": exp["data"] or cfg["data"], "network": exp["network"] or cfg["network"],
-            "teacher": exp["teacher_training"] or cfg["teacher"]}
-
-
-def round_updates(exp: Mapping[str, Any], student_steps: int) -> int:
-    """Updates of the round that distils to `student_steps` (PD: 50k per round, 100k for the rounds to 2 and 1)."""
-    return exp["updates_last_rounds"] if student_steps <= 2 else exp["updates_per_round"]
+    return {**cfg, "data": exp.get("data") or cfg["data"], "network": exp.get("network") or cfg["network"],
+            "teacher": exp.get("teacher_training") or cfg["teacher"]}

@@ -72,9 +72,9 @@ def test_cli_reports_bad_params(tmp_path):
 
 def test_pd_experiments_override_only_what_they_set(params):
     paper = select_profile(params, "paper")
-    cifar = experiment_profile(paper, "cifar10")
+    cifar = experiment_profile(paper, "pd", "cifar10")
     assert cifar["data"] == paper["data"] and cifar["teacher"] == paper["teacher"]
-    imagenet = experiment_profile(paper, "imagenet64")
+    imagenet = experiment_profile(paper, "pd", "imagenet64")
     assert imagenet["data"]["name"] == "imagenet64" and imagenet["data"]["conditional"]
     assert imagenet["network"]["ch"] == 192 and imagenet["teacher"]["batch_size"] == 2048
     # PUBLISHED.md 1(b): 8192 steps for CIFAR-10, 1024 for ImageNet 64 and LSUN; 50k / 100k updates; distill lr
@@ -84,4 +84,4 @@ def test_pd_experiments_override_only_what_they_set(params):
     assert all(e["updates_per_round"] == 50000 and e["updates_last_rounds"] == 100000 for e in pd.values())
     assert pd["cifar10"]["train"]["lr"] == 5e-5 and pd["imagenet64"]["train"]["lr"] == 1e-4
     with pytest.raises(ConfigError, match="pd experiment 'svhn' is not in params.yaml"):
-        experiment_profile(paper, "svhn")
+        experiment_profile(paper, "pd", "svhn")

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from distill.config import ConfigError, round_updates
+from distill.config import ConfigError
+from distill.pipeline.pd_layout import round_updates
 from distill.core.grids import uniform
 from distill.core.samplers import ddim_step, sample_ddim
 from distill.core.schedule import CosineSchedule, broadcast_like

@@ -1,6 +1,11 @@
 # Shared names: output folders of the active profile, the CLI call, and the target lists built from params.yaml.
 import json
 
+from distill.core.grids import GRIDS
+from distill.core.parameterization import PARAMETERIZATIONS
+from distill.core.samplers import SAMPLERS
+from distill.core.weighting import WEIGHTINGS
+from distill.plugins import active, final_targets as method_targets
 from distill.reports.table1 import run_name
 
 RESULTS = f"results/{PROFILE}"
@@ -34,3 +39,22 @@ def extractor_weights():
 def reference_stats():
     """Reference statistics of the profile's data set under its feature extractor."""
     return f"{RESULTS}/refs/{CFG['data']['name']}-{CFG['evaluation']['feature_extractor']}.npz"
+
+
+# Names every rule's wildcards accept, read from the registries (never written by hand).
+SAMPLER_NAMES = "|".join(SAMPLERS)
+PARAMETERIZATION_NAMES = "|".join(PARAMETERIZATIONS)
+WEIGHTING_NAMES = "|".join(WEIGHTINGS)
+ACTIVE_METHODS = active(CFG)
+
+
+def final_targets():
+    """Every final target of the profile (get_final_output): each active method's reports, the FID-vs-N curve when
+    configured, and the comparison with the published numbers."""
+    curve = ["reports/fid_vs_n.pdf"] if CFG["evaluation"]["curve"] else []
+    return method_targets(CFG) + curve + ["reports/compare.pdf"]
+
+
+def method_rows():
+    """Every active method's parts of the results table."""
+    return [path for m in ACTIVE_METHODS for path in m.rows(CFG, RESULTS)]

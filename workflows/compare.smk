@@ -1,10 +1,11 @@
-# Reproduced vs published for every number and claim of the active profile (reports/compare.md + .pdf).
-# The report is always written (--exit-zero); `distill compare` without it is what CI runs to fail on a broken claim.
+# Reproduced vs published for every number and claim of the active profile (reports/compare.md + .pdf), from the
+# results table and the methods' summaries (claim subjects). The report is always written (--exit-zero); `distill
+# compare` without it is what CI runs to fail on a broken claim.
 
 rule compare:
     input:
-        table1=f"{RESULTS}/table1.json",
-        pd=[f"{RESULTS}/pd_{e}.json" for e in PD_EXPS],
+        results=f"{RESULTS}/results.csv",
+        reports=method_targets(CFG),  # the methods' summaries (claim subjects) are written with their reports
         published="results/published/published.csv",
         profile=str(PROFILE_STAMP),
     output:

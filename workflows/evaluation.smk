@@ -33,7 +33,7 @@ rule evaluate:
         grid=report(f"{RESULTS}/metrics/{{run}}/{{sampler}}.png", caption="report/grid.rst", category="Samples",
                     labels={"model": "{run}", "sampler": "{sampler}"}),
     wildcard_constraints:
-        sampler="ddim|ancestral",
+        sampler=SAMPLER_NAMES,
     params:
         hp=hp("evaluation", "data"),
     threads: CFG["threads"]["evaluate"]

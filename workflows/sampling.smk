@@ -6,7 +6,7 @@ rule sample:
     output:
         f"{RESULTS}/samples/{{run}}/{{sampler}}.npz",
     wildcard_constraints:
-        sampler="ddim|ancestral",
+        sampler=SAMPLER_NAMES,
     params:
         hp=hp("sampling", "evaluation", "device"),
     threads: CFG["threads"]["sample"]

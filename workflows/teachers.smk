@@ -6,8 +6,8 @@ rule train_teacher:
         weights=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}/model.safetensors",
         summary=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}/summary.json",
     wildcard_constraints:
-        param="both|x|eps|v",
-        weighting="snr|snr_trunc|snr_plus_one|constant",
+        param=PARAMETERIZATION_NAMES,
+        weighting=WEIGHTING_NAMES,
         seed=r"\d+",
     params:
         hp=hp("data", "network", "teacher", "device"),

@@ -4,10 +4,12 @@
 A claim reads one *subject* of the reproduced results:
   - "table1": the Table 1 grid, a frame of (parameterization, weighting, sampler, fid, is, status);
   - "pd_experiment": the summary `distill pd-report` writes for one pd.experiments entry (curves, teacher_best_fid,
-    cost), checked once per experiment.
+    cost), checked once per experiment;
+  - "table:<paper>/<table>": the reproduced rows of one published table, from every method that reproduces it
+    (columns of distill.reports.reproduced: method, steps, reproduced, status, cost_seconds, ...).
 Its check returns (status, detail) with status "holds", "does not hold" or "not checked" (inputs missing: never a
 silent pass). A claim that does not hold where it is expected fails `distill compare`; elsewhere it is reported only.
-Later papers add their claims (and subjects) to CLAIMS.
+Each method of the registry (distill.plugins) brings its claims module.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ class Claim:
 
 
 def _claims() -> tuple[Claim, ...]:
-    from distill.claims import pd as pd_claims
+    """Every registered method's claims (its card names the module; default distill.claims.<method>)."""
+    import importlib
 
-    return pd_claims.CLAIMS
+    from distill.plugins import methods
+
+    return tuple(c for m in methods() for c in importlib.import_module(m.claims_module).CLAIMS)
 
 
 CLAIMS: tuple[Claim, ...] = _claims()

@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from distill.config import ConfigError, experiment_profile, round_updates
+from distill.config import ConfigError, experiment_profile
+from distill.pipeline.pd_layout import round_updates
 from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights, write_json
 from distill.core.training import TrainConfig, train
 from distill.data import load_dataset
@@ -29,7 +30,7 @@ def teacher_sampler_steps(teacher_cfg: dict[str, Any], experiment: dict[str, Any
 def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: str | Path, out_dir: str | Path,
         threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     device = setup_torch(threads, cfg["device"])
-    exp, ecfg, out_dir = cfg["pd"]["experiments"][experiment], experiment_profile(cfg, experiment), Path(out_dir)
+    exp, ecfg, out_dir = cfg["pd"]["experiments"][experiment], experiment_profile(cfg, "pd", experiment), Path(out_dir)
     teacher_tensors, teacher_cfg = load_weights(teacher_path)
     n_teacher = teacher_sampler_steps(teacher_cfg, exp)
     if n_teacher != 2 * student_steps:

@@ -91,3 +91,20 @@ def samples_path(results: str, name: str, e: Evaluation) -> str:
 
 def metrics_path(results: str, name: str, e: Evaluation) -> str:
     return f"{results}/pd_metrics/{name}/{e.model}/{e.spec}-n{e.steps}.json"
+
+
+def round_updates(exp: Mapping[str, Any], student_steps: int) -> int:
+    """Updates of the round that distils to `student_steps` (PD: 50k per round, 100k for the rounds to 2 and 1)."""
+    return exp["updates_last_rounds"] if student_steps <= 2 else exp["updates_per_round"]
+
+
+def table2_steps(cfg: Mapping[str, Any], name: str) -> list[int]:
+    """Extra teacher DDIM step counts for PD Table 2 (pd.table2_ddim_steps), evaluated on the table2 experiment."""
+    return list(cfg["pd"]["table2_ddim_steps"]) if name == cfg["pd"]["table2"] else []
+
+
+def all_evaluations(exp: Mapping[str, Any], gammas: list[float], extra_ddim_steps: list[int]) -> list[Evaluation]:
+    """Fig. 4's evaluations plus the teacher's DDIM at Table 2's extra step counts (any count, not only powers of
+    two)."""
+    out = evaluations(exp, gammas)
+    return out + [e for e in (Evaluation(TEACHER, spec_name("ddim"), n) for n in extra_ddim_steps) if e not in out]

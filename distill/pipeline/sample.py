@@ -40,32 +40,62 @@ def class_labels(seeds: list[int], num_classes: int, device: torch.device | str)
     return {"label": torch.tensor([seed % num_classes for seed in seeds], dtype=torch.int64, device=device)}
 
 
+def conditions(seeds: list[int], num_classes: int, cond: dict[str, float], device: torch.device | str):
+    """Per-sample conditions: a class-conditional model's labels (seed i draws class i mod num_classes, unless
+    cond sets 'label'), and every scalar of `cond` (e.g. a guidance weight w) for every sample."""
+    out: dict[str, torch.Tensor] = {}
+    if num_classes > 0:
+        out = class_labels(seeds, num_classes, device)
+    for key, value in cond.items():
+        if key == "label":
+            if num_classes == 0 or not float(value).is_integer() or not 0 <= value < num_classes:
+                raise ValueError(f"--cond label={value}: the model has {num_classes} classes" if num_classes else
+                                 "--cond label: the model is not class-conditional")
+            out["label"] = torch.full((len(seeds),), int(value), dtype=torch.int64, device=device)
+        else:
+            out[key] = torch.full((len(seeds),), float(value), dtype=torch.float32, device=device)
+    return out or None
+
+
 def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str | Path,
         threads: int | None = None, progress: bool = True, num_samples: int | None = None,
-        steps: int | None = None, gamma: float | None = None) -> str:
-    """Sample `num_samples` images (default: all seed ranges of the protocol) and write them to out_path.
-    `steps` and `gamma` default to sampling.steps and sampling.ancestral_gamma."""
+        steps: int | None = None, options: dict[str, Any] | None = None, grid: str = "uniform",
+        cond: dict[str, float] | None = None) -> str:
+    """Sample `num_samples` images (default: all seed ranges of the protocol) with the named sampler on the named
+    grid and write them to out_path. `steps` defaults to sampling.steps, the ancestral sampler's gamma to
+    sampling.ancestral_gamma; `cond` gives scalar conditions (w, steps, a fixed label) to every sample."""
+    from distill.core.grids import make_grid
+    from distill.core.samplers import evaluations_per_step, get_sampler, nfe
+
     device = setup_torch(threads, cfg["device"])
     s, ev = cfg["sampling"], cfg["evaluation"]
-    n = num_samples or ev["num_samples"] * ev["seed_ranges"]
-    steps = steps or s["steps"]
-    gamma = s["ancestral_gamma"] if gamma is None else gamma
+    spec = get_sampler(sampler)
+    n = ev["num_samples"] * ev["seed_ranges"] if num_samples is None else num_samples
+    steps = s["steps"] if steps is None else steps
+    options = dict(options or {})
+    if sampler == "ancestral":
+        options.setdefault("gamma", s["ancestral_gamma"])
+    options = spec.check_options(options)
+    make_grid(grid, steps)  # a bad step count or grid stops here, before any work
+    if n < 1:
+        raise ValueError(f"number of samples must be >= 1, got {n}")
+    cond = dict(cond or {})
     meta = {"sampler": sampler, "steps": steps, "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
-            **({"gamma": gamma} if sampler == "ancestral" else {})}
+            **options, **({"grid": grid} if grid != "uniform" else {}), **{f"cond_{k}": v for k, v in cond.items()}}
     _, model_cfg = load_weights(model_path)
     status = model_cfg.get("status", "completed")
     if status != "completed":  # a diverged model (or a student of one) gives no images, and says why
         save_samples(out_path, np.zeros((0,), np.uint8), status, meta)
         return status
     denoiser, model_cfg = load_denoiser(model_path, device)
+    meta["nfe"] = nfe(steps, evaluations_per_step(denoiser))
     shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
     seeds, chunks = list(range(n)), []
     with torch.no_grad():
         for start in tqdm(range(0, n, s["batch_size"]), desc=f"sample {sampler}", disable=not progress):
             batch = seeds[start:start + s["batch_size"]]
-            cond = class_labels(batch, num_classes, device) if num_classes > 0 else None
-            x = run_sampler(sampler, denoiser, shape, batch, steps, cond=cond, clip_x=s["clip_x"], gamma=gamma,
-                            device=device)
+            x = run_sampler(sampler, denoiser, shape, batch, steps, cond=conditions(batch, num_classes, cond, device),
+                            clip_x=s["clip_x"], grid=grid, device=device, **options)
             chunks.append(x.float().cpu())
     x = torch.cat(chunks)
     if not torch.isfinite(x).all():

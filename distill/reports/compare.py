@@ -19,15 +19,27 @@ from distill.claims import evaluate
 from distill.claims.tolerances import TOLERANCES
 from distill.core.checkpoint import atomic_write
 from distill.reports import published as published_numbers
+from distill.reports.format import fmt as _num
 from distill.reports.labels import LABELS
 from distill.reports.pdf import save_pdf, table_page, text_page
-from distill.reports.reproduced import DDIM_METHOD, PD_METHOD, collect
+from distill.reports.reproduced import KEYS, collect
 
 PAPER_SCALE = "paper"
-# The published tables this suite reproduces (None: every method of it); later issues add theirs.
-IMPLEMENTED: dict[tuple[str, str], set[str] | None] = {
-    ("PD", "Table 1"): None, ("PD", "Table 2"): {PD_METHOD, DDIM_METHOD}, ("PD", "Figure 4"): None}
-KEYS = ["paper", "table", "dataset", "method", "parameterization", "weighting", "sampler", "steps", "metric"]
+
+
+def implemented() -> dict[tuple[str, str], set[str] | None]:
+    """The published tables this suite reproduces and, per table, the published methods it fills (None: every
+    row), from the method registry: a table several methods fill (PD Table 2) gets the union."""
+    from distill.plugins import methods
+
+    out: dict[tuple[str, str], set[str] | None] = {}
+    for m in methods():
+        for key, names in m.reproduces.items():
+            if names is None or (key in out and out[key] is None):
+                out[key] = None
+            else:
+                out[key] = set(out.get(key) or set()) | set(names)
+    return out
 WITHIN, BEYOND, STAND_IN, RUN_FAILED, PUBLISHED_NA, BOTH_FAILED = (
     "within tolerance", "BEYOND tolerance", "stand-in data: not tested", "run failed", "published N/A",
     "agrees: both diverged")
@@ -44,15 +56,16 @@ class Comparison:
     not_implemented: pd.DataFrame  # published tables no method of this suite reproduces yet (count per table)
     unmatched: pd.DataFrame  # reproduced numbers with no published counterpart
     failures: list[str] = field(default_factory=list)
+    tables: dict[tuple[str, str], set[str] | None] = field(default_factory=dict)  # what the suite reproduces
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
 
-def _in_scope(row: pd.Series) -> bool:
+def _in_scope(row: pd.Series, scope: dict[tuple[str, str], set[str] | None]) -> bool:
     key = (row["paper"], row["table"])
-    return key in IMPLEMENTED and (IMPLEMENTED[key] is None or row["method"] in IMPLEMENTED[key])
+    return key in scope and (scope[key] is None or row["method"] in scope[key])
 
 
 def _verdict(row: pd.Series, paper_scale: bool) -> str:
@@ -75,11 +88,10 @@ def compare(cfg: dict[str, Any], results: Path, published_csv: Path) -> Comparis
     profile, paper_scale = cfg["profile"], cfg["profile"] == PAPER_SCALE
     reproduced, subjects = collect(cfg, results)
     pub = published_numbers.load(published_csv)
-    scope = pub.apply(_in_scope, axis=1)
+    tables = implemented()
+    scope = pub.apply(_in_scope, axis=1, scope=tables)
     found = pub["provenance"] != "NOT FOUND"
     in_scope = pub[scope & found].copy()
-    if reproduced.empty:
-        reproduced = pd.DataFrame(columns=KEYS + ["reproduced", "status", "run_dataset", "run_resolution"])
     rep = reproduced.rename(columns={"status": "reproduced_status"})
     numbers = in_scope.merge(rep[KEYS + ["reproduced", "reproduced_status", "run_dataset", "run_resolution"]],
                              how="left", on=KEYS)
@@ -98,11 +110,7 @@ def compare(cfg: dict[str, Any], results: Path, published_csv: Path) -> Comparis
                  f"{_num(r.reproduced)}, tolerance {r.tolerance})"
                  for r in numbers.itertuples() if r.verdict in FAILING]
     return Comparison(profile, numbers, claims, numbers[numbers["verdict"] == "missing"], pub[~found],
-                      not_implemented, unmatched, failures)
-
-
-def _num(x: Any, digits: int = 2) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+                      not_implemented, unmatched, failures, tables)
 
 
 def _label(r: Any) -> str:
@@ -147,7 +155,7 @@ def missing_rows(c: Comparison) -> list[list[str]]:
     rows = [[f"{r.paper} {r.table}", f"{r.dataset} {int(r.resolution)}px", _label(r), _published_text(r),
              "not reproduced by this run"] for r in c.missing.itertuples()]
     rows += [[f"{r.paper} {r.table}", "", f"{r.n} published number(s)", "",
-              "other papers' baselines in this table: not part of this suite" if (r.paper, r.table) in IMPLEMENTED
+              "other papers' baselines in this table: not part of this suite" if (r.paper, r.table) in c.tables
               else "not implemented yet: a later method of this suite"] for r in c.not_implemented.itertuples()]
     rows += [[f"{r.paper} {r.table}", str(r.dataset), f"{r.method} ({r.sampler})" if r.sampler else r.method,
               "NOT FOUND", r.note] for r in c.not_found.itertuples()]

@@ -14,3 +14,13 @@ def total_job_seconds(folder: Path, exclude: tuple[str, ...] = ()) -> Optional[f
     files = sorted(f for f in folder.rglob("*.tsv") if f.relative_to(folder).parts[0] not in exclude) \
         if folder.is_dir() else []
     return float(sum(pd.read_csv(f, sep="\t")["s"].sum() for f in files)) if files else None
+
+
+def method_job_seconds(folder: Path, method: str) -> Optional[float]:
+    """Compute time of one method's jobs: those under benchmarks/<method>/, plus, for the method that owns the shared
+    jobs (classifier, reference statistics, the Table 1 teachers), every job no other registered method owns."""
+    from distill.plugins import get, methods
+
+    if get(method).jobs_shared:
+        return total_job_seconds(folder, exclude=tuple(m.name for m in methods() if m.name != method))
+    return total_job_seconds(folder / method)

@@ -18,6 +18,8 @@ from distill.core.checkpoint import atomic_write, write_json
 from distill.pipeline import pd_layout as L
 from distill.claims import evaluate_subject
 from distill.reports.jobs import total_job_seconds
+from distill.results import table as results_table
+from distill.results.table import record_rows
 from distill.reports.published import select
 from distill.reports.pdf import claim_line, pyplot, save_pdf, table_page
 
@@ -29,17 +31,63 @@ CURVES = {  # curve id -> legend label
 }
 
 
-def collect(results: Path, name: str, exp: dict[str, Any], gammas: list[float]) -> pd.DataFrame:
-    """One row per evaluation of Fig. 4 (pd_layout.evaluations) with its FID (min and mean over seed ranges)."""
-    rows = []
-    for e in L.evaluations(exp, gammas):
+def round_costs(results: Path, name: str, exp: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each model's cost from its teacher: the teacher's training, and for the student of N steps every round from
+    the teacher down to N (wall seconds, images, teacher network evaluations)."""
+    def summary(model: str) -> dict[str, Any]:
+        return json.loads(Path(L.model_dir(str(results), name, exp, model), "summary.json").read_text())
+
+    teacher = summary(L.TEACHER)
+    out = {L.TEACHER: {"cost_seconds": teacher["wall_seconds"], "cost_images": teacher["images_seen"],
+                       "cost_teacher_evals": 0}}
+    total = {"cost_seconds": 0.0, "cost_images": 0, "cost_teacher_evals": 0}
+    for n in L.student_steps(exp["teacher_steps"]):
+        s = summary(L.student_name(n))
+        total = {"cost_seconds": total["cost_seconds"] + s["wall_seconds"],
+                 "cost_images": total["cost_images"] + s["images_seen"],
+                 "cost_teacher_evals": total["cost_teacher_evals"] + s.get("teacher_forwards", 0)}
+        out[L.student_name(n)] = dict(total)
+    return out
+
+
+def rows(cfg: dict[str, Any], results: Path, name: str) -> list[dict[str, Any]]:
+    """PD's part of the results table for one experiment: every evaluation of Fig. 4 and Table 2 with its model's
+    cost (cfg is the experiment's view of the profile)."""
+    exp, gammas = cfg["pd"]["experiments"][name], cfg["pd"]["gammas"]
+    costs, out = round_costs(results, name, exp), []
+    teacher = L.teacher_dir(str(results), name, exp)
+    for e in L.all_evaluations(exp, gammas, L.table2_steps(cfg, name)):
         record = json.loads(Path(L.metrics_path(str(results), name, e)).read_text())
         sampler, gamma = L.parse_spec(e.spec)
-        m = record["metrics"]
-        rows.append({"model": e.model, "steps": e.steps, "sampler": sampler, "gamma": gamma,
-                     "fid": m["fid"]["min"] if m else math.nan, "fid_mean": m["fid"]["mean"] if m else math.nan,
-                     "is": m["is"]["mean"] if m else math.nan, "status": record["status"]})
-    return pd.DataFrame(rows)
+        s = record["sampling"]
+        out += record_rows(record, profile=cfg["profile"], method="pd", experiment=name, dataset=cfg["data"]["name"],
+                           resolution=cfg["data"].get("resolution"), teacher=teacher, model=e.model, sampler=sampler,
+                           options="" if gamma is None else f"gamma={gamma:g}", grid=s.get("grid", "uniform"),
+                           steps=e.steps, nfe=s.get("nfe", e.steps), **costs[e.model])
+    return out
+
+
+def collect(table: pd.DataFrame, name: str, exp: dict[str, Any], gammas: list[float]) -> pd.DataFrame:
+    """One row per evaluation of Fig. 4 (pd_layout.evaluations) with its FID (min and mean over seed ranges), read
+    from the results rows."""
+    part = table[(table["method"] == "pd") & (table["experiment"] == name)]
+    out = []
+    for e in L.evaluations(exp, gammas):
+        sampler, gamma = L.parse_spec(e.spec)
+        ev = part[(part["model"] == e.model) & (part["sampler"] == sampler) & (part["steps"] == e.steps)
+                  & (part["options"] == ("" if gamma is None else f"gamma={gamma:g}"))]
+        if ev.empty:
+            raise ValueError(f"results rows have no PD evaluation {e}; rebuild them with Snakemake")
+
+        def value(metric: str, which: str) -> float:
+            v = ev[(ev["metric"] == metric) & (ev["seed_range"] == which)]["value"]
+            return float(v.iloc[0]) if len(v) else math.nan
+
+        ok = ev["status"].iloc[0] == "ok"
+        out.append({"model": e.model, "steps": e.steps, "sampler": sampler, "gamma": gamma,
+                    "fid": value("fid", "min") if ok else math.nan, "fid_mean": value("fid", "mean") if ok else math.nan,
+                    "is": value("is", "mean") if ok else math.nan, "status": ev["status"].iloc[0]})
+    return pd.DataFrame(out)
 
 
 def curves(table: pd.DataFrame) -> pd.DataFrame:
@@ -59,6 +107,20 @@ def curves(table: pd.DataFrame) -> pd.DataFrame:
     for col in ("fid", "fid_mean", "is", "gamma"):
         frame[col] = pd.to_numeric(frame[col])
     return frame.sort_values(["curve", "steps"]).reset_index(drop=True)
+
+
+def curves_from_rows(part: pd.DataFrame, fig4_steps: list[int]) -> pd.DataFrame:
+    """Fig. 4's curves from one experiment's results rows (at Fig. 4's step counts), plus 'teacher_ddim_all': the
+    teacher's DDIM at every step count evaluated (Table 2's too). Each row keeps its data set and cost."""
+    fid = part[(part["metric"] == "fid") & (part["seed_range"] == "min")]
+    keep = ["dataset", "resolution", "experiment", "cost_seconds", "cost_images", "cost_teacher_evals"]
+    t = pd.DataFrame({"model": fid["model"], "steps": fid["steps"].astype(int), "sampler": fid["sampler"],
+                      "gamma": [float(o.split("=")[1]) if o else None for o in fid["options"]],
+                      "fid": fid["value"].where(fid["status"] == "ok"), "fid_mean": math.nan, "is": math.nan,
+                      "status": fid["status"], **{k: fid[k] for k in keep}})
+    frame = curves(t[t["steps"].isin(fig4_steps)])
+    every = t[(t["model"] == L.TEACHER) & (t["sampler"] == "ddim")].assign(curve="teacher_ddim_all")
+    return pd.concat([frame, every.sort_values("steps")], ignore_index=True)
 
 
 def cost_table(results: Path, name: str, exp: dict[str, Any]) -> list[dict[str, Any]]:
@@ -89,9 +151,9 @@ def published_points(published: Path, dataset: str) -> pd.DataFrame:
 
 
 def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: Path, csv: Path, json_path: Path,
-          benchmarks: Optional[Path] = None) -> dict[str, Any]:
+          rows_csv: Path, benchmarks: Optional[Path] = None) -> dict[str, Any]:
     exp, gammas = cfg["pd"]["experiments"][name], cfg["pd"]["gammas"]
-    table = collect(results, name, exp, gammas)
+    table = collect(results_table.write(rows_csv, rows(cfg, results, name)), name, exp, gammas)
     frame = curves(table)
     cost = cost_table(results, name, exp)
 

@@ -1,6 +1,5 @@
-"""The reproduced numbers of one profile as tidy rows keyed like results/published/published.csv, read from the small
-summaries the pipeline commits (results/<profile>/table1.json, results/<profile>/pd_<experiment>.json), plus the
-subjects the claims registry checks."""
+"""Reproduced numbers keyed like results/published/published.csv, built from the results table by each method's
+`published_rows` (its card in distill/plugins), and the claim subjects every method provides."""
 
 from __future__ import annotations
 
@@ -11,13 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from distill.reports import table2
-
-TEACHER_METHOD = "teacher (no distillation)"
-PD_METHOD, DDIM_METHOD = "Progressive Distillation (ours)", "DDIM (Song et al., 2021a)"
-# Fig. 4 curve of the pd-report summary -> (method, sampler) of the published figure
-FIG4_CURVES = {"distilled_ddim": ("distilled", "ddim"), "distilled_stochastic": ("distilled", "ancestral"),
-               "teacher_ddim": ("undistilled", "ddim"), "teacher_stochastic": ("undistilled", "ancestral")}
+KEYS = ["paper", "table", "dataset", "method", "parameterization", "weighting", "sampler", "steps", "metric"]
+COLUMNS = KEYS + ["reproduced", "status", "run_dataset", "run_resolution", "experiment", "cost_seconds",
+                  "cost_images", "cost_teacher_evals"]
 
 
 def read_summary(path: Path) -> dict[str, Any] | None:
@@ -30,52 +25,39 @@ def read_summary(path: Path) -> dict[str, Any] | None:
         raise ValueError(f"{path} is not valid JSON ({exc}); delete it and rebuild it with Snakemake") from exc
 
 
-def table1_frame(summary: dict[str, Any]) -> pd.DataFrame:
-    """table1.json as the grid the Table 1 claims read: parameterization, weighting, sampler, fid, is, status."""
-    rows = []
-    for key, fid in summary["fid"].items():
-        p, w, s = key.split("/")
-        is_ = summary.get("is", {}).get(key)
-        rows.append({"parameterization": p, "weighting": w, "sampler": s,
-                     "fid": math.nan if fid is None else fid, "is": math.nan if is_ is None else is_,
-                     "status": summary["status"][key]})
-    return pd.DataFrame(rows)
+def keyed(paper: str, table: str, dataset: str, method: str, metric: str, row: Any, value: float | None,
+          status: str = "ok", **keys: Any) -> dict[str, Any]:
+    """One reproduced number under the published key, from a results-table row (for its data set and cost)."""
+    get = (lambda k: row[k]) if isinstance(row, (dict, pd.Series)) else (lambda k: getattr(row, k))
+    out = {k: "" for k in KEYS}
+    out.update(paper=paper, table=table, dataset=dataset, method=method, metric=metric, **keys)
+    out.update(reproduced=math.nan if value is None else float(value), status=status, run_dataset=get("dataset"),
+               run_resolution=get("resolution"), experiment=get("experiment"),
+               cost_seconds=get("cost_seconds"), cost_images=get("cost_images"),
+               cost_teacher_evals=get("cost_teacher_evals"))
+    return out
 
 
-def _row(paper, table, reproduces, summary, method, metric, value, status="ok", **keys) -> dict[str, Any]:
-    return {"paper": paper, "table": table, "dataset": reproduces, "run_dataset": summary["dataset"],
-            "run_resolution": summary.get("resolution"), "method": method, "parameterization": "", "weighting": "",
-            "sampler": "", "steps": "", "guidance": "", "metric": metric,
-            "reproduced": math.nan if value is None else float(value), "status": status, **keys}
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
-    """(tidy reproduced rows, claim subjects {'table1': {...}, 'pd_experiment': {...}}) of one profile's results."""
-    rows: list[dict[str, Any]] = []
-    subjects: dict[str, dict[str, Any]] = {"table1": {}, "pd_experiment": {}}
-    t1 = read_summary(results / "table1.json")
-    if t1 is not None:
-        t1 = {**t1, "resolution": cfg["data"].get("resolution")}
-        frame = table1_frame(t1)
-        subjects["table1"]["table1"] = frame
-        for r in frame.to_dict("records"):
-            for metric, value in (("FID", r["fid"]), ("IS", r["is"])):
-                rows.append(_row("PD", "Table 1", "cifar10", t1, TEACHER_METHOD, metric, value, r["status"],
-                                 parameterization=r["parameterization"], weighting=r["weighting"],
-                                 sampler=r["sampler"]))
-    for name, exp in cfg["pd"]["experiments"].items():
-        summary = read_summary(results / f"pd_{name}.json")
-        if summary is None:
-            continue
-        subjects["pd_experiment"][name] = summary
-        for curve, (method, sampler) in FIG4_CURVES.items():
-            for steps, fid in summary["curves"].get(curve, {}).items():
-                rows.append(_row("PD", "Figure 4", exp["reproduces"], summary, method, "FID", fid,
-                                 sampler=sampler, steps=str(steps), experiment=name))
-        if name == cfg["pd"]["table2"] and exp["reproduces"] == "cifar10":  # PD Table 2 is CIFAR-10 only
-            for curve, method in (("distilled_ddim", PD_METHOD), ("teacher_ddim", DDIM_METHOD)):
-                for steps, fid in summary["curves"].get(curve, {}).items():
-                    if method == DDIM_METHOD or int(steps) in table2.NFES:
-                        rows.append(_row("PD", "Table 2", "cifar10", summary, method, "FID", fid,
-                                         steps=str(steps), experiment=name))
-    return pd.DataFrame(rows), subjects
+    """(every active method's reproduced rows keyed like published.csv, claim subjects by kind) of one profile,
+    read from results/<profile>/results.csv and the methods' summaries."""
+    from distill.plugins import active
+    from distill.results import table as results_table
+
+    path = results / "results.csv"
+    table = results_table.read(path) if path.is_file() else pd.DataFrame(columns=results_table.COLUMNS)
+    parts, subjects = [], {}
+    for method in active(cfg):
+        mine = table[table["method"] == method.name]
+        if not mine.empty:
+            parts.append(method.published_rows(mine, cfg))
+        for kind, found in method.subjects(cfg, results).items():
+            subjects.setdefault(kind, {}).update(found)
+    reproduced = pd.concat(parts, ignore_index=True) if parts else frame([])
+    for (paper, table_name), group in reproduced.groupby(["paper", "table"], sort=False):
+        subjects.setdefault(f"table:{paper}/{table_name}", {})[f"{paper} {table_name}"] = group.reset_index(drop=True)
+    return reproduced, subjects

@@ -12,7 +12,9 @@ import pandas as pd
 
 from distill.claims import evaluate_subject
 from distill.reports import published
-from distill.reports.jobs import total_job_seconds
+from distill.reports.jobs import method_job_seconds
+from distill.results import table as results_table
+from distill.results.table import record_rows
 from distill.reports.labels import LABELS, ORDER_P, ORDER_W
 from distill.reports.pdf import claim_line, save_pdf, table_page
 from distill.core.checkpoint import atomic_write, write_json
@@ -21,30 +23,73 @@ def run_name(parameterization: str, weighting: str, seed: int) -> str:
     return f"{parameterization}-{weighting}-s{seed}"
 
 
-def collect(cfg: dict[str, Any], results: Path) -> pd.DataFrame:
-    """One row per (parameterization, weighting, sampler): mean FID over seeds, or the failure status."""
+def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
+    """Table 1's part of the results table: every (run, sampler) evaluation with its teacher's training cost."""
+    t, out = cfg["table1"], []
+    for p in t["parameterizations"]:
+        for w in t["weightings"]:
+            for seed in t["seeds"]:
+                name = run_name(p, w, seed)
+                summary = json.loads((results / "teachers" / name / "summary.json").read_text())
+                for sampler in t["samplers"]:
+                    record = json.loads((results / "metrics" / name / f"{sampler}.json").read_text())
+                    s = record["sampling"]
+                    options = "" if s.get("gamma") is None else f"gamma={s['gamma']:g}"
+                    out += record_rows(record, profile=cfg["profile"], method="table1", experiment="",
+                                       dataset=cfg["data"]["name"], resolution=cfg["data"].get("resolution"),
+                                       teacher="", model=name, sampler=sampler, options=options,
+                                       grid=s.get("grid", "uniform"), steps=s["steps"], nfe=s.get("nfe", s["steps"]),
+                                       cost_seconds=summary["wall_seconds"], cost_images=summary["images_seen"],
+                                       cost_teacher_evals=0)
+    return out
+
+
+def parse_run(name: str) -> tuple[str, str, int]:
+    p, w, seed = name.rsplit("-", 2)
+    return p, w, int(seed[1:])
+
+
+def collect(cfg: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (parameterization, weighting, sampler) from the results rows: mean over training seeds of the
+    FID (minimum over seed ranges, EDM) and of the IS (mean over seed ranges), or the failure status."""
     t = cfg["table1"]
-    rows = []
+    part = table[table["method"] == "table1"]
+    out = []
     for p in t["parameterizations"]:
         for w in t["weightings"]:
             for sampler in t["samplers"]:
                 fids, iss, statuses, walls = [], [], [], []
                 for seed in t["seeds"]:
-                    name = run_name(p, w, seed)
-                    metrics = json.loads((results / "metrics" / name / f"{sampler}.json").read_text())
-                    summary = json.loads((results / "teachers" / name / "summary.json").read_text())
-                    statuses.append(metrics["status"])
-                    walls.append(summary["wall_seconds"])
-                    if metrics["metrics"] is not None:
-                        fids.append(metrics["metrics"]["fid"]["min"])  # EDM: the minimum over the seed ranges
-                        iss.append(metrics["metrics"]["is"]["mean"])
+                    cell = part[(part["model"] == run_name(p, w, seed)) & (part["sampler"] == sampler)]
+                    if cell.empty:
+                        raise ValueError(f"results rows have no Table 1 evaluation of {run_name(p, w, seed)} with "
+                                         f"{sampler}; rebuild the table with Snakemake")
+                    statuses.append(cell["status"].iloc[0])
+                    walls.append(float(cell["cost_seconds"].iloc[0]))
+                    fid = cell[(cell["metric"] == "fid") & (cell["seed_range"] == "min")]["value"]
+                    is_ = cell[(cell["metric"] == "is") & (cell["seed_range"] == "mean")]["value"]
+                    if statuses[-1] == "ok":
+                        fids.append(float(fid.iloc[0]))
+                        iss.append(float(is_.iloc[0]))
                 ok = len(fids) == len(t["seeds"])
                 status = "ok" if ok else next(s for s in statuses if s != "ok")
-                rows.append({"parameterization": p, "weighting": w, "sampler": sampler,
-                             "fid": sum(fids) / len(fids) if ok else math.nan,
-                             "is": sum(iss) / len(iss) if ok else math.nan, "seeds": len(t["seeds"]),
-                             "status": status, "train_seconds": sum(walls) / len(walls)})
-    return pd.DataFrame(rows)
+                out.append({"parameterization": p, "weighting": w, "sampler": sampler,
+                            "fid": sum(fids) / len(fids) if ok else math.nan,
+                            "is": sum(iss) / len(iss) if ok else math.nan, "seeds": len(t["seeds"]),
+                            "status": status, "train_seconds": sum(walls) / len(walls)})
+    return pd.DataFrame(out)
+
+
+def summary_frame(summary: dict[str, Any]) -> pd.DataFrame:
+    """table1.json as the grid the Table 1 claims read: parameterization, weighting, sampler, fid, is, status."""
+    out = []
+    for key, fid in summary["fid"].items():
+        p, w, s = key.split("/")
+        is_ = summary.get("is", {}).get(key)
+        out.append({"parameterization": p, "weighting": w, "sampler": s,
+                    "fid": math.nan if fid is None else fid, "is": math.nan if is_ is None else is_,
+                    "status": summary["status"][key]})
+    return pd.DataFrame(out)
 
 
 def published_grid(path: Path) -> pd.DataFrame:
@@ -67,13 +112,14 @@ def _published_cell(fid: float, is_: float) -> str:
 
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, csv: Path, json_path: Path,
-          benchmarks: Optional[Path] = None) -> dict[str, Any]:
+          rows_csv: Path, benchmarks: Optional[Path] = None) -> dict[str, Any]:
     grid = published_grid(published_csv)
-    table = collect(cfg, results).merge(grid, how="left", on=["parameterization", "weighting", "sampler"])
+    results_rows = results_table.write(rows_csv, rows(cfg, results))
+    table = collect(cfg, results_rows).merge(grid, how="left", on=["parameterization", "weighting", "sampler"])
     claims = evaluate_subject("table1", table, cfg["profile"])
     classifier = results / "classifier" / "metrics.json"
     extractor_acc = json.loads(classifier.read_text())["held_out_accuracy"] if classifier.exists() else None
-    job_seconds = total_job_seconds(benchmarks, exclude=("pd",)) if benchmarks else None
+    job_seconds = method_job_seconds(benchmarks, "table1") if benchmarks else None
     atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.4f"))
     summary = {"profile": cfg["profile"], "dataset": cfg["data"]["name"], "claims": claims,
                "feature_extractor": cfg["evaluation"]["feature_extractor"],

@@ -1,55 +1,83 @@
-"""PD Table 2: fast sampling on CIFAR-10, the published rows beside this suite's reproduced rows (PD at 1/2/4/8 steps
-and the undistilled teacher's DDIM at the same numbers of model evaluations), from `distill pd-report`'s JSON."""
+"""PD Table 2: fast sampling on CIFAR-10, the published rows beside this suite's reproduced rows, from the results
+table of every method that reproduces a row of it (the registry's `reproduces`): PD's students at 1/2/4/8 steps, the
+undistilled teacher's DDIM at the published numbers of evaluations, knowledge distillation's one-step student, each
+with its cost."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from distill.core.checkpoint import atomic_write
-from distill.reports.published import select
+from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
+from distill.reports.published import select
 
-NFES = (1, 2, 4, 8)
+PAPER, TABLE = "PD", "Table 2"
 
 
-def reproduced_rows(summary: dict[str, Any]) -> pd.DataFrame:
-    where = f"reproduced: profile '{summary['profile']}', {summary['dataset']} {summary['resolution']}px"
-    rows = []
-    for curve, method in (("distilled_ddim", "Progressive Distillation"), ("teacher_ddim", "DDIM (undistilled teacher)")):
-        fids = summary["curves"][curve]
-        rows += [{"method": method, "nfe": n, "fid": fids.get(str(n)), "source": where} for n in NFES]
-    return pd.DataFrame(rows)
+def contributors(cfg: dict[str, Any]) -> list:
+    from distill.plugins import active
+
+    return [m for m in active(cfg) if (PAPER, TABLE) in m.reproduces]
+
+
+def reproduced_rows(cfg: dict[str, Any], parts: list[Path]) -> pd.DataFrame:
+    from distill.results import table as results_table
+
+    table = results_table.read(parts)
+    keyed = [m.published_rows(table[table["method"] == m.name], cfg) for m in contributors(cfg)]
+    out = pd.concat(keyed, ignore_index=True) if keyed else pd.DataFrame()
+    out = out[(out["paper"] == PAPER) & (out["table"] == TABLE)] if not out.empty else out
+    if out.empty:
+        raise ValueError("no reproduced row of PD Table 2 in the results parts given")
+    return pd.DataFrame({
+        "method": out["method"], "nfe": out["steps"].astype(int), "fid": out["reproduced"], "status": out["status"],
+        "cost_seconds": out["cost_seconds"], "cost_images": out["cost_images"],
+        "cost_teacher_evals": out["cost_teacher_evals"],
+        "source": [f"reproduced: profile '{cfg['profile']}', {d} {int(r)}px"
+                   for d, r in zip(out["run_dataset"], out["run_resolution"])]})
 
 
 def published_rows(published: Path) -> pd.DataFrame:
-    pub = select(published, "PD", "Table 2", exact_only=True)
+    pub = select(published, PAPER, TABLE, exact_only=True)
     return pd.DataFrame({"method": pub["method"], "nfe": pub["steps"].astype(int), "fid": pub["value"].astype(float),
                          "source": "published: CIFAR-10 32px (PD Table 2, EXACT)"})
 
 
-def build(pd_json: Path, published: Path, pdf: Path, csv: Path) -> pd.DataFrame:
-    summary = json.loads(Path(pd_json).read_text())
-    table = pd.concat([published_rows(published), reproduced_rows(summary)], ignore_index=True)
+def _cost(group: pd.DataFrame) -> str:
+    if "cost_seconds" not in group or group["cost_seconds"].isna().all():
+        return "—"
+    last = group.sort_values("nfe").iloc[0]  # the fewest-step model is the most distilled (costliest) one
+    return f"{fmt(last['cost_seconds'] / 60, 1)} min, {int(last['cost_images']):,} img"
+
+
+def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, csv: Path) -> pd.DataFrame:
+    repro = reproduced_rows(cfg, parts)
+    table = pd.concat([published_rows(published), repro], ignore_index=True)
     atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.4f"))
     rows, bold = [], []
     for (method, source), group in table.groupby(["method", "source"], sort=False):  # one line per method, as the paper
-        fids = " / ".join("not run" if pd.isna(f) else f"{f:.2f}" for f in group["fid"])
-        rows.append([method, " / ".join(str(n) for n in group["nfe"]), fids, source])
-        if source.startswith("reproduced"):
+        group = group.sort_values("nfe")
+        fids = " / ".join("not run" if pd.isna(f) else fmt(f) for f in group["fid"])
+        reproduced = source.startswith("reproduced")
+        rows.append([method, " / ".join(str(n) for n in group["nfe"]), fids,
+                     _cost(group) if reproduced else "—", source])
+        if reproduced:
             bold.append((len(rows), 2))
-    caption = (f"Top: the paper's Table 2 (CIFAR-10, FID on Inception features). Bottom, in bold: this suite's rows for "
-               f"profile '{summary['profile']}', data set '{summary['dataset']}' at {summary['resolution']}px, "
-               f"teacher of {summary['teacher_steps']} DDIM steps, FID = minimum over "
-               f"{summary['evaluation']['seed_ranges']} seed ranges of {summary['evaluation']['num_samples']} samples "
-               f"in the '{summary['evaluation']['feature_extractor']}' feature space. "
+    data = sorted(set(repro["source"]))
+    caption = (f"Top: the paper's Table 2 (CIFAR-10, FID on Inception features). Bottom, in bold: this suite's rows "
+               f"({'; '.join(data)}), every method on the same teacher; FID = minimum over "
+               f"{cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']} samples in the "
+               f"'{cfg['evaluation']['feature_extractor']}' feature space. Cost: distillation from the teacher "
+               "(wall time of its training jobs and images through the trained network; the teacher's own training is "
+               "not included; for DDIM, the teacher's training). "
                + ("These are NOT CIFAR-10 numbers: compare how FID changes with the number of evaluations, not values."
-                  if summary["dataset"] != "cifar10" else "Reproduced on CIFAR-10."))
+                  if cfg["data"]["name"] != "cifar10" else "Reproduced on CIFAR-10."))
     page = table_page("Progressive Distillation, Table 2: fast sampling (published and reproduced)",
-                      ["Method", "Model evaluations", "FID", "Source"], rows, caption, bold, width=13, font_size=8,
-                      col_widths=[0.36, 0.14, 0.22, 0.28])
+                      ["Method", "Model evaluations", "FID", "Cost (most distilled)", "Source"], rows, caption, bold,
+                      width=14, font_size=8, col_widths=[0.3, 0.14, 0.2, 0.12, 0.24])
     atomic_write(pdf, lambda p: save_pdf(p, [page]))
     return table

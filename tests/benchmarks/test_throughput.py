@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from distill.config import round_updates
+from distill.pipeline.pd_layout import round_updates
 from distill.core.grids import uniform
 from distill.core.samplers import sample_ddim
 from distill.core.training import TrainConfig, make_optimizer, train_step

@@ -1,6 +1,6 @@
 # Progressive Distillation (PD Algorithm 2, Fig. 4, Table 2). For each experiment of pd.experiments: a teacher, one
 # job per halving round (its student is the next round's teacher), and the samples and evaluations of Fig. 4.
-from distill.config import experiment_profile, round_updates
+from distill.config import experiment_profile
 from distill.pipeline import pd_layout as L
 
 PD = CFG["pd"]
@@ -12,6 +12,13 @@ for _name, _exp in PD_EXPS.items():
     if _exp["data"] is not None and not CFG["evaluation"]["feature_extractor_weights"]:
         sys.exit(f"error: pd.experiments.{_name} has its own data set, but the feature extractor is the classifier of "
                  "the profile's data; name evaluation.feature_extractor_weights (e.g. Inception) for such profiles")
+
+
+def table2_rows():
+    """The results-table parts of every method that reproduces a row of PD Table 2 (from the registry)."""
+    from distill.reports.table2 import contributors
+
+    return [path for m in contributors(CFG) for path in m.rows(CFG, RESULTS)]
 
 
 def pd_model(exp, model):
@@ -29,13 +36,13 @@ def pd_round_hp(w):
     """Only this round's settings: changing a late round's settings reruns that round and what follows it."""
     e = PD_EXPS[w.exp]
     return json.dumps({"train": e["train"], "weighting": e["weighting"], "seed": e["seed"], "device": CFG["device"],
-                       "updates": round_updates(e, int(w.steps)), "teacher_steps": e["teacher_steps"]}, sort_keys=True)
+                       "updates": L.round_updates(e, int(w.steps)), "teacher_steps": e["teacher_steps"]}, sort_keys=True)
 
 
 def pd_report_inputs(exp):
     e = PD_EXPS[exp]
     return {
-        "metrics": [L.metrics_path(RESULTS, exp, ev) for ev in L.evaluations(e, PD["gammas"])],
+        "metrics": [L.metrics_path(RESULTS, exp, ev) for ev in L.all_evaluations(e, PD["gammas"], L.table2_steps(CFG, exp))],
         "summaries": [L.model_dir(RESULTS, exp, e, m) + "/summary.json"
                       for m in [L.TEACHER] + [L.student_name(n) for n in L.student_steps(e["teacher_steps"])]],
         "published": "results/published/published.csv",
@@ -52,12 +59,12 @@ use rule train_teacher as pd_train_teacher with:
         weights=f"{RESULTS}/pd/{{exp}}/teacher/model.safetensors",
         summary=f"{RESULTS}/pd/{{exp}}/teacher/summary.json",
     params:
-        hp=lambda w: json.dumps({k: experiment_profile(CFG, w.exp)[k] for k in ("data", "network", "teacher", "device")}
+        hp=lambda w: json.dumps({k: experiment_profile(CFG, "pd", w.exp)[k] for k in ("data", "network", "teacher", "device")}
                                 | {"experiment": PD_EXPS[w.exp]}, sort_keys=True),
         out=f"{RESULTS}/pd/{{exp}}/teacher",
         run=lambda w: {"parameterization": PD_EXPS[w.exp]["parameterization"],
                        "weighting": PD_EXPS[w.exp]["teacher_weighting"], "seed": PD_EXPS[w.exp]["seed"]},
-        experiment=lambda w: f"--experiment {w.exp}",
+        experiment=lambda w: f"--method pd --experiment {w.exp}",
     log:
         f"{LOGS}/pd/{{exp}}/train_teacher.log",
     benchmark:
@@ -95,7 +102,7 @@ rule pd_sample:
         temp(f"{RESULTS}/pd_samples/{{exp}}/{{model}}/{{spec}}-n{{steps}}.npz"),
     wildcard_constraints:
         model=r"teacher|n\d+",
-        spec=r"ddim|ancestral-g[0-9.]+",
+        spec=rf"({SAMPLER_NAMES})(-g[0-9.]+)?",
         steps=r"\d+",
     params:
         hp=hp("sampling", "evaluation", "device"),
@@ -117,8 +124,8 @@ use rule reference_stats as pd_reference_stats with:
     output:
         f"{RESULTS}/refs/pd-{{exp}}-{CFG['evaluation']['feature_extractor']}.npz",
     params:
-        hp=lambda w: json.dumps(experiment_profile(CFG, w.exp)["data"], sort_keys=True) + hp("evaluation"),
-        experiment=lambda w: f"--experiment {w.exp}",
+        hp=lambda w: json.dumps(experiment_profile(CFG, "pd", w.exp)["data"], sort_keys=True) + hp("evaluation"),
+        experiment=lambda w: f"--method pd --experiment {w.exp}",
     log:
         f"{LOGS}/pd/{{exp}}/reference_stats.log",
     benchmark:
@@ -148,8 +155,10 @@ rule pd_fig4:
         pdf=report("reports/pd_fig4_{exp}.pdf", caption="report/pd_fig4.rst", category="Progressive Distillation"),
         csv="reports/pd_fig4_{exp}.csv",
         json=f"{RESULTS}/pd_{{exp}}.json",
+        rows=f"{RESULTS}/rows/pd-{{exp}}.csv",
     params:
-        hp=lambda w: json.dumps({"pd": PD_EXPS[w.exp], "gammas": PD["gammas"]}, sort_keys=True),
+        hp=lambda w: json.dumps({"pd": PD_EXPS[w.exp], "gammas": PD["gammas"], "table2": L.table2_steps(CFG, w.exp)},
+                                sort_keys=True),
         results=RESULTS,
         benchmarks=BENCH,
     log:
@@ -157,12 +166,12 @@ rule pd_fig4:
     shell:
         "{DISTILL} pd-report {CLI_ARGS} --experiment {wildcards.exp} --results {params.results} "
         "--published {input.published} --benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} "
-        "--json {output.json} > {log} 2>&1"
+        "--json {output.json} --rows {output.rows} > {log} 2>&1"
 
 
 rule pd_table2:
     input:
-        pd=f"{RESULTS}/pd_{PD['table2']}.json",
+        rows=table2_rows(),
         published="results/published/published.csv",
         profile=str(PROFILE_STAMP),
     output:
@@ -171,7 +180,7 @@ rule pd_table2:
     log:
         f"{LOGS}/pd/table2.log",
     shell:
-        "{DISTILL} table2 {CLI_ARGS} --pd {input.pd} --published {input.published} --pdf {output.pdf} "
+        "{DISTILL} table2 {CLI_ARGS} --rows {input.rows} --published {input.published} --pdf {output.pdf} "
         "--csv {output.csv} > {log} 2>&1"
 
 

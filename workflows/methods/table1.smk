@@ -10,6 +10,7 @@ rule pd_table1:
         pdf=report("reports/table1.pdf", caption="report/table1.rst", category="Progressive Distillation"),
         csv="reports/table1.csv",
         json=f"{RESULTS}/table1.json",
+        rows=f"{RESULTS}/rows/table1.csv",
     params:
         hp=hp("table1"),
         results=RESULTS,
@@ -18,4 +19,4 @@ rule pd_table1:
         f"{LOGS}/pd_table1.log",
     shell:
         "{DISTILL} table1 {CLI_ARGS} --results {params.results} --published {input.published} "
-        "--benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} --json {output.json} > {log} 2>&1"
+        "--benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} --json {output.json} --rows {output.rows} > {log} 2>&1"

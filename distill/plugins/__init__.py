@@ -1,0 +1,93 @@
+"""The method registry: every method of the suite is a plug-in, found here and nowhere else.
+
+A method `<name>` is
+  - its math in `distill/methods/<name>.py` (losses, targets; no I/O),
+  - its card and pipeline steps in `distill/plugins/<name>.py` (a `METHOD = Method(...)`: CLI commands, final
+    targets, its rows of the results table, what it reproduces of the published tables, DVC outputs),
+  - its rules in `workflows/methods/<name>.smk`,
+  - its tables and figures in `distill/reports/<name>.py`,
+  - its claims in `distill/claims/<name>.py`,
+  - its section `<name>` of a profile in params.yaml, with its schema `workflows/schema/methods/<name>.json` (a
+    profile without the section does not run the method).
+`rule all`, the DVC stages (`distill dvc-yaml`), `distill compare`, the claims registry, the job-time accounting and
+the CLI read REGISTERED; adding a method adds one line to it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REGISTERED = (
+    "table1",  # PD Table 1: teachers of every parameterization x loss weighting (no distillation)
+    "pd",  # Progressive Distillation (Salimans & Ho 2022)
+    "kd",  # Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2
+)
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # params.yaml section, rule file, benchmarks/<name>/, rows/<name>*.csv, CLI command prefix
+    label: str  # its name in every table, figure and results row
+    # the published (paper, table) it reproduces -> the published method names it fills there (None: every row)
+    reproduces: Mapping[tuple[str, str], frozenset[str] | None]
+    sections: tuple[str, ...]  # params.yaml sections its jobs read besides its own (DVC params, rerun triggers)
+    add_commands: Callable[[Any, Callable[[Any], None]], None]  # (subparsers, common-options) -> adds its commands
+    targets: Callable[[Mapping[str, Any]], list[str]]  # final targets (reports) of a profile that runs it
+    rows: Callable[[Mapping[str, Any], str], list[str]]  # its parts of the results table under results/<profile>
+    published_rows: Callable[[Any, Mapping[str, Any]], Any]  # its results rows -> rows keyed like published.csv
+    subjects: Callable[[Mapping[str, Any], Path], dict[str, dict[str, Any]]]  # claim subjects from its summaries
+    dvc_outs: tuple[str, ...] = ()  # its outputs for DVC (paths with ${profile}); cached unless in dvc_small
+    dvc_small: tuple[str, ...] = ()  # small outputs kept in git (metrics, reports): not cached
+    dvc_metrics: tuple[str, ...] = ()
+    claims: str = ""  # module with CLAIMS (default distill.claims.<name>)
+    jobs_shared: bool = False  # its job time includes the jobs no method owns (classifier, reference statistics)
+    notes: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def claims_module(self) -> str:
+        return self.claims or f"distill.claims.{self.name}"
+
+    @property
+    def rule_file(self) -> str:
+        return f"workflows/methods/{self.name}.smk"
+
+    @property
+    def schema_file(self) -> str:
+        return f"workflows/schema/methods/{self.name}.json"
+
+
+def methods() -> list[Method]:
+    """Every registered method's card, in registration order."""
+    out = []
+    for name in REGISTERED:
+        card = importlib.import_module(f"distill.plugins.{name}").METHOD
+        if card.name != name:
+            raise ValueError(f"distill/plugins/{name}.py declares method {card.name!r}; the names must agree")
+        out.append(card)
+    return out
+
+
+def get(name: str) -> Method:
+    for m in methods():
+        if m.name == name:
+            return m
+    raise ValueError(f"unknown method {name!r}; registered: {list(REGISTERED)}")
+
+
+def active(cfg: Mapping[str, Any]) -> list[Method]:
+    """The methods a profile runs: those whose section it has (is_activated)."""
+    return [m for m in methods() if cfg.get(m.name) is not None]
+
+
+def final_targets(cfg: Mapping[str, Any]) -> list[str]:
+    """Every final target of a profile (get_final_output): each active method's reports."""
+    return [t for m in active(cfg) for t in m.targets(cfg)]
+
+
+def label(name: str) -> str:
+    return get(name).label

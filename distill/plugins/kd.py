@@ -1,0 +1,200 @@
+"""Knowledge distillation (Luhman & Luhman 2021) as a plug-in: the one-step baseline of PD Table 2, on the same
+teacher as Progressive Distillation so that both rows and both costs compare.
+
+Files: math distill/methods/kd.py; steps and card here; rules workflows/methods/kd.smk; report distill/reports/kd.py;
+claims distill/claims/kd.py; params section `kd` (schema workflows/schema/methods/kd.json).
+Outputs: results/<profile>/kd/<experiment>/pairs.npz (the teacher's (z_1, x) pairs; DVC), student/ (weights,
+summary), kd_metrics/<experiment>/ (its evaluation), rows/kd-<experiment>.csv, kd_<experiment>.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from distill.plugins import Method
+
+LABEL = "Knowledge distillation (Luhman & Luhman, 2021)"  # PD Table 2's name for it
+PAIRS, STUDENT = "pairs.npz", "student"
+
+
+def teacher_run(exp: dict[str, Any]) -> str:
+    """The Table 1 teacher it distils: '<parameterization>-<weighting>-s<seed>'."""
+    return f"{exp['parameterization']}-{exp['teacher_weighting']}-s{exp['seed']}"
+
+
+def make_pairs(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, out: str | Path,
+               threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Step: the teacher's (z_1, x) pairs, x its teacher_steps-step DDIM sample (seeds from pairs_first_seed, so
+    disjoint from the evaluation seeds), written atomically with the cost of making them."""
+    import time
+
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from distill.core.checkpoint import atomic_write, file_sha256, load_weights
+    from distill.methods.kd import teacher_pairs
+    from distill.pipeline.common import load_denoiser, setup_torch
+    from distill.pipeline.sample import conditions
+
+    device = setup_torch(threads, cfg["device"])
+    exp = cfg["kd"]["experiments"][experiment]
+    _, teacher_cfg = load_weights(teacher_path)
+    if teacher_cfg.get("status", "completed") != "completed":
+        raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
+    teacher, model_cfg = load_denoiser(teacher_path, device)
+    teacher.requires_grad_(False)
+    shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
+    first, n, batch = exp["pairs_first_seed"], exp["pairs"], cfg["sampling"]["batch_size"]
+    start, zs, xs = time.perf_counter(), [], []
+    for lo in tqdm(range(first, first + n, batch), desc=f"KD pairs ({exp['teacher_steps']} DDIM steps)",
+                   disable=not progress):
+        seeds = list(range(lo, min(lo + batch, first + n)))
+        z, x = teacher_pairs(teacher, shape, seeds, exp["teacher_steps"], conditions(seeds, num_classes, {}, device),
+                             cfg["sampling"]["clip_x"], device)
+        zs.append(z.float().cpu())
+        xs.append(x.float().cpu())
+    z, x = torch.cat(zs), torch.cat(xs)
+    if not torch.isfinite(x).all():
+        raise RuntimeError(f"teacher {teacher_path} gave non-finite samples; no pairs written")
+    info = {"pairs": n, "first_seed": first, "teacher_steps": exp["teacher_steps"], "teacher": str(teacher_path),
+            "teacher_sha256": file_sha256(teacher_path), "wall_seconds": time.perf_counter() - start,
+            "teacher_evals": n * exp["teacher_steps"]}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, z=z.numpy(), x=x.numpy(), **{k: np.array(v) for k, v in info.items()})
+
+    atomic_write(out, write)
+    return info
+
+
+def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, pairs_path: str | Path,
+                  out_dir: str | Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Step: the one-step student, initialised from the teacher, trained on the pairs (resumable)."""
+    import numpy as np
+    import torch
+
+    from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights, write_json
+    from distill.core.training import TrainConfig, train
+    from distill.methods.kd import make_kd_loss
+    from distill.pipeline.common import build_denoiser, setup_torch
+
+    device = setup_torch(threads, cfg["device"])
+    exp, out_dir = cfg["kd"]["experiments"][experiment], Path(out_dir)
+    tensors, teacher_cfg = load_weights(teacher_path)
+    try:
+        with np.load(pairs_path) as f:
+            z, x, pairs_info = torch.from_numpy(f["z"]), torch.from_numpy(f["x"]), {k: f[k].item() for k in
+                                                                                  ("pairs", "wall_seconds",
+                                                                                   "teacher_evals", "teacher_steps")}
+    except (OSError, KeyError, ValueError) as exc:
+        raise RuntimeError(f"{pairs_path} is not a KD pairs file ({exc}); delete it and rerun kd-pairs") from exc
+    settings = exp["train"]
+    model_cfg = {**teacher_cfg, "kind": "kd-student", "experiment": experiment, "steps": 1,
+                 "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
+                 "pairs_sha256": file_sha256(pairs_path),
+                 "network": {**teacher_cfg["network"], "dropout": settings["dropout"]},
+                 "distill": {"updates": exp["updates"], "seed": exp["seed"], **settings}}
+    model_cfg.pop("status", None)
+    torch.manual_seed(exp["seed"])
+    student = build_denoiser(model_cfg).to(device)
+    load_into(student.net, tensors, teacher_path)  # initialised from the teacher
+    loss_fn = make_kd_loss(student, z.to(device), x.to(device), settings["batch_size"])
+    result, weights = train(student.net, loss_fn,
+                            TrainConfig.from_params({**settings, "steps": exp["updates"]}, exp["seed"]), out_dir,
+                            desc=f"KD {experiment}", progress=progress, fingerprint=model_cfg)
+    summary = {**result.summary(), "experiment": experiment, "profile": cfg["profile"], "pairs": pairs_info["pairs"],
+               "pairs_wall_seconds": pairs_info["wall_seconds"], "teacher_evals": pairs_info["teacher_evals"],
+               "teacher_steps": pairs_info["teacher_steps"], "batch_size": settings["batch_size"]}
+    save_weights(out_dir / "model.safetensors", weights, {**model_cfg, "status": result.status})
+    write_json(out_dir / "summary.json", summary)
+    return summary
+
+
+def _pairs(args, cfg, progress):
+    info = make_pairs(cfg, args.experiment, args.teacher, args.out, args.threads, progress)
+    print(f"{info['pairs']} pairs in {info['wall_seconds']:.1f} s ({info['teacher_evals']} teacher evaluations)")
+
+
+def _train(args, cfg, progress):
+    summary = train_student(cfg, args.experiment, args.teacher, args.pairs, args.out, args.threads, progress)
+    print(f"{summary['status']} after {summary['steps']} updates")
+
+
+def _report(args, cfg, progress):
+    from distill.reports import kd as kd_report
+
+    summary = kd_report.build(cfg, args.experiment, Path(args.results), Path(args.pdf), Path(args.csv),
+                              Path(args.json), Path(args.rows))
+    print(f"KD {args.experiment}: one-step FID {summary['fid']}")
+
+
+def add_commands(sub, common) -> None:
+    from distill.cli import report_io
+
+    def experiment(p, handler):
+        common(p)
+        p.set_defaults(handler=handler, method="kd")
+        for action in p._actions:
+            if action.dest == "experiment":
+                action.required, action.help = True, "a kd.experiments entry of params.yaml"
+
+    p = sub.add_parser("kd-pairs", help="knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM",
+                       description="Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds "
+                                   "pairs_first_seed, ... (disjoint from the evaluation seeds), x the teacher's "
+                                   "teacher_steps-step DDIM sample. One job, once per teacher.")
+    experiment(p, _pairs)
+    p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
+    p.add_argument("--out", required=True, help="output .npz (z, x and the cost of making them)")
+
+    p = sub.add_parser("kd-train", help="knowledge distillation: train the one-step student; resumes if interrupted",
+                       description="Train a one-step student, initialised from the teacher, to map z_1 to the "
+                                   "teacher's sample (Luhman & Luhman 2021), with kd.experiments.<EXPERIMENT>.train.")
+    experiment(p, _train)
+    p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
+    p.add_argument("--pairs", required=True, help="pairs .npz of kd-pairs")
+    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
+
+    p = sub.add_parser("kd-report", help="knowledge distillation: its rows of the results table and its report",
+                       description="Write the experiment's rows of the results table (the student's one-step "
+                                   "evaluation with its cost: pairs and training), a JSON summary and a one-page "
+                                   "report.")
+    experiment(p, _report)
+    report_io(p, "output JSON summary")
+    p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
+
+
+def targets(cfg) -> list[str]:
+    return [f"reports/kd_{e}.pdf" for e in cfg["kd"]["experiments"]]
+
+
+def rows(cfg, results: str) -> list[str]:
+    return [f"{results}/rows/kd-{e}.csv" for e in cfg["kd"]["experiments"]]
+
+
+def published_rows(table, cfg):
+    """The one-step student's FID under PD Table 2's knowledge-distillation row (its experiments that reproduce
+    CIFAR-10)."""
+    from distill.reports.reproduced import frame, keyed
+
+    out = []
+    fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
+    for r in fid.itertuples():
+        if cfg["kd"]["experiments"].get(r.experiment, {}).get("reproduces") == "cifar10":
+            out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.value if r.status == "ok" else None,
+                             r.status, steps=str(r.steps)))
+    return frame(out)
+
+
+def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
+    return {}
+
+
+METHOD = Method(
+    name="kd", label=LABEL, reproduces={("PD", "Table 2"): frozenset({LABEL})},
+    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
+    add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
+    dvc_outs=("results/${profile}/kd",), dvc_small=("results/${profile}/kd_metrics",),
+)

@@ -1,0 +1,141 @@
+"""Progressive Distillation (Salimans & Ho 2022, Algorithm 2, Fig. 4, Table 2) as a plug-in.
+
+Files: math distill/methods/progressive.py; steps distill/pipeline/distill_round.py and pd_layout.py; rules
+workflows/methods/pd.smk; reports distill/reports/pd.py (Fig. 4, App. F, cost) and table2.py; claims
+distill/claims/pd.py; params section `pd` (schema workflows/schema/methods/pd.json).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from distill.plugins import Method
+
+LABEL = "Progressive Distillation (ours)"  # PD Table 2's name for it
+DDIM_LABEL = "DDIM (Song et al., 2021a)"
+NFES = (1, 2, 4, 8)  # PD Table 2's step counts of the distilled students
+# Fig. 4 curve -> (method, sampler) of the published figure
+FIG4_CURVES = {"distilled_ddim": ("distilled", "ddim"), "distilled_stochastic": ("distilled", "ancestral"),
+               "teacher_ddim": ("undistilled", "ddim"), "teacher_stochastic": ("undistilled", "ancestral")}
+
+
+def _round(args, cfg, progress):
+    from distill.pipeline import distill_round
+
+    summary = distill_round.run(cfg, args.experiment, args.student_steps, args.teacher, args.out, args.threads,
+                                progress)
+    print(f"{summary['status']} after {summary['steps']} updates")
+
+
+def _report(args, cfg, progress):
+    from distill.reports import pd as pd_report
+
+    summary = pd_report.build(cfg, args.experiment, Path(args.results), Path(args.published), Path(args.pdf),
+                              Path(args.csv), Path(args.json), Path(args.rows),
+                              Path(args.benchmarks) if args.benchmarks else None)
+    for claim in summary["claims"]:
+        print(f"{claim['status']:>13}: {claim['claim']} ({claim['detail']})")
+
+
+def _table2(args, cfg, progress):
+    from distill.reports import table2
+
+    table2.build(cfg, [Path(p) for p in args.rows], Path(args.published), Path(args.pdf), Path(args.csv))
+
+
+def add_commands(sub, common) -> None:
+    from distill.cli import positive_int, report_io
+
+    def experiment_required(p):
+        p.set_defaults(method="pd")
+        for action in p._actions:
+            if action.dest == "experiment":
+                action.required, action.help = True, "a pd.experiments entry of params.yaml"
+
+    p = sub.add_parser("pd-round", help="one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
+                       description="Distil a teacher sampled with 2N DDIM steps into a student of N steps: the "
+                                   "student starts from the teacher's weights, is trained on two-step DDIM targets at "
+                                   "the discrete times i/N with a fresh optimizer and a learning rate annealed to 0, "
+                                   "with the settings of pd.experiments.<EXPERIMENT>. The teacher is the trained "
+                                   "teacher (first round) or the previous round's student.")
+    common(p)
+    experiment_required(p)
+    p.set_defaults(handler=_round)
+    p.add_argument("--student-steps", type=positive_int, required=True, help="N, the student's sampling steps")
+    p.add_argument("--teacher", required=True, help="model.safetensors of the teacher (2N steps)")
+    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
+
+    p = sub.add_parser("pd-report", help="PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
+                       description="Write the experiment's rows of the results table (every evaluation with its "
+                                   "model's cost), then from them draw FID against steps beside the paper's known "
+                                   "points, tabulate the students' DDIM vs stochastic FID and the cost of every "
+                                   "round, and check the paper's claims.")
+    common(p)
+    experiment_required(p)
+    p.set_defaults(handler=_report)
+    report_io(p, "output JSON summary (DVC metrics; claim subject)")
+    p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
+
+    p = sub.add_parser("table2", help="build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
+                       description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
+                                   "reproduced rows of every method that reproduces one (PD, DDIM, knowledge "
+                                   "distillation, ...), each with its cost, from their parts of the results table.")
+    common(p)
+    p.set_defaults(handler=_table2)
+    p.add_argument("--rows", nargs="+", required=True, help="the results-table parts of the contributing methods")
+    report_io(p, results=False)
+
+
+def targets(cfg) -> list[str]:
+    return [f"reports/pd_fig4_{e}.pdf" for e in cfg["pd"]["experiments"]] + ["reports/table2.pdf"]
+
+
+def rows(cfg, results: str) -> list[str]:
+    return [f"{results}/rows/pd-{e}.csv" for e in cfg["pd"]["experiments"]]
+
+
+def published_rows(table, cfg):
+    """Fig. 4's four curves (stochastic at the best gamma per step count) and Table 2's PD and DDIM rows."""
+    from distill.reports import pd as pd_report
+    from distill.reports.reproduced import frame, keyed
+
+    out = []
+    for name, exp in cfg["pd"]["experiments"].items():
+        part = table[table["experiment"] == name]
+        if part.empty:
+            continue
+        from distill.pipeline.pd_layout import fig4_steps
+
+        curves = pd_report.curves_from_rows(part, fig4_steps(exp["teacher_steps"]))
+        for curve, (method, sampler) in FIG4_CURVES.items():
+            for r in curves[curves["curve"] == curve].itertuples():
+                out.append(keyed("PD", "Figure 4", exp["reproduces"], method, "FID", r, r.fid, r.status,
+                                 sampler=sampler, steps=str(r.steps)))
+        if name == cfg["pd"]["table2"] and exp["reproduces"] == "cifar10":  # PD Table 2 is CIFAR-10 only
+            for r in curves[curves["curve"] == "distilled_ddim"].itertuples():
+                if r.steps in NFES:
+                    out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.fid, r.status, steps=str(r.steps)))
+            for r in curves[curves["curve"] == "teacher_ddim_all"].itertuples():
+                out.append(keyed("PD", "Table 2", "cifar10", DDIM_LABEL, "FID", r, r.fid, r.status,
+                                 steps=str(r.steps)))
+    return frame(out)
+
+
+def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
+    from distill.reports.reproduced import read_summary
+
+    found = {name: s for name in cfg["pd"]["experiments"] if (s := read_summary(results / f"pd_{name}.json"))}
+    return {"pd_experiment": found}
+
+
+METHOD = Method(
+    name="pd", label=LABEL,
+    reproduces={("PD", "Figure 4"): None, ("PD", "Table 2"): frozenset({LABEL, DDIM_LABEL})},
+    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
+    add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
+    dvc_outs=("results/${profile}/pd",),
+    dvc_small=("results/${profile}/pd_metrics", "results/${profile}/rows/pd-*.csv", "reports/table2.pdf",
+               "reports/table2.csv"),
+    dvc_metrics=(),
+)

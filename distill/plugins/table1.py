@@ -1,0 +1,82 @@
+"""PD Table 1 (Salimans & Ho 2022): teachers trained with every output parameterization x loss weighting, sampled
+with DDIM and the stochastic sampler, no distillation. Its jobs are the suite's shared ones (classifier, reference
+statistics, teacher training, sampling, evaluation), so its job time counts every job no other method owns.
+
+Files: math distill/methods/teacher.py; steps distill/pipeline/train_teacher.py (core: every method trains teachers
+with it); rules workflows/methods/table1.smk; report distill/reports/table1.py; claims distill/claims/table1.py;
+params section `table1` (schema workflows/schema/methods/table1.json).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from distill.plugins import Method
+
+LABEL = "teacher (no distillation)"
+
+
+def _report(args, cfg, progress):
+    from distill.reports import table1
+
+    table1.build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv), Path(args.json),
+                 Path(args.rows), Path(args.benchmarks) if args.benchmarks else None)
+
+
+def add_commands(sub, common) -> None:
+    from distill.cli import report_io
+
+    p = sub.add_parser("table1", help="build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
+                       description="Write Table 1's rows of the results table, collect the grid from them, put it "
+                                   "beside the published CIFAR-10 numbers, check the paper's claims, and write the "
+                                   "table.")
+    common(p)
+    p.set_defaults(handler=_report)
+    report_io(p, "metrics JSON (DVC metrics file; claim subject)")
+    p.add_argument("--rows", required=True, help="output: Table 1's part of the results table (CSV)")
+
+
+def targets(cfg) -> list[str]:
+    return ["reports/table1.pdf"]
+
+
+def rows(cfg, results: str) -> list[str]:
+    return [f"{results}/rows/table1.csv"]
+
+
+def published_rows(table, cfg):
+    """Table 1's cells (FID: mean over training seeds of the minimum over seed ranges; IS: of the mean)."""
+    from distill.reports import table1
+    from distill.reports.reproduced import frame, keyed
+
+    grid = table1.collect(cfg, table)
+    first = table.iloc[0]
+    out = []
+    for r in grid.to_dict("records"):
+        for metric, value in (("FID", r["fid"]), ("IS", r["is"])):
+            out.append(keyed("PD", "Table 1", "cifar10", LABEL, metric, first,
+                             None if value is None or math.isnan(value) else value, r["status"],
+                             parameterization=r["parameterization"], weighting=r["weighting"], sampler=r["sampler"]))
+    return frame(out)
+
+
+def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
+    from distill.reports.reproduced import read_summary
+    from distill.reports.table1 import summary_frame
+
+    summary = read_summary(results / "table1.json")
+    return {"table1": {} if summary is None else {"table1": summary_frame(summary)}}
+
+
+METHOD = Method(
+    name="table1", label=LABEL, reproduces={("PD", "Table 1"): None},
+    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
+    add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
+    dvc_outs=("results/${profile}/classifier", "results/${profile}/teachers", "results/${profile}/samples",
+              "results/${profile}/refs"),
+    dvc_small=("results/${profile}/metrics", "reports/table1.pdf", "reports/table1.csv"),
+    dvc_metrics=("results/${profile}/table1.json",),
+    jobs_shared=True,
+)

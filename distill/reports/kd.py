@@ -1,0 +1,75 @@
+"""Knowledge distillation's report for one experiment: its rows of the results table (the one-step student's
+evaluation with its cost), a JSON summary, and one page with the student's metrics and the cost of each stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from distill.core.checkpoint import atomic_write, write_json
+from distill.reports.format import fmt
+from distill.reports.pdf import save_pdf, table_page
+from distill.results import table as results_table
+from distill.results.table import record_rows
+
+SAMPLER, STEPS = "ddim", 1  # the student samples with one DDIM step: x-hat(z_1, t = 1)
+
+
+def paths(results: str, experiment: str) -> dict[str, str]:
+    """Where one experiment's files live (shared with workflows/methods/kd.smk)."""
+    base = f"{results}/kd/{experiment}"
+    return {"pairs": f"{base}/pairs.npz", "student": f"{base}/student",
+            "samples": f"{results}/kd_samples/{experiment}/{SAMPLER}-n{STEPS}.npz",
+            "metrics": f"{results}/kd_metrics/{experiment}/{SAMPLER}-n{STEPS}.json",
+            "grid": f"{results}/kd_metrics/{experiment}/{SAMPLER}-n{STEPS}.png"}
+
+
+def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, Any]]:
+    from distill.plugins.kd import teacher_run
+
+    p = paths(str(results), experiment)
+    record = json.loads(Path(p["metrics"]).read_text())
+    summary = json.loads(Path(p["student"], "summary.json").read_text())
+    exp = cfg["kd"]["experiments"][experiment]
+    return record_rows(record, profile=cfg["profile"], method="kd", experiment=experiment,
+                       dataset=cfg["data"]["name"], resolution=cfg["data"].get("resolution"),
+                       teacher=f"{results}/teachers/{teacher_run(exp)}", model="student", sampler=SAMPLER, options="",
+                       grid=record["sampling"].get("grid", "uniform"), steps=STEPS,
+                       nfe=record["sampling"].get("nfe", STEPS),
+                       cost_seconds=summary["pairs_wall_seconds"] + summary["wall_seconds"],
+                       cost_images=summary["images_seen"], cost_teacher_evals=summary["teacher_evals"])
+
+
+def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
+          rows_csv: Path) -> dict[str, Any]:
+    table = results_table.write(rows_csv, rows(cfg, results, experiment))
+    summary_path = Path(paths(str(results), experiment)["student"], "summary.json")
+    train = json.loads(summary_path.read_text())
+    fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
+    status = str(fid["status"].iloc[0])
+    reported = table[table["seed_range"].isin(["min", "mean"])]
+    atomic_write(csv, lambda p: reported.to_csv(p, index=False, float_format="%.4f"))
+    summary = {"profile": cfg["profile"], "experiment": experiment, "dataset": cfg["data"]["name"],
+               "status": status, "fid": None if status != "ok" else float(fid["value"].iloc[0]),
+               "pairs": train["pairs"], "teacher_steps": train["teacher_steps"], "updates": train["steps"],
+               "cost": {"pairs_seconds": train["pairs_wall_seconds"], "train_seconds": train["wall_seconds"],
+                        "teacher_evals": train["teacher_evals"], "images": train["images_seen"]}}
+    write_json(json_path, summary)
+    metrics = reported[reported["seed_range"] == "min"].set_index("metric")["value"]
+    page_rows = [["teacher pairs", f"{train['pairs']:,} pairs × {train['teacher_steps']} DDIM steps",
+                  f"{train['teacher_evals']:,}", "—", fmt(train["pairs_wall_seconds"], 1)],
+                 ["student training", f"{train['steps']:,} updates × batch {train['batch_size']}", "0",
+                  f"{train['images_seen']:,}", fmt(train["wall_seconds"], 1)]]
+    caption = (f"Profile '{cfg['profile']}', experiment '{experiment}' ({cfg['data']['name']}). The one-step student "
+               f"(initialised from the teacher) regresses the teacher's {train['teacher_steps']}-step DDIM sample from "
+               f"the same z_1 (Luhman & Luhman 2021). Its one-step evaluation ({status}): "
+               + ", ".join(f"{m} {fmt(v, 3)}" for m, v in metrics.items())
+               + f" (minimum over {cfg['evaluation']['seed_ranges']} seed ranges of "
+                 f"{cfg['evaluation']['num_samples']}). Its row of PD Table 2 is in reports/table2.pdf, beside "
+                 "Progressive Distillation's one-step student of the same teacher.")
+    page = table_page("Knowledge distillation (Luhman & Luhman, 2021): one-step student and its cost",
+                      ["stage", "work", "teacher evaluations", "images through the student", "wall time (s)"],
+                      page_rows, caption)
+    atomic_write(pdf, lambda p: save_pdf(p, [page]))
+    return summary

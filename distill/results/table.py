@@ -1,0 +1,91 @@
+"""The results table of a profile: every evaluation of every method as tidy, long-format rows.
+
+One row per (method, experiment, model, sampler, grid, steps, seed range, metric) with the model's cost:
+
+  profile, method, experiment, dataset, resolution, teacher, model, sampler, options, grid, steps, nfe,
+  seed_range ('min', 'mean' or the range index 0, 1, ...), metric, value, status,
+  cost_seconds, cost_images, cost_teacher_evals
+
+NFE counts network evaluations (two per step for a guided denoiser). The cost is what producing the model took from
+its teacher (a teacher: its training; a PD student: every round down to it; a KD student: generating its pairs and
+training), in wall seconds, images through the trained network, and teacher network evaluations.
+
+Each method writes its part (`results/<profile>/rows/<method>[-<experiment>].csv`, by its report step, so a report
+waits only for its own jobs); `distill results` joins them into `results/<profile>/results.csv`, which `distill
+compare` reads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from distill.core.checkpoint import atomic_write
+
+COLUMNS = ["profile", "method", "experiment", "dataset", "resolution", "teacher", "model", "sampler", "options",
+           "grid", "steps", "nfe", "seed_range", "metric", "value", "status", "cost_seconds", "cost_images",
+           "cost_teacher_evals"]
+KEY = [c for c in COLUMNS if c not in ("value", "status", "cost_seconds", "cost_images", "cost_teacher_evals")]
+REPORTED = "min"  # the protocol's reported value: the minimum over the seed ranges (EDM)
+
+
+def record_rows(record: Mapping[str, Any], **keys: Any) -> list[dict[str, Any]]:
+    """Tidy rows of one metrics record (`distill evaluate`): per metric its min, mean and each seed range. A run
+    that gave no images gives one row per summary with no value and its status."""
+    base = {c: keys.get(c, "") for c in COLUMNS if c not in ("seed_range", "metric", "value")}
+    base["status"] = record["status"]
+    metrics = record.get("metrics")
+    if not metrics:
+        return [{**base, "seed_range": s, "metric": "fid", "value": math.nan} for s in ("min", "mean")]
+    rows = []
+    for metric, summary in metrics.items():
+        rows += [{**base, "seed_range": s, "metric": metric, "value": summary[s]} for s in ("min", "mean")]
+        rows += [{**base, "seed_range": str(i), "metric": metric, "value": r[metric]}
+                 for i, r in enumerate(record.get("per_range", []))]
+    return rows
+
+
+def frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows as a frame with the table's columns, in a stable order."""
+    df = pd.DataFrame(list(rows), columns=COLUMNS)
+    missing = [c for c in COLUMNS if c not in df]
+    if missing:
+        raise ValueError(f"results rows lack column(s) {missing}")
+    return df.sort_values(KEY, kind="stable").reset_index(drop=True)
+
+
+def write(path: str | Path, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    df = rows if isinstance(rows, pd.DataFrame) else frame(rows)
+    atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+    return df
+
+
+def read(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """One or several parts of the table (a clear error for a missing or malformed file)."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    parts = []
+    for p in map(Path, paths):
+        if not p.is_file():
+            raise FileNotFoundError(f"results table part {p} not found: build it with Snakemake (its method's report)")
+        df = pd.read_csv(p, dtype={"seed_range": str, "options": str, "steps": "Int64", "nfe": "Int64",
+                                   "resolution": "Int64"}, keep_default_na=False, na_values={"value": [""]})
+        missing = [c for c in COLUMNS if c not in df]
+        if missing:
+            raise ValueError(f"{p} is not a results table (no column(s) {missing}); rebuild it with Snakemake")
+        parts.append(df[COLUMNS])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+
+
+def join(parts: Iterable[str | Path], out: str | Path) -> pd.DataFrame:
+    """Join the methods' parts into the profile's table."""
+    df = read(parts)
+    return write(out, df.sort_values(KEY, kind="stable").reset_index(drop=True))
+
+
+def reported(df: pd.DataFrame, metric: str = "fid") -> pd.DataFrame:
+    """The rows of one metric at the protocol's reported value (min over seed ranges)."""
+    return df[(df["metric"] == metric) & (df["seed_range"] == REPORTED)]

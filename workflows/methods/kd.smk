@@ -1,0 +1,113 @@
+# Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2: the teacher's (z_1, x) pairs
+# (one job), the one-step student (one job, resumable), its one-step evaluation, its report and results rows.
+from distill.plugins.kd import teacher_run
+from distill.reports.kd import paths as kd_paths
+
+KD_EXPS = CFG["kd"]["experiments"]
+
+
+def kd_teacher(w):
+    return f"{RESULTS}/teachers/{teacher_run(KD_EXPS[w.kexp])}/model.safetensors"
+
+
+def kd_hp(w, *keys):
+    e = KD_EXPS[w.kexp]
+    return json.dumps({k: e[k] for k in keys} | {"device": CFG["device"]}, sort_keys=True)
+
+
+wildcard_constraints:
+    kexp="[a-z0-9_]+",
+
+
+rule kd_pairs:
+    input:
+        teacher=kd_teacher,
+    output:
+        f"{RESULTS}/kd/{{kexp}}/pairs.npz",
+    params:
+        hp=lambda w: kd_hp(w, "teacher_steps", "pairs", "pairs_first_seed") + hp("sampling"),
+    threads: CFG["threads"]["sample"]
+    resources:
+        mem_mb=4000,
+    log:
+        f"{LOGS}/kd/{{kexp}}/pairs.log",
+    benchmark:
+        f"{BENCH}/kd/{{kexp}}/pairs.tsv"
+    shell:
+        "{DISTILL} kd-pairs {CLI_ARGS} --experiment {wildcards.kexp} --threads {threads} --teacher {input.teacher} "
+        "--out {output} > {log} 2>&1"
+
+
+rule kd_train:
+    input:
+        teacher=kd_teacher,
+        pairs=f"{RESULTS}/kd/{{kexp}}/pairs.npz",
+    output:
+        weights=f"{RESULTS}/kd/{{kexp}}/student/model.safetensors",
+        summary=f"{RESULTS}/kd/{{kexp}}/student/summary.json",
+    params:
+        hp=lambda w: kd_hp(w, "updates", "train", "seed"),
+        out=f"{RESULTS}/kd/{{kexp}}/student",
+    threads: CFG["threads"]["distill"]
+    resources:
+        mem_mb=4000,
+    log:
+        f"{LOGS}/kd/{{kexp}}/train.log",
+    benchmark:
+        f"{BENCH}/kd/{{kexp}}/train.tsv"
+    shell:
+        "{DISTILL} kd-train {CLI_ARGS} --experiment {wildcards.kexp} --threads {threads} --teacher {input.teacher} "
+        "--pairs {input.pairs} --out {params.out} > {log} 2>&1"
+
+
+rule kd_sample:
+    input:
+        model=f"{RESULTS}/kd/{{kexp}}/student/model.safetensors",
+    output:
+        temp(f"{RESULTS}/kd_samples/{{kexp}}/ddim-n1.npz"),
+    params:
+        hp=hp("sampling", "evaluation", "device"),
+    threads: CFG["threads"]["sample"]
+    resources:
+        mem_mb=2000,
+    log:
+        f"{LOGS}/kd/{{kexp}}/sample.log",
+    benchmark:
+        f"{BENCH}/kd/{{kexp}}/sample.tsv"
+    shell:
+        "{DISTILL} sample {CLI_ARGS} --threads {threads} --model {input.model} --sampler ddim --steps 1 "
+        "--out {output} > {log} 2>&1"
+
+
+use rule evaluate as kd_evaluate with:
+    input:
+        samples=f"{RESULTS}/kd_samples/{{kexp}}/ddim-n1.npz",
+        reference=reference_stats(),
+        extractor=extractor_weights(),
+    output:
+        metrics=f"{RESULTS}/kd_metrics/{{kexp}}/ddim-n1.json",
+        grid=report(f"{RESULTS}/kd_metrics/{{kexp}}/ddim-n1.png", caption="report/grid.rst",
+                    category="Knowledge distillation samples", labels={"experiment": "{kexp}", "steps": "1"}),
+    log:
+        f"{LOGS}/kd/{{kexp}}/evaluate.log",
+    benchmark:
+        f"{BENCH}/kd/{{kexp}}/evaluate.tsv"
+
+
+rule kd_report:
+    input:
+        metrics=f"{RESULTS}/kd_metrics/{{kexp}}/ddim-n1.json",
+        summary=f"{RESULTS}/kd/{{kexp}}/student/summary.json",
+        profile=str(PROFILE_STAMP),
+    output:
+        pdf=report("reports/kd_{kexp}.pdf", caption="report/kd.rst", category="Knowledge distillation"),
+        csv="reports/kd_{kexp}.csv",
+        json=f"{RESULTS}/kd_{{kexp}}.json",
+        rows=f"{RESULTS}/rows/kd-{{kexp}}.csv",
+    params:
+        hp=lambda w: json.dumps(KD_EXPS[w.kexp], sort_keys=True),
+    log:
+        f"{LOGS}/kd/{{kexp}}/report.log",
+    shell:
+        "{DISTILL} kd-report {CLI_ARGS} --experiment {wildcards.kexp} --results {RESULTS} --pdf {output.pdf} "
+        "--csv {output.csv} --json {output.json} --rows {output.rows} > {log} 2>&1"
