@@ -40,6 +40,13 @@ include: "workflows/results.smk"
 include: "workflows/compare.smk"
 
 
+# One target per method, named after it (`snakemake -- pd`), built from the registry; DVC's stages call these.
+for _method in ACTIVE_METHODS:
+    rule:
+        name: _method.name
+        input: _method.targets(CFG)
+
+
 rule all:
     default_target: True
     input:

@@ -8,6 +8,7 @@ import pytest
 
 from distill.claims import CLAIMS, evaluate, evaluate_subject
 from distill.claims import pd as pd_claims
+from distill.claims import table1 as table1_claims
 
 
 def _cost(teacher_s, rounds):
@@ -54,18 +55,18 @@ def test_table1_claims_with_tolerance():
     rows = [("x", "snr_trunc", 1.0), ("v", "snr", 2.0), ("x", "snr", 3.0)]
     table = pd.DataFrame([{"parameterization": p, "weighting": w, "sampler": "ddim", "fid": f, "status": "ok"}
                           for p, w, f in rows])
-    assert pd_claims.x_trunc_best_under_ddim(table, 0.1)[0] == "holds"
+    assert table1_claims.x_trunc_best_under_ddim(table, 0.1)[0] == "holds"
     table.loc[0, "fid"] = 2.05  # second, but within the paper's +-0.1 noise of the best
-    assert pd_claims.x_trunc_best_under_ddim(table, 0.1)[0] == "holds"
+    assert table1_claims.x_trunc_best_under_ddim(table, 0.1)[0] == "holds"
     table.loc[0, "fid"] = 2.5
-    status, detail = pd_claims.x_trunc_best_under_ddim(table, 0.1)
+    status, detail = table1_claims.x_trunc_best_under_ddim(table, 0.1)
     assert status == "does not hold" and "ranks 2 of 3" in detail
     base = {"sampler": "ddim", "parameterization": "eps", "weighting": "snr_trunc"}
     diverged = pd.DataFrame([{**base, "fid": float("nan"), "status": "diverged"}])
-    assert pd_claims.eps_trunc_diverges(diverged, 0.0)[0] == "holds"
+    assert table1_claims.eps_trunc_diverges(diverged, 0.0)[0] == "holds"
     trained = pd.DataFrame([{**base, "fid": 5.0, "status": "ok"},
                             {**base, "parameterization": "x", "fid": 4.0, "status": "ok"}])
-    status, detail = pd_claims.eps_trunc_diverges(trained, 0.0)
+    status, detail = table1_claims.eps_trunc_diverges(trained, 0.0)
     assert status == "does not hold" and "ranks 2 of 2" in detail
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from distill.cli import main
+from distill.results import table
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = str(ROOT / "params.yaml")
@@ -54,8 +55,47 @@ PUBLISHED_STUDENTS = {1: 9.12, 2: 4.51, 4: 3.00, 8: 2.57}
 
 
 def write(results: Path, name: str, data: dict) -> None:
+    """A crafted summary (claim subject) and, from it, the rows of the results table that compare reads."""
     results.mkdir(parents=True, exist_ok=True)
     (results / name).write_text(json.dumps(data))
+    rows = table1_rows(data) if name == "table1.json" else pd_rows(name[3:-5], data)
+    path = results / "results.csv"
+    old = table.read(path) if path.exists() else None
+    new = table.frame(rows)
+    if old is not None:
+        new = pd.concat([old[old["method"] != new["method"].iloc[0]], new], ignore_index=True)
+    table.write(path, new)
+
+
+def _row(method, experiment, model, sampler, steps, metric, seed_range, value, status="ok", **keys):
+    base = {c: "" for c in table.COLUMNS}
+    return {**base, "profile": "x", "method": method, "experiment": experiment, "dataset": keys.get("dataset", "cifar10"),
+            "resolution": 32, "model": model, "sampler": sampler, "grid": "uniform", "steps": steps, "nfe": steps,
+            "seed_range": seed_range, "metric": metric, "value": value, "status": status, "cost_seconds": 1.0,
+            "cost_images": 1, "cost_teacher_evals": 0}
+
+
+def table1_rows(summary: dict) -> list[dict]:
+    """Every paper-profile seed of every cell with the summary's value (so the mean over seeds is that value)."""
+    out = []
+    for key, status in summary["status"].items():
+        p, w, sampler = key.split("/")
+        for seed in (0, 1, 2):
+            fid, is_ = summary["fid"][key], summary["is"].get(key)
+            out.append(_row("table1", "", f"{p}-{w}-s{seed}", sampler, 1024, "fid", "min",
+                            float("nan") if fid is None else fid, status))
+            if status == "ok":
+                out.append(_row("table1", "", f"{p}-{w}-s{seed}", sampler, 1024, "is", "mean", is_, status))
+    return out
+
+
+def pd_rows(experiment: str, summary: dict) -> list[dict]:
+    """The students' and the teacher's DDIM evaluations of a crafted PD summary."""
+    out = [_row("pd", experiment, f"n{k}", "ddim", int(k), "fid", "min", v, dataset=summary["dataset"])
+           for k, v in summary["curves"]["distilled_ddim"].items()]
+    out += [_row("pd", experiment, "teacher", "ddim", int(k), "fid", "min", v, dataset=summary["dataset"])
+            for k, v in summary["curves"]["teacher_ddim"].items()]
+    return out
 
 
 def test_committed_mini_results_pass(tmp_path):
@@ -87,7 +127,7 @@ def test_paper_scale_within_tolerance_passes(tmp_path):
     write(results, "pd_cifar10.json", pd_summary({k: v * 1.05 for k, v in PUBLISHED_STUDENTS.items()}))
     code, md = run_compare(tmp_path, "paper", results)
     assert code == 0, md
-    assert "BEYOND" not in md and "Numbers: 52 within tolerance, 4 agrees: both diverged" in md  # 44 + 4 + 4
+    assert "BEYOND" not in md and "Numbers: 52 within tolerance, 5 missing, 4 agrees: both diverged" in md  # 44 + 4 + 4; missing: DDIM at 10-100 and KD (no kd section at paper scale)
 
 
 @pytest.mark.parametrize("case", ["table1_off", "student_off", "claim_broken", "run_diverged"])
@@ -112,7 +152,7 @@ def test_paper_scale_failures(tmp_path, case):
 def test_missing_and_corrupt_results_are_clear_errors(tmp_path, capsys):
     code, _ = run_compare(tmp_path, "mini", tmp_path / "nowhere")
     assert code == 1 and "no results folder" in capsys.readouterr().err
-    write(tmp_path / "bad", "table1.json", {})
+    (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "table1.json").write_text("{not json")
     code, _ = run_compare(tmp_path, "mini", tmp_path / "bad")
     assert code == 1 and "table1.json is not valid JSON" in capsys.readouterr().err

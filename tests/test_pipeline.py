@@ -75,6 +75,11 @@ def test_progressive_distillation_rounds_run_as_snakemake_jobs(tmp_path):
     assert set(fig4["source"]) == {"reproduced", "published"}
     table2 = pd.read_csv(proj / "reports" / "table2.csv")
     assert "profile 'smoke'" in " ".join(table2["source"])
+    repro = table2[table2["source"].str.startswith("reproduced")]
+    kd = repro[repro["method"].str.startswith("Knowledge distillation")]
+    assert kd["nfe"].tolist() == [1] and kd["cost_seconds"].gt(0).all() and kd["cost_teacher_evals"].eq(64 * 8).all()
+    assert 10 in set(repro[repro["method"].str.startswith("DDIM")]["nfe"])  # pd.table2_ddim_steps: not a power of 2
+    assert repro[repro["method"].str.startswith("Progressive")]["cost_images"].gt(0).all()
     assert (proj / "reports" / "table2.pdf").read_bytes().startswith(b"%PDF")
 
     params = proj / "params.yaml"
@@ -152,5 +157,5 @@ def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):
 def test_cli_help_lists_every_step():
     out = subprocess.run([sys.executable, "-m", "distill", "--help"], capture_output=True, text=True).stdout
     for command in ("check-params", "train-classifier", "train-teacher", "sample", "evaluate", "table1", "pd-round",
-                    "pd-report", "table2"):
+                    "pd-report", "table2", "kd-pairs", "kd-train", "kd-report", "results", "compare", "dvc-yaml"):
         assert command in out

@@ -11,6 +11,8 @@ from distill.core.seeding import SeededNoise, parse_seeds
 from distill.nets.mlp import MLP
 from distill.nets.unet import UNet
 
+from conftest import ROOT
+
 S = CosineSchedule()
 
 
@@ -141,3 +143,57 @@ def test_conditioning_reaches_the_networks():
         mlp(p, torch.full((4,), 0.5), None)
     with torch.no_grad():
         assert not math.isnan(float(unet(x, t, base).sum()))
+
+
+@pytest.mark.parametrize("grid", ["uniform", "logsnr", "edm"])
+@pytest.mark.parametrize("steps", [1, 3, 10, 20])
+def test_every_grid_decreases_from_at_most_1_to_0_for_any_step_count(grid, steps):
+    ts = make_grid(grid, steps)
+    assert len(ts) == steps + 1 and ts[0] <= 1 and ts[-1] == 0 and bool((ts[:-1] > ts[1:]).all())
+
+
+def test_edm_grid_follows_karras_eq_5():
+    ts = make_grid("edm", 4)
+    alpha, sigma = S.alpha_sigma(ts[:-1])
+    edm_sigma = (sigma / alpha).tolist()
+    ramp = [80 ** (1 / 7) + i / 3 * (0.002 ** (1 / 7) - 80 ** (1 / 7)) for i in range(4)]
+    assert edm_sigma == pytest.approx([r ** 7 for r in ramp], rel=1e-6)
+
+
+def test_sampler_options_and_names_are_checked():
+    d = lambda z, t, cond=None: torch.zeros_like(z)  # noqa: E731
+    with pytest.raises(ValueError, match="takes no option gamma"):
+        run_sampler("ddim", d, (1,), [0], 2, gamma=0.5)
+    with pytest.raises(ValueError, match=r"must lie in \[0.0, 1.0\]"):
+        run_sampler("ancestral", d, (1,), [0], 2, gamma=-1.0)
+    with pytest.raises(ValueError, match="unknown sampler"):
+        run_sampler("heun", d, (1,), [0], 2)
+    with pytest.raises(ValueError, match="unknown time grid"):
+        run_sampler("ddim", d, (1,), [0], 2, grid="cosine")
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ancestral"])
+def test_conditions_reach_the_denoiser_at_every_step(sampler):
+    seen = []
+
+    def denoise(z, t, cond=None):
+        seen.append(cond["w"].tolist())
+        return torch.zeros_like(z)
+
+    run_sampler(sampler, denoise, (1,), [0, 1], 3, cond={"w": torch.tensor([2.0, 3.0])})
+    assert seen == [[2.0, 3.0]] * 3
+
+
+def test_sample_command_passes_conditions_and_rejects_bad_counts(tmp_path, smoke_cfg, monkeypatch):
+    from distill.cli import main
+    from distill.pipeline import sample
+
+    calls = {}
+    monkeypatch.setattr(sample, "run", lambda *a, **k: calls.update(k) or "ok")
+    args = ["sample", "--params", str(ROOT / "params.yaml"), "--profile", "smoke", "--model", "m.safetensors",
+            "--sampler", "ddim", "--out", str(tmp_path / "s.npz")]
+    assert main(args + ["--cond", "w=2.5", "--grid", "edm"]) == 0
+    assert calls["cond"] == {"w": 2.5} and calls["grid"] == "edm"
+    for bad in (["--steps", "0"], ["--num-samples", "0"], ["--num-samples", "-5"]):
+        with pytest.raises(SystemExit):
+            main(args + bad)

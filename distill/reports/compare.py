@@ -206,7 +206,7 @@ def markdown(c: Comparison, cfg: dict[str, Any]) -> str:
 
 
 def _pages(title: str, header: list[str], rows: list[list[str]], caption: str, per_page: int = 26, **kw):
-    chunks = [rows[i:i + per_page] for i in range(0, len(rows), per_page)] or [[]]
+    chunks = [rows[i:i + per_page] for i in range(0, len(rows), per_page)] or [[["none"] + [""] * (len(header) - 1)]]
     return [table_page(f"{title}" + (f" ({i + 1}/{len(chunks)})" if len(chunks) > 1 else ""), header, chunk,
                        caption, **kw) for i, chunk in enumerate(chunks)]
 

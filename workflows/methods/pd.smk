@@ -182,10 +182,3 @@ rule pd_table2:
     shell:
         "{DISTILL} table2 {CLI_ARGS} --rows {input.rows} --published {input.published} --pdf {output.pdf} "
         "--csv {output.csv} > {log} 2>&1"
-
-
-rule pd:
-    """Every Progressive Distillation target of the active profile (Fig. 4 per experiment, Table 2)."""
-    input:
-        [f"reports/pd_fig4_{exp}.pdf" for exp in PD_EXPS],
-        "reports/table2.pdf",

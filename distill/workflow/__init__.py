@@ -1,0 +1,1 @@
+"""Files of the workflow generated from the method registry (dvc.yaml)."""
