@@ -40,6 +40,20 @@ def common(p: argparse.ArgumentParser) -> None:
                         "sets them instead of the profile's")
 
 
+def add_command(sub, name: str, handler, help: str, description: str, method: str | None = None):
+    """A sub-command with the common options and its handler; with `method`, it runs one experiment of that method's
+    section (--experiment required)."""
+    p = sub.add_parser(name, help=help, description=description)
+    common(p)
+    p.set_defaults(handler=handler)
+    if method is not None:
+        p.set_defaults(method=method)
+        for action in p._actions:
+            if action.dest == "experiment":
+                action.required, action.help = True, f"a {method}.experiments entry of params.yaml"
+    return p
+
+
 def report_io(p: argparse.ArgumentParser, json_help: str | None = None, results: bool = True) -> None:
     """The inputs and outputs every report command shares."""
     if results:
@@ -152,10 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help: str, description: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=description)
-        common(p)
-        p.set_defaults(handler=handler)
-        return p
+        return add_command(sub, name, handler, help, description)
 
     command("check-params", _check_params, "validate params.yaml against the schema and print the active profile",
             "Validate params.yaml against workflows/schema/params.schema.json (and each method's schema); exit 1 "
@@ -239,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--csv", required=True)
 
     for method in methods():
-        method.add_commands(sub, common)
+        method.add_commands(sub)
 
     p = command("results", _results, "join the methods' parts of the results table into results/<profile>/results.csv",
                 "Every evaluation of every method as tidy rows (distill.results.table): join the parts the methods' "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ class Method:
     # the published (paper, table) it reproduces -> the published method names it fills there (None: every row)
     reproduces: Mapping[tuple[str, str], frozenset[str] | None]
     sections: tuple[str, ...]  # params.yaml sections its jobs read besides its own (DVC params, rerun triggers)
-    add_commands: Callable[[Any, Callable[[Any], None]], None]  # (subparsers, common-options) -> adds its commands
+    add_commands: Callable[[Any], None]  # (subparsers) -> adds its commands (distill.cli.add_command)
     targets: Callable[[Mapping[str, Any]], list[str]]  # final targets (reports) of a profile that runs it
     rows: Callable[[Mapping[str, Any], str], list[str]]  # its parts of the results table under results/<profile>
     published_rows: Callable[[Any, Mapping[str, Any]], Any]  # its results rows -> rows keyed like published.csv
@@ -45,8 +45,6 @@ class Method:
     dvc_metrics: tuple[str, ...] = ()
     claims: str = ""  # module with CLAIMS (default distill.claims.<name>)
     jobs_shared: bool = False  # its job time includes the jobs no method owns (classifier, reference statistics)
-    notes: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def claims_module(self) -> str:
@@ -87,7 +85,3 @@ def active(cfg: Mapping[str, Any]) -> list[Method]:
 def final_targets(cfg: Mapping[str, Any]) -> list[str]:
     """Every final target of a profile (get_final_output): each active method's reports."""
     return [t for m in active(cfg) for t in m.targets(cfg)]
-
-
-def label(name: str) -> str:
-    return get(name).label

@@ -131,37 +131,30 @@ def _report(args, cfg, progress):
     print(f"KD {args.experiment}: one-step FID {summary['fid']}")
 
 
-def add_commands(sub, common) -> None:
-    from distill.cli import report_io
+def add_commands(sub) -> None:
+    from distill.cli import add_command, report_io
 
-    def experiment(p, handler):
-        common(p)
-        p.set_defaults(handler=handler, method="kd")
-        for action in p._actions:
-            if action.dest == "experiment":
-                action.required, action.help = True, "a kd.experiments entry of params.yaml"
-
-    p = sub.add_parser("kd-pairs", help="knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM",
-                       description="Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds "
+    p = add_command(sub, "kd-pairs", _pairs,
+                    "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM", method="kd",
+                    description="Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds "
                                    "pairs_first_seed, ... (disjoint from the evaluation seeds), x the teacher's "
                                    "teacher_steps-step DDIM sample. One job, once per teacher.")
-    experiment(p, _pairs)
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
     p.add_argument("--out", required=True, help="output .npz (z, x and the cost of making them)")
 
-    p = sub.add_parser("kd-train", help="knowledge distillation: train the one-step student; resumes if interrupted",
-                       description="Train a one-step student, initialised from the teacher, to map z_1 to the "
+    p = add_command(sub, "kd-train", _train,
+                    "knowledge distillation: train the one-step student; resumes if interrupted", method="kd",
+                    description="Train a one-step student, initialised from the teacher, to map z_1 to the "
                                    "teacher's sample (Luhman & Luhman 2021), with kd.experiments.<EXPERIMENT>.train.")
-    experiment(p, _train)
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
     p.add_argument("--pairs", required=True, help="pairs .npz of kd-pairs")
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
 
-    p = sub.add_parser("kd-report", help="knowledge distillation: its rows of the results table and its report",
-                       description="Write the experiment's rows of the results table (the student's one-step "
+    p = add_command(sub, "kd-report", _report,
+                    "knowledge distillation: its rows of the results table and its report", method="kd",
+                    description="Write the experiment's rows of the results table (the student's one-step "
                                    "evaluation with its cost: pairs and training), a JSON summary and a one-page "
                                    "report.")
-    experiment(p, _report)
     report_io(p, "output JSON summary")
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 

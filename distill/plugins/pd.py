@@ -44,45 +44,32 @@ def _table2(args, cfg, progress):
     table2.build(cfg, [Path(p) for p in args.rows], Path(args.published), Path(args.pdf), Path(args.csv))
 
 
-def add_commands(sub, common) -> None:
-    from distill.cli import positive_int, report_io
+def add_commands(sub) -> None:
+    from distill.cli import add_command, positive_int, report_io
 
-    def experiment_required(p):
-        p.set_defaults(method="pd")
-        for action in p._actions:
-            if action.dest == "experiment":
-                action.required, action.help = True, "a pd.experiments entry of params.yaml"
-
-    p = sub.add_parser("pd-round", help="one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
-                       description="Distil a teacher sampled with 2N DDIM steps into a student of N steps: the "
+    p = add_command(sub, "pd-round", _round,
+                    "one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
+                    method="pd", description="Distil a teacher sampled with 2N DDIM steps into a student of N steps: the "
                                    "student starts from the teacher's weights, is trained on two-step DDIM targets at "
                                    "the discrete times i/N with a fresh optimizer and a learning rate annealed to 0, "
                                    "with the settings of pd.experiments.<EXPERIMENT>. The teacher is the trained "
                                    "teacher (first round) or the previous round's student.")
-    common(p)
-    experiment_required(p)
-    p.set_defaults(handler=_round)
     p.add_argument("--student-steps", type=positive_int, required=True, help="N, the student's sampling steps")
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher (2N steps)")
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
 
-    p = sub.add_parser("pd-report", help="PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
-                       description="Write the experiment's rows of the results table (every evaluation with its "
+    p = add_command(sub, "pd-report", _report, "PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
+                    method="pd", description="Write the experiment's rows of the results table (every evaluation with its "
                                    "model's cost), then from them draw FID against steps beside the paper's known "
                                    "points, tabulate the students' DDIM vs stochastic FID and the cost of every "
                                    "round, and check the paper's claims.")
-    common(p)
-    experiment_required(p)
-    p.set_defaults(handler=_report)
     report_io(p, "output JSON summary (DVC metrics; claim subject)")
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 
-    p = sub.add_parser("table2", help="build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
-                       description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
+    p = add_command(sub, "table2", _table2, "build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
+                    description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
                                    "reproduced rows of every method that reproduces one (PD, DDIM, knowledge "
                                    "distillation, ...), each with its cost, from their parts of the results table.")
-    common(p)
-    p.set_defaults(handler=_table2)
     p.add_argument("--rows", nargs="+", required=True, help="the results-table parts of the contributing methods")
     report_io(p, results=False)
 

@@ -25,15 +25,13 @@ def _report(args, cfg, progress):
                  Path(args.rows), Path(args.benchmarks) if args.benchmarks else None)
 
 
-def add_commands(sub, common) -> None:
-    from distill.cli import report_io
+def add_commands(sub) -> None:
+    from distill.cli import add_command, report_io
 
-    p = sub.add_parser("table1", help="build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
-                       description="Write Table 1's rows of the results table, collect the grid from them, put it "
+    p = add_command(sub, "table1", _report, "build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
+                    description="Write Table 1's rows of the results table, collect the grid from them, put it "
                                    "beside the published CIFAR-10 numbers, check the paper's claims, and write the "
                                    "table.")
-    common(p)
-    p.set_defaults(handler=_report)
     report_io(p, "metrics JSON (DVC metrics file; claim subject)")
     p.add_argument("--rows", required=True, help="output: Table 1's part of the results table (CSV)")
 

@@ -17,6 +17,7 @@ import pandas as pd
 from distill.core.checkpoint import atomic_write, write_json
 from distill.pipeline import pd_layout as L
 from distill.claims import evaluate_subject
+from distill.reports.format import fmt
 from distill.reports.jobs import total_job_seconds
 from distill.results import table as results_table
 from distill.results.table import record_rows
@@ -223,10 +224,6 @@ def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: st
     return fig
 
 
-def _fmt(x: Any, digits: int = 2) -> str:
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
 def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[dict[str, Any]],
                  cfg: dict[str, Any], name: str):
     """Students' DDIM vs stochastic FID (App. F), the cost of every stage, and the claims, as one table page."""
@@ -234,14 +231,14 @@ def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[d
     st = frame[frame["curve"] == "distilled_stochastic"].set_index("steps")
     cost_by = {c["student_steps"]: c for c in cost}
     rows = [["teacher training", "—", "—", "—", str(cost[0]["updates"]), str(cost[0]["images"]),
-             _fmt(cost[0]["wall_seconds"], 1), "1.00"]]
+             fmt(cost[0]["wall_seconds"], 1), "1.00"]]
     for n in sorted(dd.index, reverse=True):
         c = cost_by.get(n, {})
-        ddim_cell = _fmt(dd.loc[n, "fid"]) if dd.loc[n, "status"] == "ok" else str(dd.loc[n, "status"])
-        st_cell = (f"{_fmt(st.loc[n, 'fid'])} (γ={st.loc[n, 'gamma']:g})" if n in st.index and st.loc[n, "status"] == "ok"
+        ddim_cell = fmt(dd.loc[n, "fid"]) if dd.loc[n, "status"] == "ok" else str(dd.loc[n, "status"])
+        st_cell = (f"{fmt(st.loc[n, 'fid'])} (γ={st.loc[n, 'gamma']:g})" if n in st.index and st.loc[n, "status"] == "ok"
                    else "—")
         rows.append([f"round {c.get('stage', n)}", str(n), ddim_cell, st_cell, str(c.get("updates", "—")),
-                     str(c.get("images", "—")), _fmt(c.get("wall_seconds"), 1), _fmt(c.get("fraction_of_teacher"))])
+                     str(c.get("images", "—")), fmt(c.get("wall_seconds"), 1), fmt(c.get("fraction_of_teacher"))])
     header = ["stage", "student steps", "FID DDIM", "FID stochastic\n(best γ, App. F)", "updates",
               "images processed", "wall time (s)", "× teacher\nwall time"]
     caption = (f"Profile '{cfg['profile']}', experiment '{name}' ({cfg['data']['name']}). A round processes each image "

@@ -1,9 +1,10 @@
 # Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2: the teacher's (z_1, x) pairs
 # (one job), the one-step student (one job, resumable), its one-step evaluation, its report and results rows.
 from distill.plugins.kd import teacher_run
-from distill.reports.kd import paths as kd_paths
+from distill.reports.kd import SAMPLER as KD_SAMPLER, STEPS as KD_STEPS, paths as kd_paths
 
 KD_EXPS = CFG["kd"]["experiments"]
+KD = kd_paths(RESULTS, "{kexp}")  # the file layout, shared with the report (distill/reports/kd.py)
 
 
 def kd_teacher(w):
@@ -23,7 +24,7 @@ rule kd_pairs:
     input:
         teacher=kd_teacher,
     output:
-        f"{RESULTS}/kd/{{kexp}}/pairs.npz",
+        KD["pairs"],
     params:
         hp=lambda w: kd_hp(w, "teacher_steps", "pairs", "pairs_first_seed") + hp("sampling"),
     threads: CFG["threads"]["sample"]
@@ -41,13 +42,13 @@ rule kd_pairs:
 rule kd_train:
     input:
         teacher=kd_teacher,
-        pairs=f"{RESULTS}/kd/{{kexp}}/pairs.npz",
+        pairs=KD["pairs"],
     output:
-        weights=f"{RESULTS}/kd/{{kexp}}/student/model.safetensors",
-        summary=f"{RESULTS}/kd/{{kexp}}/student/summary.json",
+        weights=KD["student"] + "/model.safetensors",
+        summary=KD["student"] + "/summary.json",
     params:
         hp=lambda w: kd_hp(w, "updates", "train", "seed"),
-        out=f"{RESULTS}/kd/{{kexp}}/student",
+        out=KD["student"],
     threads: CFG["threads"]["distill"]
     resources:
         mem_mb=4000,
@@ -62,11 +63,13 @@ rule kd_train:
 
 rule kd_sample:
     input:
-        model=f"{RESULTS}/kd/{{kexp}}/student/model.safetensors",
+        model=KD["student"] + "/model.safetensors",
     output:
-        temp(f"{RESULTS}/kd_samples/{{kexp}}/ddim-n1.npz"),
+        temp(KD["samples"]),
     params:
         hp=hp("sampling", "evaluation", "device"),
+        sampler=KD_SAMPLER,
+        steps=KD_STEPS,
     threads: CFG["threads"]["sample"]
     resources:
         mem_mb=2000,
@@ -75,18 +78,18 @@ rule kd_sample:
     benchmark:
         f"{BENCH}/kd/{{kexp}}/sample.tsv"
     shell:
-        "{DISTILL} sample {CLI_ARGS} --threads {threads} --model {input.model} --sampler ddim --steps 1 "
+        "{DISTILL} sample {CLI_ARGS} --threads {threads} --model {input.model} --sampler {params.sampler} --steps {params.steps} "
         "--out {output} > {log} 2>&1"
 
 
 use rule evaluate as kd_evaluate with:
     input:
-        samples=f"{RESULTS}/kd_samples/{{kexp}}/ddim-n1.npz",
+        samples=KD["samples"],
         reference=reference_stats(),
         extractor=extractor_weights(),
     output:
-        metrics=f"{RESULTS}/kd_metrics/{{kexp}}/ddim-n1.json",
-        grid=report(f"{RESULTS}/kd_metrics/{{kexp}}/ddim-n1.png", caption="report/grid.rst",
+        metrics=KD["metrics"],
+        grid=report(KD["grid"], caption="report/grid.rst",
                     category="Knowledge distillation samples", labels={"experiment": "{kexp}", "steps": "1"}),
     log:
         f"{LOGS}/kd/{{kexp}}/evaluate.log",
@@ -96,8 +99,8 @@ use rule evaluate as kd_evaluate with:
 
 rule kd_report:
     input:
-        metrics=f"{RESULTS}/kd_metrics/{{kexp}}/ddim-n1.json",
-        summary=f"{RESULTS}/kd/{{kexp}}/student/summary.json",
+        metrics=KD["metrics"],
+        summary=KD["student"] + "/summary.json",
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/kd_{kexp}.pdf", caption="report/kd.rst", category="Knowledge distillation"),
