@@ -5,15 +5,18 @@
 import sys
 from pathlib import Path
 
-from distill.config import ConfigError, load_params, select_profile, validate, load_schema
+from distill.config import ConfigError, load_params, load_schema, select_profile, validate
 
 PARAMS_FILE = "params.yaml"
 configfile: PARAMS_FILE
 
 try:
-    validate(config, load_schema(PARAMS_FILE), PARAMS_FILE + " (with --config overrides)")
-    if {k: v for k, v in config.items() if k != "profile"} != {k: v for k, v in load_params(PARAMS_FILE).items() if k != "profile"}:
-        raise ConfigError("--config may only set `profile`; change hyperparameters in params.yaml (one source of truth)")
+    _file = load_params(PARAMS_FILE)  # the file alone: schema and cross-key checks
+    _changed = sorted(k for k in set(config) | set(_file) if k != "profile" and config.get(k) != _file.get(k))
+    if _changed:
+        raise ConfigError(f"--config may only set `profile` (it set {', '.join(_changed)}); change hyperparameters "
+                          "in params.yaml (one source of truth)")
+    validate(config, load_schema(PARAMS_FILE), PARAMS_FILE + " (with --config profile=...)")
     PROFILE = config["profile"]
     CFG = select_profile(config, PROFILE)
 except ConfigError as exc:

@@ -54,6 +54,21 @@ def add_command(sub, name: str, handler, help: str, description: str, method: st
     return p
 
 
+def extractor_weights_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extractor-weights", default=None,
+                   help="feature-extractor weights (default: evaluation.feature_extractor_weights, or for the "
+                        "distill-domain extractor the classifier the pipeline trains, "
+                        "results/<profile>/classifier/model.safetensors)")
+
+
+def float_range(p: argparse.ArgumentParser) -> None:
+    from distill.metrics.images import FLOAT_RANGES
+
+    p.add_argument("--range", default=None, choices=list(FLOAT_RANGES),
+                   help="the value range of float images: signed [-1, 1], unit [0, 1] or byte [0, 255]. Required for "
+                        "float images (the two common ranges give plausible, different FIDs); uint8 images need none")
+
+
 def report_io(p: argparse.ArgumentParser, json_help: str | None = None, results: bool = True) -> None:
     """The inputs and outputs every report command shares."""
     if results:
@@ -209,8 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.")
     p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
     p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
-    p.add_argument("--extractor-weights", default=None,
-                   help="feature-extractor weights (default: evaluation.feature_extractor_weights)")
+    extractor_weights_option(p)
     p.add_argument("--out", required=True, help="output metrics .json")
     p.add_argument("--grid", required=True, help="output PNG grid of the first 64 samples")
 
@@ -225,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(q)
     q.set_defaults(handler=_fid)
     q.add_argument("--images", default=None, help="folder, .zip or .npz of images (default: the profile's data set)")
-    q.add_argument("--extractor-weights", default=None, help="default: evaluation.feature_extractor_weights")
+    float_range(q)
+    extractor_weights_option(q)
     q.add_argument("--out", required=True, help="output .npz")
     q = fid_sub.add_parser("calc", help="protocol metrics of images (folder, .zip, .npz) or of a model",
                            description="Evaluate images, or a model sampled on the protocol's seeds, against "
@@ -237,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="model.safetensors to sample from")
     q.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS), help="with --model")
     q.add_argument("--ref", required=True, help="reference statistics .npz")
-    q.add_argument("--extractor-weights", default=None, help="default: evaluation.feature_extractor_weights")
+    float_range(q)
+    extractor_weights_option(q)
     q.add_argument("--out", default=None, help="also write the JSON here")
     q = fid_sub.add_parser("curve", help="FID against the number of samples (choose evaluation.num_samples)",
                            description="FID of evaluation.curve.sizes images on each of seed_ranges disjoint ranges.")
@@ -245,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(handler=_fid)
     q.add_argument("--samples", required=True, help=".npz with at least max(sizes) x seed_ranges samples")
     q.add_argument("--reference", required=True)
-    q.add_argument("--extractor-weights", default=None)
+    extractor_weights_option(q)
     q.add_argument("--pdf", required=True)
     q.add_argument("--csv", required=True)
 

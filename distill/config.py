@@ -66,6 +66,33 @@ def validate(params: Mapping[str, Any], schema: Mapping[str, Any], source: str =
                           f"{SCHEMA_RELATIVE} documents each one).")
 
 
+def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Checks across keys that the schema cannot express, on one profile (shared ones here, each method's on its
+    card): (key path under the profile, problem) pairs."""
+    from distill.plugins import active
+
+    out = []
+    ev = cfg["evaluation"]
+    if ev["kid_subset_size"] > ev["num_samples"]:  # KID draws subsets of one seed range's images
+        out.append(("evaluation.kid_subset_size", f"{ev['kid_subset_size']} exceeds evaluation.num_samples "
+                                                  f"({ev['num_samples']}), the images of one seed range"))
+    for key in ("pr_neighborhood", "prdc_nearest_k"):  # k nearest neighbours among one seed range's images
+        if ev[key] >= ev["num_samples"]:
+            out.append((f"evaluation.{key}", f"{ev[key]} must be smaller than evaluation.num_samples "
+                                             f"({ev['num_samples']}), the images of one seed range"))
+    for method in active(cfg):
+        out += method.check(cfg) if method.check else []
+    return out
+
+
+def check_semantics(params: Mapping[str, Any], source: str = "params.yaml") -> None:
+    """Raise ConfigError listing every cross-key problem of every profile as 'profiles.<name>.key.path: problem'."""
+    lines = [f"  - profiles.{name}.{key}: {problem}" for name, cfg in params["profiles"].items()
+             for key, problem in profile_problems(cfg)]
+    if lines:
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
+
+
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -75,6 +102,7 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     validate(params, load_schema(path), str(path))
+    check_semantics(params, str(path))
     return params
 
 

@@ -11,7 +11,7 @@ def test_weights_round_trip_with_config_beside(tmp_path):
     save_weights(tmp_path / "model.safetensors", net.state_dict(), {"network": {"ch": 8}})
     assert (tmp_path / "model.json").is_file()
     tensors, cfg = load_weights(tmp_path / "model.safetensors")
-    assert cfg == {"network": {"ch": 8}}
+    assert cfg["network"] == {"ch": 8} and len(cfg["weights_sha256"]) == 64
     other = UNet(1, 1, 8, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
     load_into(other, tensors, "x")
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
@@ -31,6 +31,34 @@ def test_corrupt_or_missing_checkpoints_give_clear_errors(tmp_path):
     net = UNet(1, 1, 8, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
     with pytest.raises(CheckpointError, match="do not match"):
         load_into(net, {"w": torch.zeros(1)}, "file")
+
+
+def _pair(folder, seed):
+    torch.manual_seed(seed)
+    net = UNet(1, 1, 8, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
+    save_weights(folder / "model.safetensors", net.state_dict(), {"network": {"ch": 8}, "parameterization": "v"})
+    return folder / "model.safetensors"
+
+
+def test_weights_and_config_name_each_other(tmp_path):
+    import json
+    import shutil
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = _pair(tmp_path / "a", 0), _pair(tmp_path / "b", 1)
+    shutil.copy(b, a)  # weights of another run beside this run's config
+    with pytest.raises(CheckpointError, match="weights were swapped or edited"):
+        load_weights(a)
+    cfg = json.loads((tmp_path / "b" / "model.json").read_text())
+    cfg["parameterization"] = "eps"  # an edited config beside its weights
+    (tmp_path / "b" / "model.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="config was edited"):
+        load_weights(b)
+    del cfg["weights_sha256"]
+    (tmp_path / "b" / "model.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="carry no hash"):
+        load_weights(b)
 
 
 def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):

@@ -116,12 +116,12 @@ def test_protocol_reports_min_and_mean_over_disjoint_seed_ranges(extractor_weigh
 ])
 def test_bad_images_give_clear_errors(images, message):
     with pytest.raises(MetricInputError, match=message):
-        as_uint8_images(images, "images", expected_shape=(1, 8, 8))
+        as_uint8_images(images, "images", expected_shape=(1, 8, 8), value_range="signed")
 
 
 def test_float_images_in_model_range_are_quantised_like_samples():
     x = torch.linspace(-1, 1, 64).reshape(1, 1, 8, 8).repeat(2, 1, 1, 1)
-    out = as_uint8_images(x)
+    out = as_uint8_images(x, value_range="signed")
     assert out.dtype == torch.uint8 and out.min() == 0 and out.max() == 255
 
 

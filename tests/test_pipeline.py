@@ -119,7 +119,9 @@ def test_workflow_rejects_hyperparameters_on_the_command_line(tmp_path):
     assert "--config may only set `profile`" in proc.stderr
     proc = _snakemake(proj, "-n", "--config", "profile=smoke", "bogus=1", "--", "reports/table1.pdf")
     assert proc.returncode != 0
-    assert "(top level): unknown key(s): 'bogus'" in proc.stderr
+    assert "--config may only set `profile` (it set bogus)" in proc.stderr
+    proc = _snakemake(proj, "-n", "--config", "profile=nope", "--", "reports/table1.pdf")
+    assert proc.returncode != 0 and "profile 'nope' is not defined in params.yaml" in proc.stderr
 
 
 def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):

@@ -5,6 +5,7 @@ from distill.core.grids import GRIDS
 from distill.core.parameterization import PARAMETERIZATIONS
 from distill.core.samplers import SAMPLERS
 from distill.core.weighting import WEIGHTINGS
+from distill.pipeline.reference import extractor_weights as reference_extractor_weights
 from distill.plugins import active, final_targets as method_targets
 from distill.reports.table1 import run_name
 
@@ -28,12 +29,7 @@ def table1_runs():
 
 def extractor_weights():
     """The feature extractor's weights: the pipeline's classifier unless params.yaml names a file."""
-    ev = CFG["evaluation"]
-    if ev["feature_extractor_weights"]:
-        return ev["feature_extractor_weights"]
-    if ev["feature_extractor"] != "distill-domain":
-        raise ValueError(f"evaluation.feature_extractor_weights must name the weights of {ev['feature_extractor']!r}")
-    return f"{RESULTS}/classifier/model.safetensors"
+    return reference_extractor_weights(CFG)
 
 
 def reference_stats():

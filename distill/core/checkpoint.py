@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 
@@ -65,20 +66,38 @@ def config_path(weights_path: str | Path) -> Path:
     return Path(weights_path).with_suffix(".json")
 
 
+def _config_sha256(config: Mapping[str, Any]) -> str:
+    """sha256 of the config's canonical JSON, without its own `weights_sha256` entry."""
+    body = {k: v for k, v in config.items() if k != "weights_sha256"}
+    text = json.dumps(_finite_or_none(body), sort_keys=True, default=str, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def save_weights(path: str | Path, state_dict: Mapping[str, torch.Tensor], config: Mapping[str, Any]) -> None:
-    """Write weights (safetensors) and, beside them, `<name>.json` with the resolved config."""
+    """Write weights (safetensors) and, beside them, `<name>.json` with the resolved config. Each names the other's
+    sha256 (the weights' metadata holds the config's, the config holds the weights'), so a swapped or edited file of
+    the pair is refused by load_weights."""
+    path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    write_json(config_path(path), dict(config))
-    atomic_write(path, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
+    config = {k: v for k, v in dict(config).items() if k != "weights_sha256"}
+    metadata = {"format": "pt", "config_sha256": _config_sha256(config)}
+
+    def write(tmp: Path) -> None:
+        save_file(tensors, str(tmp), metadata=metadata)
+        write_json(config_path(path), {**config, "weights_sha256": file_sha256(tmp)})
+
+    atomic_write(path, write)
 
 
 def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read weights and their config; a missing or corrupt file raises CheckpointError naming it."""
+    """Read weights and their config; a missing, corrupt or mismatched file raises CheckpointError naming it."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist; run the step that trains it first")
     try:
         tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"weights file {path} is corrupt or not safetensors ({exc}); delete it and retrain") from exc
     cfg_file = config_path(path)
@@ -86,6 +105,15 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
         config = json.loads(cfg_file.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"config {cfg_file} beside the weights is missing or corrupt ({exc})") from exc
+    if not isinstance(config, dict) or "weights_sha256" not in config or "config_sha256" not in metadata:
+        raise CheckpointError(f"{path} and {cfg_file} carry no hash of each other (written by an older version of "
+                              "distill); retrain, or re-run the step that wrote them")
+    if file_sha256(path) != config["weights_sha256"]:
+        raise CheckpointError(f"weights file {path} is not the one {cfg_file} was written with (sha256 differs): the "
+                              "weights were swapped or edited; restore the pair or retrain")
+    if _config_sha256(config) != metadata["config_sha256"]:
+        raise CheckpointError(f"config {cfg_file} is not the one {path} was written with (sha256 differs): the config "
+                              "was edited or comes from another run; restore the pair or retrain")
     return tensors, config
 
 

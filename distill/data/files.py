@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from distill.data.base import ArrayDataset, DataError
+from distill.data.npz import read_npz
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -66,12 +67,9 @@ def load_imagenet64(root: str | Path, split: str = "train") -> ArrayDataset:
                        "with 'data' uint8 [N, 12288] and 'labels' 1..1000")
     images, labels = [], []
     for path in files:
-        try:
-            with np.load(path) as npz:
-                data, lab = np.asarray(npz["data"]), np.asarray(npz["labels"], dtype=np.int64)
-        except Exception as exc:
-            raise DataError(f"ImageNet 64x64 batch {path} is malformed ({type(exc).__name__}: {exc}); expected an npz "
-                            "with 'data' uint8 [N, 12288] and 'labels'") from exc
+        npz = read_npz(path, "ImageNet 64x64 batch (an npz with 'data' uint8 [N, 12288] and 'labels')",
+                       required=("data", "labels"))
+        data, lab = npz["data"], npz["labels"].astype(np.int64)
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 64 * 64 or len(lab) != len(data):
             raise DataError(f"ImageNet 64x64 batch {path} has data {data.dtype} {data.shape} and {len(lab)} labels; "
                             "expected uint8 [N, 12288] with N labels")

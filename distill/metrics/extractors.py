@@ -28,9 +28,10 @@ def check_extractor(name: str, weights_path: Optional[str]) -> None:
         raise ValueError(f"feature extractor {name!r} needs a weights file (evaluation.feature_extractor_weights)")
     if not Path(weights_path).is_file():
         what = f"torch-fidelity's Inception weights ({INCEPTION_FILE})" if name.startswith("inception") else \
-            "the trained domain classifier (run the train_classifier rule)"
+            f"the trained domain classifier: build it with `snakemake --cores all -- {weights_path}`"
         raise FileNotFoundError(f"feature-extractor weights {weights_path} not found: expected {what}. Nothing is "
-                                "downloaded; put the file there or set evaluation.feature_extractor_weights.")
+                                "downloaded; put the file there, set evaluation.feature_extractor_weights in "
+                                "params.yaml, or pass --extractor-weights FILE.")
 
 
 def load_extractor(name: str, weights_path: Optional[str]):

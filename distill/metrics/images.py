@@ -1,7 +1,9 @@
 """Checks on images handed to a metric: dtype, range, shape, channels, finiteness, resolution, count.
 
-Metrics take uint8 images [N, C, H, W] (C = 1 or 3). Float images are accepted only in the model's range [-1, 1]
-and converted exactly as generated samples are (`distill.data.images_to_uint8`).
+Metrics take uint8 images [N, C, H, W] (C = 1 or 3). Float images are ambiguous ([0, 1] and [-1, 1] images both
+exist, and a [0, 1] image read as [-1, 1] gives a plausible, wrong FID), so they are accepted only with their range
+named (FLOAT_RANGES), then mapped to [-1, 1] and converted exactly as generated samples are
+(`distill.data.images_to_uint8`).
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ import numpy as np
 import torch
 
 
+# The names a float image range is given by (`--range` of `distill fid`), and the interval each stands for.
+FLOAT_RANGES = {"signed": (-1.0, 1.0), "unit": (0.0, 1.0), "byte": (0.0, 255.0)}
+
+
 class MetricInputError(ValueError):
     """Images handed to a metric are unusable; the message names the problem and the fix."""
 
 
 def as_uint8_images(images, what: str = "images", expected_shape: Optional[tuple[int, ...]] = None,
-                    min_count: int = 2) -> torch.Tensor:
-    """Validate and return uint8 [N, C, H, W]; raise MetricInputError naming what is wrong."""
+                    min_count: int = 2, value_range: Optional[str] = None) -> torch.Tensor:
+    """Validate and return uint8 [N, C, H, W]; raise MetricInputError naming what is wrong. Float images need
+    `value_range`, a key of FLOAT_RANGES."""
     x = torch.from_numpy(np.asarray(images)) if not torch.is_tensor(images) else images
     if x.ndim != 4:
         raise MetricInputError(f"{what}: expected a batch [N, C, H, W], got shape {tuple(x.shape)}")
@@ -30,12 +37,20 @@ def as_uint8_images(images, what: str = "images", expected_shape: Optional[tuple
             bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
             raise MetricInputError(f"{what}: {bad} image(s) contain NaN or infinite values")
         lo, hi = float(x.min()), float(x.max())
-        if lo < -1.0 - 1e-6 or hi > 1.0 + 1e-6:
-            raise MetricInputError(f"{what}: float values span [{lo:.3g}, {hi:.3g}]; float images must lie in [-1, 1] "
-                                   "(or pass uint8 in [0, 255])")
+        if value_range is None:
+            raise MetricInputError(f"{what}: float images (values in [{lo:.3g}, {hi:.3g}]) are ambiguous: [0, 1] and "
+                                   "[-1, 1] images both exist. Give uint8 [0, 255] images, or name the range: "
+                                   "--range signed ([-1, 1]), unit ([0, 1]) or byte ([0, 255])")
+        if value_range not in FLOAT_RANGES:
+            raise MetricInputError(f"{what}: unknown float range {value_range!r}; expected one of {list(FLOAT_RANGES)}")
+        low, high = FLOAT_RANGES[value_range]
+        tol = 1e-6 * (high - low)
+        if lo < low - tol or hi > high + tol:
+            raise MetricInputError(f"{what}: float values span [{lo:.3g}, {hi:.3g}], outside the range {value_range} "
+                                   f"[{low:g}, {high:g}] they were declared in; declare the right range")
         from distill.data import images_to_uint8
 
-        x = images_to_uint8(x)
+        x = images_to_uint8((x.double() - low) / (high - low) * 2 - 1)
     elif x.dtype != torch.uint8:
         lo, hi = int(x.min()), int(x.max())
         if lo < 0 or hi > 255:

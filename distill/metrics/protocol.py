@@ -63,10 +63,12 @@ def metrics_of_features(gen: Mapping[str, torch.Tensor], ref: Reference, ev: Map
     return out
 
 
-def evaluate_images(images, ref: Reference, extractor, ev: Mapping[str, Any]) -> dict[str, Any]:
-    """Evaluate R x N generated images (ordered by seed) against `ref` under the protocol settings `ev`."""
+def evaluate_images(images, ref: Reference, extractor, ev: Mapping[str, Any],
+                    value_range: str | None = None) -> dict[str, Any]:
+    """Evaluate R x N generated images (ordered by seed; uint8, or float with `value_range` named) against `ref`
+    under the protocol settings `ev`."""
     n, r = ev["num_samples"], ev["seed_ranges"]
-    images = as_uint8_images(images, "generated images", ref.image_shape, min_count=1)
+    images = as_uint8_images(images, "generated images", ref.image_shape, min_count=1, value_range=value_range)
     if len(images) < n * r:
         raise MetricInputError(f"generated images: {len(images)} images, but the protocol needs {r} seed ranges of "
                                f"{n} = {n * r}; draw more samples or lower evaluation.num_samples")

@@ -40,8 +40,10 @@ def fid_statistics(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return stats["mu"], stats["sigma"]
 
 
-def compute_reference(images, extractor_name: str, weights: str, batch_size: int, source: str) -> Reference:
-    images = as_uint8_images(images, f"reference images ({source})")
+def compute_reference(images, extractor_name: str, weights: str, batch_size: int, source: str,
+                      value_range: str | None = None) -> Reference:
+    """Statistics of real images (uint8, or float with `value_range` named: see metrics.images.FLOAT_RANGES)."""
+    images = as_uint8_images(images, f"reference images ({source})", value_range=value_range)
     feats = extract_features(images, load_extractor(extractor_name, weights), batch_size)["fid"]
     mu, sigma = fid_statistics(feats)
     return Reference(mu, sigma, feats.float().numpy(), tuple(images.shape[1:]), extractor_name, file_sha256(weights),
@@ -63,12 +65,16 @@ def load_reference(path: str | Path, extractor: str | None = None, extractor_sha
     if not path.is_file():
         raise ReferenceError(f"reference statistics {path} not found: compute them with the reference_stats rule or "
                              "`distill fid ref`")
+    from distill.data import DataError
+    from distill.data.npz import read_npz
+
     try:
-        with np.load(path) as z:
-            ref = Reference(z["mu"], z["sigma"], z["features"], tuple(int(v) for v in z["image_shape"]),
-                            str(z["extractor"]), str(z["extractor_sha256"]), str(z["source"]), int(z["num_images"]))
-    except Exception as exc:
-        raise ReferenceError(f"reference statistics {path} are corrupt ({type(exc).__name__}: {exc}); recompute them")
+        z = read_npz(path, "reference statistics", required=("mu", "sigma", "features", "image_shape", "extractor",
+                                                             "extractor_sha256", "source", "num_images"))
+        ref = Reference(z["mu"], z["sigma"], z["features"], tuple(int(v) for v in z["image_shape"]),
+                        str(z["extractor"]), str(z["extractor_sha256"]), str(z["source"]), int(z["num_images"]))
+    except DataError as exc:
+        raise ReferenceError(f"{exc} (the statistics are corrupt: recompute them with `distill fid ref`)") from exc
     if extractor is not None and ref.extractor != extractor:
         raise ReferenceError(f"reference statistics {path} were computed with {ref.extractor!r}, not {extractor!r}")
     if extractor_sha256 is not None and ref.extractor_sha256 != extractor_sha256:

@@ -12,7 +12,7 @@ from distill.metrics.protocol import evaluate_images
 from distill.metrics.reference import describe, load_reference
 from distill.core.checkpoint import file_sha256 as sha256
 from distill.pipeline.common import setup_torch
-from distill.pipeline.reference import extractor_weights
+from distill.pipeline.reference import usable_extractor_weights
 from distill.pipeline.sample import load_samples
 from distill.reports.grid import save_grid
 
@@ -21,7 +21,7 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
         grid_path: str | Path, weights: Optional[str] = None, threads: int | None = None) -> dict[str, Any]:
     setup_torch(threads, "cpu")
     ev = cfg["evaluation"]
-    weights = extractor_weights(cfg, weights)
+    weights = usable_extractor_weights(cfg, weights)
     images, status, meta = load_samples(samples_path)
     record: dict[str, Any] = {
         "status": status, "samples": str(samples_path), "sampling": meta,

@@ -14,7 +14,7 @@ from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import load_reference
 from distill.core.checkpoint import file_sha256 as sha256
 from distill.pipeline.common import setup_torch
-from distill.pipeline.reference import extractor_weights
+from distill.pipeline.reference import usable_extractor_weights
 from distill.pipeline.sample import load_samples
 
 
@@ -27,7 +27,7 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
         weights: str | None = None, threads: int | None = None) -> pd.DataFrame:
     setup_torch(threads, "cpu")
     ev = cfg["evaluation"]
-    weights = extractor_weights(cfg, weights)
+    weights = usable_extractor_weights(cfg, weights)
     images, status, _ = load_samples(samples_path)
     if status != "ok":
         raise RuntimeError(f"{samples_path}: the curve's model gave no samples ({status}); choose another curve.run")

@@ -11,19 +11,18 @@ import numpy as np
 
 from distill.data import DataError
 from distill.data.files import load_image_folder
+from distill.data.npz import read_npz
 
 
 def load_images(path: str | Path) -> np.ndarray:
     """uint8-or-float images [N, C, H, W] from a folder/.zip of image files, or an .npz ('images' or its only array)."""
     path = Path(path)
     if path.suffix == ".npz":
-        if not path.is_file():
-            raise DataError(f"{path} not found")
-        with np.load(path) as z:
-            key = "images" if "images" in z.files else (z.files[0] if len(z.files) == 1 else None)
-            if key is None:
-                raise DataError(f"{path} holds {z.files}; expected an array named 'images'")
-            return z[key]
+        arrays = read_npz(path, "images file")
+        key = "images" if "images" in arrays else (next(iter(arrays)) if len(arrays) == 1 else None)
+        if key is None:
+            raise DataError(f"images file {path} holds {sorted(arrays)}; expected an array named 'images'")
+        return arrays[key]
     return load_image_folder(path, path.name).data
 
 
@@ -36,13 +35,13 @@ def main(cfg: dict[str, Any], args, progress: bool) -> None:
 
     setup_torch(args.threads, "cpu")
     ev = cfg["evaluation"]
-    weights = reference.extractor_weights(cfg, args.extractor_weights)
+    weights = reference.usable_extractor_weights(cfg, args.extractor_weights)
     if args.fid_command == "ref":
         if args.images is None:
             reference.run(cfg, args.out, weights, args.threads)
         else:
             save_reference(args.out, compute_reference(load_images(args.images), ev["feature_extractor"], weights,
-                                                       ev["batch_size"], str(args.images)))
+                                                       ev["batch_size"], str(args.images), args.range))
         print(f"reference statistics written to {args.out}")
     elif args.fid_command == "calc":
         from distill.metrics.protocol import evaluate_images
@@ -61,7 +60,8 @@ def main(cfg: dict[str, Any], args, progress: bool) -> None:
         ref = load_reference(args.ref, ev["feature_extractor"], sha256(weights))
         record = {"feature_extractor": ev["feature_extractor"], "feature_extractor_sha256": sha256(weights),
                   "reference": str(args.ref), "reference_sha256": sha256(args.ref),
-                  **evaluate_images(images, ref, load_extractor(ev["feature_extractor"], weights), ev)}
+                  **evaluate_images(images, ref, load_extractor(ev["feature_extractor"], weights), ev,
+                                    None if args.model else args.range)}
         text = json.dumps({k: v for k, v in record.items() if k != "per_range"}, indent=2)
         if args.out:
             from distill.core.checkpoint import write_json

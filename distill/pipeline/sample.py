@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from distill.core.checkpoint import atomic_write, load_weights
 from distill.core.samplers import run_sampler
 from distill.data import images_to_uint8
+from distill.data.npz import read_npz
 from distill.pipeline.common import load_denoiser, setup_torch
 
 
@@ -30,9 +31,9 @@ def save_samples(path: str | Path, images: np.ndarray, status: str, meta: dict[s
 
 
 def load_samples(path: str | Path) -> tuple[np.ndarray, str, dict[str, Any]]:
-    with np.load(path) as npz:
-        meta = {k: npz[k].item() if npz[k].ndim == 0 else npz[k] for k in npz.files if k not in ("images", "status")}
-        return npz["images"], str(npz["status"]), meta
+    npz = read_npz(path, "samples file", required=("images", "status"))
+    meta = {k: v.item() if v.ndim == 0 else v for k, v in npz.items() if k not in ("images", "status")}
+    return npz["images"], str(npz["status"]), meta
 
 
 def class_labels(seeds: list[int], num_classes: int, device: torch.device | str) -> dict[str, torch.Tensor]:

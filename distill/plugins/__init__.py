@@ -45,6 +45,8 @@ class Method:
     dvc_metrics: tuple[str, ...] = ()
     claims: str = ""  # module with CLAIMS (default distill.claims.<name>)
     jobs_shared: bool = False  # its job time includes the jobs no method owns (classifier, reference statistics)
+    # checks the schema cannot express, on a profile that runs it: (key path under the profile, problem) pairs
+    check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
 
     @property
     def claims_module(self) -> str:

@@ -73,10 +73,10 @@ def make_pairs(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, o
 def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, pairs_path: str | Path,
                   out_dir: str | Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Step: the one-step student, initialised from the teacher, trained on the pairs (resumable)."""
-    import numpy as np
     import torch
 
     from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights, write_json
+    from distill.data.npz import read_npz
     from distill.core.training import TrainConfig, train
     from distill.methods.kd import make_kd_loss
     from distill.pipeline.common import build_denoiser, setup_torch
@@ -84,13 +84,9 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
     device = setup_torch(threads, cfg["device"])
     exp, out_dir = cfg["kd"]["experiments"][experiment], Path(out_dir)
     tensors, teacher_cfg = load_weights(teacher_path)
-    try:
-        with np.load(pairs_path) as f:
-            z, x, pairs_info = torch.from_numpy(f["z"]), torch.from_numpy(f["x"]), {k: f[k].item() for k in
-                                                                                  ("pairs", "wall_seconds",
-                                                                                   "teacher_evals", "teacher_steps")}
-    except (OSError, KeyError, ValueError) as exc:
-        raise RuntimeError(f"{pairs_path} is not a KD pairs file ({exc}); delete it and rerun kd-pairs") from exc
+    info_keys = ("pairs", "wall_seconds", "teacher_evals", "teacher_steps")
+    f = read_npz(pairs_path, "KD pairs file (written by `distill kd-pairs`)", required=("z", "x", *info_keys))
+    z, x, pairs_info = torch.from_numpy(f["z"]), torch.from_numpy(f["x"]), {k: f[k].item() for k in info_keys}
     settings = exp["train"]
     model_cfg = {**teacher_cfg, "kind": "kd-student", "experiment": experiment, "steps": 1,
                  "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),

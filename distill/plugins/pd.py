@@ -116,6 +116,17 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
     return {"pd_experiment": found}
 
 
+def check(cfg) -> list[tuple[str, str]]:
+    """Every experiment's teacher steps halve down to 1 (Algorithm 2)."""
+    out = []
+    for name, exp in cfg["pd"]["experiments"].items():
+        n = exp["teacher_steps"]
+        if n < 2 or n & (n - 1):
+            out.append((f"pd.experiments.{name}.teacher_steps",
+                        f"{n} is not a power of two >= 2 (each round halves the steps down to 1)"))
+    return out
+
+
 METHOD = Method(
     name="pd", label=LABEL,
     reproduces={("PD", "Figure 4"): None, ("PD", "Table 2"): frozenset({LABEL, DDIM_LABEL})},
@@ -125,4 +136,5 @@ METHOD = Method(
     dvc_small=("results/${profile}/pd_metrics", "reports/table2.pdf",
                "reports/table2.csv"),
     dvc_metrics=(),
+    check=check,
 )

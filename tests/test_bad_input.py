@@ -1,0 +1,241 @@
+"""The bad-input catalogue: every way a user can hand the suite a wrong value or file, each refused by the command line
+with a message that names the problem (and the fix), a non-zero exit status, and no file written or changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from distill import cli
+from distill.core.checkpoint import load_weights, save_weights
+
+from conftest import ROOT
+
+TEACHER = "results/smoke/teachers/x-snr-s0/model.safetensors"
+REF = "results/smoke/refs/ref.npz"
+GOOD = np.random.default_rng(0).integers(0, 256, (64, 1, 8, 8), dtype=np.uint8)  # 2 seed ranges of 32 (smoke)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A smoke project: params.yaml, its schema, a trained teacher, the domain classifier and reference statistics."""
+    from distill.config import load_profile
+    from distill.pipeline import reference, train_classifier, train_teacher
+
+    proj = tmp_path_factory.mktemp("bad_input")
+    shutil.copytree(ROOT / "workflows" / "schema", proj / "workflows" / "schema")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["profile"] = "smoke"
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    cfg = load_profile(proj / "params.yaml")
+    cwd = Path.cwd()
+    try:
+        os.chdir(proj)
+        train_teacher.run(cfg, "x", "snr", 0, Path(TEACHER).parent, progress=False)
+        train_classifier.run(cfg, "results/smoke/classifier", progress=False)
+        reference.run(cfg, REF)
+    finally:
+        os.chdir(cwd)
+    return proj
+
+
+def _params(proj: Path, edit) -> str:
+    """A params.yaml in its own folder (with the schema beside it), changed by edit(params)."""
+    folder = proj / "case"
+    shutil.copytree(proj / "workflows", folder / "workflows")
+    params = yaml.safe_load((proj / "params.yaml").read_text())
+    edit(params)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return str(folder / "params.yaml")
+
+
+def _smoke(params) -> dict:
+    return params["profiles"]["smoke"]
+
+
+def _npz(proj: Path, name: str = "case.npz", **arrays) -> str:
+    np.savez(proj / name, **arrays)
+    return name
+
+
+def _write(proj: Path, name: str, data: bytes) -> str:
+    (proj / name).write_bytes(data)
+    return name
+
+
+def _truncated(proj: Path) -> str:
+    _npz(proj, "full.npz", images=GOOD)
+    data = (proj / "full.npz").read_bytes()
+    (proj / "full.npz").unlink()
+    return _write(proj, "case.npz", data[: len(data) // 2])
+
+
+def _pair(proj: Path, change) -> str:
+    """A copy of the teacher's weights and config in case/, then change(folder) swaps or edits one of them."""
+    folder = proj / "case"
+    shutil.copytree(proj / Path(TEACHER).parent, folder)
+    change(folder)
+    return str(folder / "model.safetensors")
+
+
+def _swap_weights(folder: Path) -> None:
+    tensors, cfg = load_weights(folder / "model.safetensors")
+    save_weights(folder / "other.safetensors", {k: v * 1.01 for k, v in tensors.items()}, cfg)
+    shutil.move(folder / "other.safetensors", folder / "model.safetensors")
+    (folder / "other.json").unlink()
+
+
+def _edit_config(folder: Path) -> None:
+    cfg = json.loads((folder / "model.json").read_text())
+    cfg["parameterization"] = "eps"
+    (folder / "model.json").write_text(json.dumps(cfg))
+
+
+FID = ["fid", "calc", "--ref", REF, "--out", "out.json"]
+SAMPLE = ["sample", "--model", TEACHER, "--sampler", "ddim", "--out", "out.npz"]
+
+# id -> (setup(project) -> dict of names for the argv's {placeholders}, argv, the message expected on stderr)
+CASES = {
+    # params.yaml
+    "unknown key": (lambda p: {"params": _params(p, lambda x: _smoke(x)["teacher"].update(stepz=3))},
+                    ["check-params", "--params", "{params}"], r"teacher: unknown key\(s\): 'stepz'"),
+    "wrong type": (lambda p: {"params": _params(p, lambda x: _smoke(x)["teacher"].update(lr="fast"))},
+                   ["check-params", "--params", "{params}"], r"profiles\.smoke\.teacher\.lr: 'fast' is not of type"),
+    "zero count in params": (lambda p: {"params": _params(p, lambda x: _smoke(x)["evaluation"].update(num_samples=0))},
+                             ["check-params", "--params", "{params}"],
+                             r"evaluation\.num_samples: 0 is less than the minimum of 1"),
+    "negative learning rate": (lambda p: {"params": _params(p, lambda x: _smoke(x)["teacher"].update(lr=-1e-3))},
+                               ["check-params", "--params", "{params}"], r"teacher\.lr: -0\.001 is less than"),
+    "PD steps not a power of two": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["pd"]["experiments"]["digits"].update(teacher_steps=6))},
+        ["check-params", "--params", "{params}"],
+        r"profiles\.smoke\.pd\.experiments\.digits\.teacher_steps: 6 is not a power of two"),
+    "KID subset larger than a seed range": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["evaluation"].update(kid_subset_size=33))},
+        ["check-params", "--params", "{params}"], r"evaluation\.kid_subset_size: 33 exceeds evaluation\.num_samples"),
+    "unknown profile": (lambda p: {}, ["check-params", "--profile", "huge"], "profile 'huge' is not defined"),
+    "params file missing": (lambda p: {}, ["check-params", "--params", "none.yaml"], "params file none.yaml not found"),
+    "params not YAML": (lambda p: {"params": _write(p, "bad.yaml", b"profile: [smoke\n")},
+                        ["check-params", "--params", "{params}"], "is not valid YAML"),
+    "experiment not in params": (lambda p: {}, ["kd-train", "--experiment", "nope", "--teacher", TEACHER,
+                                                "--pairs", "x.npz", "--out", "out"],
+                                 "kd experiment 'nope' is not in params.yaml"),
+    # counts and options on the command line
+    "zero steps": (lambda p: {}, [*SAMPLE, "--steps", "0"], "--steps: expected an integer >= 1, got 0"),
+    "zero samples": (lambda p: {}, [*SAMPLE, "--num-samples", "0"], "--num-samples: expected an integer >= 1, got 0"),
+    "negative samples": (lambda p: {}, [*SAMPLE, "--num-samples", "-5"], "expected an integer >= 1, got -5"),
+    "text count": (lambda p: {}, [*SAMPLE, "--steps", "four"], "expected an integer >= 1, got 'four'"),
+    "zero threads": (lambda p: {}, [*SAMPLE, "--threads", "0"], "--threads: expected an integer >= 1, got 0"),
+    "gamma out of range": (lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ancestral", "--gamma", "-1",
+                                          "--out", "out.npz"], r"option gamma must lie in \[0\.0, 1\.0\], got -1\.0"),
+    "option of another sampler": (lambda p: {}, [*SAMPLE, "--gamma", "0.5"], "ddim.*gamma"),
+    "condition without a value": (lambda p: {}, [*SAMPLE, "--cond", "w"], "--cond expects KEY=VALUE"),
+    "label for an unconditional model": (lambda p: {}, [*SAMPLE, "--cond", "label=3"],
+                                         "--cond label: the model is not class-conditional"),
+    # weights
+    "weights missing": (lambda p: {}, ["sample", "--model", "none/model.safetensors", "--sampler", "ddim", "--out",
+                                       "out.npz"], "weights file none/model.safetensors does not exist"),
+    "weights corrupt": (lambda p: {"model": _pair(p, lambda f: (f / "model.safetensors").write_bytes(b"\0" * 64))},
+                        ["sample", "--model", "{model}", "--sampler", "ddim", "--out", "out.npz"],
+                        "is corrupt or not safetensors"),
+    "weights of another run": (lambda p: {"model": _pair(p, _swap_weights)},
+                               ["sample", "--model", "{model}", "--sampler", "ddim", "--out", "out.npz"],
+                               "the weights were swapped or edited"),
+    "edited model config": (lambda p: {"model": _pair(p, _edit_config)},
+                            ["sample", "--model", "{model}", "--sampler", "ddim", "--out", "out.npz"],
+                            "the config was edited"),
+    # image files and images
+    "truncated npz": (lambda p: {"images": _truncated(p)}, [*FID, "--images", "{images}"],
+                      "images file case.npz is not a readable .npz"),
+    "text file named npz": (lambda p: {"images": _write(p, "case.npz", b"id,value\n1,2\n")},
+                            [*FID, "--images", "{images}"], "images file case.npz is not a readable .npz"),
+    "npz without images": (lambda p: {"images": _npz(p, a=GOOD, b=GOOD)}, [*FID, "--images", "{images}"],
+                           r"holds \['a', 'b'\]; expected an array named 'images'"),
+    "float images, range not named": (lambda p: {"images": _npz(p, images=GOOD / 255.0)},
+                                      [*FID, "--images", "{images}"], "float images .* are ambiguous"),
+    "float images outside their range": (lambda p: {"images": _npz(p, images=GOOD / 127.5 - 1)},
+                                         [*FID, "--images", "{images}", "--range", "unit"],
+                                         r"outside the range unit \[0, 1\]"),
+    "NaN images": (lambda p: {"images": _npz(p, images=np.full((64, 1, 8, 8), np.nan, np.float32))},
+                   [*FID, "--images", "{images}", "--range", "signed"], "64 image.* contain NaN or infinite"),
+    "too few images": (lambda p: {"images": _npz(p, images=GOOD[:40])}, [*FID, "--images", "{images}"],
+                       "needs 2 seed ranges of 32 = 64"),
+    "channels last": (lambda p: {"images": _npz(p, images=GOOD.transpose(0, 2, 3, 1))},
+                      [*FID, "--images", "{images}"], "channels last"),
+    "wrong resolution": (lambda p: {"images": _npz(p, images=np.zeros((64, 1, 16, 16), np.uint8))},
+                         [*FID, "--images", "{images}"], r"were computed on \(1, 8, 8\)"),
+    "reference missing": (lambda p: {"images": _npz(p, images=GOOD)},
+                          ["fid", "calc", "--ref", "none.npz", "--images", "{images}"], "none.npz not found"),
+    "reference not statistics": (lambda p: {"images": _npz(p, images=GOOD), "ref": _npz(p, "ref2.npz", mu=GOOD)},
+                                 ["fid", "calc", "--ref", "{ref}", "--images", "{images}"],
+                                 r"lacks the array\(s\)"),
+    "extractor weights missing": (
+        lambda p: {"images": _npz(p, images=GOOD)},
+        [*FID, "--images", "{images}", "--extractor-weights", "none.safetensors"],
+        "feature-extractor weights none.safetensors not found"),
+    "classifier not trained": (
+        lambda p: {"params": _params(p, lambda x: None)},
+        ["fid", "ref", "--params", "{params}", "--profile", "mini", "--out", "ref.npz"],
+        r"snakemake --cores all -- results/mini/classifier/model\.safetensors"),
+    "data set files missing": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["data"].update(name="cifar10", root="nowhere"))},
+        ["fid", "ref", "--params", "{params}", "--extractor-weights", "results/smoke/classifier/model.safetensors",
+         "--out", "ref.npz"], "nowhere"),
+    "samples file missing": (lambda p: {}, ["evaluate", "--samples", "none.npz", "--reference", REF, "--out", "m.json",
+                                            "--grid", "m.png"], "samples file none.npz not found"),
+    "KD pairs corrupt": (lambda p: {"pairs": _write(p, "pairs.npz", b"not an archive")},
+                         ["kd-train", "--experiment", "digits", "--teacher", TEACHER, "--pairs", "{pairs}", "--out",
+                          "out"], "KD pairs file .*pairs.npz is not a readable .npz"),
+}
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def in_project(project, monkeypatch):
+    """Run in the project; afterwards remove what the case's setup made there."""
+    monkeypatch.chdir(project)
+    before = set(project.iterdir())
+    yield project
+    for path in set(project.iterdir()) - before:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_refused_with_a_clear_message_and_no_output(case, in_project, capsys):
+    setup, argv, message = CASES[case]
+    names = setup(in_project)
+    before = _tree(in_project)
+    try:
+        code = cli.main([a.format(**names) for a in argv] + ["--no-progress"])
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code not in (0, None), f"exit status {code}"
+    assert re.search(message, err), err
+    assert "Traceback" not in err
+    assert _tree(in_project) == before, "the command wrote or changed files"
+
+
+def test_the_catalogue_has_at_least_25_cases():
+    assert len(CASES) >= 25
+
+
+def test_float_images_in_a_named_range_give_the_uint8_numbers(in_project, capsys):
+    """The same images as uint8, as [0, 1] floats and as [-1, 1] floats give one FID once the range is named."""
+    project = in_project
+    fids = []
+    for images, extra in [(GOOD, []), (GOOD / 255.0, ["--range", "unit"]), (GOOD / 127.5 - 1, ["--range", "signed"])]:
+        np.savez(project / "imgs.npz", images=images)
+        assert cli.main(["fid", "calc", "--ref", REF, "--images", "imgs.npz", "--no-progress", *extra]) == 0
+        fids.append(json.loads(capsys.readouterr().out)["metrics"]["fid"]["min"])
+    assert fids[1] == pytest.approx(fids[0], abs=1e-9) and fids[2] == pytest.approx(fids[0], abs=1e-9)
