@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from distill.core.checkpoint import write_json
+from distill.core.checkpoint import load_weights, save_weights
 from distill.pipeline import evaluate, sample, train_teacher
 from distill.reports.table1 import build
 
@@ -131,9 +131,9 @@ def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):
     for w in ("snr", "snr_trunc"):
         out = res / "teachers" / f"x-{w}-s0"
         train_teacher.run(smoke_cfg, "x", w, 0, out, threads=1, progress=False)
-        if w == "snr_trunc":  # mark it as a run whose loss became non-finite
-            cfg = json.loads((out / "model.json").read_text())
-            (out / "model.json").write_text(json.dumps({**cfg, "status": "diverged"}))
+        if w == "snr_trunc":  # rewrite it as a run whose loss became non-finite
+            tensors, cfg = load_weights(out / "model.safetensors")
+            save_weights(out / "model.safetensors", tensors, {**cfg, "status": "diverged"})
         assert sample.run(smoke_cfg, out / "model.safetensors", "ddim", res / "samples" / f"x-{w}-s0" / "ddim.npz",
                           threads=1, progress=False) == ("diverged" if w == "snr_trunc" else "ok")
     from distill.pipeline import reference, train_classifier

@@ -1,7 +1,6 @@
 """PD Algorithm 2: the distillation target against an analytic teacher, the discrete times, a round on the smoke
 profile, the layout of rounds and evaluations, Fig. 4's curves and the claims."""
 
-import json
 import math
 
 import pandas as pd
@@ -15,7 +14,7 @@ from distill.core.samplers import ddim_step, sample_ddim
 from distill.core.schedule import CosineSchedule, broadcast_like
 from distill.methods.progressive import distillation_target, student_times
 from distill.pipeline import distill_round, pd_layout as L, train_teacher
-from distill.core.checkpoint import load_weights
+from distill.core.checkpoint import load_weights, save_weights
 from distill.reports.pd import curves
 
 from conftest import GaussianDenoiser
@@ -112,8 +111,8 @@ def test_a_round_starts_from_the_teacher_and_records_its_cost(smoke_cfg, tmp_pat
 def test_a_diverged_teacher_is_carried_through_the_rounds(smoke_cfg, tmp_path):
     smoke_cfg["pd"]["experiments"]["digits"]["teacher_steps"] = 4
     train_teacher.run(smoke_cfg, "x", "snr", 0, tmp_path / "teacher", progress=False)
-    cfg_path = tmp_path / "teacher" / "model.json"
-    cfg_path.write_text(json.dumps({**json.loads(cfg_path.read_text()), "status": "diverged"}))
+    tensors, cfg = load_weights(tmp_path / "teacher" / "model.safetensors")  # rewritten as a diverged run
+    save_weights(tmp_path / "teacher" / "model.safetensors", tensors, {**cfg, "status": "diverged"})
     summary = distill_round.run(smoke_cfg, "digits", 2, tmp_path / "teacher" / "model.safetensors", tmp_path / "n2",
                                 progress=False)
     assert summary["status"] == "teacher diverged"

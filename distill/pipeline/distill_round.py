@@ -14,7 +14,8 @@ import torch
 
 from distill.config import ConfigError, experiment_profile
 from distill.pipeline.pd_layout import round_updates
-from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights, write_json
+from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
+from distill.core.provenance import write_record
 from distill.core.training import TrainConfig, train
 from distill.data import load_dataset
 from distill.methods.progressive import make_distillation_loss
@@ -51,7 +52,7 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
         summary = {**base, "status": f"teacher {teacher_cfg['status']}", "steps": 0, "wall_seconds": 0.0,
                    "images_seen": 0}
         save_weights(out_dir / WEIGHTS, teacher_tensors, {**model_cfg, "status": summary["status"]})
-        write_json(out_dir / SUMMARY, summary)
+        write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
         return summary
 
     data = load_dataset(ecfg["data"])
@@ -71,5 +72,5 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
                # network evaluations per image: 2 teacher forwards + 1 student forward and backward
                "teacher_forwards": 2 * result.images_seen}
     save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
-    write_json(out_dir / SUMMARY, summary)
+    write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
     return summary

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from distill.core.checkpoint import write_json
 from distill.metrics.extractors import load_extractor
 from distill.metrics.protocol import evaluate_images
 from distill.metrics.reference import describe, load_reference
 from distill.core.checkpoint import file_sha256 as sha256
+from distill.core.provenance import write_record
 from distill.pipeline.common import setup_torch
 from distill.pipeline.reference import usable_extractor_weights
 from distill.pipeline.sample import load_samples
@@ -38,5 +38,5 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
         save_grid(images[:64], grid_path)
     else:
         save_grid(None, grid_path, message=status)
-    write_json(out_path, record)
-    return record
+    return write_record(out_path, record, {"samples": samples_path, "reference": reference_path,
+                                           "extractor_weights": weights})

@@ -43,11 +43,9 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
 
 
 def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path) -> None:
-    import matplotlib
+    from distill.reports.pdf import pyplot, save_pdf
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ev = cfg["evaluation"]
     agg = df.groupby("num_samples")["fid"].agg(["mean", "std", "min"]).reset_index()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -61,6 +59,5 @@ def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path) -> None:
     ax.set_title(f"FID against sample count — profile '{cfg['profile']}', {ev['curve']['run']}, "
                  f"{ev['curve']['sampler']}", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, format="pdf", metadata={"CreationDate": None})
-    plt.close(fig)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    save_pdf(path, [fig])

@@ -64,9 +64,10 @@ def main(cfg: dict[str, Any], args, progress: bool) -> None:
                                     None if args.model else args.range)}
         text = json.dumps({k: v for k, v in record.items() if k != "per_range"}, indent=2)
         if args.out:
-            from distill.core.checkpoint import write_json
+            from distill.core.provenance import write_record
 
-            write_json(args.out, record)
+            write_record(args.out, record, {"images": args.images, "model": args.model, "reference": args.ref,
+                                            "extractor_weights": weights})
         print(text)
     elif args.fid_command == "curve":
         df = fid_curve.run(cfg, args.samples, args.reference, args.pdf, args.csv, weights, args.threads)

@@ -8,6 +8,7 @@ can show it instead of the pipeline crashing.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from distill.core.checkpoint import atomic_write, load_weights
+from distill.core.provenance import provenance
 from distill.core.samplers import run_sampler
 from distill.data import images_to_uint8
 from distill.data.npz import read_npz
@@ -33,6 +35,8 @@ def save_samples(path: str | Path, images: np.ndarray, status: str, meta: dict[s
 def load_samples(path: str | Path) -> tuple[np.ndarray, str, dict[str, Any]]:
     npz = read_npz(path, "samples file", required=("images", "status"))
     meta = {k: v.item() if v.ndim == 0 else v for k, v in npz.items() if k not in ("images", "status")}
+    if "provenance" in meta:
+        meta["provenance"] = json.loads(meta["provenance"])
     return npz["images"], str(npz["status"]), meta
 
 
@@ -84,6 +88,7 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
     meta = {"sampler": sampler, "steps": steps, "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
             **options, **({"grid": grid} if grid != "uniform" else {}), **{f"cond_{k}": v for k, v in cond.items()}}
     _, model_cfg = load_weights(model_path)
+    meta["provenance"] = json.dumps(provenance({"model": model_path}), sort_keys=True)
     status = model_cfg.get("status", "completed")
     if status != "completed":  # a diverged model (or a student of one) gives no images, and says why
         save_samples(out_path, np.zeros((0,), np.uint8), status, meta)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.core.checkpoint import save_weights, write_json
+from distill.core.checkpoint import save_weights
+from distill.core.provenance import write_record
 from distill.core.training import TrainConfig
 from distill.data import load_dataset
 from distill.metrics.classifier import accuracy, train_classifier
@@ -29,5 +30,5 @@ def run(cfg: dict[str, Any], out_dir: str | Path, threads: int | None = None, pr
                "train_accuracy": accuracy(net, train_set)}
     save_weights(out_dir / "model.safetensors", net.state_dict(),
                  {"kind": "classifier", "profile": cfg["profile"], "classifier": net_cfg, "data": cfg["data"]})
-    write_json(out_dir / "metrics.json", metrics)
+    write_record(out_dir / "metrics.json", metrics, {"weights": out_dir / "model.safetensors"})
     return metrics

@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 
-from distill.core.checkpoint import save_weights, write_json
+from distill.core.checkpoint import save_weights
+from distill.core.provenance import write_record
 from distill.core.training import TrainConfig, train
 from distill.data import load_dataset
 from distill.methods.teacher import make_teacher_loss
@@ -38,5 +39,5 @@ def run(cfg: dict[str, Any], parameterization: str, weighting: str, seed: int, o
     summary = {**result.summary(), "parameterization": parameterization, "weighting": weighting, "seed": seed,
                "profile": cfg["profile"], "num_params": sum(p.numel() for p in denoiser.net.parameters())}
     save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
-    write_json(out_dir / SUMMARY, summary)
+    write_record(out_dir / SUMMARY, summary, {"weights": out_dir / WEIGHTS})
     return summary

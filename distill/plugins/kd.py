@@ -33,7 +33,10 @@ def make_pairs(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, o
     import torch
     from tqdm.auto import tqdm
 
+    import json
+
     from distill.core.checkpoint import atomic_write, file_sha256, load_weights
+    from distill.core.provenance import provenance
     from distill.methods.kd import teacher_pairs
     from distill.pipeline.common import load_denoiser, setup_torch
     from distill.pipeline.sample import conditions
@@ -60,7 +63,7 @@ def make_pairs(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, o
         raise RuntimeError(f"teacher {teacher_path} gave non-finite samples; no pairs written")
     info = {"pairs": n, "first_seed": first, "teacher_steps": exp["teacher_steps"], "teacher": str(teacher_path),
             "teacher_sha256": file_sha256(teacher_path), "wall_seconds": time.perf_counter() - start,
-            "teacher_evals": n * exp["teacher_steps"]}
+            "teacher_evals": n * exp["teacher_steps"], "provenance": json.dumps(provenance({"teacher": teacher_path}))}
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -75,7 +78,8 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
     """Step: the one-step student, initialised from the teacher, trained on the pairs (resumable)."""
     import torch
 
-    from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights, write_json
+    from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
+    from distill.core.provenance import write_record
     from distill.data.npz import read_npz
     from distill.core.training import TrainConfig, train
     from distill.methods.kd import make_kd_loss
@@ -105,7 +109,8 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
                "pairs_wall_seconds": pairs_info["wall_seconds"], "teacher_evals": pairs_info["teacher_evals"],
                "teacher_steps": pairs_info["teacher_steps"], "batch_size": settings["batch_size"]}
     save_weights(out_dir / "model.safetensors", weights, {**model_cfg, "status": result.status})
-    write_json(out_dir / "summary.json", summary)
+    write_record(out_dir / "summary.json", summary, {"teacher": teacher_path, "pairs": pairs_path,
+                                                     "weights": out_dir / "model.safetensors"})
     return summary
 
 

@@ -8,7 +8,6 @@ profiles come from other data (they stand in for the paper's data set): their ra
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from distill.core.checkpoint import atomic_write, write_json
+from distill.core.checkpoint import atomic_write
+from distill.core.provenance import write_record
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
 from distill.results import table as results_table
@@ -55,7 +56,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                "pairs": train["pairs"], "teacher_steps": train["teacher_steps"], "updates": train["steps"],
                "cost": {"pairs_seconds": train["pairs_wall_seconds"], "train_seconds": train["wall_seconds"],
                         "teacher_evals": train["teacher_evals"], "images": train["images_seen"]}}
-    write_json(json_path, summary)
+    write_record(json_path, summary)
     metrics = reported[reported["seed_range"] == "min"].set_index("metric")["value"]
     page_rows = [["teacher pairs", f"{train['pairs']:,} pairs × {train['teacher_steps']} DDIM steps",
                   f"{train['teacher_evals']:,}", "—", fmt(train["pairs_wall_seconds"], 1)],

@@ -14,7 +14,8 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from distill.core.checkpoint import atomic_write, write_json
+from distill.core.checkpoint import atomic_write
+from distill.core.provenance import write_record
 from distill.pipeline import pd_layout as L
 from distill.claims import evaluate_subject
 from distill.reports.format import fmt
@@ -185,7 +186,7 @@ def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: P
         "total_job_seconds": _job_seconds(benchmarks, name),
     }
     summary["claims"] = claims = evaluate_subject("pd_experiment", summary, cfg["profile"], name)
-    write_json(json_path, summary)
+    write_record(json_path, summary)
     atomic_write(pdf, lambda p: save_pdf(p, [figure(frame, pub, cfg, name, exp), details_page(frame, cost, claims,
                                                                                               cfg, name)]))
     return summary

@@ -67,12 +67,24 @@ def text_page(title: str, paragraphs: Sequence[str], width: float = 11.0, font_s
     return fig
 
 
+def footer() -> str:
+    """The line at the foot of every page: the commit of the code that built the report and where to find each
+    number's own commit and machine."""
+    from distill.core.provenance import short_commit
+
+    return (f"distill {short_commit()} · each number's commit and machine: results/<profile>/results.csv "
+            "(columns commit, machine)")
+
+
 def save_pdf(path: str | Path, figures: Sequence) -> None:
-    """Write the figures as the pages of one PDF (no creation date, so a rerun gives the same bytes)."""
+    """Write the figures as the pages of one PDF, each with the footer (no creation date, so a rerun of the same
+    commit gives the same bytes)."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     plt = pyplot()
+    text = footer()
     with PdfPages(path, metadata={"CreationDate": None}) as pdf:
         for fig in figures:
+            fig.text(0.99, 0.003, text, fontsize=6, color="0.4", ha="right", va="bottom")
             pdf.savefig(fig)
             plt.close(fig)

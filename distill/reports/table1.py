@@ -17,7 +17,8 @@ from distill.results import table as results_table
 from distill.results.table import record_rows
 from distill.reports.labels import LABELS, ORDER_P, ORDER_W
 from distill.reports.pdf import claim_line, save_pdf, table_page
-from distill.core.checkpoint import atomic_write, write_json
+from distill.core.checkpoint import atomic_write
+from distill.core.provenance import write_record
 
 def run_name(parameterization: str, weighting: str, seed: int) -> str:
     return f"{parameterization}-{weighting}-s{seed}"
@@ -130,7 +131,7 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
                "is": {f"{r.parameterization}/{r.weighting}/{r.sampler}": (None if math.isnan(r.is_) else r.is_)
                       for r in table.rename(columns={"is": "is_"}).itertuples()},
                "status": {f"{r.parameterization}/{r.weighting}/{r.sampler}": r.status for r in table.itertuples()}}
-    write_json(json_path, summary)
+    write_record(json_path, summary)
     atomic_write(pdf, lambda p: render_pdf(table, grid, cfg, claims, extractor_acc, job_seconds, p))
     return summary
 

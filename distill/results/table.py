@@ -4,11 +4,13 @@ One row per (method, experiment, model, sampler, grid, steps, seed range, metric
 
   profile, method, experiment, dataset, resolution, teacher, model, sampler, options, grid, steps, nfe,
   seed_range ('min', 'mean' or the range index 0, 1, ...), metric, value, status,
-  cost_seconds, cost_images, cost_teacher_evals
+  cost_seconds, cost_images, cost_teacher_evals, commit, machine
 
 NFE counts network evaluations (two per step for a guided denoiser). The cost is what producing the model took from
 its teacher (a teacher: its training; a PD student: every round down to it; a KD student: generating its pairs and
-training), in wall seconds, images through the trained network, and teacher network evaluations.
+training), in wall seconds, images through the trained network, and teacher network evaluations. `commit` and
+`machine` say where the evaluation was made (the code's git commit, '+dirty' when the code differed from it, and the
+environment fingerprint of distill.core.provenance; empty for records made before provenance was recorded).
 
 Each method writes its part (`results/<profile>/rows/<method>[-<experiment>].csv`, by its report step, so a report
 waits only for its own jobs); `distill results` joins them into `results/<profile>/results.csv`, which `distill
@@ -28,9 +30,20 @@ from distill.core.checkpoint import atomic_write
 
 COLUMNS = ["profile", "method", "experiment", "dataset", "resolution", "teacher", "model", "sampler", "options",
            "grid", "steps", "nfe", "seed_range", "metric", "value", "status", "cost_seconds", "cost_images",
-           "cost_teacher_evals"]
-KEY = [c for c in COLUMNS if c not in ("value", "status", "cost_seconds", "cost_images", "cost_teacher_evals")]
+           "cost_teacher_evals", "commit", "machine"]
+KEY = [c for c in COLUMNS if c not in ("value", "status", "cost_seconds", "cost_images", "cost_teacher_evals",
+                                       "commit", "machine")]
 REPORTED = "min"  # the protocol's reported value: the minimum over the seed ranges (EDM)
+
+
+def where_made(record: Mapping[str, Any]) -> tuple[str, str]:
+    """(commit, machine id) of a record's provenance, as the table shows them; empty when it has none."""
+    prov = record.get("provenance")
+    if not prov:
+        return "", ""
+    code = prov["code"]
+    commit = code["commit"][:12] + ("+dirty" if code["dirty"] else "") if code["commit"] != "unknown" else "unknown"
+    return commit, prov["machine"]["id"]
 
 
 def record_rows(record: Mapping[str, Any], **keys: Any) -> list[dict[str, Any]]:
@@ -38,6 +51,7 @@ def record_rows(record: Mapping[str, Any], **keys: Any) -> list[dict[str, Any]]:
     that gave no images gives one row per summary with no value and its status."""
     base = {c: keys.get(c, "") for c in COLUMNS if c not in ("seed_range", "metric", "value")}
     base["status"] = record["status"]
+    base["commit"], base["machine"] = where_made(record)
     metrics = record.get("metrics")
     if not metrics:
         return [{**base, "seed_range": s, "metric": "fid", "value": math.nan} for s in ("min", "mean")]
@@ -72,7 +86,8 @@ def read(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
         if not p.is_file():
             raise FileNotFoundError(f"results table part {p} not found: build it with Snakemake (its method's report)")
         df = pd.read_csv(p, dtype={"seed_range": str, "options": str, "steps": "Int64", "nfe": "Int64",
-                                   "resolution": "Int64"}, keep_default_na=False, na_values={"value": [""]})
+                                   "resolution": "Int64", "commit": str, "machine": str}, keep_default_na=False,
+                         na_values={"value": [""]})
         missing = [c for c in COLUMNS if c not in df]
         if missing:
             raise ValueError(f"{p} is not a results table (no column(s) {missing}); rebuild it with Snakemake")
