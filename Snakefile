@@ -54,3 +54,11 @@ rule all:
     default_target: True
     input:
         final_targets(),
+
+
+# A present report whose inputs were deleted is not rebuilt by Snakemake: say so, with the command that rebuilds it.
+from distill.workflow.stale import stale_reports
+
+if not {"--forcerun", "-R", "--forceall", "-F", "--force", "-f"} & set(sys.argv):  # unless the user forces a rerun
+    for _note in stale_reports(workflow.rules):
+        print(_note, file=sys.stderr)

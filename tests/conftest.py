@@ -1,4 +1,7 @@
 import copy
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +10,23 @@ import torch
 from distill.config import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_project(tmp_path: Path) -> Path:
+    """A copy of the project's workflow (Snakefile, params, rule files, the default profile, published numbers)."""
+    proj = tmp_path / "project"
+    proj.mkdir(parents=True)
+    for name in ("Snakefile", "params.yaml"):
+        shutil.copy(ROOT / name, proj / name)
+    for name in ("workflows", "profiles"):
+        shutil.copytree(ROOT / name, proj / name)
+    shutil.copytree(ROOT / "results" / "published", proj / "results" / "published")
+    return proj
+
+
+def run_snakemake(proj: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=proj, capture_output=True,
+                          text=True)
 
 
 @pytest.fixture(autouse=True)

@@ -80,7 +80,8 @@ def save_weights(path: str | Path, state_dict: Mapping[str, torch.Tensor], confi
     path = Path(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     config = {k: v for k, v in dict(config).items() if k != "weights_sha256"}
-    metadata = {"format": "pt", "config_sha256": _config_sha256(config)}
+    # one metadata key: safetensors writes several in an order that changes from run to run (same weights, other bytes)
+    metadata = {"config_sha256": _config_sha256(config)}
 
     def write(tmp: Path) -> None:
         save_file(tensors, str(tmp), metadata=metadata)
