@@ -85,3 +85,16 @@ def test_pd_experiments_override_only_what_they_set(params):
     assert pd["cifar10"]["train"]["lr"] == 5e-5 and pd["imagenet64"]["train"]["lr"] == 1e-4
     with pytest.raises(ConfigError, match="pd experiment 'svhn' is not in params.yaml"):
         experiment_profile(paper, "pd", "svhn")
+
+
+def test_params_file_is_written_back_unchanged_by_dvc():
+    """`dvc exp run -S key=value` rewrites params.yaml with its YAML writer: the file is a fixed point of it, so such
+    a run changes the one line it sets and nothing else."""
+    from dvc.utils.serialize._yaml import dumps_yaml, parse_yaml_for_update
+
+    text = (ROOT / "params.yaml").read_text()
+    assert dumps_yaml(parse_yaml_for_update(text, "params.yaml")) == text
+    data = parse_yaml_for_update(text, "params.yaml")
+    data["profiles"]["mini"]["teacher"]["lr"] = 1.0e-3
+    changed = [(a, b) for a, b in zip(text.splitlines(), dumps_yaml(data).splitlines()) if a != b]
+    assert len(changed) == 1 and changed[0][1].strip() == "lr: 0.001"
