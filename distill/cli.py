@@ -143,6 +143,23 @@ def _results(args, cfg, progress):
     print(f"{len(df)} rows from {len(args.parts)} part(s) written to {args.out}")
 
 
+def _verify(args, cfg, progress):
+    from distill.pipeline import verify
+
+    results = Path(args.results or f"results/{cfg['profile']}")
+    df = verify.run(cfg, args.runs, results, Path(args.keep) if args.keep else None, progress)
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.out:
+        from distill.core.checkpoint import atomic_write
+
+        atomic_write(args.out, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+    outside = df[df["verdict"].isin(["OUTSIDE tolerance", "re-run gave no number"])]
+    judged = df[df["verdict"] == "within tolerance"]
+    print(f"{len(judged)} within tolerance, {len(outside)} outside, {len(df) - len(judged) - len(outside)} not judged "
+          "(spread not measured)")
+    return 1 if len(outside) else 0
+
+
 def _compare(args, cfg, progress):
     from distill.reports import compare
 
@@ -286,6 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", default="reports/compare.pdf", help="output PDF (default: %(default)s)")
     p.add_argument("--exit-zero", action="store_true",
                    help="write the report and exit 0 even when it fails (for the Snakemake target; CI omits it)")
+
+    p = command("verify", _verify, "re-run chosen Table 1 runs from scratch; judge each number by its tolerance",
+                "Re-run the given Table 1 runs (e.g. v-snr-s0) from scratch in a fresh copy of the project's "
+                "tracked files (classifier, reference statistics, teacher, samples, metrics all made again), and "
+                "compare each re-made FID with the committed one in results/<profile>/results.csv. A number is "
+                "within tolerance when it lies within 3 seed-to-seed standard deviations measured by the spread "
+                "target (snakemake --cores all -- reports/table1_spread.pdf); without a measured spread it is "
+                "shown but not judged. Exit status 1 when a judged number is outside its tolerance.")
+    p.add_argument("--runs", nargs="+", required=True, metavar="RUN",
+                   help="Table 1 runs <parameterization>-<weighting>-s<seed>, e.g. v-snr-s0")
+    p.add_argument("--results", default=None, help="committed results folder (default: results/<profile>)")
+    p.add_argument("--keep", default=None, help="re-run in this (empty) folder and keep it (default: a temporary one)")
+    p.add_argument("--out", default=None, help="also write the verdicts as CSV")
 
     p = command("dvc-yaml", _dvc_yaml, "print (or --write) dvc.yaml: one stage per registered method",
                 "dvc.yaml is generated from the method registry: one stage per method calling its Snakemake "

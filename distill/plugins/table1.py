@@ -35,6 +35,26 @@ def add_commands(sub) -> None:
     report_io(p, "metrics JSON (DVC metrics file; claim subject)")
     p.add_argument("--rows", required=True, help="output: Table 1's part of the results table (CSV)")
 
+    p = add_command(sub, "table1-spread", _spread, "Table 1's training-seed spread and each number's tolerance",
+                    description="Collect every Table 1 cell over table1.seeds and table1.spread_seeds: the FID of "
+                                "each training seed, mean, standard deviation, and the tolerance `distill verify` "
+                                "judges a re-run by. Writes a CSV (results/<profile>/spread/table1.csv) and a PDF.")
+    report_io(p)
+
+
+def _spread(args, cfg, progress):
+    from distill.reports import spread
+
+    df = spread.build(cfg, Path(args.results), Path(args.pdf), Path(args.csv))
+    print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
+
+
+def check(cfg) -> list[tuple[str, str]]:
+    t = cfg["table1"]
+    both = sorted(set(t["seeds"]) & set(t.get("spread_seeds") or []))
+    return [("table1.spread_seeds", f"seeds {both} are also in table1.seeds; the spread seeds are the extra ones")] \
+        if both else []
+
 
 def targets(cfg) -> list[str]:
     return ["reports/table1.pdf"]
@@ -77,4 +97,5 @@ METHOD = Method(
     dvc_small=("results/${profile}/metrics", "reports/table1.pdf", "reports/table1.csv"),
     dvc_metrics=("results/${profile}/table1.json",),
     jobs_shared=True,
+    check=check,
 )

@@ -20,3 +20,28 @@ rule pd_table1:
     shell:
         "{DISTILL} table1 {CLI_ARGS} --results {params.results} --published {input.published} "
         "--benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} --json {output.json} --rows {output.rows} > {log} 2>&1"
+
+
+def spread_runs():
+    t = CFG["table1"]
+    seeds = sorted(set(t["seeds"]) | set(t.get("spread_seeds") or []))
+    return [run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in seeds]
+
+
+# The training-seed spread: every cell over table1.seeds + table1.spread_seeds (a target of its own, not in `all`:
+# it multiplies Table 1's cost). Its CSV holds the tolerance `distill verify` judges a re-run by.
+rule table1_spread:
+    input:
+        metrics=[f"{RESULTS}/metrics/{r}/{s}.json" for r in spread_runs() for s in CFG["table1"]["samplers"]],
+        summaries=[f"{RESULTS}/teachers/{r}/summary.json" for r in spread_runs()],
+        profile=str(PROFILE_STAMP),
+    output:
+        pdf=report("reports/table1_spread.pdf", caption="report/table1.rst", category="Progressive Distillation"),
+        csv=f"{RESULTS}/spread/table1.csv",
+    params:
+        hp=hp("table1"),
+        results=RESULTS,
+    log:
+        f"{LOGS}/table1_spread.log",
+    shell:
+        "{DISTILL} table1-spread {CLI_ARGS} --results {params.results} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"

@@ -1,0 +1,57 @@
+"""The training-seed spread of a number, and the tolerance a re-run of it is judged by.
+
+A number made by one training seed moves when the run is repeated on another CPU (floating-point differences grow in
+an unstable training) about as much as it moves from one training seed to the next. So each reported number's
+tolerance is TOLERANCE_SIGMAS seed-to-seed standard deviations, measured over the training seeds of the spread
+target (`reports/table1_spread.pdf`); a number whose spread was not measured has no stated tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from distill.core.checkpoint import atomic_write
+from distill.results.table import REPORTED
+
+TOLERANCE_SIGMAS = 3.0
+COLUMNS = ["method", "cell", "sampler", "metric", "seeds", "values", "mean", "std", "tolerance", "status"]
+
+
+def cell_of(model: str) -> tuple[str, int]:
+    """A model name '<cell>-s<seed>' split into the cell and the training seed."""
+    m = re.fullmatch(r"(.+)-s(\d+)", model)
+    if not m:
+        raise ValueError(f"model {model!r} does not end in -s<seed>; its spread over training seeds is undefined")
+    return m.group(1), int(m.group(2))
+
+
+def spread(rows: pd.DataFrame, metric: str = "fid") -> pd.DataFrame:
+    """Per (method, cell, sampler): the reported value (minimum over seed ranges) of every training seed, their mean,
+    sample standard deviation and the tolerance; a cell with a failed seed has no statistics and says why."""
+    part = rows[(rows["metric"] == metric) & (rows["seed_range"] == REPORTED)].copy()
+    part[["cell", "seed"]] = [cell_of(m) for m in part["model"]]
+    out = []
+    for (method, cell, sampler), g in part.groupby(["method", "cell", "sampler"], sort=True):
+        g = g.sort_values("seed")
+        failed = g[g["status"] != "ok"]
+        values = [float(v) for v in g["value"]]
+        ok = failed.empty and len(values) >= 2
+        std = float(pd.Series(values).std(ddof=1)) if ok else math.nan
+        out.append({"method": method, "cell": cell, "sampler": sampler, "metric": metric,
+                    "seeds": " ".join(str(s) for s in g["seed"]), "values": " ".join(f"{v:.6g}" for v in values),
+                    "mean": sum(values) / len(values) if ok else math.nan, "std": std,
+                    "tolerance": TOLERANCE_SIGMAS * std if ok else math.nan,
+                    "status": "ok" if ok else (failed["status"].iloc[0] if not failed.empty else "one seed only")})
+    return pd.DataFrame(out, columns=COLUMNS)
+
+
+def write(path, df: pd.DataFrame) -> None:
+    atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+
+
+def read(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"seeds": str, "values": str}, keep_default_na=False,
+                       na_values={"mean": [""], "std": [""], "tolerance": [""]})
