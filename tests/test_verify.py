@@ -41,8 +41,9 @@ def test_verify_reruns_a_cell_from_scratch_and_judges_it(tmp_path):
     assert cli.main(args) == 0
     verdicts = pd.read_csv(tmp_path / "v.csv")
     ok = spread_csv[spread_csv["status"] == "ok"]
-    # the same machine re-makes the same number; cells whose seeds diverged have no tolerance and are not judged
-    assert (verdicts["difference"].abs() < 1e-9).all()
+    # the same machine re-makes the same number (to the 6 digits results.csv keeps); cells whose seeds diverged have
+    # no tolerance and are not judged
+    assert (verdicts["difference"].abs() <= 1e-5 * verdicts["committed"].abs()).all()
     assert set(verdicts["verdict"]) <= {"within tolerance", "spread not measured (not judged)"}
     assert (verdicts["verdict"] == "within tolerance").sum() == len(ok[ok["cell"] == "x-snr"])
     table = pd.read_csv(proj / "results" / "smoke" / "results.csv", dtype=str, keep_default_na=False)
