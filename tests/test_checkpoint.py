@@ -82,3 +82,17 @@ def test_json_records_are_strict(tmp_path):
 
     write_json(tmp_path / "r.json", {"fid": float("nan"), "loss": [1.0, float("inf")]})
     assert json.loads((tmp_path / "r.json").read_text()) == {"fid": None, "loss": [1.0, None]}
+
+
+def test_atomic_writes_get_the_mode_the_umask_gives(tmp_path):
+    import os
+
+    old = os.umask(0o002)  # a lab group's umask: group-writable
+    try:
+        save_state(tmp_path / "a.pt", {"step": 1})
+        os.umask(0o077)  # a private one
+        save_state(tmp_path / "b.pt", {"step": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.pt").stat().st_mode & 0o777 == 0o664
+    assert (tmp_path / "b.pt").stat().st_mode & 0o777 == 0o600

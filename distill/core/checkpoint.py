@@ -22,14 +22,23 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt or does not match the network; the message says which file and why."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp_path) on a temporary file in the same folder, then rename it over `path` (atomic on POSIX)."""
+    """Call write(tmp_path) on a temporary file in the same folder, then rename it over `path` (atomic on POSIX).
+    The file gets the mode a plain open() would give it (0666 less the umask), not the temporary file's 0600, so a
+    lab group can read results on a shared file system."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
