@@ -3,10 +3,12 @@ drift from the code. The substitutions (the only differences from the README's t
 
 - the copy's params.yaml selects the `smoke` profile, and an explicit `mini` profile becomes `smoke` (minutes, not
   the half hour of the real job);
-- `bash tools/install.sh && ` and `source .venv/bin/activate && ` are dropped: the suite runs in the installed
-  environment, and `.venv/bin/<tool>` is that environment's tool;
+- `bash tools/install.sh && ` is dropped: the suite runs in the installed environment, and `.venv/bin/<file>` (a
+  tool, or `activate`) is that environment's;
 - the README's example inputs exist: `path/to/real_images.zip` (PNG digits) and `generated.npz` (the samples of the
-  README's own `distill sample` command).
+  README's own `distill sample` command);
+- `distill verify` judges committed results; no smoke results are committed, so the smoke results table is built
+  (`snakemake -- results/smoke/results.csv`) before it runs.
 Commands not run here are listed in NOT_RUN with the reason; a README command that is neither run nor listed fails.
 """
 
@@ -45,7 +47,7 @@ def readme_commands(text: str) -> list[str]:
 
 def substitute(command: str) -> str:
     bin_dir = Path(sys.executable).parent
-    command = command.replace("bash tools/install.sh && ", "").replace("source .venv/bin/activate && ", "")
+    command = command.replace("bash tools/install.sh && ", "")
     command = re.sub(r"\.venv/bin/(\w+)", lambda m: str(bin_dir / m.group(1)), command)
     command = re.sub(r"^dvc ", f"{bin_dir / 'dvc'} ", command)
     return command.replace("--profile mini", "--profile smoke").replace("profile=mini", "profile=smoke")
@@ -92,6 +94,32 @@ def test_the_readme_commands_work_as_written(tmp_path):
             continue
         if "generated.npz" in command and not (proj / "generated.npz").exists():
             shutil.copy(proj / "runs" / "x-trunc" / "ddim.npz", proj / "generated.npz")
-        proc = subprocess.run(substitute(command), shell=True, cwd=proj, capture_output=True, text=True,
-                              executable="/bin/bash")
-        assert proc.returncode == 0, f"README command failed: {command}\n{(proc.stdout + proc.stderr)[-3000:]}"
+        if "distill verify" in command:
+            _run(proj, substitute(".venv/bin/snakemake --cores all -- results/smoke/results.csv"))
+        _run(proj, substitute(command), command)
+    _verify_refuses_a_doctored_number(proj)
+
+
+def _run(proj: Path, command: str, shown: str | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(command, shell=True, cwd=proj, capture_output=True, text=True, executable="/bin/bash")
+    assert proc.returncode == 0, f"README command failed: {shown or command}\n{(proc.stdout + proc.stderr)[-3000:]}"
+    return proc
+
+
+def _verify_refuses_a_doctored_number(proj: Path) -> None:
+    """The README's `distill verify` passed on the numbers the code makes; a committed number far from them fails it
+    (where the smoke spread gave the cell a tolerance)."""
+    import pandas as pd
+
+    judged = pd.read_csv(proj / "results" / "smoke" / "spread" / "table1.csv")
+    judged = judged[(judged["cell"] == "x-snr") & (judged["status"] == "ok")]
+    path = proj / "results" / "smoke" / "results.csv"
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    doctored = (table["method"] == "table1") & (table["model"] == "x-snr-s0") & (table["seed_range"] == "min")
+    table.loc[doctored, "value"] = "1000"
+    table.to_csv(path, index=False)
+    proc = subprocess.run(substitute(".venv/bin/distill verify --runs x-snr-s0"), shell=True, cwd=proj,
+                          capture_output=True, text=True)
+    assert proc.returncode == (1 if len(judged) else 0), proc.stdout + proc.stderr
+    if len(judged):
+        assert "OUTSIDE tolerance" in proc.stdout
