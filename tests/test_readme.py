@@ -75,12 +75,10 @@ def test_every_readme_command_is_run_or_listed_with_a_reason():
 
 @pytest.mark.integration
 def test_the_readme_commands_work_as_written(tmp_path):
+    from distill.pipeline.verify import fresh_copy
+
     proj = tmp_path / "clone"  # the tracked files of this working tree, as a clone of it would have them
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, tracked.split("\0")):
-        if (ROOT / name).is_file():
-            (proj / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, proj / name)
+    fresh_copy(proj, ROOT, results=True)
     params = yaml.safe_load((proj / "params.yaml").read_text())
     params["profile"] = "smoke"
     text = (proj / "params.yaml").read_text()

@@ -54,13 +54,14 @@ def tolerances(results: Path) -> dict[tuple[str, str], float]:
     return {(r.cell, r.sampler): float(r.tolerance) for r in df.itertuples() if not math.isnan(r.tolerance)}
 
 
-def fresh_copy(dest: Path, root: Path = PROJECT_ROOT) -> None:
-    """The project's tracked files without results (results/published kept), as a new clone would have them."""
+def fresh_copy(dest: Path, root: Path = PROJECT_ROOT, results: bool = False) -> None:
+    """The project's tracked files, as a new clone would have them; without the committed results (results/published
+    kept) unless `results`."""
     proc = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise ConfigError(f"{root} is not a git checkout; `distill verify` re-runs from the tracked files")
     for name in filter(None, proc.stdout.split("\0")):
-        if name.startswith("results/") and not name.startswith("results/published/"):
+        if not results and name.startswith("results/") and not name.startswith("results/published/"):
             continue
         if (root / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -79,11 +80,10 @@ def run(cfg: dict[str, Any], runs: list[str], results: Path, keep: Path | None =
         progress: bool = True) -> pd.DataFrame:
     import json
 
-    from distill.reports.table1 import run_name
+    from distill.reports.table1 import run_name, spread_seeds
 
     t = cfg["table1"]
-    known = {run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"]
-             for s in sorted(set(t["seeds"]) | set(t.get("spread_seeds") or []))}
+    known = {run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in spread_seeds(t)}
     unknown = sorted(set(runs) - known)
     if unknown:
         raise ConfigError(f"unknown Table 1 run(s) {unknown} for profile {cfg['profile']!r}; choose among "
@@ -105,7 +105,7 @@ def run(cfg: dict[str, Any], runs: list[str], results: Path, keep: Path | None =
                                f"{work}/logs\n{tail}")
         rows = []
         for run_ in runs:
-            cell = run_.rsplit("-s", 1)[0]
+            cell = seed_spread.cell_of(run_)[0]
             for sampler in samplers:
                 record = json.loads((work / "results" / profile / "metrics" / run_ / f"{sampler}.json").read_text())
                 rerun = record["metrics"]["fid"]["min"] if record["metrics"] else math.nan

@@ -39,7 +39,9 @@ def add_commands(sub) -> None:
                     description="Collect every Table 1 cell over table1.seeds and table1.spread_seeds: the FID of "
                                 "each training seed, mean, standard deviation, and the tolerance `distill verify` "
                                 "judges a re-run by. Writes a CSV (results/<profile>/spread/table1.csv) and a PDF.")
-    report_io(p)
+    p.add_argument("--results", required=True, help="results/<profile> folder")
+    p.add_argument("--pdf", required=True, help="output PDF")
+    p.add_argument("--csv", required=True, help="output CSV")
 
 
 def _spread(args, cfg, progress):

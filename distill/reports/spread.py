@@ -15,10 +15,10 @@ from distill.results import spread as seed_spread
 
 
 def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
-    from distill.reports.table1 import rows
+    from distill.reports.table1 import rows, spread_seeds
 
     t = cfg["table1"]
-    seeds = sorted(set(t["seeds"]) | set(t.get("spread_seeds") or []))
+    seeds = spread_seeds(t)
     table = pd.DataFrame(rows({**cfg, "table1": {**t, "seeds": seeds}}, results))
     df = seed_spread.spread(table)
     seed_spread.write(csv, df)

@@ -24,6 +24,11 @@ def run_name(parameterization: str, weighting: str, seed: int) -> str:
     return f"{parameterization}-{weighting}-s{seed}"
 
 
+def spread_seeds(t: dict[str, Any]) -> list[int]:
+    """Table 1's training seeds with the spread target's extra ones (table1.seeds + table1.spread_seeds)."""
+    return sorted(set(t["seeds"]) | set(t.get("spread_seeds") or []))
+
+
 def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
     """Table 1's part of the results table: every (run, sampler) evaluation with its teacher's training cost."""
     t, out = cfg["table1"], []

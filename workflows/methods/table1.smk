@@ -24,8 +24,7 @@ rule pd_table1:
 
 def spread_runs():
     t = CFG["table1"]
-    seeds = sorted(set(t["seeds"]) | set(t.get("spread_seeds") or []))
-    return [run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in seeds]
+    return [run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in spread_seeds(t)]
 
 
 # The training-seed spread: every cell over table1.seeds + table1.spread_seeds (a target of its own, not in `all`:
