@@ -43,11 +43,12 @@ include: "workflows/results.smk"
 include: "workflows/compare.smk"
 
 
-# One target per method, named after it (`snakemake -- pd`), built from the registry; DVC's stages call these.
+# One target per method, named after it (`snakemake -- pd`), built from the registry; DVC's stages call these. It
+# asks for the method's kept files too (KEPT), so a deleted weights or samples file is rebuilt with what used it.
 for _method in ACTIVE_METHODS:
     rule:
         name: _method.name
-        input: _method.targets(CFG)
+        input: _method.targets(CFG), KEPT[_method.name]()
 
 
 rule all:

@@ -80,6 +80,8 @@ def report_io(p: argparse.ArgumentParser, json_help: str | None = None, results:
     p.add_argument("--csv", required=True, help="output CSV")
     if json_help:
         p.add_argument("--json", required=True, help=json_help)
+        p.add_argument("--plots", required=True,
+                       help="output folder of plot data for `dvc plots show` (a CSV per line: training losses, curves)")
 
 
 def parse_cond(items: list[str] | None) -> dict[str, float]:
@@ -173,9 +175,10 @@ def _compare(args, cfg, progress):
 
 
 def _dvc_yaml(args, cfg, progress):
+    from distill.config import load_params
     from distill.workflow import dvc
 
-    text = dvc.render()
+    text = dvc.render(load_params(args.params))
     if args.write:
         Path(args.write).write_text(text)
         print(f"wrote {args.write}")
@@ -317,10 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", default=None, help="re-run in this (empty) folder and keep it (default: a temporary one)")
     p.add_argument("--out", default=None, help="also write the verdicts as CSV")
 
-    p = command("dvc-yaml", _dvc_yaml, "print (or --write) dvc.yaml: one stage per registered method",
-                "dvc.yaml is generated from the method registry: one stage per method calling its Snakemake "
-                "targets, listing only the params.yaml sections it reads. A test checks the committed file is "
-                "up to date.")
+    p = command("dvc-yaml", _dvc_yaml, "print (or --write) dvc.yaml: a stage per method and profile",
+                "dvc.yaml is generated from the method registry and the profiles of params.yaml: for each profile, "
+                "one stage per method it runs (<method>-<profile>) calling the method's Snakemake target, listing "
+                "only the params.yaml sections it reads, with its cached outputs, metrics and plots. A test checks "
+                "the committed file is up to date.")
     p.add_argument("--write", default=None, help="write to this file (dvc.yaml) instead of printing")
     return parser
 

@@ -142,8 +142,11 @@ def test_a_diverged_teacher_flows_through_to_the_table(tmp_path, smoke_cfg):
         assert (record["metrics"] is None) == (w == "snr_trunc")
         assert (res / "metrics" / f"x-{w}-s0" / "ddim.png").read_bytes().startswith(b"\x89PNG")
     summary = build(smoke_cfg, res, ROOT / "results" / "published" / "published.csv", tmp_path / "t.pdf",
-                    tmp_path / "t.csv", tmp_path / "t.json", tmp_path / "rows.csv")
+                    tmp_path / "t.csv", tmp_path / "t.json", tmp_path / "rows.csv", tmp_path / "plots")
     assert summary["status"]["x/snr_trunc/ddim"] == "diverged"
+    losses = sorted(p.name for p in (tmp_path / "plots" / "losses").iterdir())  # DVC plot data: a CSV per teacher
+    assert losses == ["x-snr-s0.csv", "x-snr_trunc-s0.csv"]
+    assert list(pd.read_csv(tmp_path / "plots" / "losses" / "x-snr-s0.csv").columns) == ["step", "loss"]
     best_ddim, eps_diverges = summary["claims"]
     assert best_ddim["status"] == "not checked"  # its (x, truncated SNR) cell diverged
     assert eps_diverges["status"] == "not checked"

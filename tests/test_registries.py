@@ -9,12 +9,12 @@ import re
 from conftest import ROOT
 
 from distill.cli import build_parser
-from distill.config import load_schema
+from distill.config import load_params, load_schema, select_profile
 from distill.core.grids import GRIDS
 from distill.core.parameterization import PARAMETERIZATIONS
 from distill.core.samplers import SAMPLERS
 from distill.core.weighting import WEIGHTINGS
-from distill.plugins import REGISTERED, methods
+from distill.plugins import REGISTERED, active, methods
 from distill.reports.labels import LABELS
 from distill.workflow import dvc
 
@@ -72,5 +72,16 @@ def test_every_registered_method_has_its_files_and_its_names_agree():
 
 
 def test_dvc_yaml_is_generated_from_the_registry():
-    assert (ROOT / "dvc.yaml").read_text() == dvc.render(), "run: distill dvc-yaml --write dvc.yaml"
-    assert list(dvc.stages())[: len(REGISTERED)] == list(REGISTERED)
+    params = load_params(ROOT / "params.yaml")
+    assert (ROOT / "dvc.yaml").read_text() == dvc.render(params), "run: distill dvc-yaml --write dvc.yaml"
+    stages = dvc.stages(params)
+    for profile in params["profiles"]:  # each profile: a stage per method it runs, so each keeps its own lock entry
+        cfg = select_profile(params, profile)
+        assert [s for s in stages if s.endswith(f"-{profile}") and s.split("-")[0] in REGISTERED] == \
+            [f"{m.name}-{profile}" for m in active(cfg)]
+        for m in active(cfg):
+            stage = stages[f"{m.name}-{profile}"]
+            assert all(p.startswith(f"profiles.{profile}.") for p in stage["params"])
+            assert [list(x)[0] for x in stage.get("metrics", [])] == [f"results/{profile}/{j}" for j in m.dvc_metrics(cfg)]
+    outs = [list(o)[0] for s in stages.values() for key in ("outs", "metrics", "plots") for o in s.get(key, [])]
+    assert len(outs) == len(set(outs)), "two stages declare the same output (DVC refuses overlapping outputs)"

@@ -51,6 +51,12 @@ def final_targets():
     return method_targets(CFG) + curve + ["reports/compare.pdf"]
 
 
+# The files each method keeps (its DVC outputs), registered by its rule file. The method's target rule asks for them,
+# so a deleted one is remade (a missing input of a requested job always is) and so is everything built from it:
+# `snakemake -- <method>` and `dvc repro` rebuild deleted weights or samples while the reports are present.
+KEPT = {}
+
+
 def method_rows():
     """Every active method's parts of the results table."""
     return [path for m in ACTIVE_METHODS for path in m.rows(CFG, RESULTS)]

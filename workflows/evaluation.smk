@@ -75,7 +75,7 @@ rule fid_curve:
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/fid_vs_n.pdf", caption="report/fid_vs_n.rst", category="Evaluation protocol"),
-        csv="reports/fid_vs_n.csv",
+        csv=f"{RESULTS}/fid_vs_n.csv",
     params:
         hp=hp("evaluation"),
     threads: CFG["threads"]["evaluate"]

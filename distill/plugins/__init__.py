@@ -40,9 +40,13 @@ class Method:
     rows: Callable[[Mapping[str, Any], str], list[str]]  # its parts of the results table under results/<profile>
     published_rows: Callable[[Any, Mapping[str, Any]], Any]  # its results rows -> rows keyed like published.csv
     subjects: Callable[[Mapping[str, Any], Path], dict[str, dict[str, Any]]]  # claim subjects from its summaries
-    dvc_outs: tuple[str, ...] = ()  # its outputs for DVC (paths with ${profile}); cached unless in dvc_small
-    dvc_small: tuple[str, ...] = ()  # small outputs kept in git (metrics, reports): not cached
-    dvc_metrics: tuple[str, ...] = ()
+    # its DVC outputs, as paths under results/<profile>: folders of weights and samples (cached, pushed to the DVC
+    # remote), folders of small files kept in git (not cached), report JSONs (metrics) and plot-data folders
+    dvc_outs: tuple[str, ...] = ()
+    dvc_small: tuple[str, ...] = ()
+    dvc_metrics: Callable[[Mapping[str, Any]], list[str]] = lambda cfg: []
+    # (folder, x, y): a folder of one CSV per line (distill.results.plots)
+    dvc_plots: Callable[[Mapping[str, Any]], list[tuple[str, str, str]]] = lambda cfg: []
     claims: str = ""  # module with CLAIMS (default distill.claims.<name>)
     jobs_shared: bool = False  # its job time includes the jobs no method owns (classifier, reference statistics)
     # checks the schema cannot express, on a profile that runs it: (key path under the profile, problem) pairs

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.plugins import Method
+from distill.results.plots import LOSS_XY
 
 LABEL = "Knowledge distillation (Luhman & Luhman, 2021)"  # PD Table 2's name for it
 PAIRS, STUDENT = "pairs.npz", "student"
@@ -128,7 +129,7 @@ def _report(args, cfg, progress):
     from distill.reports import kd as kd_report
 
     summary = kd_report.build(cfg, args.experiment, Path(args.results), Path(args.pdf), Path(args.csv),
-                              Path(args.json), Path(args.rows))
+                              Path(args.json), Path(args.rows), Path(args.plots))
     print(f"KD {args.experiment}: one-step FID {summary['fid']}")
 
 
@@ -190,5 +191,7 @@ METHOD = Method(
     name="kd", label=LABEL, reproduces={("PD", "Table 2"): frozenset({LABEL})},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
     add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
-    dvc_outs=("results/${profile}/kd",), dvc_small=("results/${profile}/kd_metrics",),
+    dvc_outs=("kd",), dvc_small=("kd_metrics",),
+    dvc_metrics=lambda cfg: [f"kd_{e}.json" for e in cfg["kd"]["experiments"]],
+    dvc_plots=lambda cfg: [(f"plots/kd_{e}/losses", *LOSS_XY) for e in cfg["kd"]["experiments"]],
 )

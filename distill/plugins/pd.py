@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.plugins import Method
+from distill.results.plots import LOSS_XY
 
 LABEL = "Progressive Distillation (ours)"  # PD Table 2's name for it
 DDIM_LABEL = "DDIM (Song et al., 2021a)"
@@ -32,7 +33,7 @@ def _report(args, cfg, progress):
     from distill.reports import pd as pd_report
 
     summary = pd_report.build(cfg, args.experiment, Path(args.results), Path(args.published), Path(args.pdf),
-                              Path(args.csv), Path(args.json), Path(args.rows),
+                              Path(args.csv), Path(args.json), Path(args.rows), Path(args.plots),
                               Path(args.benchmarks) if args.benchmarks else None)
     for claim in summary["claims"]:
         print(f"{claim['status']:>13}: {claim['claim']} ({claim['detail']})")
@@ -132,9 +133,9 @@ METHOD = Method(
     reproduces={("PD", "Figure 4"): None, ("PD", "Table 2"): frozenset({LABEL, DDIM_LABEL})},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
     add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
-    dvc_outs=("results/${profile}/pd",),
-    dvc_small=("results/${profile}/pd_metrics", "reports/table2.pdf",
-               "reports/table2.csv"),
-    dvc_metrics=(),
+    dvc_outs=("pd",), dvc_small=("pd_metrics",),
+    dvc_metrics=lambda cfg: [f"pd_{e}.json" for e in cfg["pd"]["experiments"]],
+    dvc_plots=lambda cfg: [p for e in cfg["pd"]["experiments"]
+                           for p in ((f"plots/pd_{e}/fig4", "steps", "fid"), (f"plots/pd_{e}/losses", *LOSS_XY))],
     check=check,
 )

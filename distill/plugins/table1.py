@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.plugins import Method
+from distill.results.plots import LOSS_XY
 
 LABEL = "teacher (no distillation)"
 
@@ -22,7 +23,7 @@ def _report(args, cfg, progress):
     from distill.reports import table1
 
     table1.build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv), Path(args.json),
-                 Path(args.rows), Path(args.benchmarks) if args.benchmarks else None)
+                 Path(args.rows), Path(args.plots), Path(args.benchmarks) if args.benchmarks else None)
 
 
 def add_commands(sub) -> None:
@@ -94,10 +95,8 @@ METHOD = Method(
     name="table1", label=LABEL, reproduces={("PD", "Table 1"): None},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
     add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
-    dvc_outs=("results/${profile}/classifier", "results/${profile}/teachers", "results/${profile}/samples",
-              "results/${profile}/refs"),
-    dvc_small=("results/${profile}/metrics", "reports/table1.pdf", "reports/table1.csv"),
-    dvc_metrics=("results/${profile}/table1.json",),
+    dvc_outs=("classifier", "teachers", "samples", "refs"), dvc_small=("metrics",),
+    dvc_metrics=lambda cfg: ["table1.json"], dvc_plots=lambda cfg: [("plots/table1/losses", *LOSS_XY)],
     jobs_shared=True,
     check=check,
 )

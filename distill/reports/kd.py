@@ -9,6 +9,7 @@ from typing import Any
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.results.plots import write_losses
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
 from distill.results import table as results_table
@@ -43,8 +44,9 @@ def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, 
 
 
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
-          rows_csv: Path) -> dict[str, Any]:
+          rows_csv: Path, plots: Path) -> dict[str, Any]:
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
+    write_losses({"student": Path(paths(str(results), experiment)["student"])}, plots / "losses")
     summary_path = Path(paths(str(results), experiment)["student"], "summary.json")
     train = json.loads(summary_path.read_text())
     fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]

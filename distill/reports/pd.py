@@ -16,6 +16,7 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.results.plots import write_curves, write_losses
 from distill.pipeline import pd_layout as L
 from distill.claims import evaluate_subject
 from distill.reports.format import fmt
@@ -153,11 +154,16 @@ def published_points(published: Path, dataset: str) -> pd.DataFrame:
 
 
 def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: Path, csv: Path, json_path: Path,
-          rows_csv: Path, benchmarks: Optional[Path] = None) -> dict[str, Any]:
+          rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None) -> dict[str, Any]:
     exp, gammas = cfg["pd"]["experiments"][name], cfg["pd"]["gammas"]
     table = collect(results_table.write(rows_csv, rows(cfg, results, name)), name, exp, gammas)
     frame = curves(table)
     cost = cost_table(results, name, exp)
+    write_curves(frame[frame["curve"].isin(list(CURVES)) & frame["fid"].notna()], "curve", "steps", "fid",
+                 plots / "fig4")
+    write_losses({m: Path(L.model_dir(str(results), name, exp, m))
+                  for m in [L.TEACHER] + [L.student_name(n) for n in L.student_steps(exp["teacher_steps"])]},
+                 plots / "losses")
 
     def by_steps(curve: str) -> dict[int, float]:
         part = frame[(frame["curve"] == curve) & frame["fid"].notna()]

@@ -19,6 +19,7 @@ from distill.reports.labels import LABELS, ORDER_P, ORDER_W
 from distill.reports.pdf import claim_line, save_pdf, table_page
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.results.plots import write_losses
 
 def run_name(parameterization: str, weighting: str, seed: int) -> str:
     return f"{parameterization}-{weighting}-s{seed}"
@@ -118,8 +119,12 @@ def _published_cell(fid: float, is_: float) -> str:
 
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, csv: Path, json_path: Path,
-          rows_csv: Path, benchmarks: Optional[Path] = None) -> dict[str, Any]:
+          rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None) -> dict[str, Any]:
     grid = published_grid(published_csv)
+    t = cfg["table1"]
+    write_losses({r: results / "teachers" / r for r in (run_name(p, w, s) for p in t["parameterizations"]
+                                                        for w in t["weightings"] for s in t["seeds"])},
+                 plots / "losses")
     results_rows = results_table.write(rows_csv, rows(cfg, results))
     table = collect(cfg, results_rows).merge(grid, how="left", on=["parameterization", "weighting", "sampler"])
     claims = evaluate_subject("table1", table, cfg["profile"])

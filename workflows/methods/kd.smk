@@ -16,6 +16,15 @@ def kd_hp(w, *keys):
     return json.dumps({k: e[k] for k in keys} | {"device": CFG["device"]}, sort_keys=True)
 
 
+def kd_kept():
+    return [path for name in KD_EXPS for path in (kd_paths(RESULTS, name)["pairs"],
+                                                  kd_paths(RESULTS, name)["student"] + "/model.safetensors",
+                                                  kd_paths(RESULTS, name)["student"] + "/summary.json")]
+
+
+KEPT["kd"] = kd_kept
+
+
 wildcard_constraints:
     kexp="[a-z0-9_]+",
 
@@ -107,10 +116,11 @@ rule kd_report:
         csv="reports/kd_{kexp}.csv",
         json=f"{RESULTS}/kd_{{kexp}}.json",
         rows=f"{RESULTS}/rows/kd-{{kexp}}.csv",
+        plots=directory(f"{RESULTS}/plots/kd_{{kexp}}"),
     params:
         hp=lambda w: json.dumps(KD_EXPS[w.kexp], sort_keys=True),
     log:
         f"{LOGS}/kd/{{kexp}}/report.log",
     shell:
         "{DISTILL} kd-report {CLI_ARGS} --experiment {wildcards.kexp} --results {RESULTS} --pdf {output.pdf} "
-        "--csv {output.csv} --json {output.json} --rows {output.rows} > {log} 2>&1"
+        "--csv {output.csv} --json {output.json} --rows {output.rows} --plots {output.plots} > {log} 2>&1"

@@ -50,6 +50,15 @@ def pd_report_inputs(exp):
     }
 
 
+def pd_kept():
+    return [L.model_dir(RESULTS, name, e, m) + f"/{f}" for name, e in PD_EXPS.items()
+            for m in [L.TEACHER] + [L.student_name(n) for n in L.student_steps(e["teacher_steps"])]
+            for f in ("model.safetensors", "summary.json")] + [pd_reference(name) for name in PD_EXPS]
+
+
+KEPT["pd"] = pd_kept
+
+
 wildcard_constraints:
     exp="[a-z0-9_]+",
 
@@ -156,6 +165,7 @@ rule pd_fig4:
         csv="reports/pd_fig4_{exp}.csv",
         json=f"{RESULTS}/pd_{{exp}}.json",
         rows=f"{RESULTS}/rows/pd-{{exp}}.csv",
+        plots=directory(f"{RESULTS}/plots/pd_{{exp}}"),
     params:
         hp=lambda w: json.dumps({"pd": PD_EXPS[w.exp], "gammas": PD["gammas"], "table2": L.table2_steps(CFG, w.exp)},
                                 sort_keys=True),
@@ -166,7 +176,7 @@ rule pd_fig4:
     shell:
         "{DISTILL} pd-report {CLI_ARGS} --experiment {wildcards.exp} --results {params.results} "
         "--published {input.published} --benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} "
-        "--json {output.json} --rows {output.rows} > {log} 2>&1"
+        "--json {output.json} --rows {output.rows} --plots {output.plots} > {log} 2>&1"
 
 
 rule pd_table2:

@@ -11,6 +11,7 @@ rule pd_table1:
         csv="reports/table1.csv",
         json=f"{RESULTS}/table1.json",
         rows=f"{RESULTS}/rows/table1.csv",
+        plots=directory(f"{RESULTS}/plots/table1"),
     params:
         hp=hp("table1"),
         results=RESULTS,
@@ -19,7 +20,17 @@ rule pd_table1:
         f"{LOGS}/pd_table1.log",
     shell:
         "{DISTILL} table1 {CLI_ARGS} --results {params.results} --published {input.published} "
-        "--benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} --json {output.json} --rows {output.rows} > {log} 2>&1"
+        "--benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} --json {output.json} --rows {output.rows} --plots {output.plots} > {log} 2>&1"
+
+
+def table1_kept():
+    runs = table1_runs()
+    return ([f"{RESULTS}/teachers/{r}/{f}" for r in runs for f in ("model.safetensors", "summary.json")]
+            + [f"{RESULTS}/samples/{r}/{s}.npz" for r in runs for s in CFG["table1"]["samplers"]]
+            + [reference_stats(), extractor_weights()])
+
+
+KEPT["table1"] = table1_kept
 
 
 def spread_runs():

@@ -1,0 +1,106 @@
+"""DVC as users share results: a stage reproduced in one clone is pushed to a local-folder remote, pulled into another
+clone byte for byte (then up to date, nothing rerun), and a deleted output is rebuilt by `dvc repro`. The committed
+mini results can be pulled from the project's default remote. On the smoke profile's knowledge-distillation stage
+(the cheapest whole stage: one teacher, its pairs, a one-step student)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT
+
+BIN = Path(sys.executable).parent
+DVC = str(BIN / "dvc")
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}  # as with the environment activated
+STAGE = "kd-smoke"
+KEPT = "results/smoke/kd"  # the stage's cached output folder
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=ENV)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def _git_repo(dest: Path) -> Path:
+    from distill.pipeline.verify import fresh_copy
+
+    dest.mkdir()
+    fresh_copy(dest)
+    _run(dest, "git", "init", "-q")
+    _run(dest, "git", "add", "-A")
+    _run(dest, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "clone")
+    return dest
+
+
+def _in_git(proj: Path) -> list[str]:
+    """The stage's outputs DVC does not cache (metrics, plot data, small files): they travel in git."""
+    stage = yaml.safe_load((proj / "dvc.yaml").read_text())["stages"][STAGE]
+    return [path for key in ("outs", "metrics", "plots") for out in stage.get(key, [])
+            for path, opts in out.items() if opts.get("cache") is False]
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """Every file's sha256 (training state aside)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "train_state.pt"}
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    """What a rebuild must reproduce: every tensor of the weights and every array of the .npz files, bit for bit
+    (the records beside them name their own commit, wall times and the sha256 of their inputs' files)."""
+    from safetensors.numpy import load_file
+
+    out = {}
+    for path in sorted(folder.rglob("*.safetensors")):
+        for key, tensor in sorted(load_file(path).items()):
+            out[f"{path.relative_to(folder)}:{key}"] = hashlib.sha256(tensor.tobytes()).hexdigest()
+    for path in sorted(folder.rglob("*.npz")):
+        with np.load(path) as z:
+            for key in sorted(z.files):
+                if key not in ("meta", "provenance", "wall_seconds"):
+                    out[f"{path.relative_to(folder)}:{key}"] = hashlib.sha256(z[key].tobytes()).hexdigest()
+    return out
+
+
+def test_the_default_remote_holds_every_committed_mini_output():
+    """`dvc pull` in a fresh clone restores the committed mini weights and statistics: every object dvc.lock names
+    for a mini stage is in the project's default remote (a local folder in the repository)."""
+    proc = _run(ROOT, DVC, "status", "--cloud", "--glob", "*-mini")
+    assert "new:" not in proc.stdout and "missing:" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.integration
+def test_push_pull_and_repro_through_a_local_folder_remote(tmp_path):
+    first = _git_repo(tmp_path / "first")
+    remote = tmp_path / "lab-remote"
+    _run(first, DVC, "remote", "add", "--default", "--force", "lab", str(remote))  # the README's one command
+    _run(first, "git", "commit", "-qam", "remote")
+
+    _run(first, DVC, "repro", STAGE)
+    assert "train_state.pt" not in (first / "dvc.lock").read_text(), "training state must not be cached"
+    _run(first, DVC, "push", STAGE)
+    _run(first, "git", "add", "-A")
+    _run(first, "git", "add", "-f", *_in_git(first))  # as .gitignore keeps mini's small outputs in git
+    _run(first, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "results")
+
+    second = tmp_path / "second"
+    _run(tmp_path, "git", "clone", "-q", str(first), str(second))
+    _run(second, DVC, "pull", STAGE)
+    assert _digests(second / KEPT) == _digests(first / KEPT)
+    up_to_date = _run(second, DVC, "repro", STAGE)
+    assert "didn't change" in up_to_date.stdout and "Running stage" not in up_to_date.stdout, up_to_date.stdout
+
+    shutil.rmtree(second / KEPT)  # a deleted output is rebuilt (Snakemake remakes the target's kept files)
+    _run(second, DVC, "repro", STAGE)
+    assert _contents(second / KEPT) == _contents(first / KEPT) and len(_contents(first / KEPT)) >= 2
+    assert "modified" not in _run(second, DVC, "status", STAGE).stdout
