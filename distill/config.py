@@ -118,6 +118,21 @@ def load_profile(path: str | Path = DEFAULT_PARAMS, profile: str | None = None) 
     return select_profile(load_params(path), profile)
 
 
+def method_experiments(cfg: Mapping[str, Any], method: str) -> dict[str, Any]:
+    """A method's experiments, and for each seed of `<method>.spread_seeds` a copy of every experiment trained with
+    that seed, named `<experiment>_s<seed>` (the runs of the training-seed spread target)."""
+    section = cfg.get(method) or {}
+    found = dict(section.get("experiments") or {})
+    for name, exp in (section.get("experiments") or {}).items():
+        for seed in section.get("spread_seeds") or []:
+            found[spread_experiment(name, seed)] = {**exp, "seed": seed}
+    return found
+
+
+def spread_experiment(name: str, seed: int) -> str:
+    return f"{name}_s{seed}"
+
+
 def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: str | None) -> dict[str, Any]:
     """The profile as one experiment of a method sees it: the experiment's own data, network and teacher training
     (keys data, network, teacher_training of `<method>.experiments.<experiment>`) where it sets them (non-null), the
@@ -126,9 +141,9 @@ def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: s
         return dict(cfg)
     if method is None:
         raise ConfigError(f"--experiment {experiment} needs --method (the params.yaml section it belongs to)")
-    experiments = (cfg.get(method) or {}).get("experiments")
-    if experiments is None:
+    if (cfg.get(method) or {}).get("experiments") is None:
         raise ConfigError(f"profile {cfg['profile']!r} has no {method}.experiments in params.yaml")
+    experiments = method_experiments(cfg, method)
     if experiment not in experiments:
         raise ConfigError(f"{method} experiment {experiment!r} is not in params.yaml (profile {cfg['profile']!r} has "
                           f"{sorted(experiments)})")

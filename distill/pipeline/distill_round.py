@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from distill.config import ConfigError, experiment_profile
+from distill.config import ConfigError, experiment_profile, method_experiments
 from distill.pipeline.pd_layout import round_updates
 from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
 from distill.core.provenance import write_record
@@ -31,7 +31,8 @@ def teacher_sampler_steps(teacher_cfg: dict[str, Any], experiment: dict[str, Any
 def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: str | Path, out_dir: str | Path,
         threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     device = setup_torch(threads, cfg["device"])
-    exp, ecfg, out_dir = cfg["pd"]["experiments"][experiment], experiment_profile(cfg, "pd", experiment), Path(out_dir)
+    ecfg, out_dir = experiment_profile(cfg, "pd", experiment), Path(out_dir)
+    exp = method_experiments(cfg, "pd")[experiment]
     teacher_tensors, teacher_cfg = load_weights(teacher_path)
     n_teacher = teacher_sampler_steps(teacher_cfg, exp)
     if n_teacher != 2 * student_steps:

@@ -85,6 +85,11 @@ def evaluations(exp: Mapping[str, Any], gammas: list[float]) -> list[Evaluation]
     return out
 
 
+def spread_evaluations(exp: Mapping[str, Any]) -> list[Evaluation]:
+    """What the training-seed spread compares: every student with DDIM at its own steps (PD Table 2)."""
+    return [Evaluation(student_name(n), spec_name("ddim"), n) for n in student_steps(exp["teacher_steps"])]
+
+
 def samples_path(results: str, name: str, e: Evaluation) -> str:
     return f"{results}/pd_samples/{name}/{e.model}/{e.spec}-n{e.steps}.npz"
 

@@ -42,7 +42,15 @@ def _report(args, cfg, progress):
 def _table2(args, cfg, progress):
     from distill.reports import table2
 
-    table2.build(cfg, [Path(p) for p in args.rows], Path(args.published), Path(args.pdf), Path(args.csv))
+    table2.build(cfg, [Path(p) for p in args.rows], Path(args.published), Path(args.pdf), Path(args.csv),
+                 Path(args.spread) if args.spread else None)
+
+
+def _spread(args, cfg, progress):
+    from distill.reports import spread
+
+    df = spread.build_pd(cfg, Path(args.results), Path(args.pdf), Path(args.csv))
+    print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
 
 
 def add_commands(sub) -> None:
@@ -67,11 +75,22 @@ def add_commands(sub) -> None:
     report_io(p, "output JSON summary (DVC metrics; claim subject)")
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 
+    p = add_command(sub, "pd-spread", _spread, "the PD students' training-seed spread and each number's tolerance",
+                    description="Collect every student of every PD experiment (DDIM at its own steps) distilled from "
+                                "the teacher of its training seed and of each pd.spread_seeds seed: the FID of each "
+                                "seed, mean, standard deviation and tolerance. Writes a CSV "
+                                "(results/<profile>/spread/pd.csv) and a PDF.")
+    p.add_argument("--results", required=True, help="results/<profile> folder")
+    p.add_argument("--pdf", required=True, help="output PDF")
+    p.add_argument("--csv", required=True, help="output CSV")
+
     p = add_command(sub, "table2", _table2, "build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
                     description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
                                    "reproduced rows of every method that reproduces one (PD, DDIM, knowledge "
                                    "distillation, ...), each with its cost, from their parts of the results table.")
     p.add_argument("--rows", nargs="+", required=True, help="the results-table parts of the contributing methods")
+    p.add_argument("--spread", default=None,
+                   help="the PD spread target's CSV (results/<profile>/spread/pd.csv): the students' seed std")
     report_io(p, results=False)
 
 
@@ -118,8 +137,18 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
 
 
 def check(cfg) -> list[tuple[str, str]]:
-    """Every experiment's teacher steps halve down to 1 (Algorithm 2)."""
+    """Every experiment's teacher steps halve down to 1 (Algorithm 2); the spread seeds are extra seeds."""
+    from distill.config import spread_experiment
+
     out = []
+    for seed in cfg["pd"].get("spread_seeds") or []:
+        for name, exp in cfg["pd"]["experiments"].items():
+            if seed == exp["seed"]:
+                out.append(("pd.spread_seeds", f"seed {seed} is experiment {name}'s own seed; the spread seeds are "
+                                               "the extra ones"))
+            if spread_experiment(name, seed) in cfg["pd"]["experiments"]:
+                out.append((f"pd.experiments.{spread_experiment(name, seed)}",
+                            f"the name is taken by the spread run of {name} with seed {seed}; rename the experiment"))
     for name, exp in cfg["pd"]["experiments"].items():
         n = exp["teacher_steps"]
         if n < 2 or n & (n - 1):

@@ -23,7 +23,8 @@ def _report(args, cfg, progress):
     from distill.reports import table1
 
     table1.build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv), Path(args.json),
-                 Path(args.rows), Path(args.plots), Path(args.benchmarks) if args.benchmarks else None)
+                 Path(args.rows), Path(args.plots), Path(args.benchmarks) if args.benchmarks else None,
+                 Path(args.spread) if args.spread else None)
 
 
 def add_commands(sub) -> None:
@@ -35,6 +36,8 @@ def add_commands(sub) -> None:
                                    "table.")
     report_io(p, "metrics JSON (DVC metrics file; claim subject)")
     p.add_argument("--rows", required=True, help="output: Table 1's part of the results table (CSV)")
+    p.add_argument("--spread", default=None,
+                   help="the spread target's CSV (results/<profile>/spread/table1.csv): each cell's seed std")
 
     p = add_command(sub, "table1-spread", _spread, "Table 1's training-seed spread and each number's tolerance",
                     description="Collect every Table 1 cell over table1.seeds and table1.spread_seeds: the FID of "

@@ -30,7 +30,8 @@ def table_page(title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
     plt = pyplot()
     bold = set(bold)
     lines = max(1, caption.count("\n") + len(caption) // 150)
-    table_h, caption_h = 0.6 + 0.3 * (len(rows) + 2), 0.5 + 0.17 * lines
+    row_lines = [max(1, *(str(v).count("\n") + 1 for v in r)) for r in rows]  # a cell may hold several lines
+    table_h, caption_h = 0.6 + 0.3 * (sum(row_lines) + 2), 0.5 + 0.17 * lines
     fig = plt.figure(figsize=(width, table_h + caption_h + 0.6))
     total = table_h + caption_h + 0.6
     ax = fig.add_axes([0.02, (caption_h + 0.1) / total, 0.96, table_h / total])
@@ -45,6 +46,8 @@ def table_page(title: str, header: Sequence[str], rows: Sequence[Sequence[str]],
             cell.set_text_props(weight="bold")
         if r == 0:
             cell.set_height(cell.get_height() * 1.6)
+        elif row_lines[r - 1] > 1:
+            cell.set_height(cell.get_height() * row_lines[r - 1])
     fig.suptitle(title, fontsize=11, weight="bold", y=1 - 0.25 / total)
     fig.text(0.03, 0.1 / total, caption, wrap=True, fontsize=font_size, va="bottom")
     return fig

@@ -1,8 +1,9 @@
-"""Table 1's training-seed spread: every cell trained with its seeds and the spread seeds, the reported FID of each,
-mean ± standard deviation, and the tolerance a re-run is judged by (distill.results.spread)."""
+"""Training-seed spreads: every Table 1 cell, and every PD student, trained with its seed and the spread seeds; the
+reported FID of each, mean ± standard deviation, and the tolerance a re-run is judged by (distill.results.spread)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -13,24 +14,49 @@ from distill.core.checkpoint import atomic_write
 from distill.reports.pdf import save_pdf, table_page
 from distill.results import spread as seed_spread
 
+HEADER = ["cell", "sampler", "seeds", "FID per seed", "mean ± std", "tolerance", "status"]
+JUDGED = (f"A re-run (`distill verify`) is within tolerance when it lies within {seed_spread.TOLERANCE_SIGMAS:g} "
+          "seed-to-seed standard deviations of the committed number.")
 
-def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
-    from distill.reports.table1 import rows, spread_seeds
 
-    t = cfg["table1"]
-    seeds = spread_seeds(t)
-    table = pd.DataFrame(rows({**cfg, "table1": {**t, "seeds": seeds}}, results))
-    df = seed_spread.spread(table)
+def _write(df: pd.DataFrame, title: str, caption: str, pdf: Path, csv: Path) -> pd.DataFrame:
     seed_spread.write(csv, df)
     body = [[r.cell, r.sampler, r.seeds, r.values,
              "—" if math.isnan(r.mean) else f"{r.mean:.2f} ± {r.std:.2f}",
              "—" if math.isnan(r.tolerance) else f"{r.tolerance:.2f}", r.status] for r in df.itertuples()]
-    caption = (f"Profile '{cfg['profile']}': each Table 1 cell trained with {len(seeds)} training seeds ({seeds}); "
-               "FID is the minimum over the protocol's seed ranges. A re-run of a cell (`distill verify`) is within "
-               f"tolerance when it lies within {seed_spread.TOLERANCE_SIGMAS:g} seed-to-seed standard deviations "
-               "of the committed number.")
-    page = table_page("Table 1 — training-seed spread (FID)",
-                      ["parameterization-weighting", "sampler", "seeds", "FID per seed", "mean ± std", "tolerance",
-                       "status"], body, caption)
-    atomic_write(pdf, lambda p: save_pdf(p, [page]))
+    atomic_write(pdf, lambda p: save_pdf(p, [table_page(title, HEADER, body, caption)]))
     return df
+
+
+def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
+    """Table 1: every cell over table1.seeds + table1.spread_seeds."""
+    from distill.reports.table1 import rows, spread_seeds
+
+    t = cfg["table1"]
+    seeds = spread_seeds(t)
+    df = seed_spread.spread(pd.DataFrame(rows({**cfg, "table1": {**t, "seeds": seeds}}, results)))
+    caption = (f"Profile '{cfg['profile']}': each Table 1 cell trained with {len(seeds)} training seeds ({seeds}); "
+               "FID is the minimum over the protocol's seed ranges. " + JUDGED)
+    return _write(df, "Table 1 — training-seed spread (FID)", caption, pdf, csv)
+
+
+def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
+    """PD: every student of every experiment (DDIM at its own steps), distilled from each seed's teacher."""
+    from distill.config import method_experiments, spread_experiment
+    from distill.pipeline import pd_layout as L
+    from distill.results.table import record_rows
+
+    exps, spread_seeds = method_experiments(cfg, "pd"), cfg["pd"].get("spread_seeds") or []
+    rows = []
+    for name, exp in cfg["pd"]["experiments"].items():
+        for seed, run in [(exp["seed"], name)] + [(s, spread_experiment(name, s)) for s in spread_seeds]:
+            for e in L.spread_evaluations(exps[run]):
+                record = json.loads(Path(L.metrics_path(str(results), run, e)).read_text())
+                rows += record_rows(record, method="pd", experiment=name, model=f"{name}-{e.model}-s{seed}",
+                                    sampler="ddim", steps=e.steps)
+    df = seed_spread.spread(pd.DataFrame(rows))
+    caption = (f"Profile '{cfg['profile']}': each experiment's students (cell <experiment>-n<steps>, DDIM at their "
+               f"own steps) distilled from the teachers of training seeds {[e['seed'] for e in cfg['pd']['experiments'].values()]} "
+               f"and {spread_seeds} (pd.spread_seeds; each seed's rounds seeded alike); FID is the minimum over the "
+               "protocol's seed ranges. " + JUDGED)
+    return _write(df, "Progressive Distillation — training-seed spread of the students (FID)", caption, pdf, csv)

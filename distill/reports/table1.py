@@ -119,7 +119,8 @@ def _published_cell(fid: float, is_: float) -> str:
 
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, csv: Path, json_path: Path,
-          rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None) -> dict[str, Any]:
+          rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None,
+          spread_csv: Optional[Path] = None) -> dict[str, Any]:
     grid = published_grid(published_csv)
     t = cfg["table1"]
     write_losses({r: results / "teachers" / r for r in (run_name(p, w, s) for p in t["parameterizations"]
@@ -128,6 +129,7 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
     results_rows = results_table.write(rows_csv, rows(cfg, results))
     table = collect(cfg, results_rows).merge(grid, how="left", on=["parameterization", "weighting", "sampler"])
     claims = evaluate_subject("table1", table, cfg["profile"])
+    table = with_spread(table, spread_csv)
     classifier = results / "classifier" / "metrics.json"
     extractor_acc = json.loads(classifier.read_text())["held_out_accuracy"] if classifier.exists() else None
     job_seconds = method_job_seconds(benchmarks, "table1") if benchmarks else None
@@ -140,10 +142,24 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
                        for r in table.itertuples()},
                "is": {f"{r.parameterization}/{r.weighting}/{r.sampler}": (None if math.isnan(r.is_) else r.is_)
                       for r in table.rename(columns={"is": "is_"}).itertuples()},
-               "status": {f"{r.parameterization}/{r.weighting}/{r.sampler}": r.status for r in table.itertuples()}}
+               "status": {f"{r.parameterization}/{r.weighting}/{r.sampler}": r.status for r in table.itertuples()},
+               "fid_seed_std": {f"{r.parameterization}/{r.weighting}/{r.sampler}": r.fid_seed_std
+                                for r in table.itertuples() if not math.isnan(r.fid_seed_std)}}
     write_record(json_path, summary)
     atomic_write(pdf, lambda p: render_pdf(table, grid, cfg, claims, extractor_acc, job_seconds, p))
     return summary
+
+
+def with_spread(table: pd.DataFrame, spread_csv: Optional[Path]) -> pd.DataFrame:
+    """Each cell's FID standard deviation over training seeds (the spread target's), where it was measured."""
+    from distill.results import spread
+
+    std = {}
+    if spread_csv is not None:
+        s = spread.read(spread_csv)
+        std = {(r.cell, r.sampler): (r.std, r.seeds) for r in s[s["metric"] == "fid"].itertuples()}
+    found = [std.get((f"{r.parameterization}-{r.weighting}", r.sampler), (math.nan, "")) for r in table.itertuples()]
+    return table.assign(fid_seed_std=[f[0] for f in found], spread_seeds=[f[1] for f in found])
 
 
 def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any], claims: list[dict[str, Any]],
@@ -167,7 +183,10 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
             for s in samplers:
                 ran = (p, w, s) in repro.index
                 fid = repro.loc[(p, w, s), "fid"] if ran else math.nan
-                row.append(_cell(fid, repro.loc[(p, w, s), "is"], repro.loc[(p, w, s), "status"]) if ran else "not run")
+                text = _cell(fid, repro.loc[(p, w, s), "is"], repro.loc[(p, w, s), "status"]) if ran else "not run"
+                if ran and not math.isnan(std := repro.loc[(p, w, s), "fid_seed_std"]):
+                    text += f"\nseed std {std:.2f} ({len(repro.loc[(p, w, s), 'spread_seeds'].split())} seeds)"
+                row.append(text)
                 if ran and fid == best_repro[s]:
                     bold.append((len(rows) + 1, len(row) - 1))
             for s in samplers:
@@ -187,7 +206,8 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
         f"FID: minimum over {ev['seed_ranges']} disjoint seed ranges of {ev['num_samples']} samples; IS: their mean; "
         f"feature extractor '{ev['feature_extractor']}'{acc}. "
         f"Published: CIFAR-10 FID/IS from the paper (EXACT); N/A = the paper reports divergence.{wall_txt} "
-        "Bold: best in its column. Reproduced and published FIDs are on different data and feature spaces: compare "
+        "Seed std: the FID's standard deviation over training seeds, where the spread target measured it "
+        "(reports/table1_spread.pdf). Bold: best in its column. Reproduced and published FIDs are on different data and feature spaces: compare "
         "rankings, not values.\n"
     ) + "".join(claim_line(c) for c in claims)
     title = "Progressive Distillation, Table 1: output parameterization × loss weighting (teachers, no distillation)"

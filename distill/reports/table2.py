@@ -5,6 +5,8 @@ with its cost."""
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +56,35 @@ def _cost(group: pd.DataFrame) -> str:
     return f"{fmt(last['cost_seconds'] / 60, 1)} min, {int(last['cost_images']):,} img"
 
 
-def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, csv: Path) -> pd.DataFrame:
-    repro = reproduced_rows(cfg, parts)
+def with_spread(repro: pd.DataFrame, cfg: dict[str, Any], spread_csv: Path | None) -> pd.DataFrame:
+    """PD's students' FID standard deviation over training seeds (the PD spread target's), where measured."""
+    from distill.plugins.pd import LABEL
+    from distill.results import spread
+
+    std = {}
+    if spread_csv is not None:
+        s = spread.read(spread_csv)
+        std = {r.cell: r.std for r in s[s["metric"] == "fid"].itertuples()}
+    cell = f"{cfg['pd']['table2']}-n{{}}" if cfg.get("pd") else None
+    return repro.assign(fid_seed_std=[std.get(cell.format(n), math.nan) if cell and m == LABEL else math.nan
+                                      for m, n in zip(repro["method"], repro["nfe"])])
+
+
+def _fid(fid: float, std: float) -> str:
+    if pd.isna(fid):
+        return "not run"
+    return fmt(fid) if pd.isna(std) else f"{fmt(fid)} ± {fmt(std)}"
+
+
+def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, csv: Path,
+          spread_csv: Path | None = None) -> pd.DataFrame:
+    repro = with_spread(reproduced_rows(cfg, parts), cfg, spread_csv)
     table = pd.concat([published_rows(published), repro], ignore_index=True)
     atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.4f"))
     rows, bold = [], []
     for (method, source), group in table.groupby(["method", "source"], sort=False):  # one line per method, as the paper
         group = group.sort_values("nfe")
-        fids = " / ".join("not run" if pd.isna(f) else fmt(f) for f in group["fid"])
+        fids = " / ".join(_fid(f, sd) for f, sd in zip(group["fid"], group.get("fid_seed_std", [math.nan] * len(group))))
         reproduced = source.startswith("reproduced")
         rows.append([method, " / ".join(str(n) for n in group["nfe"]), fids,
                      _cost(group) if reproduced else "—", source])
@@ -73,7 +96,8 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                f"{cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']} samples in the "
                f"'{cfg['evaluation']['feature_extractor']}' feature space. Cost: distillation from the teacher "
                "(wall time of its training jobs and images through the trained network; the teacher's own training is "
-               "not included; for DDIM, the teacher's training). "
+               "not included; for DDIM, the teacher's training). ± : standard deviation over training seeds, where the "
+               "spread target measured it (reports/pd_spread.pdf). "
                + ("These are NOT CIFAR-10 numbers: compare how FID changes with the number of evaluations, not values."
                   if cfg["data"]["name"] != "cifar10" else "Reproduced on CIFAR-10."))
     page = table_page("Progressive Distillation, Table 2: fast sampling (published and reproduced)",

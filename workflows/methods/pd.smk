@@ -1,10 +1,10 @@
 # Progressive Distillation (PD Algorithm 2, Fig. 4, Table 2). For each experiment of pd.experiments: a teacher, one
 # job per halving round (its student is the next round's teacher), and the samples and evaluations of Fig. 4.
-from distill.config import experiment_profile
+from distill.config import experiment_profile, method_experiments, spread_experiment
 from distill.pipeline import pd_layout as L
 
 PD = CFG["pd"]
-PD_EXPS = PD["experiments"]
+PD_EXPS = method_experiments(CFG, "pd")  # pd.experiments, and their copies with pd.spread_seeds (<name>_s<seed>)
 if PD["table2"] not in PD_EXPS:
     sys.exit(f"error: params.yaml pd.table2 is {PD['table2']!r}, not one of pd.experiments {sorted(PD_EXPS)}")
 for _name, _exp in PD_EXPS.items():
@@ -51,9 +51,9 @@ def pd_report_inputs(exp):
 
 
 def pd_kept():
-    return [L.model_dir(RESULTS, name, e, m) + f"/{f}" for name, e in PD_EXPS.items()
+    return [L.model_dir(RESULTS, name, e, m) + f"/{f}" for name, e in PD["experiments"].items()
             for m in [L.TEACHER] + [L.student_name(n) for n in L.student_steps(e["teacher_steps"])]
-            for f in ("model.safetensors", "summary.json")] + [pd_reference(name) for name in PD_EXPS]
+            for f in ("model.safetensors", "summary.json")] + [pd_reference(name) for name in PD["experiments"]]
 
 
 KEPT["pd"] = pd_kept
@@ -184,11 +184,38 @@ rule pd_table2:
         rows=table2_rows(),
         published="results/published/published.csv",
         profile=str(PROFILE_STAMP),
+        spread=lambda w: [p] if (p := Path(f"{RESULTS}/spread/pd.csv")).exists() else [],  # where measured
     output:
         pdf=report("reports/table2.pdf", caption="report/table2.rst", category="Progressive Distillation"),
         csv="reports/table2.csv",
+    params:
+        spread=lambda w, input: f"--spread {input.spread}" if input.spread else "",
     log:
         f"{LOGS}/pd/table2.log",
     shell:
         "{DISTILL} table2 {CLI_ARGS} --rows {input.rows} --published {input.published} --pdf {output.pdf} "
-        "--csv {output.csv} > {log} 2>&1"
+        "--csv {output.csv} {params.spread} > {log} 2>&1"
+
+
+def pd_spread_runs():
+    """Every experiment with its spread copies: (experiment, training seed, name of the run's files)."""
+    return [(name, e["seed"], name) for name, e in PD["experiments"].items()] + [
+        (name, seed, spread_experiment(name, seed)) for name in PD["experiments"] for seed in PD.get("spread_seeds") or []]
+
+
+# The students' training-seed spread: every experiment distilled again from the teacher of each pd.spread_seeds seed
+# (a target of its own, not in `all`), each student evaluated with DDIM at its own steps (PD Table 2's numbers).
+rule pd_spread:
+    input:
+        metrics=[L.metrics_path(RESULTS, run, e) for _, _, run in pd_spread_runs()
+                 for e in L.spread_evaluations(PD_EXPS[run])],
+        profile=str(PROFILE_STAMP),
+    output:
+        pdf=report("reports/pd_spread.pdf", caption="report/pd_fig4.rst", category="Progressive Distillation"),
+        csv=f"{RESULTS}/spread/pd.csv",
+    params:
+        hp=lambda w: json.dumps({"pd": PD_EXPS, "spread_seeds": PD.get("spread_seeds")}, sort_keys=True),
+    log:
+        f"{LOGS}/pd/spread.log",
+    shell:
+        "{DISTILL} pd-spread {CLI_ARGS} --results {RESULTS} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"
