@@ -132,7 +132,9 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
     table = with_spread(table, spread_csv)
     classifier = results / "classifier" / "metrics.json"
     extractor_acc = json.loads(classifier.read_text())["held_out_accuracy"] if classifier.exists() else None
-    job_seconds = method_job_seconds(benchmarks, "table1") if benchmarks else None
+    spread_runs = [run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"]
+                   for s in sorted(set(spread_seeds(t)) - set(t["seeds"]))]
+    job_seconds = method_job_seconds(benchmarks, "table1", spread_runs) if benchmarks else None
     atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.4f"))
     summary = {"profile": cfg["profile"], "dataset": cfg["data"]["name"], "claims": claims,
                "feature_extractor": cfg["evaluation"]["feature_extractor"],
