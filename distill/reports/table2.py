@@ -61,19 +61,20 @@ def with_spread(repro: pd.DataFrame, cfg: dict[str, Any], spread_csv: Path | Non
     from distill.plugins.pd import LABEL
     from distill.results import spread
 
-    std = {}
+    measured = {}
     if spread_csv is not None:
         s = spread.read(spread_csv)
-        std = {r.cell: r.std for r in s[s["metric"] == "fid"].itertuples()}
+        measured = {r.cell: (r.mean, r.std) for r in s[s["metric"] == "fid"].itertuples()}
     cell = f"{cfg['pd']['table2']}-n{{}}" if cfg.get("pd") else None
-    return repro.assign(fid_seed_std=[std.get(cell.format(n), math.nan) if cell and m == LABEL else math.nan
-                                      for m, n in zip(repro["method"], repro["nfe"])])
+    found = [measured.get(cell.format(n), (math.nan, math.nan)) if cell and m == LABEL else (math.nan, math.nan)
+             for m, n in zip(repro["method"], repro["nfe"])]
+    return repro.assign(fid_seed_mean=[f[0] for f in found], fid_seed_std=[f[1] for f in found])
 
 
-def _fid(fid: float, std: float) -> str:
+def _fid(fid: float, mean: float, std: float) -> str:
     if pd.isna(fid):
         return "not run"
-    return fmt(fid) if pd.isna(std) else f"{fmt(fid)} ± {fmt(std)}"
+    return fmt(fid) if pd.isna(std) else f"{fmt(fid)} ({fmt(mean)} ± {fmt(std)})"
 
 
 def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, csv: Path,
@@ -84,7 +85,7 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
     rows, bold = [], []
     for (method, source), group in table.groupby(["method", "source"], sort=False):  # one line per method, as the paper
         group = group.sort_values("nfe")
-        fids = " / ".join(_fid(f, sd) for f, sd in zip(group["fid"], group.get("fid_seed_std", [math.nan] * len(group))))
+        fids = " / ".join(_fid(*v) for v in zip(group["fid"], group["fid_seed_mean"], group["fid_seed_std"]))
         reproduced = source.startswith("reproduced")
         rows.append([method, " / ".join(str(n) for n in group["nfe"]), fids,
                      _cost(group) if reproduced else "—", source])
@@ -96,8 +97,8 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                f"{cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']} samples in the "
                f"'{cfg['evaluation']['feature_extractor']}' feature space. Cost: distillation from the teacher "
                "(wall time of its training jobs and images through the trained network; the teacher's own training is "
-               "not included; for DDIM, the teacher's training). ± : standard deviation over training seeds, where the "
-               "spread target measured it (reports/pd_spread.pdf). "
+               "not included; for DDIM, the teacher's training). In parentheses, where the spread target measured it "
+               "(reports/pd_spread.pdf): mean ± standard deviation over training seeds. "
                + ("These are NOT CIFAR-10 numbers: compare how FID changes with the number of evaluations, not values."
                   if cfg["data"]["name"] != "cifar10" else "Reproduced on CIFAR-10."))
     page = table_page("Progressive Distillation, Table 2: fast sampling (published and reproduced)",
