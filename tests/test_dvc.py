@@ -80,6 +80,17 @@ def test_the_default_remote_holds_every_committed_mini_output():
     assert "new:" not in proc.stdout and "missing:" not in proc.stdout, proc.stdout
 
 
+def test_the_committed_mini_lock_is_current():
+    """dvc.lock describes the committed mini results with this code: after a pull, `dvc repro` has nothing to run.
+    A change to the code (distill/, workflows/, Snakefile) or params marks the stages changed; if it does not change
+    the mini results, record that with `dvc commit -f <the mini stages>`, else re-make them (`dvc repro`)."""
+    stages = [s for s in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"] if s.endswith("-mini")]
+    proc = _run(ROOT, DVC, "status", *stages)
+    assert "Data and pipelines are up to date." in proc.stdout, (
+        f"{proc.stdout}\nthe committed mini lock is stale: `dvc commit -f {' '.join(stages)}` if this change leaves the "
+        "mini results as they are, else re-make them with `dvc repro` and commit the results")
+
+
 @pytest.mark.integration
 def test_push_pull_and_repro_through_a_local_folder_remote(tmp_path):
     first = _git_repo(tmp_path / "first")
