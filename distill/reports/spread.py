@@ -55,8 +55,9 @@ def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.Dat
                 rows += record_rows(record, method="pd", experiment=name, model=f"{name}-{e.model}-s{seed}",
                                     sampler="ddim", steps=e.steps)
     df = seed_spread.spread(pd.DataFrame(rows))
+    own_seeds = [e["seed"] for e in cfg["pd"]["experiments"].values()]
     caption = (f"Profile '{cfg['profile']}': each experiment's students (cell <experiment>-n<steps>, DDIM at their "
-               f"own steps) distilled from the teachers of training seeds {[e['seed'] for e in cfg['pd']['experiments'].values()]} "
-               f"and {spread_seeds} (pd.spread_seeds; each seed's rounds seeded alike); FID is the minimum over the "
+               f"own steps) distilled from the teachers of training seeds {own_seeds} and {spread_seeds} "
+               "(pd.spread_seeds; each seed's rounds seeded alike); FID is the minimum over the "
                "protocol's seed ranges. " + JUDGED)
     return _write(df, "Progressive Distillation — training-seed spread of the students (FID)", caption, pdf, csv)

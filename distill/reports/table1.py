@@ -214,7 +214,8 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
         f"feature extractor '{ev['feature_extractor']}'{acc}. "
         f"Published: CIFAR-10 FID/IS from the paper (EXACT); N/A = the paper reports divergence.{wall_txt} "
         "Where the spread target measured it (reports/table1_spread.pdf), a second line gives the FID's mean ± "
-        "standard deviation over its training seeds. Bold: best in its column. Reproduced and published FIDs are on different data and feature spaces: compare "
+        "standard deviation over its training seeds. Bold: best in its column. Reproduced and published FIDs are on "
+        "different data and feature spaces: compare "
         "rankings, not values.\n"
     ) + "".join(claim_line(c) for c in claims)
     title = "Progressive Distillation, Table 1: output parameterization × loss weighting (teachers, no distillation)"
