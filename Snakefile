@@ -41,6 +41,7 @@ for _method in ACTIVE_METHODS:
     include: _method.rule_file
 include: "workflows/results.smk"
 include: "workflows/compare.smk"
+include: "workflows/benchmarks.smk"
 
 
 # One target per method, named after it (`snakemake -- pd`), built from the registry; DVC's stages call these. It

@@ -186,6 +186,26 @@ def _dvc_yaml(args, cfg, progress):
         print(text, end="")
 
 
+def _bench_judge(args, cfg, progress):
+    from distill.bench.judge import run_and_report
+
+    return run_and_report(Path(args.run), Path(args.store), args.baseline, save=not args.incomplete)
+
+
+def _bench_report(args, cfg, progress):
+    from distill.reports import benchmarks
+
+    runs = benchmarks.build(Path(args.store), Path(args.pdf), Path(args.csv))
+    print(f"{runs} run(s) plotted in {args.pdf}")
+
+
+def _dvc_relock(args, cfg, progress):
+    from distill.workflow import dvc
+
+    for stage in dvc.relock(args.stages):
+        print(f"dvc.lock: {stage} dependencies re-recorded")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from distill.core.grids import GRIDS
     from distill.core.parameterization import PARAMETERIZATIONS
@@ -320,12 +340,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", default=None, help="re-run in this (empty) folder and keep it (default: a temporary one)")
     p.add_argument("--out", default=None, help="also write the verdicts as CSV")
 
+    p = command("bench-judge", _bench_judge, "file a benchmark run under its machine fingerprint and judge it",
+                "File a tests/benchmarks run (pytest-benchmark JSON) in results/benchmarks/<fingerprint>/ and judge "
+                "it: overhead ratios against their aims and normalised times against a baseline on every machine; "
+                "absolute medians only against the baseline of the same machine fingerprint (CPU model, cores, "
+                "torch's CPU kernels, torch and BLAS, threads, GPU). A machine without a baseline gets this run as "
+                "its baseline. Exit status 1 when a check fails. tools/bench.sh runs the benchmarks, then this.")
+    p.add_argument("run", help="the run's JSON (pytest --benchmark-json=...)")
+    p.add_argument("--store", default="results/benchmarks", help="runs and baselines (default: %(default)s)")
+    p.add_argument("--baseline", action="store_true",
+                   help="make this run the baseline of its machine (absolute medians are then not compared)")
+    p.add_argument("--incomplete", action="store_true",
+                   help="some benchmarks failed: file and judge the run, but never save it as a baseline")
+
+    p = command("bench-report", _bench_report, "plot the benchmark history of every machine (reports/benchmarks.pdf)",
+                "One page per machine fingerprint: throughput, overhead ratios (with their aims) and normalised times "
+                "of every filed run, in filing order labelled by commit, so a slow drift shows; and the same as a "
+                "CSV. Snakemake target: reports/benchmarks.pdf.")
+    p.add_argument("--store", default="results/benchmarks", help="runs and baselines (default: %(default)s)")
+    p.add_argument("--pdf", required=True, help="output PDF")
+    p.add_argument("--csv", required=True, help="output CSV (one row per run and benchmark)")
+
     p = command("dvc-yaml", _dvc_yaml, "print (or --write) dvc.yaml: a stage per method and profile",
                 "dvc.yaml is generated from the method registry and the profiles of params.yaml: for each profile, "
                 "one stage per method it runs (<method>-<profile>) calling the method's Snakemake target, listing "
                 "only the params.yaml sections it reads, with its cached outputs, metrics and plots. A test checks "
                 "the committed file is up to date.")
     p.add_argument("--write", default=None, help="write to this file (dvc.yaml) instead of printing")
+
+    p = command("dvc-relock", _dvc_relock, "record a code or params change that leaves a stage's results as they are",
+                "Re-record in dvc.lock the hashes of the named stages' dependencies (distill/, workflows/, Snakefile, "
+                "params) as they are now, keeping the recorded hashes of their outputs; outputs not present here "
+                "(not pulled) are not needed, unlike `dvc commit -f`. Only for a change that leaves the results "
+                "bit-identical; otherwise re-make them with `dvc repro`.")
+    p.add_argument("stages", nargs="+", help="stage names, e.g. table1-mini pd-mini kd-mini fid_vs_n-mini compare-mini")
     return parser
 
 

@@ -29,6 +29,25 @@ def run_snakemake(proj: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--throughput", action="store_true",
+                     help="also run the benchmarks of tests/benchmarks that only measure throughput (no portable "
+                          "aim): tools/bench.sh, on an idle machine")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without --throughput, the benchmarks not marked `overhead` are deselected."""
+    if config.getoption("--throughput"):
+        return
+    keep, drop = [], []
+    for item in items:
+        bench = "benchmark" in getattr(item, "fixturenames", ())
+        (drop if bench and item.get_closest_marker("overhead") is None else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(autouse=True)
 def _single_thread():
     torch.set_num_threads(1)

@@ -76,14 +76,15 @@ def _contents(folder: Path) -> dict[str, str]:
 def test_the_committed_mini_lock_is_current():
     """dvc.lock describes the committed mini results with this code: after a pull, `dvc repro` has nothing to run.
     A change to the code (distill/, workflows/, Snakefile) or params marks the stages changed; if it does not change
-    the mini results, record that with `dvc commit -f <the mini stages>`, else re-make them (`dvc repro`). Cached
+    the mini results, record that with `distill dvc-relock <the mini stages>`, else re-make them (`dvc repro`). Cached
     outputs not pulled yet (a fresh clone) are not a change."""
     stages = [s for s in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"] if s.endswith("-mini")]
     status = json.loads(_run(ROOT, DVC, "status", "--json", *stages).stdout)
     stale = {stage: change for stage, changes in status.items() for change in changes
              if set(change) != {"changed outs"} or set(change["changed outs"].values()) - {"not in cache", "deleted"}}
-    assert not stale, (f"{stale}\nthe committed mini lock is stale: `dvc commit -f {' '.join(stages)}` if this change "
-                       "leaves the mini results as they are, else re-make them with `dvc repro` and commit the results")
+    assert not stale, (f"{stale}\nthe committed mini lock is stale: `distill dvc-relock {' '.join(stages)}` if this "
+                       "change leaves the mini results as they are, else re-make them with `dvc repro` and commit the "
+                       "results")
 
 
 @pytest.mark.integration
@@ -111,3 +112,14 @@ def test_push_pull_and_repro_through_a_local_folder_remote(tmp_path):
     _run(second, DVC, "repro", STAGE)
     assert _contents(second / KEPT) == _contents(first / KEPT) and len(_contents(first / KEPT)) >= 2
     assert "modified" not in _run(second, DVC, "status", STAGE).stdout
+
+    # a code change that leaves the results as they are, in a clone without the outputs: relock records it
+    third = tmp_path / "third"
+    _run(tmp_path, "git", "clone", "-q", str(first), str(third))
+    with open(third / "distill" / "__init__.py", "a") as f:
+        f.write("# a comment\n")
+    assert "changed deps" in _run(third, DVC, "status", STAGE).stdout
+    _run(third, sys.executable, "-m", "distill", "dvc-relock", STAGE)
+    status = json.loads(_run(third, DVC, "status", "--json", STAGE).stdout)
+    assert [set(c) for c in status[STAGE]] == [{"changed outs"}], status  # only the outputs not pulled
+    assert set(status[STAGE][0]["changed outs"].values()) <= {"deleted", "not in cache"}, status

@@ -32,7 +32,8 @@ from conftest import ROOT
 
 NOT_RUN = {
     "bash tools/install.sh && .venv/bin/python -m pytest": "the test suite itself (what CI runs)",
-    "bash tools/bench.sh": "throughput against this machine's stored baseline: timings, for an idle machine",
+    "bash tools/bench.sh": "minutes of wall-clock timings, for an idle machine; the judge it ends with is tested in "
+                           "tests/test_bench.py and its overhead benchmarks run in the test command",
     "dvc remote add --default lab ssh://server/srv/distill-dvc": "a lab server: push and pull through a local-folder "
                                                                    "remote are tested in tests/test_dvc.py",
 }

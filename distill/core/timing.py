@@ -25,8 +25,10 @@ class NetworkTime:
 
     def _post(self, module, inputs, out):
         self.forward += time.perf_counter() - self._t0
-        if out.requires_grad:
-            out.register_hook(self._backward_starts)
+        for tensor in out if isinstance(out, (tuple, list)) else (out,):  # a tensor, or a tuple (feature extractors)
+            if isinstance(tensor, torch.Tensor) and tensor.requires_grad:
+                tensor.register_hook(self._backward_starts)
+                break
 
     def _backward_starts(self, grad):
         self._flush()
@@ -50,3 +52,41 @@ class NetworkTime:
         self._flush()
         for h in self._handles:
             h.remove()
+
+
+REFERENCE_LAYERS = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)
+
+
+def reference_kernel(net: torch.nn.Module, *inputs, backward: bool = False, **kwargs):
+    """A conv/matmul microbenchmark of `net`'s own shapes: its convolution and linear layers alone, replayed on the
+    inputs they received in one forward pass of `net(*inputs, **kwargs)` (same shapes, dtypes and device); with
+    `backward`, each layer's backward pass too (the gradients of its input and parameters), as a training step runs it.
+
+    Returns a function that runs them once. Its time measures the machine rather than the code, so an operation's
+    time divided by it (in the same run) moves little between CPUs: a slower CPU does not read as a regression."""
+    calls = []
+    handles = [m.register_forward_hook(lambda m, args, out: calls.append((m, args[0].detach().clone())))
+               for m in net.modules() if isinstance(m, REFERENCE_LAYERS)]
+    try:
+        with torch.no_grad():
+            net(*inputs, **kwargs)
+    finally:
+        for h in handles:
+            h.remove()
+    if not calls:
+        raise ValueError(f"{type(net).__name__} has no convolution or linear layer to make a reference kernel of")
+
+    def forward() -> None:
+        with torch.no_grad():
+            for module, x in calls:
+                module.forward(x)  # the layer's own op (forward, not __call__: no hooks)
+
+    def forward_backward() -> None:
+        for module, x in calls:
+            # detached leaves: the gradients are returned, never accumulated into the network's parameters
+            params = {n: p.detach().requires_grad_() for n, p in module.named_parameters(recurse=False)}
+            x = x.requires_grad_()
+            out = torch.func.functional_call(module, params, (x,))
+            torch.autograd.grad(out, [x, *params.values()], torch.ones_like(out))
+
+    return forward_backward if backward else forward

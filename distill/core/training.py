@@ -165,16 +165,6 @@ class StepContext:
 StepFn = Callable[[StepContext], Mapping[str, torch.Tensor]]
 
 
-def train_step(net: nn.Module, loss_fn: LossFn, opt: torch.optim.Optimizer, params: list[torch.nn.Parameter],
-               gen: torch.Generator, grad_clip: float, ema: EMA | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One update of a one-network run (the benchmarks time it): loss, then `apply_update`. Returns (loss, grad
-    norm); a non-finite loss makes no update and returns grad norm None."""
-    loss = loss_fn(net, gen)
-    if not torch.isfinite(loss):
-        return loss, None
-    return loss, apply_update(net, loss, opt, params, grad_clip, ema)
-
-
 def train_parts(
     parts: Mapping[str, Part],
     step_fn: StepFn,
@@ -237,11 +227,7 @@ def train_parts(
     start, status, diverged_at = time.perf_counter(), "completed", None
     bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress, dynamic_ncols=True)
     while step < cfg.steps:
-        lrs = {}
-        for name, t in trained.items():
-            lrs[name] = t.part.lr_at(step)
-            for group in t.opt.param_groups:
-                group["lr"] = lrs[name]
+        lrs = set_learning_rates(trained, step)
         ctx.step = step
         try:
             losses = step_fn(ctx)
@@ -279,12 +265,46 @@ def train(
     fingerprint: Mapping[str, Any] | None = None,
 ) -> tuple[TrainResult, dict[str, torch.Tensor]]:
     """The usual shape: one network, one loss of a batch of `cfg.batch_size` images, one update per step."""
+    result, weights = train_parts({SINGLE: Part(net, cfg)}, one_loss_step(net, loss_fn, cfg.batch_size), cfg, out_dir,
+                                  desc, progress, fingerprint)
+    return result, weights[SINGLE]
+
+
+def one_loss_step(net: nn.Module, loss_fn: LossFn, batch_size: int) -> StepFn:
+    """The step function of `train`: one loss of a batch of `batch_size` images, one update of the part SINGLE."""
 
     def step_fn(ctx: StepContext) -> dict[str, torch.Tensor]:
         loss = loss_fn(net, ctx.gen)
         ctx.update(SINGLE, loss)
-        ctx.count_images(cfg.batch_size)
+        ctx.count_images(batch_size)
         return {"loss": loss}
 
-    result, weights = train_parts({SINGLE: Part(net, cfg)}, step_fn, cfg, out_dir, desc, progress, fingerprint)
-    return result, weights[SINGLE]
+    return step_fn
+
+
+class StepRunner:
+    """Steps of `step_fn` over `parts` exactly as `train_parts` makes them (learning rates, updates, EMAs), without
+    the loop's logging and checkpoints: what the throughput benchmarks time."""
+
+    def __init__(self, parts: Mapping[str, Part], step_fn: StepFn, seed: int = 0):
+        self._trained = {name: _Trained(p) for name, p in parts.items()}
+        self._ctx = StepContext(self._trained, torch.Generator().manual_seed(seed))
+        self._step_fn = step_fn
+        for t in self._trained.values():
+            t.part.net.train()
+
+    def __call__(self) -> Mapping[str, torch.Tensor]:
+        set_learning_rates(self._trained, self._ctx.step)
+        losses = self._step_fn(self._ctx)
+        self._ctx.step += 1
+        return losses
+
+
+def set_learning_rates(trained: Mapping[str, _Trained], step: int) -> dict[str, float]:
+    """Each part's learning rate for update number `step`, set in its optimizer."""
+    lrs = {}
+    for name, t in trained.items():
+        lrs[name] = t.part.lr_at(step)
+        for group in t.opt.param_groups:
+            group["lr"] = lrs[name]
+    return lrs

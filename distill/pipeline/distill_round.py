@@ -16,7 +16,8 @@ from distill.config import ConfigError, experiment_profile, method_experiments
 from distill.pipeline.pd_layout import round_updates
 from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
 from distill.core.provenance import write_record
-from distill.core.training import TrainConfig, train
+from distill.core.denoiser import NetworkDenoiser
+from distill.core.training import LossFn, TrainConfig, train
 from distill.data import load_dataset
 from distill.methods.progressive import make_distillation_loss
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
@@ -59,13 +60,8 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
     data = load_dataset(ecfg["data"])
     teacher, _ = load_denoiser(teacher_path, device)
     teacher.requires_grad_(False)
-    torch.manual_seed(exp["seed"])
-    student = build_denoiser(model_cfg).to(device)
+    student, loss_fn = distillation_step(exp, data, model_cfg, teacher, student_steps, device)
     load_into(student.net, teacher_tensors, teacher_path)  # theta <- eta
-    labels = data.label_tensor()
-    loss_fn = make_distillation_loss(student, teacher, data.model_tensor().to(device),
-                                     None if labels is None else labels.to(device), settings["batch_size"],
-                                     student_steps, exp["weighting"], settings["random_flip"])
     result, weights = train(student.net, loss_fn, TrainConfig.from_params({**settings, "steps": updates}, exp["seed"]),
                             out_dir, desc=f"PD {experiment} {n_teacher}->{student_steps}", progress=progress,
                             fingerprint=model_cfg)
@@ -75,3 +71,17 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
     save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
     write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
     return summary
+
+
+def distillation_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher: NetworkDenoiser,
+                      student_steps: int, device: torch.device | str = "cpu") -> tuple[NetworkDenoiser, LossFn]:
+    """A freshly initialised student (seeded; `run` then copies the teacher's weights into it) and its Algorithm 2
+    loss against the frozen `teacher`: what `run` trains and the throughput benchmarks time."""
+    settings = exp["train"]
+    torch.manual_seed(exp["seed"])
+    student = build_denoiser(model_cfg).to(device)
+    labels = data.label_tensor()
+    loss_fn = make_distillation_loss(student, teacher, data.model_tensor().to(device),
+                                     None if labels is None else labels.to(device), settings["batch_size"],
+                                     student_steps, exp["weighting"], settings["random_flip"])
+    return student, loss_fn

@@ -9,7 +9,8 @@ import torch
 
 from distill.core.checkpoint import save_weights
 from distill.core.provenance import write_record
-from distill.core.training import TrainConfig, train
+from distill.core.denoiser import NetworkDenoiser
+from distill.core.training import LossFn, TrainConfig, train
 from distill.data import load_dataset
 from distill.methods.teacher import make_teacher_loss
 from distill.pipeline.common import build_denoiser, setup_torch
@@ -23,6 +24,21 @@ def run(cfg: dict[str, Any], parameterization: str, weighting: str, seed: int, o
     device = setup_torch(threads, cfg["device"])
     out_dir = Path(out_dir)
     data = load_dataset(cfg["data"])
+    denoiser, model_cfg, loss_fn = teacher_step(cfg, data, parameterization, weighting, seed, device)
+    result, weights = train(denoiser.net, loss_fn, TrainConfig.from_params(cfg["teacher"], seed), out_dir,
+                            desc=f"teacher {parameterization}/{weighting}/s{seed}", progress=progress,
+                            fingerprint=model_cfg)
+    summary = {**result.summary(), "parameterization": parameterization, "weighting": weighting, "seed": seed,
+               "profile": cfg["profile"], "num_params": sum(p.numel() for p in denoiser.net.parameters())}
+    save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
+    write_record(out_dir / SUMMARY, summary, {"weights": out_dir / WEIGHTS})
+    return summary
+
+
+def teacher_step(cfg: dict[str, Any], data, parameterization: str, weighting: str, seed: int,
+                 device: torch.device | str = "cpu") -> tuple[NetworkDenoiser, dict[str, Any], LossFn]:
+    """A freshly initialised teacher (seeded), its saved config and its loss (PD Eq. 2 with the weighting): what
+    `run` trains and the throughput benchmarks time."""
     model_cfg = {
         "kind": "teacher", "profile": cfg["profile"], "parameterization": parameterization, "weighting": weighting,
         "seed": seed, "network": cfg["network"], "teacher": cfg["teacher"],
@@ -33,11 +49,4 @@ def run(cfg: dict[str, Any], parameterization: str, weighting: str, seed: int, o
     labels = data.label_tensor()
     loss_fn = make_teacher_loss(denoiser, data.model_tensor().to(device), None if labels is None else labels.to(device),
                                 cfg["teacher"]["batch_size"], weighting, cfg["teacher"]["random_flip"])
-    result, weights = train(denoiser.net, loss_fn, TrainConfig.from_params(cfg["teacher"], seed), out_dir,
-                            desc=f"teacher {parameterization}/{weighting}/s{seed}", progress=progress,
-                            fingerprint=model_cfg)
-    summary = {**result.summary(), "parameterization": parameterization, "weighting": weighting, "seed": seed,
-               "profile": cfg["profile"], "num_params": sum(p.numel() for p in denoiser.net.parameters())}
-    save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
-    write_record(out_dir / SUMMARY, summary, {"weights": out_dir / WEIGHTS})
-    return summary
+    return denoiser, model_cfg, loss_fn

@@ -29,6 +29,18 @@ REGISTERED = (
 
 
 @dataclass(frozen=True)
+class TrainingStep:
+    """One training step of a method as its trainer makes it, on freshly initialised networks of a profile's shapes
+    (throughput does not depend on the weights). The benchmarks (tests/benchmarks) run it through
+    `distill.core.training.StepRunner` and divide its time by the time of its network passes."""
+    parts: Mapping[str, Any]  # name -> distill.core.training.Part: the networks it updates
+    step_fn: Callable[[Any], Any]  # distill.core.training.StepFn
+    images: int  # images one step processes
+    passes: str  # the network passes of one step, in words (the denominator of its overhead ratio)
+    frozen: tuple[Any, ...] = ()  # networks it evaluates without updating them (a teacher)
+
+
+@dataclass(frozen=True)
 class Method:
     name: str  # params.yaml section, rule file, benchmarks/<name>/, rows/<name>*.csv, CLI command prefix
     label: str  # its name in every table, figure and results row
@@ -47,6 +59,9 @@ class Method:
     dvc_metrics: Callable[[Mapping[str, Any]], list[str]] = lambda cfg: []
     # (folder, x, y): a folder of one CSV per line (distill.results.plots)
     dvc_plots: Callable[[Mapping[str, Any]], list[tuple[str, str, str]]] = lambda cfg: []
+    # profile -> its training steps by name ({"distillation": TrainingStep}); the benchmarks find and time every
+    # method's steps here
+    training_steps: Callable[[Mapping[str, Any]], Mapping[str, TrainingStep]] = lambda cfg: {}
     claims: str = ""  # module with CLAIMS (default distill.claims.<name>)
     jobs_shared: bool = False  # its job time includes the jobs no method owns (classifier, reference statistics)
     # checks the schema cannot express, on a profile that runs it: (key path under the profile, problem) pairs

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.plugins import Method
+from distill.plugins import Method, TrainingStep
 from distill.results.plots import LOSS_XY
 
 LABEL = "Knowledge distillation (Luhman & Luhman, 2021)"  # PD Table 2's name for it
@@ -161,6 +161,29 @@ def add_commands(sub) -> None:
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 
 
+def training_steps(cfg) -> dict[str, TrainingStep]:
+    """One update of the first experiment's one-step student (a batch of pairs, Luhman & Luhman's regression,
+    backward, clipping, AdamW, EMA); the pairs are random stand-ins of the teacher's (the cost does not depend on
+    their values)."""
+    import torch
+
+    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
+    from distill.data import load_dataset
+    from distill.methods.kd import make_kd_loss
+    from distill.pipeline.train_teacher import teacher_step
+
+    exp = next(iter(cfg["kd"]["experiments"].values()))
+    s, data = exp["train"], load_dataset(cfg["data"])
+    student_cfg = {**cfg, "network": {**cfg["network"], "dropout": s["dropout"]}}
+    student, _, _ = teacher_step(student_cfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])
+    gen = torch.Generator().manual_seed(exp["seed"])
+    z, x = torch.randn(exp["pairs"], *data.shape, generator=gen), torch.rand(exp["pairs"], *data.shape, generator=gen)
+    loss_fn = make_kd_loss(student, z, 2 * x - 1, s["batch_size"])
+    return {"kd": TrainingStep({SINGLE: Part(student.net, TrainConfig.from_params({**s, "steps": exp["updates"]}))},
+                               one_loss_step(student.net, loss_fn, s["batch_size"]), s["batch_size"],
+                               "1 forward + 1 backward")}
+
+
 def targets(cfg) -> list[str]:
     return [f"reports/kd_{e}.pdf" for e in cfg["kd"]["experiments"]]
 
@@ -194,4 +217,5 @@ METHOD = Method(
     dvc_outs=("kd",), dvc_small=("kd_metrics",),
     dvc_metrics=lambda cfg: [f"kd_{e}.json" for e in cfg["kd"]["experiments"]],
     dvc_plots=lambda cfg: [(f"plots/kd_{e}/losses", *LOSS_XY) for e in cfg["kd"]["experiments"]],
+    training_steps=training_steps,
 )

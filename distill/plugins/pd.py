@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.plugins import Method
+from distill.plugins import Method, TrainingStep
 from distill.results.plots import LOSS_XY
 
 LABEL = "Progressive Distillation (ours)"  # PD Table 2's name for it
@@ -136,6 +136,30 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
     return {"pd_experiment": found}
 
 
+def training_steps(cfg) -> dict[str, TrainingStep]:
+    """One update of the first round of the first experiment (Algorithm 2: two DDIM steps of the frozen teacher, the
+    target, the student's loss, backward, clipping, AdamW), the teacher a fresh Table 1 teacher."""
+    from distill.config import experiment_profile
+    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
+    from distill.data import load_dataset
+    from distill.pipeline.distill_round import distillation_step
+    from distill.pipeline.pd_layout import round_updates
+    from distill.pipeline.train_teacher import teacher_step
+
+    name, exp = next(iter(cfg["pd"]["experiments"].items()))
+    ecfg, s, student_steps = experiment_profile(cfg, "pd", name), exp["train"], exp["teacher_steps"] // 2
+    data = load_dataset(ecfg["data"])
+    teacher, model_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])
+    teacher.eval().requires_grad_(False)
+    student_cfg = {**model_cfg, "network": {**model_cfg["network"], "dropout": s["dropout"]}}
+    student, loss_fn = distillation_step(exp, data, student_cfg, teacher, student_steps)
+    tcfg = TrainConfig.from_params({**s, "steps": round_updates(exp, student_steps)})  # the round's lr anneal
+    return {"distillation": TrainingStep({SINGLE: Part(student.net, tcfg)},
+                                         one_loss_step(student.net, loss_fn, s["batch_size"]), s["batch_size"],
+                                         "2 teacher forwards without gradient + 1 student forward and backward",
+                                         frozen=(teacher.net,))}
+
+
 def check(cfg) -> list[tuple[str, str]]:
     """Every experiment's teacher steps halve down to 1 (Algorithm 2); the spread seeds are extra seeds."""
     from distill.config import spread_experiment
@@ -166,5 +190,5 @@ METHOD = Method(
     dvc_metrics=lambda cfg: [f"pd_{e}.json" for e in cfg["pd"]["experiments"]],
     dvc_plots=lambda cfg: [p for e in cfg["pd"]["experiments"]
                            for p in ((f"plots/pd_{e}/fig4", "steps", "fid"), (f"plots/pd_{e}/losses", *LOSS_XY))],
-    check=check,
+    check=check, training_steps=training_steps,
 )

@@ -71,3 +71,19 @@ def stages(params: Mapping[str, Any]) -> dict:
 
 def render(params: Mapping[str, Any]) -> str:
     return HEADER + yaml.safe_dump({"stages": stages(params)}, sort_keys=False, width=120)
+
+
+def relock(names: list[str], root: str = ".") -> list[str]:
+    """Record in dvc.lock the current hashes of the named stages' dependencies (code, params), keeping the recorded
+    hashes of outputs that are not here (`dvc commit -f` needs every output present; a clone that has not pulled them
+    has none). For a change of code or params that leaves the stages' results as they are. Returns the stages."""
+    from dvc.repo import Repo
+
+    done = []
+    with Repo(root) as repo, repo.lock:
+        for name in names:
+            for stage in repo.stage.collect(name):
+                stage.save(allow_missing=True, run_cache=False)  # deps re-hashed; missing outs keep their lock entry
+                stage.dump(update_pipeline=False)
+                done.append(stage.addressing)
+    return done

@@ -1,16 +1,18 @@
 """Throughput benchmarks (pytest-benchmark) of the mini profile's networks and the code around them.
 
-Not part of the default test run; run them with (README, "Benchmarks"):
-    .venv/bin/python -m pytest tests/benchmarks --benchmark-json=results/benchmarks/latest.json
+Not part of the default test run. `bash tools/bench.sh` runs them all and judges the run (distill.bench.judge); CI
+runs the overhead-ratio benchmarks only (`-m overhead`, README "Benchmarks").
 
-Each measurement is one pytest-benchmark entry. Overhead ratios divide an operation's time by the time its network
-passes take *in the same calls* (NetworkTime: hooks on the networks), so machine drift between benchmarks cannot fake
-or hide an overhead:
-  - sampler: sampler time / (NFE x one network forward) (aim <= 1.05);
-  - training step: step time / the network passes it must do (teacher: 1 forward + 1 backward; PD round: 2 teacher
-    forwards without gradient + 1 student forward and backward) (aim <= 1.15).
-Each benchmark stores its ratio in extra_info; the JSON also gets them together under "overhead", and the run prints
-them at the end.
+Three kinds of figures, from the most to the least portable between machines:
+  - overhead ratios: an operation's time / the time its network passes take *in the same calls* (NetworkTime: hooks
+    on the networks), so machine drift between benchmarks cannot fake or hide an overhead. Sampler (aim <= 1.05),
+    every registered method's training steps (found in the registry, distill.plugins; aim <= 1.15), feature
+    extraction and FID against the extractor's forward passes. A ratio above its aim fails the benchmark.
+  - normalised times: the median / the median of the reference kernel of the same network and batch (its
+    convolution and linear layers alone, with their backward passes where the benchmark trains;
+    distill.core.timing.reference_kernel), timed once before each round, so both see the same machine state;
+  - absolute medians, comparable only between runs with the same machine fingerprint (distill.bench.fingerprint),
+    which the run's JSON records under machine_info.fingerprint.
 """
 
 from __future__ import annotations
@@ -20,21 +22,27 @@ from pathlib import Path
 import pytest
 import torch
 
+from distill.bench.fingerprint import machine
+from distill.bench.limits import OVERHEAD_AIMS
 from distill.config import load_profile
-from distill.data import load_dataset
 from distill.core.timing import NetworkTime
-from distill.pipeline.common import build_denoiser
+from distill.data import load_dataset
+from distill.pipeline.train_teacher import teacher_step
+from distill.plugins import active
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "mini"
 NFES = (1, 2, 4, 8, 16, 32, 64)
 ROUNDS = 5  # per sampler benchmark; training steps run 4x as many (they are short)
-SAMPLER_AIM, STEP_AIM = 1.05, 1.15
+
+
+def mini_profile() -> dict:
+    return load_profile(ROOT / "params.yaml", PROFILE)
 
 
 @pytest.fixture(scope="session")
 def cfg():
-    cfg = load_profile(ROOT / "params.yaml", PROFILE)
+    cfg = mini_profile()
     torch.set_num_threads(cfg["threads"]["sample"])  # one job's thread budget, as the pipeline runs it
     return cfg
 
@@ -44,55 +52,63 @@ def data(cfg):
     return load_dataset(cfg["data"])
 
 
-def model_cfg(cfg, data, parameterization: str) -> dict:
-    return {"parameterization": parameterization, "network": cfg["network"],
-            "data": {**cfg["data"], "shape": list(data.shape), "num_classes": data.num_classes}}
-
-
 @pytest.fixture(scope="session")
 def teacher(cfg, data):
-    """The mini U-Net as a v-prediction denoiser (the PD teacher's parameterization), random weights: throughput
-    does not depend on the weights."""
-    torch.manual_seed(0)
-    return build_denoiser(model_cfg(cfg, data, cfg["pd"]["experiments"]["digits"]["parameterization"]))
+    """The mini U-Net as the PD teacher's denoiser, freshly initialised: throughput does not depend on the weights."""
+    exp = next(iter(cfg["pd"]["experiments"].values()))
+    denoiser, _, _ = teacher_step(cfg, data, exp["parameterization"], exp["teacher_weighting"], 0)
+    return denoiser
 
 
-def record_overhead(benchmark, timer: NetworkTime, aim: float, **info) -> float:
-    """Store the operation's time / its networks' time over all rounds (pedantic: no uncounted calls)."""
+def pytest_generate_tests(metafunc):
+    """`method_step`: every training step of every method the mini profile runs, as the registry declares it."""
+    if "method_step" in metafunc.fixturenames:
+        cfg = mini_profile()
+        names = [(m.name, step) for m in active(cfg) for step in m.training_steps(cfg)]
+        metafunc.parametrize("method_step", names, ids=[f"{m}-{s}" for m, s in names])
+
+
+def record_overhead(benchmark, timer: NetworkTime, kind: str, **info) -> None:
+    """Store the operation's time / its networks' time over all rounds (pedantic: no uncounted calls), then fail
+    when it exceeds the aim of its kind."""
     timer.close()
-    ratio = benchmark.stats.stats.total / timer.seconds
-    benchmark.extra_info.update(info, overhead_ratio=ratio, overhead_aim=aim, network_seconds=timer.seconds,
-                                network_forward_seconds=timer.forward, network_backward_seconds=timer.backward)
-    return ratio
+    ratio, aim = benchmark.stats.stats.total / timer.seconds, OVERHEAD_AIMS[kind]
+    benchmark.extra_info.update(info, overhead=kind, overhead_ratio=ratio, overhead_aim=aim,
+                                network_seconds=timer.seconds, network_forward_seconds=timer.forward,
+                                network_backward_seconds=timer.backward)
+    note(benchmark, ratio=ratio, aim=aim)
+    assert ratio <= aim, (f"{kind} overhead ratio {ratio:.3f} exceeds its aim {aim} (time outside the network passes "
+                          f"is {100 * (ratio - 1):.1f}% of the time inside them)")
 
 
-def overhead_ratios(benchmarks: list[dict]) -> dict:
-    out = {"sampler": {}, "training_step": {}, "aims": {"sampler": SAMPLER_AIM, "training_step": STEP_AIM}}
-    for b in benchmarks:
-        info = b.get("extra_info", {})
-        if "overhead_ratio" in info:
-            if "nfe" in info:
-                out["sampler"][str(info["nfe"])] = info["overhead_ratio"]
-            else:
-                out["training_step"][info["step"]] = info["overhead_ratio"]
-    return out
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["fingerprint"] = machine(mini_profile()["threads"]["sample"])
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
-    output_json["overhead"] = ratios = overhead_ratios(output_json["benchmarks"])
-    config.stash[RATIOS] = ratios
+    from distill.bench.judge import normalised, overhead_ratios
+
+    output_json["overhead"] = overhead_ratios(output_json["benchmarks"])
+    output_json["normalised"] = normalised(output_json["benchmarks"])
 
 
-RATIOS = pytest.StashKey[dict]()
+FIGURES: dict[str, dict] = {}  # benchmark name -> its overhead ratio and normalised time, for the summary
+
+
+def note(benchmark, **figures) -> None:
+    FIGURES.setdefault(benchmark.name, {}).update(figures)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    ratios = config.stash.get(RATIOS, None)
-    if not ratios:
-        return
     tr = terminalreporter
-    tr.section("overhead ratios (time / time of the network passes in the same calls)")
-    for nfe, r in ratios["sampler"].items():
-        tr.write_line(f"DDIM sampler, NFE {nfe:>2}: {r:.3f}  (aim <= {SAMPLER_AIM})")
-    for what, r in ratios["training_step"].items():
-        tr.write_line(f"{what} training step: {r:.3f}  (aim <= {STEP_AIM})")
+    ratios = {k: v for k, v in FIGURES.items() if "ratio" in v}
+    if ratios:
+        tr.section("overhead ratios (time / time of the network passes in the same calls)")
+        for name, v in ratios.items():
+            tr.write_line(f"{name:40s} {v['ratio']:.3f}  (aim <= {v['aim']})")
+    norm = {k: v for k, v in FIGURES.items() if "normalised" in v}
+    if norm:
+        tr.section("normalised times (median / median of the reference kernel of the same shapes, timed between "
+                   "the rounds)")
+        for name, v in norm.items():
+            tr.write_line(f"{name:40s} {v['normalised']:8.3f}  (reference {v['kernel']})")

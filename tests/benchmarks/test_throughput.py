@@ -1,39 +1,67 @@
-"""Throughput of sampling, training steps, feature extraction and FID at the mini profile's settings."""
+"""Throughput of sampling, every method's training steps, feature extraction and FID at the mini profile's settings.
+
+Each benchmark records the reference kernel of the network it runs (`KernelTime`: its median divided by the kernel's
+time is its normalised time); those marked `overhead` also record, and are failed by, an overhead ratio."""
 
 from __future__ import annotations
 
-import copy
+import statistics
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from distill.pipeline.pd_layout import round_updates
 from distill.core.grids import uniform
 from distill.core.samplers import sample_ddim
-from distill.core.training import TrainConfig, make_optimizer, train_step
-from distill.core.ema import EMA
-from distill.methods.progressive import make_distillation_loss
-from distill.methods.teacher import make_teacher_loss
 from distill.core.checkpoint import save_weights
+from distill.core.timing import NetworkTime, reference_kernel
+from distill.core.training import StepRunner
 from distill.metrics.classifier import build_classifier
 from distill.metrics.extractors import extract_features, load_extractor
 from distill.data.base import images_to_uint8
 from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import Reference, fid_statistics
+from distill.plugins import get
 
-from distill.core.timing import NetworkTime
+from .conftest import NFES, ROUNDS, note, record_overhead
 
-from .conftest import NFES, ROUNDS, SAMPLER_AIM, STEP_AIM, record_overhead
+PORTABLE_NFES = (1, 2, 4, 8)  # the sampler's ratio does not depend on NFE; CI checks it on the short samplers
+FORWARD_ROUNDS = 20
+
+
+class KernelTime:
+    """A reference kernel timed once before each round of a benchmark (pytest-benchmark's `setup`, not counted in the
+    round): it sees the same machine state as the rounds it sits between, so slow periods of the machine cancel in
+    the normalised time (the benchmark's median / the kernel's median)."""
+
+    def __init__(self, name: str, kernel):
+        self.name, self.kernel, self.times = name, kernel, []
+        kernel()  # warm-up
+
+    def __call__(self) -> None:
+        start = time.perf_counter()
+        self.kernel()
+        self.times.append(time.perf_counter() - start)
+
+    def store(self, benchmark) -> None:
+        seconds = statistics.median(self.times)
+        benchmark.extra_info.update(reference_kernel=self.name, reference_seconds=seconds,
+                                    reference_runs=len(self.times))
+        note(benchmark, normalised=benchmark.stats.stats.median / seconds, kernel=self.name)
+
+
+def images_per_second(benchmark, n: int) -> None:
+    benchmark.extra_info["images"] = n
+    benchmark.extra_info["images_per_second"] = n / benchmark.stats.stats.median
+
+
+def unet_kernel(net, data, batch: int, backward: bool = False):
+    return reference_kernel(net, torch.randn(batch, *data.shape), torch.rand(batch), backward=backward)
 
 
 def _batch(cfg, which: str) -> int:
     return cfg["sampling"]["batch_size"] if which == "sampling_batch" else cfg["teacher"]["batch_size"]
-
-
-def _images_per_second(benchmark, n: int) -> None:
-    benchmark.extra_info["images"] = n
-    benchmark.extra_info["images_per_second"] = n / benchmark.stats.stats.median
 
 
 @pytest.mark.parametrize("which", ["sampling_batch", "train_batch"])
@@ -41,9 +69,11 @@ def test_network_forward(benchmark, cfg, data, teacher, which):
     """One forward of the mini U-Net without gradient (the unit of the sampler and of the PD teacher)."""
     b = _batch(cfg, which)
     net, z, t = teacher.net.eval(), torch.randn(b, *data.shape), torch.rand(b)
+    ref = KernelTime(f"unet-{which}", unet_kernel(net, data, b))
     with torch.no_grad():
-        benchmark(net, z, t)
-    _images_per_second(benchmark, b)
+        benchmark.pedantic(net, (z, t), setup=ref, rounds=FORWARD_ROUNDS)
+    ref.store(benchmark)
+    images_per_second(benchmark, b)
 
 
 def test_network_forward_backward(benchmark, cfg, data, teacher):
@@ -55,59 +85,43 @@ def test_network_forward_backward(benchmark, cfg, data, teacher):
         net.zero_grad(set_to_none=True)
         net(z, t).square().mean().backward()
 
-    benchmark(fwd_bwd)
-    _images_per_second(benchmark, b)
+    ref = KernelTime("unet-train_batch-backward", unet_kernel(net, data, b, backward=True))
+    benchmark.pedantic(fwd_bwd, setup=ref, rounds=FORWARD_ROUNDS)
+    ref.store(benchmark)
+    images_per_second(benchmark, b)
 
 
-@pytest.mark.parametrize("nfe", NFES)
+@pytest.mark.parametrize("nfe", [pytest.param(n, marks=pytest.mark.overhead) if n in PORTABLE_NFES else n
+                                 for n in NFES])
 def test_ddim_sampler(benchmark, cfg, data, teacher, nfe):
     """DDIM with the mini U-Net: images/s at each number of function evaluations (NFE = steps)."""
     b = cfg["sampling"]["batch_size"]
     denoiser, z = teacher.eval(), torch.randn(b, *data.shape)
+    ref = KernelTime("unet-sampling_batch", unet_kernel(denoiser.net, data, b))  # before the timer: not counted
     timer = NetworkTime(denoiser.net)
     with torch.no_grad():
-        benchmark.pedantic(sample_ddim, (denoiser, z, uniform(nfe)), {"clip_x": cfg["sampling"]["clip_x"]}, rounds=ROUNDS)
-    record_overhead(benchmark, timer, SAMPLER_AIM, nfe=nfe)
-    _images_per_second(benchmark, b)
+        benchmark.pedantic(sample_ddim, (denoiser, z, uniform(nfe)), {"clip_x": cfg["sampling"]["clip_x"]},
+                           setup=ref, rounds=ROUNDS)
+    ref.store(benchmark)
+    images_per_second(benchmark, b)
+    record_overhead(benchmark, timer, "sampler", nfe=nfe)
 
 
-def _trainer(net, loss_fn, tcfg):
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt, gen = make_optimizer(params, tcfg), torch.Generator().manual_seed(0)
-    ema = EMA(net, tcfg.ema_decay) if tcfg.ema_decay > 0 else None
-    return lambda: train_step(net, loss_fn, opt, params, gen, tcfg.grad_clip, ema)
-
-
-def test_teacher_training_step(benchmark, cfg, data, teacher):
-    """One teacher update (batch, Eq. 2 loss, backward, clipping, AdamW, EMA) as `distill.core.training` runs it."""
-    t = cfg["teacher"]
-    teacher.net.train()
-    loss_fn = make_teacher_loss(teacher, data.model_tensor(), None, t["batch_size"], "snr", t["random_flip"])
-    step = _trainer(teacher.net, loss_fn, TrainConfig.from_params(t))
-    step()  # the optimizer allocates its state on the first step
-    timer = NetworkTime(teacher.net)
-    benchmark.pedantic(step, rounds=4 * ROUNDS)
-    record_overhead(benchmark, timer, STEP_AIM, step="teacher")
-    _images_per_second(benchmark, t["batch_size"])
-
-
-def test_distillation_training_step(benchmark, cfg, data, teacher):
-    """One PD update (Algorithm 2: two teacher DDIM steps, the target, the student's loss and update)."""
-    exp = cfg["pd"]["experiments"]["digits"]
-    s = exp["train"]
-    assert s["batch_size"] == cfg["teacher"]["batch_size"], "the ideal reuses the train-batch network timings"
-    student = copy.deepcopy(teacher).train()
-    frozen = teacher.eval().requires_grad_(False)
-    loss_fn = make_distillation_loss(student, frozen, data.model_tensor(), None, s["batch_size"],
-                                     exp["teacher_steps"] // 2, exp["weighting"], s["random_flip"])
-    updates = round_updates(exp, exp["teacher_steps"] // 2)  # the first round's length (sets the lr anneal)
-    step = _trainer(student.net, loss_fn, TrainConfig.from_params({**s, "steps": updates}))
-    step()
-    timer = NetworkTime(student.net, frozen.net)
-    benchmark.pedantic(step, rounds=4 * ROUNDS)
-    record_overhead(benchmark, timer, STEP_AIM, step="distillation")
-    _images_per_second(benchmark, s["batch_size"])
-    teacher.requires_grad_(True)
+@pytest.mark.overhead
+def test_training_step(benchmark, cfg, data, method_step):
+    """One training step of a registered method (distill.plugins: Method.training_steps) as its trainer makes it:
+    its losses, backward passes, clipping, optimizer updates and EMAs (distill.core.training.StepRunner)."""
+    method, name = method_step
+    step = get(method).training_steps(cfg)[name]
+    run = StepRunner(step.parts, step.step_fn)
+    run()  # the optimizers allocate their state on the first step
+    nets = [p.net for p in step.parts.values()]
+    ref = KernelTime("unet-train_batch-backward", unet_kernel(nets[0], data, step.images, backward=True))
+    timer = NetworkTime(*nets, *step.frozen)
+    benchmark.pedantic(run, setup=ref, rounds=4 * ROUNDS)
+    ref.store(benchmark)
+    images_per_second(benchmark, step.images)
+    record_overhead(benchmark, timer, "training_step", step=f"{method}-{name}", passes=step.passes)
 
 
 @pytest.fixture(scope="module")
@@ -130,13 +144,24 @@ def images(cfg, data):
     return images_to_uint8(x)
 
 
+def extractor_kernel(cfg, extractor, images):
+    return reference_kernel(extractor, images[:cfg["evaluation"]["batch_size"]])
+
+
+@pytest.mark.overhead
 def test_feature_extraction(benchmark, cfg, images, extractor):
     """Features of one seed range of images (torch-fidelity, the mini FID's feature space)."""
-    feats = benchmark(extract_features, images, extractor, cfg["evaluation"]["batch_size"])
+    ref = KernelTime("extractor-eval_batch", extractor_kernel(cfg, extractor, images))
+    timer = NetworkTime(extractor)
+    feats = benchmark.pedantic(extract_features, (images, extractor, cfg["evaluation"]["batch_size"]), setup=ref,
+                               rounds=ROUNDS)
     assert feats["fid"].shape[0] == len(images)
-    _images_per_second(benchmark, len(images))
+    ref.store(benchmark)
+    images_per_second(benchmark, len(images))
+    record_overhead(benchmark, timer, "features")
 
 
+@pytest.mark.overhead
 def test_fid(benchmark, cfg, images, extractor):
     """FID of one seed range from images: features, then torch-fidelity's Frechet distance to the reference."""
     ref_feats = extract_features(images, extractor, cfg["evaluation"]["batch_size"])["fid"]
@@ -144,6 +169,11 @@ def test_fid(benchmark, cfg, images, extractor):
     ref = Reference(mu, sigma, ref_feats.numpy().astype(np.float32), tuple(images.shape[1:]), "distill-domain", "",
                     "", len(images))
     batch = cfg["evaluation"]["batch_size"]
-    value = benchmark(lambda: fid_of_features(extract_features(images, extractor, batch)["fid"], ref))
+    kernel = KernelTime("extractor-eval_batch", extractor_kernel(cfg, extractor, images))
+    timer = NetworkTime(extractor)
+    value = benchmark.pedantic(lambda: fid_of_features(extract_features(images, extractor, batch)["fid"], ref),
+                               setup=kernel, rounds=ROUNDS)
     assert abs(value) < 1e-6  # the same images as the reference
-    _images_per_second(benchmark, len(images))
+    kernel.store(benchmark)
+    images_per_second(benchmark, len(images))
+    record_overhead(benchmark, timer, "fid")

@@ -1,0 +1,134 @@
+"""Judge a benchmark run (tools/bench.sh): portable signals on every machine, absolute medians within one fingerprint.
+
+  1. overhead ratios against their aims (distill.bench.limits), on every machine: no baseline needed;
+  2. normalised times (median / the median of the reference kernel timed between the rounds) against a baseline's: this
+     fingerprint's if it has one, else the newest baseline of any machine (the figures are made to move little
+     between machines);
+  3. absolute medians against this fingerprint's baseline only. A machine with no baseline gets this run as its
+     baseline, and no absolute comparison: another CPU's timings say nothing about this one's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distill.bench import store as st
+from distill.bench.limits import MEDIAN_LIMIT, NORMALISED_LIMIT
+
+
+def overhead_ratios(benchmarks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{benchmark name: {kind, ratio, aim}} of the benchmarks that measured an overhead ratio."""
+    return {b["name"]: {"kind": i["overhead"], "ratio": i["overhead_ratio"], "aim": i["overhead_aim"]}
+            for b in benchmarks if "overhead_ratio" in (i := b.get("extra_info", {})) and "overhead" in i}
+
+
+def normalised(benchmarks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{benchmark name: {normalised, reference_kernel}}: its median / the median of its reference kernel, timed
+    between its rounds."""
+    return {b["name"]: {"normalised": b["stats"]["median"] / i["reference_seconds"],
+                        "reference_kernel": i["reference_kernel"]}
+            for b in benchmarks if (i := b.get("extra_info", {})).get("reference_seconds")}
+
+
+def medians(run: dict[str, Any]) -> dict[str, float]:
+    return {b["name"]: b["stats"]["median"] for b in run["benchmarks"]}
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: str  # 'overhead', 'normalised' or 'median'
+    benchmark: str
+    value: float  # the run's figure
+    limit: float  # the largest value that passes
+    against: str  # what the limit comes from
+
+    @property
+    def ok(self) -> bool:
+        return self.value <= self.limit
+
+
+def overhead_checks(run: dict[str, Any]) -> list[Check]:
+    return [Check("overhead", name, r["ratio"], r["aim"], f"{r['kind']} aim")
+            for name, r in overhead_ratios(run["benchmarks"]).items()]
+
+
+def relative_checks(kind: str, now: dict[str, float], then: dict[str, float], limit: float, against: str) -> list[Check]:
+    """Each figure of `now` that `then` also has, against `then` x (1 + limit)."""
+    return [Check(kind, name, v, then[name] * (1 + limit), against) for name, v in now.items() if name in then]
+
+
+def normalised_reference(run_machine: str, baselines: dict[str, dict[str, Any]]) -> tuple[str, dict] | None:
+    """The baseline normalised times are compared with: this machine's, else the newest one that has them."""
+    with_norm = {m: b for m, b in baselines.items() if normalised(b["benchmarks"])}
+    if run_machine in with_norm:
+        return run_machine, with_norm[run_machine]
+    if not with_norm:
+        return None
+    newest = max(with_norm, key=lambda m: with_norm[m].get("datetime", ""))
+    return newest, with_norm[newest]
+
+
+def judge(run: dict[str, Any], machine: str, baselines: dict[str, dict[str, Any]]) -> tuple[list[Check], list[str]]:
+    """Every check of a run, and notes on what was not compared (and why)."""
+    checks, notes = overhead_checks(run), []
+    if not checks:
+        notes.append("the run has no overhead ratio: the overhead benchmarks did not run")
+    ref = normalised_reference(machine, baselines)
+    now = {k: v["normalised"] for k, v in normalised(run["benchmarks"]).items()}
+    if ref is None:
+        notes.append("no stored baseline has normalised times: normalised times not compared")
+    else:
+        then = {k: v["normalised"] for k, v in normalised(ref[1]["benchmarks"]).items()}
+        checks += relative_checks("normalised", now, then, NORMALISED_LIMIT,
+                                  f"baseline {ref[0]}{'' if ref[0] == machine else ' (another machine)'}")
+    if machine in baselines:
+        checks += relative_checks("median", medians(run), medians(baselines[machine]), MEDIAN_LIMIT,
+                                  "this machine's baseline")
+    return checks, notes
+
+
+def table(checks: list[Check]) -> str:
+    import pandas as pd
+
+    if not checks:
+        return "(no checks)"
+    df = pd.DataFrame([{"check": c.kind, "benchmark": c.benchmark, "value": c.value, "limit": c.limit,
+                        "status": "ok" if c.ok else "FAIL", "against": c.against} for c in checks])
+    return df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+
+
+def run_and_report(run_path: Path, store: Path, make_baseline: bool, save: bool = True) -> int:
+    """File the run in its fingerprint's history, judge it, save a baseline where asked or missing (never without
+    `save`: a run some benchmarks of which failed); print what was done and every check. Returns the exit status: 1
+    when a check fails."""
+    run = st.read_run(run_path)
+    machine = st.machine_slug(run)
+    baselines = st.baselines(store)
+    filed = st.file_run(store, run_path)
+    print(f"machine fingerprint: {machine}\nfiled this run as {filed}")
+    if make_baseline:
+        baselines.pop(machine, None)  # the new baseline replaces the old; absolute medians are not compared
+    checks, notes = judge(run, machine, baselines)
+    for note in notes:
+        print(f"note: {note}")
+    print(table(checks))
+    failed = [c for c in checks if not c.ok]
+    if not save:
+        print(f"not saved as the baseline of {machine}: some benchmarks failed, the run is incomplete")
+    elif machine not in baselines:
+        if any(c.kind == "overhead" for c in failed) or (failed and not make_baseline):
+            print(f"not saved as the baseline of {machine}: " + ("an overhead ratio exceeds its aim" if any(
+                c.kind == "overhead" for c in failed) else "a check failed (bash tools/bench.sh --baseline saves it "
+                                                           "all the same, once the failure is understood)"))
+        else:
+            out = st.set_baseline(store, run_path)
+            why = "as asked" if make_baseline else "this machine had none"
+            print(f"saved this run as the baseline of {machine} ({why}): {out}; absolute medians are compared with "
+                  "it from the next run on (commit it to keep it)")
+    if failed:
+        print(f"FAIL: {len(failed)} of {len(checks)} checks: " + ", ".join(f"{c.kind} {c.benchmark}" for c in failed))
+        return 1
+    print(f"PASS: {len(checks)} checks")
+    return 0
