@@ -1,7 +1,7 @@
 """Judge a benchmark run (tools/bench.sh): portable signals on every machine, absolute medians within one fingerprint.
 
   1. overhead ratios against their aims (distill.bench.limits), on every machine: no baseline needed;
-  2. normalised times (median / the median of the reference kernel timed between the rounds) against a baseline's: this
+  2. normalised times (fastest round / the fastest run of the reference kernel timed between the rounds) against a baseline's: this
      fingerprint's if it has one, else the newest baseline of any machine (the figures are made to move little
      between machines);
   3. absolute medians against this fingerprint's baseline only. A machine with no baseline gets this run as its
@@ -25,9 +25,9 @@ def overhead_ratios(benchmarks: list[dict[str, Any]]) -> dict[str, dict[str, Any
 
 
 def normalised(benchmarks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """{benchmark name: {normalised, reference_kernel}}: its median / the median of its reference kernel, timed
-    between its rounds."""
-    return {b["name"]: {"normalised": b["stats"]["median"] / i["reference_seconds"],
+    """{benchmark name: {normalised, reference_kernel}}: its fastest round / the fastest run of its reference kernel,
+    timed between its rounds."""
+    return {b["name"]: {"normalised": b["stats"]["min"] / i["reference_seconds"],
                         "reference_kernel": i["reference_kernel"]}
             for b in benchmarks if (i := b.get("extra_info", {})).get("reference_seconds")}
 

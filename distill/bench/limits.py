@@ -1,8 +1,8 @@
 """The limits a benchmark run is judged by (distill.bench.judge), one place for all of them.
 
 Overhead ratios (an operation's time / the time its network passes take in the same calls) do not depend on the
-machine, so their aims are limits on every machine and in CI. Normalised times (a median / the median of the reference
-kernel of the same network shapes, timed between the benchmark's rounds) move little between machines and are compared with the
+machine, so their aims are limits on every machine and in CI. Normalised times (the fastest round / the fastest run of
+the reference kernel of the same network shapes, timed between the benchmark's rounds) move little between machines and are compared with the
 newest baseline of any machine. Absolute medians are compared only with the baseline of the same fingerprint."""
 
 # overhead kind -> aim (the ratio must not exceed it)

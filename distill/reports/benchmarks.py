@@ -53,7 +53,7 @@ def machine_page(machine: str, df: pd.DataFrame):
     for kind, aim in df.dropna(subset=["overhead_aim"]).groupby("overhead")["overhead_aim"].first().items():
         axes[1].axhline(aim, ls="--", lw=0.8, color="0.3")
         axes[1].annotate(f"{kind} aim {aim}", (runs["order"].min(), aim), fontsize=7, va="bottom")
-    _panel(axes[2], df, "normalised", "median / reference kernel's", log=True)
+    _panel(axes[2], df, "normalised", "fastest round / reference kernel's", log=True)
     for ax in axes:
         for order in runs.loc[runs["baseline"], "order"]:
             ax.axvline(order, color="tab:green", lw=0.8, alpha=0.6)

@@ -8,7 +8,7 @@ Three kinds of figures, from the most to the least portable between machines:
     on the networks), so machine drift between benchmarks cannot fake or hide an overhead. Sampler (aim <= 1.05),
     every registered method's training steps (found in the registry, distill.plugins; aim <= 1.15), feature
     extraction and FID against the extractor's forward passes. A ratio above its aim fails the benchmark.
-  - normalised times: the median / the median of the reference kernel of the same network and batch (its
+  - normalised times: the fastest round / the fastest run of the reference kernel of the same network and batch (its
     convolution and linear layers alone, with their backward passes where the benchmark trains;
     distill.core.timing.reference_kernel), timed once before each round, so both see the same machine state;
   - absolute medians, comparable only between runs with the same machine fingerprint (distill.bench.fingerprint),
@@ -108,7 +108,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             tr.write_line(f"{name:40s} {v['ratio']:.3f}  (aim <= {v['aim']})")
     norm = {k: v for k, v in FIGURES.items() if "normalised" in v}
     if norm:
-        tr.section("normalised times (median / median of the reference kernel of the same shapes, timed between "
-                   "the rounds)")
+        tr.section("normalised times (fastest round / fastest run of the reference kernel of the same shapes, "
+                   "timed between the rounds)")
         for name, v in norm.items():
             tr.write_line(f"{name:40s} {v['normalised']:8.3f}  (reference {v['kernel']})")
