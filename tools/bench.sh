@@ -3,8 +3,8 @@
 #   bash tools/bench.sh              run every benchmark, file the run under results/benchmarks/<machine fingerprint>/
 #                                    and judge it: overhead ratios against their aims and normalised times against a
 #                                    baseline on any machine; absolute medians against this fingerprint's baseline
-#                                    only (>10% slower fails). A machine with no baseline gets this run as its
-#                                    baseline (exit 0 if the portable checks pass).
+#                                    only (limits: distill/bench/limits.py). A machine with no baseline gets this run
+#                                    as its baseline (exit 0 if the portable checks pass).
 #   bash tools/bench.sh --baseline   the same, and make this run the new baseline of this machine (commit it)
 # Extra arguments go to pytest (e.g. -k sampler). Run it on an otherwise idle machine: timings are wall-clock.
 set -euo pipefail

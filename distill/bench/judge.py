@@ -1,21 +1,24 @@
 """Judge a benchmark run (tools/bench.sh): portable signals on every machine, absolute medians within one fingerprint.
 
   1. overhead ratios against their aims (distill.bench.limits), on every machine: no baseline needed;
-  2. normalised times (fastest round / the fastest run of the reference kernel timed between the rounds) against a baseline's: this
-     fingerprint's if it has one, else the newest baseline of any machine (the figures are made to move little
-     between machines);
+  2. normalised times (fastest round / the fastest run of the reference kernel timed between the rounds) against
+     a baseline's: this fingerprint's if it has one, else the newest baseline of any machine (the figures are made
+     to move little between machines);
   3. absolute medians against this fingerprint's baseline only. A machine with no baseline gets this run as its
      baseline, and no absolute comparison: another CPU's timings say nothing about this one's.
+Comparisons 2 and 3 judge the geometric mean of the ratios over the benchmarks both runs have, and each benchmark
+loosely (limits.py says why).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from distill.bench import store as st
-from distill.bench.limits import MEDIAN_LIMIT, NORMALISED_LIMIT
+from distill.bench.limits import EACH_LIMIT, MEDIAN_LIMIT, NORMALISED_LIMIT, OVERHEAD_AIMS
 
 
 def overhead_ratios(benchmarks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -50,13 +53,20 @@ class Check:
 
 
 def overhead_checks(run: dict[str, Any]) -> list[Check]:
-    return [Check("overhead", name, r["ratio"], r["aim"], f"{r['kind']} aim")
+    """Each overhead ratio against today's aim of its kind (the aim a run recorded may be older)."""
+    return [Check("overhead", name, r["ratio"], OVERHEAD_AIMS.get(r["kind"], r["aim"]), f"{r['kind']} aim")
             for name, r in overhead_ratios(run["benchmarks"]).items()]
 
 
 def relative_checks(kind: str, now: dict[str, float], then: dict[str, float], limit: float, against: str) -> list[Check]:
-    """Each figure of `now` that `then` also has, against `then` x (1 + limit)."""
-    return [Check(kind, name, v, then[name] * (1 + limit), against) for name, v in now.items() if name in then]
+    """The geometric mean over the benchmarks both have of now / then, against 1 + limit; and each benchmark's figure
+    against then x (1 + EACH_LIMIT)."""
+    common = [name for name in now if name in then]
+    if not common:
+        return []
+    mean = math.exp(sum(math.log(now[n] / then[n]) for n in common) / len(common))
+    return [Check(kind, f"geometric mean of {len(common)} ratios", mean, 1 + limit, against),
+            *(Check(kind, name, now[name], then[name] * (1 + EACH_LIMIT), against) for name in common)]
 
 
 def normalised_reference(run_machine: str, baselines: dict[str, dict[str, Any]]) -> tuple[str, dict] | None:
