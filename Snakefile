@@ -32,6 +32,7 @@ if not PROFILE_STAMP.exists() or PROFILE_STAMP.read_text().strip() != PROFILE:
 
 
 include: "workflows/common.smk"
+include: "workflows/fetch.smk"
 include: "workflows/features.smk"
 include: "workflows/teachers.smk"
 include: "workflows/sampling.smk"

@@ -186,6 +186,34 @@ def _dvc_yaml(args, cfg, progress):
         print(text, end="")
 
 
+def _fetch(args, cfg, progress):
+    from tqdm.auto import tqdm
+
+    from distill.data.artifacts import ARTIFACTS, fetch, needs
+
+    found = needs(cfg)
+    if args.names:
+        unknown = sorted(set(args.names) - {n.artifact.name for n in found})
+        if unknown:
+            raise ConfigError(f"profile {cfg['profile']!r} reads no {unknown} (it reads "
+                              f"{sorted({n.artifact.name for n in found}) or 'no external file'}); known artifacts: "
+                              f"{sorted(ARTIFACTS)}")
+        found = [n for n in found if n.artifact.name in args.names]
+    if not found:
+        print(f"profile {cfg['profile']!r} reads no external file: nothing to fetch")
+    for need in found:
+        bar = tqdm(unit="B", unit_scale=True, desc=need.artifact.name, disable=not progress)
+
+        def report(got, total, bar=bar):
+            bar.total = total
+            bar.update(got - bar.n)
+
+        try:
+            print(fetch(need, report))
+        finally:
+            bar.close()
+
+
 def _bench_judge(args, cfg, progress):
     from distill.bench.judge import run_and_report
 
@@ -339,6 +367,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=None, help="committed results folder (default: results/<profile>)")
     p.add_argument("--keep", default=None, help="re-run in this (empty) folder and keep it (default: a temporary one)")
     p.add_argument("--out", default=None, help="also write the verdicts as CSV")
+
+    p = command("fetch", _fetch, "download and verify the external files the profile reads (data sets, Inception)",
+                "Put in place every external file the profile reads (or the NAMEs given): the CIFAR-10 archive "
+                "(unpacked into data.root), torch-fidelity's Inception weights (at "
+                "evaluation.feature_extractor_weights). Each is downloaded into a .part file (resumed if an earlier "
+                "attempt was cut off), its sha256 checked, then renamed into place; a file already there is "
+                "verified. ImageNet 64 needs a login: it is verified where you put it (data.root), and the error "
+                "says where to get it. The workflow's fetch rules run this.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="artifacts to fetch (default: all the profile reads)")
 
     p = command("bench-judge", _bench_judge, "file a benchmark run under its machine fingerprint and judge it",
                 "File a tests/benchmarks run (pytest-benchmark JSON) in results/benchmarks/<fingerprint>/ and judge "

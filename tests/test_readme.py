@@ -34,6 +34,8 @@ NOT_RUN = {
     "bash tools/install.sh && .venv/bin/python -m pytest": "the test suite itself (what CI runs)",
     "bash tools/bench.sh": "minutes of wall-clock timings, for an idle machine; the judge it ends with is tested in "
                            "tests/test_bench.py and its overhead benchmarks run in the test command",
+    ".venv/bin/distill fetch --profile paper": "downloads from the internet (no network here); the download path is "
+                                               "tested offline against a local server in tests/test_fetch.py",
     "dvc remote add --default lab ssh://server/srv/distill-dvc": "a lab server: push and pull through a local-folder "
                                                                    "remote are tested in tests/test_dvc.py",
 }

@@ -2,6 +2,7 @@
 import json
 
 from distill.core.grids import GRIDS
+from distill.data.artifacts import data_needs
 from distill.core.parameterization import PARAMETERIZATIONS
 from distill.core.samplers import SAMPLERS
 from distill.core.weighting import WEIGHTINGS
@@ -30,6 +31,12 @@ def table1_runs():
 def extractor_weights():
     """The feature extractor's weights: the pipeline's classifier unless params.yaml names a file."""
     return reference_extractor_weights(CFG)
+
+
+def data_files(data=None):
+    """The external file a data section reads (the profile's by default), made by its fetch rule (fetch.smk); none
+    for embedded data."""
+    return [str(n.target) for n in data_needs(data if data is not None else CFG["data"])]
 
 
 def reference_stats():

@@ -6,6 +6,7 @@ rule reference_stats:
     priority: 10
     input:
         extractor=extractor_weights(),
+        data=data_files(),
     output:
         reference_stats(),
     params:

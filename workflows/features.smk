@@ -2,6 +2,8 @@
 
 rule train_classifier:
     priority: 10  # every evaluation waits for it: run it first
+    input:
+        data=data_files(),
     output:
         weights=f"{RESULTS}/classifier/model.safetensors",
         metrics=f"{RESULTS}/classifier/metrics.json",

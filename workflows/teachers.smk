@@ -2,6 +2,8 @@
 # their training state (train_state.pt, not a declared output, so Snakemake keeps it when a job fails).
 
 rule train_teacher:
+    input:
+        data=data_files(),
     output:
         weights=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}/model.safetensors",
         summary=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}/summary.json",

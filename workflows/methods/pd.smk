@@ -63,7 +63,13 @@ wildcard_constraints:
     exp="[a-z0-9_]+",
 
 
+def pd_data(w):
+    return data_files(experiment_profile(CFG, "pd", w.exp)["data"])
+
+
 use rule train_teacher as pd_train_teacher with:
+    input:
+        data=pd_data,
     output:
         weights=f"{RESULTS}/pd/{{exp}}/teacher/model.safetensors",
         summary=f"{RESULTS}/pd/{{exp}}/teacher/summary.json",
@@ -84,6 +90,7 @@ rule pd_round:
     priority: 5  # the rounds are the critical path: each waits for the previous one
     input:
         teacher=lambda w: pd_model(w.exp, L.previous_model(int(w.steps), PD_EXPS[w.exp]["teacher_steps"])),
+        data=pd_data,
     output:
         weights=f"{RESULTS}/pd/{{exp}}/n{{steps}}/model.safetensors",
         summary=f"{RESULTS}/pd/{{exp}}/n{{steps}}/summary.json",
@@ -130,6 +137,9 @@ rule pd_sample:
 
 
 use rule reference_stats as pd_reference_stats with:
+    input:
+        extractor=extractor_weights(),
+        data=pd_data,
     output:
         f"{RESULTS}/refs/pd-{{exp}}-{CFG['evaluation']['feature_extractor']}.npz",
     params:

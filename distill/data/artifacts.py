@@ -1,0 +1,135 @@
+"""The external files a profile needs (data sets, Inception weights), where each comes from and how it is verified.
+
+Each artifact has a known sha256 (with its source), downloads resumably and is checked before it is put in place
+(distill.data.download); one behind a login cannot be fetched and is verified where the user put it, with an error
+saying where to get it. `distill fetch` and the workflow's fetch rules (workflows/fetch.smk) use this registry.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distill.data.download import DownloadError, download, matches, sha256_of
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    what: str
+    url: str | None  # None: behind a login, placed by the user
+    sha256: str | None  # full digest, or the published prefix of one
+    file: str  # the downloaded file's name (in the artifact's folder, or the target itself when not unpacked)
+    unpacks_to: str | None = None  # an archive's member the profile reads, relative to the folder (None: no archive)
+    by_hand: str = ""  # where to get it by hand
+
+
+ARTIFACTS = {a.name: a for a in (
+    Artifact(
+        "cifar10", "CIFAR-10, python version (the training images of PD, Meng et al., SFD and DisBack)",
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        # sha256 of cifar-10-python.tar.gz as public download scripts check it; the archive's md5 is the
+        # c58f30108f718f92721af3b95e74349a that torchvision's CIFAR10 checks
+        sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        file="cifar-10-python.tar.gz", unpacks_to="cifar-10-batches-py/test_batch",
+        by_hand="https://www.cs.toronto.edu/~kriz/cifar.html (CIFAR-10 python version)",
+    ),
+    Artifact(
+        "inception", "torch-fidelity's Inception-v3 weights (FID, IS, KID at the paper scale)",
+        # torch-fidelity 0.4.0, feature_extractor_inceptionv3.py: URL_INCEPTION_V3
+        url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+            "weights-inception-2015-12-05-6726825d.pth",
+        # the first 8 hex digits of its sha256, as torch.hub names checked files (the full digest is not published)
+        sha256="6726825d", file="weights-inception-2015-12-05-6726825d.pth",
+        by_hand="the URL above (GitHub release of torch-fidelity)",
+    ),
+    Artifact(
+        "imagenet64", "downsampled ImageNet 64x64 (npz batches train_data_batch_1..10)",
+        url=None, sha256=None, file="train_data_batch_1.npz",
+        by_hand="https://image-net.org/download-images.php (after login: 'Downsampled ImageNet 64x64', the npz "
+                "archives Imagenet64_train_part1/part2), unpacked so that the folder holds train_data_batch_1.npz "
+                "... train_data_batch_10.npz",
+    ),
+)}
+
+
+@dataclass(frozen=True)
+class Need:
+    """An artifact where a profile reads it: `target` is the file that exists once it is in place."""
+    artifact: Artifact
+    folder: Path
+    target: Path
+
+
+def data_needs(data: Mapping[str, Any]) -> list[Need]:
+    """The artifact a data section reads (none for embedded data), under its data.root."""
+    name, root = data.get("name"), data.get("root")
+    if name not in ARTIFACTS or not root:
+        return []
+    a = ARTIFACTS[name]
+    return [Need(a, Path(root), Path(root) / (a.unpacks_to or a.file))]
+
+
+def needs(cfg: Mapping[str, Any]) -> list[Need]:
+    """Every artifact the profile reads: its data set and its experiments' (each under its data.root) and the
+    Inception weights where the evaluation uses them (at evaluation.feature_extractor_weights)."""
+    datas = [cfg["data"]]
+    for section in cfg.values():
+        if isinstance(section, Mapping) and isinstance(section.get("experiments"), Mapping):
+            datas += [e["data"] for e in section["experiments"].values() if isinstance(e, Mapping) and e.get("data")]
+    out = [n for d in datas for n in data_needs(d)]
+    ev = cfg.get("evaluation", {})
+    if ev.get("feature_extractor") == "inception-v3-compat" and ev.get("feature_extractor_weights"):
+        weights = Path(ev["feature_extractor_weights"])
+        out.append(Need(ARTIFACTS["inception"], weights.parent, weights))
+    unique = {}
+    for n in out:
+        unique.setdefault(n.target, n)
+    return list(unique.values())
+
+
+def fetch(need: Need, progress: Callable[[int, int | None], None] | None = None) -> str:
+    """Put one artifact in place (download, verify, unpack) or verify it where it is; returns what was done."""
+    a, folder = need.artifact, need.folder
+    if a.url is None:
+        if not need.target.exists():
+            raise FileNotFoundError(f"{a.what} is not at {folder} (expected {need.target}) and cannot be downloaded "
+                                    f"without a login: get it from {a.by_hand}")
+        return f"{a.name}: present at {folder} (placed by hand; no published checksum)"
+    download_to = folder / a.file
+    if download_to.exists():
+        digest = sha256_of(download_to)
+        if not matches(digest, a.sha256):
+            raise DownloadError(f"{download_to} has sha256 {digest}, expected {a.sha256}: not the file this suite "
+                                f"knows. Delete it and run `distill fetch {a.name}` again (source: {a.url})")
+        done = f"{a.name}: {download_to} verified (sha256 {a.sha256})"
+    else:
+        download(a.url, download_to, a.sha256, progress=progress)
+        done = f"{a.name}: downloaded and verified {download_to} (sha256 {a.sha256})"
+    if a.unpacks_to and not need.target.exists():
+        _unpack(download_to, folder)
+        if not need.target.exists():
+            raise DownloadError(f"{download_to} unpacked without {a.unpacks_to}: not the archive this suite knows")
+        done += f"; unpacked into {folder}"
+    return done
+
+
+def _unpack(archive: Path, folder: Path) -> None:
+    """Extract into a temporary folder beside the destination, then move each top-level entry into place: a crash
+    leaves no half-extracted folder where the data set is read."""
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=folder))
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        for entry in tmp.iterdir():
+            dest = folder / entry.name
+            if dest.exists():
+                shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
+            entry.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
