@@ -59,6 +59,13 @@ rule all:
         final_targets(),
 
 
+# Cluster resources derived from each rule's distill command (distill/workflow/resources.py): GPU rules ask for a GPU,
+# light rules (reports, tables, figures, compare, fetch, targets) are local rules.
+from distill.workflow.resources import apply as apply_resources
+
+RULE_KINDS = apply_resources(workflow, CFG)
+
+
 # A present report whose inputs were deleted is not rebuilt by Snakemake: say so, with the command that rebuilds it.
 from distill.workflow.stale import stale_reports
 

@@ -40,9 +40,23 @@ def common(p: argparse.ArgumentParser) -> None:
                         "sets them instead of the profile's")
 
 
-def add_command(sub, name: str, handler, help: str, description: str, method: str | None = None):
+# What a sub-command's jobs need on a cluster (distill.workflow.resources), filled as the parser is built: GPU commands
+# run networks on the profile's device (training, sampling, feature extraction) and ask for a GPU; CPU commands are
+# computing jobs without one; every other command (reports, tables, figures, compare, fetch) is light and runs as a
+# local rule of the submitting node.
+GPU_COMMANDS: set[str] = set()
+CPU_COMMANDS: set[str] = set()
+
+
+def add_command(sub, name: str, handler, help: str, description: str, method: str | None = None, gpu: bool = False,
+                cpu_job: bool = False):
     """A sub-command with the common options and its handler; with `method`, it runs one experiment of that method's
-    section (--experiment required)."""
+    section (--experiment required); with `gpu`, it runs networks on the device (its jobs ask for a GPU); with
+    `cpu_job`, it computes on the CPU (a cluster job without GPU). Otherwise its jobs are light local rules."""
+    if gpu:
+        GPU_COMMANDS.add(name)
+    if cpu_job:
+        CPU_COMMANDS.add(name)
     p = sub.add_parser(name, help=help, description=description)
     common(p)
     p.set_defaults(handler=handler)
@@ -248,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler, help: str, description: str) -> argparse.ArgumentParser:
-        return add_command(sub, name, handler, help, description)
+    def command(name: str, handler, help: str, description: str, gpu: bool = False,
+                cpu_job: bool = False) -> argparse.ArgumentParser:
+        return add_command(sub, name, handler, help, description, gpu=gpu, cpu_job=cpu_job)
 
     command("check-params", _check_params, "validate params.yaml against the schema and print the active profile",
             "Validate params.yaml against workflows/schema/params.schema.json (and each method's schema); exit 1 "
@@ -257,14 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("train-classifier", _train_classifier, "train the domain classifier used as FID feature extractor",
                 "Train the small CNN classifier on the profile's data set (a held-out split measures its accuracy); "
-                "its penultimate features define FID on embedded data.")
+                "its penultimate features define FID on embedded data.", cpu_job=True)
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, metrics.json)")
 
     p = command("train-teacher", _train_teacher, "train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
                 "Continuous-time diffusion training with the given output parameterization and loss weighting. The "
                 "training state is saved atomically every teacher.checkpoint_every steps; re-running the same "
                 "command resumes and ends with the same weights. A non-finite loss stops training and is recorded "
-                "as 'diverged' in summary.json.")
+                "as 'diverged' in summary.json.", gpu=True)
     p.add_argument("--parameterization", required=True, choices=PARAMETERIZATIONS)
     p.add_argument("--weighting", required=True, choices=WEIGHTINGS)
     p.add_argument("--seed", type=int, default=0)
@@ -272,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("sample", _sample, "draw evaluation samples from a trained model",
                 "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
-                "size) with any registered sampler on any time grid; write an .npz.")
+                "size) with any registered sampler on any time grid; write an .npz.", gpu=True)
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
     p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS),
                    help="; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
@@ -289,13 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("evaluate", _evaluate, "evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
                 "Evaluate the samples of `distill sample` against reference statistics under the protocol of "
                 "params.yaml (evaluation.*): every metric on each of seed_ranges disjoint ranges of num_samples "
-                "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.")
+                "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.",
+                gpu=True)
     p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
     p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
     extractor_weights_option(p)
     p.add_argument("--out", required=True, help="output metrics .json")
     p.add_argument("--grid", required=True, help="output PNG grid of the first 64 samples")
 
+    GPU_COMMANDS.add("fid")  # its actions extract features (torch-fidelity runs on the GPU when there is one)
     p = sub.add_parser("fid", help="reference statistics and metrics by hand (ref, calc, curve), as EDM's fid.py",
                        description="ref: reference statistics of a data set; calc: protocol metrics of images or a "
                                    "model; curve: FID against the number of samples.")

@@ -137,7 +137,7 @@ def add_commands(sub) -> None:
     from distill.cli import add_command, report_io
 
     p = add_command(sub, "kd-pairs", _pairs,
-                    "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM", method="kd",
+                    "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM", method="kd", gpu=True,
                     description="Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds "
                                    "pairs_first_seed, ... (disjoint from the evaluation seeds), x the teacher's "
                                    "teacher_steps-step DDIM sample. One job, once per teacher.")
@@ -145,7 +145,7 @@ def add_commands(sub) -> None:
     p.add_argument("--out", required=True, help="output .npz (z, x and the cost of making them)")
 
     p = add_command(sub, "kd-train", _train,
-                    "knowledge distillation: train the one-step student; resumes if interrupted", method="kd",
+                    "knowledge distillation: train the one-step student; resumes if interrupted", method="kd", gpu=True,
                     description="Train a one-step student, initialised from the teacher, to map z_1 to the "
                                    "teacher's sample (Luhman & Luhman 2021), with kd.experiments.<EXPERIMENT>.train.")
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
