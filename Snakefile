@@ -63,7 +63,7 @@ rule all:
 # light rules (reports, tables, figures, compare, fetch, targets) are local rules.
 from distill.workflow.resources import apply as apply_resources
 
-RULE_KINDS = apply_resources(workflow, CFG)
+apply_resources(workflow, CFG)
 
 
 # A present report whose inputs were deleted is not rebuilt by Snakemake: say so, with the command that rebuilds it.

@@ -42,7 +42,6 @@ def test_the_command_of_a_rule_is_read_from_its_shell_command():
 
 @pytest.mark.integration
 def test_the_paper_dry_run_through_the_slurm_profile_asks_a_gpu_for_every_network_job(tmp_path):
-    pytest.importorskip("snakemake_executor_plugin_slurm")
     proj = make_project(tmp_path)
     proc = run_snakemake(proj, "-n", "-p", "--workflow-profile", "workflows/profiles/slurm", "--config",
                          "profile=paper", "--", "all")

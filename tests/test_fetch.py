@@ -144,6 +144,20 @@ def test_an_archive_is_fetched_verified_and_unpacked(server, tmp_path):
         fetch(need)
 
 
+def test_data_placed_by_hand_is_not_downloaded_again(tmp_path):
+    need = Need(ARTIFACTS["cifar10"], tmp_path, tmp_path / "cifar-10-batches-py" / "test_batch")
+    need.target.parent.mkdir()
+    need.target.write_bytes(b"batch")  # no archive beside it, and no network here: nothing is fetched
+    assert "placed by hand" in fetch(need) and not (tmp_path / "cifar-10-python.tar.gz").exists()
+
+
+def test_a_weights_file_goes_where_the_profile_reads_it(server, tmp_path):
+    art = Artifact("inception", "weights", f"{server.url}/file.bin", SHA[:8], "published-name.pth")
+    need = Need(art, tmp_path / "w", tmp_path / "w" / "my-name.pth")  # evaluation.feature_extractor_weights
+    assert "downloaded and verified" in fetch(need) and need.target.read_bytes() == PAYLOAD
+    assert not (need.folder / "published-name.pth").exists()
+
+
 def test_a_file_behind_a_login_is_verified_where_the_user_put_it(tmp_path):
     a = ARTIFACTS["imagenet64"]
     need = Need(a, tmp_path, tmp_path / a.file)

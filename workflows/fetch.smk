@@ -1,6 +1,7 @@
 # External files the active profile reads (distill.data.artifacts): one rule each, `distill fetch NAME`, which
 # downloads resumably, verifies the sha256 and puts the file in place (or, for a data set behind a login, verifies
-# the file where the user put it and says where to get it). Local rules: compute nodes often have no network.
+# the file where the user put it and says where to get it). They run as local rules (compute nodes often have no
+# network): distill/workflow/resources.py makes every rule whose command is not a computing job local.
 
 from distill.data.artifacts import needs as artifact_needs
 
@@ -16,7 +17,6 @@ for _i, _need in enumerate(_NEEDS):
             str(_need.target),
         params:
             name=_name,
-        localrule: True
         log:
             f"{LOGS}/fetch/{_rule}.log",
         shell:

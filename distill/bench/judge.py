@@ -58,7 +58,8 @@ def overhead_checks(run: dict[str, Any]) -> list[Check]:
             for name, r in overhead_ratios(run["benchmarks"]).items()]
 
 
-def relative_checks(kind: str, now: dict[str, float], then: dict[str, float], limit: float, against: str) -> list[Check]:
+def relative_checks(kind: str, now: dict[str, float], then: dict[str, float], limit: float,
+                    against: str) -> list[Check]:
     """The geometric mean over the benchmarks both have of now / then, against 1 + limit; and each benchmark's figure
     against then x (1 + EACH_LIMIT)."""
     common = [name for name in now if name in then]

@@ -183,9 +183,8 @@ def train_parts(
         raise ValueError("train_parts needs at least one part")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    trained = {name: _Trained(p) for name, p in parts.items()}
-    gen = torch.Generator().manual_seed(cfg.seed)
-    ctx = StepContext(trained, gen)
+    runner = StepRunner(parts, step_fn, cfg.seed)
+    trained, ctx, gen = runner.trained, runner.ctx, runner.ctx.gen
     step, elapsed, log, last_loss = 0, 0.0, [], math.nan
 
     for stale in out_dir.glob(".*.tmp"):  # temporary files of a run killed while writing (atomic_write)
@@ -222,15 +221,11 @@ def train_parts(
         })
         atomic_write(out_dir / LOG_FILE, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in log)))
 
-    for t in trained.values():
-        t.part.net.train()
     start, status, diverged_at = time.perf_counter(), "completed", None
     bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress, dynamic_ncols=True)
     while step < cfg.steps:
-        lrs = set_learning_rates(trained, step)
-        ctx.step = step
         try:
-            losses = step_fn(ctx)
+            lrs, losses = runner.run(step)
         except NonFiniteLoss:
             status, diverged_at = "diverged", step
             break
@@ -283,20 +278,27 @@ def one_loss_step(net: nn.Module, loss_fn: LossFn, batch_size: int) -> StepFn:
 
 
 class StepRunner:
-    """Steps of `step_fn` over `parts` exactly as `train_parts` makes them (learning rates, updates, EMAs), without
-    the loop's logging and checkpoints: what the throughput benchmarks time."""
+    """The steps of `step_fn` over `parts` (each part's optimizer, learning rate, EMA; the run's generator): what
+    `train_parts` runs inside its loop of logging and checkpoints, and what the throughput benchmarks time."""
 
     def __init__(self, parts: Mapping[str, Part], step_fn: StepFn, seed: int = 0):
-        self._trained = {name: _Trained(p) for name, p in parts.items()}
-        self._ctx = StepContext(self._trained, torch.Generator().manual_seed(seed))
-        self._step_fn = step_fn
-        for t in self._trained.values():
+        self.trained = {name: _Trained(p) for name, p in parts.items()}
+        self.ctx = StepContext(self.trained, torch.Generator().manual_seed(seed))
+        self.step_fn = step_fn
+        for t in self.trained.values():
             t.part.net.train()
 
+    def run(self, step: int) -> tuple[dict[str, float], Mapping[str, torch.Tensor]]:
+        """Update number `step` (0-based): each part's learning rate set, then the step function. Returns the
+        learning rates and the losses."""
+        lrs = set_learning_rates(self.trained, step)
+        self.ctx.step = step
+        return lrs, self.step_fn(self.ctx)
+
     def __call__(self) -> Mapping[str, torch.Tensor]:
-        set_learning_rates(self._trained, self._ctx.step)
-        losses = self._step_fn(self._ctx)
-        self._ctx.step += 1
+        """The next step (the benchmarks' call)."""
+        _, losses = self.run(self.ctx.step)
+        self.ctx.step += 1
         return losses
 
 

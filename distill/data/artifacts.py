@@ -101,7 +101,10 @@ def fetch(need: Need, progress: Callable[[int, int | None], None] | None = None)
             raise FileNotFoundError(f"{a.what} is not at {folder} (expected {need.target}) and cannot be downloaded "
                                     f"without a login: get it from {a.by_hand}")
         return f"{a.name}: present at {folder} (placed by hand; no published checksum)"
-    download_to = folder / a.file
+    download_to = folder / a.file if a.unpacks_to else need.target  # a weights file goes where the profile reads it
+    if a.unpacks_to and need.target.exists() and not download_to.exists():
+        return (f"{a.name}: {need.target} present (placed by hand; its archive {a.file} is not here to verify: "
+                f"delete {folder / Path(a.unpacks_to).parts[0]} and fetch again to check it)")
     if download_to.exists():
         digest = sha256_of(download_to)
         if not matches(digest, a.sha256):

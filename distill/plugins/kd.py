@@ -83,8 +83,7 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
     from distill.core.provenance import write_record
     from distill.data.npz import read_npz
     from distill.core.training import TrainConfig, train
-    from distill.methods.kd import make_kd_loss
-    from distill.pipeline.common import build_denoiser, setup_torch
+    from distill.pipeline.common import setup_torch
 
     device = setup_torch(threads, cfg["device"])
     exp, out_dir = cfg["kd"]["experiments"][experiment], Path(out_dir)
@@ -99,10 +98,8 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
                  "network": {**teacher_cfg["network"], "dropout": settings["dropout"]},
                  "distill": {"updates": exp["updates"], "seed": exp["seed"], **settings}}
     model_cfg.pop("status", None)
-    torch.manual_seed(exp["seed"])
-    student = build_denoiser(model_cfg).to(device)
+    student, loss_fn = kd_step(exp, model_cfg, z.to(device), x.to(device), device)
     load_into(student.net, tensors, teacher_path)  # initialised from the teacher
-    loss_fn = make_kd_loss(student, z.to(device), x.to(device), settings["batch_size"])
     result, weights = train(student.net, loss_fn,
                             TrainConfig.from_params({**settings, "steps": exp["updates"]}, exp["seed"]), out_dir,
                             desc=f"KD {experiment}", progress=progress, fingerprint=model_cfg)
@@ -113,6 +110,19 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
     write_record(out_dir / "summary.json", summary, {"teacher": teacher_path, "pairs": pairs_path,
                                                      "weights": out_dir / "model.safetensors"})
     return summary
+
+
+def kd_step(exp: dict[str, Any], model_cfg: dict[str, Any], z, x, device="cpu"):
+    """A freshly initialised student (seeded; `train_student` then copies the teacher's weights into it) and its
+    regression loss on the pairs (z, x): what `train_student` trains and the throughput benchmarks time."""
+    import torch
+
+    from distill.methods.kd import make_kd_loss
+    from distill.pipeline.common import build_denoiser
+
+    torch.manual_seed(exp["seed"])
+    student = build_denoiser(model_cfg).to(device)
+    return student, make_kd_loss(student, z, x, exp["train"]["batch_size"])
 
 
 def _pairs(args, cfg, progress):
@@ -169,16 +179,15 @@ def training_steps(cfg) -> dict[str, TrainingStep]:
 
     from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
     from distill.data import load_dataset
-    from distill.methods.kd import make_kd_loss
     from distill.pipeline.train_teacher import teacher_step
 
     exp = next(iter(cfg["kd"]["experiments"].values()))
     s, data = exp["train"], load_dataset(cfg["data"])
-    student_cfg = {**cfg, "network": {**cfg["network"], "dropout": s["dropout"]}}
-    student, _, _ = teacher_step(student_cfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])
+    _, model_cfg, _ = teacher_step(cfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])
     gen = torch.Generator().manual_seed(exp["seed"])
     z, x = torch.randn(exp["pairs"], *data.shape, generator=gen), torch.rand(exp["pairs"], *data.shape, generator=gen)
-    loss_fn = make_kd_loss(student, z, 2 * x - 1, s["batch_size"])
+    student_cfg = {**model_cfg, "network": {**model_cfg["network"], "dropout": s["dropout"]}}
+    student, loss_fn = kd_step(exp, student_cfg, z, 2 * x - 1)
     return {"kd": TrainingStep({SINGLE: Part(student.net, TrainConfig.from_params({**s, "steps": exp["updates"]}))},
                                one_loss_step(student.net, loss_fn, s["batch_size"]), s["batch_size"],
                                "1 forward + 1 backward")}

@@ -17,9 +17,9 @@ from distill.reports.pdf import pyplot, save_pdf
 
 def frame(store: Path) -> pd.DataFrame:
     """One row per filed run and benchmark."""
-    rows = []
+    rows, baselines = [], st.baselines(store)
     for machine, runs in st.history(store).items():
-        base = st.baselines(store).get(machine, {}).get("datetime")
+        base = baselines.get(machine, {}).get("datetime")
         for order, (name, run) in enumerate(runs):
             ratios, norm = overhead_ratios(run["benchmarks"]), normalised(run["benchmarks"])
             commit = run.get("commit_info", {})

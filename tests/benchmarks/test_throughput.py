@@ -1,7 +1,8 @@
 """Throughput of sampling, every method's training steps, feature extraction and FID at the mini profile's settings.
 
-Each benchmark records the reference kernel of the network it runs (`KernelTime`: its fastest round divided by the
-kernel's fastest run is its normalised time); those marked `overhead` also record, and are failed by, an overhead ratio."""
+Each benchmark records the reference kernel of the network it runs (`KernelTime`: its fastest round divided by
+the kernel's fastest run is its normalised time); those marked `overhead` also record, and are failed by, an
+overhead ratio."""
 
 from __future__ import annotations
 
