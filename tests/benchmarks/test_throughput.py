@@ -38,10 +38,13 @@ class KernelTime:
 
     def __init__(self, name: str, kernel, repeats: int = 1):
         self.name, self.kernel, self.repeats, self.times = name, kernel, repeats, []
+        self.timer, self.network_marks = None, []  # with a NetworkTime: its reading before each round
         kernel()  # warm-up
 
     def __call__(self) -> None:
         """One sample: `repeats` runs back to back (about as long as one round, so as exposed to disturbances)."""
+        if self.timer is not None:
+            self.network_marks.append(self.timer.seconds)
         start = time.perf_counter()
         for _ in range(self.repeats):
             self.kernel()
@@ -103,13 +106,13 @@ def test_ddim_sampler(benchmark, cfg, data, teacher, nfe):
     denoiser, z = teacher.eval(), torch.randn(b, *data.shape)
     # made before the timer (its one capturing forward is not counted); one sample = NFE runs, as long as a round
     ref = KernelTime("unet-sampling_batch", unet_kernel(denoiser.net, data, b), repeats=nfe)
-    timer = NetworkTime(denoiser.net)
+    ref.timer = timer = NetworkTime(denoiser.net)
     with torch.no_grad():
         benchmark.pedantic(sample_ddim, (denoiser, z, uniform(nfe)), {"clip_x": cfg["sampling"]["clip_x"]},
                            setup=ref, rounds=ROUNDS)
     ref.store(benchmark)
     images_per_second(benchmark, b)
-    record_overhead(benchmark, timer, "sampler", nfe=nfe)
+    record_overhead(benchmark, timer, "sampler", ref.network_marks, nfe=nfe)
 
 
 @pytest.mark.overhead
@@ -122,11 +125,11 @@ def test_training_step(benchmark, cfg, data, method_step):
     run()  # the optimizers allocate their state on the first step
     nets = [p.net for p in step.parts.values()]
     ref = KernelTime("unet-train_batch-backward", unet_kernel(nets[0], data, step.images, backward=True))
-    timer = NetworkTime(*nets, *step.frozen)
+    ref.timer = timer = NetworkTime(*nets, *step.frozen)
     benchmark.pedantic(run, setup=ref, rounds=4 * ROUNDS)
     ref.store(benchmark)
     images_per_second(benchmark, step.images)
-    record_overhead(benchmark, timer, "training_step", step=f"{method}-{name}", passes=step.passes)
+    record_overhead(benchmark, timer, "training_step", ref.network_marks, step=f"{method}-{name}", passes=step.passes)
 
 
 @pytest.fixture(scope="module")
@@ -157,13 +160,13 @@ def extractor_kernel(cfg, extractor, images):
 def test_feature_extraction(benchmark, cfg, images, extractor):
     """Features of one seed range of images (torch-fidelity, the mini FID's feature space)."""
     ref = KernelTime("extractor-eval_batch", extractor_kernel(cfg, extractor, images))
-    timer = NetworkTime(extractor)
+    ref.timer = timer = NetworkTime(extractor)
     feats = benchmark.pedantic(extract_features, (images, extractor, cfg["evaluation"]["batch_size"]), setup=ref,
                                rounds=ROUNDS)
     assert feats["fid"].shape[0] == len(images)
     ref.store(benchmark)
     images_per_second(benchmark, len(images))
-    record_overhead(benchmark, timer, "features")
+    record_overhead(benchmark, timer, "features", ref.network_marks)
 
 
 @pytest.mark.overhead
@@ -175,10 +178,10 @@ def test_fid(benchmark, cfg, images, extractor):
                     "", len(images))
     batch = cfg["evaluation"]["batch_size"]
     kernel = KernelTime("extractor-eval_batch", extractor_kernel(cfg, extractor, images))
-    timer = NetworkTime(extractor)
+    kernel.timer = timer = NetworkTime(extractor)
     value = benchmark.pedantic(lambda: fid_of_features(extract_features(images, extractor, batch)["fid"], ref),
                                setup=kernel, rounds=ROUNDS)
     assert abs(value) < 1e-6  # the same images as the reference
     kernel.store(benchmark)
     images_per_second(benchmark, len(images))
-    record_overhead(benchmark, timer, "fid")
+    record_overhead(benchmark, timer, "fid", kernel.network_marks)
