@@ -48,6 +48,15 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
+@pytest.fixture(scope="session")
+def readme_project(tmp_path_factory):
+    """The README's commands run once on the smoke profile in a fresh copy (tests/readme_run.py): the README test
+    checks they all succeed, the pipeline tests read (copies of) the project they built."""
+    from readme_run import run_readme
+
+    return run_readme(tmp_path_factory.mktemp("readme"))
+
+
 @pytest.fixture(autouse=True)
 def _single_thread():
     torch.set_num_threads(1)
