@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,23 +41,29 @@ def common(p: argparse.ArgumentParser) -> None:
                         "sets them instead of the profile's")
 
 
-# What a sub-command's jobs need on a cluster (distill.workflow.resources), filled as the parser is built: GPU commands
-# run networks on the profile's device (training, sampling, feature extraction) and ask for a GPU; CPU commands are
-# computing jobs without one; every other command (reports, tables, figures, compare, fetch) is light and runs as a
-# local rule of the submitting node.
-GPU_COMMANDS: set[str] = set()
-CPU_COMMANDS: set[str] = set()
+# What a sub-command's jobs need on a cluster (distill.workflow.resources), filled as the parser is built: a computing
+# command names its kind of job, whose GPUs, wall time and memory params.yaml gives (cluster.<kind>; its threads:
+# threads.<kind>). The kinds 'teacher', 'distill', 'sample' and 'evaluate' run networks on the profile's device
+# (training, sampling, feature extraction); 'classifier' computes on the CPU. A command with no kind (reports, tables,
+# figures, compare, fetch) is light and runs as a local rule of the submitting node. A `data_parallel` command runs
+# as one torchrun process per GPU when its kind asks for more than one (distill/core/distributed.py).
+JOB_OF: dict[str, str] = {}
+DATA_PARALLEL: set[str] = set()
+GPU_JOBS = ("teacher", "distill", "sample", "evaluate")
+CPU_JOBS = ("classifier",)
 
 
-def add_command(sub, name: str, handler, help: str, description: str, method: str | None = None, gpu: bool = False,
-                cpu_job: bool = False):
+def add_command(sub, name: str, handler, help: str, description: str, method: str | None = None,
+                job: str | None = None, data_parallel: bool = False):
     """A sub-command with the common options and its handler; with `method`, it runs one experiment of that method's
-    section (--experiment required); with `gpu`, it runs networks on the device (its jobs ask for a GPU); with
-    `cpu_job`, it computes on the CPU (a cluster job without GPU). Otherwise its jobs are light local rules."""
-    if gpu:
-        GPU_COMMANDS.add(name)
-    if cpu_job:
-        CPU_COMMANDS.add(name)
+    section (--experiment required); with `job`, it is a computing job of that kind (GPU_JOBS, CPU_JOBS), else a
+    light local one; with `data_parallel`, torchrun may run it on several GPUs."""
+    if job is not None:
+        if job not in GPU_JOBS + CPU_JOBS:
+            raise ValueError(f"unknown kind of job {job!r} for command {name!r}; expected one of {GPU_JOBS + CPU_JOBS}")
+        JOB_OF[name] = job
+    if data_parallel:
+        DATA_PARALLEL.add(name)
     p = sub.add_parser(name, help=help, description=description)
     common(p)
     p.set_defaults(handler=handler)
@@ -262,9 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, handler, help: str, description: str, gpu: bool = False,
-                cpu_job: bool = False) -> argparse.ArgumentParser:
-        return add_command(sub, name, handler, help, description, gpu=gpu, cpu_job=cpu_job)
+    def command(name: str, handler, help: str, description: str, job: str | None = None,
+                data_parallel: bool = False) -> argparse.ArgumentParser:
+        return add_command(sub, name, handler, help, description, job=job, data_parallel=data_parallel)
 
     command("check-params", _check_params, "validate params.yaml against the schema and print the active profile",
             "Validate params.yaml against workflows/schema/params.schema.json (and each method's schema); exit 1 "
@@ -272,14 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("train-classifier", _train_classifier, "train the domain classifier used as FID feature extractor",
                 "Train the small CNN classifier on the profile's data set (a held-out split measures its accuracy); "
-                "its penultimate features define FID on embedded data.", cpu_job=True)
+                "its penultimate features define FID on embedded data.", job="classifier")
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, metrics.json)")
 
     p = command("train-teacher", _train_teacher, "train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
                 "Continuous-time diffusion training with the given output parameterization and loss weighting. The "
                 "training state is saved atomically every teacher.checkpoint_every steps; re-running the same "
                 "command resumes and ends with the same weights. A non-finite loss stops training and is recorded "
-                "as 'diverged' in summary.json.", gpu=True)
+                "as 'diverged' in summary.json.", job="teacher", data_parallel=True)
     p.add_argument("--parameterization", required=True, choices=PARAMETERIZATIONS)
     p.add_argument("--weighting", required=True, choices=WEIGHTINGS)
     p.add_argument("--seed", type=int, default=0)
@@ -287,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("sample", _sample, "draw evaluation samples from a trained model",
                 "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
-                "size) with any registered sampler on any time grid; write an .npz.", gpu=True)
+                "size) with any registered sampler on any time grid; write an .npz.", job="sample",
+                data_parallel=True)
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
     p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS),
                    help="; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
@@ -305,14 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
                 "Evaluate the samples of `distill sample` against reference statistics under the protocol of "
                 "params.yaml (evaluation.*): every metric on each of seed_ranges disjoint ranges of num_samples "
                 "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.",
-                gpu=True)
+                job="evaluate", data_parallel=True)
     p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
     p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
     extractor_weights_option(p)
     p.add_argument("--out", required=True, help="output metrics .json")
     p.add_argument("--grid", required=True, help="output PNG grid of the first 64 samples")
 
-    GPU_COMMANDS.add("fid")  # its actions extract features (torch-fidelity runs on the GPU when there is one)
+    JOB_OF["fid"] = "evaluate"  # its actions extract features (torch-fidelity runs on the GPU when there is one)
     p = sub.add_parser("fid", help="reference statistics and metrics by hand (ref, calc, curve), as EDM's fid.py",
                        description="ref: reference statistics of a data set; calc: protocol metrics of images or a "
                                    "model; curve: FID against the number of samples.")
@@ -431,10 +439,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def torchrun_command(command: str, cfg: dict, argv: list[str], visible_gpus: int) -> list[str] | None:
+    """The torchrun command line that runs this data-parallel command on its kind's GPUs (params.yaml
+    cluster.<kind>.gpus > 1), one process per GPU; None to run it in this process (one GPU, or already a worker)."""
+    from distill.core import distributed
+
+    if not JOB_OF:  # filled as the parser is built
+        build_parser()
+    kind = JOB_OF.get(command)
+    if command not in DATA_PARALLEL or kind is None or distributed.launched():
+        return None
+    gpus = cfg["cluster"][kind].get("gpus", 0)
+    if gpus <= 1 or cfg["device"] == "cpu":
+        return None
+    if visible_gpus < gpus:
+        raise ConfigError(f"cluster.{kind}.gpus asks for {gpus} GPUs, but this machine shows {visible_gpus}: run it "
+                          f"where {gpus} are free, or lower cluster.{kind}.gpus in params.yaml")
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+            "-m", "distill", *argv]
+
+
+def _exec_torchrun(launch: list[str], gpus: int) -> None:
+    """This process becomes torchrun (each worker runs the same command); on a multi-GPU machine without a scheduler,
+    on GPUs no other job holds (distill/core/gpu_slots.py: the locks pass to torchrun)."""
+    import torch
+
+    from distill.core import gpu_slots
+
+    env = dict(os.environ)
+    if not gpu_slots.chosen_elsewhere():
+        chosen = gpu_slots.acquire(gpus, torch.cuda.device_count(), inheritable=True)
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, chosen))
+    sys.stdout.flush()
+    os.execve(launch[0], launch, env)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
         cfg = experiment_profile(load_profile(args.params, args.profile), args.method, args.experiment)
+        if args.command in DATA_PARALLEL and cfg["device"] != "cpu":
+            import torch
+
+            launch = torchrun_command(args.command, cfg, argv, torch.cuda.device_count())
+            if launch is not None:
+                _exec_torchrun(launch, cfg["cluster"][JOB_OF[args.command]]["gpus"])
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

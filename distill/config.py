@@ -80,8 +80,30 @@ def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
         if ev[key] >= ev["num_samples"]:
             out.append((f"evaluation.{key}", f"{ev[key]} must be smaller than evaluation.num_samples "
                                              f"({ev['num_samples']}), the images of one seed range"))
+    out += cluster_problems(cfg)
     for method in active(cfg):
         out += method.check(cfg) if method.check else []
+    return out
+
+
+def cluster_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """GPUs asked for where the profile runs (none on a CPU profile, at least one per network job on a CUDA one),
+    and a teacher batch that splits over them."""
+    out = []
+    for kind, want in cfg["cluster"].items():
+        gpus = want.get("gpus")
+        if gpus is None:
+            continue
+        if cfg["device"] == "cpu" and gpus > 0:
+            out.append((f"cluster.{kind}.gpus", f"{gpus} GPUs asked for by a profile whose device is cpu; set 0, or "
+                                                "set device: cuda"))
+        if cfg["device"] == "cuda" and gpus < 1:
+            out.append((f"cluster.{kind}.gpus", "0 GPUs for a network job of a profile whose device is cuda; set 1 "
+                                                "or more"))
+    gpus = cfg["cluster"]["teacher"]["gpus"]
+    if gpus > 1 and cfg["teacher"]["batch_size"] % gpus:
+        out.append(("teacher.batch_size", f"{cfg['teacher']['batch_size']} does not split over the "
+                                          f"{gpus} GPUs of cluster.teacher.gpus; set a multiple of {gpus}"))
     return out
 
 

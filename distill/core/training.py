@@ -11,7 +11,8 @@ the EMAs, logging, divergence detection (a non-finite loss makes no update, stop
 (wall seconds, images, updates per part) and resumable checkpoints: every `checkpoint_every` steps the whole state
 (networks, EMAs, optimizers, the data/noise generator and the global RNG, step, log, elapsed time, counts) is written
 atomically, so a run killed at any point and started again ends with the same weights as an uninterrupted run
-(bit-identical on CPU).
+(bit-identical on CPU). Under torchrun every rank runs the loop on its share of each batch and gradients are
+averaged before each update (distill/core/distributed.py); rank 0 alone writes the checkpoints and the log.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from distill.core import distributed
 from distill.core.checkpoint import atomic_write, load_state, save_state
 from distill.core.ema import EMA
 
@@ -97,7 +99,10 @@ class TrainResult:
     updates: dict[str, int] = field(default_factory=dict)  # optimizer updates per part
 
     def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "log"}
+        out = {k: v for k, v in self.__dict__.items() if k != "log"}
+        if distributed.world_size() > 1:  # a data-parallel run (torchrun): how many processes shared each batch
+            out["data_parallel_processes"] = distributed.world_size()
+        return out
 
 
 class NonFiniteLoss(Exception):
@@ -129,9 +134,11 @@ class _Trained:
 
 def apply_update(net: nn.Module, loss: torch.Tensor, opt: torch.optim.Optimizer, params: list[torch.nn.Parameter],
                  grad_clip: float, ema: EMA | None) -> torch.Tensor:
-    """One update from a finite loss: backward, gradient clipping, optimizer step, EMA. Returns the grad norm."""
+    """One update from a finite loss: backward, gradients averaged over the ranks of a data-parallel run, gradient
+    clipping, optimizer step, EMA. Returns the grad norm."""
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    distributed.average_gradients(params)
     grad_norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else math.inf, foreach=True)
     opt.step()
     if ema is not None:
@@ -152,7 +159,7 @@ class StepContext:
     def update(self, name: str, loss: torch.Tensor) -> None:
         if name not in self._parts:
             raise KeyError(f"no trained part {name!r}; the run trains {sorted(self._parts)}")
-        if not torch.isfinite(loss):
+        if not distributed.all_finite(loss):  # on every rank, so that all ranks stop together
             raise NonFiniteLoss(name)
         t = self._parts[name]
         t.grad_norm = float(apply_update(t.part.net, loss, t.opt, t.params, t.part.cfg.grad_clip, t.ema))
@@ -182,22 +189,32 @@ def train_parts(
     if not parts:
         raise ValueError("train_parts needs at least one part")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    main = distributed.is_main()
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    distributed.check_divisible(cfg.batch_size)
     runner = StepRunner(parts, step_fn, cfg.seed)
     trained, ctx, gen = runner.trained, runner.ctx, runner.ctx.gen
     step, elapsed, log, last_loss = 0, 0.0, [], math.nan
 
-    for stale in out_dir.glob(".*.tmp"):  # temporary files of a run killed while writing (atomic_write)
-        stale.unlink()
     state_path = out_dir / STATE_FILE
     default = dataclasses.asdict(cfg) if len(parts) == 1 else {
         "run": dataclasses.asdict(cfg), **{n: dataclasses.asdict(p.cfg) for n, p in parts.items()}}
     fingerprint = json.loads(json.dumps(dict(fingerprint or default), sort_keys=True, default=str))
-    if state_path.exists() and load_state(state_path).get("fingerprint") != fingerprint:
-        print(f"{state_path} was written with other settings; starting from scratch", file=sys.stderr)
-        state_path.unlink()
-    if state_path.exists():
-        state = load_state(state_path)
+    distributed.barrier()  # rank 0 made the folder
+    # every rank reads rank 0's checkpoint (the generator and RNG states are the same on every rank)
+    state = load_state(state_path) if state_path.exists() else None
+    if state is not None and state.get("fingerprint") != fingerprint:
+        if main:
+            print(f"{state_path} was written with other settings; starting from scratch", file=sys.stderr)
+        state = None
+    distributed.barrier()  # all ranks have read it before rank 0 removes anything
+    if main:
+        for stale in out_dir.glob(".*.tmp"):  # temporary files of a run killed while writing (atomic_write)
+            stale.unlink()
+        if state is None:
+            state_path.unlink(missing_ok=True)
+    if state is not None:
         for name, t in trained.items():
             t.part.net.load_state_dict(state["nets"][name])
             t.opt.load_state_dict(state["opts"][name])
@@ -206,23 +223,28 @@ def train_parts(
             t.updates = state["updates"][name]
         gen.set_state(state["gen"])
         torch.set_rng_state(state["global_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda_rng"])
         step, elapsed, log, last_loss = state["step"], state["elapsed"], state["log"], state["last_loss"]
         ctx.images = state["images"]
 
     def checkpoint() -> None:
+        if not main:
+            return
         save_state(state_path, {
             "nets": {n: t.part.net.state_dict() for n, t in trained.items()},
             "opts": {n: t.opt.state_dict() for n, t in trained.items()},
             "emas": {n: t.ema.state_dict() if t.ema else None for n, t in trained.items()},
             "updates": {n: t.updates for n, t in trained.items()}, "images": ctx.images,
             "gen": gen.get_state(), "global_rng": torch.get_rng_state(), "step": step,
+            "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_initialized() else None,
             "elapsed": elapsed + time.perf_counter() - start, "log": log, "last_loss": last_loss,
             "fingerprint": fingerprint,
         })
         atomic_write(out_dir / LOG_FILE, lambda p: p.write_text("".join(json.dumps(r) + "\n" for r in log)))
 
     start, status, diverged_at = time.perf_counter(), "completed", None
-    bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not (progress and main), dynamic_ncols=True)
     while step < cfg.steps:
         try:
             lrs, losses = runner.run(step)
@@ -230,7 +252,7 @@ def train_parts(
             status, diverged_at = "diverged", step
             break
         step += 1
-        values = {k: float(v.detach()) for k, v in losses.items()}
+        values = distributed.mean_over_ranks(losses)  # the whole batch's losses
         last_loss = next(iter(values.values()), math.nan)
         if step % cfg.log_every == 0 or step == cfg.steps:
             if len(trained) == 1:
@@ -245,6 +267,7 @@ def train_parts(
         bar.update(1)
     bar.close()
     checkpoint()
+    distributed.barrier()  # the final state is written before any rank returns
     result = TrainResult(status, step, elapsed + time.perf_counter() - start, ctx.images, last_loss, diverged_at, log,
                          {n: t.updates for n, t in trained.items()})
     return result, {n: t.weights() for n, t in trained.items()}

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from distill.core.denoiser import Cond, Denoiser
+from distill.core.distributed import local_rows
 from distill.core.grids import uniform
 from distill.core.samplers import sample_ddim
 from distill.core.seeding import SeededNoise
@@ -33,10 +34,11 @@ def kd_loss(student: Denoiser, z1: torch.Tensor, x_target: torch.Tensor, cond: C
 
 
 def make_kd_loss(student: Denoiser, z1: torch.Tensor, x: torch.Tensor, batch_size: int):
-    """A loss_fn(net, gen) for `distill.core.training.train`: a batch of pairs drawn with `gen`, then `kd_loss`."""
+    """A loss_fn(net, gen) for `distill.core.training.train`: a batch of pairs drawn with `gen` (a rank of a
+    data-parallel run keeps its rows of it), then `kd_loss`."""
 
     def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(len(z1), (batch_size,), generator=gen).to(z1.device)
+        idx = local_rows(torch.randint(len(z1), (batch_size,), generator=gen)).to(z1.device)
         return kd_loss(student, z1[idx], x[idx])
 
     return loss_fn

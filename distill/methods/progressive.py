@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from distill.core.denoiser import Cond, Denoiser, NetworkDenoiser
+from distill.core.distributed import global_batch, local_rows
 from distill.core.samplers import ddim_step
 from distill.core.schedule import CosineSchedule, broadcast_like
 from distill.core.weighting import loss_weight
@@ -55,9 +56,11 @@ def distillation_loss(
     student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, n_steps: int, weighting: str,
     gen: torch.Generator, labels: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """One Monte-Carlo estimate of PD Algorithm 2's loss for a batch x (noise and times drawn from `gen`)."""
-    t = student_times(n_steps, x.shape[0], gen)
-    eps = torch.randn(x.shape, generator=gen).to(x.device)
+    """One Monte-Carlo estimate of PD Algorithm 2's loss for a batch x (noise and times drawn from `gen`, for the
+    whole batch; a rank of a data-parallel run keeps its rows)."""
+    n = global_batch(x.shape[0])
+    t = local_rows(student_times(n_steps, n, gen))
+    eps = local_rows(torch.randn((n, *x.shape[1:]), generator=gen)).to(x.device)
     alpha, sigma = student.schedule.alpha_sigma(t)
     z_t = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps
     cond = None if labels is None else {"label": labels}

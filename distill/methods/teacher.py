@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from distill.core.denoiser import NetworkDenoiser
+from distill.core.distributed import global_batch, local_rows
 from distill.core.schedule import broadcast_like
 from distill.core.weighting import loss_weight
 from distill.methods.batches import draw_batch
@@ -24,9 +25,11 @@ def diffusion_loss(
     gen: torch.Generator,
     labels: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """One Monte-Carlo estimate of PD Eq. 2 for a batch x; all noise drawn from `gen`."""
-    t = torch.rand(x.shape[0], generator=gen).to(x.device)
-    eps = torch.randn(x.shape, generator=gen).to(x.device)
+    """One Monte-Carlo estimate of PD Eq. 2 for a batch x; all noise drawn from `gen` (for the whole batch; a rank of
+    a data-parallel run keeps its rows)."""
+    n = global_batch(x.shape[0])
+    t = local_rows(torch.rand(n, generator=gen)).to(x.device)
+    eps = local_rows(torch.randn((n, *x.shape[1:]), generator=gen)).to(x.device)
     logsnr = denoiser.schedule.logsnr(t)
     alpha, sigma = denoiser.schedule.alpha_sigma(t)
     z = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps

@@ -46,13 +46,19 @@ def load_extractor(name: str, weights_path: Optional[str]):
 
 
 def extract_features(images: torch.Tensor, extractor, batch_size: int) -> dict[str, torch.Tensor]:
-    """uint8 images [N, C, H, W] -> {'fid': float64 [N, D], 'isc': float64 [N, K]} via torch-fidelity."""
+    """uint8 images [N, C, H, W] -> {'fid': float64 [N, D], 'isc': float64 [N, K]} via torch-fidelity. Under
+    torchrun each rank embeds its share of the images and every rank gets all the features, in order."""
     from torch_fidelity.utils import get_featuresdict_from_dataset
 
+    from distill.core import distributed
+
+    share = distributed.my_share(len(images))
+    images = images[share.start:share.stop]
     name = extractor.get_name()
     if name.startswith("inception") and images.shape[1] == 1:
         images = images.repeat(1, 3, 1, 1)  # Inception takes RGB
     feats = get_featuresdict_from_dataset(UInt8Images(images), extractor, batch_size, torch.cuda.is_available(),
                                           save_cpu_ram=True, verbose=False)
     fid_layer, isc_layer = LAYERS[name]
-    return {"fid": feats[fid_layer].double(), "isc": feats[isc_layer].double()}
+    return {"fid": distributed.gather_rows(feats[fid_layer].double()),
+            "isc": distributed.gather_rows(feats[isc_layer].double())}

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from distill.core import distributed, gpu_slots
 from distill.core.checkpoint import load_into, load_weights
 from distill.core.denoiser import NetworkDenoiser
 from distill.core.parameterization import output_channels
@@ -14,14 +15,19 @@ from distill.nets import build_network
 
 
 def setup_torch(threads: int | None, device: str = "auto") -> torch.device:
-    """Honour the job's thread budget (Snakemake `threads:`) and pick the device."""
+    """Honour the job's thread budget (Snakemake `threads:`) and pick the device; under torchrun, join the process
+    group and take this rank's GPU (distill/core/distributed.py)."""
     if threads:
         torch.set_num_threads(threads)
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("params.yaml asks for device 'cuda', but no CUDA device is available; use 'auto' or 'cpu'")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
+    if device == "cuda" and not gpu_slots.chosen_elsewhere() and torch.cuda.device_count() > 1:
+        (gpu,) = gpu_slots.acquire(1, torch.cuda.device_count())  # one GPU of a multi-GPU machine no job holds
+        torch.cuda.set_device(gpu)
+        return torch.device("cuda", gpu)
+    return distributed.init(device)
 
 
 def build_denoiser(model_cfg: dict[str, Any]) -> NetworkDenoiser:

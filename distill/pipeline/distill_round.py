@@ -14,6 +14,7 @@ import torch
 
 from distill.config import ConfigError, experiment_profile, method_experiments
 from distill.pipeline.pd_layout import round_updates
+from distill.core import distributed
 from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
 from distill.core.provenance import write_record
 from distill.core.denoiser import NetworkDenoiser
@@ -53,8 +54,9 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
     if teacher_cfg.get("status", "completed") != "completed":  # nothing to distil: carry the failure forward
         summary = {**base, "status": f"teacher {teacher_cfg['status']}", "steps": 0, "wall_seconds": 0.0,
                    "images_seen": 0}
-        save_weights(out_dir / WEIGHTS, teacher_tensors, {**model_cfg, "status": summary["status"]})
-        write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
+        if distributed.is_main():
+            save_weights(out_dir / WEIGHTS, teacher_tensors, {**model_cfg, "status": summary["status"]})
+            write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
         return summary
 
     data = load_dataset(ecfg["data"])
@@ -68,8 +70,9 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
     summary = {**result.summary(), **base,
                # network evaluations per image: 2 teacher forwards + 1 student forward and backward
                "teacher_forwards": 2 * result.images_seen}
-    save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
-    write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
+    if distributed.is_main():  # rank 0 writes the results of a data-parallel run
+        save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
+        write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
     return summary
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+from distill.core import distributed
 from distill.metrics.extractors import load_extractor
 from distill.metrics.protocol import evaluate_images
 from distill.metrics.reference import describe, load_reference
@@ -19,7 +20,7 @@ from distill.reports.grid import save_grid
 
 def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Path, out_path: str | Path,
         grid_path: str | Path, weights: Optional[str] = None, threads: int | None = None) -> dict[str, Any]:
-    setup_torch(threads, "cpu")
+    setup_torch(threads, cfg["device"])
     ev = cfg["evaluation"]
     weights = usable_extractor_weights(cfg, weights)
     images, status, meta = load_samples(samples_path)
@@ -35,8 +36,11 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
         ref = load_reference(reference_path, ev["feature_extractor"], record["feature_extractor_sha256"])
         record["reference_stats"] = describe(ref)
         record.update(evaluate_images(images, ref, load_extractor(ev["feature_extractor"], weights), ev))
-        save_grid(images[:64], grid_path)
-    else:
+        if distributed.is_main():
+            save_grid(images[:64], grid_path)
+    elif distributed.is_main():
         save_grid(None, grid_path, message=status)
+    if not distributed.is_main():  # rank 0 writes the record of a torchrun job
+        return record
     return write_record(out_path, record, {"samples": samples_path, "reference": reference_path,
                                            "extractor_weights": weights})

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from distill.core import distributed
 from distill.core.checkpoint import atomic_write, load_weights
 from distill.core.provenance import provenance
 from distill.core.samplers import run_sampler
@@ -91,19 +92,25 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
     meta["provenance"] = json.dumps(provenance({"model": model_path}), sort_keys=True)
     status = model_cfg.get("status", "completed")
     if status != "completed":  # a diverged model (or a student of one) gives no images, and says why
-        save_samples(out_path, np.zeros((0,), np.uint8), status, meta)
+        if distributed.is_main():
+            save_samples(out_path, np.zeros((0,), np.uint8), status, meta)
         return status
     denoiser, model_cfg = load_denoiser(model_path, device)
     meta["nfe"] = nfe(steps, evaluations_per_step(denoiser))
     shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
-    seeds, chunks = list(range(n)), []
+    # each rank of a torchrun job draws its share of the seeds; every sample has its own seed's noise, so the
+    # gathered images are those of one process
+    seeds, chunks = list(distributed.my_share(n)), []
     with torch.no_grad():
-        for start in tqdm(range(0, n, s["batch_size"]), desc=f"sample {sampler}", disable=not progress):
+        for start in tqdm(range(0, len(seeds), s["batch_size"]), desc=f"sample {sampler}",
+                          disable=not (progress and distributed.is_main())):
             batch = seeds[start:start + s["batch_size"]]
             x = run_sampler(sampler, denoiser, shape, batch, steps, cond=conditions(batch, num_classes, cond, device),
                             clip_x=s["clip_x"], grid=grid, device=device, **options)
             chunks.append(x.float().cpu())
-    x = torch.cat(chunks)
+    x = distributed.gather_rows(torch.cat(chunks) if chunks else torch.zeros((0, *shape)))
+    if not distributed.is_main():
+        return "ok" if torch.isfinite(x).all() else "non-finite samples"
     if not torch.isfinite(x).all():
         save_samples(out_path, np.zeros((0,), np.uint8), "non-finite samples", meta)
         return "non-finite samples"

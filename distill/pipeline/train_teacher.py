@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from distill.core import distributed
 from distill.core.checkpoint import save_weights
 from distill.core.provenance import write_record
 from distill.core.denoiser import NetworkDenoiser
@@ -30,8 +31,9 @@ def run(cfg: dict[str, Any], parameterization: str, weighting: str, seed: int, o
                             fingerprint=model_cfg)
     summary = {**result.summary(), "parameterization": parameterization, "weighting": weighting, "seed": seed,
                "profile": cfg["profile"], "num_params": sum(p.numel() for p in denoiser.net.parameters())}
-    save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
-    write_record(out_dir / SUMMARY, summary, {"weights": out_dir / WEIGHTS})
+    if distributed.is_main():  # rank 0 writes the results of a data-parallel run
+        save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
+        write_record(out_dir / SUMMARY, summary, {"weights": out_dir / WEIGHTS})
     return summary
 
 

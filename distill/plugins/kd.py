@@ -79,6 +79,7 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
     """Step: the one-step student, initialised from the teacher, trained on the pairs (resumable)."""
     import torch
 
+    from distill.core import distributed
     from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
     from distill.core.provenance import write_record
     from distill.data.npz import read_npz
@@ -106,9 +107,10 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
     summary = {**result.summary(), "experiment": experiment, "profile": cfg["profile"], "pairs": pairs_info["pairs"],
                "pairs_wall_seconds": pairs_info["wall_seconds"], "teacher_evals": pairs_info["teacher_evals"],
                "teacher_steps": pairs_info["teacher_steps"], "batch_size": settings["batch_size"]}
-    save_weights(out_dir / "model.safetensors", weights, {**model_cfg, "status": result.status})
-    write_record(out_dir / "summary.json", summary, {"teacher": teacher_path, "pairs": pairs_path,
-                                                     "weights": out_dir / "model.safetensors"})
+    if distributed.is_main():  # rank 0 writes the results of a data-parallel run
+        save_weights(out_dir / "model.safetensors", weights, {**model_cfg, "status": result.status})
+        write_record(out_dir / "summary.json", summary, {"teacher": teacher_path, "pairs": pairs_path,
+                                                         "weights": out_dir / "model.safetensors"})
     return summary
 
 
@@ -147,7 +149,7 @@ def add_commands(sub) -> None:
     from distill.cli import add_command, report_io
 
     p = add_command(sub, "kd-pairs", _pairs,
-                    "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM", method="kd", gpu=True,
+                    "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM", method="kd", job="sample",
                     description="Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds "
                                    "pairs_first_seed, ... (disjoint from the evaluation seeds), x the teacher's "
                                    "teacher_steps-step DDIM sample. One job, once per teacher.")
@@ -155,7 +157,8 @@ def add_commands(sub) -> None:
     p.add_argument("--out", required=True, help="output .npz (z, x and the cost of making them)")
 
     p = add_command(sub, "kd-train", _train,
-                    "knowledge distillation: train the one-step student; resumes if interrupted", method="kd", gpu=True,
+                    "knowledge distillation: train the one-step student; resumes if interrupted", method="kd",
+                    job="distill", data_parallel=True,
                     description="Train a one-step student, initialised from the teacher, to map z_1 to the "
                                    "teacher's sample (Luhman & Luhman 2021), with kd.experiments.<EXPERIMENT>.train.")
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")

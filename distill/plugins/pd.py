@@ -58,7 +58,7 @@ def add_commands(sub) -> None:
 
     p = add_command(sub, "pd-round", _round,
                     "one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
-                    method="pd", gpu=True,
+                    method="pd", job="distill", data_parallel=True,
                     description="Distil a teacher sampled with 2N DDIM steps into a student of N steps: the "
                                    "student starts from the teacher's weights, is trained on two-step DDIM targets at "
                                    "the discrete times i/N with a fresh optimizer and a learning rate annealed to 0, "

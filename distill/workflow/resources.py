@@ -1,10 +1,12 @@
-"""What each rule's jobs ask of a cluster, derived from the `distill` sub-command its shell command runs (declared
-once, where the command is defined: distill.cli.add_command's gpu / cpu_job), so a new rule cannot be forgotten:
+"""What each rule's jobs ask of a cluster, derived from the `distill` sub-command its shell command runs, so a new
+rule cannot be forgotten. The command declares its kind of job once, where it is defined (distill.cli.add_command's
+`job`); params.yaml gives each kind's request (cluster.<kind>: gpus, runtime_minutes, mem_mb):
 
-  - a GPU command (training, sampling, feature extraction): `gpu=1` when the profile runs on CUDA;
-  - a CPU command (the domain classifier): a cluster job without a GPU;
+  - a GPU kind (teacher, distill, sample, evaluate: training, sampling, feature extraction): `gpu=<gpus>`, its wall
+    time and memory;
+  - the CPU kind (classifier): a cluster job with its wall time and memory, no GPU;
   - anything else (reports, tables, figures, compare, fetch, and target rules without a command): a local rule, run
-    on the submitting node instead of queueing a 32 GB GPU job.
+    on the submitting node instead of queueing a GPU job.
 """
 
 from __future__ import annotations
@@ -22,31 +24,44 @@ def command_of(shell: str | None) -> str | None:
     return (found.group(1) or found.group(2)) if found else None
 
 
-def kinds() -> tuple[set[str], set[str]]:
-    """(GPU commands, CPU job commands), as the command line declares them."""
+def job_kinds() -> dict[str, str]:
+    """distill sub-command -> its kind of job, as the command line declares them."""
     from distill import cli
 
     cli.build_parser()
-    return set(cli.GPU_COMMANDS), set(cli.CPU_COMMANDS)
+    return dict(cli.JOB_OF)
+
+
+def kind_of_rules(rules: Iterable[Any]) -> dict[str, str | None]:
+    """rule name -> its kind of job (a key of params.yaml's cluster and threads), None for a light local rule."""
+    kinds = job_kinds()
+    return {rule.name: kinds.get(command_of(getattr(rule, "shellcmd", None))) for rule in rules}
 
 
 def classify(rules: Iterable[Any]) -> dict[str, str]:
     """rule name -> 'gpu', 'cpu' or 'local', from each rule's shell command."""
-    gpu, cpu = kinds()
-    out = {}
-    for rule in rules:
-        command = command_of(getattr(rule, "shellcmd", None))
-        out[rule.name] = "gpu" if command in gpu else "cpu" if command in cpu else "local"
+    from distill.cli import GPU_JOBS
+
+    return {name: "local" if kind is None else "gpu" if kind in GPU_JOBS else "cpu"
+            for name, kind in kind_of_rules(rules).items()}
+
+
+def request(cfg: Mapping[str, Any], kind: str) -> dict[str, int]:
+    """The Snakemake resources of a job of this kind: runtime (minutes), mem_mb and, when it asks for any, gpu."""
+    want = cfg["cluster"][kind]
+    out = {"runtime": want["runtime_minutes"], "mem_mb": want["mem_mb"]}
+    if want.get("gpus", 0) > 0:
+        out["gpu"] = want["gpus"]
     return out
 
 
-def apply(workflow, cfg: Mapping[str, Any]) -> dict[str, str]:
-    """Give every GPU rule `gpu=1` (when the profile's device is CUDA or auto) and make every light rule local."""
-    found = classify(workflow.rules)
+def apply(workflow, cfg: Mapping[str, Any]) -> dict[str, str | None]:
+    """Give every computing rule its kind's request from params.yaml and make every light rule local."""
+    found = kind_of_rules(workflow.rules)
     for rule in workflow.rules:
         kind = found[rule.name]
-        if kind == "gpu" and cfg["device"] in ("cuda", "auto"):
-            rule.resources["gpu"] = 1
-        elif kind == "local":
+        if kind is None:
             workflow._localrules.add(rule.name)
+        else:
+            rule.resources.update(request(cfg, kind))
     return found
