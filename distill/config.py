@@ -80,6 +80,8 @@ def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
         if ev[key] >= ev["num_samples"]:
             out.append((f"evaluation.{key}", f"{ev[key]} must be smaller than evaluation.num_samples "
                                              f"({ev['num_samples']}), the images of one seed range"))
+    if cfg["precision"] == "bf16" and cfg["device"] == "cpu":
+        out.append(("precision", "bf16 autocast is for CUDA; a CPU profile trains in fp32"))
     out += cluster_problems(cfg)
     for method in active(cfg):
         out += method.check(cfg) if method.check else []

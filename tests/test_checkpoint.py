@@ -75,6 +75,13 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.pt"]
 
 
+def test_a_killed_writers_temporary_file_goes_with_the_next_write(tmp_path):
+    (tmp_path / ".out.pt.k2j4.tmp").write_text("half")  # SIGKILL mid-write: no handler ran
+    (tmp_path / ".other.pt.x1.tmp").write_text("another output's")
+    save_state(tmp_path / "out.pt", {"step": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.x1.tmp", "out.pt"]
+
+
 def test_json_records_are_strict(tmp_path):
     import json
 

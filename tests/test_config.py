@@ -98,3 +98,21 @@ def test_params_file_is_written_back_unchanged_by_dvc():
     data["profiles"]["mini"]["teacher"]["lr"] = 1.0e-3
     changed = [(a, b) for a, b in zip(text.splitlines(), dumps_yaml(data).splitlines()) if a != b]
     assert len(changed) == 1 and changed[0][1].strip() == "lr: 0.001"
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda p: p["profiles"]["mini"]["cluster"]["teacher"].update(gpus=1),
+     r"profiles.mini.cluster.teacher.gpus: 1 GPUs asked for by a profile whose device is cpu"),
+    (lambda p: p["profiles"]["paper"]["cluster"]["sample"].update(gpus=0),
+     r"profiles.paper.cluster.sample.gpus: 0 GPUs for a network job of a profile whose device is cuda"),
+    (lambda p: p["profiles"]["paper"]["cluster"]["teacher"].update(gpus=3),
+     r"profiles.paper.teacher.batch_size: 128 does not split over the 3 GPUs"),
+    (lambda p: p["profiles"]["mini"].update(precision="bf16"), r"profiles.mini.precision: bf16 autocast is for CUDA"),
+])
+def test_cluster_requests_that_cannot_run_are_errors(params, mutate, message):
+    from distill.config import check_semantics
+
+    bad = copy.deepcopy(params)
+    mutate(bad)
+    with pytest.raises(ConfigError, match=message):
+        check_semantics(bad)

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from conftest import make_project
 
@@ -84,18 +83,25 @@ def test_each_rank_draws_its_rows_of_the_one_process_batch(monkeypatch):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A copy of the project's workflow files (smoke profile) with a teacher trained by one process, the teacher every test starts from."""
+    """A copy of the project's workflow files (smoke profile) with a teacher trained by one process, the teacher
+    every test starts from."""
     proj = make_project(tmp_path_factory.mktemp("ddp"))
     _run(proj, "train-teacher", "--parameterization", "x", "--weighting", "snr", "--out", "one/teacher")
     return proj
 
 
-@pytest.mark.integration
-def test_two_processes_train_every_trainer_as_one_process_with_the_same_batch(project):
+@pytest.fixture(scope="module")
+def two_process_teacher(project) -> Path:
     _run(project, "train-teacher", "--parameterization", "x", "--weighting", "snr", "--out", "two/teacher", procs=2)
+    return project / "two/teacher"
+
+
+@pytest.mark.integration
+def test_two_processes_train_every_trainer_as_one_process_with_the_same_batch(project, two_process_teacher):
     assert _max_diff(project / "one/teacher/model.safetensors", project / "two/teacher/model.safetensors") < ATOL
     summary = json.loads((project / "two/teacher/summary.json").read_text())
-    assert summary["data_parallel_processes"] == 2 and summary["images_seen"] == 30 * 32  # the global batches
+    assert summary["data_parallel_processes"] == 2
+    assert summary["images_seen"] == 30 * 32  # the global batches
     log_one = [json.loads(line) for line in (project / "one/teacher/log.jsonl").read_text().splitlines()]
     log_two = [json.loads(line) for line in (project / "two/teacher/log.jsonl").read_text().splitlines()]
     assert np.allclose([r["loss"] for r in log_one], [r["loss"] for r in log_two], rtol=1e-4)  # the whole batch's
@@ -135,35 +141,25 @@ def test_two_processes_sample_and_evaluate_as_one_process(project):
 
 
 @pytest.mark.integration
-def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(project):
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["profiles"]["smoke"]["teacher"].update(steps=150, checkpoint_every=10)
-    (project / "long.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-    def command(out: str) -> list[str]:
-        cmd = _distill(project, "train-teacher", "--parameterization", "eps", "--weighting", "snr", "--out", out,
+def test_a_killed_two_process_run_resumes_to_the_uninterrupted_weights(project, two_process_teacher):
+    """The same two-process run as `two_process_teacher`, killed (launcher and workers) after its first checkpoint,
+    then started again with the same command."""
+    command = _distill(project, "train-teacher", "--parameterization", "x", "--weighting", "snr", "--out", "killed",
                        procs=2)
-        cmd[cmd.index(str(project / "params.yaml"))] = str(project / "long.yaml")
-        return cmd
-
-    full = subprocess.run(command("full"), cwd=project, capture_output=True, text=True, env=ENV)
-    assert full.returncode == 0, full.stderr[-3000:]
-    proc = subprocess.Popen(command("killed"), cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=ENV, start_new_session=True)
+    proc = subprocess.Popen(command, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
+                            start_new_session=True)
     state = project / "killed" / "train_state.pt"
     deadline = time.monotonic() + 120
     while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # a few more steps, perhaps a checkpoint half written
+        time.sleep(0.02)
     assert proc.poll() is None, "the run finished before the kill; the test did not interrupt it"
-    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (project / "killed" / "model.safetensors").exists()
-    step = torch.load(state, weights_only=False)["step"]
-    assert 0 < step < 150
-    resumed = subprocess.run(command("killed"), cwd=project, capture_output=True, text=True, env=ENV)
+    assert 0 < torch.load(state, weights_only=False)["step"] < 30  # smoke: 30 steps, a checkpoint every 10
+    resumed = subprocess.run(command, cwd=project, capture_output=True, text=True, env=ENV)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    a, b = _weights(project / "full/model.safetensors"), _weights(project / "killed/model.safetensors")
+    a, b = _weights(two_process_teacher / "model.safetensors"), _weights(project / "killed/model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed run's weights differ from the uninterrupted run's"
     assert not list((project / "killed").glob(".*.tmp"))
 
@@ -204,3 +200,33 @@ def test_jobs_on_one_machine_take_gpus_no_other_job_holds(tmp_path):
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_bf16_is_a_cuda_setting(smoke_cfg, tmp_path):
+    from distill.config import profile_problems
+    from distill.core.training import Part, StepRunner, TrainConfig
+
+    assert ("precision", "bf16 autocast is for CUDA; a CPU profile trains in fp32") in \
+        profile_problems({**smoke_cfg, "precision": "bf16"})
+    net = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="bf16 is for CUDA"):
+        StepRunner({"net": Part(net, TrainConfig(steps=1, batch_size=1, lr=0.1))}, lambda ctx: {}, 0, "bf16")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bf16_training_steps_run_on_cuda():
+    from distill.core.training import Part, StepRunner, TrainConfig
+
+    net = torch.nn.Linear(8, 8).cuda()
+    seen = []
+
+    def step(ctx):
+        out = ctx.net("net")(torch.randn(4, 8, device="cuda"))
+        seen.append(out.dtype)
+        loss = out.float().pow(2).mean()
+        ctx.update("net", loss)
+        return {"loss": loss}
+
+    runner = StepRunner({"net": Part(net, TrainConfig(steps=1, batch_size=4, lr=0.1))}, step, 0, "bf16")
+    runner()
+    assert seen == [torch.bfloat16] and net.weight.dtype == torch.float32

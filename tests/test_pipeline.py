@@ -57,8 +57,8 @@ def test_progressive_distillation_rounds_run_as_snakemake_jobs(readme_project, t
     follows) but not the first."""
     proj = readme_project.copy(tmp_path / "project")
     targets = ["reports/pd_fig4_digits.pdf", "reports/table2.pdf"]
-    up_to_date = _snakemake(proj, "--config", "profile=smoke", "-n", "--", *targets)
-    assert "Nothing to be done" in up_to_date.stdout + up_to_date.stderr, up_to_date.stdout[-3000:]
+    proc = _snakemake(proj, "--config", "profile=smoke", "--", *targets)  # Table 2 again: it reads the PD spread too
+    assert proc.returncode == 0, proc.stderr[-3000:]
     pd_dir = proj / "results" / "smoke" / "pd" / "digits"
     rounds = {n: json.loads((pd_dir / f"n{n}" / "summary.json").read_text()) for n in (4, 2, 1)}
     assert all(r["status"] == "completed" and r["teacher_steps"] == 2 * n for n, r in rounds.items())

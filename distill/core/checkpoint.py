@@ -3,6 +3,7 @@ state (optimizer, EMA, RNG states, step) written atomically: a temporary file, t
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -31,9 +32,12 @@ def _umask() -> int:
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call write(tmp_path) on a temporary file in the same folder, then rename it over `path` (atomic on POSIX).
     The file gets the mode a plain open() would give it (0666 less the umask), not the temporary file's 0600, so a
-    lab group can read results on a shared file system."""
+    lab group can read results on a shared file system. A temporary file of this path left by a writer killed
+    mid-write (SIGKILL, a node lost) is removed first: one writer per output, as Snakemake and rank 0 ensure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by a writer killed mid-write
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

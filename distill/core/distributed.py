@@ -12,6 +12,7 @@ Outside torchrun (no WORLD_SIZE in the environment) everything here is the ident
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -45,6 +46,7 @@ def init(device: str) -> torch.device:
         return torch.device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device == "cuda" else "gloo")
+        atexit.register(_finish)
     if not is_main():  # one report per job: rank 0 prints (errors still reach stderr from every rank)
         sys.stdout = open(os.devnull, "w")
     if device == "cuda":
@@ -52,6 +54,16 @@ def init(device: str) -> torch.device:
         torch.cuda.set_device(local)
         return torch.device("cuda", local)
     return torch.device(device)
+
+
+def _finish() -> None:
+    """At a worker's exit: wait for the other ranks, then close the process group (a worker that exits with the group
+    open can abort in its communication threads)."""
+    if dist.is_initialized():
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def barrier() -> None:

@@ -58,6 +58,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     log_every: int = 50
     seed: int = 0
+    precision: str = "fp32"  # 'bf16': the steps under torch.autocast(bfloat16) (CUDA); weights and optimizer stay fp32
 
     @classmethod
     def from_params(cls, section: Mapping[str, Any], seed: int = 0) -> "TrainConfig":
@@ -193,7 +194,7 @@ def train_parts(
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
     distributed.check_divisible(cfg.batch_size)
-    runner = StepRunner(parts, step_fn, cfg.seed)
+    runner = StepRunner(parts, step_fn, cfg.seed, cfg.precision)
     trained, ctx, gen = runner.trained, runner.ctx, runner.ctx.gen
     step, elapsed, log, last_loss = 0, 0.0, [], math.nan
 
@@ -300,22 +301,37 @@ def one_loss_step(net: nn.Module, loss_fn: LossFn, batch_size: int) -> StepFn:
     return step_fn
 
 
+def precision_record(precision: str) -> dict[str, str]:
+    """What a model's config records of its training arithmetic: nothing for fp32 (every run before the setting
+    existed), else the precision (so a bf16 run neither resumes an fp32 state nor reads as one)."""
+    return {} if precision == "fp32" else {"precision": precision}
+
+
 class StepRunner:
     """The steps of `step_fn` over `parts` (each part's optimizer, learning rate, EMA; the run's generator): what
     `train_parts` runs inside its loop of logging and checkpoints, and what the throughput benchmarks time."""
 
-    def __init__(self, parts: Mapping[str, Part], step_fn: StepFn, seed: int = 0):
+    def __init__(self, parts: Mapping[str, Part], step_fn: StepFn, seed: int = 0, precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision {precision!r}: expected 'fp32' or 'bf16'")
         self.trained = {name: _Trained(p) for name, p in parts.items()}
         self.ctx = StepContext(self.trained, torch.Generator().manual_seed(seed))
         self.step_fn = step_fn
         for t in self.trained.values():
             t.part.net.train()
+        device = next(next(iter(parts.values())).net.parameters()).device
+        if precision == "bf16" and device.type != "cuda":
+            raise ValueError("precision bf16 is for CUDA; this run's networks are on the CPU (set precision: fp32)")
+        self.precision = precision
 
     def run(self, step: int) -> tuple[dict[str, float], Mapping[str, torch.Tensor]]:
         """Update number `step` (0-based): each part's learning rate set, then the step function. Returns the
         learning rates and the losses."""
         lrs = set_learning_rates(self.trained, step)
         self.ctx.step = step
+        if self.precision == "bf16":  # forward and backward in bfloat16 where autocast allows; updates in fp32
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return lrs, self.step_fn(self.ctx)
         return lrs, self.step_fn(self.ctx)
 
     def __call__(self) -> Mapping[str, torch.Tensor]:

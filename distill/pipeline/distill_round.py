@@ -18,7 +18,7 @@ from distill.core import distributed
 from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
 from distill.core.provenance import write_record
 from distill.core.denoiser import NetworkDenoiser
-from distill.core.training import LossFn, TrainConfig, train
+from distill.core.training import LossFn, TrainConfig, precision_record, train
 from distill.data import load_dataset
 from distill.methods.progressive import make_distillation_loss
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
@@ -49,6 +49,8 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
         "distill": {"weighting": exp["weighting"], "updates": updates, "seed": exp["seed"], **settings},
     }
     model_cfg.pop("status", None)
+    model_cfg.pop("precision", None)  # the teacher's
+    model_cfg.update(precision_record(cfg["precision"]))
     base = {"experiment": experiment, "student_steps": student_steps, "teacher_steps": n_teacher,
             "profile": cfg["profile"], "batch_size": settings["batch_size"]}
     if teacher_cfg.get("status", "completed") != "completed":  # nothing to distil: carry the failure forward
@@ -64,8 +66,9 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
     teacher.requires_grad_(False)
     student, loss_fn = distillation_step(exp, data, model_cfg, teacher, student_steps, device)
     load_into(student.net, teacher_tensors, teacher_path)  # theta <- eta
-    result, weights = train(student.net, loss_fn, TrainConfig.from_params({**settings, "steps": updates}, exp["seed"]),
-                            out_dir, desc=f"PD {experiment} {n_teacher}->{student_steps}", progress=progress,
+    train_cfg = TrainConfig.from_params({**settings, "steps": updates, "precision": cfg["precision"]}, exp["seed"])
+    result, weights = train(student.net, loss_fn, train_cfg, out_dir,
+                            desc=f"PD {experiment} {n_teacher}->{student_steps}", progress=progress,
                             fingerprint=model_cfg)
     summary = {**result.summary(), **base,
                # network evaluations per image: 2 teacher forwards + 1 student forward and backward

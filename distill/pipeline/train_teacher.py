@@ -11,7 +11,7 @@ from distill.core import distributed
 from distill.core.checkpoint import save_weights
 from distill.core.provenance import write_record
 from distill.core.denoiser import NetworkDenoiser
-from distill.core.training import LossFn, TrainConfig, train
+from distill.core.training import LossFn, TrainConfig, precision_record, train
 from distill.data import load_dataset
 from distill.methods.teacher import make_teacher_loss
 from distill.pipeline.common import build_denoiser, setup_torch
@@ -26,7 +26,8 @@ def run(cfg: dict[str, Any], parameterization: str, weighting: str, seed: int, o
     out_dir = Path(out_dir)
     data = load_dataset(cfg["data"])
     denoiser, model_cfg, loss_fn = teacher_step(cfg, data, parameterization, weighting, seed, device)
-    result, weights = train(denoiser.net, loss_fn, TrainConfig.from_params(cfg["teacher"], seed), out_dir,
+    train_cfg = TrainConfig.from_params({**cfg["teacher"], "precision": cfg["precision"]}, seed)
+    result, weights = train(denoiser.net, loss_fn, train_cfg, out_dir,
                             desc=f"teacher {parameterization}/{weighting}/s{seed}", progress=progress,
                             fingerprint=model_cfg)
     summary = {**result.summary(), "parameterization": parameterization, "weighting": weighting, "seed": seed,
@@ -45,6 +46,7 @@ def teacher_step(cfg: dict[str, Any], data, parameterization: str, weighting: st
         "kind": "teacher", "profile": cfg["profile"], "parameterization": parameterization, "weighting": weighting,
         "seed": seed, "network": cfg["network"], "teacher": cfg["teacher"],
         "data": {**cfg["data"], "shape": list(data.shape), "num_classes": data.num_classes},
+        **precision_record(cfg["precision"]),
     }
     torch.manual_seed(seed)
     denoiser = build_denoiser(model_cfg).to(device)

@@ -83,7 +83,7 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
     from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
     from distill.core.provenance import write_record
     from distill.data.npz import read_npz
-    from distill.core.training import TrainConfig, train
+    from distill.core.training import TrainConfig, precision_record, train
     from distill.pipeline.common import setup_torch
 
     device = setup_torch(threads, cfg["device"])
@@ -99,10 +99,13 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
                  "network": {**teacher_cfg["network"], "dropout": settings["dropout"]},
                  "distill": {"updates": exp["updates"], "seed": exp["seed"], **settings}}
     model_cfg.pop("status", None)
+    model_cfg.pop("precision", None)  # the teacher's
+    model_cfg.update(precision_record(cfg["precision"]))
     student, loss_fn = kd_step(exp, model_cfg, z.to(device), x.to(device), device)
     load_into(student.net, tensors, teacher_path)  # initialised from the teacher
     result, weights = train(student.net, loss_fn,
-                            TrainConfig.from_params({**settings, "steps": exp["updates"]}, exp["seed"]), out_dir,
+                            TrainConfig.from_params({**settings, "steps": exp["updates"],
+                                                     "precision": cfg["precision"]}, exp["seed"]), out_dir,
                             desc=f"KD {experiment}", progress=progress, fingerprint=model_cfg)
     summary = {**result.summary(), "experiment": experiment, "profile": cfg["profile"], "pairs": pairs_info["pairs"],
                "pairs_wall_seconds": pairs_info["wall_seconds"], "teacher_evals": pairs_info["teacher_evals"],
