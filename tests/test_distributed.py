@@ -230,3 +230,27 @@ def test_bf16_training_steps_run_on_cuda():
     runner = StepRunner({"net": Part(net, TrainConfig(steps=1, batch_size=4, lr=0.1))}, step, 0, "bf16")
     runner()
     assert seen == [torch.bfloat16] and net.weight.dtype == torch.float32
+
+
+def test_every_methods_step_trains_a_rank_on_its_share_of_the_batch(smoke_cfg, monkeypatch):
+    """Rank 0 of 2 (the collectives stubbed): every registered method's training step feeds its trained networks
+    half of the step's images, so a new method that draws its batch without `local_rows` (each rank computing the
+    whole batch) fails here."""
+    import torch.distributed as dist
+
+    from distill.core import distributed
+    from distill.core.training import StepRunner
+    from distill.plugins import active
+
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    monkeypatch.setattr(distributed, "rank", lambda: 0)
+    monkeypatch.setattr(dist, "all_reduce", lambda tensor, op=None: None)
+    for method in active(smoke_cfg):
+        for name, step in method.training_steps(smoke_cfg).items():
+            seen = []
+            hooks = [p.net.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[0]))
+                     for p in step.parts.values()]
+            StepRunner(step.parts, step.step_fn)()
+            for h in hooks:
+                h.remove()
+            assert seen and set(seen) == {step.images // 2}, (method.name, name, seen)
