@@ -450,8 +450,8 @@ def torchrun_command(command: str, cfg: dict, argv: list[str], visible_gpus: int
     if command not in DATA_PARALLEL or kind is None or distributed.launched():
         return None
     gpus = cfg["cluster"][kind].get("gpus", 0)
-    if gpus <= 1 or cfg["device"] == "cpu":
-        return None
+    if gpus <= 1 or cfg["device"] == "cpu" or (cfg["device"] == "auto" and visible_gpus == 0):
+        return None  # one process (device auto without a GPU: on the CPU)
     if visible_gpus < gpus:
         raise ConfigError(f"cluster.{kind}.gpus asks for {gpus} GPUs, but this machine shows {visible_gpus}: run it "
                           f"where {gpus} are free, or lower cluster.{kind}.gpus in params.yaml")

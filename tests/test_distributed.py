@@ -175,6 +175,7 @@ def test_a_job_of_several_gpus_becomes_torchrun_and_a_cpu_or_one_gpu_job_does_no
     assert launch[5:] == ["-m", "distill", *argv]
     assert torchrun_command("kd-pairs", cfg, argv, 8) is None  # not data-parallel
     assert torchrun_command("train-teacher", {**cfg, "device": "cpu"}, argv, 8) is None
+    assert torchrun_command("train-teacher", {**cfg, "device": "auto"}, argv, 0) is None  # auto, no GPU: the CPU
     one = {**cfg, "cluster": {**cfg["cluster"], "teacher": {"gpus": 1}}}
     assert torchrun_command("train-teacher", one, argv, 8) is None
     with pytest.raises(ConfigError, match="asks for 4 GPUs, but this machine shows 2"):

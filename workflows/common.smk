@@ -23,6 +23,12 @@ def hp(*sections):
     return json.dumps({s: CFG[s] for s in sections}, sort_keys=True)
 
 
+def training_hp():
+    """A training rule's arithmetic: empty for fp32 (the string of every run made before the setting existed, so it
+    reruns nothing), else the precision, so switching a profile to bf16 reruns its training."""
+    return "" if CFG["precision"] == "fp32" else json.dumps({"precision": CFG["precision"]})
+
+
 def table1_runs():
     t = CFG["table1"]
     return [run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in t["seeds"]]

@@ -12,7 +12,7 @@ rule train_teacher:
         weighting=WEIGHTING_NAMES,
         seed=r"\d+",
     params:
-        hp=hp("data", "network", "teacher", "device"),
+        hp=hp("data", "network", "teacher", "device") + training_hp(),
         out=f"{RESULTS}/teachers/{{param}}-{{weighting}}-s{{seed}}",
         run=lambda w: {"parameterization": w.param, "weighting": w.weighting, "seed": w.seed},
         experiment="",

@@ -227,7 +227,7 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
 
 METHOD = Method(
     name="kd", label=LABEL, reproduces={("PD", "Table 2"): frozenset({LABEL})},
-    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
+    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
     dvc_outs=("kd",), dvc_small=("kd_metrics",),
     dvc_metrics=lambda cfg: [f"kd_{e}.json" for e in cfg["kd"]["experiments"]],

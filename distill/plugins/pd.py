@@ -185,7 +185,7 @@ def check(cfg) -> list[tuple[str, str]]:
 METHOD = Method(
     name="pd", label=LABEL,
     reproduces={("PD", "Figure 4"): None, ("PD", "Table 2"): frozenset({LABEL, DDIM_LABEL})},
-    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
+    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
     dvc_outs=("pd",), dvc_small=("pd_metrics",),
     dvc_metrics=lambda cfg: [f"pd_{e}.json" for e in cfg["pd"]["experiments"]],

@@ -110,7 +110,7 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
 
 METHOD = Method(
     name="table1", label=LABEL, reproduces={("PD", "Table 1"): None},
-    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "threads"),
+    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
     dvc_outs=("classifier", "teachers", "samples", "refs"), dvc_small=("metrics",),
     dvc_metrics=lambda cfg: ["table1.json"], dvc_plots=lambda cfg: [("plots/table1/losses", *LOSS_XY)],

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """A stand-in for SLURM's commands on one machine, for tests/test_cluster.py: installed on PATH under the names the
 SLURM executor plugin calls (sbatch, sacct, squeue, sinfo, scontrol, srun, scancel, sacctmgr, sshare), it runs each
-submitted job here, at once, in the background, and reports its state as sacct would. Every sbatch call is recorded
-(one JSON line: its arguments) in $FAKE_SLURM_DIR/submissions.jsonl, with the job's state in $FAKE_SLURM_DIR/jobs/."""
+submitted job here, at once, in the background (or, with FAKE_SLURM_SYNC set, before sbatch returns), and reports its
+state as sacct would. Every sbatch call is recorded (one JSON line: its arguments) in
+$FAKE_SLURM_DIR/submissions.jsonl, with the job's state in $FAKE_SLURM_DIR/jobs/."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def sbatch(args: list[str]) -> None:
     proc = subprocess.Popen(["sh", "-c", runner], env=env, start_new_session=True, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     (JOBS / f"{job_id}.pid").write_text(str(proc.pid))
+    if os.environ.get("FAKE_SLURM_SYNC"):  # an idle cluster: the job has run when sbatch returns (the plugin's
+        proc.wait()                       # first status query then sees it done, instead of polling for it)
     print(job_id)
 
 

@@ -56,7 +56,7 @@ rule kd_train:
         weights=KD["student"] + "/model.safetensors",
         summary=KD["student"] + "/summary.json",
     params:
-        hp=lambda w: kd_hp(w, "updates", "train", "seed"),
+        hp=lambda w: kd_hp(w, "updates", "train", "seed") + training_hp(),
         out=KD["student"],
     threads: CFG["threads"]["distill"]
     resources:

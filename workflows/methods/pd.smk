@@ -36,7 +36,8 @@ def pd_round_hp(w):
     """Only this round's settings: changing a late round's settings reruns that round and what follows it."""
     e = PD_EXPS[w.exp]
     return json.dumps({"train": e["train"], "weighting": e["weighting"], "seed": e["seed"], "device": CFG["device"],
-                       "updates": L.round_updates(e, int(w.steps)), "teacher_steps": e["teacher_steps"]}, sort_keys=True)
+                       "updates": L.round_updates(e, int(w.steps)), "teacher_steps": e["teacher_steps"]}, sort_keys=True) \
+        + training_hp()
 
 
 def pd_report_inputs(exp):
@@ -75,7 +76,7 @@ use rule train_teacher as pd_train_teacher with:
         summary=f"{RESULTS}/pd/{{exp}}/teacher/summary.json",
     params:
         hp=lambda w: json.dumps({k: experiment_profile(CFG, "pd", w.exp)[k] for k in ("data", "network", "teacher", "device")}
-                                | {"experiment": PD_EXPS[w.exp]}, sort_keys=True),
+                                | {"experiment": PD_EXPS[w.exp]}, sort_keys=True) + training_hp(),
         out=f"{RESULTS}/pd/{{exp}}/teacher",
         run=lambda w: {"parameterization": PD_EXPS[w.exp]["parameterization"],
                        "weighting": PD_EXPS[w.exp]["teacher_weighting"], "seed": PD_EXPS[w.exp]["seed"]},
