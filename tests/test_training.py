@@ -115,7 +115,7 @@ def _train_cmd(proj: Path, out: str) -> list[str]:
 
 
 def test_training_job_killed_and_rerun_ends_with_the_same_weights(tmp_path):
-    proj = _project(tmp_path, steps=150)
+    proj = _project(tmp_path, steps=80)
     subprocess.run(_train_cmd(proj, str(tmp_path / "ref")), check=True, capture_output=True)
 
     proc = subprocess.Popen(_train_cmd(proj, str(tmp_path / "run")), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
