@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from distill.config import DEFAULT_PARAMS, ConfigError, experiment_profile, load_profile
@@ -49,19 +50,25 @@ def common(p: argparse.ArgumentParser) -> None:
 # as one torchrun process per GPU when its kind asks for more than one (distill/core/distributed.py).
 JOB_OF: dict[str, str] = {}
 DATA_PARALLEL: set[str] = set()
+# a computing command's work, (profile, parsed args, the dry run's training outputs) -> [(unit, count)], for the
+# GPU-hours estimate (distill/bench/work.py, distill/bench/gpu_hours.py)
+COST_OF: dict[str, Callable] = {}
 GPU_JOBS = ("teacher", "distill", "sample", "evaluate")
 CPU_JOBS = ("classifier",)
 
 
 def add_command(sub, name: str, handler, help: str, description: str, method: str | None = None,
-                job: str | None = None, data_parallel: bool = False):
+                job: str | None = None, data_parallel: bool = False, cost=None):
     """A sub-command with the common options and its handler; with `method`, it runs one experiment of that method's
     section (--experiment required); with `job`, it is a computing job of that kind (GPU_JOBS, CPU_JOBS), else a
-    light local one; with `data_parallel`, torchrun may run it on several GPUs."""
+    light local one; with `data_parallel`, torchrun may run it on several GPUs; `cost` counts a job's work in
+    measurable units (distill/bench/work.py; every GPU job declares it)."""
     if job is not None:
         if job not in GPU_JOBS + CPU_JOBS:
             raise ValueError(f"unknown kind of job {job!r} for command {name!r}; expected one of {GPU_JOBS + CPU_JOBS}")
         JOB_OF[name] = job
+    if cost is not None:
+        COST_OF[name] = cost
     if data_parallel:
         DATA_PARALLEL.add(name)
     p = sub.add_parser(name, help=help, description=description)
@@ -241,6 +248,13 @@ def _bench_judge(args, cfg, progress):
     return run_and_report(Path(args.run), Path(args.store), args.baseline, save=not args.incomplete)
 
 
+def _gpu_hours(args, cfg, progress):
+    from distill.bench.gpu_hours import run
+
+    targets = [t for t in args.targets if t != "--"]
+    return run(cfg, targets, Path(args.store), args.measure, args.forceall, args.units)
+
+
 def _bench_report(args, cfg, progress):
     from distill.reports import benchmarks
 
@@ -256,6 +270,7 @@ def _dvc_relock(args, cfg, progress):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from distill.bench import work
     from distill.core.grids import GRIDS
     from distill.core.parameterization import PARAMETERIZATIONS
     from distill.core.samplers import SAMPLERS
@@ -270,8 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help: str, description: str, job: str | None = None,
-                data_parallel: bool = False) -> argparse.ArgumentParser:
-        return add_command(sub, name, handler, help, description, job=job, data_parallel=data_parallel)
+                data_parallel: bool = False, cost=None) -> argparse.ArgumentParser:
+        return add_command(sub, name, handler, help, description, job=job, data_parallel=data_parallel, cost=cost)
 
     command("check-params", _check_params, "validate params.yaml against the schema and print the active profile",
             "Validate params.yaml against workflows/schema/params.schema.json (and each method's schema); exit 1 "
@@ -286,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Continuous-time diffusion training with the given output parameterization and loss weighting. The "
                 "training state is saved atomically every teacher.checkpoint_every steps; re-running the same "
                 "command resumes and ends with the same weights. A non-finite loss stops training and is recorded "
-                "as 'diverged' in summary.json.", job="teacher", data_parallel=True)
+                "as 'diverged' in summary.json.", job="teacher", data_parallel=True, cost=work.train_teacher_work)
     p.add_argument("--parameterization", required=True, choices=PARAMETERIZATIONS)
     p.add_argument("--weighting", required=True, choices=WEIGHTINGS)
     p.add_argument("--seed", type=int, default=0)
@@ -295,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("sample", _sample, "draw evaluation samples from a trained model",
                 "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
                 "size) with any registered sampler on any time grid; write an .npz.", job="sample",
-                data_parallel=True)
+                data_parallel=True, cost=work.sample_work)
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
     p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS),
                    help="; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
@@ -313,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "Evaluate the samples of `distill sample` against reference statistics under the protocol of "
                 "params.yaml (evaluation.*): every metric on each of seed_ranges disjoint ranges of num_samples "
                 "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.",
-                job="evaluate", data_parallel=True)
+                job="evaluate", data_parallel=True, cost=work.evaluate_work)
     p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
     p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
     extractor_weights_option(p)
@@ -321,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", required=True, help="output PNG grid of the first 64 samples")
 
     JOB_OF["fid"] = "evaluate"  # its actions extract features (torch-fidelity runs on the GPU when there is one)
+    COST_OF["fid"] = work.fid_work
     p = sub.add_parser("fid", help="reference statistics and metrics by hand (ref, calc, curve), as EDM's fid.py",
                        description="ref: reference statistics of a data set; calc: protocol metrics of images or a "
                                    "model; curve: FID against the number of samples.")
@@ -401,6 +417,22 @@ def build_parser() -> argparse.ArgumentParser:
                 "verified. ImageNet 64 needs a login: it is verified where you put it (data.root), and the error "
                 "says where to get it. The workflow's fetch rules run this.")
     p.add_argument("names", nargs="*", metavar="NAME", help="artifacts to fetch (default: all the profile reads)")
+
+    p = command("gpu-hours", _gpu_hours, "estimate the GPU hours of targets from a dry run and measured step times",
+                "Dry-run the targets, count each job's work from its command (training updates, sampler steps, "
+                "images through the feature extractor) and multiply by the seconds of one unit measured on a GPU "
+                "(results/benchmarks/<machine>/units.json). On a GPU node, --measure times the units first (on the "
+                "profile's device) and stores them; a login node estimates from the stored times. Ideal "
+                "data-parallel scaling; start-up, checkpoint writes and queueing left out. A job without a measured "
+                "time or a count reads n/a, with the reason.")
+    p.add_argument("targets", nargs="+", metavar="TARGET", help="Snakemake targets (e.g. reports/table1.pdf)")
+    p.add_argument("--measure", action="store_true",
+                   help="time each unit of work on this machine's device (profile's `device`) and store the times")
+    p.add_argument("--forceall", action="store_true",
+                   help="count every job of the targets, not only those still to run")
+    p.add_argument("--units", default=None, help="a units.json to estimate from (default: the one GPU's stored "
+                                                 "for the profile)")
+    p.add_argument("--store", default="results/benchmarks", help="unit times per machine (default: %(default)s)")
 
     p = command("bench-judge", _bench_judge, "file a benchmark run under its machine fingerprint and judge it",
                 "File a tests/benchmarks run (pytest-benchmark JSON) in results/benchmarks/<fingerprint>/ and judge "

@@ -33,6 +33,11 @@ def pytest_addoption(parser):
     parser.addoption("--throughput", action="store_true",
                      help="also run the benchmarks of tests/benchmarks that only measure throughput (no portable "
                           "aim): tools/bench.sh, on an idle machine")
+    parser.addoption("--bench-device", choices=("cpu", "cuda"), default="cpu",
+                     help="the device tests/benchmarks run their networks on (cuda: the timers synchronise the GPU; "
+                          "the run is filed under the GPU's fingerprint)")
+    parser.addoption("--bench-profile", default="mini",
+                     help="the params.yaml profile whose networks and batch sizes tests/benchmarks time")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -55,11 +55,15 @@ def judge(tmp_path, run, make_baseline=False, capsys=None):
 
 def test_the_fingerprint_keys_machines_apart():
     here = machine(threads=1)
-    assert set(here) == {"cpu", "cores", "cpu_capability", "torch", "blas", "threads", "device"}
-    assert here["device"] == "cpu" and here["threads"] == 1 and here["cores"] >= 1
+    assert set(here) == {"cpu", "cores", "cpu_capability", "torch", "blas", "threads", "device", "profile"}
+    assert here["device"] == "cpu" and here["threads"] == 1 and here["cores"] >= 1 and here["profile"] == "mini"
     assert slug(THIS) == "amd-epyc-7b13-2c-avx2-torch2.13.0-cpu-mkl-1t"
     assert slug(OTHER) != slug(THIS) and slug({**THIS, "threads": 2}) != slug(THIS)
-    assert slug({**THIS, "device": "NVIDIA H100 80GB HBM3"}).endswith("-nvidia-h100-80gb-hbm3")
+    gpu = {**THIS, "device": "NVIDIA H100 80GB HBM3"}
+    assert slug(gpu).endswith("-nvidia-h100-80gb-hbm3")
+    # another profile's networks: another baseline (a fingerprint written before profiles were recorded timed mini)
+    assert slug({**gpu, "profile": "paper"}).endswith("-nvidia-h100-80gb-hbm3-paper")
+    assert slug({**THIS, "profile": "mini"}) == slug(THIS)
     with pytest.raises(ValueError, match="lacks"):
         slug({"cpu": "x"})
 
@@ -116,6 +120,15 @@ def test_normalised_times_are_compared_with_another_machine(tmp_path, capsys):
     (store / slug(THIS) / st.BASELINE).unlink()
     status, out = judge(tmp_path, run_json(THIS, slower), capsys=capsys)
     assert status == 1 and "normalised geometric mean of 3 ratios" in out
+
+
+def test_a_gpu_or_another_profile_is_not_compared_with_a_cpu_mini_baseline(tmp_path, capsys):
+    store = tmp_path / "store"
+    baseline(store, OTHER, run_json(OTHER, {k: v / 3 for k, v in MEDIANS.items()}, reference=REFERENCE / 3))
+    for fp in ({**THIS, "device": "NVIDIA H100 80GB HBM3"}, {**THIS, "profile": "paper"}):
+        status, out = judge(tmp_path, run_json(fp, {k: v * 5 for k, v in MEDIANS.items()}), capsys=capsys)
+        assert status == 0 and "(another machine)" not in out, fp
+        assert "no stored baseline of the same profile and kind of device" in out
 
 
 def test_making_a_baseline_replaces_the_old_one(tmp_path, capsys):

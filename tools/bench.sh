@@ -6,7 +6,8 @@
 #                                    only (limits: distill/bench/limits.py). A machine with no baseline gets this run
 #                                    as its baseline (exit 0 if the portable checks pass).
 #   bash tools/bench.sh --baseline   the same, and make this run the new baseline of this machine (commit it)
-# Extra arguments go to pytest (e.g. -k sampler). Run it on an otherwise idle machine: timings are wall-clock.
+# Extra arguments go to pytest (e.g. -k sampler; --bench-device cuda on a GPU, filed under the GPU's fingerprint;
+# --bench-profile paper for the paper networks). Run it on an otherwise idle machine: timings are wall-clock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh

@@ -1,8 +1,9 @@
 """The fingerprint of the machine a benchmark ran on: what makes absolute timings comparable.
 
 CPU model, logical cores, torch's CPU kernels (the capability it dispatches to: AVX2, AVX512, ...), torch version
-and BLAS, the threads the benchmarks use and, when CUDA is used, the GPU. Two runs compare by absolute time only
-when their fingerprints are equal; the fingerprint's slug names its folder under results/benchmarks/."""
+and BLAS, the threads the benchmarks use, when CUDA is used the GPU, and the params.yaml profile whose networks were
+timed (mini unless asked). Two runs compare by absolute time only when their fingerprints are equal; the fingerprint's
+slug names its folder under results/benchmarks/."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 KEYS = ("cpu", "cores", "cpu_capability", "torch", "blas", "threads", "device")
+DEFAULT_PROFILE = "mini"  # a fingerprint without `profile` (runs made before it was recorded) timed mini
 
 
 def cpu_model() -> str:
@@ -42,8 +44,9 @@ def blas() -> str:
     return found.group(1) if found else "unknown-blas"
 
 
-def machine(threads: int, device: str = "cpu") -> dict[str, Any]:
-    """This machine's fingerprint for benchmarks run with `threads` torch threads on `device` ('cpu' or 'cuda')."""
+def machine(threads: int, device: str = "cpu", profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
+    """This machine's fingerprint for benchmarks of `profile` run with `threads` torch threads on `device` ('cpu' or
+    'cuda')."""
     import torch
 
     return {
@@ -54,6 +57,7 @@ def machine(threads: int, device: str = "cpu") -> dict[str, Any]:
         "blas": blas(),
         "threads": int(threads),
         "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "profile": profile,
     }
 
 
@@ -70,4 +74,6 @@ def slug(fp: Mapping[str, Any]) -> str:
              f"torch{_slug(str(fp['torch']))}", _slug(str(fp["blas"])), f"{fp['threads']}t"]
     if fp["device"] != "cpu":
         parts.append(_slug(str(fp["device"])))
+    if fp.get("profile", DEFAULT_PROFILE) != DEFAULT_PROFILE:
+        parts.append(_slug(str(fp["profile"])))
     return "-".join(parts)

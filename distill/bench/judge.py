@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.bench import store as st
+from distill.bench.fingerprint import DEFAULT_PROFILE
 from distill.bench.limits import EACH_LIMIT, MEDIAN_LIMIT, NORMALISED_LIMIT, OVERHEAD_AIMS
 
 
@@ -70,9 +71,19 @@ def relative_checks(kind: str, now: dict[str, float], then: dict[str, float], li
             *(Check(kind, name, now[name], then[name] * (1 + EACH_LIMIT), against) for name in common)]
 
 
-def normalised_reference(run_machine: str, baselines: dict[str, dict[str, Any]]) -> tuple[str, dict] | None:
-    """The baseline normalised times are compared with: this machine's, else the newest one that has them."""
-    with_norm = {m: b for m, b in baselines.items() if normalised(b["benchmarks"])}
+def timed(run: dict[str, Any]) -> tuple[str, bool]:
+    """What a run timed: its profile's networks, on a GPU or not (other machines' normalised times compare only
+    within the same)."""
+    fp = run.get("machine_info", {}).get("fingerprint", {})
+    return fp.get("profile", DEFAULT_PROFILE), fp.get("device", "cpu") != "cpu"
+
+
+def normalised_reference(run_machine: str, baselines: dict[str, dict[str, Any]],
+                         what: tuple[str, bool] = (DEFAULT_PROFILE, False)) -> tuple[str, dict] | None:
+    """The baseline normalised times are compared with: this machine's, else the newest one that has them and
+    timed the same profile on the same kind of device."""
+    with_norm = {m: b for m, b in baselines.items() if normalised(b["benchmarks"]) and
+                 (m == run_machine or timed(b) == what)}
     if run_machine in with_norm:
         return run_machine, with_norm[run_machine]
     if not with_norm:
@@ -86,10 +97,11 @@ def judge(run: dict[str, Any], machine: str, baselines: dict[str, dict[str, Any]
     checks, notes = overhead_checks(run), []
     if not checks:
         notes.append("the run has no overhead ratio: the overhead benchmarks did not run")
-    ref = normalised_reference(machine, baselines)
+    ref = normalised_reference(machine, baselines, timed(run))
     now = {k: v["normalised"] for k, v in normalised(run["benchmarks"]).items()}
     if ref is None:
-        notes.append("no stored baseline has normalised times: normalised times not compared")
+        notes.append("no stored baseline of the same profile and kind of device has normalised times: normalised "
+                     "times not compared")
     else:
         then = {k: v["normalised"] for k, v in normalised(ref[1]["benchmarks"]).items()}
         checks += relative_checks("normalised", now, then, NORMALISED_LIMIT,

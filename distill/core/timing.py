@@ -1,18 +1,43 @@
-"""Time spent inside networks, measured with hooks, to divide an operation's time by (its overhead ratio)."""
+"""Time spent inside networks, measured with hooks, to divide an operation's time by (its overhead ratio). On a GPU
+every timer reading waits for the kernels queued so far (CUDA runs them asynchronously: without it a timer reads when
+the work was queued, not when it was done)."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import torch
 
 
+def synchronize(device: torch.device | str) -> None:
+    """Wait for the work queued on `device` (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def synced(fn, device: torch.device | str):
+    """`fn` returning only once the work it queued on `device` is done: what a wall-clock timer of it must time."""
+    if torch.device(device).type != "cuda":
+        return fn
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        torch.cuda.synchronize(device)
+        return out
+
+    return run
+
+
 class NetworkTime:
     """Seconds spent inside the given networks' forward passes and, for outputs that need gradients, their backward
-    passes (from the gradient reaching the output to the last parameter gradient accumulated)."""
+    passes (from the gradient reaching the output to the last parameter gradient accumulated). With `sync` (networks
+    on a GPU) each reading first waits for the queued kernels."""
 
-    def __init__(self, *nets: torch.nn.Module):
+    def __init__(self, *nets: torch.nn.Module, sync: bool = False):
         self.forward = self.backward = 0.0
+        self._sync = sync
         self._t0 = self._bwd_begin = self._bwd_end = None
         self._handles = []
         for net in nets:
@@ -20,11 +45,16 @@ class NetworkTime:
             self._handles += [p.register_post_accumulate_grad_hook(self._grad_done) for p in net.parameters()
                               if p.requires_grad]
 
+    def _clock(self) -> float:
+        if self._sync:  # a wait at every hook: on a GPU the networks' time includes these waits (a ratio's floor)
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     def _pre(self, module, inputs):
-        self._t0 = time.perf_counter()
+        self._t0 = self._clock()
 
     def _post(self, module, inputs, out):
-        self.forward += time.perf_counter() - self._t0
+        self.forward += self._clock() - self._t0
         for tensor in out if isinstance(out, (tuple, list)) else (out,):  # a tensor, or a tuple (feature extractors)
             if isinstance(tensor, torch.Tensor) and tensor.requires_grad:
                 tensor.register_hook(self._backward_starts)
@@ -32,10 +62,10 @@ class NetworkTime:
 
     def _backward_starts(self, grad):
         self._flush()
-        self._bwd_begin = time.perf_counter()
+        self._bwd_begin = self._clock()
 
     def _grad_done(self, param):
-        self._bwd_end = time.perf_counter()
+        self._bwd_end = self._clock()
 
     def _flush(self):
         if self._bwd_begin is not None and self._bwd_end is not None:

@@ -62,3 +62,21 @@ def extract_features(images: torch.Tensor, extractor, batch_size: int) -> dict[s
     fid_layer, isc_layer = LAYERS[name]
     return {"fid": distributed.gather_rows(feats[fid_layer].double()),
             "isc": distributed.gather_rows(feats[isc_layer].double())}
+
+
+def timing_extractor(cfg, shape: tuple[int, ...], folder: str | Path):
+    """The profile's feature extractor for timing it: Inception from its weights file (`distill fetch inception`);
+    the domain classifier with random weights (written to `folder`: its time does not depend on its weights)."""
+    from distill.core.checkpoint import save_weights
+    from distill.metrics.classifier import build_classifier
+
+    ev = cfg["evaluation"]
+    if ev["feature_extractor"] != "distill-domain":
+        return load_extractor(ev["feature_extractor"], ev["feature_extractor_weights"])
+    c = cfg["classifier"]
+    net_cfg = {"in_channels": shape[0], "resolution": shape[-1], "num_classes": 10, "width": c["width"],
+               "feature_dim": c["feature_dim"], "max_shift": c["max_shift"]}
+    torch.manual_seed(0)
+    path = Path(folder) / "domain-classifier.safetensors"
+    save_weights(path, build_classifier(net_cfg).state_dict(), {"kind": "classifier", "classifier": net_cfg})
+    return load_extractor("distill-domain", str(path))

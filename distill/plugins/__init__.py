@@ -59,9 +59,9 @@ class Method:
     dvc_metrics: Callable[[Mapping[str, Any]], list[str]] = lambda cfg: []
     # (folder, x, y): a folder of one CSV per line (distill.results.plots)
     dvc_plots: Callable[[Mapping[str, Any]], list[tuple[str, str, str]]] = lambda cfg: []
-    # profile -> its training steps by name ({"distillation": TrainingStep}); the benchmarks find and time every
-    # method's steps here
-    training_steps: Callable[[Mapping[str, Any]], Mapping[str, TrainingStep]] = lambda cfg: {}
+    # (profile, device) -> its training steps by name ({"distillation": TrainingStep}), networks and data on the
+    # device; the benchmarks find and time every method's steps here
+    training_steps: Callable[..., Mapping[str, TrainingStep]] = lambda cfg, device="cpu": {}
     claims: str = ""  # module with CLAIMS (default distill.claims.<name>)
     jobs_shared: bool = False  # its job time includes the jobs no method owns (classifier, reference statistics)
     # checks the schema cannot express, on a profile that runs it: (key path under the profile, problem) pairs

@@ -148,11 +148,27 @@ def _report(args, cfg, progress):
     print(f"KD {args.experiment}: one-step FID {summary['fid']}")
 
 
+def pairs_work(cfg, args, producers):
+    """The teacher's DDIM steps over the pairs, in batches of sampling.batch_size."""
+    from distill.bench.work import Unit, sampler_steps, source_of_model
+
+    exp = cfg["kd"]["experiments"][args.experiment]
+    return [(Unit("sampler_step", source_of_model(args.teacher, producers)),
+             sampler_steps(cfg, exp["teacher_steps"], exp["pairs"]))]
+
+
+def train_work(cfg, args, producers):
+    from distill.bench.work import Unit
+
+    return [(Unit("train", ("kd", args.experiment), ("kd", "kd")), cfg["kd"]["experiments"][args.experiment]["updates"])]
+
+
 def add_commands(sub) -> None:
     from distill.cli import add_command, report_io
 
     p = add_command(sub, "kd-pairs", _pairs,
                     "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM", method="kd", job="sample",
+                    cost=pairs_work,
                     description="Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds "
                                    "pairs_first_seed, ... (disjoint from the evaluation seeds), x the teacher's "
                                    "teacher_steps-step DDIM sample. One job, once per teacher.")
@@ -161,7 +177,7 @@ def add_commands(sub) -> None:
 
     p = add_command(sub, "kd-train", _train,
                     "knowledge distillation: train the one-step student; resumes if interrupted", method="kd",
-                    job="distill", data_parallel=True,
+                    job="distill", data_parallel=True, cost=train_work,
                     description="Train a one-step student, initialised from the teacher, to map z_1 to the "
                                    "teacher's sample (Luhman & Luhman 2021), with kd.experiments.<EXPERIMENT>.train.")
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
@@ -177,7 +193,7 @@ def add_commands(sub) -> None:
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 
 
-def training_steps(cfg) -> dict[str, TrainingStep]:
+def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One update of the first experiment's one-step student (a batch of pairs, Luhman & Luhman's regression,
     backward, clipping, AdamW, EMA); the pairs are random stand-ins of the teacher's (the cost does not depend on
     their values)."""
@@ -193,7 +209,7 @@ def training_steps(cfg) -> dict[str, TrainingStep]:
     gen = torch.Generator().manual_seed(exp["seed"])
     z, x = torch.randn(exp["pairs"], *data.shape, generator=gen), torch.rand(exp["pairs"], *data.shape, generator=gen)
     student_cfg = {**model_cfg, "network": {**model_cfg["network"], "dropout": s["dropout"]}}
-    student, loss_fn = kd_step(exp, student_cfg, z, 2 * x - 1)
+    student, loss_fn = kd_step(exp, student_cfg, z.to(device), (2 * x - 1).to(device), device)
     return {"kd": TrainingStep({SINGLE: Part(student.net, TrainConfig.from_params({**s, "steps": exp["updates"]}))},
                                one_loss_step(student.net, loss_fn, s["batch_size"]), s["batch_size"],
                                "1 forward + 1 backward")}

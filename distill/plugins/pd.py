@@ -53,12 +53,21 @@ def _spread(args, cfg, progress):
     print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
 
 
+def round_work(cfg, args, producers):
+    """A round's updates of the experiment's distillation step (its network, batch and two teacher steps)."""
+    from distill.bench.work import Unit
+    from distill.pipeline.pd_layout import round_updates
+
+    exp = cfg["pd"]["experiments"][args.experiment]
+    return [(Unit("train", ("pd", args.experiment), ("pd", "distillation")), round_updates(exp, args.student_steps))]
+
+
 def add_commands(sub) -> None:
     from distill.cli import add_command, positive_int, report_io
 
     p = add_command(sub, "pd-round", _round,
                     "one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
-                    method="pd", job="distill", data_parallel=True,
+                    method="pd", job="distill", data_parallel=True, cost=round_work,
                     description="Distil a teacher sampled with 2N DDIM steps into a student of N steps: the "
                                    "student starts from the teacher's weights, is trained on two-step DDIM targets at "
                                    "the discrete times i/N with a fresh optimizer and a learning rate annealed to 0, "
@@ -137,7 +146,7 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
     return {"pd_experiment": found}
 
 
-def training_steps(cfg) -> dict[str, TrainingStep]:
+def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One update of the first round of the first experiment (Algorithm 2: two DDIM steps of the frozen teacher, the
     target, the student's loss, backward, clipping, AdamW), the teacher a fresh Table 1 teacher."""
     from distill.config import experiment_profile
@@ -150,10 +159,11 @@ def training_steps(cfg) -> dict[str, TrainingStep]:
     name, exp = next(iter(cfg["pd"]["experiments"].items()))
     ecfg, s, student_steps = experiment_profile(cfg, "pd", name), exp["train"], exp["teacher_steps"] // 2
     data = load_dataset(ecfg["data"])
-    teacher, model_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])
+    teacher, model_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"],
+                                         device)
     teacher.eval().requires_grad_(False)
     student_cfg = {**model_cfg, "network": {**model_cfg["network"], "dropout": s["dropout"]}}
-    student, loss_fn = distillation_step(exp, data, student_cfg, teacher, student_steps)
+    student, loss_fn = distillation_step(exp, data, student_cfg, teacher, student_steps, device)
     tcfg = TrainConfig.from_params({**s, "steps": round_updates(exp, student_steps)})  # the round's lr anneal
     return {"distillation": TrainingStep({SINGLE: Part(student.net, tcfg)},
                                          one_loss_step(student.net, loss_fn, s["batch_size"]), s["batch_size"],

@@ -62,7 +62,7 @@ def check(cfg) -> list[tuple[str, str]]:
         if both else []
 
 
-def training_steps(cfg) -> dict[str, TrainingStep]:
+def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One teacher update (PD Eq. 2 loss of a batch, backward, clipping, AdamW, EMA) of the grid's first cell."""
     from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
     from distill.data import load_dataset
@@ -70,7 +70,7 @@ def training_steps(cfg) -> dict[str, TrainingStep]:
 
     data = load_dataset(cfg["data"])
     t, grid = cfg["teacher"], cfg["table1"]
-    denoiser, _, loss_fn = teacher_step(cfg, data, grid["parameterizations"][0], grid["weightings"][0], 0)
+    denoiser, _, loss_fn = teacher_step(cfg, data, grid["parameterizations"][0], grid["weightings"][0], 0, device)
     return {"teacher": TrainingStep({SINGLE: Part(denoiser.net, TrainConfig.from_params(t))},
                                     one_loss_step(denoiser.net, loss_fn, t["batch_size"]), t["batch_size"],
                                     "1 forward + 1 backward")}

@@ -1,7 +1,9 @@
 """Throughput benchmarks (pytest-benchmark) of the mini profile's networks and the code around them.
 
 Not part of the default test run. `bash tools/bench.sh` runs them all and judges the run (distill.bench.judge); CI
-runs the overhead-ratio benchmarks only (`-m overhead`, README "Benchmarks").
+runs the overhead-ratio benchmarks only (`-m overhead`, README "Benchmarks"). `--bench-device cuda` runs the networks
+on the GPU (every timer synchronises it first: CUDA kernels run asynchronously) and `--bench-profile` times another
+profile's networks and batches; both are part of the run's fingerprint, so its baseline is kept apart.
 
 Three kinds of figures, from the most to the least portable between machines:
   - overhead ratios: an operation's time / the time its network passes take *in the same calls* (NetworkTime: hooks
@@ -32,20 +34,28 @@ from distill.pipeline.train_teacher import teacher_step
 from distill.plugins import active
 
 ROOT = Path(__file__).resolve().parents[2]
-PROFILE = "mini"
 NFES = (1, 2, 4, 8, 16, 32, 64)
 ROUNDS = 5  # per sampler benchmark; training steps run 4x as many (they are short)
 
 
-def mini_profile() -> dict:
-    return load_profile(ROOT / "params.yaml", PROFILE)
+def bench_profile(config) -> dict:
+    """The profile the benchmarks time (--bench-profile, default mini), on --bench-device."""
+    device = config.getoption("--bench-device")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise pytest.UsageError("--bench-device cuda: no CUDA device is available here")
+    return {**load_profile(ROOT / "params.yaml", config.getoption("--bench-profile")), "device": device}
 
 
 @pytest.fixture(scope="session")
-def cfg():
-    cfg = mini_profile()
+def cfg(pytestconfig):
+    cfg = bench_profile(pytestconfig)
     torch.set_num_threads(cfg["threads"]["sample"])  # one job's thread budget, as the pipeline runs it
     return cfg
+
+
+@pytest.fixture(scope="session")
+def device(cfg) -> torch.device:
+    return torch.device(cfg["device"])
 
 
 @pytest.fixture(scope="session")
@@ -57,14 +67,14 @@ def data(cfg):
 def teacher(cfg, data):
     """The mini U-Net as the PD teacher's denoiser, freshly initialised: throughput does not depend on the weights."""
     exp = next(iter(cfg["pd"]["experiments"].values()))
-    denoiser, _, _ = teacher_step(cfg, data, exp["parameterization"], exp["teacher_weighting"], 0)
+    denoiser, _, _ = teacher_step(cfg, data, exp["parameterization"], exp["teacher_weighting"], 0, cfg["device"])
     return denoiser
 
 
 def pytest_generate_tests(metafunc):
     """`method_step`: every training step of every method the mini profile runs, as the registry declares it."""
     if "method_step" in metafunc.fixturenames:
-        cfg = mini_profile()
+        cfg = bench_profile(metafunc.config)
         names = [(m.name, step) for m in active(cfg) for step in m.training_steps(cfg)]
         metafunc.parametrize("method_step", names, ids=[f"{m}-{s}" for m, s in names])
 
@@ -89,7 +99,8 @@ def record_overhead(benchmark, timer: NetworkTime, kind: str, before_rounds: lis
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    machine_info["fingerprint"] = machine(mini_profile()["threads"]["sample"])
+    cfg = bench_profile(config)
+    machine_info["fingerprint"] = machine(cfg["threads"]["sample"], cfg["device"], cfg["profile"])
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):

@@ -15,11 +15,9 @@ import torch
 
 from distill.core.grids import uniform
 from distill.core.samplers import sample_ddim
-from distill.core.checkpoint import save_weights
-from distill.core.timing import NetworkTime, reference_kernel
+from distill.core.timing import NetworkTime, reference_kernel, synced
 from distill.core.training import StepRunner
-from distill.metrics.classifier import build_classifier
-from distill.metrics.extractors import extract_features, load_extractor
+from distill.metrics.extractors import extract_features, timing_extractor
 from distill.data.base import images_to_uint8
 from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import Reference, fid_statistics
@@ -36,8 +34,8 @@ class KernelTime:
     round): it sees the same machine state as the rounds it sits between. The normalised time is the benchmark's
     fastest round / the kernel's fastest run: minima, the least disturbed by other work on a shared machine."""
 
-    def __init__(self, name: str, kernel, repeats: int = 1):
-        self.name, self.kernel, self.repeats, self.times = name, kernel, repeats, []
+    def __init__(self, name: str, kernel, repeats: int = 1, device: torch.device | str = "cpu"):
+        self.name, self.kernel, self.repeats, self.times = name, synced(kernel, device), repeats, []
         self.timer, self.network_marks = None, []  # with a NetworkTime: its reading before each round
         kernel()  # warm-up
 
@@ -63,8 +61,13 @@ def images_per_second(benchmark, n: int) -> None:
     benchmark.extra_info["images_per_second"] = n / benchmark.stats.stats.median
 
 
-def unet_kernel(net, data, batch: int, backward: bool = False):
-    return reference_kernel(net, torch.randn(batch, *data.shape), torch.rand(batch), backward=backward)
+def unet_kernel(net, data, batch: int, device, backward: bool = False):
+    return reference_kernel(net, torch.randn(batch, *data.shape, device=device), torch.rand(batch, device=device),
+                            backward=backward)
+
+
+def unet_inputs(data, batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.randn(batch, *data.shape, device=device), torch.rand(batch, device=device)
 
 
 def _batch(cfg, which: str) -> int:
@@ -72,43 +75,43 @@ def _batch(cfg, which: str) -> int:
 
 
 @pytest.mark.parametrize("which", ["sampling_batch", "train_batch"])
-def test_network_forward(benchmark, cfg, data, teacher, which):
-    """One forward of the mini U-Net without gradient (the unit of the sampler and of the PD teacher)."""
+def test_network_forward(benchmark, cfg, data, teacher, device, which):
+    """One forward of the profile's U-Net without gradient (the unit of the sampler and of the PD teacher)."""
     b = _batch(cfg, which)
-    net, z, t = teacher.net.eval(), torch.randn(b, *data.shape), torch.rand(b)
-    ref = KernelTime(f"unet-{which}", unet_kernel(net, data, b))
+    net, (z, t) = teacher.net.eval(), unet_inputs(data, b, device)
+    ref = KernelTime(f"unet-{which}", unet_kernel(net, data, b, device), device=device)
     with torch.no_grad():
-        benchmark.pedantic(net, (z, t), setup=ref, rounds=FORWARD_ROUNDS)
+        benchmark.pedantic(synced(net, device), (z, t), setup=ref, rounds=FORWARD_ROUNDS)
     ref.store(benchmark)
     images_per_second(benchmark, b)
 
 
-def test_network_forward_backward(benchmark, cfg, data, teacher):
+def test_network_forward_backward(benchmark, cfg, data, teacher, device):
     """One forward and backward at the training batch (the unit of a training step)."""
     b = cfg["teacher"]["batch_size"]
-    net, z, t = teacher.net.train(), torch.randn(b, *data.shape), torch.rand(b)
+    net, (z, t) = teacher.net.train(), unet_inputs(data, b, device)
 
     def fwd_bwd():
         net.zero_grad(set_to_none=True)
         net(z, t).square().mean().backward()
 
-    ref = KernelTime("unet-train_batch-backward", unet_kernel(net, data, b, backward=True))
-    benchmark.pedantic(fwd_bwd, setup=ref, rounds=FORWARD_ROUNDS)
+    ref = KernelTime("unet-train_batch-backward", unet_kernel(net, data, b, device, backward=True), device=device)
+    benchmark.pedantic(synced(fwd_bwd, device), setup=ref, rounds=FORWARD_ROUNDS)
     ref.store(benchmark)
     images_per_second(benchmark, b)
 
 
 @pytest.mark.parametrize("nfe", [pytest.param(n, marks=pytest.mark.overhead) if n in PORTABLE_NFES else n
                                  for n in NFES])
-def test_ddim_sampler(benchmark, cfg, data, teacher, nfe):
-    """DDIM with the mini U-Net: images/s at each number of function evaluations (NFE = steps)."""
+def test_ddim_sampler(benchmark, cfg, data, teacher, device, nfe):
+    """DDIM with the profile's U-Net: images/s at each number of function evaluations (NFE = steps)."""
     b = cfg["sampling"]["batch_size"]
-    denoiser, z = teacher.eval(), torch.randn(b, *data.shape)
+    denoiser, (z, _) = teacher.eval(), unet_inputs(data, b, device)
     # made before the timer (its one capturing forward is not counted); one sample = NFE runs, as long as a round
-    ref = KernelTime("unet-sampling_batch", unet_kernel(denoiser.net, data, b), repeats=nfe)
-    ref.timer = timer = NetworkTime(denoiser.net)
+    ref = KernelTime("unet-sampling_batch", unet_kernel(denoiser.net, data, b, device), repeats=nfe, device=device)
+    ref.timer = timer = NetworkTime(denoiser.net, sync=device.type == "cuda")
     with torch.no_grad():
-        benchmark.pedantic(sample_ddim, (denoiser, z, uniform(nfe)), {"clip_x": cfg["sampling"]["clip_x"]},
+        benchmark.pedantic(synced(sample_ddim, device), (denoiser, z, uniform(nfe)), {"clip_x": cfg["sampling"]["clip_x"]},
                            setup=ref, rounds=ROUNDS)
     ref.store(benchmark)
     images_per_second(benchmark, b)
@@ -116,16 +119,17 @@ def test_ddim_sampler(benchmark, cfg, data, teacher, nfe):
 
 
 @pytest.mark.overhead
-def test_training_step(benchmark, cfg, data, method_step):
+def test_training_step(benchmark, cfg, data, device, method_step):
     """One training step of a registered method (distill.plugins: Method.training_steps) as its trainer makes it:
     its losses, backward passes, clipping, optimizer updates and EMAs (distill.core.training.StepRunner)."""
     method, name = method_step
-    step = get(method).training_steps(cfg)[name]
-    run = StepRunner(step.parts, step.step_fn)
+    step = get(method).training_steps(cfg, device)[name]
+    run = synced(StepRunner(step.parts, step.step_fn, precision=cfg["precision"]), device)
     run()  # the optimizers allocate their state on the first step
     nets = [p.net for p in step.parts.values()]
-    ref = KernelTime("unet-train_batch-backward", unet_kernel(nets[0], data, step.images, backward=True))
-    ref.timer = timer = NetworkTime(*nets, *step.frozen)
+    ref = KernelTime("unet-train_batch-backward", unet_kernel(nets[0], data, step.images, device, backward=True),
+                     device=device)
+    ref.timer = timer = NetworkTime(*nets, *step.frozen, sync=device.type == "cuda")
     benchmark.pedantic(run, setup=ref, rounds=4 * ROUNDS)
     ref.store(benchmark)
     images_per_second(benchmark, step.images)
@@ -134,14 +138,9 @@ def test_training_step(benchmark, cfg, data, method_step):
 
 @pytest.fixture(scope="module")
 def extractor(cfg, data, tmp_path_factory):
-    """The domain feature extractor through torch-fidelity, as the evaluation loads it (random weights)."""
-    c = cfg["classifier"]
-    net_cfg = {"in_channels": data.shape[0], "resolution": data.shape[-1], "num_classes": 10,
-               "width": c["width"], "feature_dim": c["feature_dim"], "max_shift": c["max_shift"]}
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("extractor") / "model.safetensors"
-    save_weights(path, build_classifier(net_cfg).state_dict(), {"kind": "classifier", "classifier": net_cfg})
-    return load_extractor("distill-domain", str(path))
+    """The profile's feature extractor through torch-fidelity, as the evaluation loads it (the domain classifier with
+    random weights; Inception from its fetched weights: `distill fetch inception`)."""
+    return timing_extractor(cfg, data.shape, tmp_path_factory.mktemp("extractor"))
 
 
 @pytest.fixture(scope="module")
@@ -152,16 +151,22 @@ def images(cfg, data):
     return images_to_uint8(x)
 
 
+def device_of(extractor) -> torch.device:
+    """Where torch-fidelity put the extractor (the GPU when there is one, as the evaluation runs it)."""
+    return next(extractor.parameters()).device
+
+
 def extractor_kernel(cfg, extractor, images):
-    return reference_kernel(extractor, images[:cfg["evaluation"]["batch_size"]])
+    return reference_kernel(extractor, images[:cfg["evaluation"]["batch_size"]].to(device_of(extractor)))
 
 
 @pytest.mark.overhead
 def test_feature_extraction(benchmark, cfg, images, extractor):
     """Features of one seed range of images (torch-fidelity, the mini FID's feature space)."""
-    ref = KernelTime("extractor-eval_batch", extractor_kernel(cfg, extractor, images))
-    ref.timer = timer = NetworkTime(extractor)
-    feats = benchmark.pedantic(extract_features, (images, extractor, cfg["evaluation"]["batch_size"]), setup=ref,
+    ref = KernelTime("extractor-eval_batch", extractor_kernel(cfg, extractor, images),
+                     device=device_of(extractor))
+    ref.timer = timer = NetworkTime(extractor, sync=device_of(extractor).type == "cuda")
+    feats = benchmark.pedantic(synced(extract_features, device_of(extractor)), (images, extractor, cfg["evaluation"]["batch_size"]), setup=ref,
                                rounds=ROUNDS)
     assert feats["fid"].shape[0] == len(images)
     ref.store(benchmark)
@@ -177,9 +182,11 @@ def test_fid(benchmark, cfg, images, extractor):
     ref = Reference(mu, sigma, ref_feats.numpy().astype(np.float32), tuple(images.shape[1:]), "distill-domain", "",
                     "", len(images))
     batch = cfg["evaluation"]["batch_size"]
-    kernel = KernelTime("extractor-eval_batch", extractor_kernel(cfg, extractor, images))
-    kernel.timer = timer = NetworkTime(extractor)
-    value = benchmark.pedantic(lambda: fid_of_features(extract_features(images, extractor, batch)["fid"], ref),
+    kernel = KernelTime("extractor-eval_batch", extractor_kernel(cfg, extractor, images),
+                     device=device_of(extractor))
+    kernel.timer = timer = NetworkTime(extractor, sync=device_of(extractor).type == "cuda")
+    value = benchmark.pedantic(synced(lambda: fid_of_features(extract_features(images, extractor, batch)["fid"], ref),
+                                      device_of(extractor)),
                                setup=kernel, rounds=ROUNDS)
     assert abs(value) < 1e-6  # the same images as the reference
     kernel.store(benchmark)

@@ -1,0 +1,291 @@
+"""Estimated GPU hours of workflow targets: the jobs a Snakemake dry run lists, each job's work counted from its
+`distill` command (distill.bench.work) and the seconds of each unit of work measured on a GPU.
+
+    distill gpu-hours --profile paper -- reports/table1.pdf             # from the unit times stored for a GPU
+    distill gpu-hours --profile paper --measure -- reports/table1.pdf   # on a GPU node: measure them, then estimate
+
+Unit times are kept per machine fingerprint (with the profile) in results/benchmarks/<slug>/units.json; commit them
+and a login node without a GPU estimates from them. The estimate assumes ideal data-parallel scaling (a job on k GPUs
+costs the GPU hours of one) and leaves out start-up, checkpoint writes and queueing. A dry run lists only the jobs
+still to run: `--forceall` estimates every job of the targets from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from distill.bench.fingerprint import machine, slug
+from distill.bench.work import Source, Unit, UnknownWork
+
+UNITS_FILE = "units.json"
+COMMAND = re.compile(r"-m distill\s+(.*)$")
+
+
+class EstimateError(RuntimeError):
+    pass
+
+
+@dataclass
+class Job:
+    command: str  # the distill sub-command
+    argv: list[str]
+    work: list[tuple[Unit, int]] = field(default_factory=list)
+    problem: str | None = None  # why its work cannot be counted
+
+
+def dry_run_commands(profile: str, targets: list[str], forceall: bool = False) -> list[list[str]]:
+    """The `distill` arguments of every job a dry run of `targets` lists (in the working directory's project)."""
+    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1", "--config", f"profile={profile}",
+           *(["--forceall"] if forceall else []), "--", *targets]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise EstimateError(f"the dry run failed ({shlex.join(cmd[1:])}):\n{(proc.stderr or proc.stdout)[-3000:]}")
+    commands = []
+    for line in (proc.stdout + "\n" + proc.stderr).splitlines():
+        found = COMMAND.search(line)
+        if found:
+            argv = shlex.split(found.group(1))
+            commands.append(argv[:argv.index(">")] if ">" in argv else argv)
+    return commands
+
+
+def count_work(cfg: Mapping[str, Any], commands: list[list[str]]) -> list[Job]:
+    """Each GPU job with its work; CPU jobs (the domain classifier) and light commands (reports, tables, fetch)
+    are left out."""
+    from distill import cli
+
+    parser = cli.build_parser()
+    parsed = [parser.parse_args(argv) for argv in commands]
+    # the folder a training job writes -> the experiment whose network it trains (what later jobs sample)
+    producers: dict[str, Source] = {
+        str(Path(a.out)): (getattr(a, "method", None), getattr(a, "experiment", None))
+        for a in parsed if cli.JOB_OF.get(a.command) in ("teacher", "distill") and getattr(a, "out", None)}
+    jobs = []
+    for argv, args in zip(commands, parsed):
+        if cli.JOB_OF.get(args.command) not in cli.GPU_JOBS:
+            continue
+        job = Job(args.command, argv)
+        cost = cli.COST_OF.get(args.command)
+        if cost is None:
+            job.problem = f"`distill {args.command}` declares no work (distill.cli.add_command's cost)"
+        else:
+            try:
+                job.work = cost(cfg, args, producers)
+            except UnknownWork as exc:
+                job.problem = str(exc)
+        jobs.append(job)
+    return jobs
+
+
+# ---- measuring one unit of work on this machine ----
+
+def _restricted(cfg: Mapping[str, Any], method: str, experiment: str) -> dict[str, Any]:
+    """The profile with only `experiment` in `method`'s section (a method's training steps use its first one)."""
+    section = cfg[method]
+    return {**cfg, method: {**section, "experiments": {experiment: section["experiments"][experiment]}}}
+
+
+def _profile_of(cfg: Mapping[str, Any], source: Source) -> dict[str, Any]:
+    from distill.config import experiment_profile
+
+    return experiment_profile(cfg, *source) if not isinstance(source, str) else dict(cfg)
+
+
+def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
+    """(a function doing `per` units of work on `device`, per)."""
+    import torch
+
+    if unit.kind == "train":
+        from distill.core.training import StepRunner
+        from distill.plugins import get
+
+        method, name = unit.step
+        wm, we = unit.source
+        c = _restricted(cfg, method, we) if wm == method else _profile_of(cfg, unit.source)
+        step = get(method).training_steps(c, device)[name]
+        return StepRunner(step.parts, step.step_fn, precision=cfg["precision"]), 1
+    if unit.kind == "sampler_step":
+        from distill.core.grids import uniform
+        from distill.core.samplers import sample_ddim
+        from distill.pipeline.common import load_denoiser
+        from distill.pipeline.sample import conditions
+
+        if isinstance(unit.source, str):
+            denoiser, model_cfg = load_denoiser(unit.source, device)
+            shape, classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
+        else:
+            from distill.data import load_dataset
+            from distill.pipeline.train_teacher import teacher_step
+
+            ecfg, (wm, we) = _profile_of(cfg, unit.source), unit.source
+            exp = cfg[wm]["experiments"][we] if wm else {}
+            data = load_dataset(ecfg["data"])
+            denoiser = teacher_step(ecfg, data, exp.get("parameterization", "eps"), "snr", 0, device)[0].eval()
+            shape, classes = data.shape, data.num_classes
+        b = cfg["sampling"]["batch_size"]
+        z, cond = torch.randn(b, *shape, device=device), conditions(list(range(b)), classes, {}, device)
+
+        def one_step():
+            with torch.no_grad():
+                sample_ddim(denoiser, z, uniform(1), cond, clip_x=cfg["sampling"]["clip_x"])
+
+        return one_step, 1
+    if unit.kind == "features":
+        from distill.data import load_dataset
+        from distill.metrics.extractors import extract_features, timing_extractor
+
+        shape = load_dataset(cfg["data"]).shape
+        extractor = timing_extractor(cfg, shape, scratch)
+        batch = cfg["evaluation"]["batch_size"]
+        images = torch.randint(0, 256, (2 * batch, *shape), dtype=torch.uint8)
+        return (lambda: extract_features(images, extractor, batch)), len(images)
+    raise ValueError(f"unknown unit of work {unit.kind!r}")
+
+
+def measure(cfg: Mapping[str, Any], units: list[Unit], device, repeats: int = 5) -> dict[str, float]:
+    """Seconds of one unit of each kind of work on `device`: the median of `repeats` timed runs after two warm-ups
+    (optimizer state, kernel selection), the GPU synchronised before each reading."""
+    from distill.core.timing import synced
+
+    out = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for unit in units:
+            fn, per = _unit_fn(cfg, unit, device, Path(scratch))
+            fn = synced(fn, device)
+            fn(), fn()
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - start)
+            out[unit.key] = statistics.median(times) / per
+            print(f"measured {unit.key}: {out[unit.key]:.4g} s", file=sys.stderr)
+    return out
+
+
+# ---- unit times kept per machine ----
+
+def read_units(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise EstimateError(f"{path} is not valid JSON ({exc}); delete it and measure again (--measure)") from None
+    if not isinstance(record.get("units"), dict) or not isinstance(record.get("fingerprint"), dict):
+        raise EstimateError(f"{path} lacks 'fingerprint' or 'units'; delete it and measure again (--measure)")
+    return record
+
+
+def store_units(store: Path, fp: dict[str, Any], times: dict[str, float]) -> Path:
+    from distill.core.checkpoint import atomic_write
+    from distill.core.provenance import code_version
+
+    path = store / slug(fp) / UNITS_FILE
+    record = read_units(path) if path.is_file() else {"fingerprint": fp, "units": {}}
+    stamp = {"commit": code_version(), "date": time.strftime("%Y-%m-%d")}
+    record["units"].update({k: {"seconds": v, **stamp} for k, v in times.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n"))
+    return path
+
+
+def gpu_unit_files(store: Path, profile: str) -> list[Path]:
+    """The stored unit times of GPU machines for `profile`."""
+    out = []
+    for path in sorted(store.glob(f"*/{UNITS_FILE}")):
+        fp = read_units(path)["fingerprint"]
+        if fp.get("device", "cpu") != "cpu" and fp.get("profile") == profile:
+            out.append(path)
+    return out
+
+
+# ---- the estimate ----
+
+def estimate(jobs: list[Job], times: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per kind of job: jobs, work per unit, hours (None where a unit time or a count is missing)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        row = rows.setdefault(job.command, {"command": job.command, "jobs": 0, "work": defaultdict(int),
+                                            "seconds": 0.0, "missing": set()})
+        row["jobs"] += 1
+        if job.problem:
+            row["missing"].add(job.problem)
+        for unit, count in job.work:
+            row["work"][unit.key] += count
+            if unit.key in times:
+                row["seconds"] += count * times[unit.key]["seconds"]
+            else:
+                row["missing"].add(f"no measured time for '{unit.key}'")
+    out = []
+    for row in rows.values():
+        hours = None if row["missing"] else row["seconds"] / 3600
+        out.append({**row, "work": dict(row["work"]), "missing": sorted(row["missing"]), "hours": hours})
+    return out
+
+
+def _hours(h: float | None) -> str:
+    return "n/a" if h is None else f"{h:,.1f}" if h >= 10 else f"{h:.3g}"
+
+
+def report(target: str, rows: list[dict[str, Any]], device: str | None) -> str:
+    where = "GPU hours (no unit times)" if device is None else \
+        "CPU hours (measured on the CPU, not a GPU)" if device == "cpu" else f"GPU hours on {device}"
+    lines = [f"{target}: estimated {where}"]
+    for r in rows:
+        work = "; ".join(f"{n:,} x {k}" for k, n in sorted(r["work"].items()))
+        lines.append(f"  {r['command']:16s} {r['jobs']:5d} jobs  {_hours(r['hours']):>10s} h   {work}")
+        lines += [f"{'':24s}n/a: {m}" for m in r["missing"]
+                  if device is not None or not m.startswith("no measured time")]  # (no times at all: said once)
+    known = [r["hours"] for r in rows]
+    total = None if any(h is None for h in known) else sum(known)
+    lines.append(f"  {'total':16s} {sum(r['jobs'] for r in rows):5d} jobs  {_hours(total):>10s} h")
+    return "\n".join(lines)
+
+
+def run(cfg: Mapping[str, Any], targets: list[str], store: Path, do_measure: bool, forceall: bool,
+        units_file: str | None = None) -> int:
+    """Print each target's estimate (n/a, with the reason, where a job lacks a measured time or a count)."""
+    import torch
+
+    from distill.pipeline.common import setup_torch
+
+    if not targets:
+        raise EstimateError("name at least one target (e.g. reports/table1.pdf)")
+    per_target = {t: count_work(cfg, dry_run_commands(cfg["profile"], [t], forceall)) for t in targets}
+    if do_measure:
+        device = setup_torch(cfg["threads"]["sample"], cfg["device"])
+        units = {u.key: u for jobs in per_target.values() for j in jobs for u, _ in j.work}
+        fp = machine(torch.get_num_threads(), device.type, cfg["profile"])
+        path = store_units(store, fp, measure(cfg, list(units.values()), device))
+        print(f"unit times of this machine: {path}")
+    elif units_file is None:
+        found = gpu_unit_files(store, cfg["profile"])
+        if len(found) > 1:
+            raise EstimateError(f"unit times of several GPUs for profile {cfg['profile']!r}: choose one with --units "
+                                f"({', '.join(map(str, found))})")
+        path = found[0] if found else None
+    else:
+        path = Path(units_file)
+    record = read_units(path) if path is not None else {"fingerprint": {}, "units": {}}
+    device = record["fingerprint"].get("device")
+    if path is None:
+        print(f"no unit times of a GPU for profile {cfg['profile']!r} under {store}: the work is counted, not timed. "
+              f"On a GPU node run `distill gpu-hours --profile {cfg['profile']} --measure -- TARGET` and commit "
+              f"{store}/<machine>/{UNITS_FILE}.")
+    else:
+        print(f"unit times: {path}")
+    for target, jobs in per_target.items():
+        print(report(target, estimate(jobs, record["units"]), device))
+    print("(ideal data-parallel scaling; start-up, checkpoint writes and queueing left out; "
+          f"{'every job from scratch' if forceall else 'only the jobs still to run: --forceall for all'})")
+    return 0
