@@ -2,7 +2,6 @@ import copy
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -43,7 +42,6 @@ def pytest_addoption(parser):
 
 def pytest_collection_modifyitems(config, items):
     """Without --throughput, the benchmarks not marked `overhead` are deselected."""
-    README_RUN["wanted"] = any("readme_project" in getattr(item, "fixturenames", ()) for item in items)
     if config.getoption("--throughput"):
         return
     keep, drop = [], []
@@ -55,39 +53,13 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
-# The README run (minutes of subprocesses, often one job at a time) runs in a thread beside the other tests, started
-# at the first test after the benchmarks (which time an otherwise idle machine), when a collected test needs it.
-README_RUN: dict = {"wanted": False, "thread": None, "result": None}
-
-
-def _start_readme_run(tmp_path_factory) -> None:
-    from readme_run import run_readme
-
-    def run():
-        try:
-            README_RUN["result"] = run_readme(tmp_path_factory.mktemp("readme"))
-        except BaseException as exc:  # surfaced by the fixture, in the tests that need the run
-            README_RUN["result"] = exc
-
-    README_RUN["thread"] = threading.Thread(target=run, name="readme-run", daemon=True)
-    README_RUN["thread"].start()
-
-
-def pytest_runtest_setup(item):
-    if README_RUN["wanted"] and README_RUN["thread"] is None and "benchmarks" not in item.path.parts:
-        _start_readme_run(item.config._tmp_path_factory)
-
-
 @pytest.fixture(scope="session")
-def readme_project(pytestconfig):
+def readme_project(tmp_path_factory):
     """The README's commands run once on the smoke profile in a fresh copy (tests/readme_run.py): the README test
     checks they all succeed, the pipeline tests read (copies of) the project they built."""
-    if README_RUN["thread"] is None:
-        _start_readme_run(pytestconfig._tmp_path_factory)
-    README_RUN["thread"].join()
-    if isinstance(README_RUN["result"], BaseException):
-        raise README_RUN["result"]
-    return README_RUN["result"]
+    from readme_run import run_readme
+
+    return run_readme(tmp_path_factory.mktemp("readme"))
 
 
 @pytest.fixture(autouse=True)
