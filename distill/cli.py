@@ -251,8 +251,7 @@ def _bench_judge(args, cfg, progress):
 def _gpu_hours(args, cfg, progress):
     from distill.bench.gpu_hours import run
 
-    targets = [t for t in args.targets if t != "--"]
-    return run(cfg, targets, Path(args.store), args.measure, args.forceall, args.units)
+    return run(cfg, args.targets, Path(args.store), args.measure, args.forceall, args.units)
 
 
 def _bench_report(args, cfg, progress):

@@ -131,6 +131,7 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
             ecfg, (wm, we) = _profile_of(cfg, unit.source), unit.source
             exp = cfg[wm]["experiments"][we] if wm else {}
             data = load_dataset(ecfg["data"])
+            # a fresh network of the experiment (the loss weighting does not change a forward pass)
             denoiser = teacher_step(ecfg, data, exp.get("parameterization", "eps"), "snr", 0, device)[0].eval()
             shape, classes = data.shape, data.num_classes
         b = cfg["sampling"]["batch_size"]

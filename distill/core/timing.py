@@ -10,12 +10,6 @@ import time
 import torch
 
 
-def synchronize(device: torch.device | str) -> None:
-    """Wait for the work queued on `device` (a no-op on the CPU)."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def synced(fn, device: torch.device | str):
     """`fn` returning only once the work it queued on `device` is done: what a wall-clock timer of it must time."""
     if torch.device(device).type != "cuda":
