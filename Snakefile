@@ -24,11 +24,9 @@ except ConfigError as exc:
 
 
 # reports/ holds the active profile's tables. This stamp changes (and only then) when the profile does, so every
-# report built for another profile is older than it and is rebuilt from this profile's results. A dry run (-n) only
-# looks: it leaves an existing stamp as it is.
+# report built for another profile is older than it and is rebuilt from this profile's results.
 PROFILE_STAMP = Path("results/active_profile.txt")
-_DRY_RUN = bool({"-n", "--dry-run", "--dryrun", "--just-print"} & set(sys.argv))
-if not PROFILE_STAMP.exists() or (not _DRY_RUN and PROFILE_STAMP.read_text().strip() != PROFILE):
+if not PROFILE_STAMP.exists() or PROFILE_STAMP.read_text().strip() != PROFILE:
     PROFILE_STAMP.parent.mkdir(parents=True, exist_ok=True)
     PROFILE_STAMP.write_text(PROFILE + "\n")
 

@@ -51,9 +51,11 @@ def smoke_project(tmp_path, monkeypatch):
 def test_the_work_of_a_table1_cell_from_its_dry_run(smoke_project):
     cfg = load_profile(PARAMS, "smoke")
     stamp = smoke_project / "results" / "active_profile.txt"
+    stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text("mini\n")
+    mtime = stamp.stat().st_mtime_ns
     jobs = gpu_hours.count_work(cfg, gpu_hours.dry_run_commands("smoke", [TARGET]))
-    assert stamp.read_text() == "mini\n"  # a dry run only looks: mini's reports stay up to date
+    assert stamp.read_text() == "mini\n" and stamp.stat().st_mtime_ns == mtime  # mini's reports stay up to date
     work = {j.command: dict((u.key, n) for u, n in j.work) for j in jobs}
     ev, s = cfg["evaluation"], cfg["sampling"]
     images = ev["num_samples"] * ev["seed_ranges"]

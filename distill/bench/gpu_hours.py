@@ -13,6 +13,7 @@ still to run: `--forceall` estimates every job of the targets from scratch.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import statistics
@@ -29,6 +30,7 @@ from distill.bench.fingerprint import machine, slug
 from distill.bench.work import Source, Unit, UnknownWork
 
 UNITS_FILE = "units.json"
+PROFILE_STAMP = "results/active_profile.txt"  # the Snakefile's record of the active profile
 COMMAND = re.compile(r"-m distill\s+(.*)$")
 
 
@@ -45,10 +47,20 @@ class Job:
 
 
 def dry_run_commands(profile: str, targets: list[str], forceall: bool = False) -> list[list[str]]:
-    """The `distill` arguments of every job a dry run of `targets` lists (in the working directory's project)."""
+    """The `distill` arguments of every job a dry run of `targets` lists (in the working directory's project). The
+    dry run plans as the profile's real run would (the workflow's profile stamp switched to it, so reports built for
+    another profile count as outdated); the stamp is then put back as it was, modification time included, so the
+    active profile's reports stay up to date."""
     cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1", "--config", f"profile={profile}",
            *(["--forceall"] if forceall else []), "--", *targets]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    stamp = Path(PROFILE_STAMP)
+    before = (stamp.read_bytes(), stamp.stat().st_mtime_ns) if stamp.is_file() else None
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    finally:
+        if before is not None:
+            stamp.write_bytes(before[0])
+            os.utime(stamp, ns=(before[1], before[1]))
     if proc.returncode != 0:
         raise EstimateError(f"the dry run failed ({shlex.join(cmd[1:])}):\n{(proc.stderr or proc.stdout)[-3000:]}")
     commands = []
