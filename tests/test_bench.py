@@ -13,7 +13,7 @@ from torch import nn
 from distill.bench import store as st
 from distill.bench.fingerprint import machine, slug
 from distill.bench.judge import run_and_report
-from distill.bench.limits import EACH_LIMIT, MEDIAN_LIMIT, NORMALISED_LIMIT, OVERHEAD_AIMS
+from distill.bench.limits import EACH_LIMIT, GROSS_FACTOR, MEDIAN_LIMIT, NORMALISED_LIMIT, OVERHEAD_AIMS
 from distill.core.timing import reference_kernel
 from distill.core.training import SINGLE, Part, StepRunner, TrainConfig, one_loss_step, train_parts
 from distill.plugins import TrainingStep, active
@@ -103,10 +103,15 @@ def test_a_doctored_baseline_with_halved_medians_fails(tmp_path, capsys):
     assert judge(tmp_path, run_json(THIS), capsys=capsys)[0] == 0
 
 
-def test_an_overhead_above_its_aim_fails_everywhere_and_is_not_made_a_baseline(tmp_path, capsys):
-    status, out = judge(tmp_path, run_json(THIS, ratio=OVERHEAD_AIMS["sampler"] + 0.01), capsys=capsys)
+def test_an_overhead_above_its_aim_is_reported_and_a_gross_one_fails_everywhere(tmp_path, capsys):
+    # over the aim (a faster CPU makes the same fixed work weigh more): reported, not failed
+    status, out = judge(tmp_path / "a", run_json(THIS, ratio=OVERHEAD_AIMS["sampler"] + 0.01), capsys=capsys)
+    assert status == 0 and "over aim" in out and "is over its aim 1.05" in out
+    # beyond GROSS_FACTOR x the aim: a regression no machine explains, never made a baseline
+    status, out = judge(tmp_path / "b", run_json(THIS, ratio=GROSS_FACTOR * OVERHEAD_AIMS["sampler"] + 0.01),
+                        capsys=capsys)
     assert status == 1 and "overhead test_ddim_sampler[8]" in out and "not saved as the baseline" in out
-    assert not (tmp_path / "store" / slug(THIS) / st.BASELINE).exists()
+    assert not (tmp_path / "b" / "store" / slug(THIS) / st.BASELINE).exists()
 
 
 def test_normalised_times_are_compared_with_another_machine(tmp_path, capsys):

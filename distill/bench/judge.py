@@ -1,6 +1,7 @@
 """Judge a benchmark run (tools/bench.sh): portable signals on every machine, absolute medians within one fingerprint.
 
-  1. overhead ratios against their aims (distill.bench.limits), on every machine: no baseline needed;
+  1. overhead ratios against their aims (distill.bench.limits), on every machine: no baseline needed; one over its
+     aim is reported, one beyond GROSS_FACTOR x its aim fails;
   2. normalised times (fastest round / the fastest run of the reference kernel timed between the rounds) against
      a baseline's: this fingerprint's if it has one, else the newest baseline of any machine (the figures are made
      to move little between machines);
@@ -19,7 +20,7 @@ from typing import Any
 
 from distill.bench import store as st
 from distill.bench.fingerprint import DEFAULT_PROFILE
-from distill.bench.limits import EACH_LIMIT, MEDIAN_LIMIT, NORMALISED_LIMIT, OVERHEAD_AIMS
+from distill.bench.limits import EACH_LIMIT, GROSS_FACTOR, MEDIAN_LIMIT, NORMALISED_LIMIT, OVERHEAD_AIMS
 
 
 def overhead_ratios(benchmarks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -52,10 +53,16 @@ class Check:
     def ok(self) -> bool:
         return self.value <= self.limit
 
+    @property
+    def over_aim(self) -> bool:
+        """An overhead ratio above its aim but within its gross limit: reported, not failed."""
+        return self.kind == "overhead" and self.value > self.limit / GROSS_FACTOR
+
 
 def overhead_checks(run: dict[str, Any]) -> list[Check]:
-    """Each overhead ratio against today's aim of its kind (the aim a run recorded may be older)."""
-    return [Check("overhead", name, r["ratio"], OVERHEAD_AIMS.get(r["kind"], r["aim"]), f"{r['kind']} aim")
+    """Each overhead ratio against GROSS_FACTOR x today's aim of its kind (the aim a run recorded may be older)."""
+    return [Check("overhead", name, r["ratio"], GROSS_FACTOR * (aim := OVERHEAD_AIMS.get(r["kind"], r["aim"])),
+                  f"{GROSS_FACTOR} x {r['kind']} aim {aim}")
             for name, r in overhead_ratios(run["benchmarks"]).items()]
 
 
@@ -118,7 +125,7 @@ def table(checks: list[Check]) -> str:
     if not checks:
         return "(no checks)"
     df = pd.DataFrame([{"check": c.kind, "benchmark": c.benchmark, "value": c.value, "limit": c.limit,
-                        "status": "ok" if c.ok else "FAIL", "against": c.against} for c in checks])
+                        "status": "FAIL" if not c.ok else "over aim" if c.over_aim else "ok", "against": c.against} for c in checks])
     return df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
 
 
@@ -138,11 +145,15 @@ def run_and_report(run_path: Path, store: Path, make_baseline: bool, save: bool 
         print(f"note: {note}")
     print(table(checks))
     failed = [c for c in checks if not c.ok]
+    for c in checks:
+        if c.over_aim and c.ok:
+            print(f"note: {c.benchmark}: overhead ratio {c.value:.3f} is over its aim {c.limit / GROSS_FACTOR:.3g} "
+                  f"(reported, not failed; it fails beyond {c.limit:.3g})")
     if not save:
         print(f"not saved as the baseline of {machine}: some benchmarks failed, the run is incomplete")
     elif machine not in baselines:
         if any(c.kind == "overhead" for c in failed) or (failed and not make_baseline):
-            print(f"not saved as the baseline of {machine}: " + ("an overhead ratio exceeds its aim" if any(
+            print(f"not saved as the baseline of {machine}: " + ("an overhead ratio exceeds its gross limit" if any(
                 c.kind == "overhead" for c in failed) else "a check failed (bash tools/bench.sh --baseline saves it "
                                                            "all the same, once the failure is understood)"))
         else:

