@@ -66,6 +66,13 @@ from distill.workflow.resources import apply as apply_resources
 apply_resources(workflow, CFG)
 
 
+# Before the first job: how many jobs and roughly how long, from the job times the project keeps.
+onstart:
+    from distill.workflow.estimate import estimate
+
+    print(estimate(workflow.dag.needrun_jobs(), workflow.cores, BENCH), file=sys.stderr)
+
+
 # A present report whose inputs were deleted is not rebuilt by Snakemake: say so, with the command that rebuilds it.
 from distill.workflow.stale import stale_reports
 

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 
 from distill.pipeline.verify import judge
-from distill.results.spread import TOLERANCE_SIGMAS, spread
+from distill.results.spread import TOLERANCE_SIGMAS, for_numbers, spread
 
 
 
@@ -23,3 +23,14 @@ def test_the_tolerance_is_three_seed_to_seed_standard_deviations():
     assert math.isnan(spread(_rows([10.0, 11.0], status="diverged")).iloc[0]["tolerance"])
     assert judge(12.0, 17.9, 6.0) == "within tolerance" and judge(12.0, 18.1, 6.0) == "OUTSIDE tolerance"
     assert judge(12.0, 30.0, None) == "spread not measured (not judged)"
+
+
+def test_a_spread_is_shown_only_beside_the_numbers_it_was_measured_for():
+    s = spread(_rows([10.0, 12.0, 14.0]))
+    # seed 0's number is the one the spread holds: shown (mean, std, seeds)
+    assert for_numbers(s, {("v-snr", "ddim"): (10.0, [0])}) == {("v-snr", "ddim"): (12.0, 2.0, "0 1 2")}
+    assert for_numbers(s, {("v-snr", "ddim"): (11.0, [0, 1])}) == {("v-snr", "ddim"): (12.0, 2.0, "0 1 2")}
+    # another run, machine or commit made seed 0's number: the spread is not shown beside it
+    assert for_numbers(s, {("v-snr", "ddim"): (10.5, [0])}) == {}
+    assert for_numbers(s, {("v-snr", "ddim"): (10.0, [3])}) == {}  # a seed the spread did not train
+    assert for_numbers(s, {("x-snr", "ddim"): (10.0, [0])}) == {}

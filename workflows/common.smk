@@ -29,6 +29,15 @@ def training_hp():
     return "" if CFG["precision"] == "fp32" else json.dumps({"precision": CFG["precision"]})
 
 
+def read_if_present(path):
+    """A file a report reads where it exists but never asks for, because it is a costly target of its own (the
+    training-seed spread): as a param its sha256 (empty when absent) reruns the report when it changes, and it is
+    never a reason to build it (as an input, a committed spread file made the main job train every spread seed)."""
+    from distill.core.checkpoint import file_sha256
+
+    return file_sha256(path) if Path(path).exists() else ""
+
+
 def table1_runs():
     t = CFG["table1"]
     return [run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in t["seeds"]]

@@ -129,7 +129,7 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
     results_rows = results_table.write(rows_csv, rows(cfg, results))
     table = collect(cfg, results_rows).merge(grid, how="left", on=["parameterization", "weighting", "sampler"])
     claims = evaluate_subject("table1", table, cfg["profile"])
-    table = with_spread(table, spread_csv)
+    table, unmatched = with_spread(table, spread_csv, t["seeds"])
     classifier = results / "classifier" / "metrics.json"
     extractor_acc = json.loads(classifier.read_text())["held_out_accuracy"] if classifier.exists() else None
     spread_runs = [run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"]
@@ -150,26 +150,31 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
                "fid_seed_std": {f"{r.parameterization}/{r.weighting}/{r.sampler}": r.fid_seed_std
                                 for r in table.itertuples() if not math.isnan(r.fid_seed_std)}}
     write_record(json_path, summary)
-    atomic_write(pdf, lambda p: render_pdf(table, grid, cfg, claims, extractor_acc, job_seconds, p))
+    atomic_write(pdf, lambda p: render_pdf(table, grid, cfg, claims, extractor_acc, job_seconds, p,
+                                                  unmatched))
     return summary
 
 
-def with_spread(table: pd.DataFrame, spread_csv: Optional[Path]) -> pd.DataFrame:
-    """Each cell's FID standard deviation over training seeds (the spread target's), where it was measured."""
+def with_spread(table: pd.DataFrame, spread_csv: Optional[Path], seeds: list[int]) -> tuple[pd.DataFrame, int]:
+    """Each cell's FID mean and standard deviation over training seeds (the spread target's), where it was measured
+    for these numbers (distill.results.spread.for_numbers); and how many cells' spread was measured for other
+    numbers (left out)."""
     from distill.results import spread
 
-    measured = {}
-    if spread_csv is not None:
+    measured, unmatched = {}, 0
+    if spread_csv is not None and spread_csv.exists():
         s = spread.read(spread_csv)
-        measured = {(r.cell, r.sampler): (r.mean, r.std, r.seeds) for r in s[s["metric"] == "fid"].itertuples()}
+        reported = {(f"{r.parameterization}-{r.weighting}", r.sampler): (r.fid, seeds) for r in table.itertuples()}
+        measured = spread.for_numbers(s, reported)
+        unmatched = len(set(zip(s["cell"], s["sampler"])) & set(reported) - set(measured))
     found = [measured.get((f"{r.parameterization}-{r.weighting}", r.sampler), (math.nan, math.nan, ""))
              for r in table.itertuples()]
     return table.assign(fid_seed_mean=[f[0] for f in found], fid_seed_std=[f[1] for f in found],
-                        spread_seeds=[f[2] for f in found])
+                        spread_seeds=[f[2] for f in found]), unmatched
 
 
 def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any], claims: list[dict[str, Any]],
-               extractor_acc, job_seconds, path: Path):
+               extractor_acc, job_seconds, path: Path, spread_unmatched: int = 0):
     samplers = [s for s in ("ancestral", "ddim") if s in set(table["sampler"]) | set(published["sampler"])]
     header = ["Network output", "Loss weighting"]
     header += [f"{LABELS[s]} FID/IS\n(reproduced)" for s in samplers]
@@ -213,8 +218,11 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
         f"FID: minimum over {ev['seed_ranges']} disjoint seed ranges of {ev['num_samples']} samples; IS: their mean; "
         f"feature extractor '{ev['feature_extractor']}'{acc}. "
         f"Published: CIFAR-10 FID/IS from the paper (EXACT); N/A = the paper reports divergence.{wall_txt} "
-        "Where the spread target measured it (reports/table1_spread.pdf), a second line gives the FID's mean ± "
-        "standard deviation over its training seeds. Bold: best in its column. Reproduced and published FIDs are on "
+        "Where the spread target (reports/table1_spread.pdf, a target of its own) measured it for these very "
+        "numbers, a second line gives the FID's mean ± standard deviation over its training seeds"
+        + (f"; in {spread_unmatched} cell(s) the stored spread was measured for other numbers (another run, machine "
+           "or commit) and is not shown: build reports/table1_spread.pdf to measure it for these"
+           if spread_unmatched else "") + ". Bold: best in its column. Reproduced and published FIDs are on "
         "different data and feature spaces: compare "
         "rankings, not values.\n"
     ) + "".join(claim_line(c) for c in claims)

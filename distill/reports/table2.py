@@ -57,17 +57,18 @@ def _cost(group: pd.DataFrame) -> str:
 
 
 def with_spread(repro: pd.DataFrame, cfg: dict[str, Any], spread_csv: Path | None) -> pd.DataFrame:
-    """PD's students' FID standard deviation over training seeds (the PD spread target's), where measured."""
+    """PD's students' FID mean and standard deviation over training seeds (the PD spread target's), where it was
+    measured for these numbers (distill.results.spread.for_numbers)."""
     from distill.plugins.pd import LABEL
     from distill.results import spread
 
-    measured = {}
-    if spread_csv is not None:
-        s = spread.read(spread_csv)
-        measured = {r.cell: (r.mean, r.std) for r in s[s["metric"] == "fid"].itertuples()}
-    cell = f"{cfg['pd']['table2']}-n{{}}" if cfg.get("pd") else None
-    found = [measured.get(cell.format(n), (math.nan, math.nan)) if cell and m == LABEL else (math.nan, math.nan)
+    measured, exp = {}, cfg["pd"]["experiments"].get(cfg["pd"]["table2"]) if cfg.get("pd") else None
+    cells = [(f"{cfg['pd']['table2']}-n{n}", "ddim") if exp and m == LABEL else None
              for m, n in zip(repro["method"], repro["nfe"])]
+    if spread_csv is not None and spread_csv.exists() and exp:
+        reported = {c: (fid, [exp["seed"]]) for c, fid in zip(cells, repro["fid"]) if c}
+        measured = spread.for_numbers(spread.read(spread_csv), reported)
+    found = [measured.get(c, (math.nan, math.nan))[:2] for c in cells]
     return repro.assign(fid_seed_mean=[f[0] for f in found], fid_seed_std=[f[1] for f in found])
 
 
@@ -97,8 +98,9 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                f"{cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']} samples in the "
                f"'{cfg['evaluation']['feature_extractor']}' feature space. Cost: distillation from the teacher "
                "(wall time of its training jobs and images through the trained network; the teacher's own training is "
-               "not included; for DDIM, the teacher's training). In parentheses, where the spread target measured it "
-               "(reports/pd_spread.pdf): mean ± standard deviation over training seeds. "
+               "not included; for DDIM, the teacher's training). In parentheses, where the spread target "
+               "(reports/pd_spread.pdf) measured it for these very numbers: mean ± standard deviation over training "
+               "seeds. "
                + ("These are NOT CIFAR-10 numbers: compare how FID changes with the number of evaluations, not values."
                   if cfg["data"]["name"] != "cifar10" else "Reproduced on CIFAR-10."))
     page = table_page("Progressive Distillation, Table 2: fast sampling (published and reproduced)",

@@ -52,6 +52,26 @@ def write(path, df: pd.DataFrame) -> None:
     atomic_write(path, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
 
 
+def for_numbers(s: pd.DataFrame, reported: dict[tuple[str, str], tuple[float, list[int]]]
+                ) -> dict[tuple[str, str], tuple[float, float, str]]:
+    """The spread of each (cell, sampler) of `reported` ({key: (the reported number, its training seeds)}) that was
+    measured *for that number*: the spread's values at those seeds average to it (to the CSV's 6 significant digits).
+    A spread measured for other numbers (another run, machine or commit) is left out: a report never shows a spread
+    beside numbers it was not computed for. Returns {key: (mean, std, seeds)}."""
+    out = {}
+    for r in s[s["metric"] == "fid"].itertuples():
+        key = (r.cell, r.sampler)
+        if key not in reported or not r.seeds or math.isnan(r.std):
+            continue
+        value, seeds = reported[key]
+        by_seed = dict(zip((int(x) for x in r.seeds.split()), (float(v) for v in r.values.split())))
+        if value is None or math.isnan(value) or not all(seed in by_seed for seed in seeds):
+            continue
+        if math.isclose(sum(by_seed[seed] for seed in seeds) / len(seeds), value, rel_tol=1e-5):
+            out[key] = (r.mean, r.std, r.seeds)
+    return out
+
+
 def read(path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"seeds": str, "values": str}, keep_default_na=False,
                        na_values={"mean": [""], "std": [""], "tolerance": [""]})
