@@ -66,11 +66,18 @@ from distill.workflow.resources import apply as apply_resources
 apply_resources(workflow, CFG)
 
 
-# Before the first job: how many jobs and roughly how long, from the job times the project keeps.
+# Before the first job of a run on this machine: how many jobs and roughly how long, from the job times the project
+# keeps (a cluster run, which sets no total of cores, is estimated by `distill gpu-hours` instead).
 onstart:
     from distill.workflow.estimate import estimate
+    from snakemake.exceptions import WorkflowError
 
-    print(estimate(workflow.dag.needrun_jobs(), workflow.cores, BENCH), file=sys.stderr)
+    try:
+        _cores = workflow.cores
+    except WorkflowError:
+        _cores = None
+    if _cores:
+        print(estimate(workflow.dag.needrun_jobs(), _cores, BENCH), file=sys.stderr)
 
 
 # A present report whose inputs were deleted is not rebuilt by Snakemake: say so, with the command that rebuilds it.

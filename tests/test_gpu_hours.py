@@ -22,12 +22,12 @@ PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
 def test_every_gpu_command_declares_its_work():
-    from distill import cli
+    from distill.commands.index import every
+    from distill.commands.spec import GPU_JOBS
 
-    cli.build_parser()
-    gpu = [c for c, kind in cli.JOB_OF.items() if kind in cli.GPU_JOBS]
-    assert {"train-teacher", "sample", "evaluate", "pd-round", "kd-pairs", "kd-train"} <= set(gpu)
-    assert [c for c in gpu if c not in cli.COST_OF] == []
+    gpu = [c for c in every().values() if c.job in GPU_JOBS]
+    assert {"train-teacher", "sample", "evaluate", "pd-round", "kd-pairs", "kd-train"} <= {c.name for c in gpu}
+    assert [c.name for c in gpu if c.cost is None] == []
 
 
 def test_a_model_is_the_network_of_the_job_that_writes_it(tmp_path):

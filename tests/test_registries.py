@@ -65,7 +65,8 @@ def test_every_registered_method_has_its_files_and_its_names_agree():
     commands = set(_subcommands(build_parser()))
     for m in methods():
         assert m.name in REGISTERED
-        for path in (m.rule_file, m.schema_file, f"distill/reports/{m.name}.py", f"distill/claims/{m.name}.py"):
+        for path in (m.rule_file, m.schema_file, f"distill/reports/{m.name}.py", f"distill/claims/{m.name}.py",
+                     f"workflows/report/{m.name}.rst" if m.name != "pd" else "workflows/report/pd_fig4.rst"):
             assert (ROOT / path).is_file(), (m.name, path)
         assert any(c == m.name or c.startswith(f"{m.name}-") for c in commands), m.name
         assert m.name in json.loads((ROOT / m.schema_file).read_text())["description"]

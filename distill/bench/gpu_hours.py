@@ -75,22 +75,24 @@ def dry_run_commands(profile: str, targets: list[str], forceall: bool = False) -
 def count_work(cfg: Mapping[str, Any], commands: list[list[str]]) -> list[Job]:
     """Each GPU job with its work; CPU jobs (the domain classifier) and light commands (reports, tables, fetch)
     are left out."""
-    from distill import cli
+    from distill.commands.index import get
+    from distill.commands.spec import GPU_JOBS
 
-    parser = cli.build_parser()
-    parsed = [parser.parse_args(argv) for argv in commands]
+    specs = [get(argv[0]) for argv in commands]
+    # only the computing commands' arguments are parsed, each by its own command's parser
+    parsed = [spec.parse(argv[1:]) if spec.job is not None else None for spec, argv in zip(specs, commands)]
     # the folder a training job writes -> the experiment whose network it trains (what later jobs sample)
     producers: dict[str, Source] = {
         str(Path(a.out)): (getattr(a, "method", None), getattr(a, "experiment", None))
-        for a in parsed if cli.JOB_OF.get(a.command) in ("teacher", "distill") and getattr(a, "out", None)}
+        for spec, a in zip(specs, parsed) if spec.job in ("teacher", "distill") and getattr(a, "out", None)}
     jobs = []
-    for argv, args in zip(commands, parsed):
-        if cli.JOB_OF.get(args.command) not in cli.GPU_JOBS:
+    for argv, spec, args in zip(commands, specs, parsed):
+        if spec.job not in GPU_JOBS:
             continue
-        job = Job(args.command, argv)
-        cost = cli.COST_OF.get(args.command)
+        job = Job(spec.name, argv)
+        cost = spec.cost
         if cost is None:
-            job.problem = f"`distill {args.command}` declares no work (distill.cli.add_command's cost)"
+            job.problem = f"`distill {spec.name}` declares no work (its Command's cost, distill/commands)"
         else:
             try:
                 job.work = cost(cfg, args, producers)
@@ -302,3 +304,8 @@ def run(cfg: Mapping[str, Any], targets: list[str], store: Path, do_measure: boo
     print("(ideal data-parallel scaling; start-up, checkpoint writes and queueing left out; "
           f"{'every job from scratch' if forceall else 'only the jobs still to run: --forceall for all'})")
     return 0
+
+
+def command(args, cfg, progress) -> int:
+    """`distill gpu-hours`."""
+    return run(cfg, args.targets, Path(args.store), args.measure, args.forceall, args.units)

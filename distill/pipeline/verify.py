@@ -80,7 +80,7 @@ def run(cfg: dict[str, Any], runs: list[str], results: Path, keep: Path | None =
         progress: bool = True) -> pd.DataFrame:
     import json
 
-    from distill.reports.table1 import run_name, spread_seeds
+    from distill.plugins.table1 import run_name, spread_seeds
 
     t = cfg["table1"]
     known = {run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in spread_seeds(t)}

@@ -2,10 +2,12 @@
 
 A method `<name>` is
   - its math in `distill/methods/<name>.py` (losses, targets; no I/O),
-  - its card and pipeline steps in `distill/plugins/<name>.py` (a `METHOD = Method(...)`: CLI commands, final
-    targets, its rows of the results table, what it reproduces of the published tables, DVC outputs),
+  - its card, file layout and pipeline steps in `distill/plugins/<name>.py` (a `METHOD = Method(...)`: CLI commands,
+    final targets, its rows of the results table, what it reproduces of the published tables, DVC outputs),
   - its rules in `workflows/methods/<name>.smk`,
-  - its tables and figures in `distill/reports/<name>.py`,
+  - its tables and figures in `distill/reports/<name>.py`, which import the plug-in (its layout and label); the
+    plug-in names its report functions ("module:function", see `named`) and never imports them,
+  - its report captions in `workflows/report/<name>.rst`,
   - its claims in `distill/claims/<name>.py`,
   - its section `<name>` of a profile in params.yaml, with its schema `workflows/schema/methods/<name>.json` (a
     profile without the section does not run the method).
@@ -28,6 +30,19 @@ REGISTERED = (
 )
 
 
+def named(ref: str) -> Callable:
+    """A function given as "module:function", imported when first called: how a plug-in refers to the functions of
+    its report module (which imports the plug-in), so that no import runs from a plug-in to its report."""
+    module, _, name = ref.partition(":")
+
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.ref = ref
+    return call
+
+
 @dataclass(frozen=True)
 class TrainingStep:
     """One training step of a method as its trainer makes it, on freshly initialised networks of a profile's shapes
@@ -47,7 +62,7 @@ class Method:
     # the published (paper, table) it reproduces -> the published method names it fills there (None: every row)
     reproduces: Mapping[tuple[str, str], frozenset[str] | None]
     sections: tuple[str, ...]  # params.yaml sections its jobs read besides its own (DVC params, rerun triggers)
-    add_commands: Callable[[Any], None]  # (subparsers) -> adds its commands (distill.cli.add_command)
+    commands: tuple[Any, ...]  # its sub-commands (distill.commands.spec.Command)
     targets: Callable[[Mapping[str, Any]], list[str]]  # final targets (reports) of a profile that runs it
     rows: Callable[[Mapping[str, Any], str], list[str]]  # its parts of the results table under results/<profile>
     published_rows: Callable[[Any, Mapping[str, Any]], Any]  # its results rows -> rows keyed like published.csv

@@ -12,11 +12,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.plugins import Method, TrainingStep
+from distill.commands.options import report_io
+from distill.commands.spec import Command
+from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
 
 LABEL = "Knowledge distillation (Luhman & Luhman, 2021)"  # PD Table 2's name for it
-PAIRS, STUDENT = "pairs.npz", "student"
+SAMPLER, STEPS = "ddim", 1  # the student samples with one DDIM step: x-hat(z_1, t = 1)
+
+
+def paths(results: str, experiment: str) -> dict[str, str]:
+    """Where one experiment's files live (workflows/methods/kd.smk and the report, distill/reports/kd.py)."""
+    base = f"{results}/kd/{experiment}"
+    return {"pairs": f"{base}/pairs.npz", "student": f"{base}/student",
+            "samples": f"{results}/kd_samples/{experiment}/{SAMPLER}-n{STEPS}.npz",
+            "metrics": f"{results}/kd_metrics/{experiment}/{SAMPLER}-n{STEPS}.json",
+            "grid": f"{results}/kd_metrics/{experiment}/{SAMPLER}-n{STEPS}.png"}
 
 
 def teacher_run(exp: dict[str, Any]) -> str:
@@ -140,14 +151,6 @@ def _train(args, cfg, progress):
     print(f"{summary['status']} after {summary['steps']} updates")
 
 
-def _report(args, cfg, progress):
-    from distill.reports import kd as kd_report
-
-    summary = kd_report.build(cfg, args.experiment, Path(args.results), Path(args.pdf), Path(args.csv),
-                              Path(args.json), Path(args.rows), Path(args.plots))
-    print(f"KD {args.experiment}: one-step FID {summary['fid']}")
-
-
 def pairs_work(cfg, args, producers):
     """The teacher's DDIM steps over the pairs, in batches of sampling.batch_size."""
     from distill.bench.work import Unit, sampler_steps, source_of_model
@@ -163,34 +166,36 @@ def train_work(cfg, args, producers):
     return [(Unit("train", ("kd", args.experiment), ("kd", "kd")), cfg["kd"]["experiments"][args.experiment]["updates"])]
 
 
-def add_commands(sub) -> None:
-    from distill.cli import add_command, report_io
-
-    p = add_command(sub, "kd-pairs", _pairs,
-                    "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM", method="kd", job="sample",
-                    cost=pairs_work,
-                    description="Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds "
-                                   "pairs_first_seed, ... (disjoint from the evaluation seeds), x the teacher's "
-                                   "teacher_steps-step DDIM sample. One job, once per teacher.")
+def _pairs_options(p):
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
     p.add_argument("--out", required=True, help="output .npz (z, x and the cost of making them)")
 
-    p = add_command(sub, "kd-train", _train,
-                    "knowledge distillation: train the one-step student; resumes if interrupted", method="kd",
-                    job="distill", data_parallel=True, cost=train_work,
-                    description="Train a one-step student, initialised from the teacher, to map z_1 to the "
-                                   "teacher's sample (Luhman & Luhman 2021), with kd.experiments.<EXPERIMENT>.train.")
+
+def _train_options(p):
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
     p.add_argument("--pairs", required=True, help="pairs .npz of kd-pairs")
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
 
-    p = add_command(sub, "kd-report", _report,
-                    "knowledge distillation: its rows of the results table and its report", method="kd",
-                    description="Write the experiment's rows of the results table (the student's one-step "
-                                   "evaluation with its cost: pairs and training), a JSON summary and a one-page "
-                                   "report.")
+
+def _report_options(p):
     report_io(p, "output JSON summary")
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
+
+
+COMMANDS = (
+    Command("kd-pairs", _pairs, "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM",
+            "Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds pairs_first_seed, ... "
+            "(disjoint from the evaluation seeds), x the teacher's teacher_steps-step DDIM sample. One job, once per "
+            "teacher.", _pairs_options, method="kd", job="sample", cost=pairs_work),
+    Command("kd-train", _train, "knowledge distillation: train the one-step student; resumes if interrupted",
+            "Train a one-step student, initialised from the teacher, to map z_1 to the teacher's sample (Luhman & "
+            "Luhman 2021), with kd.experiments.<EXPERIMENT>.train.", _train_options, method="kd", job="distill",
+            data_parallel=True, cost=train_work),
+    Command("kd-report", "distill.reports.kd:command",
+            "knowledge distillation: its rows of the results table and its report",
+            "Write the experiment's rows of the results table (the student's one-step evaluation with its cost: "
+            "pairs and training), a JSON summary and a one-page report.", _report_options, method="kd"),
+)
 
 
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
@@ -223,20 +228,6 @@ def rows(cfg, results: str) -> list[str]:
     return [f"{results}/rows/kd-{e}.csv" for e in cfg["kd"]["experiments"]]
 
 
-def published_rows(table, cfg):
-    """The one-step student's FID under PD Table 2's knowledge-distillation row (its experiments that reproduce
-    CIFAR-10)."""
-    from distill.reports.reproduced import frame, keyed
-
-    out = []
-    fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
-    for r in fid.itertuples():
-        if cfg["kd"]["experiments"].get(r.experiment, {}).get("reproduces") == "cifar10":
-            out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.value if r.status == "ok" else None,
-                             r.status, steps=str(r.steps)))
-    return frame(out)
-
-
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
     return {}
 
@@ -244,7 +235,8 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
 METHOD = Method(
     name="kd", label=LABEL, reproduces={("PD", "Table 2"): frozenset({LABEL})},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
-    add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
+    commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.kd:published_rows"),
+    subjects=subjects,
     dvc_outs=("kd",), dvc_small=("kd_metrics",),
     dvc_metrics=lambda cfg: [f"kd_{e}.json" for e in cfg["kd"]["experiments"]],
     dvc_plots=lambda cfg: [(f"plots/kd_{e}/losses", *LOSS_XY) for e in cfg["kd"]["experiments"]],

@@ -7,10 +7,10 @@ distill/claims/pd.py; params section `pd` (schema workflows/schema/methods/pd.js
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
 
-from distill.plugins import Method, TrainingStep
+from distill.commands.options import positive_int, report_io
+from distill.commands.spec import Command
+from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
 
 LABEL = "Progressive Distillation (ours)"  # PD Table 2's name for it
@@ -29,30 +29,6 @@ def _round(args, cfg, progress):
     print(f"{summary['status']} after {summary['steps']} updates")
 
 
-def _report(args, cfg, progress):
-    from distill.reports import pd as pd_report
-
-    summary = pd_report.build(cfg, args.experiment, Path(args.results), Path(args.published), Path(args.pdf),
-                              Path(args.csv), Path(args.json), Path(args.rows), Path(args.plots),
-                              Path(args.benchmarks) if args.benchmarks else None)
-    for claim in summary["claims"]:
-        print(f"{claim['status']:>13}: {claim['claim']} ({claim['detail']})")
-
-
-def _table2(args, cfg, progress):
-    from distill.reports import table2
-
-    table2.build(cfg, [Path(p) for p in args.rows], Path(args.published), Path(args.pdf), Path(args.csv),
-                 Path(args.spread) if args.spread else None)
-
-
-def _spread(args, cfg, progress):
-    from distill.reports import spread
-
-    df = spread.build_pd(cfg, Path(args.results), Path(args.pdf), Path(args.csv))
-    print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
-
-
 def round_work(cfg, args, producers):
     """A round's updates of the experiment's distillation step (its network, batch and two teacher steps)."""
     from distill.bench.work import Unit
@@ -62,46 +38,54 @@ def round_work(cfg, args, producers):
     return [(Unit("train", ("pd", args.experiment), ("pd", "distillation")), round_updates(exp, args.student_steps))]
 
 
-def add_commands(sub) -> None:
-    from distill.cli import add_command, positive_int, report_io
-
-    p = add_command(sub, "pd-round", _round,
-                    "one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
-                    method="pd", job="distill", data_parallel=True, cost=round_work,
-                    description="Distil a teacher sampled with 2N DDIM steps into a student of N steps: the "
-                                   "student starts from the teacher's weights, is trained on two-step DDIM targets at "
-                                   "the discrete times i/N with a fresh optimizer and a learning rate annealed to 0, "
-                                   "with the settings of pd.experiments.<EXPERIMENT>. The teacher is the trained "
-                                   "teacher (first round) or the previous round's student.")
+def _round_options(p):
     p.add_argument("--student-steps", type=positive_int, required=True, help="N, the student's sampling steps")
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher (2N steps)")
     p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
 
-    p = add_command(sub, "pd-report", _report, "PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
-                    method="pd", description="Write the experiment's rows of the results table (every evaluation with its "
-                                   "model's cost), then from them draw FID against steps beside the paper's known "
-                                   "points, tabulate the students' DDIM vs stochastic FID and the cost of every "
-                                   "round, and check the paper's claims.")
+
+def _report_options(p):
     report_io(p, "output JSON summary (DVC metrics; claim subject)")
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 
-    p = add_command(sub, "pd-spread", _spread, "the PD students' training-seed spread and each number's tolerance",
-                    description="Collect every student of every PD experiment (DDIM at its own steps) distilled from "
-                                "the teacher of its training seed and of each pd.spread_seeds seed: the FID of each "
-                                "seed, mean, standard deviation and tolerance. Writes a CSV "
-                                "(results/<profile>/spread/pd.csv) and a PDF.")
+
+def _spread_options(p):
     p.add_argument("--results", required=True, help="results/<profile> folder")
     p.add_argument("--pdf", required=True, help="output PDF")
     p.add_argument("--csv", required=True, help="output CSV")
 
-    p = add_command(sub, "table2", _table2, "build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
-                    description="Put the published fast-sampling rows of PD Table 2 beside this profile's "
-                                   "reproduced rows of every method that reproduces one (PD, DDIM, knowledge "
-                                   "distillation, ...), each with its cost, from their parts of the results table.")
+
+def _table2_options(p):
     p.add_argument("--rows", nargs="+", required=True, help="the results-table parts of the contributing methods")
     p.add_argument("--spread", default=None,
-                   help="the PD spread target's CSV (results/<profile>/spread/pd.csv): the students' seed std")
+                   help="the PD spread target's CSV (results/<profile>/spread/pd.csv): the students' seed std, shown "
+                        "beside the numbers it was measured for")
     report_io(p, results=False)
+
+
+COMMANDS = (
+    Command("pd-round", _round, "one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
+            "Distil a teacher sampled with 2N DDIM steps into a student of N steps: the student starts from the "
+            "teacher's weights, is trained on two-step DDIM targets at the discrete times i/N with a fresh optimizer "
+            "and a learning rate annealed to 0, with the settings of pd.experiments.<EXPERIMENT>. The teacher is the "
+            "trained teacher (first round) or the previous round's student.", _round_options, method="pd",
+            job="distill", data_parallel=True, cost=round_work),
+    Command("pd-report", "distill.reports.pd:command",
+            "PD Fig. 4 for one experiment: FID vs steps, App. F, cost and claims",
+            "Write the experiment's rows of the results table (every evaluation with its model's cost), then from "
+            "them draw FID against steps beside the paper's known points, tabulate the students' DDIM vs stochastic "
+            "FID and the cost of every round, and check the paper's claims.", _report_options, method="pd"),
+    Command("pd-spread", "distill.reports.spread:pd_command",
+            "the PD students' training-seed spread and each number's tolerance",
+            "Collect every student of every PD experiment (DDIM at its own steps) distilled from the teacher of its "
+            "training seed and of each pd.spread_seeds seed: the FID of each seed, mean, standard deviation and "
+            "tolerance. Writes a CSV (results/<profile>/spread/pd.csv) and a PDF.", _spread_options),
+    Command("table2", "distill.reports.table2:command",
+            "build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
+            "Put the published fast-sampling rows of PD Table 2 beside this profile's reproduced rows of every "
+            "method that reproduces one (PD, DDIM, knowledge distillation, ...), each with its cost, from their "
+            "parts of the results table.", _table2_options),
+)
 
 
 def targets(cfg) -> list[str]:
@@ -110,40 +94,6 @@ def targets(cfg) -> list[str]:
 
 def rows(cfg, results: str) -> list[str]:
     return [f"{results}/rows/pd-{e}.csv" for e in cfg["pd"]["experiments"]]
-
-
-def published_rows(table, cfg):
-    """Fig. 4's four curves (stochastic at the best gamma per step count) and Table 2's PD and DDIM rows."""
-    from distill.reports import pd as pd_report
-    from distill.reports.reproduced import frame, keyed
-
-    out = []
-    for name, exp in cfg["pd"]["experiments"].items():
-        part = table[table["experiment"] == name]
-        if part.empty:
-            continue
-        from distill.pipeline.pd_layout import fig4_steps
-
-        curves = pd_report.curves_from_rows(part, fig4_steps(exp["teacher_steps"]))
-        for curve, (method, sampler) in FIG4_CURVES.items():
-            for r in curves[curves["curve"] == curve].itertuples():
-                out.append(keyed("PD", "Figure 4", exp["reproduces"], method, "FID", r, r.fid, r.status,
-                                 sampler=sampler, steps=str(r.steps)))
-        if name == cfg["pd"]["table2"] and exp["reproduces"] == "cifar10":  # PD Table 2 is CIFAR-10 only
-            for r in curves[curves["curve"] == "distilled_ddim"].itertuples():
-                if r.steps in NFES:
-                    out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.fid, r.status, steps=str(r.steps)))
-            for r in curves[curves["curve"] == "teacher_ddim_all"].itertuples():
-                out.append(keyed("PD", "Table 2", "cifar10", DDIM_LABEL, "FID", r, r.fid, r.status,
-                                 steps=str(r.steps)))
-    return frame(out)
-
-
-def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
-    from distill.reports.reproduced import read_summary
-
-    found = {name: s for name in cfg["pd"]["experiments"] if (s := read_summary(results / f"pd_{name}.json"))}
-    return {"pd_experiment": found}
 
 
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
@@ -196,7 +146,8 @@ METHOD = Method(
     name="pd", label=LABEL,
     reproduces={("PD", "Figure 4"): None, ("PD", "Table 2"): frozenset({LABEL, DDIM_LABEL})},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
-    add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
+    commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.pd:published_rows"),
+    subjects=named("distill.reports.pd:subjects"),
     dvc_outs=("pd",), dvc_small=("pd_metrics",),
     dvc_metrics=lambda cfg: [f"pd_{e}.json" for e in cfg["pd"]["experiments"]],
     dvc_plots=lambda cfg: [p for e in cfg["pd"]["experiments"]

@@ -9,50 +9,52 @@ params section `table1` (schema workflows/schema/methods/table1.json).
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
 from typing import Any
 
-from distill.plugins import Method, TrainingStep
+from distill.commands.options import report_io
+from distill.commands.spec import Command
+from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
 
 LABEL = "teacher (no distillation)"
 
 
-def _report(args, cfg, progress):
-    from distill.reports import table1
-
-    table1.build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv), Path(args.json),
-                 Path(args.rows), Path(args.plots), Path(args.benchmarks) if args.benchmarks else None,
-                 Path(args.spread) if args.spread else None)
+def run_name(parameterization: str, weighting: str, seed: int) -> str:
+    """A Table 1 run's name, '<parameterization>-<weighting>-s<seed>': its folders under teachers/, samples/,
+    metrics/ and benchmarks/ of results/<profile> (workflows/methods/table1.smk)."""
+    return f"{parameterization}-{weighting}-s{seed}"
 
 
-def add_commands(sub) -> None:
-    from distill.cli import add_command, report_io
+def spread_seeds(t: dict[str, Any]) -> list[int]:
+    """Table 1's training seeds with the spread target's extra ones (table1.seeds + table1.spread_seeds)."""
+    return sorted(set(t["seeds"]) | set(t.get("spread_seeds") or []))
 
-    p = add_command(sub, "table1", _report, "build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
-                    description="Write Table 1's rows of the results table, collect the grid from them, put it "
-                                   "beside the published CIFAR-10 numbers, check the paper's claims, and write the "
-                                   "table.")
+
+def _report_options(p):
     report_io(p, "metrics JSON (DVC metrics file; claim subject)")
     p.add_argument("--rows", required=True, help="output: Table 1's part of the results table (CSV)")
     p.add_argument("--spread", default=None,
-                   help="the spread target's CSV (results/<profile>/spread/table1.csv): each cell's seed std")
+                   help="the spread target's CSV (results/<profile>/spread/table1.csv): each cell's seed std, shown "
+                        "beside the numbers it was measured for")
 
-    p = add_command(sub, "table1-spread", _spread, "Table 1's training-seed spread and each number's tolerance",
-                    description="Collect every Table 1 cell over table1.seeds and table1.spread_seeds: the FID of "
-                                "each training seed, mean, standard deviation, and the tolerance `distill verify` "
-                                "judges a re-run by. Writes a CSV (results/<profile>/spread/table1.csv) and a PDF.")
+
+def _spread_options(p):
     p.add_argument("--results", required=True, help="results/<profile> folder")
     p.add_argument("--pdf", required=True, help="output PDF")
     p.add_argument("--csv", required=True, help="output CSV")
 
 
-def _spread(args, cfg, progress):
-    from distill.reports import spread
-
-    df = spread.build(cfg, Path(args.results), Path(args.pdf), Path(args.csv))
-    print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
+COMMANDS = (
+    Command("table1", "distill.reports.table1:command",
+            "build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
+            "Write Table 1's rows of the results table, collect the grid from them, put it beside the published "
+            "CIFAR-10 numbers, check the paper's claims, and write the table.", _report_options),
+    Command("table1-spread", "distill.reports.spread:table1_command",
+            "Table 1's training-seed spread and each number's tolerance",
+            "Collect every Table 1 cell over table1.seeds and table1.spread_seeds: the FID of each training seed, "
+            "mean, standard deviation, and the tolerance `distill verify` judges a re-run by. Writes a CSV "
+            "(results/<profile>/spread/table1.csv) and a PDF.", _spread_options),
+)
 
 
 def check(cfg) -> list[tuple[str, str]]:
@@ -84,34 +86,11 @@ def rows(cfg, results: str) -> list[str]:
     return [f"{results}/rows/table1.csv"]
 
 
-def published_rows(table, cfg):
-    """Table 1's cells (FID: mean over training seeds of the minimum over seed ranges; IS: of the mean)."""
-    from distill.reports import table1
-    from distill.reports.reproduced import frame, keyed
-
-    grid = table1.collect(cfg, table)
-    first = table.iloc[0]
-    out = []
-    for r in grid.to_dict("records"):
-        for metric, value in (("FID", r["fid"]), ("IS", r["is"])):
-            out.append(keyed("PD", "Table 1", "cifar10", LABEL, metric, first,
-                             None if value is None or math.isnan(value) else value, r["status"],
-                             parameterization=r["parameterization"], weighting=r["weighting"], sampler=r["sampler"]))
-    return frame(out)
-
-
-def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
-    from distill.reports.reproduced import read_summary
-    from distill.reports.table1 import summary_frame
-
-    summary = read_summary(results / "table1.json")
-    return {"table1": {} if summary is None else {"table1": summary_frame(summary)}}
-
-
 METHOD = Method(
     name="table1", label=LABEL, reproduces={("PD", "Table 1"): None},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
-    add_commands=add_commands, targets=targets, rows=rows, published_rows=published_rows, subjects=subjects,
+    commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.table1:published_rows"),
+    subjects=named("distill.reports.table1:subjects"),
     dvc_outs=("classifier", "teachers", "samples", "refs"), dvc_small=("metrics",),
     dvc_metrics=lambda cfg: ["table1.json"], dvc_plots=lambda cfg: [("plots/table1/losses", *LOSS_XY)],
     jobs_shared=True, check=check, training_steps=training_steps,

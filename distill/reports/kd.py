@@ -9,27 +9,14 @@ from typing import Any
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.plugins.kd import LABEL, SAMPLER, STEPS, paths, teacher_run
 from distill.results.plots import write_losses
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
 from distill.results import table as results_table
 from distill.results.table import record_rows
 
-SAMPLER, STEPS = "ddim", 1  # the student samples with one DDIM step: x-hat(z_1, t = 1)
-
-
-def paths(results: str, experiment: str) -> dict[str, str]:
-    """Where one experiment's files live (shared with workflows/methods/kd.smk)."""
-    base = f"{results}/kd/{experiment}"
-    return {"pairs": f"{base}/pairs.npz", "student": f"{base}/student",
-            "samples": f"{results}/kd_samples/{experiment}/{SAMPLER}-n{STEPS}.npz",
-            "metrics": f"{results}/kd_metrics/{experiment}/{SAMPLER}-n{STEPS}.json",
-            "grid": f"{results}/kd_metrics/{experiment}/{SAMPLER}-n{STEPS}.png"}
-
-
 def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, Any]]:
-    from distill.plugins.kd import teacher_run
-
     p = paths(str(results), experiment)
     record = json.loads(Path(p["metrics"]).read_text())
     summary = json.loads(Path(p["student"], "summary.json").read_text())
@@ -76,3 +63,24 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                       page_rows, caption)
     atomic_write(pdf, lambda p: save_pdf(p, [page]))
     return summary
+
+
+def command(args, cfg, progress):
+    """`distill kd-report`."""
+    summary = build(cfg, args.experiment, Path(args.results), Path(args.pdf), Path(args.csv), Path(args.json),
+                    Path(args.rows), Path(args.plots))
+    print(f"KD {args.experiment}: one-step FID {summary['fid']}")
+
+
+def published_rows(table, cfg):
+    """The one-step student's FID under PD Table 2's knowledge-distillation row (its experiments that reproduce
+    CIFAR-10)."""
+    from distill.reports.reproduced import frame, keyed
+
+    out = []
+    fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
+    for r in fid.itertuples():
+        if cfg["kd"]["experiments"].get(r.experiment, {}).get("reproduces") == "cifar10":
+            out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.value if r.status == "ok" else None,
+                             r.status, steps=str(r.steps)))
+    return frame(out)

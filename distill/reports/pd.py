@@ -256,3 +256,44 @@ def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[d
                "".join(claim_line(c) for c in claims))
     return table_page("Progressive Distillation: students with DDIM and stochastic sampling, and cost", header, rows,
                       caption)
+
+
+def command(args, cfg, progress):
+    """`distill pd-report`."""
+    summary = build(cfg, args.experiment, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv),
+                    Path(args.json), Path(args.rows), Path(args.plots),
+                    Path(args.benchmarks) if args.benchmarks else None)
+    for claim in summary["claims"]:
+        print(f"{claim['status']:>13}: {claim['claim']} ({claim['detail']})")
+
+
+def published_rows(table, cfg):
+    """Fig. 4's four curves (stochastic at the best gamma per step count) and Table 2's PD and DDIM rows."""
+    from distill.plugins.pd import DDIM_LABEL, FIG4_CURVES, LABEL, NFES
+    from distill.reports.reproduced import frame, keyed
+
+    out = []
+    for name, exp in cfg["pd"]["experiments"].items():
+        part = table[table["experiment"] == name]
+        if part.empty:
+            continue
+        curves = curves_from_rows(part, L.fig4_steps(exp["teacher_steps"]))
+        for curve, (method, sampler) in FIG4_CURVES.items():
+            for r in curves[curves["curve"] == curve].itertuples():
+                out.append(keyed("PD", "Figure 4", exp["reproduces"], method, "FID", r, r.fid, r.status,
+                                 sampler=sampler, steps=str(r.steps)))
+        if name == cfg["pd"]["table2"] and exp["reproduces"] == "cifar10":  # PD Table 2 is CIFAR-10 only
+            for r in curves[curves["curve"] == "distilled_ddim"].itertuples():
+                if r.steps in NFES:
+                    out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.fid, r.status, steps=str(r.steps)))
+            for r in curves[curves["curve"] == "teacher_ddim_all"].itertuples():
+                out.append(keyed("PD", "Table 2", "cifar10", DDIM_LABEL, "FID", r, r.fid, r.status,
+                                 steps=str(r.steps)))
+    return frame(out)
+
+
+def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
+    from distill.reports.reproduced import read_summary
+
+    found = {name: s for name in cfg["pd"]["experiments"] if (s := read_summary(results / f"pd_{name}.json"))}
+    return {"pd_experiment": found}

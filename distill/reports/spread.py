@@ -30,7 +30,8 @@ def _write(df: pd.DataFrame, title: str, caption: str, pdf: Path, csv: Path) -> 
 
 def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
     """Table 1: every cell over table1.seeds + table1.spread_seeds."""
-    from distill.reports.table1 import rows, spread_seeds
+    from distill.plugins.table1 import spread_seeds
+    from distill.reports.table1 import rows
 
     t = cfg["table1"]
     seeds = spread_seeds(t)
@@ -61,3 +62,15 @@ def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.Dat
                "(pd.spread_seeds; each seed's rounds seeded alike); FID is the minimum over the "
                "protocol's seed ranges. " + JUDGED)
     return _write(df, "Progressive Distillation — training-seed spread of the students (FID)", caption, pdf, csv)
+
+
+def table1_command(args, cfg, progress):
+    """`distill table1-spread`."""
+    df = build(cfg, Path(args.results), Path(args.pdf), Path(args.csv))
+    print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
+
+
+def pd_command(args, cfg, progress):
+    """`distill pd-spread`."""
+    df = build_pd(cfg, Path(args.results), Path(args.pdf), Path(args.csv))
+    print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))

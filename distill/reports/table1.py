@@ -19,15 +19,8 @@ from distill.reports.labels import LABELS, ORDER_P, ORDER_W
 from distill.reports.pdf import claim_line, save_pdf, table_page
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.plugins.table1 import LABEL, run_name, spread_seeds
 from distill.results.plots import write_losses
-
-def run_name(parameterization: str, weighting: str, seed: int) -> str:
-    return f"{parameterization}-{weighting}-s{seed}"
-
-
-def spread_seeds(t: dict[str, Any]) -> list[int]:
-    """Table 1's training seeds with the spread target's extra ones (table1.seeds + table1.spread_seeds)."""
-    return sorted(set(t["seeds"]) | set(t.get("spread_seeds") or []))
 
 
 def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
@@ -49,11 +42,6 @@ def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
                                        cost_seconds=summary["wall_seconds"], cost_images=summary["images_seen"],
                                        cost_teacher_evals=0)
     return out
-
-
-def parse_run(name: str) -> tuple[str, str, int]:
-    p, w, seed = name.rsplit("-", 2)
-    return p, w, int(seed[1:])
 
 
 def collect(cfg: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:
@@ -228,3 +216,32 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
     ) + "".join(claim_line(c) for c in claims)
     title = "Progressive Distillation, Table 1: output parameterization × loss weighting (teachers, no distillation)"
     save_pdf(path, [table_page(title, header, rows, caption, bold)])
+
+
+def command(args, cfg, progress):
+    """`distill table1`."""
+    build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv), Path(args.json),
+          Path(args.rows), Path(args.plots), Path(args.benchmarks) if args.benchmarks else None,
+          Path(args.spread) if args.spread else None)
+
+
+def published_rows(table, cfg):
+    """Table 1's cells (FID: mean over training seeds of the minimum over seed ranges; IS: of the mean)."""
+    from distill.reports.reproduced import frame, keyed
+
+    grid = collect(cfg, table)
+    first = table.iloc[0]
+    out = []
+    for r in grid.to_dict("records"):
+        for metric, value in (("FID", r["fid"]), ("IS", r["is"])):
+            out.append(keyed("PD", "Table 1", "cifar10", LABEL, metric, first,
+                             None if value is None or math.isnan(value) else value, r["status"],
+                             parameterization=r["parameterization"], weighting=r["weighting"], sampler=r["sampler"]))
+    return frame(out)
+
+
+def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
+    from distill.reports.reproduced import read_summary
+
+    summary = read_summary(results / "table1.json")
+    return {"table1": {} if summary is None else {"table1": summary_frame(summary)}}

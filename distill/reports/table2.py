@@ -108,3 +108,9 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                       width=14, font_size=8, col_widths=[0.3, 0.14, 0.2, 0.12, 0.24])
     atomic_write(pdf, lambda p: save_pdf(p, [page]))
     return table
+
+
+def command(args, cfg, progress):
+    """`distill table2`."""
+    build(cfg, [Path(p) for p in args.rows], Path(args.published), Path(args.pdf), Path(args.csv),
+          Path(args.spread) if args.spread else None)

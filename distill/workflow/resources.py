@@ -1,6 +1,6 @@
 """What each rule's jobs ask of a cluster, derived from the `distill` sub-command its shell command runs, so a new
-rule cannot be forgotten. The command declares its kind of job once, where it is defined (distill.cli.add_command's
-`job`); params.yaml gives each kind's request (cluster.<kind>: gpus, runtime_minutes, mem_mb):
+rule cannot be forgotten. The command declares its kind of job once, where it is defined (distill/commands: its
+Command's `job`); params.yaml gives each kind's request (cluster.<kind>: gpus, runtime_minutes, mem_mb):
 
   - a GPU kind (teacher, distill, sample, evaluate: training, sampling, feature extraction): `gpu=<gpus>`, its wall
     time and memory;
@@ -25,11 +25,10 @@ def command_of(shell: str | None) -> str | None:
 
 
 def job_kinds() -> dict[str, str]:
-    """distill sub-command -> its kind of job, as the command line declares them."""
-    from distill import cli
+    """distill sub-command -> its kind of job, as the commands declare them (no parser is built)."""
+    from distill.commands.index import job_kinds as declared
 
-    cli.build_parser()
-    return dict(cli.JOB_OF)
+    return declared()
 
 
 def kind_of_rules(rules: Iterable[Any]) -> dict[str, str | None]:
@@ -40,7 +39,7 @@ def kind_of_rules(rules: Iterable[Any]) -> dict[str, str | None]:
 
 def classify(rules: Iterable[Any]) -> dict[str, str]:
     """rule name -> 'gpu', 'cpu' or 'local', from each rule's shell command."""
-    from distill.cli import GPU_JOBS
+    from distill.commands.spec import GPU_JOBS
 
     return {name: "local" if kind is None else "gpu" if kind in GPU_JOBS else "cpu"
             for name, kind in kind_of_rules(rules).items()}

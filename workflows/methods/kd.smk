@@ -1,7 +1,7 @@
 # Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2: the teacher's (z_1, x) pairs
 # (one job), the one-step student (one job, resumable), its one-step evaluation, its report and results rows.
 from distill.plugins.kd import teacher_run
-from distill.reports.kd import SAMPLER as KD_SAMPLER, STEPS as KD_STEPS, paths as kd_paths
+from distill.plugins.kd import SAMPLER as KD_SAMPLER, STEPS as KD_STEPS, paths as kd_paths
 
 KD_EXPS = CFG["kd"]["experiments"]
 KD = kd_paths(RESULTS, "{kexp}")  # the file layout, shared with the report (distill/reports/kd.py)

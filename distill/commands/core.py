@@ -1,0 +1,156 @@
+"""The core pipeline commands: validate params, train the domain classifier and a teacher, sample, evaluate, and
+EDM-style reference statistics and metrics by hand (fid)."""
+
+from __future__ import annotations
+
+import json
+
+from distill.bench import work
+from distill.commands.options import extractor_weights_option, float_range, parse_cond, positive_int
+from distill.commands.spec import Command
+
+
+def _check_params(args, cfg, progress):
+    print(json.dumps(cfg, indent=2))
+
+
+def _train_classifier(args, cfg, progress):
+    from distill.pipeline import train_classifier
+
+    metrics = train_classifier.run(cfg, args.out, args.threads, progress)
+    print(f"held-out accuracy {metrics['held_out_accuracy']:.4f}")
+
+
+def _train_teacher(args, cfg, progress):
+    from distill.pipeline import train_teacher
+
+    summary = train_teacher.run(cfg, args.parameterization, args.weighting, args.seed, args.out, args.threads, progress)
+    print(f"{summary['status']} after {summary['steps']} steps, final loss {summary['final_loss']:.4g}")
+
+
+def _sample(args, cfg, progress):
+    from distill.pipeline import sample
+
+    options = {} if args.gamma is None else {"gamma": args.gamma}
+    print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress, args.num_samples, args.steps,
+                     options=options, grid=args.grid, cond=parse_cond(args.cond)))
+
+
+def _evaluate(args, cfg, progress):
+    from distill.pipeline import evaluate
+
+    record = evaluate.run(cfg, args.samples, args.reference, args.out, args.grid, args.extractor_weights, args.threads)
+    fid = record["metrics"]["fid"] if record["metrics"] else None
+    print(f"FID min {fid['min']:.4f}, mean {fid['mean']:.4f}" if fid else record["status"])
+
+
+def _fid(args, cfg, progress):
+    from distill.pipeline import fid_tool
+
+    fid_tool.main(cfg, args, progress)
+
+
+def _train_classifier_options(p):
+    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, metrics.json)")
+
+
+def _train_teacher_options(p):
+    from distill.core.parameterization import PARAMETERIZATIONS
+    from distill.core.weighting import WEIGHTINGS
+
+    p.add_argument("--parameterization", required=True, choices=PARAMETERIZATIONS)
+    p.add_argument("--weighting", required=True, choices=WEIGHTINGS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json, log.jsonl)")
+
+
+def _sample_options(p):
+    from distill.core.grids import GRIDS
+    from distill.core.samplers import SAMPLERS
+
+    p.add_argument("--model", required=True, help="model.safetensors of a trained model")
+    p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS),
+                   help="; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
+    p.add_argument("--grid", default="uniform", choices=sorted(GRIDS), help="time grid (default: %(default)s)")
+    p.add_argument("--num-samples", type=positive_int, default=None,
+                   help="images to draw (default: evaluation.seed_ranges x evaluation.num_samples)")
+    p.add_argument("--steps", type=positive_int, default=None, help="sampler steps (default: sampling.steps)")
+    p.add_argument("--gamma", type=float, default=None,
+                   help="the ancestral sampler's variance exponent in [0, 1] (default: sampling.ancestral_gamma)")
+    p.add_argument("--cond", action="append", metavar="KEY=VALUE",
+                   help="a condition given to every sample (e.g. w=2.0 for a guidance weight, label=3); repeatable")
+    p.add_argument("--out", required=True, help="output .npz")
+
+
+def _evaluate_options(p):
+    p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
+    p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
+    extractor_weights_option(p)
+    p.add_argument("--out", required=True, help="output metrics .json")
+    p.add_argument("--grid", required=True, help="output PNG grid of the first 64 samples")
+
+
+def _fid_actions(p):
+    """fid's actions (ref, calc, curve), each with the common options."""
+    from distill.commands.options import common
+    from distill.core.samplers import SAMPLERS
+
+    fid_sub = p.add_subparsers(dest="fid_command", required=True, metavar="ACTION")
+    q = fid_sub.add_parser("ref", help="compute reference statistics (.npz) of real images",
+                           description="Features of real images under evaluation.feature_extractor: FID mean and "
+                                       "covariance plus the features KID/PR/PRDC need. Default images: the profile's "
+                                       "data set.")
+    common(q)
+    q.add_argument("--images", default=None, help="folder, .zip or .npz of images (default: the profile's data set)")
+    float_range(q)
+    extractor_weights_option(q)
+    q.add_argument("--out", required=True, help="output .npz")
+    q = fid_sub.add_parser("calc", help="protocol metrics of images (folder, .zip, .npz) or of a model",
+                           description="Evaluate images, or a model sampled on the protocol's seeds, against "
+                                       "reference statistics; print the metrics as JSON.")
+    common(q)
+    src = q.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", help="folder, .zip or .npz of generated images, ordered by seed")
+    src.add_argument("--model", help="model.safetensors to sample from")
+    q.add_argument("--sampler", default="ddim", choices=sorted(SAMPLERS), help="with --model")
+    q.add_argument("--ref", required=True, help="reference statistics .npz")
+    float_range(q)
+    extractor_weights_option(q)
+    q.add_argument("--out", default=None, help="also write the JSON here")
+    q = fid_sub.add_parser("curve", help="FID against the number of samples (choose evaluation.num_samples)",
+                           description="FID of evaluation.curve.sizes images on each of seed_ranges disjoint ranges.")
+    common(q)
+    q.add_argument("--samples", required=True, help=".npz with at least max(sizes) x seed_ranges samples")
+    q.add_argument("--reference", required=True)
+    extractor_weights_option(q)
+    q.add_argument("--pdf", required=True)
+    q.add_argument("--csv", required=True)
+
+
+COMMANDS = (
+    Command("check-params", _check_params, "validate params.yaml against the schema and print the active profile",
+            "Validate params.yaml against workflows/schema/params.schema.json (and each method's schema); exit 1 "
+            "naming every bad key, else print the selected profile's settings as JSON."),
+    Command("train-classifier", _train_classifier, "train the domain classifier used as FID feature extractor",
+            "Train the small CNN classifier on the profile's data set (a held-out split measures its accuracy); "
+            "its penultimate features define FID on embedded data.", _train_classifier_options, job="classifier"),
+    Command("train-teacher", _train_teacher, "train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
+            "Continuous-time diffusion training with the given output parameterization and loss weighting. The "
+            "training state is saved atomically every teacher.checkpoint_every steps; re-running the same "
+            "command resumes and ends with the same weights. A non-finite loss stops training and is recorded "
+            "as 'diverged' in summary.json.", _train_teacher_options, job="teacher", data_parallel=True,
+            cost=work.train_teacher_work),
+    Command("sample", _sample, "draw evaluation samples from a trained model",
+            "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
+            "size) with any registered sampler on any time grid; write an .npz.", _sample_options, job="sample",
+            data_parallel=True, cost=work.sample_work),
+    Command("evaluate", _evaluate, "evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
+            "Evaluate the samples of `distill sample` against reference statistics under the protocol of "
+            "params.yaml (evaluation.*): every metric on each of seed_ranges disjoint ranges of num_samples "
+            "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.",
+            _evaluate_options, job="evaluate", data_parallel=True, cost=work.evaluate_work),
+    # its actions extract features (torch-fidelity runs on the GPU when there is one)
+    Command("fid", _fid, "reference statistics and metrics by hand (ref, calc, curve), as EDM's fid.py",
+            "ref: reference statistics of a data set; calc: protocol metrics of images or a model; curve: FID "
+            "against the number of samples.", _fid_actions, job="evaluate", cost=work.fid_work, common=False),
+)

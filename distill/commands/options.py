@@ -1,0 +1,75 @@
+"""Options several `distill` sub-commands share, and the parsing of their values."""
+
+from __future__ import annotations
+
+import argparse
+
+from distill.config import DEFAULT_PARAMS, ConfigError
+from distill.reports.published import PUBLISHED_CSV
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (zero or a negative count is an error, never a default)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def common(p: argparse.ArgumentParser) -> None:
+    """The options every step shares."""
+    p.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: %(default)s)")
+    p.add_argument("--profile", default=None, help="profile in params.yaml: smoke, mini or paper (default: the file's)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--method", default=None, help="with --experiment: the method (params.yaml section) it belongs to")
+    p.add_argument("--experiment", default=None,
+                   help="an experiment of --method's section: use its data, network and teacher training where it "
+                        "sets them instead of the profile's")
+
+
+def extractor_weights_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extractor-weights", default=None,
+                   help="feature-extractor weights (default: evaluation.feature_extractor_weights, or for the "
+                        "distill-domain extractor the classifier the pipeline trains, "
+                        "results/<profile>/classifier/model.safetensors)")
+
+
+def float_range(p: argparse.ArgumentParser) -> None:
+    from distill.metrics.images import FLOAT_RANGES
+
+    p.add_argument("--range", default=None, choices=list(FLOAT_RANGES),
+                   help="the value range of float images: signed [-1, 1], unit [0, 1] or byte [0, 255]. Required for "
+                        "float images (the two common ranges give plausible, different FIDs); uint8 images need none")
+
+
+def report_io(p: argparse.ArgumentParser, json_help: str | None = None, results: bool = True) -> None:
+    """The inputs and outputs every report command shares."""
+    if results:
+        p.add_argument("--results", required=True, help="results/<profile> folder")
+        p.add_argument("--benchmarks", default=None,
+                       help="folder of Snakemake benchmark .tsv files; their total job time goes in the report")
+    p.add_argument("--published", default=str(PUBLISHED_CSV), help="published numbers (CSV; default: %(default)s)")
+    p.add_argument("--pdf", required=True, help="output PDF")
+    p.add_argument("--csv", required=True, help="output CSV")
+    if json_help:
+        p.add_argument("--json", required=True, help=json_help)
+        p.add_argument("--plots", required=True,
+                       help="output folder of plot data for `dvc plots show` (a CSV per line: training losses, curves)")
+
+
+def parse_cond(items: list[str] | None) -> dict[str, float]:
+    """--cond KEY=VALUE pairs (a scalar per sample, e.g. w=2.0, or label=3) as a dict; bad text is an error."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--cond expects KEY=VALUE (e.g. w=2.0 or label=3), got {item!r}")
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ConfigError(f"--cond {key}: {value!r} is not a number") from None
+    return out

@@ -1,0 +1,110 @@
+"""The seams new methods plug into: no import circle among the package's modules (imports inside functions
+included), reports import plug-ins and never the reverse, and a command's kind of job and cost are known without
+building the command line."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "distill"
+
+
+def _module(path: Path, root: Path) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    """module -> the distill modules it imports anywhere in its file (top level or inside functions)."""
+    files = {_module(p, root): p for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from distill.reports import pd` imports the module distill.reports.pd
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
+                           for a in node.names]
+            else:
+                continue
+            edges |= {t for t in targets if t in files and t != name}
+        graph[name] = edges
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circle_among_the_package_modules():
+    assert cycles(import_graph()) == []
+
+
+def test_the_circle_check_finds_a_circle(tmp_path):
+    pkg = tmp_path / "distill"
+    (pkg / "plugins").mkdir(parents=True)
+    (pkg / "reports").mkdir()
+    (pkg / "plugins" / "m.py").write_text("def f():\n    from distill.reports import m\n")
+    (pkg / "reports" / "m.py").write_text("from distill.plugins.m import f\n")
+    assert cycles(import_graph(pkg)) == [["distill.plugins.m", "distill.reports.m"]]
+
+
+def test_plugins_never_import_their_reports():
+    graph = import_graph()
+    found = {m: sorted(t for t in graph[m] if t.startswith("distill.reports."))
+             for m in graph if m.startswith("distill.plugins.")}
+    assert {m: t for m, t in found.items() if t} == {}
+
+
+def test_kinds_and_costs_are_known_without_building_the_command_line(monkeypatch):
+    from distill.commands.index import every
+    from distill.workflow.resources import job_kinds
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the command line was built")
+
+    monkeypatch.setattr(argparse.ArgumentParser, "__init__", refuse)
+    kinds = job_kinds()
+    assert kinds["train-teacher"] == "teacher" and kinds["kd-train"] == "distill" and "table1" not in kinds
+    assert every()["pd-round"].cost is not None and every()["pd-round"].data_parallel
+
+
+@pytest.mark.parametrize("name", ["table1", "pd-report", "table2", "kd-report", "gpu-hours"])
+def test_a_named_handler_resolves(name):
+    from distill.commands.index import every
+
+    assert callable(every()[name].resolve())
