@@ -91,19 +91,20 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def two_process_teacher(project) -> Path:
-    _run(project, "train-teacher", "--parameterization", "x", "--weighting", "snr", "--out", "two/teacher", procs=2)
-    return project / "two/teacher"
+def two_process_teacher(readme_project) -> Path:
+    """The README's two-process teacher (x, SNR, smoke, seed 0; torchrun gives each worker one thread), which the
+    README run trained already: the same run as `_run(..., "train-teacher", ..., procs=2)`, not made twice."""
+    return readme_project.require() / "runs" / "x-snr-2proc"
 
 
 @pytest.mark.integration
 def test_two_processes_train_every_trainer_as_one_process_with_the_same_batch(project, two_process_teacher):
-    assert _max_diff(project / "one/teacher/model.safetensors", project / "two/teacher/model.safetensors") < ATOL
-    summary = json.loads((project / "two/teacher/summary.json").read_text())
+    assert _max_diff(project / "one/teacher/model.safetensors", two_process_teacher / "model.safetensors") < ATOL
+    summary = json.loads((two_process_teacher / "summary.json").read_text())
     assert summary["data_parallel_processes"] == 2
     assert summary["images_seen"] == 30 * 32  # the global batches
     log_one = [json.loads(line) for line in (project / "one/teacher/log.jsonl").read_text().splitlines()]
-    log_two = [json.loads(line) for line in (project / "two/teacher/log.jsonl").read_text().splitlines()]
+    log_two = [json.loads(line) for line in (two_process_teacher / "log.jsonl").read_text().splitlines()]
     assert np.allclose([r["loss"] for r in log_one], [r["loss"] for r in log_two], rtol=1e-4)  # the whole batch's
 
     teacher = str(project / "one/teacher/model.safetensors")

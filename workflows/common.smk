@@ -59,6 +59,11 @@ def reference_stats():
     return f"{RESULTS}/refs/{CFG['data']['name']}-{CFG['evaluation']['feature_extractor']}.npz"
 
 
+def floor_path():
+    """The protocol's FID floor (real images through the same protocol) for the profile's data and extractor."""
+    return f"{RESULTS}/floor/{CFG['data']['name']}-{CFG['evaluation']['feature_extractor']}.json"
+
+
 # Names every rule's wildcards accept, read from the registries (never written by hand).
 SAMPLER_NAMES = "|".join(SAMPLERS)
 PARAMETERIZATION_NAMES = "|".join(PARAMETERIZATIONS)

@@ -24,6 +24,29 @@ rule reference_stats:
         "--out {output} > {log} 2>&1"
 
 
+# What a perfect generator scores under the protocol: real images through it (distill/pipeline/floor.py). Every FID
+# table and figure shows it, and every ratio claim is stated above it too.
+rule fid_floor:
+    input:
+        reference=reference_stats(),
+        extractor=extractor_weights(),
+    output:
+        floor_path(),
+    params:
+        hp=hp("data", "evaluation"),
+        experiment="",
+    threads: CFG["threads"]["evaluate"]
+    resources:
+        mem_mb=2000,
+    log:
+        f"{LOGS}/fid_floor.log",
+    benchmark:
+        f"{BENCH}/fid_floor.tsv"
+    shell:
+        "{DISTILL} fid floor {CLI_ARGS} {params.experiment} --threads {threads} --reference {input.reference} "
+        "--extractor-weights {input.extractor} --out {output} > {log} 2>&1"
+
+
 rule evaluate:
     input:
         samples=f"{RESULTS}/samples/{{run}}/{{sampler}}.npz",
@@ -73,6 +96,7 @@ rule fid_curve:
         samples=f"{RESULTS}/curve/samples.npz",
         reference=reference_stats(),
         extractor=extractor_weights(),
+        floor=floor_path(),
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/fid_vs_n.pdf", caption="report/fid_vs_n.rst", category="Evaluation protocol"),
@@ -84,4 +108,4 @@ rule fid_curve:
         f"{LOGS}/fid_curve.log",
     shell:
         "{DISTILL} fid curve {CLI_ARGS} --threads {threads} --samples {input.samples} --reference {input.reference} "
-        "--extractor-weights {input.extractor} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"
+        "--extractor-weights {input.extractor} --floor {input.floor} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"

@@ -83,18 +83,20 @@ def evaluate_work(cfg, args, producers) -> list[tuple[Unit, int]]:
 
 
 def fid_work(cfg, args, producers) -> list[tuple[Unit, int]]:
-    """`fid ref` embeds the data set (its size needs the data); the other actions embed the protocol's images."""
-    if args.fid_command != "ref":
+    """`fid ref` and `fid floor` embed the data set (its size needs the data; the floor also the protocol's images);
+    the other actions embed the protocol's images."""
+    if args.fid_command not in ("ref", "floor"):
         return [(Unit("features"), protocol_images(cfg))]
     from distill.config import experiment_profile
     from distill.data import load_dataset
 
     from distill.data.base import DataError
 
-    if args.images:
+    if getattr(args, "images", None):
         raise UnknownWork(f"fid ref --images {args.images}: the images are counted when they exist")
     ecfg = experiment_profile(cfg, getattr(args, "method", None), getattr(args, "experiment", None))
     try:
-        return [(Unit("features"), len(load_dataset(ecfg["data"])))]
+        size = len(load_dataset(ecfg["data"]))
+        return [(Unit("features"), size + (protocol_images(cfg) if args.fid_command == "floor" else 0))]
     except DataError as exc:
         raise UnknownWork(f"the reference statistics embed the data set, which is not here to count ({exc})") from None

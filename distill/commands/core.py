@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from distill.bench import work
-from distill.commands.options import extractor_weights_option, float_range, parse_cond, positive_int
+from distill.commands.options import extractor_weights_option, float_range, floor_option, parse_cond, positive_int
 from distill.commands.spec import Command
 
 
@@ -123,8 +123,19 @@ def _fid_actions(p):
     q.add_argument("--samples", required=True, help=".npz with at least max(sizes) x seed_ranges samples")
     q.add_argument("--reference", required=True)
     extractor_weights_option(q)
+    floor_option(q)
     q.add_argument("--pdf", required=True)
     q.add_argument("--csv", required=True)
+    q = fid_sub.add_parser("floor", help="the protocol's FID floor: real images through the same protocol",
+                           description="What a perfect generator scores: real images of the profile's data set, "
+                                       "seed_ranges ranges of num_samples drawn with replacement, through the same "
+                                       "protocol and reference statistics, with a split-half measure of the "
+                                       "estimate's bias and the floor at every evaluation.curve size "
+                                       "(distill/pipeline/floor.py). Writes a JSON record.")
+    common(q)
+    q.add_argument("--reference", required=True, help="reference statistics .npz")
+    extractor_weights_option(q)
+    q.add_argument("--out", required=True, help="output .json")
 
 
 COMMANDS = (
@@ -150,7 +161,7 @@ COMMANDS = (
             "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.",
             _evaluate_options, job="evaluate", data_parallel=True, cost=work.evaluate_work),
     # its actions extract features (torch-fidelity runs on the GPU when there is one)
-    Command("fid", _fid, "reference statistics and metrics by hand (ref, calc, curve), as EDM's fid.py",
+    Command("fid", _fid, "reference statistics and metrics by hand (ref, calc, curve, floor), as EDM's fid.py",
             "ref: reference statistics of a data set; calc: protocol metrics of images or a model; curve: FID "
-            "against the number of samples.", _fid_actions, job="evaluate", cost=work.fid_work, common=False),
+            "against the number of samples; floor: the protocol's FID of real images.", _fid_actions, job="evaluate", cost=work.fid_work, common=False),
 )

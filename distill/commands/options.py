@@ -73,3 +73,9 @@ def parse_cond(items: list[str] | None) -> dict[str, float]:
         except ValueError:
             raise ConfigError(f"--cond {key}: {value!r} is not a number") from None
     return out
+
+
+def floor_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--floor", default=None,
+                   help="the protocol's FID floor (`distill fid floor` JSON): shown beside every FID, and ratio "
+                        "claims stated above it too")

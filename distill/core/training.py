@@ -111,10 +111,12 @@ class NonFiniteLoss(Exception):
 
 
 def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
-    # foreach: one multi-tensor kernel per update rule instead of a Python loop over the parameters (the default on
-    # CUDA; on CPU it is opt-in). Same arithmetic: the updates are bit-identical to the loop's.
+    # fused: one kernel per parameter for the whole AdamW update (CPU and CUDA), instead of foreach's dozen kernels per
+    # update rule. The optimizer was over half of the mini teacher step's time outside its network passes (5.7 of
+    # 10 ms; clipping 1.9, EMA 1.5); fused cuts it to about a quarter. Its rounding differs from foreach's (updates
+    # agree to ~5e-7), so results made before this change are not bit-identical to it.
     return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.adam_betas, eps=cfg.adam_eps, weight_decay=cfg.weight_decay,
-                             foreach=True)
+                             fused=True)
 
 
 class _Trained:

@@ -24,7 +24,7 @@ def curve_sample_count(cfg: dict[str, Any]) -> int:
 
 
 def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Path, pdf: str | Path, csv: str | Path,
-        weights: str | None = None, threads: int | None = None) -> pd.DataFrame:
+        weights: str | None = None, threads: int | None = None, floor_json: str | Path | None = None) -> pd.DataFrame:
     setup_torch(threads, "cpu")
     ev = cfg["evaluation"]
     weights = usable_extractor_weights(cfg, weights)
@@ -38,11 +38,13 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
             for n in sorted(ev["curve"]["sizes"]) for r in range(ev["seed_ranges"])]
     df = pd.DataFrame(rows)
     atomic_write(csv, lambda p: df.to_csv(p, index=False, float_format="%.4f"))
-    atomic_write(pdf, lambda p: _plot(df, cfg, p))
+    from distill.pipeline import floor
+
+    atomic_write(pdf, lambda p: _plot(df, cfg, p, floor.read(floor_json)))
     return df
 
 
-def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path) -> None:
+def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path, floor: dict[str, Any] | None = None) -> None:
     from distill.reports.pdf import pyplot, save_pdf
 
     plt = pyplot()
@@ -52,6 +54,10 @@ def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path) -> None:
     ax.errorbar(agg["num_samples"], agg["mean"], yerr=agg["std"], marker="o", capsize=3,
                 label=f"mean ± std over {ev['seed_ranges']} disjoint seed ranges")
     ax.plot(agg["num_samples"], agg["min"], "s--", ms=4, label="minimum over the ranges")
+    if floor is not None:  # the same N and ranges, real images: what a perfect generator scores at each N
+        real = pd.DataFrame(floor["curve"]).groupby("num_samples")["fid"].agg(["mean", "min"]).reset_index()
+        ax.plot(real["num_samples"], real["mean"], "^-", color="tab:green", ms=4,
+                label="real data (floor), mean over the ranges")
     ax.axvline(ev["num_samples"], color="grey", ls=":", label=f"protocol N = {ev['num_samples']}")
     ax.set_xscale("log")
     ax.set_xlabel("generated images per seed range (N)")
@@ -59,5 +65,8 @@ def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path) -> None:
     ax.set_title(f"FID against sample count — profile '{cfg['profile']}', {ev['curve']['run']}, "
                  f"{ev['curve']['sampler']}", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    from distill.pipeline.floor import describe_floor
+    from distill.reports.pdf import figure_caption
+
+    figure_caption(fig, describe_floor(floor) if floor is not None else "")
     save_pdf(path, [fig])

@@ -1,4 +1,4 @@
-"""`distill fid ref|calc|curve`: the protocol by hand, on a folder, a .zip, an .npz of images, or a model."""
+"""`distill fid ref|calc|curve|floor`: the protocol by hand, on a folder, a .zip, an .npz of images, or a model."""
 
 from __future__ import annotations
 
@@ -69,6 +69,11 @@ def main(cfg: dict[str, Any], args, progress: bool) -> None:
             write_record(args.out, record, {"images": args.images, "model": args.model, "reference": args.ref,
                                             "extractor_weights": weights})
         print(text)
+    elif args.fid_command == "floor":
+        from distill.pipeline import floor
+
+        record = floor.run(cfg, args.reference, args.out, weights, args.threads)
+        print(floor.describe_floor(record))
     elif args.fid_command == "curve":
-        df = fid_curve.run(cfg, args.samples, args.reference, args.pdf, args.csv, weights, args.threads)
+        df = fid_curve.run(cfg, args.samples, args.reference, args.pdf, args.csv, weights, args.threads, args.floor)
         print(df.groupby("num_samples")["fid"].agg(["mean", "std", "min"]).to_string())

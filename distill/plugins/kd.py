@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import report_io
+from distill.commands.options import floor_option, report_io
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
@@ -179,6 +179,7 @@ def _train_options(p):
 
 def _report_options(p):
     report_io(p, "output JSON summary")
+    floor_option(p)
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 
 

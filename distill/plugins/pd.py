@@ -8,7 +8,7 @@ distill/claims/pd.py; params section `pd` (schema workflows/schema/methods/pd.js
 from __future__ import annotations
 
 
-from distill.commands.options import positive_int, report_io
+from distill.commands.options import floor_option, positive_int, report_io
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
@@ -46,6 +46,7 @@ def _round_options(p):
 
 def _report_options(p):
     report_io(p, "output JSON summary (DVC metrics; claim subject)")
+    floor_option(p)
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 
 
@@ -61,6 +62,7 @@ def _table2_options(p):
                    help="the PD spread target's CSV (results/<profile>/spread/pd.csv): the students' seed std, shown "
                         "beside the numbers it was measured for")
     report_io(p, results=False)
+    floor_option(p)
 
 
 COMMANDS = (

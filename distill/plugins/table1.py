@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distill.commands.options import report_io
+from distill.commands.options import floor_option, report_io
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
@@ -33,6 +33,7 @@ def spread_seeds(t: dict[str, Any]) -> list[int]:
 def _report_options(p):
     report_io(p, "metrics JSON (DVC metrics file; claim subject)")
     p.add_argument("--rows", required=True, help="output: Table 1's part of the results table (CSV)")
+    floor_option(p)
     p.add_argument("--spread", default=None,
                    help="the spread target's CSV (results/<profile>/spread/table1.csv): each cell's seed std, shown "
                         "beside the numbers it was measured for")
@@ -91,7 +92,7 @@ METHOD = Method(
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.table1:published_rows"),
     subjects=named("distill.reports.table1:subjects"),
-    dvc_outs=("classifier", "teachers", "samples", "refs"), dvc_small=("metrics",),
+    dvc_outs=("classifier", "teachers", "samples", "refs"), dvc_small=("metrics", "floor"),
     dvc_metrics=lambda cfg: ["table1.json"], dvc_plots=lambda cfg: [("plots/table1/losses", *LOSS_XY)],
     jobs_shared=True, check=check, training_steps=training_steps,
 )

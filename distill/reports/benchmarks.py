@@ -12,7 +12,7 @@ from distill.bench import store as st
 from distill.bench.judge import normalised, overhead_ratios
 from distill.bench.limits import OVERHEAD_AIMS
 from distill.core.checkpoint import atomic_write
-from distill.reports.pdf import pyplot, save_pdf
+from distill.reports.pdf import FOOTER_H, pyplot, save_pdf
 
 
 def frame(store: Path) -> pd.DataFrame:
@@ -68,7 +68,7 @@ def machine_page(machine: str, df: pd.DataFrame):
     axes[2].set_xticks(list(runs["order"]), labels, rotation=60, ha="right", fontsize=7)
     axes[2].set_xlabel("filed run (number, commit; * = uncommitted changes; green line = the baseline)")
     fig.suptitle(f"Benchmark history of {machine}", fontsize=11, weight="bold")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, FOOTER_H / fig.get_size_inches()[1], 1, 1))  # the footer's band kept free
     return fig
 
 

@@ -31,7 +31,10 @@ def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, 
 
 
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
-          rows_csv: Path, plots: Path) -> dict[str, Any]:
+          rows_csv: Path, plots: Path, floor_json: Path | None = None) -> dict[str, Any]:
+    from distill.pipeline import floor
+
+    floor_record = floor.read(floor_json)
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
     write_losses({"student": Path(paths(str(results), experiment)["student"])}, plots / "losses")
     summary_path = Path(paths(str(results), experiment)["student"], "summary.json")
@@ -44,7 +47,8 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                "status": status, "fid": None if status != "ok" else float(fid["value"].iloc[0]),
                "pairs": train["pairs"], "teacher_steps": train["teacher_steps"], "updates": train["steps"],
                "cost": {"pairs_seconds": train["pairs_wall_seconds"], "train_seconds": train["wall_seconds"],
-                        "teacher_evals": train["teacher_evals"], "images": train["images_seen"]}}
+                        "teacher_evals": train["teacher_evals"], "images": train["images_seen"]},
+               "fid_floor": floor.fid(floor_record)}
     write_record(json_path, summary)
     metrics = reported[reported["seed_range"] == "min"].set_index("metric")["value"]
     page_rows = [["teacher pairs", f"{train['pairs']:,} pairs × {train['teacher_steps']} DDIM steps",
@@ -57,7 +61,8 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                + ", ".join(f"{m} {fmt(v, 3)}" for m, v in metrics.items())
                + f" (minimum over {cfg['evaluation']['seed_ranges']} seed ranges of "
                  f"{cfg['evaluation']['num_samples']}). Its row of PD Table 2 is in reports/table2.pdf, beside "
-                 "Progressive Distillation's one-step student of the same teacher.")
+                 "Progressive Distillation's one-step student of the same teacher."
+               + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page = table_page("Knowledge distillation (Luhman & Luhman, 2021): one-step student and its cost",
                       ["stage", "work", "teacher evaluations", "images through the student", "wall time (s)"],
                       page_rows, caption)
@@ -68,7 +73,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
 def command(args, cfg, progress):
     """`distill kd-report`."""
     summary = build(cfg, args.experiment, Path(args.results), Path(args.pdf), Path(args.csv), Path(args.json),
-                    Path(args.rows), Path(args.plots))
+                    Path(args.rows), Path(args.plots), Path(args.floor) if args.floor else None)
     print(f"KD {args.experiment}: one-step FID {summary['fid']}")
 
 

@@ -24,7 +24,7 @@ from distill.reports.jobs import total_job_seconds
 from distill.results import table as results_table
 from distill.results.table import record_rows
 from distill.reports.published import select
-from distill.reports.pdf import claim_line, pyplot, save_pdf, table_page
+from distill.reports.pdf import claim_line, figure_caption, pyplot, save_pdf, table_page
 
 CURVES = {  # curve id -> legend label
     "distilled_ddim": "distilled (DDIM)",
@@ -154,7 +154,11 @@ def published_points(published: Path, dataset: str) -> pd.DataFrame:
 
 
 def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: Path, csv: Path, json_path: Path,
-          rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None) -> dict[str, Any]:
+          rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None,
+          floor_json: Optional[Path] = None) -> dict[str, Any]:
+    from distill.pipeline import floor
+
+    floor_record = floor.read(floor_json)
     exp, gammas = cfg["pd"]["experiments"][name], cfg["pd"]["gammas"]
     table = collect(results_table.write(rows_csv, rows(cfg, results, name)), name, exp, gammas)
     frame = curves(table)
@@ -187,14 +191,14 @@ def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: P
                            if not math.isnan(r.gamma)} for c in ("teacher_stochastic", "distilled_stochastic")},
         "status": {f"{r.model}/{r.sampler}{'' if r.gamma is None or math.isnan(r.gamma) else f'-g{r.gamma:g}'}"
                    f"/n{r.steps}": r.status for r in table.itertuples() if r.status != "ok"},
-        "teacher_best_fid": teacher_best, "cost": cost,
+        "teacher_best_fid": teacher_best, "cost": cost, "fid_floor": floor.fid(floor_record),
         "evaluation": {k: cfg["evaluation"][k] for k in ("num_samples", "seed_ranges", "feature_extractor")},
         "total_job_seconds": _job_seconds(benchmarks, name),
     }
     summary["claims"] = claims = evaluate_subject("pd_experiment", summary, cfg["profile"], name)
     write_record(json_path, summary)
-    atomic_write(pdf, lambda p: save_pdf(p, [figure(frame, pub, cfg, name, exp), details_page(frame, cost, claims,
-                                                                                              cfg, name)]))
+    atomic_write(pdf, lambda p: save_pdf(p, [figure(frame, pub, cfg, name, exp, floor_record),
+                                             details_page(frame, cost, claims, cfg, name, floor_record)]))
     return summary
 
 
@@ -202,7 +206,10 @@ def _job_seconds(benchmarks: Optional[Path], name: str) -> Optional[float]:
     return total_job_seconds(benchmarks / "pd" / name) if benchmarks else None
 
 
-def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: str, exp: dict[str, Any]):
+def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: str, exp: dict[str, Any],
+           floor_record: Optional[dict[str, Any]] = None):
+    from distill.pipeline import floor
+
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     styles = {"distilled_ddim": ("C0", "o", "-"), "distilled_stochastic": ("C0", "s", ":"),
@@ -215,6 +222,9 @@ def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: st
     if not pub.empty:
         ax.plot(pub["steps"], pub["fid"], marker="*", markersize=11, linestyle="none", color="k",
                 label=f"paper: {exp['reproduces']} distilled (EXACT)")
+    if floor_record is not None:  # what a perfect generator scores under the same protocol
+        ax.axhline(floor.fid(floor_record), color="tab:green", ls="-.", lw=1.2,
+                   label=f"real data: FID floor of the protocol ({floor.fid(floor_record):.2f})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("sampling steps")
@@ -226,14 +236,17 @@ def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: st
     note = ("Reproduced curves: this suite's run on the data set named in the title. The black stars are the paper's "
             f"{exp['reproduces']} numbers; where the run stands in for that data set (reduced profiles: other data, "
             "scale and feature space), compare shapes, not values." if not pub.empty else "")
-    fig.text(0.01, 0.005, note, fontsize=7, wrap=True, va="bottom")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    if floor_record is not None:
+        note = f"{note} {floor.describe_floor(floor_record)}".strip()
+    figure_caption(fig, note)
     return fig
 
 
 def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[dict[str, Any]],
-                 cfg: dict[str, Any], name: str):
+                 cfg: dict[str, Any], name: str, floor_record: Optional[dict[str, Any]] = None):
     """Students' DDIM vs stochastic FID (App. F), the cost of every stage, and the claims, as one table page."""
+    from distill.pipeline.floor import describe_floor, fid as floor_fid
+
     dd = frame[frame["curve"] == "distilled_ddim"].set_index("steps")
     st = frame[frame["curve"] == "distilled_stochastic"].set_index("steps")
     cost_by = {c["student_steps"]: c for c in cost}
@@ -246,13 +259,16 @@ def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[d
                    else "—")
         rows.append([f"round {c.get('stage', n)}", str(n), ddim_cell, st_cell, str(c.get("updates", "—")),
                      str(c.get("images", "—")), fmt(c.get("wall_seconds"), 1), fmt(c.get("fraction_of_teacher"))])
+    if floor_record is not None:
+        rows.append(["real data (FID floor)", "—", fmt(floor_fid(floor_record)), fmt(floor_fid(floor_record)), "—", "—",
+                     "—", "—"])
     header = ["stage", "student steps", "FID DDIM", "FID stochastic\n(best γ, App. F)", "updates",
               "images processed", "wall time (s)", "× teacher\nwall time"]
     caption = (f"Profile '{cfg['profile']}', experiment '{name}' ({cfg['data']['name']}). A round processes each image "
                "with 2 teacher forwards and 1 student forward and backward. Wall time: training loop only, on this "
                "profile's device and threads, while other jobs of the workflow may share the machine (so ratios of "
                "wall times vary between runs; the images processed do not). With 1 step the stochastic sampler adds no noise (its last step returns "
-               "x̂), so it equals DDIM.\n" +
+               "x̂), so it equals DDIM." + (f" {describe_floor(floor_record)}" if floor_record else "") + "\n" +
                "".join(claim_line(c) for c in claims))
     return table_page("Progressive Distillation: students with DDIM and stochastic sampling, and cost", header, rows,
                       caption)
@@ -262,7 +278,7 @@ def command(args, cfg, progress):
     """`distill pd-report`."""
     summary = build(cfg, args.experiment, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv),
                     Path(args.json), Path(args.rows), Path(args.plots),
-                    Path(args.benchmarks) if args.benchmarks else None)
+                    Path(args.benchmarks) if args.benchmarks else None, Path(args.floor) if args.floor else None)
     for claim in summary["claims"]:
         print(f"{claim['status']:>13}: {claim['claim']} ({claim['detail']})")
 

@@ -108,8 +108,11 @@ def _published_cell(fid: float, is_: float) -> str:
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, csv: Path, json_path: Path,
           rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None,
-          spread_csv: Optional[Path] = None) -> dict[str, Any]:
+          spread_csv: Optional[Path] = None, floor_json: Optional[Path] = None) -> dict[str, Any]:
+    from distill.pipeline import floor
+
     grid = published_grid(published_csv)
+    floor_record = floor.read(floor_json)
     t = cfg["table1"]
     write_losses({r: results / "teachers" / r for r in (run_name(p, w, s) for p in t["parameterizations"]
                                                         for w in t["weightings"] for s in t["seeds"])},
@@ -136,10 +139,11 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
                "fid_seed_mean": {f"{r.parameterization}/{r.weighting}/{r.sampler}": r.fid_seed_mean
                                  for r in table.itertuples() if not math.isnan(r.fid_seed_std)},
                "fid_seed_std": {f"{r.parameterization}/{r.weighting}/{r.sampler}": r.fid_seed_std
-                                for r in table.itertuples() if not math.isnan(r.fid_seed_std)}}
+                                for r in table.itertuples() if not math.isnan(r.fid_seed_std)},
+               "fid_floor": floor.fid(floor_record)}
     write_record(json_path, summary)
     atomic_write(pdf, lambda p: render_pdf(table, grid, cfg, claims, extractor_acc, job_seconds, p,
-                                                  unmatched))
+                                                  unmatched, floor_record))
     return summary
 
 
@@ -162,7 +166,10 @@ def with_spread(table: pd.DataFrame, spread_csv: Optional[Path], seeds: list[int
 
 
 def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any], claims: list[dict[str, Any]],
-               extractor_acc, job_seconds, path: Path, spread_unmatched: int = 0):
+               extractor_acc, job_seconds, path: Path, spread_unmatched: int = 0,
+               floor_record: Optional[dict[str, Any]] = None):
+    from distill.pipeline.floor import describe_floor, fid as floor_fid
+
     samplers = [s for s in ("ancestral", "ddim") if s in set(table["sampler"]) | set(published["sampler"])]
     header = ["Network output", "Loss weighting"]
     header += [f"{LABELS[s]} FID/IS\n(reproduced)" for s in samplers]
@@ -196,6 +203,9 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
                 if known and fid == best_pub[s]:
                     bold.append((len(rows) + 1, len(row) - 1))
             rows.append(row)
+    if floor_record is not None:  # what a perfect generator scores under the same protocol
+        rows.append(["Real data", "(FID floor)", *[f"{floor_fid(floor_record):.2f}" for _ in samplers],
+                     *["—" for _ in samplers]])
     ev, s = cfg["evaluation"], cfg["sampling"]
     acc = f" (held-out accuracy {extractor_acc:.3f})" if extractor_acc is not None else ""
     wall_txt = f" Compute time of all jobs (sum): {job_seconds / 60:.1f} min." if job_seconds else ""
@@ -212,7 +222,7 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
            "or commit) and is not shown: build reports/table1_spread.pdf to measure it for these"
            if spread_unmatched else "") + ". Bold: best in its column. Reproduced and published FIDs are on "
         "different data and feature spaces: compare "
-        "rankings, not values.\n"
+        "rankings, not values." + (f" {describe_floor(floor_record)}" if floor_record is not None else "") + "\n"
     ) + "".join(claim_line(c) for c in claims)
     title = "Progressive Distillation, Table 1: output parameterization × loss weighting (teachers, no distillation)"
     save_pdf(path, [table_page(title, header, rows, caption, bold)])
@@ -222,7 +232,7 @@ def command(args, cfg, progress):
     """`distill table1`."""
     build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv), Path(args.json),
           Path(args.rows), Path(args.plots), Path(args.benchmarks) if args.benchmarks else None,
-          Path(args.spread) if args.spread else None)
+          Path(args.spread) if args.spread else None, Path(args.floor) if args.floor else None)
 
 
 def published_rows(table, cfg):

@@ -79,7 +79,10 @@ def _fid(fid: float, mean: float, std: float) -> str:
 
 
 def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, csv: Path,
-          spread_csv: Path | None = None) -> pd.DataFrame:
+          spread_csv: Path | None = None, floor_json: Path | None = None) -> pd.DataFrame:
+    from distill.pipeline import floor
+
+    floor_record = floor.read(floor_json)
     repro = with_spread(reproduced_rows(cfg, parts), cfg, spread_csv)
     table = pd.concat([published_rows(published), repro], ignore_index=True)
     atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.4f"))
@@ -92,6 +95,9 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                      _cost(group) if reproduced else "—", source])
         if reproduced:
             bold.append((len(rows), 2))
+    if floor_record is not None:  # what a perfect generator scores under the same protocol
+        rows.append(["Real data (FID floor of the protocol)", "—", fmt(floor.fid(floor_record)), "—",
+                     f"real {floor_record['data']} images"])
     data = sorted(set(repro["source"]))
     caption = (f"Top: the paper's Table 2 (CIFAR-10, FID on Inception features). Bottom, in bold: this suite's rows "
                f"({'; '.join(data)}), every method on the same teacher; FID = minimum over "
@@ -102,7 +108,8 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                "(reports/pd_spread.pdf) measured it for these very numbers: mean ± standard deviation over training "
                "seeds. "
                + ("These are NOT CIFAR-10 numbers: compare how FID changes with the number of evaluations, not values."
-                  if cfg["data"]["name"] != "cifar10" else "Reproduced on CIFAR-10."))
+                  if cfg["data"]["name"] != "cifar10" else "Reproduced on CIFAR-10.")
+               + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page = table_page("Progressive Distillation, Table 2: fast sampling (published and reproduced)",
                       ["Method", "Model evaluations", "FID", "Cost (most distilled)", "Source"], rows, caption, bold,
                       width=14, font_size=8, col_widths=[0.3, 0.14, 0.2, 0.12, 0.24])
@@ -113,4 +120,4 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
 def command(args, cfg, progress):
     """`distill table2`."""
     build(cfg, [Path(p) for p in args.rows], Path(args.published), Path(args.pdf), Path(args.csv),
-          Path(args.spread) if args.spread else None)
+          Path(args.spread) if args.spread else None, Path(args.floor) if args.floor else None)

@@ -43,7 +43,7 @@ def estimate(jobs: Iterable, cores: int, where: str = "results/<profile>/benchma
         else:
             seconds[j.rule.name] += own
     total = sum(seconds.values()) / max(1, cores)
-    lines = [f"{len(jobs)} jobs to run on {cores} core(s); roughly {total / 60:.0f} min from the job times stored in "
+    lines = [f"{len(jobs)} job(s) to run on {cores} core(s); roughly {total / 60:.0f} min from the job times stored in "
              f"{where} (CPU time, measured on the machine that made them; yours may differ):"]
     for rule, n in sorted(counts.items(), key=lambda kv: -seconds[kv[0]]):
         known = n - unknown[rule]

@@ -110,6 +110,7 @@ rule kd_report:
     input:
         metrics=KD["metrics"],
         summary=KD["student"] + "/summary.json",
+        floor=floor_path(),
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/kd_{kexp}.pdf", caption="report/kd.rst", category="Knowledge distillation"),
@@ -123,4 +124,5 @@ rule kd_report:
         f"{LOGS}/kd/{{kexp}}/report.log",
     shell:
         "{DISTILL} kd-report {CLI_ARGS} --experiment {wildcards.kexp} --results {RESULTS} --pdf {output.pdf} "
-        "--csv {output.csv} --json {output.json} --rows {output.rows} --plots {output.plots} > {log} 2>&1"
+        "--csv {output.csv} --json {output.json} --rows {output.rows} --plots {output.plots} --floor {input.floor} "
+        "> {log} 2>&1"

@@ -32,6 +32,13 @@ def pd_reference(exp):
     return f"{RESULTS}/refs/pd-{exp}-{CFG['evaluation']['feature_extractor']}.npz"
 
 
+def pd_floor(exp):
+    """The protocol's FID floor for an experiment's data set: the profile's unless it has data of its own."""
+    if PD_EXPS[exp]["data"] is None:
+        return floor_path()
+    return f"{RESULTS}/pd_metrics/{exp}/floor-{CFG['evaluation']['feature_extractor']}.json"
+
+
 def pd_round_hp(w):
     """Only this round's settings: changing a late round's settings reruns that round and what follows it."""
     e = PD_EXPS[w.exp]
@@ -47,6 +54,7 @@ def pd_report_inputs(exp):
         "summaries": [L.model_dir(RESULTS, exp, e, m) + "/summary.json"
                       for m in [L.TEACHER] + [L.student_name(n) for n in L.student_steps(e["teacher_steps"])]],
         "published": "results/published/published.csv",
+        "floor": pd_floor(exp),
         "profile": str(PROFILE_STAMP),
     }
 
@@ -187,13 +195,29 @@ rule pd_fig4:
     shell:
         "{DISTILL} pd-report {CLI_ARGS} --experiment {wildcards.exp} --results {params.results} "
         "--published {input.published} --benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} "
-        "--json {output.json} --rows {output.rows} --plots {output.plots} > {log} 2>&1"
+        "--json {output.json} --rows {output.rows} --plots {output.plots} --floor {input.floor} > {log} 2>&1"
+
+
+use rule fid_floor as pd_fid_floor with:
+    input:
+        reference=lambda w: pd_reference(w.exp),
+        extractor=extractor_weights(),
+    output:
+        f"{RESULTS}/pd_metrics/{{exp}}/floor-{CFG['evaluation']['feature_extractor']}.json",
+    params:
+        hp=lambda w: json.dumps(experiment_profile(CFG, "pd", w.exp)["data"], sort_keys=True) + hp("evaluation"),
+        experiment=lambda w: f"--method pd --experiment {w.exp}",
+    log:
+        f"{LOGS}/pd/{{exp}}/fid_floor.log",
+    benchmark:
+        f"{BENCH}/pd/{{exp}}/fid_floor.tsv"
 
 
 rule pd_table2:
     input:
         rows=table2_rows(),
         published="results/published/published.csv",
+        floor=pd_floor(PD["table2"]) if PD["table2"] in PD_EXPS else floor_path(),
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/table2.pdf", caption="report/table2.rst", category="Progressive Distillation"),
@@ -205,7 +229,7 @@ rule pd_table2:
         f"{LOGS}/pd/table2.log",
     shell:
         "{DISTILL} table2 {CLI_ARGS} --rows {input.rows} --published {input.published} --pdf {output.pdf} "
-        "--csv {output.csv} --spread {params.spread} > {log} 2>&1"
+        "--csv {output.csv} --spread {params.spread} --floor {input.floor} > {log} 2>&1"
 
 
 def pd_spread_runs():

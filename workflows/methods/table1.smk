@@ -5,6 +5,7 @@ rule pd_table1:
         metrics=[f"{RESULTS}/metrics/{r}/{s}.json" for r in table1_runs() for s in CFG["table1"]["samplers"]],
         summaries=[f"{RESULTS}/teachers/{r}/summary.json" for r in table1_runs()],
         published="results/published/published.csv",
+        floor=floor_path(),
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/table1.pdf", caption="report/table1.rst", category="Progressive Distillation"),
@@ -23,14 +24,14 @@ rule pd_table1:
     shell:
         "{DISTILL} table1 {CLI_ARGS} --results {params.results} --published {input.published} "
         "--benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} --json {output.json} "
-        "--rows {output.rows} --plots {output.plots} --spread {params.spread} > {log} 2>&1"
+        "--rows {output.rows} --plots {output.plots} --spread {params.spread} --floor {input.floor} > {log} 2>&1"
 
 
 def table1_kept():
     runs = table1_runs()
     return ([f"{RESULTS}/teachers/{r}/{f}" for r in runs for f in ("model.safetensors", "summary.json")]
             + [f"{RESULTS}/samples/{r}/{s}.npz" for r in runs for s in CFG["table1"]["samplers"]]
-            + [reference_stats(), extractor_weights()])
+            + [reference_stats(), extractor_weights(), floor_path()])
 
 
 KEPT["table1"] = table1_kept

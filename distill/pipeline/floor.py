@@ -1,0 +1,116 @@
+"""Step: the FID floor of the protocol: what a perfect generator scores. Real images go through the same protocol as
+every model's samples (N images per seed range, the same R ranges, minimum and mean over them, the same extractor and
+reference statistics), so a reported FID can be read against it and a ratio of FIDs above it.
+
+Where the real images come from. The floor should use real images that neither the teachers nor the reference
+statistics saw. The embedded data sets are too small for that (mini: 1,797 digits, all of them in the reference
+statistics and the teachers' training data, against 3 x 1,000 images to evaluate), so range r draws its N images
+*with replacement* from the data set (seed r). This estimate is biased low: its images are the reference's own, so it
+lacks the reference side's own sampling error (an unseen sample has it). The record measures that bias on the data
+itself with a split-half check: the data set split in two halves A and B (seeded), statistics of A, then the FID of
+|B| images of B (unseen by A) and of |B| images drawn with replacement from A (the floor's estimate) against them; the
+ratio unseen/resampled says how much the floor underestimates at that N.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from distill.core.checkpoint import file_sha256 as sha256
+from distill.core.provenance import write_record
+from distill.data import load_dataset
+from distill.metrics.extractors import extract_features, load_extractor
+from distill.metrics.images import as_uint8_images
+from distill.metrics.protocol import evaluate_images, fid_of_features
+from distill.metrics.reference import Reference, describe, fid_statistics, load_reference
+from distill.pipeline.common import setup_torch
+from distill.pipeline.reference import usable_extractor_weights
+
+METHOD = "resampled"  # how the real images are drawn (the module's docstring says why and its bias)
+SPLIT_SEED = 0
+
+
+def resample(n: int, pool: int, seed: int) -> torch.Tensor:
+    """n indices drawn with replacement from range(pool), from their own seed."""
+    return torch.randint(pool, (n,), generator=torch.Generator().manual_seed(seed))
+
+
+def split_half_check(feats: torch.Tensor, ref: Reference) -> dict[str, Any]:
+    """Statistics of half A of the real images; FID of half B (unseen) and of |B| images resampled from A."""
+    perm = torch.randperm(len(feats), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    a, b = feats[perm[: len(feats) // 2]], feats[perm[len(feats) // 2:]]
+    mu, sigma = fid_statistics(a)
+    half = Reference(mu, sigma, a.float().numpy(), ref.image_shape, ref.extractor, ref.extractor_sha256,
+                     f"half A of {ref.source}", len(a))
+    unseen = fid_of_features(b, half)
+    resampled = fid_of_features(a[resample(len(b), len(a), SPLIT_SEED)], half)
+    return {"num_images": len(b), "unseen_fid": unseen, "resampled_fid": resampled,
+            "unseen_over_resampled": unseen / resampled if resampled > 0 else None}
+
+
+def run(cfg: dict[str, Any], reference_path: str | Path, out_path: str | Path, weights: str | None = None,
+        threads: int | None = None) -> dict[str, Any]:
+    setup_torch(threads, "cpu")
+    ev = cfg["evaluation"]
+    weights = usable_extractor_weights(cfg, weights)
+    ref = load_reference(reference_path, ev["feature_extractor"], sha256(weights))
+    data = load_dataset({**cfg["data"], "conditional": False})
+    if data.kind != "image":
+        raise ValueError(f"the FID floor needs images; {data.name} holds points")
+    images = as_uint8_images(data.data, f"real images ({data.name})", ref.image_shape)
+    extractor = load_extractor(ev["feature_extractor"], weights)
+    n, r = ev["num_samples"], ev["seed_ranges"]
+    idx = torch.cat([resample(n, len(images), seed) for seed in range(r)])
+    record: dict[str, Any] = {
+        "status": "ok", "method": METHOD, "data": data.name, "pool": len(images),
+        "protocol": {k: ev[k] for k in ("num_samples", "seed_ranges", "kid_subset_size", "kid_subsets",
+                                        "pr_neighborhood", "prdc_nearest_k")},
+        "feature_extractor": ev["feature_extractor"], "feature_extractor_weights": weights,
+        "feature_extractor_sha256": sha256(weights), "reference": str(reference_path),
+        "reference_sha256": sha256(reference_path), "reference_stats": describe(ref),
+        **evaluate_images(images[idx.numpy()], ref, extractor, ev),
+    }
+    feats = extract_features(images, extractor, ev["batch_size"])["fid"]
+    record["split_half"] = split_half_check(feats, ref)
+    sizes = sorted(set(ev["curve"]["sizes"]) | {n}) if ev.get("curve") else [n]
+    record["curve"] = [{"num_samples": size, "seed_range": i,
+                        "fid": fid_of_features(feats[resample(size, len(feats), i)], ref)}
+                       for size in sizes for i in range(r)]
+    return write_record(out_path, record, {"reference": reference_path, "extractor_weights": weights})
+
+
+def read(path: str | Path | None) -> dict[str, Any] | None:
+    """A floor record (None when no path is given); a clear error when it is unreadable."""
+    import json
+
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"FID floor {path} is unreadable ({exc}); rebuild it: snakemake --cores all -- {path}") \
+            from exc
+
+
+def fid(record: dict[str, Any] | None) -> float | None:
+    """The floor's FID as the protocol reports every FID (minimum over the seed ranges)."""
+    return None if record is None else float(record["metrics"]["fid"]["min"])
+
+
+def above(value: float, floor: float | None) -> float:
+    """A FID above the floor (value - floor); the value itself without a floor."""
+    return value - floor if floor is not None else value
+
+
+def describe_floor(record: dict[str, Any]) -> str:
+    """One sentence for a caption: the floor, how it was estimated, and its measured bias."""
+    s = record["split_half"]
+    bias = (f"; its bias, measured by a split-half check at N = {s['num_images']}: unseen real images score "
+            f"{s['unseen_fid']:.2f} where resampled ones score {s['resampled_fid']:.2f} "
+            f"({s['unseen_over_resampled']:.2f}x)" if s.get("unseen_over_resampled") else "")
+    return (f"Real-data floor: FID {fid(record):.2f} (minimum over {len(record['seed_ranges'])} seed ranges of "
+            f"{record['num_samples_per_range']} real {record['data']} images drawn with replacement from all "
+            f"{record['pool']}, which the reference statistics and teachers also saw{bias}).")
