@@ -79,3 +79,10 @@ def floor_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--floor", default=None,
                    help="the protocol's FID floor (`distill fid floor` JSON): shown beside every FID, and ratio "
                         "claims stated above it too")
+
+
+def spread_io(p: argparse.ArgumentParser) -> None:
+    """The inputs and outputs of a training-seed spread command (table1-spread, pd-spread)."""
+    p.add_argument("--results", required=True, help="results/<profile> folder")
+    p.add_argument("--pdf", required=True, help="output PDF")
+    p.add_argument("--csv", required=True, help="output CSV")

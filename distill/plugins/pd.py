@@ -8,7 +8,7 @@ distill/claims/pd.py; params section `pd` (schema workflows/schema/methods/pd.js
 from __future__ import annotations
 
 
-from distill.commands.options import floor_option, positive_int, report_io
+from distill.commands.options import floor_option, positive_int, report_io, spread_io
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
@@ -50,12 +50,6 @@ def _report_options(p):
     p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
 
 
-def _spread_options(p):
-    p.add_argument("--results", required=True, help="results/<profile> folder")
-    p.add_argument("--pdf", required=True, help="output PDF")
-    p.add_argument("--csv", required=True, help="output CSV")
-
-
 def _table2_options(p):
     p.add_argument("--rows", nargs="+", required=True, help="the results-table parts of the contributing methods")
     p.add_argument("--spread", default=None,
@@ -81,7 +75,7 @@ COMMANDS = (
             "the PD students' training-seed spread and each number's tolerance",
             "Collect every student of every PD experiment (DDIM at its own steps) distilled from the teacher of its "
             "training seed and of each pd.spread_seeds seed: the FID of each seed, mean, standard deviation and "
-            "tolerance. Writes a CSV (results/<profile>/spread/pd.csv) and a PDF.", _spread_options),
+            "tolerance. Writes a CSV (results/<profile>/spread/pd.csv) and a PDF.", spread_io),
     Command("table2", "distill.reports.table2:command",
             "build PD Table 2 (published rows beside the reproduced ones) as CSV and PDF",
             "Put the published fast-sampling rows of PD Table 2 beside this profile's reproduced rows of every "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from distill.commands.options import floor_option, report_io
+from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
@@ -39,12 +39,6 @@ def _report_options(p):
                         "beside the numbers it was measured for")
 
 
-def _spread_options(p):
-    p.add_argument("--results", required=True, help="results/<profile> folder")
-    p.add_argument("--pdf", required=True, help="output PDF")
-    p.add_argument("--csv", required=True, help="output CSV")
-
-
 COMMANDS = (
     Command("table1", "distill.reports.table1:command",
             "build PD Table 1 (reproduced beside published) as CSV, JSON and PDF",
@@ -54,7 +48,7 @@ COMMANDS = (
             "Table 1's training-seed spread and each number's tolerance",
             "Collect every Table 1 cell over table1.seeds and table1.spread_seeds: the FID of each training seed, "
             "mean, standard deviation, and the tolerance `distill verify` judges a re-run by. Writes a CSV "
-            "(results/<profile>/spread/table1.csv) and a PDF.", _spread_options),
+            "(results/<profile>/spread/table1.csv) and a PDF.", spread_io),
 )
 
 

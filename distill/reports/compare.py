@@ -183,7 +183,15 @@ def headline(c: Comparison, cfg: dict[str, Any]) -> str:
             + ", ".join(f"{n} {v}" for v, n in claims.items()) + ".")
 
 
-def markdown(c: Comparison, cfg: dict[str, Any]) -> str:
+def floor_note(cfg: dict[str, Any], results: Path) -> str:
+    """The profile's real-data FID floor (distill/pipeline/floor.py) as a sentence, where it was computed."""
+    from distill.pipeline import floor
+
+    path = Path(results) / "floor" / f"{cfg['data']['name']}-{cfg['evaluation']['feature_extractor']}.json"
+    return floor.describe_floor(floor.read(path)) if path.is_file() else ""
+
+
+def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
     unmatched = (c.unmatched.groupby(["paper", "table", "method", "sampler"], sort=False).size()
                  .reset_index(name="n") if not c.unmatched.empty else pd.DataFrame())
     parts = [f"# Reproduced vs published — profile '{c.profile}'", "", headline(c, cfg), ""]
@@ -191,7 +199,8 @@ def markdown(c: Comparison, cfg: dict[str, Any]) -> str:
         parts += ["## Failures", ""] + [f"- {f}" for f in c.failures] + [""]
     parts += ["## Claims", "", _md_table(CLAIM_HEADER, claim_rows(c)), "",
               "## Numbers side by side", "",
-              "Ratio = reproduced ÷ published. Reduced profiles run other data: their ratios are shown, not tested.", "",
+              "Ratio = reproduced ÷ published. Reduced profiles run other data: their ratios are shown, not tested."
+              + (f" {floor_text}" if floor_text else ""), "",
               _md_table(NUMBER_HEADER, number_rows(c)), "",
               "## Missing", "", _md_table(MISSING_HEADER, missing_rows(c)), ""]
     if not unmatched.empty:
@@ -215,7 +224,8 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf
         raise FileNotFoundError(f"no results folder {results}: run the pipeline for profile '{cfg['profile']}' first "
                                 f"(snakemake --cores all --config profile={cfg['profile']}) or pass --results")
     c = compare(cfg, Path(results), Path(published_csv))
-    text = markdown(c, cfg)
+    floor_text = floor_note(cfg, Path(results))
+    text = markdown(c, cfg, floor_text)
     atomic_write(md, lambda p: Path(p).write_text(text))
     head = headline(c, cfg) + ("\n\n" + "\n".join(c.failures) if c.failures else "")
     claims = [f"[{o['verdict']}] {o['claim']} — {o['paper']}, {o['source']} ({o['id']}); subject: "
@@ -226,7 +236,8 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf
     pages = [text_page("distill compare: claims of the papers, checked on this run", [head, *claims], width=13.0,
                        chars=190)]
     pages += _pages("Published numbers beside their reproduction", NUMBER_HEADER, number_rows(c),
-                    "Ratio = reproduced ÷ published. " + head, font_size=7, width=13.0,
+                    "Ratio = reproduced ÷ published. " + (f"{floor_text} " if floor_text else "") + head,
+                    font_size=7, width=13.0,
                     col_widths=[0.09, 0.09, 0.34, 0.1, 0.14, 0.05, 0.06, 0.13])
     pages += _pages("Missing: not reproduced, not yet implemented, or NOT FOUND in the papers", MISSING_HEADER,
                     missing_rows(c), "NOT FOUND rows are never filled in.", per_page=30, font_size=7, width=13.0,
