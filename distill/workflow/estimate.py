@@ -32,7 +32,7 @@ def estimate(jobs: Iterable, cores: int, where: str = "results/<profile>/benchma
             by_rule.setdefault(j.rule.name, []).append(s)
     for j in jobs:
         own = job_seconds(Path(str(j.benchmark))) if j.benchmark else None
-        if own is None and j.benchmark:  # another job of the same rule (its folder)
+        if own is None and j.benchmark and "{" in str(j.rule.benchmark):  # another job of the rule (its folder)
             prefix = str(j.rule.benchmark).split("{")[0]
             folder = Path(prefix) if prefix.endswith("/") else Path(prefix).parent
             if j.rule.name not in by_rule and folder.is_dir():
