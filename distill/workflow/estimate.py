@@ -26,18 +26,16 @@ def estimate(jobs: Iterable, cores: int, where: str = "results/<profile>/benchma
     stored time of its own takes its rule's median; a rule with none is counted as unknown."""
     jobs = list(jobs)
     counts, seconds, unknown = Counter(j.rule.name for j in jobs), Counter(), Counter()
-    by_rule: dict[str, list[float]] = {}
-    for j in jobs:  # the stored time of the very job where there is one
-        if j.benchmark and (s := job_seconds(Path(str(j.benchmark)))) is not None:
-            by_rule.setdefault(j.rule.name, []).append(s)
+    by_rule: dict[str, list[float]] = {}  # the stored times of every job of a rule (its benchmark folder)
     for j in jobs:
         own = job_seconds(Path(str(j.benchmark))) if j.benchmark else None
         if own is None and j.benchmark and "{" in str(j.rule.benchmark):  # another job of the rule (its folder)
-            prefix = str(j.rule.benchmark).split("{")[0]
-            folder = Path(prefix) if prefix.endswith("/") else Path(prefix).parent
-            if j.rule.name not in by_rule and folder.is_dir():
-                by_rule[j.rule.name] = [s for f in sorted(folder.rglob("*.tsv")) if (s := job_seconds(f)) is not None]
-            own = statistics.median(by_rule[j.rule.name]) if by_rule.get(j.rule.name) else None
+            if j.rule.name not in by_rule:
+                prefix = str(j.rule.benchmark).split("{")[0]
+                folder = Path(prefix) if prefix.endswith("/") else Path(prefix).parent
+                by_rule[j.rule.name] = [s for f in sorted(folder.rglob("*.tsv")) if (s := job_seconds(f)) is not None] \
+                    if folder.is_dir() else []
+            own = statistics.median(by_rule[j.rule.name]) if by_rule[j.rule.name] else None
         if own is None:
             unknown[j.rule.name] += 1
         else:
