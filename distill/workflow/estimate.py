@@ -4,6 +4,7 @@ what they started."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable
@@ -21,6 +22,16 @@ def job_seconds(path: Path) -> float | None:
         return None
 
 
+def stored_times(pattern: str) -> list[float]:
+    """The stored times of every job whose benchmark file matches a rule's pattern ('.../{run}/{sampler}.tsv')."""
+    prefix = pattern.split("{")[0]
+    folder = Path(prefix) if prefix.endswith("/") else Path(prefix).parent
+    regex = re.compile("".join(".+" if part.startswith("{") else re.escape(part)
+                               for part in re.split(r"(\{[^}]*\})", pattern)))
+    return [s for f in sorted(folder.rglob("*.tsv")) if regex.fullmatch(str(f)) and (s := job_seconds(f)) is not None] \
+        if folder.is_dir() else []
+
+
 def estimate(jobs: Iterable, cores: int, where: str = "results/<profile>/benchmarks") -> str:
     """One line per rule (jobs, stored CPU seconds per job) and the total: CPU seconds / cores. A job without a
     stored time of its own takes its rule's median; a rule with none is counted as unknown."""
@@ -31,10 +42,7 @@ def estimate(jobs: Iterable, cores: int, where: str = "results/<profile>/benchma
         own = job_seconds(Path(str(j.benchmark))) if j.benchmark else None
         if own is None and j.benchmark and "{" in str(j.rule.benchmark):  # another job of the rule (its folder)
             if j.rule.name not in by_rule:
-                prefix = str(j.rule.benchmark).split("{")[0]
-                folder = Path(prefix) if prefix.endswith("/") else Path(prefix).parent
-                by_rule[j.rule.name] = [s for f in sorted(folder.rglob("*.tsv")) if (s := job_seconds(f)) is not None] \
-                    if folder.is_dir() else []
+                by_rule[j.rule.name] = stored_times(str(j.rule.benchmark))
             own = statistics.median(by_rule[j.rule.name]) if by_rule[j.rule.name] else None
         if own is None:
             unknown[j.rule.name] += 1
