@@ -114,3 +114,9 @@ def describe_floor(record: dict[str, Any]) -> str:
     return (f"Real-data floor: FID {fid(record):.2f} (minimum over {len(record['seed_ranges'])} seed ranges of "
             f"{record['num_samples_per_range']} real {record['data']} images drawn with replacement from all "
             f"{record['pool']}, which the reference statistics and teachers also saw{bias}).")
+
+
+def profile_note(cfg: dict[str, Any], results: Path) -> str:
+    """The profile's floor (results/<profile>/floor/, its data set and extractor) as a sentence, where computed."""
+    path = Path(results) / "floor" / f"{cfg['data']['name']}-{cfg['evaluation']['feature_extractor']}.json"
+    return describe_floor(read(path)) if path.is_file() else ""

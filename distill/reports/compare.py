@@ -183,14 +183,6 @@ def headline(c: Comparison, cfg: dict[str, Any]) -> str:
             + ", ".join(f"{n} {v}" for v, n in claims.items()) + ".")
 
 
-def floor_note(cfg: dict[str, Any], results: Path) -> str:
-    """The profile's real-data FID floor (distill/pipeline/floor.py) as a sentence, where it was computed."""
-    from distill.pipeline import floor
-
-    path = Path(results) / "floor" / f"{cfg['data']['name']}-{cfg['evaluation']['feature_extractor']}.json"
-    return floor.describe_floor(floor.read(path)) if path.is_file() else ""
-
-
 def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
     unmatched = (c.unmatched.groupby(["paper", "table", "method", "sampler"], sort=False).size()
                  .reset_index(name="n") if not c.unmatched.empty else pd.DataFrame())
@@ -220,11 +212,13 @@ def _pages(title: str, header: list[str], rows: list[list[str]], caption: str, p
 
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf: Path) -> Comparison:
+    from distill.pipeline import floor
+
     if not Path(results).is_dir():
         raise FileNotFoundError(f"no results folder {results}: run the pipeline for profile '{cfg['profile']}' first "
                                 f"(snakemake --cores all --config profile={cfg['profile']}) or pass --results")
     c = compare(cfg, Path(results), Path(published_csv))
-    floor_text = floor_note(cfg, Path(results))
+    floor_text = floor.profile_note(cfg, Path(results))
     text = markdown(c, cfg, floor_text)
     atomic_write(md, lambda p: Path(p).write_text(text))
     head = headline(c, cfg) + ("\n\n" + "\n".join(c.failures) if c.failures else "")

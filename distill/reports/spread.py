@@ -28,6 +28,14 @@ def _write(df: pd.DataFrame, title: str, caption: str, pdf: Path, csv: Path) -> 
     return df
 
 
+def _floor(cfg: dict[str, Any], results: Path) -> str:
+    """The profile's real-data FID floor, as a sentence of the caption (where it was computed)."""
+    from distill.pipeline.floor import profile_note
+
+    note = profile_note(cfg, results)
+    return f" {note}" if note else ""
+
+
 def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
     """Table 1: every cell over table1.seeds + table1.spread_seeds."""
     from distill.plugins.table1 import spread_seeds
@@ -38,7 +46,7 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFr
     df = seed_spread.spread(pd.DataFrame(rows({**cfg, "table1": {**t, "seeds": seeds}}, results)))
     caption = (f"Profile '{cfg['profile']}': each Table 1 cell trained with {len(seeds)} training seeds ({seeds}); "
                "FID is the minimum over the protocol's seed ranges. " + JUDGED)
-    return _write(df, "Table 1 — training-seed spread (FID)", caption, pdf, csv)
+    return _write(df, "Table 1 — training-seed spread (FID)", caption + _floor(cfg, results), pdf, csv)
 
 
 def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
@@ -61,7 +69,8 @@ def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.Dat
                f"own steps) distilled from the teachers of training seeds {own_seeds} and {spread_seeds} "
                "(pd.spread_seeds; each seed's rounds seeded alike); FID is the minimum over the "
                "protocol's seed ranges. " + JUDGED)
-    return _write(df, "Progressive Distillation — training-seed spread of the students (FID)", caption, pdf, csv)
+    return _write(df, "Progressive Distillation — training-seed spread of the students (FID)",
+                  caption + _floor(cfg, results), pdf, csv)
 
 
 def table1_command(args, cfg, progress):

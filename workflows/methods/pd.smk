@@ -244,6 +244,7 @@ rule pd_spread:
     input:
         metrics=[L.metrics_path(RESULTS, run, e) for _, _, run in pd_spread_runs()
                  for e in L.spread_evaluations(PD_EXPS[run])],
+        floor=floor_path(),  # named in its caption
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/pd_spread.pdf", caption="report/pd_fig4.rst", category="Progressive Distillation"),

@@ -48,6 +48,7 @@ rule table1_spread:
     input:
         metrics=[f"{RESULTS}/metrics/{r}/{s}.json" for r in spread_runs() for s in CFG["table1"]["samplers"]],
         summaries=[f"{RESULTS}/teachers/{r}/summary.json" for r in spread_runs()],
+        floor=floor_path(),  # named in its caption
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/table1_spread.pdf", caption="report/table1.rst", category="Progressive Distillation"),
