@@ -18,6 +18,16 @@ from distill.pipeline.sample import load_samples
 from distill.reports.grid import save_grid
 
 
+def protocol_record(ev: dict[str, Any], weights: str, reference_path: str | Path) -> dict[str, Any]:
+    """What every evaluation record says of its protocol: its settings, the extractor and the reference statistics
+    (with their sha256)."""
+    return {"protocol": {k: ev[k] for k in ("num_samples", "seed_ranges", "kid_subset_size", "kid_subsets",
+                                            "pr_neighborhood", "prdc_nearest_k")},
+            "feature_extractor": ev["feature_extractor"], "feature_extractor_weights": weights,
+            "feature_extractor_sha256": sha256(weights), "reference": str(reference_path),
+            "reference_sha256": sha256(reference_path)}
+
+
 def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Path, out_path: str | Path,
         grid_path: str | Path, weights: Optional[str] = None, threads: int | None = None) -> dict[str, Any]:
     setup_torch(threads, cfg["device"])
@@ -26,11 +36,7 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
     images, status, meta = load_samples(samples_path)
     record: dict[str, Any] = {
         "status": status, "samples": str(samples_path), "sampling": meta,
-        "protocol": {k: ev[k] for k in ("num_samples", "seed_ranges", "kid_subset_size", "kid_subsets",
-                                        "pr_neighborhood", "prdc_nearest_k")},
-        "feature_extractor": ev["feature_extractor"], "feature_extractor_weights": weights,
-        "feature_extractor_sha256": sha256(weights), "reference": str(reference_path),
-        "reference_sha256": sha256(reference_path), "metrics": None,
+        **protocol_record(ev, weights, reference_path), "metrics": None,
     }
     if status == "ok":
         ref = load_reference(reference_path, ev["feature_extractor"], record["feature_extractor_sha256"])

@@ -27,6 +27,7 @@ from distill.metrics.images import as_uint8_images
 from distill.metrics.protocol import evaluate_images, fid_of_features
 from distill.metrics.reference import Reference, describe, fid_statistics, load_reference
 from distill.pipeline.common import setup_torch
+from distill.pipeline.evaluate import protocol_record
 from distill.pipeline.reference import usable_extractor_weights
 
 METHOD = "resampled"  # how the real images are drawn (the module's docstring says why and its bias)
@@ -66,11 +67,7 @@ def run(cfg: dict[str, Any], reference_path: str | Path, out_path: str | Path, w
     idx = torch.cat([resample(n, len(images), seed) for seed in range(r)])
     record: dict[str, Any] = {
         "status": "ok", "method": METHOD, "data": data.name, "pool": len(images),
-        "protocol": {k: ev[k] for k in ("num_samples", "seed_ranges", "kid_subset_size", "kid_subsets",
-                                        "pr_neighborhood", "prdc_nearest_k")},
-        "feature_extractor": ev["feature_extractor"], "feature_extractor_weights": weights,
-        "feature_extractor_sha256": sha256(weights), "reference": str(reference_path),
-        "reference_sha256": sha256(reference_path), "reference_stats": describe(ref),
+        **protocol_record(ev, weights, reference_path), "reference_stats": describe(ref),
         **evaluate_images(images[idx.numpy()], ref, extractor, ev),
     }
     feats = extract_features(images, extractor, ev["batch_size"])["fid"]
