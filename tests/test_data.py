@@ -105,3 +105,13 @@ def test_embedded_data_sets():
     assert toy.kind == "points" and toy.shape == (2,)
     train, held = digits.split(0.2, seed=0)
     assert len(train) + len(held) == 1797 and len(held) == 359
+
+
+def test_the_digits_read_from_scikit_learns_file_are_load_digits():
+    """The loader reads scikit-learn's file itself (no sklearn import at start-up): the same images and labels."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    digits = load_dataset({"name": "digits", "resolution": 8, "conditional": True})
+    assert np.array_equal(digits.data, np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None])
+    assert np.array_equal(digits.labels, bunch.target)

@@ -1,5 +1,6 @@
-"""Data-parallel runs under torchrun (two CPU processes, gloo) against one process: every trainer (teacher, PD round,
-KD student) ends with the weights of the one-process run with the same (global) batch, to float summation order;
+"""Data-parallel runs under torchrun (two CPU processes, gloo) against one process: the one-network training loop
+(the teacher's; the PD round and KD run the same loop) ends with the weights of the one-process run with the same
+(global) batch, to float summation order;
 sampling and evaluation shard the seeds and give the one-process numbers; a killed two-process run resumes to the
 uninterrupted two-process weights, bit for bit."""
 
@@ -98,7 +99,11 @@ def two_process_teacher(readme_project) -> Path:
 
 
 @pytest.mark.integration
-def test_two_processes_train_every_trainer_as_one_process_with_the_same_batch(project, two_process_teacher):
+def test_two_processes_train_as_one_process_with_the_same_batch(project, two_process_teacher):
+    """One two-process run per training shape: the teacher's one-network loop (`train_parts`), which the PD round and
+    KD run too; each method's own step is checked to feed a rank only its share of the batch in process
+    (test_every_methods_step_trains_a_rank_on_its_share_of_the_batch), and the several-network shape in
+    tests/test_training_shapes.py."""
     assert _max_diff(project / "one/teacher/model.safetensors", two_process_teacher / "model.safetensors") < ATOL
     summary = json.loads((two_process_teacher / "summary.json").read_text())
     assert summary["data_parallel_processes"] == 2
@@ -106,31 +111,19 @@ def test_two_processes_train_every_trainer_as_one_process_with_the_same_batch(pr
     log_one = [json.loads(line) for line in (project / "one/teacher/log.jsonl").read_text().splitlines()]
     log_two = [json.loads(line) for line in (two_process_teacher / "log.jsonl").read_text().splitlines()]
     assert np.allclose([r["loss"] for r in log_one], [r["loss"] for r in log_two], rtol=1e-4)  # the whole batch's
-
-    teacher = str(project / "one/teacher/model.safetensors")
-    for procs, where in ((1, "one"), (2, "two")):
-        _run(project, "pd-round", "--experiment", "digits", "--student-steps", "4", "--teacher", teacher,
-             "--out", f"{where}/pd4", procs=procs)
-    assert _max_diff(project / "one/pd4/model.safetensors", project / "two/pd4/model.safetensors") < ATOL
-
-    _run(project, "kd-pairs", "--experiment", "digits", "--teacher", teacher, "--out", "one/pairs.npz")
-    for procs, where in ((1, "one"), (2, "two")):
-        _run(project, "kd-train", "--experiment", "digits", "--teacher", teacher, "--pairs", "one/pairs.npz",
-             "--out", f"{where}/kd", procs=procs)
-    assert _max_diff(project / "one/kd/model.safetensors", project / "two/kd/model.safetensors") < ATOL
-    assert not list(project.rglob("*.tmp"))
+    assert not list(two_process_teacher.rglob("*.tmp"))
 
 
 @pytest.mark.integration
-def test_two_processes_sample_and_evaluate_as_one_process(project):
+def test_two_processes_sample_and_evaluate_as_one_process(project, readme_project):
     teacher = str(project / "one/teacher/model.safetensors")
-    _run(project, "train-classifier", "--out", "classifier")
-    weights = str(project / "classifier/model.safetensors")
-    _run(project, "fid", "ref", "--out", "ref.npz", "--extractor-weights", weights)
+    smoke = readme_project.require() / "results" / "smoke"  # the README run's classifier and reference statistics
+    weights = str(smoke / "classifier" / "model.safetensors")
+    reference = str(smoke / "refs" / "digits-distill-domain.npz")
     for procs, where in ((1, "one"), (2, "two")):
         _run(project, "sample", "--model", teacher, "--sampler", "ancestral", "--out", f"{where}/samples.npz",
              procs=procs)
-        _run(project, "evaluate", "--samples", f"{where}/samples.npz", "--reference", "ref.npz", "--extractor-weights",
+        _run(project, "evaluate", "--samples", f"{where}/samples.npz", "--reference", reference, "--extractor-weights",
              weights, "--out", f"{where}/metrics.json", "--grid", f"{where}/grid.png", procs=procs)
     with np.load(project / "one/samples.npz") as one, np.load(project / "two/samples.npz") as two:
         assert one["images"].shape[0] == 64 and np.array_equal(one["images"], two["images"])

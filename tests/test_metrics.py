@@ -189,3 +189,24 @@ def test_fid_cli_ref_and_calc(tmp_path, extractor_weights, digits):
     bad = subprocess.run(base + ["calc", *common, "--images", str(tmp_path / "few.npz"), "--ref", str(tmp_path / "ref.npz")],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "needs 2 seed ranges of 100 = 200" in bad.stderr
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_density_and_coverage_are_prdcs(k):
+    """distill/metrics/density_coverage.py against the authors' package, on features with clusters, duplicates (a
+    distance tie) and a far outlier."""
+    import contextlib
+    import io
+
+    import prdc
+
+    from distill.metrics.density_coverage import density_coverage
+
+    rng = np.random.default_rng(k)
+    real = np.concatenate([rng.normal(0, 1, (120, 16)), rng.normal(4, 0.5, (40, 16))])
+    fake = np.concatenate([rng.normal(0.3, 1.2, (90, 16)), real[:10], [np.full(16, 50.0)]])
+    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its sample counts
+        want = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
+    density, coverage = density_coverage(real, fake, k)
+    assert density == float(want["density"]) and coverage == float(want["coverage"])
+    assert 0 < coverage < 1 and density > 0

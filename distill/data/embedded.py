@@ -13,11 +13,30 @@ from distill.data.base import ArrayDataset, DataError
 
 
 def load_digits(resolution: int = 8) -> ArrayDataset:
-    from sklearn.datasets import load_digits as sk_load_digits
+    values, target = _sklearn_digits_file()
+    images = np.round(values.reshape(-1, 1, 8, 8) * (255.0 / 16.0)).astype(np.uint8)  # values 0..16 -> 0..255
+    return ArrayDataset("digits", _resize(images, resolution), target, 10)
 
-    bunch = sk_load_digits()
-    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[:, None]  # values 0..16 -> 0..255
-    return ArrayDataset("digits", _resize(images, resolution), bunch.target.astype(np.int64), 10)
+
+def _sklearn_digits_file() -> tuple[np.ndarray, np.ndarray]:
+    """The 64 pixel values (0..16) and the label of each digit, read as `sklearn.datasets.load_digits` reads them
+    (sklearn/datasets/_base.py: a gzipped CSV, one digit per row, its label last) from the file scikit-learn ships,
+    without importing scikit-learn (3 s of every job's start-up; tests/test_data.py checks both agree)."""
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the digits data set ships inside scikit-learn, which is not installed: run tools/install.sh")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
+    if not path.is_file():
+        raise DataError(f"scikit-learn's digits file is missing ({path}): reinstall scikit-learn (tools/install.sh)")
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",")
+    if table.shape != (1797, 65):
+        raise DataError(f"scikit-learn's digits file has shape {table.shape}, not (1797, 65): reinstall scikit-learn")
+    return table[:, :-1], table[:, -1].astype(np.int64)
 
 
 def load_mnist(resolution: int = 28) -> ArrayDataset:

@@ -3,20 +3,20 @@
 * generated images come in R disjoint seed ranges of N images each (seeds [0, N), [N, 2N), ...);
 * each range is evaluated against the same reference statistics: FID (torch-fidelity; clean-fid's Frechet distance
   on the same statistics as a second backend), KID, Inception Score on the extractor's logits, precision/recall
-  (torch-fidelity), density/coverage (prdc), all on the same features;
+  (torch-fidelity), density/coverage (prdc's computation, distill/metrics/density_coverage.py), all on the same
+  features;
 * every metric is reported per range, as its minimum and its mean, with everything needed to reproduce it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
+from distill.metrics.density_coverage import density_coverage
 from distill.metrics.extractors import extract_features
 from distill.metrics.images import MetricInputError, as_uint8_images
 from distill.metrics.reference import Reference, fid_statistics
@@ -39,7 +39,6 @@ def fid_of_features(feats: torch.Tensor, ref: Reference) -> float:
 def metrics_of_features(gen: Mapping[str, torch.Tensor], ref: Reference, ev: Mapping[str, Any]) -> dict[str, float]:
     """All metrics of one set of generated features against the reference."""
     import cleanfid.fid
-    import prdc
     from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, isc_features_to_metric
     from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
     from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
@@ -56,10 +55,8 @@ def metrics_of_features(gen: Mapping[str, torch.Tensor], ref: Reference, ev: Map
     prc = prc_features_to_metric(feats.float(), ref_feats.float(), prc_neighborhood=ev["pr_neighborhood"],
                                  prc_batch_size=10000, save_cpu_ram=True, verbose=False)
     out["precision"], out["recall"] = float(prc[KEY_METRIC_PRECISION]), float(prc[KEY_METRIC_RECALL])
-    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints its sample counts
-        dc = prdc.compute_prdc(real_features=ref.features.astype(np.float64), fake_features=feats.numpy(),
-                               nearest_k=ev["prdc_nearest_k"])
-    out["density"], out["coverage"] = float(dc["density"]), float(dc["coverage"])
+    out["density"], out["coverage"] = density_coverage(ref.features.astype(np.float64), feats.numpy(),
+                                                       ev["prdc_nearest_k"])
     return out
 
 
