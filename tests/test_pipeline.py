@@ -22,7 +22,7 @@ def test_table1_builds_end_to_end_with_the_smoke_profile(readme_project, tmp_pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (proj / "reports" / "table1.pdf").read_bytes().startswith(b"%PDF")
     table = pd.read_csv(proj / "reports" / "table1.csv")
-    assert len(table) == 2 * 2 * 1  # smoke grid: {x, eps} x {snr, snr_trunc} x {ddim}
+    assert len(table) == 2 * 1 * 1  # smoke grid: {x, eps} x {snr} x {ddim}
     assert set(table["status"]) <= {"ok", "diverged", "non-finite samples"}
     assert table.loc[table["status"] == "ok", "fid"].gt(0).all()
     summary = json.loads((proj / "results" / "smoke" / "table1.json").read_text())
