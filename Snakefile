@@ -23,10 +23,21 @@ except ConfigError as exc:
     sys.exit(f"error: {exc}")
 
 
+# One live run per clone (distill/workflow/lock.py; the default profile turns Snakemake's own lock off so a killed
+# run leaves nothing to unlock): the main Snakemake process takes the clone's lock while it reads this file and holds
+# it until it ends. A second run is refused before its first job (onstart); a dry run only reads, and is never refused.
+from distill.workflow import lock as run_lock
+
+RUN_LOCKED = True
+if workflow.is_main_process:
+    RUN_LOCKED, _taken_over = run_lock.acquire()
+    if _taken_over:
+        print(_taken_over, file=sys.stderr)
+
 # reports/ holds the active profile's tables. This stamp changes (and only then) when the profile does, so every
 # report built for another profile is older than it and is rebuilt from this profile's results.
 PROFILE_STAMP = Path("results/active_profile.txt")
-if not PROFILE_STAMP.exists() or PROFILE_STAMP.read_text().strip() != PROFILE:
+if RUN_LOCKED and (not PROFILE_STAMP.exists() or PROFILE_STAMP.read_text().strip() != PROFILE):
     PROFILE_STAMP.parent.mkdir(parents=True, exist_ok=True)
     PROFILE_STAMP.write_text(PROFILE + "\n")
 
@@ -66,9 +77,13 @@ from distill.workflow.resources import apply as apply_resources
 apply_resources(workflow, CFG)
 
 
-# Before the first job of a run on this machine: how many jobs and roughly how long, from the job times the project
+# Before the first job: a second live run in this clone stops here (see the lock above). Then, on this machine, how
+# many jobs and roughly how long, from the job times the project
 # keeps (a cluster run, which sets no total of cores, is estimated by `distill gpu-hours` instead).
 onstart:
+    if not RUN_LOCKED:
+        sys.exit(f"error: {run_lock.refusal()}")
+    run_lock.claim()
     from distill.workflow.estimate import estimate
     from snakemake.exceptions import WorkflowError
 
@@ -84,5 +99,13 @@ onstart:
 from distill.workflow.stale import stale_reports
 
 if not {"--forcerun", "-R", "--forceall", "-F", "--force", "-f"} & set(sys.argv):  # unless the user forces a rerun
-    for _note in stale_reports(workflow.rules):
+    for _note in stale_reports(workflow.rules, PROFILE):
         print(_note, file=sys.stderr)
+
+
+onsuccess:
+    run_lock.release()
+
+
+onerror:
+    run_lock.release()

@@ -12,8 +12,10 @@ import argparse
 import os
 import sys
 
+from distill.commands import paths
 from distill.commands.index import every
 from distill.config import ConfigError, experiment_profile, load_profile
+from distill.core import run_folder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
+        paths.check(args)  # no output replaces an input, every output can be written: before any work
         cfg = experiment_profile(load_profile(args.params, args.profile), args.method, args.experiment)
         if args.spec.data_parallel and cfg["device"] != "cpu":
             import torch
@@ -75,8 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    run_folder.OVERWRITE.set(bool(getattr(args, "overwrite", False)))
     try:
         return args.spec.resolve()(args, cfg, not args.no_progress) or 0
     except (ConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a disk that filled up, a folder made read-only while the command ran
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot read or write{where}: {exc.strerror or exc}; free the space or fix the permissions, "
+              "then run the command again (what was finished is kept)", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("error: out of memory; lower the batch size or the number of samples in params.yaml (or on the "
+              "command line)", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ Validation errors name the offending key and what was expected.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,17 +54,45 @@ def validate(params: Mapping[str, Any], schema: Mapping[str, Any], source: str =
     """Raise ConfigError listing every violation as 'key.path: problem'."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator_class()(schema)
     errors = sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = []
+    bad_numbers = list(non_finite(params))
+    if errors or bad_numbers:
+        lines = [f"  - {_where(path)}: {value} is not a finite number (NaN and infinities are never a setting)"
+                 for path, value in bad_numbers]
         for e in errors:
             msg = e.message
+            if e.validator == "pattern" and list(e.absolute_path) == ["profiles"]:
+                msg = (f"profile name {e.instance!r}: use letters, digits, _ and - (starting with a letter); the name "
+                       "is part of paths and of every job's shell command")
             if e.validator == "additionalProperties":
                 msg = f"unknown key(s): {msg.split('(')[-1].rstrip(')')}" if "(" in msg else msg
             lines.append(f"  - {_where(e.absolute_path)}: {msg}")
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines) + "\nFix these keys (the schema "
                           f"{SCHEMA_RELATIVE} documents each one).")
+
+
+def _validator_class():
+    """Draft 2020-12, where an integer is an int: JSON Schema counts 64.0 as an integer, but a count written as a
+    float (`pairs: 64.0`) is a typo that would reach range() and fail far from params.yaml."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine("integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool))
+    return jsonschema.validators.extend(base, type_checker=checker)
+
+
+def non_finite(value: Any, path: tuple = ()):
+    """(key path, value) of every NaN or infinite number in a loaded YAML tree (`x < low` is false for NaN, so range
+    checks alone let it through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from non_finite(v, (*path, k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from non_finite(v, (*path, i))
 
 
 def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -117,12 +146,28 @@ def check_semantics(params: Mapping[str, Any], source: str = "params.yaml") -> N
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(lines))
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key written twice in one mapping is an error: PyYAML keeps the last one silently,
+    so a setting edited in one place and left in another would be ambiguous."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice in one mapping (lines {seen[key] + 1} and "
+                                f"{key_node.start_mark.line + 1}); keep one", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"params file {path} not found; run from the project root or pass --params")
     try:
-        params = yaml.safe_load(path.read_text())
+        params = yaml.load(path.read_text(), Loader=UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
     validate(params, load_schema(path), str(path))

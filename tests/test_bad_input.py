@@ -3,6 +3,7 @@ with a message that names the problem (and the fix), a non-zero exit status, and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -195,9 +196,102 @@ CASES = {
                           "out"], "KD pairs file .*pairs.npz is not a readable .npz"),
 }
 
+CLASSIFIER = "results/smoke/classifier/model.safetensors"
+EVALUATE = ["evaluate", "--reference", REF, "--extractor-weights", CLASSIFIER]
 
-def _tree(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+def _link(proj: Path, name: str, target: str, hard: bool = False) -> str:
+    (os.link if hard else os.symlink)(proj / target if hard else Path(target).resolve(), proj / name)
+    return name
+
+
+# Issue classes of the second catalogue: an output that is an input, non-finite numbers, options a model would ignore,
+# checks check-params must run, and tracebacks. Each: message, non-zero exit, no traceback, no file changed.
+CASES.update({
+    # 1. an output that is one of the command's inputs (any spelling), or a folder of another run
+    "sample over its own model": (lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ddim", "--out", TEACHER],
+                                  "--out .* is the input --model"),
+    "sample over a symlink to its model": (
+        lambda p: {"link": _link(p, "link.safetensors", TEACHER)},
+        ["sample", "--model", TEACHER, "--sampler", "ddim", "--out", "{link}"], "--out link.safetensors is the input"),
+    "sample over a hard link to its model": (
+        lambda p: {"link": _link(p, "hard.safetensors", TEACHER, hard=True)},
+        ["sample", "--model", TEACHER, "--sampler", "ddim", "--out", "{link}"], "--out hard.safetensors is the input"),
+    "evaluate over its samples": (lambda p: {"s": _npz(p, images=GOOD)},
+                                  [*EVALUATE, "--samples", "{s}", "--out", "{s}", "--grid", "g.png"],
+                                  "--out case.npz is the input --samples"),
+    "evaluate grid over its reference, spelled otherwise": (
+        lambda p: {"s": _npz(p, images=GOOD)},
+        [*EVALUATE, "--samples", "{s}", "--out", "m.json", "--grid", "./results/smoke/../smoke/refs/ref.npz"],
+        "--grid .* is the input --reference"),
+    "two outputs one file": (lambda p: {"s": _npz(p, images=GOOD)},
+                             [*EVALUATE, "--samples", "{s}", "--out", "m.json", "--grid", "m.json"],
+                             "--grid and --out are one file"),
+    "fid ref over its images": (lambda p: {"s": _npz(p, images=GOOD)},
+                                ["fid", "ref", "--images", "{s}", "--extractor-weights", CLASSIFIER, "--out", "{s}"],
+                                "--out case.npz is the input --images"),
+    "training run in the project's folder": (
+        lambda p: {}, ["train-teacher", "--parameterization", "x", "--weighting", "snr", "--out", "."],
+        r"--out \. is a folder that holds the input --params"),
+    "KD student into its teacher's folder": (
+        lambda p: {"pairs": _npz(p, "pairs.npz", z=GOOD, x=GOOD)},
+        ["kd-train", "--experiment", "digits", "--teacher", TEACHER, "--pairs", "{pairs}", "--out",
+         str(Path(TEACHER).parent)], "is a folder that holds the input --teacher"),
+    "training over another run's folder": (
+        lambda p: {}, ["train-teacher", "--parameterization", "x", "--weighting", "snr_trunc", "--out",
+                       str(Path(TEACHER).parent)],
+        "holds a run of other settings .* choose another --out, or pass --overwrite"),
+    # 2. non-finite numbers, wherever a number is read
+    "infinite learning rate": (lambda p: {"params": _params(p, lambda x: _smoke(x)["teacher"].update(lr=float("inf")))},
+                               ["check-params", "--params", "{params}"],
+                               r"profiles\.smoke\.teacher\.lr: inf is not a finite number"),
+    "NaN EMA decay": (lambda p: {"params": _params(p, lambda x: _smoke(x)["teacher"].update(ema_decay=float("nan")))},
+                      ["check-params", "--params", "{params}"],
+                      r"profiles\.smoke\.teacher\.ema_decay: nan is not a finite number"),
+    "NaN sampler option": (lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ancestral", "--gamma", "nan",
+                                          "--out", "out.npz"], "--gamma: expected a finite number, got 'nan'"),
+    "infinite condition": (lambda p: {}, [*SAMPLE, "--cond", "w=inf"], "--cond w: 'inf' is not a finite number"),
+    # 3. an option the model cannot use
+    "a float range for uint8 images": (lambda p: {"images": _npz(p, images=GOOD)},
+                                       [*FID, "--images", "{images}", "--range", "unit"],
+                                       "--range unit names the range of float images, but these are uint8"),
+    "condition the model does not take": (lambda p: {}, [*SAMPLE, "--cond", "w=2"],
+                                          "--cond w: the model takes no condition 'w'; it takes no condition"),
+    # 6. what the workflow checks, check-params checks
+    "a key written twice": (lambda p: {"params": _write(p, "twice.yaml", (p / "params.yaml").read_bytes().replace(
+                                b"  smoke:\n", b"  smoke:\n    device: cpu\n", 1))},
+                            ["check-params", "--params", "{params}"], "key 'device' is written twice in one mapping"),
+    "negative seed": (lambda p: {}, ["train-teacher", "--parameterization", "x", "--weighting", "snr", "--seed", "-1",
+                                     "--out", "run"], "--seed: expected an integer >= 0, got -1"),
+    "Table 2 experiment not defined": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["pd"].update(table2="nope"))},
+        ["check-params", "--params", "{params}"], r"pd\.table2: 'nope' is not one of pd\.experiments"),
+    "profile name the shell cannot pass": (
+        lambda p: {"params": _params(p, lambda x: x["profiles"].update({"my profile": _smoke(x)}))},
+        ["check-params", "--params", "{params}"], "profile name 'my profile': use letters, digits"),
+    # 7. what used to end in a traceback
+    "float count in a method section": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["kd"]["experiments"]["digits"].update(pairs=64.0))},
+        ["check-params", "--params", "{params}"], r"kd\.experiments\.digits\.pairs: 64\.0 is not of type 'integer'"),
+    "more samples than memory": (lambda p: {}, [*SAMPLE, "--num-samples", str(10 ** 12)],
+                                 "1,000,000,000,000 samples .* need about .* GiB of memory"),
+    "model given as its folder": (lambda p: {}, ["sample", "--model", str(Path(TEACHER).parent), "--sampler", "ddim",
+                                                 "--out", "out.npz"], "is a folder; give the weights file in it"),
+    "output under a regular file": (lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ddim", "--out",
+                                                   TEACHER + "/samples.npz"],
+                                    "is a file, so no folder can be made there"),
+    "output that is a folder": (lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ddim", "--out", "results"],
+                                "--out results is a folder; give the path of a file"),
+    "a teacher as the feature extractor": (
+        lambda p: {}, ["fid", "ref", "--extractor-weights", TEACHER, "--out", "r.npz"],
+        "holds a teacher network, not the domain classifier"),
+})
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """Every file's sha256 (links as the path they point to)."""
+    return {str(p.relative_to(root)): os.readlink(p) if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*") if p.is_file() or p.is_symlink()}
 
 
 @pytest.fixture
@@ -228,6 +322,23 @@ def test_bad_input_is_refused_with_a_clear_message_and_no_output(case, in_projec
 
 def test_the_catalogue_has_at_least_25_cases():
     assert len(CASES) >= 25
+
+
+def test_an_output_on_a_read_only_file_system_is_refused_before_any_work(in_project, capsys, monkeypatch):
+    """(A read-only mount cannot be made here, and root writes in a folder without write permission: the file
+    system's refusal is simulated where the command probes the output's folder.)"""
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    before = _tree(in_project)
+    assert cli.main([*SAMPLE, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "--out out.npz: cannot write in" in err and "the file system is read-only" in err, err
+    assert _tree(in_project) == before
 
 
 def test_float_images_in_a_named_range_give_the_uint8_numbers(in_project, capsys):

@@ -43,7 +43,9 @@ def test_table1_builds_end_to_end_with_the_smoke_profile(readme_project, tmp_pat
     kept = _snakemake(proj, "--config", "profile=smoke", "--", "reports/table1.pdf")
     assert kept.returncode == 0, kept.stderr[-3000:]
     assert "note: reports/table1.pdf is present but its input results/smoke/metrics/x-snr-s0/ddim.json" in kept.stderr
-    assert "snakemake --cores all --forcerun pd_table1 -- reports/table1.pdf" in kept.stderr
+    assert "snakemake --cores all --config profile=smoke --forcerun pd_table1 -- reports/table1.pdf" in kept.stderr
+    # under another profile, whose inputs of the report never existed, the report is rebuilt: no note
+    assert "note:" not in _snakemake(proj, "--config", "profile=mini", "-n", "--", "reports/table1.pdf").stderr
     rebuilt = _snakemake(proj, "--forcerun", "pd_table1", "--config", "profile=smoke", "--", "reports/table1.pdf")
     assert rebuilt.returncode == 0 and "note:" not in rebuilt.stderr, rebuilt.stderr[-3000:]
     # said before the first job starts (the evaluation whose record was deleted, and the table)

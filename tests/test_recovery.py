@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,6 +66,7 @@ def test_a_killed_workflow_reruns_to_the_uninterrupted_result(tmp_path, readme_p
     assert kills[0], "the workflow finished before the first kill; the test did not interrupt it"
     rerun = run_snakemake(interrupted, *TARGET)  # the same command, nothing else
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "ended without finishing; its jobs resume now" in rerun.stderr  # the killed run's lock, taken over
     assert not list((interrupted / "results").rglob("*.tmp")), "a temporary file was left behind"
     got = _outputs(interrupted / "results" / "smoke")
     assert set(got) == {"classifier/model.safetensors", "teachers/x-snr-s0/model.safetensors",
@@ -72,3 +74,29 @@ def test_a_killed_workflow_reruns_to_the_uninterrupted_result(tmp_path, readme_p
     expected = _outputs(readme_project.require() / "results" / "smoke", list(got))
     for key in expected:
         assert got[key] == expected[key], f"{key} differs after the interruptions"
+
+
+@pytest.mark.integration
+def test_a_second_live_run_in_one_clone_is_refused_while_the_first_finishes(tmp_path, readme_project):
+    """Two runs started in one clone (the default profile turns Snakemake's own lock off): the second is refused
+    with the first one's process and command, before it runs a job; the first finishes as if alone."""
+    proj = readme_project.copy(tmp_path / "p")
+    teachers = [f"results/smoke/teachers/{p}-snr-s0/model.safetensors" for p in ("x", "eps")]
+    expected = [(proj / t).read_bytes() for t in teachers]
+    for t in teachers:
+        shutil.rmtree((proj / t).parent)  # two teachers to train again, one after the other (one core): seconds
+    command = [sys.executable, "-m", "snakemake", "--cores", "1", "--config", "profile=smoke", "--", *teachers]
+    first = subprocess.Popen(command, cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    record = proj / ".snakemake" / "distill-run.lock"
+    deadline = time.monotonic() + 120
+    while first.poll() is None and not (record.exists() and record.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = subprocess.run(command, cwd=proj, capture_output=True, text=True)
+    assert first.poll() is None, "the first run ended before the second started; the test did not overlap them"
+    assert second.returncode != 0
+    assert f"another run of this workflow is live in this clone (process {first.pid}" in second.stderr, second.stderr
+    assert "Traceback" not in second.stderr
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-3000:]
+    assert [(proj / t).read_bytes() for t in teachers] == expected
+    assert record.read_text() == ""  # released: the next run finds no record of a killed run

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "distill"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "distill"
 
 
 def _module(path: Path, root: Path) -> str:
@@ -108,3 +110,14 @@ def test_a_named_handler_resolves(name):
     from distill.commands.index import every
 
     assert callable(every()[name].resolve())
+
+
+def test_the_workflow_checks_nothing_that_check_params_does_not():
+    """`distill check-params` runs every check the workflow runs: a rule file never stops the workflow on a setting
+    (the checks of params.yaml live in distill/config.py and each method's `check`, which the Snakefile runs through
+    `load_params`). The Snakefile's own exits: that error, and a second live run."""
+    for path in sorted((ROOT / "workflows").rglob("*.smk")):
+        text = path.read_text()
+        assert "sys.exit" not in text and "raise " not in text, f"{path.relative_to(ROOT)} checks a setting itself"
+    exits = re.findall(r"sys\.exit\((.*)\)", (ROOT / "Snakefile").read_text())
+    assert exits == ['f"error: {exc}"', 'f"error: {run_lock.refusal()}"'], exits

@@ -60,13 +60,23 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, kill_at):
     assert [r["loss"] for r in res.log] == [r["loss"] for r in ref.log]
 
 
-def test_a_state_left_by_other_settings_is_not_resumed(tmp_path):
+def test_a_state_left_by_other_settings_is_refused_or_replaced_when_told(tmp_path):
+    from distill.core import run_folder
+
     net, loss_fn = _setup(fail_at=6)
     with pytest.raises(Killed):
         train(net, loss_fn, CFG, tmp_path, progress=False)  # leaves a state at step 4
     longer = TrainConfig(**{**CFG.__dict__, "steps": 8})
     net, loss_fn = _setup()
-    res, weights = train(net, loss_fn, longer, tmp_path, progress=False)
+    state = (tmp_path / "train_state.pt").read_bytes()
+    with pytest.raises(run_folder.RunConflict, match="holds a run of other settings"):
+        train(net, loss_fn, longer, tmp_path, progress=False)
+    assert (tmp_path / "train_state.pt").read_bytes() == state  # left as it was
+    token = run_folder.OVERWRITE.set(True)  # --overwrite
+    try:
+        res, weights = train(net, loss_fn, longer, tmp_path, progress=False)
+    finally:
+        run_folder.OVERWRITE.reset(token)
     net, loss_fn = _setup()
     ref, ref_weights = train(net, loss_fn, longer, tmp_path / "fresh", progress=False)
     assert res.steps == 8 and all(torch.equal(weights[k], ref_weights[k]) for k in weights)

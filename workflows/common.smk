@@ -16,6 +16,8 @@ BENCH = f"{RESULTS}/benchmarks"
 # Every step is a `distill` sub-command run by this same Python (so a virtual environment needs no activation).
 DISTILL = f"{sys.executable} -m distill"
 CLI_ARGS = f"--params {PARAMS_FILE} --profile {PROFILE} --no-progress"
+# The training rules also pass --overwrite: a job Snakemake has decided to (re)run replaces the run its folder held
+# (distill/core/run_folder.py; by hand, a folder of another run is an error).
 
 
 def hp(*sections):

@@ -18,4 +18,4 @@ rule train_classifier:
     benchmark:
         f"{BENCH}/train_classifier.tsv"
     shell:
-        "{DISTILL} train-classifier {CLI_ARGS} --threads {threads} --out {params.out} > {log} 2>&1"
+        "{DISTILL} train-classifier {CLI_ARGS} --threads {threads} --overwrite --out {params.out} > {log} 2>&1"

@@ -24,6 +24,6 @@ rule train_teacher:
     benchmark:
         f"{BENCH}/train_teacher/{{param}}-{{weighting}}-s{{seed}}.tsv"
     shell:
-        "{DISTILL} train-teacher {CLI_ARGS} {params.experiment} --threads {threads} "
+        "{DISTILL} train-teacher {CLI_ARGS} {params.experiment} --threads {threads} --overwrite "
         "--parameterization {params.run[parameterization]} --weighting {params.run[weighting]} "
         "--seed {params.run[seed]} --out {params.out} > {log} 2>&1"

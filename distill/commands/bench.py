@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from distill.commands.spec import Command
+from distill.commands.paths import output
 
 
 def _bench_judge(args, cfg, progress):
@@ -42,8 +43,8 @@ def _bench_judge_options(p):
 
 def _bench_report_options(p):
     p.add_argument("--store", default="results/benchmarks", help="runs and baselines (default: %(default)s)")
-    p.add_argument("--pdf", required=True, help="output PDF")
-    p.add_argument("--csv", required=True, help="output CSV (one row per run and benchmark)")
+    output(p, "--pdf", required=True, help="output PDF")
+    output(p, "--csv", required=True, help="output CSV (one row per run and benchmark)")
 
 
 COMMANDS = (

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 from distill.bench import work
-from distill.commands.options import extractor_weights_option, float_range, floor_option, parse_cond, positive_int
+from distill.commands.options import (extractor_weights_option, finite_float, float_range, floor_option,
+                                      non_negative_int, parse_cond, positive_int)
+from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
 
 
@@ -51,7 +53,7 @@ def _fid(args, cfg, progress):
 
 
 def _train_classifier_options(p):
-    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, metrics.json)")
+    run_folder(p, "model.safetensors, model.json, metrics.json")
 
 
 def _train_teacher_options(p):
@@ -60,8 +62,8 @@ def _train_teacher_options(p):
 
     p.add_argument("--parameterization", required=True, choices=PARAMETERIZATIONS)
     p.add_argument("--weighting", required=True, choices=WEIGHTINGS)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json, log.jsonl)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="training seed, >= 0 (default: %(default)s)")
+    run_folder(p, "model.safetensors, model.json, summary.json, log.jsonl")
 
 
 def _sample_options(p):
@@ -75,19 +77,19 @@ def _sample_options(p):
     p.add_argument("--num-samples", type=positive_int, default=None,
                    help="images to draw (default: evaluation.seed_ranges x evaluation.num_samples)")
     p.add_argument("--steps", type=positive_int, default=None, help="sampler steps (default: sampling.steps)")
-    p.add_argument("--gamma", type=float, default=None,
+    p.add_argument("--gamma", type=finite_float, default=None,
                    help="the ancestral sampler's variance exponent in [0, 1] (default: sampling.ancestral_gamma)")
     p.add_argument("--cond", action="append", metavar="KEY=VALUE",
                    help="a condition given to every sample (e.g. w=2.0 for a guidance weight, label=3); repeatable")
-    p.add_argument("--out", required=True, help="output .npz")
+    output(p, "--out", required=True, help="output .npz")
 
 
 def _evaluate_options(p):
     p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
     p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
     extractor_weights_option(p)
-    p.add_argument("--out", required=True, help="output metrics .json")
-    p.add_argument("--grid", required=True, help="output PNG grid of the first 64 samples")
+    output(p, "--out", required=True, help="output metrics .json")
+    output(p, "--grid", required=True, help="output PNG grid of the first 64 samples")
 
 
 def _fid_actions(p):
@@ -104,7 +106,7 @@ def _fid_actions(p):
     q.add_argument("--images", default=None, help="folder, .zip or .npz of images (default: the profile's data set)")
     float_range(q)
     extractor_weights_option(q)
-    q.add_argument("--out", required=True, help="output .npz")
+    output(q, "--out", required=True, help="output .npz")
     q = fid_sub.add_parser("calc", help="protocol metrics of images (folder, .zip, .npz) or of a model",
                            description="Evaluate images, or a model sampled on the protocol's seeds, against "
                                        "reference statistics; print the metrics as JSON.")
@@ -116,7 +118,7 @@ def _fid_actions(p):
     q.add_argument("--ref", required=True, help="reference statistics .npz")
     float_range(q)
     extractor_weights_option(q)
-    q.add_argument("--out", default=None, help="also write the JSON here")
+    output(q, "--out", default=None, help="also write the JSON here")
     q = fid_sub.add_parser("curve", help="FID against the number of samples (choose evaluation.num_samples)",
                            description="FID of evaluation.curve.sizes images on each of seed_ranges disjoint ranges.")
     common(q)
@@ -124,8 +126,8 @@ def _fid_actions(p):
     q.add_argument("--reference", required=True)
     extractor_weights_option(q)
     floor_option(q)
-    q.add_argument("--pdf", required=True)
-    q.add_argument("--csv", required=True)
+    output(q, "--pdf", required=True)
+    output(q, "--csv", required=True)
     q = fid_sub.add_parser("floor", help="the protocol's FID floor: real images through the same protocol",
                            description="What a perfect generator scores: real images of the profile's data set, "
                                        "seed_ranges ranges of num_samples drawn with replacement, through the same "
@@ -135,7 +137,7 @@ def _fid_actions(p):
     common(q)
     q.add_argument("--reference", required=True, help="reference statistics .npz")
     extractor_weights_option(q)
-    q.add_argument("--out", required=True, help="output .json")
+    output(q, "--out", required=True, help="output .json")
 
 
 COMMANDS = (

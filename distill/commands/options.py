@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from distill.config import DEFAULT_PARAMS, ConfigError
 from distill.reports.published import PUBLISHED_CSV
+from distill.commands.paths import output
 
 
 def positive_int(text: str) -> int:
@@ -16,6 +18,28 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (a seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """A finite number (NaN and infinities pass every range check unnoticed, so they are refused here)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
@@ -53,11 +77,11 @@ def report_io(p: argparse.ArgumentParser, json_help: str | None = None, results:
         p.add_argument("--benchmarks", default=None,
                        help="folder of Snakemake benchmark .tsv files; their total job time goes in the report")
     p.add_argument("--published", default=str(PUBLISHED_CSV), help="published numbers (CSV; default: %(default)s)")
-    p.add_argument("--pdf", required=True, help="output PDF")
-    p.add_argument("--csv", required=True, help="output CSV")
+    output(p, "--pdf", required=True, help="output PDF")
+    output(p, "--csv", required=True, help="output CSV")
     if json_help:
-        p.add_argument("--json", required=True, help=json_help)
-        p.add_argument("--plots", required=True,
+        output(p, "--json", required=True, help=json_help)
+        output(p, "--plots", folder=True, required=True,
                        help="output folder of plot data for `dvc plots show` (a CSV per line: training losses, curves)")
 
 
@@ -72,6 +96,8 @@ def parse_cond(items: list[str] | None) -> dict[str, float]:
             out[key] = float(value)
         except ValueError:
             raise ConfigError(f"--cond {key}: {value!r} is not a number") from None
+        if not math.isfinite(out[key]):
+            raise ConfigError(f"--cond {key}: {value!r} is not a finite number")
     return out
 
 
@@ -84,5 +110,5 @@ def floor_option(p: argparse.ArgumentParser) -> None:
 def spread_io(p: argparse.ArgumentParser) -> None:
     """The inputs and outputs of a training-seed spread command (table1-spread, pd-spread)."""
     p.add_argument("--results", required=True, help="results/<profile> folder")
-    p.add_argument("--pdf", required=True, help="output PDF")
-    p.add_argument("--csv", required=True, help="output CSV")
+    output(p, "--pdf", required=True, help="output PDF")
+    output(p, "--csv", required=True, help="output CSV")

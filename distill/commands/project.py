@@ -7,6 +7,7 @@ from pathlib import Path
 from distill.commands.spec import Command
 from distill.config import ConfigError
 from distill.reports.published import PUBLISHED_CSV
+from distill.commands.paths import output
 
 
 def _results(args, cfg, progress):
@@ -94,14 +95,14 @@ def _dvc_relock(args, cfg, progress):
 
 def _results_options(p):
     p.add_argument("parts", nargs="+", help="results/<profile>/rows/*.csv")
-    p.add_argument("--out", required=True, help="output CSV (results/<profile>/results.csv)")
+    output(p, "--out", required=True, help="output CSV (results/<profile>/results.csv)")
 
 
 def _compare_options(p):
     p.add_argument("--results", default=None, help="results folder of the profile (default: results/<profile>)")
     p.add_argument("--published", default=str(PUBLISHED_CSV), help="published numbers (CSV; default: %(default)s)")
     p.add_argument("--md", default="reports/compare.md", help="output Markdown (default: %(default)s)")
-    p.add_argument("--pdf", default="reports/compare.pdf", help="output PDF (default: %(default)s)")
+    output(p, "--pdf", default="reports/compare.pdf", help="output PDF (default: %(default)s)")
     p.add_argument("--exit-zero", action="store_true",
                    help="write the report and exit 0 even when it fails (for the Snakemake target; CI omits it)")
 
@@ -111,7 +112,7 @@ def _verify_options(p):
                    help="Table 1 runs <parameterization>-<weighting>-s<seed>, e.g. v-snr-s0")
     p.add_argument("--results", default=None, help="committed results folder (default: results/<profile>)")
     p.add_argument("--keep", default=None, help="re-run in this (empty) folder and keep it (default: a temporary one)")
-    p.add_argument("--out", default=None, help="also write the verdicts as CSV")
+    output(p, "--out", default=None, help="also write the verdicts as CSV")
 
 
 def _fetch_options(p):

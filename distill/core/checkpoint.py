@@ -106,6 +106,11 @@ def save_weights(path: str | Path, state_dict: Mapping[str, torch.Tensor], confi
 def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read weights and their config; a missing, corrupt or mismatched file raises CheckpointError naming it."""
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.safetensors"))
+        hint = f"the weights file in it: {path / inside[0]}" if len(inside) == 1 else \
+            f"one of its weights files: {', '.join(inside)}" if inside else "a weights file (*.safetensors)"
+        raise CheckpointError(f"{path} is a folder; give {hint}")
     if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist; run the step that trains it first")
     try:

@@ -16,6 +16,8 @@ Snakemake wildcard constraints and the report labels are read from it.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -43,6 +45,8 @@ class Option:
     def check(self, sampler: str, name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float) if self.kind is float else self.kind):
             raise ValueError(f"sampler {sampler!r}: option {name} must be a {self.kind.__name__}, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"sampler {sampler!r}: option {name} must be a finite number, got {value}")
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise ValueError(f"sampler {sampler!r}: option {name} must lie in [{self.low}, {self.high}], got {value}")
         return self.kind(value)

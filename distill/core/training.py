@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from distill.core import distributed
+from distill.core import distributed, run_folder
 from distill.core.checkpoint import atomic_write, load_state, save_state
 from distill.core.ema import EMA
 
@@ -188,7 +188,8 @@ def train_parts(
     weights (its EMA weights if its ema_decay > 0). `cfg` gives the run's steps, seed, checkpoint and log intervals.
 
     A saved state is resumed only if it was made by the same run: `fingerprint` (default: the configs) must be
-    equal; a state left by other settings is set aside and training starts from scratch."""
+    equal. A folder holding another run (a state of other settings, or finished weights without a state) is an error
+    unless the command was told to replace it (distill/core/run_folder.py)."""
     if not parts:
         raise ValueError("train_parts needs at least one part")
     out_dir = Path(out_dir)
@@ -207,9 +208,10 @@ def train_parts(
     distributed.barrier()  # rank 0 made the folder
     # every rank reads rank 0's checkpoint (the generator and RNG states are the same on every rank)
     state = load_state(state_path) if state_path.exists() else None
-    if state is not None and state.get("fingerprint") != fingerprint:
+    same = state is not None and state.get("fingerprint") == fingerprint
+    if run_folder.check(out_dir, state is not None, same):  # another run's folder, replaced as the user asked
         if main:
-            print(f"{state_path} was written with other settings; starting from scratch", file=sys.stderr)
+            print(f"--overwrite: replacing the run in {out_dir}; starting from scratch", file=sys.stderr)
         state = None
     distributed.barrier()  # all ranks have read it before rank 0 removes anything
     if main:

@@ -25,6 +25,11 @@ class DomainFeatureExtractor(FeatureExtractorBase):
         if feature_extractor_weights_path is None:
             raise ValueError(f"{DOMAIN_EXTRACTOR} needs feature_extractor_weights_path (the trained classifier)")
         tensors, config = load_weights(feature_extractor_weights_path)
+        if "classifier" not in config:
+            raise ValueError(f"--extractor-weights {feature_extractor_weights_path} holds a "
+                             f"{config.get('kind', 'network')} network, not the domain classifier the distill-domain "
+                             "extractor needs: give results/<profile>/classifier/model.safetensors (`distill "
+                             "train-classifier` writes it)")
         self.net = build_classifier(config["classifier"])
         load_into(self.net, tensors, feature_extractor_weights_path)
         self.net.double().eval()  # float64 inside: features do not depend on the batch size (to ~1e-12)

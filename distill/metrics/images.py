@@ -51,7 +51,10 @@ def as_uint8_images(images, what: str = "images", expected_shape: Optional[tuple
         from distill.data import images_to_uint8
 
         x = images_to_uint8((x.double() - low) / (high - low) * 2 - 1)
-    elif x.dtype != torch.uint8:
+    elif value_range is not None:  # it would be ignored: integer images have one range
+        raise MetricInputError(f"{what}: --range {value_range} names the range of float images, but these are "
+                               f"{str(x.dtype).replace('torch.', '')} [0, 255]; drop --range")
+    if not x.dtype.is_floating_point and x.dtype != torch.uint8:
         lo, hi = int(x.min()), int(x.max())
         if lo < 0 or hi > 255:
             raise MetricInputError(f"{what}: integer values span [{lo}, {hi}]; expected uint8 [0, 255]")

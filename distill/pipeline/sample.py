@@ -53,14 +53,42 @@ def conditions(seeds: list[int], num_classes: int, cond: dict[str, float], devic
     if num_classes > 0:
         out = class_labels(seeds, num_classes, device)
     for key, value in cond.items():
-        if key == "label":
-            if num_classes == 0 or not float(value).is_integer() or not 0 <= value < num_classes:
-                raise ValueError(f"--cond label={value}: the model has {num_classes} classes" if num_classes else
-                                 "--cond label: the model is not class-conditional")
+        if key == "label":  # checked against the model by check_conditions
             out["label"] = torch.full((len(seeds),), int(value), dtype=torch.int64, device=device)
         else:
             out[key] = torch.full((len(seeds),), float(value), dtype=torch.float32, device=device)
     return out or None
+
+
+def check_conditions(cond: dict[str, float], model_cfg: dict[str, Any]) -> None:
+    """Every --cond key is a condition the model takes: a label of a class-conditional model (an integer class), or
+    one of its network's scalar_conditions. One it would ignore is an error, never a recorded no-op."""
+    num_classes = model_cfg["data"]["num_classes"]
+    scalars = list(model_cfg["network"].get("scalar_conditions") or [])
+    takes = (["label"] if num_classes else []) + scalars
+    for key, value in cond.items():
+        if key == "label":
+            if not num_classes:
+                raise ValueError("--cond label: the model is not class-conditional; it takes "
+                                 f"{', '.join(takes) or 'no condition'}")
+            if not float(value).is_integer() or not 0 <= value < num_classes:
+                raise ValueError(f"--cond label={value}: the model has {num_classes} classes (0 .. {num_classes - 1})")
+        elif key not in scalars:
+            raise ValueError(f"--cond {key}: the model takes no condition {key!r}; it takes "
+                             f"{', '.join(takes) or 'no condition'} (network.scalar_conditions of its training)")
+
+
+def check_memory(n: int, shape: list[int]) -> None:
+    """The n samples are held in memory until written (float32 while drawn, then uint8): refuse a count this machine
+    cannot hold before drawing any."""
+    import psutil
+
+    need = n * int(np.prod(shape)) * 5
+    free = psutil.virtual_memory().available
+    if need > free:
+        raise ValueError(f"{n:,} samples of shape {tuple(shape)} need about {need / 2**30:,.1f} GiB of memory to hold; "
+                         f"this machine has {free / 2**30:,.1f} GiB free: draw fewer (--num-samples, or "
+                         "evaluation.num_samples x seed_ranges in params.yaml)")
 
 
 def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str | Path,
@@ -89,6 +117,8 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
     meta = {"sampler": sampler, "steps": steps, "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
             **options, **({"grid": grid} if grid != "uniform" else {}), **{f"cond_{k}": v for k, v in cond.items()}}
     _, model_cfg = load_weights(model_path)
+    check_conditions(cond, model_cfg)
+    check_memory(n, model_cfg["data"]["shape"])
     meta["provenance"] = json.dumps(provenance({"model": model_path}), sort_keys=True)
     status = model_cfg.get("status", "completed")
     if status != "completed":  # a diverged model (or a student of one) gives no images, and says why

@@ -16,6 +16,7 @@ from distill.commands.options import floor_option, report_io
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
+from distill.commands.paths import output, run_folder
 
 LABEL = "Knowledge distillation (Luhman & Luhman, 2021)"  # PD Table 2's name for it
 SAMPLER, STEPS = "ddim", 1  # the student samples with one DDIM step: x-hat(z_1, t = 1)
@@ -168,13 +169,13 @@ def train_work(cfg, args, producers):
 
 def _pairs_options(p):
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
-    p.add_argument("--out", required=True, help="output .npz (z, x and the cost of making them)")
+    output(p, "--out", required=True, help="output .npz (z, x and the cost of making them)")
 
 
 def _train_options(p):
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
     p.add_argument("--pairs", required=True, help="pairs .npz of kd-pairs")
-    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
+    run_folder(p, "model.safetensors, model.json, summary.json")
 
 
 def _report_options(p):

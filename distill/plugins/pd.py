@@ -12,6 +12,7 @@ from distill.commands.options import floor_option, positive_int, report_io, spre
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
+from distill.commands.paths import run_folder
 
 LABEL = "Progressive Distillation (ours)"  # PD Table 2's name for it
 DDIM_LABEL = "DDIM (Song et al., 2021a)"
@@ -41,7 +42,7 @@ def round_work(cfg, args, producers):
 def _round_options(p):
     p.add_argument("--student-steps", type=positive_int, required=True, help="N, the student's sampling steps")
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher (2N steps)")
-    p.add_argument("--out", required=True, help="output folder (model.safetensors, model.json, summary.json)")
+    run_folder(p, "model.safetensors, model.json, summary.json")
 
 
 def _report_options(p):
@@ -119,7 +120,7 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
 
 def check(cfg) -> list[tuple[str, str]]:
     """Every experiment's teacher steps halve down to 1 (Algorithm 2); the spread seeds are extra seeds."""
-    from distill.config import spread_experiment
+    from distill.config import method_experiments, spread_experiment
 
     out = []
     for seed in cfg["pd"].get("spread_seeds") or []:
@@ -135,6 +136,14 @@ def check(cfg) -> list[tuple[str, str]]:
         if n < 2 or n & (n - 1):
             out.append((f"pd.experiments.{name}.teacher_steps",
                         f"{n} is not a power of two >= 2 (each round halves the steps down to 1)"))
+        if exp["data"] is not None and not cfg["evaluation"]["feature_extractor_weights"]:
+            out.append((f"pd.experiments.{name}.data", "an experiment with its own data set needs a feature extractor "
+                                                       "of its own: the profile's is the classifier of the profile's "
+                                                       "data; name evaluation.feature_extractor_weights (e.g. "
+                                                       "Inception)"))
+    experiments = method_experiments(cfg, "pd")
+    if cfg["pd"]["table2"] not in experiments:
+        out.append(("pd.table2", f"{cfg['pd']['table2']!r} is not one of pd.experiments {sorted(experiments)}"))
     return out
 
 

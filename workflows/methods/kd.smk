@@ -66,8 +66,8 @@ rule kd_train:
     benchmark:
         f"{BENCH}/kd/{{kexp}}/train.tsv"
     shell:
-        "{DISTILL} kd-train {CLI_ARGS} --experiment {wildcards.kexp} --threads {threads} --teacher {input.teacher} "
-        "--pairs {input.pairs} --out {params.out} > {log} 2>&1"
+        "{DISTILL} kd-train {CLI_ARGS} --experiment {wildcards.kexp} --threads {threads} --overwrite "
+        "--teacher {input.teacher} --pairs {input.pairs} --out {params.out} > {log} 2>&1"
 
 
 rule kd_sample:

@@ -5,13 +5,7 @@ from distill.pipeline import pd_layout as L
 
 PD = CFG["pd"]
 PD_EXPS = method_experiments(CFG, "pd")  # pd.experiments, and their copies with pd.spread_seeds (<name>_s<seed>)
-if PD["table2"] not in PD_EXPS:
-    sys.exit(f"error: params.yaml pd.table2 is {PD['table2']!r}, not one of pd.experiments {sorted(PD_EXPS)}")
-for _name, _exp in PD_EXPS.items():
-    L.student_steps(_exp["teacher_steps"])  # a power of two, or a clear error now
-    if _exp["data"] is not None and not CFG["evaluation"]["feature_extractor_weights"]:
-        sys.exit(f"error: pd.experiments.{_name} has its own data set, but the feature extractor is the classifier of "
-                 "the profile's data; name evaluation.feature_extractor_weights (e.g. Inception) for such profiles")
+# (pd.table2, the steps and the feature extractor were checked with params.yaml: distill/plugins/pd.py `check`)
 
 
 def table2_rows():
@@ -116,7 +110,7 @@ rule pd_round:
     benchmark:
         f"{BENCH}/pd/{{exp}}/round_n{{steps}}.tsv"
     shell:
-        "{DISTILL} pd-round {CLI_ARGS} --experiment {wildcards.exp} --threads {threads} "
+        "{DISTILL} pd-round {CLI_ARGS} --experiment {wildcards.exp} --threads {threads} --overwrite "
         "--student-steps {wildcards.steps} --teacher {input.teacher} --out {params.out} > {log} 2>&1"
 
 
