@@ -255,6 +255,19 @@ CASES.update({
     "a float range for uint8 images": (lambda p: {"images": _npz(p, images=GOOD)},
                                        [*FID, "--images", "{images}", "--range", "unit"],
                                        "--range unit names the range of float images, but these are uint8"),
+    "sampler option not declared": (lambda p: {}, [*SAMPLE, "--option", "afs=true"],
+                                    "--option afs: sampler 'ddim' takes no option 'afs'"),
+    "sampler flag not true or false": (lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "heun", "--option",
+                                                      "afs=yes", "--out", "out.npz"],
+                                       "--option afs: expected true or false, got 'yes'"),
+    "sampler option twice": (lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ancestral", "--gamma", "0.5",
+                                            "--option", "gamma=0.2", "--out", "out.npz"],
+                             "--gamma and --option gamma=... both given"),
+    "grid option of another grid": (lambda p: {}, [*SAMPLE, "--grid-option", "rho=7"],
+                                    "time grid 'uniform' takes no option rho; its options: none"),
+    "grid option out of the schedule's range": (
+        lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "euler", "--grid", "edm", "--grid-option",
+                       "sigma_max=1e6", "--out", "out.npz"], "must lie in the schedule's range"),
     "condition the model does not take": (lambda p: {}, [*SAMPLE, "--cond", "w=2"],
                                           "--cond w: the model takes no condition 'w'; it takes no condition"),
     # 6. what the workflow checks, check-params checks
@@ -350,3 +363,13 @@ def test_float_images_in_a_named_range_give_the_uint8_numbers(in_project, capsys
         assert cli.main(["fid", "calc", "--ref", REF, "--images", "imgs.npz", "--no-progress", *extra]) == 0
         fids.append(json.loads(capsys.readouterr().out)["metrics"]["fid"]["min"])
     assert fids[1] == pytest.approx(fids[0], abs=1e-9) and fids[2] == pytest.approx(fids[0], abs=1e-9)
+
+
+def test_a_sigma_form_solver_samples_through_the_cli_with_its_options_and_records_its_nfe(in_project, capsys):
+    """SFD's convention through `distill sample`: num_steps 4 on the edm grid, Heun with AFS: 2 x 3 - 1 = 5 NFE."""
+    argv = ["sample", "--model", TEACHER, "--sampler", "heun", "--grid", "edm", "--steps", "4", "--option",
+            "afs=true", "--grid-option", "sigma_min=0.002", "--num-samples", "8", "--out", "heun.npz", "--no-progress"]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    with np.load(in_project / "heun.npz") as z:
+        assert z["images"].shape == (8, 1, 8, 8) and int(z["nfe"]) == 5 and bool(z["afs"])
+        assert float(z["grid_sigma_min"]) == 0.002

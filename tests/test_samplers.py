@@ -167,7 +167,7 @@ def test_sampler_options_and_names_are_checked():
     with pytest.raises(ValueError, match=r"must lie in \[0.0, 1.0\]"):
         run_sampler("ancestral", d, (1,), [0], 2, gamma=-1.0)
     with pytest.raises(ValueError, match="unknown sampler"):
-        run_sampler("heun", d, (1,), [0], 2)
+        run_sampler("rk45", d, (1,), [0], 2)
     with pytest.raises(ValueError, match="unknown time grid"):
         run_sampler("ddim", d, (1,), [0], 2, grid="cosine")
 

@@ -7,9 +7,11 @@ import json
 
 from distill.bench import work
 from distill.commands.options import (extractor_weights_option, finite_float, float_range, floor_option,
-                                      non_negative_int, parse_cond, positive_int)
+                                      non_negative_int, parse_cond, parse_grid_options,
+                                      parse_sampler_options, positive_int)
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
+from distill.config import ConfigError
 
 
 def _check_params(args, cfg, progress):
@@ -33,9 +35,14 @@ def _train_teacher(args, cfg, progress):
 def _sample(args, cfg, progress):
     from distill.pipeline import sample
 
-    options = {} if args.gamma is None else {"gamma": args.gamma}
+    options = parse_sampler_options(args.sampler, args.option)
+    if args.gamma is not None:
+        if "gamma" in options:
+            raise ConfigError("--gamma and --option gamma=... both given; give one")
+        options["gamma"] = args.gamma
     print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress, args.num_samples, args.steps,
-                     options=options, grid=args.grid, cond=parse_cond(args.cond)))
+                     options=options, grid=args.grid, cond=parse_cond(args.cond),
+                     grid_options=parse_grid_options(args.grid_option)))
 
 
 def _evaluate(args, cfg, progress):
@@ -74,11 +81,20 @@ def _sample_options(p):
     p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS),
                    help="; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
     p.add_argument("--grid", default="uniform", choices=sorted(GRIDS), help="time grid (default: %(default)s)")
+    p.add_argument("--grid-option", action="append", metavar="KEY=VALUE",
+                   help="an option of the time grid, a number (the edm grid's rho, sigma_min, sigma_max; SFD samples "
+                        "with sigma_min=0.002, sigma_max=80, rho=7); repeatable")
     p.add_argument("--num-samples", type=positive_int, default=None,
                    help="images to draw (default: evaluation.seed_ranges x evaluation.num_samples)")
     p.add_argument("--steps", type=positive_int, default=None, help="sampler steps (default: sampling.steps)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="a sampler option, checked against the options the sampler declares (e.g. afs=true, "
+                        "max_order=3, gamma=0.5); repeatable. " + "; ".join(
+                            f"{s.name}: {', '.join(f'{k} ({o.kind.__name__}) {o.help}' for k, o in s.options.items())}"
+                            for s in SAMPLERS.values() if s.options))
     p.add_argument("--gamma", type=finite_float, default=None,
-                   help="the ancestral sampler's variance exponent in [0, 1] (default: sampling.ancestral_gamma)")
+                   help="the ancestral sampler's variance exponent in [0, 1] (default: sampling.ancestral_gamma); "
+                        "the same as --option gamma=G")
     p.add_argument("--cond", action="append", metavar="KEY=VALUE",
                    help="a condition given to every sample (e.g. w=2.0 for a guidance weight, label=3); repeatable")
     output(p, "--out", required=True, help="output .npz")

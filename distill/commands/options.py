@@ -101,6 +101,52 @@ def parse_cond(items: list[str] | None) -> dict[str, float]:
     return out
 
 
+def parse_grid_options(items: list[str] | None) -> dict[str, float]:
+    """--grid-option KEY=VALUE pairs, each a finite number (the grid checks the names and ranges)."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--grid-option expects KEY=VALUE (e.g. sigma_min=0.002), got {item!r}")
+        try:
+            out[key] = finite_float(text)
+        except argparse.ArgumentTypeError:
+            raise ConfigError(f"--grid-option {key}: expected a finite number, got {text!r}") from None
+    return out
+
+
+def parse_sampler_options(sampler: str, items: list[str] | None) -> dict:
+    """--option KEY=VALUE pairs, each read as the type the sampler declares for KEY (true/false for a flag) and then
+    range-checked by the sampler; an option it does not declare is an error naming the ones it does."""
+    from distill.core.samplers import get_sampler
+
+    spec = get_sampler(sampler)
+    out: dict = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option expects KEY=VALUE (e.g. afs=true), got {item!r}")
+        if key not in spec.options:
+            raise ConfigError(f"--option {key}: sampler {sampler!r} takes no option {key!r}; its options: "
+                              f"{sorted(spec.options) or 'none'}")
+        if key in out:
+            raise ConfigError(f"--option {key} is given twice; give it once")
+        kind = spec.options[key].kind
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false"):
+                    raise ValueError
+                out[key] = text.lower() == "true"
+            elif kind is int:
+                out[key] = int(text)
+            else:
+                out[key] = finite_float(text)
+        except (ValueError, argparse.ArgumentTypeError):
+            want = "true or false" if kind is bool else f"a finite {kind.__name__}"
+            raise ConfigError(f"--option {key}: expected {want}, got {text!r}") from None
+    return spec.check_options(out)
+
+
 def floor_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--floor", default=None,
                    help="the protocol's FID floor (`distill fid floor` JSON): shown beside every FID, and ratio "

@@ -61,6 +61,10 @@ def edm_polynomial(steps: int, schedule: CosineSchedule | None = None, rho: floa
     n = check_steps(steps)
     if not 0 < sigma_min < sigma_max or rho <= 0:
         raise ValueError(f"edm grid needs 0 < sigma_min < sigma_max and rho > 0, got {sigma_min}, {sigma_max}, {rho}")
+    low, high = math.exp(-0.5 * schedule.logsnr_max), math.exp(-0.5 * schedule.logsnr_min)
+    if sigma_min < low or sigma_max > high:  # the schedule's log-SNR clipping would move them silently
+        raise ValueError(f"edm grid: sigma_min {sigma_min} and sigma_max {sigma_max} must lie in the schedule's range "
+                         f"[{low:.3g}, {high:.3g}]")
     i = torch.arange(n, dtype=torch.float64)
     frac = i / (n - 1) if n > 1 else i
     sigmas = (sigma_max ** (1 / rho) + frac * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
@@ -72,6 +76,12 @@ def make_grid(name: str, steps: int, schedule: CosineSchedule | None = None, **o
     """The named grid of `steps` steps; a clear error for an unknown name or option."""
     if name not in GRIDS:
         raise ValueError(f"unknown time grid {name!r}; expected one of {sorted(GRIDS)}")
+    import inspect
+
+    takes = [p for p in inspect.signature(GRIDS[name]).parameters if p not in ("steps", "schedule")]
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise ValueError(f"time grid {name!r} takes no option {', '.join(unknown)}; its options: {takes or 'none'}")
     ts = GRIDS[name](steps, schedule, **options)
     if not (ts[:-1] > ts[1:]).all() or ts[0] > 1 or ts[-1] != 0 or not math.isfinite(float(ts.sum())):
         raise ValueError(f"time grid {name!r} with {steps} steps is not strictly decreasing from <= 1 to 0")

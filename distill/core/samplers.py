@@ -10,16 +10,14 @@ ts (`distill.core.grids`: N + 1 times from 1 to 0 for N steps), the per-sample c
 scalar: tensors of shape [B]) and a per-sample noise source (`SeededNoise`, for stochastic samplers). A sampler of N
 steps evaluates the denoiser at ts[0..N-1] and returns x-hat at ts[N-1] (as the official PD code does).
 
-SAMPLERS maps a name to its `SamplerSpec` (function, label, options); the CLI's choices, the schema's enums, the
-Snakemake wildcard constraints and the report labels are read from it.
+SAMPLERS (distill/core/sampler_registry.py) maps a name to its `SamplerSpec` (function, label, options, evaluation
+count); the CLI's choices, the schema's enums, the Snakemake wildcard constraints and the report labels are read from
+it. The EDM sigma-form solvers (distill/core/sigma_solvers.py) register there too, on import of this module.
 """
 
 from __future__ import annotations
 
-import math
-
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import torch
@@ -27,6 +25,8 @@ from tqdm.auto import tqdm
 
 from distill.core.denoiser import Cond, Denoiser
 from distill.core.grids import make_grid
+from distill.core.sampler_registry import (SAMPLERS, Option, SamplerSpec,  # noqa: F401  (the registry, re-exported)
+                                           get_sampler, register_sampler)
 from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 from distill.core.seeding import SeededNoise
 
@@ -34,66 +34,9 @@ from distill.core.seeding import SeededNoise
 Callback = Optional[Callable[[int, torch.Tensor, torch.Tensor], None]]
 
 
-@dataclass(frozen=True)
-class Option:
-    """A sampler's own keyword option: its type, its allowed range and what it means."""
-    kind: type
-    low: float | None = None
-    high: float | None = None
-    help: str = ""
-
-    def check(self, sampler: str, name: str, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (int, float) if self.kind is float else self.kind):
-            raise ValueError(f"sampler {sampler!r}: option {name} must be a {self.kind.__name__}, got {value!r}")
-        if not math.isfinite(value):
-            raise ValueError(f"sampler {sampler!r}: option {name} must be a finite number, got {value}")
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise ValueError(f"sampler {sampler!r}: option {name} must lie in [{self.low}, {self.high}], got {value}")
-        return self.kind(value)
-
-
-@dataclass(frozen=True)
-class SamplerSpec:
-    name: str
-    fn: Callable[..., torch.Tensor]
-    label: str  # display name in tables and figures
-    stochastic: bool
-    options: Mapping[str, Option] = field(default_factory=dict)
-
-    def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            raise ValueError(f"sampler {self.name!r} takes no option {', '.join(unknown)}; its options: "
-                             f"{sorted(self.options) or 'none'}")
-        return {k: self.options[k].check(self.name, k, v) for k, v in options.items()}
-
-
-SAMPLERS: dict[str, SamplerSpec] = {}
-
-
-def register_sampler(name: str, label: str, stochastic: bool = False, **options: Option):
-    def add(fn):
-        if name in SAMPLERS:
-            raise ValueError(f"sampler {name!r} is registered twice")
-        SAMPLERS[name] = SamplerSpec(name, fn, label, stochastic, options)
-        return fn
-    return add
-
-
-def get_sampler(name: str) -> SamplerSpec:
-    if name not in SAMPLERS:
-        raise ValueError(f"unknown sampler {name!r}; expected one of {sorted(SAMPLERS)}")
-    return SAMPLERS[name]
-
-
 def evaluations_per_step(denoise: Denoiser) -> int:
     """Network evaluations of one denoiser call: 1, or 2 for a classifier-free guided denoiser (its attribute)."""
     return int(getattr(denoise, "evaluations_per_call", 1))
-
-
-def nfe(steps: int, evaluations: int = 1) -> int:
-    """Number of function evaluations of an N-step sampler (two per step for a guided denoiser)."""
-    return steps * evaluations
 
 
 def predict_x(denoise: Denoiser, z: torch.Tensor, t: torch.Tensor, cond: Cond, clip_x: bool) -> torch.Tensor:
@@ -188,6 +131,7 @@ def run_sampler(
     grid: str = "uniform",
     device: torch.device | str = "cpu",
     progress: bool = False,
+    grid_options: Mapping[str, float] | None = None,
     **options: Any,
 ) -> torch.Tensor:
     """Draw one sample per seed: z_1 ~ N(0, I) from each sample's generator, then the named sampler on the named grid
@@ -196,5 +140,9 @@ def run_sampler(
     options = spec.check_options(options)
     noise = SeededNoise(seeds, device=device)
     z = noise.randn(*shape)
-    ts = make_grid(grid, steps, schedule)
+    ts = make_grid(grid, steps, schedule, **dict(grid_options or {}))
     return spec.fn(denoise, z, ts, cond, noise, None, progress, clip_x=clip_x, schedule=schedule, **options)
+
+
+# the EDM sigma-form solvers register themselves beside the VP samplers
+import distill.core.sigma_solvers  # noqa: E402,F401

@@ -94,12 +94,12 @@ def check_memory(n: int, shape: list[int]) -> None:
 def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str | Path,
         threads: int | None = None, progress: bool = True, num_samples: int | None = None,
         steps: int | None = None, options: dict[str, Any] | None = None, grid: str = "uniform",
-        cond: dict[str, float] | None = None) -> str:
+        cond: dict[str, float] | None = None, grid_options: dict[str, float] | None = None) -> str:
     """Sample `num_samples` images (default: all seed ranges of the protocol) with the named sampler on the named
     grid and write them to out_path. `steps` defaults to sampling.steps, the ancestral sampler's gamma to
     sampling.ancestral_gamma; `cond` gives scalar conditions (w, steps, a fixed label) to every sample."""
     from distill.core.grids import make_grid
-    from distill.core.samplers import evaluations_per_step, get_sampler, nfe
+    from distill.core.samplers import evaluations_per_step, get_sampler
 
     device = setup_torch(threads, cfg["device"])
     s, ev = cfg["sampling"], cfg["evaluation"]
@@ -110,12 +110,14 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
     if sampler == "ancestral":
         options.setdefault("gamma", s["ancestral_gamma"])
     options = spec.check_options(options)
-    make_grid(grid, steps)  # a bad step count or grid stops here, before any work
+    grid_options = dict(grid_options or {})
+    make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any work
     if n < 1:
         raise ValueError(f"number of samples must be >= 1, got {n}")
     cond = dict(cond or {})
     meta = {"sampler": sampler, "steps": steps, "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
-            **options, **({"grid": grid} if grid != "uniform" else {}), **{f"cond_{k}": v for k, v in cond.items()}}
+            **options, **({"grid": grid} if grid != "uniform" else {}), **{f"cond_{k}": v for k, v in cond.items()},
+            **{f"grid_{k}": v for k, v in grid_options.items()}}
     _, model_cfg = load_weights(model_path)
     check_conditions(cond, model_cfg)
     check_memory(n, model_cfg["data"]["shape"])
@@ -126,7 +128,7 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
             save_samples(out_path, np.zeros((0,), np.uint8), status, meta)
         return status
     denoiser, model_cfg = load_denoiser(model_path, device)
-    meta["nfe"] = nfe(steps, evaluations_per_step(denoiser))
+    meta["nfe"] = spec.nfe(steps, options, evaluations_per_step(denoiser))
     shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
     # each rank of a torchrun job draws its share of the seeds; every sample has its own seed's noise, so the
     # gathered images are those of one process
@@ -136,7 +138,7 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
                           disable=not (progress and distributed.is_main())):
             batch = seeds[start:start + s["batch_size"]]
             x = run_sampler(sampler, denoiser, shape, batch, steps, cond=conditions(batch, num_classes, cond, device),
-                            clip_x=s["clip_x"], grid=grid, device=device, **options)
+                            clip_x=s["clip_x"], grid=grid, device=device, grid_options=grid_options, **options)
             chunks.append(x.float().cpu())
     x = distributed.gather_rows(torch.cat(chunks) if chunks else torch.zeros((0, *shape)))
     if not distributed.is_main():

@@ -1,0 +1,180 @@
+"""EDM sigma-form ODE solvers: the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma (Karras et al. 2022,
+Eq. 4 with sigma(t) = t), solved as SFD's official code solves it (zju-pi/diff-sampler, sfd-main/solvers.py and
+sfd-main/solver_utils.py), for any suite denoiser through `SigmaFormDenoiser`, registered in SAMPLERS beside the VP
+samplers with the one sampler signature.
+
+Grid convention (SFD's, not PD's): the n states of the grid sigma_0 > ... > sigma_{n-1} = sigma_min; a solver takes
+n - 1 steps and returns the state x at sigma_min (no final denoising to 0). The suite's grids give N + 1 VP times
+ending at t = 0 for `steps` N; these solvers take the first N as their n states (t = 0 only closes the grid), so
+`steps` is SFD's `num_steps` and the `edm` grid is SFD's polynomial schedule. The start state is x_0 = sigma_0 z
+(sfd-main/solvers.py: `latents * t_steps[0]`). NFE is each solver's `evaluations(n, options)`, not `steps`.
+
+AFS, the analytical first step (SFD Sec. 3.3, `afs` in sfd-main/solvers.py): the first direction is taken as
+d_0 = x / sqrt(1 + sigma_0^2), the direction of the data mean 0 at unit data variance, saving one evaluation.
+
+x-hat is clipped to [-1, 1] where the sampling setting clip_x says so (the official DPM-Solver++ applies dynamic
+thresholding to x-hat instead; the suite clips every sampler's x-hat the same way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from distill.core.denoiser import Cond, Denoiser, SigmaFormDenoiser
+from distill.core.sampler_registry import Option, register_sampler
+from distill.core.schedule import CosineSchedule
+from distill.core.seeding import SeededNoise
+
+SigmaDenoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # D(x, sigma) -> x-hat
+
+AFS = Option(bool, help="analytical first step: d_0 = x / sqrt(1 + sigma_0^2) replaces the first evaluation")
+
+
+def sigmas_of(ts: torch.Tensor, schedule: CosineSchedule) -> torch.Tensor:
+    """The states sigma_i = sigma_t / alpha_t = exp(-lambda(t_i) / 2) of a VP grid, its closing t = 0 left out."""
+    return torch.exp(-0.5 * schedule.logsnr(ts[:-1].to(torch.float64)))
+
+
+def _sigma_denoiser(denoise: Denoiser, schedule: CosineSchedule, cond: Cond, clip_x: bool) -> SigmaDenoiser:
+    form = SigmaFormDenoiser(denoise, schedule)
+
+    def d(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        x_hat = form(x, sigma, cond)
+        return x_hat.clamp(-1.0, 1.0) if clip_x else x_hat
+
+    return d
+
+
+def _direction(d: SigmaDenoiser, x: torch.Tensor, sigma: torch.Tensor, analytic: bool) -> torch.Tensor:
+    """dx/dsigma at (x, sigma): (x - D(x; sigma)) / sigma, or AFS's x / sqrt(1 + sigma^2)."""
+    if analytic:
+        return x / torch.sqrt(1 + sigma**2).to(x.dtype)
+    return (x - d(x, sigma)) / sigma.to(x.dtype)
+
+
+def euler(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False) -> torch.Tensor:
+    """Euler steps along sigma (= DDIM): x_{i+1} = x_i + (sigma_{i+1} - sigma_i) d_i."""
+    for i in range(len(sigmas) - 1):
+        x = x + (sigmas[i + 1] - sigmas[i]).to(x.dtype) * _direction(d, x, sigmas[i], afs and i == 0)
+    return x
+
+
+def heun(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False) -> torch.Tensor:
+    """Heun's second-order method (EDM Algorithm 1); every step ends at sigma_min > 0, so every step is corrected
+    (sfd-main/solvers.py `heun_sampler`): 2 evaluations per step."""
+    for i in range(len(sigmas) - 1):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        d_cur = _direction(d, x, s, afs and i == 0)
+        x_euler = x + (s_next - s).to(x.dtype) * d_cur
+        x = x + (s_next - s).to(x.dtype) * 0.5 * (d_cur + _direction(d, x_euler, s_next, False))
+    return x
+
+
+def dpm2(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, r: float = 0.5) -> torch.Tensor:
+    """DPM-Solver-2 (Lu et al. 2022) in sigma: an Euler step to the geometric midpoint sigma_mid = sigma_next^r
+    sigma^(1 - r), then the step with the midpoint's direction (sfd-main/solvers.py `dpm_2_sampler`)."""
+    for i in range(len(sigmas) - 1):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        d_cur = _direction(d, x, s, afs and i == 0)
+        s_mid = s_next**r * s ** (1 - r)
+        d_mid = _direction(d, x + (s_mid - s).to(x.dtype) * d_cur, s_mid, False)
+        x = x + (s_next - s).to(x.dtype) * ((1 / (2 * r)) * d_mid + (1 - 1 / (2 * r)) * d_cur)
+    return x
+
+
+# iPNDM's Adams-Bashforth weights for the current and the previous directions (sfd-main/solvers.py `ipndm_sampler`)
+IPNDM_WEIGHTS = {1: (1.0,), 2: (3 / 2, -1 / 2), 3: (23 / 12, -16 / 12, 5 / 12), 4: (55 / 24, -59 / 24, 37 / 24, -9 / 24)}
+
+
+def ipndm(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, max_order: int = 4) -> torch.Tensor:
+    """Improved PNDM (Zhang & Chen 2023): multistep Adams-Bashforth on the directions, its order growing by one per
+    step up to max_order (1-4)."""
+    history: list[torch.Tensor] = []  # the directions so far, newest last
+    for i in range(len(sigmas) - 1):
+        history = (history + [_direction(d, x, sigmas[i], afs and i == 0)])[-max_order:]
+        x = _ipndm_update(x, history, sigmas[i + 1] - sigmas[i], min(max_order, i + 1))
+    return x
+
+
+def _ipndm_update(x: torch.Tensor, directions: list[torch.Tensor], h: torch.Tensor, order: int) -> torch.Tensor:
+    """x + h * (the Adams-Bashforth combination of the last `order` directions, newest last)."""
+    slope = sum(w * v for w, v in zip(IPNDM_WEIGHTS[order], reversed(directions[-order:])))
+    return x + h.to(x.dtype) * slope
+
+
+def dpmpp(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, max_order: int = 3,
+          lower_order_final: bool = True) -> torch.Tensor:
+    """Multistep DPM-Solver++ (Lu et al. 2022b) in data prediction, lambda = -log sigma (sfd-main/solver_utils.py
+    `dpm_pp_update`); the order grows to max_order (2 or 3) and, with lower_order_final, falls again over the last
+    steps (order <= the steps left)."""
+    n = len(sigmas)
+    models: list[torch.Tensor] = []  # x-hat at the previous states, newest last
+    for i in range(n - 1):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        d_cur = _direction(d, x, s, afs and i == 0)
+        models = (models + [x - s.to(x.dtype) * d_cur])[-3:]  # x-hat = x - sigma d (exact x-hat when evaluated)
+        order = (i + 1 if i + 1 < max_order else min(max_order, n - (i + 1))) if lower_order_final else \
+            min(max_order, i + 1)
+        x = _dpmpp_update(x, models, sigmas[max(0, i - 2):i + 1], s_next, order)
+    return x
+
+
+def _dpmpp_update(x: torch.Tensor, models: list[torch.Tensor], prev: torch.Tensor, t: torch.Tensor,
+                  order: int) -> torch.Tensor:
+    """One DPM-Solver++ update from prev[-1] to t of the given order (sfd-main/solver_utils.py, VE formulation)."""
+    lam = lambda s: -torch.log(s)  # noqa: E731
+    h = lam(t) - lam(prev[-1])
+    phi_1 = torch.expm1(-h)
+    m0 = models[-1]
+    ratio = (t / prev[-1]).to(x.dtype)
+    if order == 1:
+        return ratio * x - phi_1.to(x.dtype) * m0
+    r0 = (lam(prev[-1]) - lam(prev[-2])) / h
+    d1_0 = (m0 - models[-2]) / r0.to(x.dtype)
+    if order == 2:
+        return ratio * x - phi_1.to(x.dtype) * m0 - (0.5 * phi_1).to(x.dtype) * d1_0
+    r1 = (lam(prev[-2]) - lam(prev[-3])) / h
+    d1_1 = (models[-2] - models[-3]) / r1.to(x.dtype)
+    d1 = d1_0 + (r0 / (r0 + r1)).to(x.dtype) * (d1_0 - d1_1)
+    d2 = (d1_0 - d1_1) / (r0 + r1).to(x.dtype)
+    phi_2 = phi_1 / h + 1.0
+    phi_3 = phi_2 / h - 0.5
+    return ratio * x - phi_1.to(x.dtype) * m0 + phi_2.to(x.dtype) * d1 - phi_3.to(x.dtype) * d2
+
+
+def _adapter(solver: Callable[..., torch.Tensor]):
+    """`solver(D, x, sigmas, **options)` as a registered sampler: the suite's signature and its grids."""
+
+    def sample(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
+               noise: SeededNoise | None = None, callback=None, progress: bool = False, *, clip_x: bool = True,
+               schedule: CosineSchedule | None = None, **options) -> torch.Tensor:
+        schedule = schedule or CosineSchedule()
+        sigmas = sigmas_of(ts, schedule)
+        if len(sigmas) < 2:
+            raise ValueError(f"the {solver.__name__} solver needs at least 2 grid states (num_steps >= 2: one step "
+                             f"from sigma_max to sigma_min), got {len(sigmas)}")
+        d = _sigma_denoiser(denoise, schedule, cond, clip_x)
+        return solver(d, z * sigmas[0].to(z.dtype), sigmas, **options)
+
+    sample.__doc__ = solver.__doc__
+    sample.__name__ = f"sample_{solver.__name__}"
+    return sample
+
+
+def _per_step(per_step: int) -> Callable[[int, dict], int]:
+    """NFE of a solver with `per_step` evaluations on each of its n - 1 steps, one fewer with AFS."""
+    return lambda n, options: per_step * (n - 1) - int(bool(options.get("afs")))
+
+
+MAX_ORDER_PNDM = Option(int, 1, 4, "the highest multistep order (1-4; SFD: 4)")
+MAX_ORDER_DPMPP = Option(int, 2, 3, "the highest multistep order (2 or 3; SFD's teacher: 3)")
+LOWER_ORDER_FINAL = Option(bool, help="lower the order over the last steps (DPM-Solver++'s lower_order_final)")
+
+register_sampler("euler", "Euler", evaluations=_per_step(1), afs=AFS)(_adapter(euler))
+register_sampler("heun", "Heun", evaluations=_per_step(2), afs=AFS)(_adapter(heun))
+register_sampler("dpm2", "DPM-Solver-2", evaluations=_per_step(2), afs=AFS)(_adapter(dpm2))
+register_sampler("ipndm", "iPNDM", evaluations=_per_step(1), afs=AFS, max_order=MAX_ORDER_PNDM)(_adapter(ipndm))
+register_sampler("dpmpp", "DPM-Solver++", evaluations=_per_step(1), afs=AFS, max_order=MAX_ORDER_DPMPP,
+                 lower_order_final=LOWER_ORDER_FINAL)(_adapter(dpmpp))
