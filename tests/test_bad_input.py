@@ -237,6 +237,8 @@ CASES.update({
         lambda p: {"pairs": _npz(p, "pairs.npz", z=GOOD, x=GOOD)},
         ["kd-train", "--experiment", "digits", "--teacher", TEACHER, "--pairs", "{pairs}", "--out",
          str(Path(TEACHER).parent)], "is a folder that holds the input --teacher"),
+    "verify's re-run kept in the project itself": (lambda p: {}, ["verify", "--runs", "x-snr-s0", "--keep", "."],
+                                                   r"--keep \. is a folder that holds the input --params"),
     "training over another run's folder": (
         lambda p: {}, ["train-teacher", "--parameterization", "x", "--weighting", "snr_trunc", "--out",
                        str(Path(TEACHER).parent)],
@@ -373,3 +375,15 @@ def test_a_sigma_form_solver_samples_through_the_cli_with_its_options_and_record
     with np.load(in_project / "heun.npz") as z:
         assert z["images"].shape == (8, 1, 8, 8) and int(z["nfe"]) == 5 and bool(z["afs"])
         assert float(z["grid_sigma_min"]) == 0.002
+
+
+def test_solver_distances_prints_and_writes_a_row_per_solver_and_nfe(in_project, capsys):
+    import pandas as pd
+
+    argv = ["solver-distances", "--model", TEACHER, "--solvers", "euler", "heun", "--nfe", "3", "--num-samples", "2",
+            "--sigma-max", "1", "--sigma-min", "0.8", "--out", "d.csv", "--no-progress"]  # a short stretch: fast
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    table = pd.read_csv(in_project / "d.csv")
+    # Euler makes 3 evaluations at num_steps 4 (and 5 with AFS); Heun only with AFS (2 x 2 - 1), at num_steps 3
+    assert sorted(zip(table["solver"], table["num_steps"])) == [("euler", 4), ("euler", 5), ("heun", 3)]
+    assert table["rms_distance"].gt(0).all()

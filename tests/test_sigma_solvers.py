@@ -174,3 +174,17 @@ def test_a_solver_needs_two_states_and_takes_only_its_options():
     with pytest.raises(ValueError, match="option afs must be true or false"):
         get_sampler("euler").check_options({"afs": 1})
     assert {"euler", "heun", "dpm2", "ipndm", "dpmpp"} <= set(SAMPLERS)
+
+
+def test_the_reference_solution_is_the_exact_map_and_solvers_approach_it():
+    from distill.core.reference_ode import reference_solution, solver_distances, steps_for
+
+    z = torch.randn(4, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ref = reference_solution(GaussianDenoiser(MU, S), z, SIGMA_MAX, SIGMA_MIN)
+    assert torch.allclose(ref, _exact(z * SIGMA_MAX, SIGMA_MAX, SIGMA_MIN), atol=1e-6)
+    assert steps_for("heun", 5, {"afs": True}) == 4 and steps_for("heun", 5, {}) is None
+    rows = solver_distances(GaussianDenoiser(MU, S), (1, 2, 2), [0, 1, 2, 3], [("heun", {}), ("dpmpp", {})],
+                            [4, 10], dtype=torch.float64)
+    by = {(r["solver"], r["nfe"]): r for r in rows}
+    assert by[("dpmpp", 10)]["rms_distance"] < by[("dpmpp", 4)]["rms_distance"]
+    assert by[("heun", 10)]["num_steps"] == 6 and by[("heun", 10)]["rms_distance"] < by[("heun", 4)]["rms_distance"]

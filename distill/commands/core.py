@@ -100,6 +100,40 @@ def _sample_options(p):
     output(p, "--out", required=True, help="output .npz")
 
 
+def _solver_distances(args, cfg, progress):
+    import pandas as pd
+
+    from distill.core.reference_ode import solver_distances
+    from distill.pipeline.common import load_denoiser, setup_torch
+
+    device = setup_torch(args.threads, cfg["device"])
+    denoiser, model_cfg = load_denoiser(args.model, device)
+    solvers = [(name, {"afs": afs}) for name in args.solvers for afs in (False, True)]
+    rows = solver_distances(denoiser, tuple(model_cfg["data"]["shape"]), list(range(args.num_samples)), solvers,
+                            args.nfe, args.sigma_max, args.sigma_min, args.rho)
+    table = pd.DataFrame(rows).dropna(subset=["num_steps"])
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if args.out:
+        from distill.core.checkpoint import atomic_write
+
+        atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def _solver_distances_options(p):
+    from distill.core.samplers import SAMPLERS
+
+    sigma_solvers = [n for n, s in SAMPLERS.items() if "afs" in s.options]
+    p.add_argument("--model", required=True, help="model.safetensors of a trained model")
+    p.add_argument("--solvers", nargs="+", default=sigma_solvers, choices=sigma_solvers,
+                   help="sigma-form solvers, each run without and with AFS (default: all)")
+    p.add_argument("--nfe", nargs="+", type=positive_int, default=[5, 10], help="network evaluations (default: 5 10)")
+    p.add_argument("--num-samples", type=positive_int, default=16, help="start states, seeds 0.. (default: 16)")
+    p.add_argument("--sigma-max", type=finite_float, default=80.0, help="SFD's default: %(default)s")
+    p.add_argument("--sigma-min", type=finite_float, default=0.002, help="SFD's default: %(default)s")
+    p.add_argument("--rho", type=finite_float, default=7.0, help="the edm grid's exponent (default: %(default)s)")
+    output(p, "--out", default=None, help="also write the table as CSV")
+
+
 def _evaluate_options(p):
     p.add_argument("--samples", required=True, help=".npz written by `distill sample`")
     p.add_argument("--reference", required=True, help="reference statistics .npz (`distill fid ref`)")
@@ -169,6 +203,10 @@ COMMANDS = (
             "command resumes and ends with the same weights. A non-finite loss stops training and is recorded "
             "as 'diverged' in summary.json.", _train_teacher_options, job="teacher", data_parallel=True,
             cost=work.train_teacher_work),
+    Command("solver-distances", _solver_distances, "how far each sigma-form solver lands from the exact ODE solution",
+            "Run every EDM sigma-form solver (without and with AFS) at the given NFEs on SFD's edm grid and print the "
+            "RMS distance of its samples from a high-accuracy reference solution of the same probability-flow ODE "
+            "(SciPy's DOP853), from the same start states.", _solver_distances_options),
     Command("sample", _sample, "draw evaluation samples from a trained model",
             "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
             "size) with any registered sampler on any time grid; write an .npz.", _sample_options, job="sample",

@@ -111,7 +111,8 @@ def _verify_options(p):
     p.add_argument("--runs", nargs="+", required=True, metavar="RUN",
                    help="Table 1 runs <parameterization>-<weighting>-s<seed>, e.g. v-snr-s0")
     p.add_argument("--results", default=None, help="committed results folder (default: results/<profile>)")
-    p.add_argument("--keep", default=None, help="re-run in this (empty) folder and keep it (default: a temporary one)")
+    output(p, "--keep", folder=True, default=None,
+           help="re-run in this folder and keep it (default: a temporary one); the tracked files are copied into it")
     output(p, "--out", default=None, help="also write the verdicts as CSV")
 
 
