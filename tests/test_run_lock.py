@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from distill.workflow import lock
 
 HOLD = """
@@ -33,23 +35,15 @@ def _holder(path: Path, claim: bool) -> subprocess.Popen:
     return proc
 
 
-def test_a_live_run_refuses_a_second_and_names_itself(tmp_path):
+@pytest.mark.parametrize("claim,named", [(True, "(process {pid} on"),
+                                          (False, "a dry run, or a run about to start its jobs")])
+def test_a_live_holder_refuses_a_second_run_and_is_named(tmp_path, claim, named):
+    """Claimed: the run that holds the lock names itself. Not claimed yet: a dry run, or a run still reading."""
     path = tmp_path / "run.lock"
-    holder = _holder(path, claim=True)
+    holder = _holder(path, claim)
     try:
         assert lock.acquire(path) == (False, None)
-        assert f"(process {holder.pid} on" in lock.refusal(path)
-    finally:
-        holder.kill()
-        holder.wait()
-
-
-def test_a_dry_run_holding_the_lock_is_named_as_such(tmp_path):
-    path = tmp_path / "run.lock"
-    holder = _holder(path, claim=False)
-    try:
-        assert lock.acquire(path) == (False, None)
-        assert "a dry run, or a run about to start its jobs" in lock.refusal(path)
+        assert named.format(pid=holder.pid) in lock.refusal(path)
     finally:
         holder.kill()
         holder.wait()

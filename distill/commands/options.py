@@ -83,34 +83,38 @@ def report_io(p: argparse.ArgumentParser, json_help: str | None = None, results:
                        help="output folder of plot data for `dvc plots show` (a CSV per line: training losses, curves)")
 
 
+def key_values(items: list[str] | None, flag: str, example: str) -> list[tuple[str, str]]:
+    """KEY=VALUE pairs of a repeatable option, in order; a pair without '=' or a key given twice is an error."""
+    pairs: list[tuple[str, str]] = []
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{flag} expects KEY=VALUE (e.g. {example}), got {item!r}")
+        if key in dict(pairs):
+            raise ConfigError(f"{flag} {key} is given twice; give it once")
+        pairs.append((key, text))
+    return pairs
+
+
+def _number(flag: str, key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{flag} {key}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{flag} {key}: {text!r} is not a finite number")
+    return value
+
+
 def parse_cond(items: list[str] | None) -> dict[str, float]:
     """--cond KEY=VALUE pairs (a scalar per sample, e.g. w=2.0, or label=3) as a dict; bad text is an error."""
-    out: dict[str, float] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--cond expects KEY=VALUE (e.g. w=2.0 or label=3), got {item!r}")
-        try:
-            out[key] = float(value)
-        except ValueError:
-            raise ConfigError(f"--cond {key}: {value!r} is not a number") from None
-        if not math.isfinite(out[key]):
-            raise ConfigError(f"--cond {key}: {value!r} is not a finite number")
-    return out
+    return {key: _number("--cond", key, text) for key, text in key_values(items, "--cond", "w=2.0 or label=3")}
 
 
 def parse_grid_options(items: list[str] | None) -> dict[str, float]:
     """--grid-option KEY=VALUE pairs, each a finite number (the grid checks the names and ranges)."""
-    out: dict[str, float] = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--grid-option expects KEY=VALUE (e.g. sigma_min=0.002), got {item!r}")
-        try:
-            out[key] = finite_float(text)
-        except argparse.ArgumentTypeError:
-            raise ConfigError(f"--grid-option {key}: expected a finite number, got {text!r}") from None
-    return out
+    return {key: _number("--grid-option", key, text)
+            for key, text in key_values(items, "--grid-option", "sigma_min=0.002")}
 
 
 def parse_sampler_options(sampler: str, items: list[str] | None) -> dict:
@@ -120,28 +124,20 @@ def parse_sampler_options(sampler: str, items: list[str] | None) -> dict:
 
     spec = get_sampler(sampler)
     out: dict = {}
-    for item in items or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--option expects KEY=VALUE (e.g. afs=true), got {item!r}")
+    for key, text in key_values(items, "--option", "afs=true"):
         if key not in spec.options:
             raise ConfigError(f"--option {key}: sampler {sampler!r} takes no option {key!r}; its options: "
                               f"{sorted(spec.options) or 'none'}")
-        if key in out:
-            raise ConfigError(f"--option {key} is given twice; give it once")
         kind = spec.options[key].kind
-        try:
-            if kind is bool:
-                if text.lower() not in ("true", "false"):
-                    raise ValueError
-                out[key] = text.lower() == "true"
-            elif kind is int:
-                out[key] = int(text)
-            else:
-                out[key] = finite_float(text)
-        except (ValueError, argparse.ArgumentTypeError):
-            want = "true or false" if kind is bool else f"a finite {kind.__name__}"
-            raise ConfigError(f"--option {key}: expected {want}, got {text!r}") from None
+        if kind is float:
+            out[key] = _number("--option", key, text)
+        elif kind is bool and text.lower() in ("true", "false"):
+            out[key] = text.lower() == "true"
+        elif kind is int and text.lstrip("-").isdigit():
+            out[key] = int(text)
+        else:
+            raise ConfigError(f"--option {key}: expected {'true or false' if kind is bool else 'an integer'}, "
+                              f"got {text!r}")
     return spec.check_options(out)
 
 
