@@ -150,6 +150,8 @@ def _adapter(solver: Callable[..., torch.Tensor]):
     def sample(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
                noise: SeededNoise | None = None, callback=None, progress: bool = False, *, clip_x: bool = True,
                schedule: CosineSchedule | None = None, **options) -> torch.Tensor:
+        if callback is not None:  # it would be ignored: the solvers report no intermediate states yet
+            raise ValueError(f"the {solver.__name__} solver takes no callback")
         schedule = schedule or CosineSchedule()
         sigmas = sigmas_of(ts, schedule)
         if len(sigmas) < 2:
