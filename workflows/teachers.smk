@@ -27,3 +27,22 @@ rule train_teacher:
         "{DISTILL} train-teacher {CLI_ARGS} {params.experiment} --threads {threads} --overwrite "
         "--parameterization {params.run[parameterization]} --weighting {params.run[weighting]} "
         "--seed {params.run[seed]} --out {params.out} > {log} 2>&1"
+
+
+# An official EDM network as a teacher (a method section's `teacher: {edm: <artifact>}`): the pickle fetched and
+# verified by its fetch rule, read without EDM's code (distill/nets/edm_pickle.py), written as a suite model folder.
+rule import_edm_teacher:
+    input:
+        pickle=lambda w: str(EDM_FOLDER / ARTIFACTS[w.artifact].file),
+    output:
+        weights=f"{RESULTS}/teachers/{{artifact}}/model.safetensors",
+        summary=f"{RESULTS}/teachers/{{artifact}}/summary.json",
+    wildcard_constraints:
+        artifact="edm_[a-z0-9_]+",
+    params:
+        out=f"{RESULTS}/teachers/{{artifact}}",
+    log:
+        f"{LOGS}/import_edm/{{artifact}}.log",
+    shell:
+        "{DISTILL} import-edm {CLI_ARGS} --artifact {wildcards.artifact} --pickle {input.pickle} --overwrite "
+        "--out {params.out} > {log} 2>&1"

@@ -25,6 +25,20 @@ def _train_classifier(args, cfg, progress):
     print(f"held-out accuracy {metrics['held_out_accuracy']:.4f}")
 
 
+def _import_edm(args, cfg, progress):
+    from distill.pipeline import import_edm
+
+    summary = import_edm.run(args.artifact, args.out, args.pickle)
+    print(f"imported {summary['imported']}: {summary['parameters']:,} parameters")
+
+
+def _import_edm_options(p):
+    p.add_argument("--artifact", required=True, help="an EDM network of the artifact registry (e.g. edm_cifar10_vp)")
+    p.add_argument("--pickle", default=None, help="the pickle (default: data/edm/<its file>, where `distill fetch` "
+                                                   "puts it)")
+    run_folder(p, "model.safetensors, model.json, summary.json")
+
+
 def _train_teacher(args, cfg, progress):
     from distill.pipeline import train_teacher
 
@@ -35,12 +49,13 @@ def _train_teacher(args, cfg, progress):
 def _sample(args, cfg, progress):
     from distill.pipeline import sample
 
-    options = parse_sampler_options(args.sampler, args.option)
+    sampler = args.sampler or sample.own_sampler(args.model)  # a distilled model's own (an SFD student's)
+    options = parse_sampler_options(sampler, args.option)
     if args.gamma is not None:
         if "gamma" in options:
             raise ConfigError("--gamma and --option gamma=... both given; give one")
         options["gamma"] = args.gamma
-    print(sample.run(cfg, args.model, args.sampler, args.out, args.threads, progress, args.num_samples, args.steps,
+    print(sample.run(cfg, args.model, sampler, args.out, args.threads, progress, args.num_samples, args.steps,
                      options=options, grid=args.grid, cond=parse_cond(args.cond),
                      grid_options=parse_grid_options(args.grid_option)))
 
@@ -78,9 +93,12 @@ def _sample_options(p):
     from distill.core.samplers import SAMPLERS
 
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
-    p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS),
-                   help="; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
-    p.add_argument("--grid", default="uniform", choices=sorted(GRIDS), help="time grid (default: %(default)s)")
+    p.add_argument("--sampler", choices=sorted(SAMPLERS),
+                   help="required unless the model records its own sampler (an SFD student: Euler with its AFS on "
+                        "its grid and num_steps, each filled in unless given). "
+                        + "; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
+    p.add_argument("--grid", default=None, choices=sorted(GRIDS),
+                   help="time grid (default: the model's own, else uniform)")
     p.add_argument("--grid-option", action="append", metavar="KEY=VALUE",
                    help="an option of the time grid, a number (the edm grid's rho, sigma_min, sigma_max; SFD samples "
                         "with sigma_min=0.002, sigma_max=80, rho=7); repeatable")
@@ -197,6 +215,11 @@ COMMANDS = (
     Command("train-classifier", _train_classifier, "train the domain classifier used as FID feature extractor",
             "Train the small CNN classifier on the profile's data set (a held-out split measures its accuracy); "
             "its penultimate features define FID on embedded data.", _train_classifier_options, job="classifier"),
+    Command("import-edm", _import_edm, "an official EDM network pickle as a teacher of the suite (no EDM code run)",
+            "Read one of NVlabs' EDM network pickles (its sha256 checked against the artifact registry) without "
+            "EDM's code: only the classes of the suite's own implementation of EDM's architectures are built, "
+            "anything else in the file is refused. Writes a model folder every command loads like a trained "
+            "teacher.", _import_edm_options),
     Command("train-teacher", _train_teacher, "train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
             "Continuous-time diffusion training with the given output parameterization and loss weighting. The "
             "training state is saved atomically every teacher.checkpoint_every steps; re-running the same "

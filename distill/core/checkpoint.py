@@ -136,9 +136,28 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     return tensors, config
 
 
-def load_into(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str | Path) -> None:
+def load_into(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str | Path,
+              new_conditions: tuple[str, ...] = ()) -> None:
+    """Load weights strictly. `new_conditions` names scalar conditions the module has and the weights lack (a
+    student that gains SFD-v's `steps` or guided distillation's `w`): their embeddings are the only missing keys
+    allowed, and each embedding's last layer is zeroed, so the student starts as the network it was loaded from."""
+    tensors = dict(tensors)
+    if new_conditions:
+        own = module.state_dict()
+        for name in new_conditions:
+            prefix = next((k[:k.index(f"scalars.{name}.") + len(f"scalars.{name}.")] for k in own
+                           if f"scalars.{name}." in k), None)
+            if prefix is None:
+                raise CheckpointError(f"the network has no embedding of the scalar condition {name!r} to add")
+            if any(k.startswith(prefix) for k in tensors):
+                raise CheckpointError(f"weights in {source} already embed the condition {name!r}; it is not new")
+            embedding = module.get_submodule(prefix.rstrip("."))
+            last = embedding.mlp[-1]
+            torch.nn.init.zeros_(last.weight)
+            torch.nn.init.zeros_(last.bias)
+            tensors.update({k: v for k, v in own.items() if k.startswith(prefix)})
     try:
-        module.load_state_dict(dict(tensors), strict=True)
+        module.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"weights in {source} do not match the network built from its config: {exc}") from exc
 

@@ -28,6 +28,7 @@ from distill.core.schedule import CosineSchedule
 from distill.core.seeding import SeededNoise
 
 SigmaDenoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # D(x, sigma) -> x-hat
+OnStep = Callable[[int, torch.Tensor], None] | None  # on_step(i, x): the state at sigmas[i + 1] after step i
 
 AFS = Option(bool, help="analytical first step: d_0 = x / sqrt(1 + sigma_0^2) replaces the first evaluation")
 
@@ -37,7 +38,8 @@ def sigmas_of(ts: torch.Tensor, schedule: CosineSchedule) -> torch.Tensor:
     return torch.exp(-0.5 * schedule.logsnr(ts[:-1].to(torch.float64)))
 
 
-def _sigma_denoiser(denoise: Denoiser, schedule: CosineSchedule, cond: Cond, clip_x: bool) -> SigmaDenoiser:
+def sigma_denoiser(denoise: Denoiser, schedule: CosineSchedule, cond: Cond, clip_x: bool) -> SigmaDenoiser:
+    """D(x, sigma) of a suite denoiser, its x-hat clipped to [-1, 1] when clip_x."""
     form = SigmaFormDenoiser(denoise, schedule)
 
     def d(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -47,6 +49,11 @@ def _sigma_denoiser(denoise: Denoiser, schedule: CosineSchedule, cond: Cond, cli
     return d
 
 
+def _report(on_step: OnStep, i: int, x: torch.Tensor) -> None:
+    if on_step is not None:
+        on_step(i, x)
+
+
 def _direction(d: SigmaDenoiser, x: torch.Tensor, sigma: torch.Tensor, analytic: bool) -> torch.Tensor:
     """dx/dsigma at (x, sigma): (x - D(x; sigma)) / sigma, or AFS's x / sqrt(1 + sigma^2)."""
     if analytic:
@@ -54,14 +61,23 @@ def _direction(d: SigmaDenoiser, x: torch.Tensor, sigma: torch.Tensor, analytic:
     return (x - d(x, sigma)) / sigma.to(x.dtype)
 
 
-def euler(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False) -> torch.Tensor:
+def euler_step(d: SigmaDenoiser, x: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor,
+               analytic: bool = False) -> torch.Tensor:
+    """One Euler step from sigma to sigma_next (AFS's analytic direction when `analytic`)."""
+    return x + (sigma_next - sigma).to(x.dtype) * _direction(d, x, sigma, analytic)
+
+
+def euler(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, on_step: OnStep = None
+          ) -> torch.Tensor:
     """Euler steps along sigma (= DDIM): x_{i+1} = x_i + (sigma_{i+1} - sigma_i) d_i."""
     for i in range(len(sigmas) - 1):
-        x = x + (sigmas[i + 1] - sigmas[i]).to(x.dtype) * _direction(d, x, sigmas[i], afs and i == 0)
+        x = euler_step(d, x, sigmas[i], sigmas[i + 1], afs and i == 0)
+        _report(on_step, i, x)
     return x
 
 
-def heun(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False) -> torch.Tensor:
+def heun(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False,
+         on_step: OnStep = None) -> torch.Tensor:
     """Heun's second-order method (EDM Algorithm 1); every step ends at sigma_min > 0, so every step is corrected
     (sfd-main/solvers.py `heun_sampler`): 2 evaluations per step."""
     for i in range(len(sigmas) - 1):
@@ -69,10 +85,12 @@ def heun(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = Fa
         d_cur = _direction(d, x, s, afs and i == 0)
         x_euler = x + (s_next - s).to(x.dtype) * d_cur
         x = x + (s_next - s).to(x.dtype) * 0.5 * (d_cur + _direction(d, x_euler, s_next, False))
+        _report(on_step, i, x)
     return x
 
 
-def dpm2(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, r: float = 0.5) -> torch.Tensor:
+def dpm2(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, r: float = 0.5,
+         on_step: OnStep = None) -> torch.Tensor:
     """DPM-Solver-2 (Lu et al. 2022) in sigma: an Euler step to the geometric midpoint sigma_mid = sigma_next^r
     sigma^(1 - r), then the step with the midpoint's direction (sfd-main/solvers.py `dpm_2_sampler`)."""
     for i in range(len(sigmas) - 1):
@@ -81,6 +99,7 @@ def dpm2(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = Fa
         s_mid = s_next**r * s ** (1 - r)
         d_mid = _direction(d, x + (s_mid - s).to(x.dtype) * d_cur, s_mid, False)
         x = x + (s_next - s).to(x.dtype) * ((1 / (2 * r)) * d_mid + (1 - 1 / (2 * r)) * d_cur)
+        _report(on_step, i, x)
     return x
 
 
@@ -88,13 +107,15 @@ def dpm2(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = Fa
 IPNDM_WEIGHTS = {1: (1.0,), 2: (3 / 2, -1 / 2), 3: (23 / 12, -16 / 12, 5 / 12), 4: (55 / 24, -59 / 24, 37 / 24, -9 / 24)}
 
 
-def ipndm(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, max_order: int = 4) -> torch.Tensor:
+def ipndm(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, max_order: int = 4,
+          on_step: OnStep = None) -> torch.Tensor:
     """Improved PNDM (Zhang & Chen 2023): multistep Adams-Bashforth on the directions, its order growing by one per
     step up to max_order (1-4)."""
     history: list[torch.Tensor] = []  # the directions so far, newest last
     for i in range(len(sigmas) - 1):
         history = (history + [_direction(d, x, sigmas[i], afs and i == 0)])[-max_order:]
         x = _ipndm_update(x, history, sigmas[i + 1] - sigmas[i], min(max_order, i + 1))
+        _report(on_step, i, x)
     return x
 
 
@@ -105,7 +126,7 @@ def _ipndm_update(x: torch.Tensor, directions: list[torch.Tensor], h: torch.Tens
 
 
 def dpmpp(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = False, max_order: int = 3,
-          lower_order_final: bool = True) -> torch.Tensor:
+          lower_order_final: bool = True, on_step: OnStep = None) -> torch.Tensor:
     """Multistep DPM-Solver++ (Lu et al. 2022b) in data prediction, lambda = -log sigma (sfd-main/solver_utils.py
     `dpm_pp_update`); the order grows to max_order (2 or 3) and, with lower_order_final, falls again over the last
     steps (order <= the steps left)."""
@@ -118,6 +139,7 @@ def dpmpp(d: SigmaDenoiser, x: torch.Tensor, sigmas: torch.Tensor, afs: bool = F
         order = (i + 1 if i + 1 < max_order else min(max_order, n - (i + 1))) if lower_order_final else \
             min(max_order, i + 1)
         x = _dpmpp_update(x, models, sigmas[max(0, i - 2):i + 1], s_next, order)
+        _report(on_step, i, x)
     return x
 
 
@@ -157,7 +179,7 @@ def _adapter(solver: Callable[..., torch.Tensor]):
         if len(sigmas) < 2:
             raise ValueError(f"the {solver.__name__} solver needs at least 2 grid states (num_steps >= 2: one step "
                              f"from sigma_max to sigma_min), got {len(sigmas)}")
-        d = _sigma_denoiser(denoise, schedule, cond, clip_x)
+        d = sigma_denoiser(denoise, schedule, cond, clip_x)
         return solver(d, z * sigmas[0].to(z.dtype), sigmas, **options)
 
     sample.__doc__ = solver.__doc__
@@ -180,3 +202,7 @@ register_sampler("dpm2", "DPM-Solver-2", evaluations=_per_step(2), afs=AFS)(_ada
 register_sampler("ipndm", "iPNDM", evaluations=_per_step(1), afs=AFS, max_order=MAX_ORDER_PNDM)(_adapter(ipndm))
 register_sampler("dpmpp", "DPM-Solver++", evaluations=_per_step(1), afs=AFS, max_order=MAX_ORDER_DPMPP,
                  lower_order_final=LOWER_ORDER_FINAL)(_adapter(dpmpp))
+
+# the solver functions by registered name, for methods that run a solver over a grid of their own (SFD's teacher)
+SOLVERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun, "dpm2": dpm2, "ipndm": ipndm,
+                                                   "dpmpp": dpmpp}

@@ -49,6 +49,14 @@ ARTIFACTS = {a.name: a for a in (
         by_hand="the URL above (GitHub release of torch-fidelity)",
     ),
     Artifact(
+        "edm_cifar10_vp", "NVlabs' EDM network for unconditional CIFAR-10 (DDPM++, VP), SFD's and DisBack's teacher",
+        url="https://nvlabs-fi-cdn.nvidia.com/edm/pretrained/edm-cifar10-32x32-uncond-vp.pkl",
+        # sha256 as several independent training scripts check this file
+        sha256="4d5dcc1f1d0d41c8934ad21626eeddbdc0460182becf9fc059a0631b1eedb4da",
+        file="edm-cifar10-32x32-uncond-vp.pkl",
+        by_hand="the URL above (NVlabs/edm README: pre-trained models)",
+    ),
+    Artifact(
         "imagenet64", "downsampled ImageNet 64x64 (npz batches train_data_batch_1..10)",
         url=None, sha256=None, file="train_data_batch_1.npz",
         by_hand="https://image-net.org/download-images.php (after login: 'Downsampled ImageNet 64x64', the npz "
@@ -75,14 +83,29 @@ def data_needs(data: Mapping[str, Any]) -> list[Need]:
     return [Need(a, Path(root), Path(root) / (a.unpacks_to or a.file))]
 
 
+EDM_FOLDER = Path("data/edm")  # where the EDM network pickles go
+
+
+def teacher_needs(cfg: Mapping[str, Any]) -> list[Need]:
+    """The EDM network pickles a profile's methods distil (a method section's `teacher: {edm: <artifact>}`)."""
+    out = []
+    for section in cfg.values():
+        teacher = section.get("teacher") if isinstance(section, Mapping) else None
+        if isinstance(teacher, Mapping) and teacher.get("edm"):
+            a = ARTIFACTS[teacher["edm"]]
+            out.append(Need(a, EDM_FOLDER, EDM_FOLDER / a.file))
+    return out
+
+
 def needs(cfg: Mapping[str, Any]) -> list[Need]:
-    """Every artifact the profile reads: its data set and its experiments' (each under its data.root) and the
-    Inception weights where the evaluation uses them (at evaluation.feature_extractor_weights)."""
+    """Every artifact the profile reads: its data set and its experiments' (each under its data.root), the EDM
+    networks its methods distil (under data/edm) and the Inception weights where the evaluation uses them (at
+    evaluation.feature_extractor_weights)."""
     datas = [cfg["data"]]
     for section in cfg.values():
         if isinstance(section, Mapping) and isinstance(section.get("experiments"), Mapping):
             datas += [e["data"] for e in section["experiments"].values() if isinstance(e, Mapping) and e.get("data")]
-    out = [n for d in datas for n in data_needs(d)]
+    out = [n for d in datas for n in data_needs(d)] + teacher_needs(cfg)
     ev = cfg.get("evaluation", {})
     if ev.get("feature_extractor") == "inception-v3-compat" and ev.get("feature_extractor_weights"):
         weights = Path(ev["feature_extractor_weights"])

@@ -31,7 +31,13 @@ def setup_torch(threads: int | None, device: str = "auto") -> torch.device:
 
 
 def build_denoiser(model_cfg: dict[str, Any]) -> NetworkDenoiser:
-    """A denoiser with freshly initialised weights, from the config saved beside a model's weights."""
+    """A denoiser with freshly initialised weights, from the config saved beside a model's weights; an imported EDM
+    network (network kind 'edm') is rebuilt from its pickle (distill/pipeline/import_edm.py)."""
+    if model_cfg["network"]["kind"] == "edm":
+        from distill.nets.edm_pickle import EDMDenoiser, load_edm_pickle
+
+        net = model_cfg["network"]
+        return EDMDenoiser(load_edm_pickle(net["pickle"], sha256=net["pickle_sha256"]))
     shape = tuple(model_cfg["data"]["shape"])
     net = build_network(model_cfg["network"], shape, output_channels(model_cfg["parameterization"], shape[0]),
                         model_cfg["data"]["num_classes"])

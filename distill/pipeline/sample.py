@@ -91,22 +91,58 @@ def check_memory(n: int, shape: list[int]) -> None:
                          "evaluation.num_samples x seed_ranges in params.yaml)")
 
 
-def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str | Path,
+def own_sampler(model_path: str | Path) -> str:
+    """The sampler a distilled model records in its model.json; an error naming --sampler when it records none."""
+    _, model_cfg = load_weights(model_path)
+    if not model_cfg.get("sampling"):
+        raise ValueError(f"give --sampler: {model_path} records no sampler of its own")
+    return model_cfg["sampling"]["sampler"]
+
+
+def recorded_sampling(model_cfg: dict[str, Any], sampler: str | None, steps: int | None,
+                      options: dict[str, Any], grid: str | None, grid_options: dict[str, float],
+                      cond: dict[str, float]) -> tuple[str, int | None, dict[str, Any], str, dict[str, float]]:
+    """A distilled model's own sampler (its model.json `sampling`: an SFD student's Euler with AFS on its
+    polynomial grid) fills what the command leaves out; a model with a step condition gets its step count as the
+    `steps` condition. A model without a record needs --sampler."""
+    rec = model_cfg.get("sampling")
+    if rec is None or (sampler is not None and sampler != rec["sampler"]):
+        if sampler is None:
+            raise ValueError("give --sampler: this model records no sampler of its own")
+        return sampler, steps, options, grid or "uniform", grid_options
+    steps = rec["steps"] if steps is None else steps
+    if steps is None:
+        raise ValueError("give --steps: this model was trained for several step counts (SFD-v)")
+    if rec.get("step_condition"):
+        name = rec["step_condition"]
+        if name in cond and cond[name] != steps:
+            raise ValueError(f"--cond {name}={cond[name]:g} contradicts --steps {steps}: the model's {name} condition "
+                             "is its step count")
+        cond[name] = float(steps)
+    return (rec["sampler"], steps, {**rec["options"], **options}, grid or rec["grid"],
+            {**rec["grid_options"], **grid_options} if (grid or rec["grid"]) == rec["grid"] else grid_options)
+
+
+def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_path: str | Path,
         threads: int | None = None, progress: bool = True, num_samples: int | None = None,
-        steps: int | None = None, options: dict[str, Any] | None = None, grid: str = "uniform",
+        steps: int | None = None, options: dict[str, Any] | None = None, grid: str | None = None,
         cond: dict[str, float] | None = None, grid_options: dict[str, float] | None = None) -> str:
     """Sample `num_samples` images (default: all seed ranges of the protocol) with the named sampler on the named
     grid and write them to out_path. `steps` defaults to sampling.steps, the ancestral sampler's gamma to
-    sampling.ancestral_gamma; `cond` gives scalar conditions (w, steps, a fixed label) to every sample."""
+    sampling.ancestral_gamma; `cond` gives scalar conditions (w, steps, a fixed label) to every sample. A model that
+    records its own sampler (an SFD student) is sampled with it unless told otherwise (`recorded_sampling`)."""
     from distill.core.grids import make_grid
     from distill.core.samplers import evaluations_per_step, get_sampler
 
     device = setup_torch(threads, cfg["device"])
     s, ev = cfg["sampling"], cfg["evaluation"]
+    _, model_cfg = load_weights(model_path)
+    cond = dict(cond or {})
+    sampler, steps, options, grid, grid_options = recorded_sampling(
+        model_cfg, sampler, steps, dict(options or {}), grid, dict(grid_options or {}), cond)
     spec = get_sampler(sampler)
     n = ev["num_samples"] * ev["seed_ranges"] if num_samples is None else num_samples
     steps = s["steps"] if steps is None else steps
-    options = dict(options or {})
     if sampler == "ancestral":
         options.setdefault("gamma", s["ancestral_gamma"])
     options = spec.check_options(options)
@@ -114,11 +150,9 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str, out_path: str
     make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any work
     if n < 1:
         raise ValueError(f"number of samples must be >= 1, got {n}")
-    cond = dict(cond or {})
     meta = {"sampler": sampler, "steps": steps, "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
             **options, **({"grid": grid} if grid != "uniform" else {}), **{f"cond_{k}": v for k, v in cond.items()},
             **{f"grid_{k}": v for k, v in grid_options.items()}}
-    _, model_cfg = load_weights(model_path)
     check_conditions(cond, model_cfg)
     check_memory(n, model_cfg["data"]["shape"])
     meta["provenance"] = json.dumps(provenance({"model": model_path}), sort_keys=True)

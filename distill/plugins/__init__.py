@@ -27,6 +27,7 @@ REGISTERED = (
     "table1",  # PD Table 1: teachers of every parameterization x loss weighting (no distillation)
     "pd",  # Progressive Distillation (Salimans & Ho 2022)
     "kd",  # Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2
+    "sfd",  # Simple and Fast Distillation (Zhou et al. 2024): the EDM solvers, SFD, SFD-v, the second stage
 )
 
 

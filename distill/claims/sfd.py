@@ -1,0 +1,84 @@
+"""SFD's claims (Zhou et al. 2024, Table 2 and the abstract), checked on the points of reports/sfd.pdf's table (the
+subject 'sfd': results/<profile>/sfd.json, every method's rows of SFD Table 2 on SFD's teacher, with their costs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED, Claim
+from distill.plugins.kd import LABEL as KD_LABEL
+from distill.plugins.sfd import LABEL, LABEL_SECOND, LABEL_V
+
+SOLVERS = ("DDIM", "DPM++(3M)")  # the teacher's solver rows SFD Table 2 publishes
+PD = "PD"  # SFD Table 2's name for progressive distillation
+
+
+def _fids(summary: dict[str, Any], method: str) -> dict[int, float]:
+    return {p["nfe"]: p["fid"] for p in summary["points"] if p["method"] == method and p["fid"] is not None}
+
+
+def sfd_nfe2_beats_solvers_at_nfe5(summary, tol: float) -> tuple[str, str]:
+    """SFD Table 2: SFD at NFE 2 (4.53) against the teacher's solvers at NFE 5 (DPM++(3M) 24.97)."""
+    sfd = _fids(summary, LABEL).get(2)
+    solvers = {m: f for m in {p["method"] for p in summary["points"]} if m not in (LABEL, LABEL_V, LABEL_SECOND, PD,
+                                                                                    KD_LABEL)
+               for n, f in _fids(summary, m).items() if n == 5}
+    if sfd is None or not solvers:
+        return NOT_CHECKED, "no SFD FID at NFE 2 or no teacher solver at NFE 5"
+    best = min(solvers, key=solvers.get)
+    return ((HOLDS if sfd <= solvers[best] * tol else FAILS),
+            f"SFD NFE 2: {sfd:.2f}; best solver at NFE 5: {best} {solvers[best]:.2f}")
+
+
+def sfd_v_matches_sfd(summary, tol: float) -> tuple[str, str]:
+    """SFD Table 2: SFD-v (one model) 4.28/3.50/3.18/2.95 against SFD 4.53/3.58/3.24/3.06 at NFE 2-5."""
+    sfd, v = _fids(summary, LABEL), _fids(summary, LABEL_V)
+    both = sorted(set(sfd) & set(v))
+    if not both:
+        return NOT_CHECKED, "no NFE with both an SFD and an SFD-v FID"
+    worst = max(both, key=lambda n: v[n] / sfd[n])
+    text = "; ".join(f"NFE {n}: SFD-v {v[n]:.2f}, SFD {sfd[n]:.2f}" for n in both)
+    return (HOLDS if v[worst] <= sfd[worst] * tol else FAILS), text
+
+
+def sfd_costs_a_fraction_of_pd(summary, tol: float) -> tuple[str, str]:
+    """The abstract: SFD shortens fine-tuning time up to 1000x (Table 2: 0.64 A100 h at NFE 2 against PD's ~171 h)."""
+    cost = {(p["method"], p["nfe"]): p["cost_seconds"] for p in summary["points"] if p["cost_seconds"]}
+    sfd, pd_ = cost.get((LABEL, 2)), cost.get((PD, 2))
+    if sfd is None or pd_ is None:
+        return NOT_CHECKED, "no fine-tuning cost of SFD or of PD at NFE 2 on this teacher"
+    return ((HOLDS if sfd <= pd_ * tol else FAILS),
+            f"SFD NFE 2: {sfd:.0f} s; PD 2 steps: {pd_:.0f} s ({sfd / pd_:.3f}x)")
+
+
+def second_stage_best_at_nfe1(summary, tol: float) -> tuple[str, str]:
+    """SFD Table 2: the second stage's 5.83 at NFE 1 against PD's 9.12 (and CD's 3.55, which this suite lacks)."""
+    second = _fids(summary, LABEL_SECOND).get(1)
+    others = {m: f for m in {p["method"] for p in summary["points"]} if m != LABEL_SECOND
+              for n, f in _fids(summary, m).items() if n == 1}
+    if second is None or not others:
+        return NOT_CHECKED, "no second-stage FID at NFE 1 or no other one-evaluation model on this teacher"
+    best = min(others, key=others.get)
+    return ((HOLDS if second <= others[best] * tol else FAILS),
+            f"second stage {second:.2f}; best other NFE-1 model: {best} {others[best]:.2f}")
+
+
+SHORT = "the reduced profiles train each student for about a minute on a CPU; the paper trains 200 kimg on A100s"
+CLAIMS = (
+    Claim("sfd.table2.nfe2_beats_solvers_at_nfe5", "SFD", "Table 2",
+          "SFD at NFE 2 beats every solver of the teacher at NFE 5", "sfd", sfd_nfe2_beats_solvers_at_nfe5, 1.0,
+          "SFD's FID at NFE 2 <= {tol} x the best solver's at NFE 5", ("paper", "mini"), ""),
+    Claim("sfd.table2.sfd_v_matches_sfd", "SFD", "Table 2",
+          "one SFD-v model is comparable to the SFD models at equal NFE", "sfd", sfd_v_matches_sfd, 1.25,
+          "SFD-v's FID <= {tol} x SFD's at every NFE both have", ("paper",),
+          "SFD-v spreads the same training over four step counts; " + SHORT),
+    Claim("sfd.abstract.fraction_of_pd_cost", "SFD", "abstract",
+          "SFD's fine-tuning costs a small fraction of progressive distillation's on the same teacher", "sfd",
+          sfd_costs_a_fraction_of_pd, 0.1, "SFD's wall time at NFE 2 <= {tol} x PD's to 2 steps",
+          ("paper", "mini"), ""),
+    Claim("sfd.table2.second_stage_best_nfe1", "SFD", "Table 2",
+          "the second stage improves on every one-evaluation model without it", "sfd", second_stage_best_at_nfe1,
+          1.0, "the second stage's FID <= {tol} x the best other NFE-1 FID", ("paper",),
+          "the one-evaluation students of the reduced profiles (PD's last round, KD) are trained longer than its "
+          "minute; " + SHORT),
+)

@@ -1,0 +1,413 @@
+"""Simple and Fast Distillation (Zhou et al., NeurIPS 2024) as a plug-in, on the Table 1 teacher that PD and KD
+distil, so that their rows and costs compare: the teacher's own EDM solvers at a few NFE (SFD Table 2's solver rows),
+SFD students at NFE 2-5, SFD-v (one student for every NFE), the second stage (NFE 1) and the ablations.
+
+Files: math distill/methods/sfd.py; steps and card here; rules workflows/methods/sfd.smk; report
+distill/reports/sfd.py; claims distill/claims/sfd.py; params section `sfd` (schema workflows/schema/methods/sfd.json).
+Outputs under results/<profile>: sfd/<run>/ (the student: weights, summary; DVC), sfd_metrics/ (evaluations of the
+students and of the teacher's solvers), rows/sfd.csv, sfd.json; reports/sfd.pdf and reports/sfd.csv.
+
+Each run of sfd.runs is the section's `student` settings with the run's own overrides (a key it names replaces the
+default; `grid` and `train` are merged key by key), so an ablation names only what it varies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from distill.commands.options import floor_option, report_io
+from distill.commands.paths import run_folder
+from distill.commands.spec import Command
+from distill.plugins import Method, TrainingStep, named
+from distill.results.plots import LOSS_XY
+
+LABEL = "SFD"  # SFD Table 2's names for its rows
+LABEL_V, LABEL_SECOND = "SFD-v", "SFD (second-stage)"
+KINDS = {"sfd": LABEL, "sfd-v": LABEL_V, "second-stage": LABEL_SECOND}
+STUDENT_SAMPLER = "euler"  # every SFD student samples with Euler steps on its own polynomial grid
+
+
+def run_settings(cfg: dict[str, Any], run: str) -> dict[str, Any]:
+    """A run's settings: sfd.student overridden by sfd.runs.<run> (grid and train merged key by key)."""
+    section = cfg["sfd"]
+    if run not in section["runs"]:
+        raise ValueError(f"unknown SFD run {run!r}; sfd.runs has {sorted(section['runs'])}")
+    own = section["runs"][run] or {}
+    out = {**section["student"], **{k: v for k, v in own.items() if k not in ("grid", "train")}}
+    out["grid"] = {**section["grid"], **(own.get("grid") or {})}
+    out["train"] = {**section["train"], **(own.get("train") or {})}
+    out.setdefault("kind", "sfd")
+    return out
+
+
+def step_counts(settings: dict[str, Any]) -> list[int]:
+    """The num_steps a run's student is sampled with: one, or SFD-v's list."""
+    n = settings["num_steps"]
+    return list(n) if isinstance(n, list) else [n]
+
+
+def student_nfe(num_steps: int, afs: bool) -> int:
+    """Euler over n states: n - 1 evaluations, one fewer with AFS (sfd-main: NFE = num_steps - 2 with AFS)."""
+    return num_steps - 1 - int(afs)
+
+
+def teacher_run(cfg: dict[str, Any]) -> str:
+    """The teacher it distils, a folder under results/<profile>/teachers: a Table 1 run
+    '<parameterization>-<weighting>-s<seed>', or an official EDM network imported under its artifact name."""
+    t = cfg["sfd"]["teacher"]
+    if t.get("edm"):
+        return t["edm"]
+    return f"{t['parameterization']}-{t['weighting']}-s{t['seed']}"
+
+
+def solver_points(cfg: dict[str, Any]) -> list[tuple[str, int]]:
+    """(solver name, NFE) of every evaluated teacher-solver point."""
+    return [(name, nfe) for name, s in cfg["sfd"]["solvers"].items() for nfe in s["nfe"]]
+
+
+def solver_steps(cfg: dict[str, Any], name: str, nfe: int) -> int:
+    """The num_steps that give a solver `nfe` evaluations (its registered count); an NFE it cannot make is an error."""
+    from distill.core.samplers import get_sampler
+
+    s = cfg["sfd"]["solvers"][name]
+    spec = get_sampler(s["sampler"])
+    for n in range(2, 4 * nfe + 3):
+        if spec.nfe(n, s["options"]) == nfe:
+            return n
+    raise ValueError(f"sfd.solvers.{name}: {s['sampler']} with {s['options']} cannot make exactly {nfe} evaluations")
+
+
+def student_points(cfg: dict[str, Any]) -> list[tuple[str, int]]:
+    """(run, num_steps) of every evaluated student point."""
+    return [(run, n) for run in cfg["sfd"]["runs"] for n in step_counts(run_settings(cfg, run))]
+
+
+def paths(results: str) -> dict[str, str]:
+    """Where its files live (workflows/methods/sfd.smk and the report, distill/reports/sfd.py); {srun}, {sn},
+    {ssolver} and {snfe} are filled per point."""
+    return {"student": f"{results}/sfd/{{srun}}",
+            "samples": f"{results}/sfd_samples/{{srun}}/n{{sn}}.npz",
+            "metrics": f"{results}/sfd_metrics/{{srun}}/n{{sn}}.json",
+            "grid": f"{results}/sfd_metrics/{{srun}}/n{{sn}}.png",
+            "solver_samples": f"{results}/sfd_samples/solvers/{{ssolver}}-nfe{{snfe}}.npz",
+            "solver_metrics": f"{results}/sfd_metrics/solvers/{{ssolver}}-nfe{{snfe}}.json",
+            "solver_grid": f"{results}/sfd_metrics/solvers/{{ssolver}}-nfe{{snfe}}.png"}
+
+
+def sampling_record(settings: dict[str, Any], step_condition: bool) -> dict[str, Any]:
+    """What a student's model.json records so that `distill sample` needs no flags: Euler with its AFS on its
+    polynomial grid, its num_steps (SFD-v: given per sampling, also as the `steps` condition)."""
+    n = settings["num_steps"]
+    return {"sampler": STUDENT_SAMPLER, "options": {"afs": settings["afs"]}, "grid": "edm",
+            "grid_options": dict(settings["grid"]), "steps": None if isinstance(n, list) else n,
+            "step_condition": "steps" if step_condition else None}
+
+
+# ---- the training step ----
+
+def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int, clip_x: bool, device="cpu",
+             features=None, teacher_sampling: dict[str, Any] | None = None, step_condition: bool = False):
+    """The step function of one SFD iteration (distill.core.training.train_parts): fresh noise (and labels), the
+    teacher's trajectory, then the student's Euler steps with one update each (distill/methods/sfd.py); with
+    `step_condition` the student is given its num_steps as the `steps` condition (SFD-v).
+    `teacher_sampling` is a first-stage student's own sampling record (the second stage: Euler, its AFS and step
+    condition); otherwise the teacher runs sfd.student.teacher_solver without AFS."""
+    import torch
+
+    from distill.core.distributed import local_rows
+    from distill.methods import sfd
+
+    counts, batch, m = step_counts(settings), settings["train"]["batch_size"], settings["inserted"]
+    grid = settings["grid"]
+    if teacher_sampling is not None:
+        solver, options = "euler", {"afs": teacher_sampling["options"]["afs"]}
+        teacher_grid = teacher_sampling["grid_options"]
+    else:
+        solver, options = settings["teacher_solver"]["sampler"], dict(settings["teacher_solver"]["options"])
+        teacher_grid = grid
+
+    def step_fn(ctx):
+        n = sfd.draw_num_steps(counts, ctx.gen) if len(counts) > 1 else counts[0]
+        sigmas = sfd.student_sigmas(n, grid)
+        z = sfd.draw_noise(batch, shape, ctx.gen, device)
+        labels = local_rows(torch.randint(num_classes, (batch,), generator=ctx.gen)).to(device) \
+            if num_classes else None
+        base = {"label": labels} if labels is not None else {}
+        rows = z.shape[0]
+        t_cond = dict(base)
+        if teacher_sampling is not None and teacher_sampling.get("step_condition"):
+            t_cond["steps"] = torch.full((rows,), float(sfd.teacher_grid_size(n, m)), device=device)
+        x0 = z * sigmas[0].to(z.dtype)
+        targets = sfd.teacher_targets(teacher, x0, n, m, teacher_grid, solver, options, t_cond or None, clip_x)
+        s_cond = {**base, **({"steps": torch.full((rows,), float(n), device=device)} if step_condition else {})}
+        losses = sfd.student_steps(student, x0, targets, sigmas, settings["afs"],
+                                   lambda loss: ctx.update("student", loss), s_cond or None, clip_x,
+                                   settings["loss"], features, settings["perceptual"]["weight"] if features else 0.0)
+        ctx.count_images(batch)
+        return {"loss": torch.stack(losses).mean(), "loss_last": losses[-1]}
+
+    return step_fn
+
+
+def iterations(settings: dict[str, Any]) -> int:
+    """Training iterations: the run's trajectories in batches (sfd-main: total_kimg x 1000 / batch)."""
+    return max(1, settings["train"]["trajectories"] // settings["train"]["batch_size"])
+
+
+def lr_schedule(settings: dict[str, Any]):
+    """lr, then lr / 10 once lr_drop of the trajectories are done (training_loop.py checks cur_nimg >= half before
+    counting the iteration just made, so the drop starts one iteration after the half)."""
+    t = settings["train"]
+    lr, batch, half = t["lr"], t["batch_size"], t["lr_drop"] * t["trajectories"]
+    return lambda step: lr / 10 if step >= 1 and (step - 1) * batch >= half else lr
+
+
+def train_config(settings: dict[str, Any], seed: int, precision: str = "fp32"):
+    """Adam without weight decay, clipping or EMA (sfd-main/train.py: Adam(lr, betas (0.9, 0.999), eps 1e-8))."""
+    from distill.core.training import TrainConfig
+
+    t = settings["train"]
+    return TrainConfig(steps=iterations(settings), batch_size=t["batch_size"], lr=t["lr"],
+                       adam_betas=tuple(t["adam_betas"]), checkpoint_every=t["checkpoint_every"],
+                       log_every=t["log_every"], seed=seed, precision=precision)
+
+
+def classifier_features(classifier_path: str | Path, device="cpu"):
+    """The second stage's perceptual space at reduced scale: the domain classifier's penultimate features."""
+    from distill.core.checkpoint import load_into, load_weights
+    from distill.metrics.classifier import build_classifier
+
+    tensors, config = load_weights(classifier_path)
+    if "classifier" not in config:
+        raise ValueError(f"{classifier_path} is not the domain classifier (results/<profile>/classifier/"
+                         "model.safetensors)")
+    net = build_classifier(config["classifier"])
+    load_into(net, tensors, classifier_path)
+    net.to(device).eval().requires_grad_(False)
+    return lambda x: net.forward_features(x)[0]
+
+
+def perceptual_features(settings: dict[str, Any], classifier: str | None, device="cpu"):
+    kind = settings["perceptual"]["kind"]
+    if settings["kind"] != "second-stage" or kind == "none":
+        return None
+    if kind == "classifier":
+        if not classifier:
+            raise ValueError("the second stage's perceptual term 'classifier' needs --classifier (the domain "
+                             "classifier's model.safetensors)")
+        return classifier_features(classifier, device)
+    raise ValueError(f"perceptual term {kind!r}: LPIPS needs the `piq` package and its VGG and LPIPS weights, which "
+                     "this suite does not ship; use perceptual.kind: classifier or none")
+
+
+def build_student(cfg: dict[str, Any], settings: dict[str, Any], teacher_path: str | Path, device="cpu"):
+    """(student denoiser initialised from the teacher, its model config, the teacher, the teacher's config): SFD-v
+    gains a zero-initialised `steps` embedding, so its initial student is the teacher exactly."""
+    from distill.core.checkpoint import file_sha256, load_into, load_weights
+    from distill.core.training import precision_record
+    from distill.pipeline.common import build_denoiser, load_denoiser
+
+    tensors, teacher_cfg = load_weights(teacher_path)
+    if teacher_cfg.get("status", "completed") != "completed":
+        raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
+    teacher, _ = load_denoiser(teacher_path, device)
+    teacher.requires_grad_(False)
+    has = list(teacher_cfg["network"].get("scalar_conditions") or [])
+    new = ("steps",) if settings["kind"] == "sfd-v" and "steps" not in has else ()
+    network = {**teacher_cfg["network"], "scalar_conditions": has + list(new)}
+    model_cfg = {**{k: v for k, v in teacher_cfg.items() if k not in ("status", "precision", "sampling")},
+                 "kind": "sfd-student", "network": network, "teacher": str(teacher_path),
+                 "teacher_sha256": file_sha256(teacher_path),
+                 "sampling": sampling_record(settings, "steps" in network["scalar_conditions"]),
+                 "distill": {k: v for k, v in settings.items()}, **precision_record(cfg["precision"])}
+    import torch
+
+    torch.manual_seed(settings["seed"])
+    student = build_denoiser(model_cfg).to(device)
+    load_into(student.net, tensors, teacher_path, new_conditions=new)
+    return student, model_cfg, teacher, teacher_cfg
+
+
+def train_student(cfg: dict[str, Any], run: str, teacher_path: str | Path, out_dir: str | Path,
+                  classifier: str | None = None, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Step: one run's student (resumable); for the second stage `teacher_path` is the first-stage student."""
+    from distill.core import distributed
+    from distill.core.checkpoint import save_weights
+    from distill.core.provenance import write_record
+    from distill.core.training import Part, train_parts
+    from distill.pipeline.common import setup_torch
+
+    device = setup_torch(threads, cfg["device"])
+    settings, out_dir = run_settings(cfg, run), Path(out_dir)
+    student, model_cfg, teacher, teacher_cfg = build_student(cfg, settings, teacher_path, device)
+    model_cfg["run"] = run
+    first_stage = teacher_cfg.get("sampling") if settings["kind"] == "second-stage" else None
+    if settings["kind"] == "second-stage" and first_stage is None:
+        raise ValueError(f"the second stage's teacher {teacher_path} is not an SFD student (no sampling record): "
+                         "give a first-stage SFD or SFD-v student")
+    shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
+    step_fn = sfd_step(student, teacher, settings, shape, num_classes, cfg["sampling"]["clip_x"], device,
+                       perceptual_features(settings, classifier, device), first_stage,
+                       model_cfg["sampling"]["step_condition"] is not None)
+    run_cfg = train_config(settings, settings["seed"], cfg["precision"])
+    result, weights = train_parts({"student": Part(student.net, run_cfg, lr_schedule=lr_schedule(settings))},
+                                  step_fn, run_cfg, out_dir, desc=f"SFD {run}", progress=progress,
+                                  fingerprint=model_cfg)
+    evals_per_iteration = teacher_evaluations(settings, first_stage)
+    summary = {**result.summary(), "run": run, "kind": settings["kind"], "profile": cfg["profile"],
+               "batch_size": settings["train"]["batch_size"], "trajectories": result.images_seen,
+               "teacher_evals": evals_per_iteration * result.steps * settings["train"]["batch_size"],
+               "teacher": str(teacher_path)}
+    if distributed.is_main():
+        save_weights(out_dir / "model.safetensors", weights["student"], {**model_cfg, "status": result.status})
+        write_record(out_dir / "summary.json", summary, {"teacher": teacher_path,
+                                                         "weights": out_dir / "model.safetensors"})
+    return summary
+
+
+def teacher_evaluations(settings: dict[str, Any], first_stage: dict[str, Any] | None = None) -> float:
+    """The teacher's network evaluations per trajectory, averaged over SFD-v's step counts."""
+    from distill.core.samplers import get_sampler
+    from distill.methods.sfd import teacher_grid_size
+
+    if first_stage is not None:
+        spec, options = get_sampler("euler"), {"afs": first_stage["options"]["afs"]}
+    else:
+        spec, options = get_sampler(settings["teacher_solver"]["sampler"]), settings["teacher_solver"]["options"]
+    counts = step_counts(settings)
+    return sum(spec.nfe(teacher_grid_size(n, settings["inserted"]), options) for n in counts) / len(counts)
+
+
+# ---- commands ----
+
+def _train(args, cfg, progress):
+    summary = train_student(cfg, args.run, args.teacher, args.out, args.classifier, args.threads, progress)
+    print(f"SFD {args.run}: {summary['status']} after {summary['steps']} iterations "
+          f"({summary['trajectories']} trajectories, {summary['wall_seconds']:.1f} s)")
+
+
+def _train_options(p):
+    p.add_argument("--run", required=True, help="a run of sfd.runs")
+    p.add_argument("--teacher", required=True,
+                   help="model.safetensors of the teacher (the second stage: of the first-stage student)")
+    p.add_argument("--classifier", help="the domain classifier's model.safetensors (the second stage's perceptual "
+                                        "term 'classifier')")
+    run_folder(p, "model.safetensors, model.json, summary.json, log.jsonl")
+
+
+def _report_options(p):
+    report_io(p, "output JSON summary")
+    floor_option(p)
+    p.add_argument("--rows", required=True, help="output: SFD's part of the results table (CSV)")
+    p.add_argument("--others", nargs="*", default=[],
+                   help="the results-table parts of the other methods that reproduce rows of SFD Table 2 (PD, KD)")
+
+
+def train_work(cfg, args, producers):
+    from distill.bench.work import Unit
+
+    return [(Unit("train", ("sfd", args.run), ("sfd", "sfd")), iterations(run_settings(cfg, args.run)))]
+
+
+COMMANDS = (
+    Command("sfd-train", _train, "SFD: train one run's student along its own Euler trajectory; resumes if interrupted",
+            "Train the student of sfd.runs.<RUN> (SFD, SFD-v or the second stage; Zhou et al. 2024): from the "
+            "teacher's weights, one optimizer step per student Euler step towards the teacher solver's state on "
+            "the fine grid, fresh noise every iteration, no data. The student's model.json records its sampler, grid "
+            "and num_steps, so `distill sample --model` needs no sampler flags.", _train_options,
+            job="distill", data_parallel=True, cost=train_work),
+    Command("sfd-report", "distill.reports.sfd:command", "SFD: its rows of the results table and its report",
+            "Write SFD's rows of the results table (the teacher's solvers, every student at its NFE, with costs), "
+            "a JSON summary, and reports/sfd.pdf: SFD Table 2's layout with the PD and KD rows of the same teacher, "
+            "Figure 1 (FID against fine-tuning time) and the ablations.", _report_options),
+)
+
+
+def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
+    """One SFD iteration of the first table run (the teacher's trajectory over the fine grid, the student's Euler
+    steps and their updates), on freshly initialised networks of the profile's teacher shape."""
+    import torch
+
+    from distill.core.training import Part
+    from distill.data import load_dataset
+    from distill.pipeline.common import build_denoiser
+    from distill.pipeline.train_teacher import teacher_step
+
+    run = next(iter(cfg["sfd"]["runs"]))
+    settings, data, t = run_settings(cfg, run), load_dataset(cfg["data"]), cfg["sfd"]["teacher"]
+    _, model_cfg, _ = teacher_step(cfg, data, t["parameterization"], t["weighting"], t["seed"])
+    torch.manual_seed(0)
+    teacher, student = build_denoiser(model_cfg).to(device), build_denoiser(model_cfg).to(device)
+    teacher.requires_grad_(False)
+    step_fn = sfd_step(student, teacher, settings, data.shape, model_cfg["data"]["num_classes"],
+                       cfg["sampling"]["clip_x"], device, step_condition=False)
+    n = step_counts(settings)[0]
+    passes = (f"{teacher_evaluations(settings):g} teacher forwards + {student_nfe(n, settings['afs'])} student "
+              "forward-backward")
+    return {"sfd": TrainingStep({"student": Part(student.net, train_config(settings, 0))}, step_fn,
+                                settings["train"]["batch_size"], passes, frozen=(teacher,))}
+
+
+def targets(cfg) -> list[str]:
+    return ["reports/sfd.pdf"]
+
+
+def rows(cfg, results: str) -> list[str]:
+    return [f"{results}/rows/sfd.csv"]
+
+
+def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
+    import json
+
+    path = Path(results) / "sfd.json"
+    return {"sfd": {"sfd": json.loads(path.read_text())}} if path.exists() else {}
+
+
+def check(cfg) -> list[tuple[str, str]]:
+    """Each run's settings make a student: its step counts, its second-stage teacher, its teacher solver's options."""
+    from distill.core.samplers import get_sampler
+
+    out, section = [], cfg["sfd"]
+    for run in section["runs"]:
+        s, where = run_settings(cfg, run), f"sfd.runs.{run}"
+        counts = step_counts(s)
+        if s["kind"] == "sfd-v" and section["teacher"].get("edm"):
+            out.append((where, "SFD-v gives the student a `steps` condition, which an imported EDM network has no "
+                               "embedding for; distil a Table 1 teacher for SFD-v"))
+        if s["kind"] == "sfd-v" and len(counts) < 2:
+            out.append((where, "an SFD-v run draws num_steps from a list of at least two counts"))
+        if s["kind"] != "sfd-v" and len(counts) != 1:
+            out.append((where, f"a {s['kind']} run has one num_steps, not a list"))
+        if any(student_nfe(n, s["afs"]) < 1 for n in counts):
+            out.append((where, f"num_steps {counts} with afs={s['afs']} leaves no network evaluation to train"))
+        if s["kind"] == "second-stage":
+            first = s.get("teacher_run")
+            if first not in section["runs"] or run_settings(cfg, first)["kind"] == "second-stage":
+                out.append((f"{where}.teacher_run", f"{first!r} is not a first-stage run of sfd.runs"))
+        elif s.get("teacher_run") is not None:
+            out.append((f"{where}.teacher_run", "only a second-stage run has a first-stage teacher"))
+        try:
+            get_sampler(s["teacher_solver"]["sampler"]).check_options(s["teacher_solver"]["options"])
+        except ValueError as exc:
+            out.append((f"{where}.teacher_solver", str(exc)))
+    for name in section["solvers"]:
+        try:
+            get_sampler(section["solvers"][name]["sampler"]).check_options(section["solvers"][name]["options"])
+            for nfe in section["solvers"][name]["nfe"]:
+                solver_steps(cfg, name, nfe)
+        except ValueError as exc:
+            out.append((f"sfd.solvers.{name}", str(exc)))
+    return out
+
+
+METHOD = Method(
+    name="sfd", label=LABEL, reproduces={("SFD", "Table 2"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM",
+                                                                         "DPM++(3M)"})},
+    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
+    commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.sfd:published_rows"),
+    subjects=subjects, dvc_outs=("sfd",), dvc_small=("sfd_metrics",),
+    dvc_metrics=lambda cfg: ["sfd.json"],
+    dvc_plots=lambda cfg: [("plots/sfd/losses", *LOSS_XY)],
+    training_steps=training_steps, check=check,
+)

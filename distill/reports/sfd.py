@@ -1,0 +1,266 @@
+"""SFD's report: its rows of the results table (the teacher's solvers and every student, each with its NFE and its
+fine-tuning cost), a JSON summary for the claims, and reports/sfd.pdf:
+  1. SFD Table 2's layout: method, NFE, FID, fine-tuning cost, beside the published CIFAR-10 numbers, with the rows
+     of every other method that reproduces a row of SFD Table 2 on the same teacher (PD, KD: the registry);
+  2. Figure 1: FID against fine-tuning time on a log axis, shifted as the paper's caption shifts it;
+  3. the ablations: each run that varies one setting of the NFE-2 run, beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from distill.core.checkpoint import atomic_write
+from distill.core.provenance import write_record
+from distill.plugins.sfd import (KINDS, LABEL, STUDENT_SAMPLER, paths, run_settings, solver_points, solver_steps,
+                                 student_nfe, student_points, teacher_run)
+from distill.reports.format import fmt
+from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
+from distill.results import table as results_table
+from distill.results.plots import write_losses
+from distill.results.table import record_rows
+
+PAPER, TABLE = "SFD", "Table 2"
+# SFD Table 2's names of the solver rows it publishes (sampler, max_order) -> name; others keep the registry's label
+SOLVER_NAMES = {("euler", None): "DDIM", ("dpmpp", 3): "DPM++(3M)"}
+TEACHER_HOURS = 200  # SFD Figure 1's caption: "about 200 hours to train a diffusion model from scratch"
+
+
+def solver_label(sampler: str, options: dict[str, Any]) -> str:
+    from distill.core.samplers import get_sampler
+
+    return SOLVER_NAMES.get((sampler, options.get("max_order")), get_sampler(sampler).label +
+                            (f" (order {options['max_order']})" if "max_order" in options else ""))
+
+
+def _options(options: dict[str, Any]) -> str:
+    return ",".join(f"{k}={str(v).lower()}" for k, v in sorted(options.items()))
+
+
+def _load(path: str) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def student_cost(cfg: dict[str, Any], results: Path, run: str) -> dict[str, float]:
+    """What the student took from the Table 1 teacher: its training, and for the second stage its first stage's too
+    (as a PD student's cost counts every round down to it)."""
+    p, settings = paths(str(results)), run_settings(cfg, run)
+    s = _load(p["student"].format(srun=run) + "/summary.json")
+    cost = {"seconds": s["wall_seconds"], "images": s["trajectories"], "teacher_evals": s["teacher_evals"]}
+    if settings["kind"] == "second-stage":
+        first = student_cost(cfg, results, settings["teacher_run"])
+        cost = {k: cost[k] + first[k] for k in cost}
+    return cost
+
+
+def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
+    p, teacher = paths(str(results)), f"{results}/teachers/{teacher_run(cfg)}"
+    common = dict(profile=cfg["profile"], method="sfd", dataset=cfg["data"]["name"],
+                  resolution=cfg["data"].get("resolution"), teacher=teacher, grid="edm")
+    out = []
+    for name, nfe in solver_points(cfg):
+        s = cfg["sfd"]["solvers"][name]
+        record = _load(p["solver_metrics"].format(ssolver=name, snfe=nfe))
+        out += record_rows(record, **common, experiment=f"solver-{name}", model="teacher", sampler=s["sampler"],
+                           options=_options(s["options"]), steps=solver_steps(cfg, name, nfe),
+                           nfe=record["sampling"].get("nfe", nfe), cost_seconds=0.0, cost_images=0,
+                           cost_teacher_evals=0)
+    for run, n in student_points(cfg):
+        settings = run_settings(cfg, run)
+        record, cost = _load(p["metrics"].format(srun=run, sn=n)), student_cost(cfg, results, run)
+        out += record_rows(record, **common, experiment=run, model=settings["kind"], sampler=STUDENT_SAMPLER,
+                           options=_options({"afs": settings["afs"]}), steps=n,
+                           nfe=record["sampling"].get("nfe", student_nfe(n, settings["afs"])),
+                           cost_seconds=cost["seconds"], cost_images=cost["images"],
+                           cost_teacher_evals=cost["teacher_evals"])
+    return out
+
+
+def published_rows(table, cfg):
+    """SFD Table 2's rows: the teacher's solvers by their published names, SFD, SFD-v and the second stage (the
+    ablation runs are not rows of it), keyed by NFE."""
+    from distill.reports.reproduced import frame, keyed
+
+    if cfg["sfd"]["reproduces"] != "cifar10":
+        return frame([])
+    out = []
+    fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
+    for r in fid.itertuples():
+        if r.model == "teacher":
+            name = r.experiment.removeprefix("solver-")
+            s = cfg["sfd"]["solvers"].get(name)
+            if s is None:
+                continue
+            method = solver_label(s["sampler"], s["options"])
+        else:
+            if r.experiment not in cfg["sfd"]["runs"] or run_settings(cfg, r.experiment).get("ablation"):
+                continue
+            method = KINDS[run_settings(cfg, r.experiment)["kind"]]
+        out.append(keyed(PAPER, TABLE, "cifar10", method, "FID", r, r.value if r.status == "ok" else None, r.status,
+                         steps=str(int(r.nfe))))
+    return frame(out)
+
+
+def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], results: Path) -> pd.DataFrame:
+    """Every reproduced row of SFD Table 2 on SFD's teacher: SFD's own and those of the other methods that
+    reproduce a row of it (their results-table parts, kept to the same teacher)."""
+    from distill.plugins import active
+
+    teacher = f"{results}/teachers/{teacher_run(cfg)}"
+    table = pd.concat([own, results_table.read(others)] if others else [own], ignore_index=True)
+    table = table[table["teacher"].astype(str) == teacher]
+    keyed = [m.published_rows(table[table["method"] == m.name], cfg) for m in active(cfg)
+             if (PAPER, TABLE) in m.reproduces]
+    out = pd.concat(keyed, ignore_index=True)
+    return out[(out["paper"] == PAPER) & (out["table"] == TABLE)].reset_index(drop=True)
+
+
+def published(published_csv: Path) -> pd.DataFrame:
+    from distill.reports.published import select
+
+    pub = select(published_csv, PAPER, TABLE, exact_only=True)
+    pub = pub[pub["dataset"] == "cifar10"]
+    fid = pub[pub["metric"] == "FID"][["method", "steps", "value"]].rename(columns={"value": "fid"})
+    hours = pub[pub["metric"] != "FID"][["method", "steps", "qualifier", "value"]]
+    hours = hours.assign(hours=[f"{q if isinstance(q, str) else ''}{v}" for q, v in zip(hours["qualifier"],
+                                                                                        hours["value"])])
+    return fid.merge(hours[["method", "steps", "hours"]], on=["method", "steps"], how="left")
+
+
+def _cost_text(seconds: float, images: float) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)) or seconds == 0:
+        return "0 (no training)"
+    return f"{fmt(seconds, 1)} s, {int(images):,} traj./img"
+
+
+def sort_rows(repro: pd.DataFrame) -> pd.DataFrame:
+    """The published table's order: the teacher's solvers, the other methods, then SFD, SFD-v and the second
+    stage; by NFE within each."""
+    from distill.plugins.sfd import LABEL_SECOND, LABEL_V
+
+    last = {LABEL: 2, LABEL_V: 3, LABEL_SECOND: 4}
+    solver_rank = {m: 0 for m in repro["method"] if repro.loc[repro["method"] == m, "cost_seconds"].fillna(0).eq(0).all()}
+    rank = [last.get(m, solver_rank.get(m, 1)) for m in repro["method"]]
+    out = repro.assign(nfe=repro["steps"].astype(int), _rank=rank, _first=repro.groupby("method", sort=False).ngroup())
+    return out.sort_values(["_rank", "_first", "nfe"], kind="stable").drop(columns=["_rank", "_first"])
+
+
+def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str):
+    pub_by = {(r.method, str(r.steps)): r for r in pub.itertuples()}
+    body = []
+    repro = sort_rows(repro)
+    for r in repro.itertuples():
+        p = pub_by.get((r.method, r.steps))
+        body.append([r.method, str(r.nfe), fmt(r.reproduced, 2) if r.status == "ok" else r.status,
+                     _cost_text(r.cost_seconds, r.cost_images),
+                     fmt(float(p.fid), 2) if p is not None else "—",
+                     str(p.hours) if p is not None and isinstance(p.hours, str) else "—"])
+    caption = (f"Profile '{cfg['profile']}': every method distils or samples the Table 1 teacher {teacher_run(cfg)} "
+               f"({cfg['data']['name']}, {cfg['data'].get('resolution')}px); published numbers are SFD Table 2's "
+               "CIFAR-10 column (EXACT), whose cost is A100 hours of fine-tuning. Reproduced cost: wall seconds on "
+               "the machine that ran it and the trajectories (SFD) or images (PD, KD) its training processed; the "
+               "teacher's solvers need none. SFD's 'PD' rows are Salimans & Ho's CIFAR-10 numbers. NFE = network "
+               "evaluations per sample (SFD's num_steps - 2 with AFS). " + floor_text)
+    return table_page("SFD Table 2 (CIFAR-10 layout): FID against NFE and fine-tuning cost",
+                      ["method", "NFE", "FID (reproduced)", "fine-tuning cost (reproduced)", "FID (published)",
+                       "A100 h (published)"], body, caption, col_widths=[2.2, 0.6, 1.2, 2.4, 1.1, 1.1])
+
+
+def figure1(cfg, repro: pd.DataFrame, teacher_seconds: float | None):
+    """FID against fine-tuning time + shift on a log axis. The paper adds 1 hour for a teacher of about 200 hours;
+    the same proportion of this teacher's training time is added here (an imported teacher, not trained here: the
+    paper's hour)."""
+    plt = pyplot()
+    shift = teacher_seconds / TEACHER_HOURS if teacher_seconds else 3600.0
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ok = repro[(repro["status"] == "ok")].assign(nfe=repro["steps"].astype(int))
+    for method, group in ok.groupby("method", sort=False):
+        x = group["cost_seconds"].fillna(0).astype(float) + shift
+        ax.scatter(x, group["reproduced"], label=method, s=28)
+        for xi, yi, n in zip(x, group["reproduced"], group["nfe"]):
+            ax.annotate(f"{n}", (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"fine-tuning wall time + {fmt(shift, 1)} s (seconds, log scale)")
+    ax.set_ylabel("FID (minimum over seed ranges)")
+    ax.set_title("SFD Figure 1: FID against fine-tuning time (labels: NFE)")
+    ax.legend(fontsize=7, loc="best")
+    how = (f"here the same proportion of this teacher's training time ({fmt(teacher_seconds, 1)} s / 200 = "
+           f"{fmt(shift, 1)} s) is added" if teacher_seconds else
+           "the teacher was imported, not trained here, so the paper's hour (3600 s) is added")
+    figure_caption(fig, f"Profile '{cfg['profile']}'. The paper's Figure 1 adds one hour to every time for a teacher "
+                        f"of about 200 hours; {how}, so the teacher's solvers (no fine-tuning) sit at the left "
+                        "edge. Each point is a row of the table on the first page.")
+    return fig
+
+
+def ablation_rows(cfg, own: pd.DataFrame) -> tuple[list[list[str]], list[dict[str, Any]]]:
+    fid = own[(own["metric"] == "fid") & (own["seed_range"] == "min") & (own["model"] != "teacher")]
+    base = next((r for r in cfg["sfd"]["runs"] if not run_settings(cfg, r).get("ablation")
+                 and run_settings(cfg, r)["kind"] == "sfd" and isinstance(run_settings(cfg, r)["num_steps"], int)
+                 and run_settings(cfg, r)["num_steps"] == cfg["sfd"]["student"]["num_steps"]), None)
+    runs = ([base] if base else []) + [r for r in cfg["sfd"]["runs"] if run_settings(cfg, r).get("ablation")]
+    body, records = [], []
+    for run in runs:
+        s = run_settings(cfg, run)
+        row = fid[fid["experiment"] == run]
+        if row.empty:
+            continue
+        r = row.iloc[0]
+        ts = s["teacher_solver"]
+        teacher = solver_label(ts["sampler"], ts["options"])
+        value = float(r["value"]) if r["status"] == "ok" else None
+        records.append({"run": run, "varies": s.get("ablation") or "base", "nfe": int(r["nfe"]), "fid": value,
+                        "seconds": float(r["cost_seconds"])})
+        body.append([run, s.get("ablation") or "(base run)", str(s["inserted"]), str(s["afs"]).lower(), teacher,
+                     fmt(s["grid"]["sigma_min"], 4), s["loss"].upper(), str(int(r["nfe"])),
+                     fmt(value, 2) if value is not None else str(r["status"]), fmt(float(r["cost_seconds"]), 1)])
+    return body, records
+
+
+def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: Path, rows_csv: Path, plots: Path,
+          others: list[Path], floor_json: Path | None = None, published_csv: Path | None = None) -> dict[str, Any]:
+    from distill.pipeline import floor
+
+    floor_record = floor.read(floor_json)
+    floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
+    own = results_table.write(rows_csv, rows(cfg, results))
+    p = paths(str(results))
+    write_losses({run: Path(p["student"].format(srun=run)) for run in cfg["sfd"]["runs"]}, plots / "losses")
+    repro = table_rows(cfg, own, others, results)
+    pub = published(published_csv or Path("results/published/published.csv"))
+    teacher_summary = Path(results, "teachers", teacher_run(cfg), "summary.json")
+    teacher_seconds = _load(str(teacher_summary))["wall_seconds"] if teacher_summary.is_file() else None
+    ablation_body, ablations = ablation_rows(cfg, own)
+    pages = [table_page_of(cfg, repro, pub, floor_text), figure1(cfg, repro, teacher_seconds)]
+    if ablation_body:
+        pages.append(table_page(
+            "SFD ablations (SFD Table 1's settings; its numbers are NOT FOUND): one setting of the base run varied",
+            ["run", "varies", "M", "AFS", "teacher solver", "sigma_min", "loss", "NFE", "FID", "train (s)"],
+            ablation_body, f"Profile '{cfg['profile']}'. Every run trains the same number of trajectories as the "
+                           "base run from the same teacher; the FID is the minimum over the protocol's seed ranges. "
+                           + floor_text, col_widths=[1.3, 1.1, 0.4, 0.5, 1.5, 0.8, 0.5, 0.5, 0.7, 0.8]))
+    atomic_write(pdf, lambda path: save_pdf(path, pages))
+    atomic_write(csv, lambda path: repro.to_csv(path, index=False, float_format="%.4f"))
+    points = [{"method": r.method, "nfe": int(r.steps), "fid": None if r.status != "ok" else float(r.reproduced),
+               "status": r.status, "cost_seconds": float(r.cost_seconds) if pd.notna(r.cost_seconds) else None,
+               "experiment": r.experiment} for r in repro.itertuples()]
+    summary = {"profile": cfg["profile"], "teacher": teacher_run(cfg), "teacher_seconds": teacher_seconds,
+               "points": points, "ablations": ablations, "fid_floor": floor.fid(floor_record)}
+    write_record(json_path, summary)
+    return summary
+
+
+def command(args, cfg, progress):
+    """`distill sfd-report`."""
+    summary = build(cfg, Path(args.results), Path(args.pdf), Path(args.csv), Path(args.json), Path(args.rows),
+                    Path(args.plots), [Path(o) for o in args.others], Path(args.floor) if args.floor else None)
+    best = {}
+    for pt in summary["points"]:
+        if pt["method"] == LABEL and pt["fid"] is not None:
+            best[pt["nfe"]] = pt["fid"]
+    print("SFD FID by NFE: " + ", ".join(f"{k}: {v:.2f}" for k, v in sorted(best.items())))

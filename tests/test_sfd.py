@@ -1,0 +1,173 @@
+"""SFD's math (distill/methods/sfd.py) on the analytic Gaussian model: the teacher's targets are its solver's states
+on the fine grid, the student's training trajectory is the Euler sampler it is later sampled with, a student equal to
+an Euler teacher without inserted steps has zero loss, the losses by hand, and a new step condition starts as the
+teacher."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from distill.core.grids import make_grid
+from distill.core.samplers import get_sampler
+from distill.core.seeding import SeededNoise
+from distill.methods import sfd
+
+from conftest import GaussianDenoiser
+
+GRID = {"rho": 7.0, "sigma_min": 0.006, "sigma_max": 80.0}  # SFD's (sfd-main/launch.sh)
+SHAPE = (3, 4)
+
+
+def _z(seeds=range(5)):
+    return SeededNoise(list(seeds)).randn(*SHAPE, dtype=torch.float64)
+
+
+def test_the_teacher_grid_holds_every_student_state():
+    n, m = 4, 3
+    coarse, fine = sfd.student_sigmas(n, GRID), sfd.student_sigmas(sfd.teacher_grid_size(n, m), GRID)
+    assert len(fine) == 13 and torch.allclose(fine[::m + 1], coarse, rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver,options", [("dpmpp", {"max_order": 3}), ("euler", {}), ("ipndm", {"max_order": 4})])
+def test_the_targets_are_the_teacher_solver_on_the_fine_grid(solver, options):
+    teacher, n, m, z = GaussianDenoiser(0.3, 0.2), 4, 3, _z()
+    x0 = z * sfd.student_sigmas(n, GRID)[0]
+    targets = sfd.teacher_targets(teacher, x0, n, m, GRID, solver, options, clip_x=False)
+    steps = sfd.teacher_grid_size(n, m)
+    full = get_sampler(solver).fn(teacher, z, make_grid("edm", steps, **GRID), clip_x=False, **options)
+    assert len(targets) == n - 1 and torch.equal(targets[-1], full)
+    if solver == "euler":  # a one-step solver's first M + 1 steps are the solver over the first M + 2 states
+        from distill.core.sigma_solvers import euler, sigma_denoiser
+        from distill.core.schedule import CosineSchedule
+
+        fine = sfd.student_sigmas(steps, GRID)
+        d = sigma_denoiser(teacher, CosineSchedule(), None, False)
+        assert torch.equal(targets[0], euler(d, x0, fine[:m + 2]))
+
+
+@pytest.mark.parametrize("afs", [True, False])
+def test_the_student_trajectory_is_the_euler_sampler_it_is_sampled_with(afs):
+    student, n, z = GaussianDenoiser(0.1, 0.5), 5, _z()
+    sigmas = sfd.student_sigmas(n, GRID)
+    states = []
+    targets = [torch.zeros_like(z)] * (n - 1)
+    losses = sfd.student_steps(student, z * sigmas[0], targets, sigmas, afs, lambda loss: states.append(loss),
+                               clip_x=True)
+    assert len(losses) == len(states) == n - 1 - int(afs)  # one update per student step; none for AFS's
+    sampled = get_sampler("euler").fn(student, z, make_grid("edm", n, **GRID), clip_x=True, afs=afs)
+    # the last loss is the L1 distance of the last state from zero: the sampler's output
+    assert torch.allclose(losses[-1], sampled.flatten(1).abs().sum(1).mean(), rtol=1e-12)
+
+
+def test_a_student_equal_to_an_euler_teacher_without_inserted_steps_has_zero_loss():
+    teacher, n, z = GaussianDenoiser(0.3, 0.2), 4, _z()
+    sigmas = sfd.student_sigmas(n, GRID)
+    targets = sfd.teacher_targets(teacher, z * sigmas[0], n, 0, GRID, "euler", {}, clip_x=False)
+    losses = sfd.student_steps(teacher, z * sigmas[0], targets, sigmas, False, lambda loss: None, clip_x=False)
+    assert all(float(v) == 0.0 for v in losses)
+    with_m = sfd.teacher_targets(teacher, z * sigmas[0], n, 3, GRID, "euler", {}, clip_x=False)
+    assert float(sfd.trajectory_loss(targets[-1], with_m[-1])) > 0  # inserted steps make the teacher more accurate
+
+
+def test_the_losses_by_hand():
+    a = torch.tensor([[1.0, -2.0], [0.5, 0.0]])
+    b = torch.tensor([[0.0, 0.0], [0.0, 1.0]])
+    assert float(sfd.trajectory_loss(a, b, "l1")) == pytest.approx(((1 + 2) + (0.5 + 1)) / 2)
+    assert float(sfd.trajectory_loss(a, b, "l2")) == pytest.approx(((1 + 4) + (0.25 + 1)) / 2)
+    feats = lambda x: 2 * x  # noqa: E731
+    assert float(sfd.perceptual_loss(feats, a, b)) == pytest.approx(4 * ((1 + 4) + (0.25 + 1)) / 2)
+    with pytest.raises(ValueError, match="unknown SFD loss 'huber'"):
+        sfd.trajectory_loss(a, b, "huber")
+
+
+def test_sfd_v_draws_every_step_count_from_the_generator():
+    gen = torch.Generator().manual_seed(0)
+    draws = [sfd.draw_num_steps((4, 5, 6, 7), gen) for _ in range(400)]
+    assert set(draws) == {4, 5, 6, 7} and all(60 < draws.count(k) < 140 for k in (4, 5, 6, 7))
+    again = torch.Generator().manual_seed(0)
+    assert draws[:20] == [sfd.draw_num_steps((4, 5, 6, 7), again) for _ in range(20)]
+
+
+def test_a_new_step_condition_starts_as_the_teacher_bit_for_bit():
+    from distill.core.checkpoint import CheckpointError, load_into
+    from distill.nets.unet import UNet
+
+    torch.manual_seed(0)
+    kw = dict(in_channels=1, out_channels=1, ch=8, ch_mult=(1, 2), num_res_blocks=1, attn_resolutions=(),
+              resolution=8)
+    teacher = UNet(**kw)
+    torch.manual_seed(1)
+    student = UNet(**kw, scalar_conditions=("steps",))
+    load_into(student, teacher.state_dict(), "teacher", new_conditions=("steps",))
+    z, t = torch.randn(4, 1, 8, 8), torch.rand(4)
+    with torch.no_grad():
+        assert torch.equal(student(z, t, {"steps": torch.full((4,), 5.0)}), teacher(z, t, None))
+    with pytest.raises(CheckpointError, match="no embedding of the scalar condition 'w'"):
+        load_into(UNet(**kw, scalar_conditions=("steps",)), teacher.state_dict(), "teacher", new_conditions=("w",))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_into(UNet(**kw, scalar_conditions=("steps",)), teacher.state_dict(), "teacher")
+
+
+# ---- the plug-in's settings, checks and the student's own sampler ----
+
+def test_a_run_overrides_only_what_it_names(smoke_cfg):
+    from distill.plugins.sfd import run_settings
+
+    second = run_settings(smoke_cfg, "second")
+    assert second["kind"] == "second-stage" and second["num_steps"] == 3 and second["inserted"] == 2
+    assert second["train"]["lr"] == 5.0e-4 and second["train"]["batch_size"] == smoke_cfg["sfd"]["train"]["batch_size"]
+    assert second["grid"] == smoke_cfg["sfd"]["grid"] and run_settings(smoke_cfg, "nfe2")["kind"] == "sfd"
+    with pytest.raises(ValueError, match="unknown SFD run 'nope'"):
+        run_settings(smoke_cfg, "nope")
+
+
+def test_the_learning_rate_drops_one_iteration_after_half_of_the_trajectories(smoke_cfg):
+    """training_loop.py tests cur_nimg >= half before counting the iteration it just made."""
+    from distill.plugins.sfd import iterations, lr_schedule, run_settings
+
+    s = run_settings(smoke_cfg, "nfe2")
+    s["train"].update(trajectories=64, batch_size=16, lr=1.0, lr_drop=0.5)
+    schedule = lr_schedule(s)
+    assert iterations(s) == 4 and [schedule(i) for i in range(4)] == [1.0, 1.0, 1.0, 0.1]
+
+
+@pytest.mark.parametrize("change,where,message", [
+    (lambda c: c["runs"].update(v={"kind": "sfd-v", "num_steps": 4}), "sfd.runs.v", "list of at least two"),
+    (lambda c: c["runs"]["second"].update(teacher_run="nfe9"), "sfd.runs.second.teacher_run", "not a first-stage"),
+    (lambda c: c["runs"]["nfe2"].update(teacher_run="v"), "sfd.runs.nfe2.teacher_run", "only a second-stage"),
+    (lambda c: c["runs"].update(x={"afs": True, "num_steps": 2}), "sfd.runs.x", "no network evaluation"),
+    (lambda c: c["solvers"].update(heun={"sampler": "heun", "options": {}, "nfe": [5]}), "sfd.solvers.heun",
+     "cannot make exactly 5"),
+    (lambda c: c["student"]["teacher_solver"].update(options={"max_order": 9}), "sfd.runs.nfe2.teacher_solver",
+     "max_order must lie in"),
+])
+def test_check_names_each_unusable_run(smoke_cfg, change, where, message):
+    from distill.plugins.sfd import check
+
+    change(smoke_cfg["sfd"])
+    problems = dict(check(smoke_cfg))
+    assert where in problems and message in problems[where], problems
+
+
+def test_a_student_is_sampled_with_its_own_sampler_unless_told_otherwise():
+    from distill.pipeline.sample import recorded_sampling
+
+    record = {"sampling": {"sampler": "euler", "options": {"afs": True}, "grid": "edm", "steps": 4,
+                           "grid_options": {"sigma_min": 0.006}, "step_condition": None}}
+    assert recorded_sampling(record, None, None, {}, None, {}, {}) == (
+        "euler", 4, {"afs": True}, "edm", {"sigma_min": 0.006})
+    assert recorded_sampling(record, "euler", 6, {"afs": False}, None, {"rho": 5.0}, {}) == (
+        "euler", 6, {"afs": False}, "edm", {"sigma_min": 0.006, "rho": 5.0})
+    assert recorded_sampling(record, "ddim", 8, {}, None, {}, {}) == ("ddim", 8, {}, "uniform", {})
+    with pytest.raises(ValueError, match="give --sampler"):
+        recorded_sampling({}, None, None, {}, None, {}, {})
+
+    variable = {"sampling": {**record["sampling"], "steps": None, "step_condition": "steps"}}
+    with pytest.raises(ValueError, match="give --steps"):
+        recorded_sampling(variable, None, None, {}, None, {}, {})
+    cond = {}
+    recorded_sampling(variable, None, 5, {}, None, {}, cond)
+    assert cond == {"steps": 5.0}
+    with pytest.raises(ValueError, match="contradicts --steps 5"):
+        recorded_sampling(variable, None, 5, {}, None, {}, {"steps": 6.0})
