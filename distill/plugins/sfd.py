@@ -304,10 +304,23 @@ def _report_options(p):
                    help="the results-table parts of the other methods that reproduce rows of SFD Table 2 (PD, KD)")
 
 
+def network_passes(settings: dict[str, Any]) -> float:
+    """Network passes of one iteration per trajectory: the teacher's forwards, the student's forward-backwards
+    (about three forwards each), averaged over SFD-v's step counts."""
+    counts = step_counts(settings)
+    student = sum(student_nfe(n, settings["afs"]) for n in counts) / len(counts)
+    return teacher_evaluations(settings) + 3 * student
+
+
 def train_work(cfg, args, producers):
+    """The run's iterations in units of the measured step (the profile's first run): scaled by its network passes
+    per iteration (a second stage's teacher counted as a first-stage solver run; approximate)."""
     from distill.bench.work import Unit
 
-    return [(Unit("train", ("sfd", args.run), ("sfd", "sfd")), iterations(run_settings(cfg, args.run)))]
+    settings, first = run_settings(cfg, args.run), run_settings(cfg, next(iter(cfg["sfd"]["runs"])))
+    scale = network_passes(settings) / network_passes(first) * (
+        settings["train"]["batch_size"] / first["train"]["batch_size"])
+    return [(Unit("train", (None, None), ("sfd", "sfd")), max(1, round(iterations(settings) * scale)))]
 
 
 COMMANDS = (
