@@ -234,4 +234,4 @@ def test_every_method_declares_its_training_steps(smoke_cfg):
             losses = StepRunner(step.parts, step.step_fn)()
             assert all(torch.isfinite(v) for v in losses.values()), (m.name, name)
             found[m.name] = name
-    assert found == {"table1": "teacher", "pd": "distillation", "kd": "kd"}
+    assert found == {"table1": "teacher", "pd": "distillation", "kd": "kd", "sfd": "sfd"}

@@ -171,3 +171,57 @@ def test_a_student_is_sampled_with_its_own_sampler_unless_told_otherwise():
     assert cond == {"steps": 5.0}
     with pytest.raises(ValueError, match="contradicts --steps 5"):
         recorded_sampling(variable, None, 5, {}, None, {}, {"steps": 6.0})
+
+
+def test_each_claim_holds_fails_or_is_not_checked_on_a_hand_made_table():
+    from distill.claims import sfd as claims
+    from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED
+
+    points = [("SFD", 2, 30.0, 28.0), ("DDIM", 5, 200.0, 0.0), ("DPM++(3M)", 5, 58.0, 0.0), ("PD", 2, 38.0, 400.0),
+              ("PD", 1, 47.0, 500.0), ("SFD (second-stage)", 1, 40.0, 90.0), ("SFD-v", 2, 45.0, 100.0)]
+    summary = {"points": [{"method": m, "nfe": n, "fid": f, "cost_seconds": c} for m, n, f, c in points]}
+    by_id = {c.id: c.check(summary, c.tolerance)[0] for c in claims.CLAIMS}
+    assert by_id == {"sfd.table2.nfe2_beats_solvers_at_nfe5": HOLDS, "sfd.table2.sfd_v_matches_sfd": FAILS,
+                     "sfd.abstract.fraction_of_pd_cost": HOLDS, "sfd.table2.second_stage_best_nfe1": HOLDS}
+    assert {c.check({"points": []}, c.tolerance)[0] for c in claims.CLAIMS} == {NOT_CHECKED}
+
+
+@pytest.fixture
+def smoke_teacher(smoke_cfg, tmp_path):
+    """An untrained teacher of the smoke profile's shape, saved as a model folder."""
+    from distill.core.checkpoint import save_weights
+    from distill.data import load_dataset
+    from distill.pipeline.train_teacher import teacher_step
+
+    denoiser, model_cfg, _ = teacher_step(smoke_cfg, load_dataset(smoke_cfg["data"]), "x", "snr", 0)
+    path = tmp_path / "teacher" / "model.safetensors"
+    path.parent.mkdir()
+    save_weights(path, denoiser.net.state_dict(), {**model_cfg, "status": "completed"})
+    return path
+
+
+def test_a_student_trains_resumes_and_samples_with_its_own_settings(smoke_cfg, smoke_teacher, tmp_path):
+    """SFD-v on the smoke settings: the student starts as the teacher, trains its iterations (an update per student
+    step), records its sampler, and a second run in the same folder resumes to the same weights."""
+    from distill.core.checkpoint import load_weights
+    from distill.plugins.sfd import iterations, run_settings, train_student
+
+    summary = train_student(smoke_cfg, "v", smoke_teacher, tmp_path / "v", progress=False)
+    settings = run_settings(smoke_cfg, "v")
+    assert summary["status"] == "completed" and summary["steps"] == iterations(settings)
+    assert summary["trajectories"] == iterations(settings) * settings["train"]["batch_size"]
+    tensors, cfg = load_weights(tmp_path / "v" / "model.safetensors")
+    assert cfg["sampling"] == {"sampler": "euler", "options": {"afs": True}, "grid": "edm",
+                               "grid_options": smoke_cfg["sfd"]["grid"], "steps": None, "step_condition": "steps"}
+    assert cfg["network"]["scalar_conditions"] == ["steps"]
+    again = train_student(smoke_cfg, "v", smoke_teacher, tmp_path / "v", progress=False)  # finished: nothing to do
+    assert again["steps"] == summary["steps"]
+    assert all(torch.equal(tensors[k], load_weights(tmp_path / "v" / "model.safetensors")[0][k]) for k in tensors)
+
+
+def test_a_second_stage_needs_a_first_stage_teacher(smoke_cfg, smoke_teacher, tmp_path):
+    from distill.plugins.sfd import train_student
+
+    with pytest.raises(ValueError, match="not an SFD student"):
+        train_student(smoke_cfg, "second", smoke_teacher, tmp_path / "second",
+                      classifier=str(smoke_teacher), progress=False)

@@ -17,15 +17,20 @@ def _fids(summary: dict[str, Any], method: str) -> dict[int, float]:
     return {p["nfe"]: p["fid"] for p in summary["points"] if p["method"] == method and p["fid"] is not None}
 
 
+def _best_at(summary, nfe: int, exclude: tuple[str, ...]) -> tuple[str, float] | None:
+    """The method with the lowest FID at this NFE among those not excluded, and its FID."""
+    found = {m: f for m in {p["method"] for p in summary["points"]} if m not in exclude
+             for n, f in _fids(summary, m).items() if n == nfe}
+    return min(found.items(), key=lambda kv: kv[1]) if found else None
+
+
 def sfd_nfe2_beats_solvers_at_nfe5(summary, tol: float) -> tuple[str, str]:
     """SFD Table 2: SFD at NFE 2 (4.53) against the teacher's solvers at NFE 5 (DPM++(3M) 24.97)."""
     sfd = _fids(summary, LABEL).get(2)
-    solvers = {m: f for m in {p["method"] for p in summary["points"]} if m not in (LABEL, LABEL_V, LABEL_SECOND, PD,
-                                                                                    KD_LABEL)
-               for n, f in _fids(summary, m).items() if n == 5}
-    if sfd is None or not solvers:
+    solver = _best_at(summary, 5, (LABEL, LABEL_V, LABEL_SECOND, PD, KD_LABEL))  # the rest are the teacher's solvers
+    if sfd is None or solver is None:
         return NOT_CHECKED, "no SFD FID at NFE 2 or no teacher solver at NFE 5"
-    best = min(solvers, key=solvers.get)
+    best, solvers = solver[0], dict([solver])
     return ((HOLDS if sfd <= solvers[best] * tol else FAILS),
             f"SFD NFE 2: {sfd:.2f}; best solver at NFE 5: {best} {solvers[best]:.2f}")
 
@@ -53,12 +58,10 @@ def sfd_costs_a_fraction_of_pd(summary, tol: float) -> tuple[str, str]:
 
 def second_stage_best_at_nfe1(summary, tol: float) -> tuple[str, str]:
     """SFD Table 2: the second stage's 5.83 at NFE 1 against PD's 9.12 (and CD's 3.55, which this suite lacks)."""
-    second = _fids(summary, LABEL_SECOND).get(1)
-    others = {m: f for m in {p["method"] for p in summary["points"]} if m != LABEL_SECOND
-              for n, f in _fids(summary, m).items() if n == 1}
-    if second is None or not others:
+    second, other = _fids(summary, LABEL_SECOND).get(1), _best_at(summary, 1, (LABEL_SECOND,))
+    if second is None or other is None:
         return NOT_CHECKED, "no second-stage FID at NFE 1 or no other one-evaluation model on this teacher"
-    best = min(others, key=others.get)
+    best, others = other[0], dict([other])
     return ((HOLDS if second <= others[best] * tol else FAILS),
             f"second stage {second:.2f}; best other NFE-1 model: {best} {others[best]:.2f}")
 
