@@ -19,8 +19,9 @@ from distill.workflow.resources import classify, command_of
 
 # written here independently of distill.cli: the commands that run networks on the device, and each computing
 # command's kind of job (its params.yaml cluster entry)
-NETWORK_COMMANDS = {"train-teacher", "sample", "evaluate", "fid", "pd-round", "kd-pairs", "kd-train"}
-KIND_OF_COMMAND = {"train-teacher": "teacher", "pd-round": "distill", "kd-train": "distill", "sample": "sample",
+NETWORK_COMMANDS = {"train-teacher", "sample", "evaluate", "fid", "pd-round", "kd-pairs", "kd-train", "sfd-train"}
+KIND_OF_COMMAND = {"train-teacher": "teacher", "pd-round": "distill", "kd-train": "distill", "sfd-train": "distill",
+                   "sample": "sample",
                    "kd-pairs": "sample", "evaluate": "evaluate", "fid": "evaluate", "train-classifier": "classifier"}
 
 

@@ -178,7 +178,7 @@ def test_each_claim_holds_fails_or_is_not_checked_on_a_hand_made_table():
     from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED
 
     points = [("SFD", 2, 30.0, 28.0), ("DDIM", 5, 200.0, 0.0), ("DPM++(3M)", 5, 58.0, 0.0), ("PD", 2, 38.0, 400.0),
-              ("PD", 1, 47.0, 500.0), ("SFD (second-stage)", 1, 40.0, 90.0), ("SFD-v", 2, 45.0, 100.0)]
+              ("PD", 1, 47.0, 500.0), ("SFD (second-stage)", 1, 40.0, 90.0), ("SFD-v (one model)", 2, 45.0, 100.0)]
     summary = {"points": [{"method": m, "nfe": n, "fid": f, "cost_seconds": c} for m, n, f, c in points]}
     by_id = {c.id: c.check(summary, c.tolerance)[0] for c in claims.CLAIMS}
     assert by_id == {"sfd.table2.nfe2_beats_solvers_at_nfe5": HOLDS, "sfd.table2.sfd_v_matches_sfd": FAILS,

@@ -66,11 +66,12 @@ def second_stage_best_at_nfe1(summary, tol: float) -> tuple[str, str]:
             f"second stage {second:.2f}; best other NFE-1 model: {best} {others[best]:.2f}")
 
 
+SMOKE = "the smoke profile trains each student for a handful of iterations: it checks the pipeline, not numbers"
 SHORT = "the reduced profiles train each student for about a minute on a CPU; the paper trains 200 kimg on A100s"
 CLAIMS = (
     Claim("sfd.table2.nfe2_beats_solvers_at_nfe5", "SFD", "Table 2",
           "SFD at NFE 2 beats every solver of the teacher at NFE 5", "sfd", sfd_nfe2_beats_solvers_at_nfe5, 1.0,
-          "SFD's FID at NFE 2 <= {tol} x the best solver's at NFE 5", ("paper", "mini"), ""),
+          "SFD's FID at NFE 2 <= {tol} x the best solver's at NFE 5", ("paper", "mini"), SMOKE),
     Claim("sfd.table2.sfd_v_matches_sfd", "SFD", "Table 2",
           "one SFD-v model is comparable to the SFD models at equal NFE", "sfd", sfd_v_matches_sfd, 1.25,
           "SFD-v's FID <= {tol} x SFD's at every NFE both have", ("paper",),
@@ -78,7 +79,7 @@ CLAIMS = (
     Claim("sfd.abstract.fraction_of_pd_cost", "SFD", "abstract",
           "SFD's fine-tuning costs a small fraction of progressive distillation's on the same teacher", "sfd",
           sfd_costs_a_fraction_of_pd, 0.1, "SFD's wall time at NFE 2 <= {tol} x PD's to 2 steps",
-          ("paper", "mini"), ""),
+          ("paper", "mini"), SMOKE),
     Claim("sfd.table2.second_stage_best_nfe1", "SFD", "Table 2",
           "the second stage improves on every one-evaluation model without it", "sfd", second_stage_best_at_nfe1,
           1.0, "the second stage's FID <= {tol} x the best other NFE-1 FID", ("paper",),

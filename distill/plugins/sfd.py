@@ -23,7 +23,7 @@ from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
 
 LABEL = "SFD"  # SFD Table 2's names for its rows
-LABEL_V, LABEL_SECOND = "SFD-v", "SFD (second-stage)"
+LABEL_V, LABEL_SECOND = "SFD-v (one model)", "SFD (second-stage)"
 KINDS = {"sfd": LABEL, "sfd-v": LABEL_V, "second-stage": LABEL_SECOND}
 STUDENT_SAMPLER = "euler"  # every SFD student samples with Euler steps on its own polynomial grid
 
@@ -415,8 +415,10 @@ def check(cfg) -> list[tuple[str, str]]:
 
 
 METHOD = Method(
-    name="sfd", label=LABEL, reproduces={("SFD", "Table 2"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM",
-                                                                         "DPM++(3M)"})},
+    name="sfd", label=LABEL,
+    reproduces={("SFD", "Table 2"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)"}),  # CIFAR-10
+                ("SFD", "Table 3"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)"}),  # ImageNet 64
+                ("SFD", "Figure 1"): frozenset({"DDIM", "DPM++", "iPNDM"})},  # its solver points, read off the plot
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.sfd:published_rows"),
     subjects=subjects, dvc_outs=("sfd",), dvc_small=("sfd_metrics",),

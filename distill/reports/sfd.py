@@ -81,28 +81,36 @@ def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
     return out
 
 
+TABLES = {"cifar10": "Table 2", "imagenet64": "Table 3"}  # SFD's table of each data set
+FIGURE1 = {"euler": "DDIM", "dpmpp": "DPM++", "ipndm": "iPNDM"}  # Figure 1's names of the solver points (CIFAR-10)
+
+
 def published_rows(table, cfg):
-    """SFD Table 2's rows: the teacher's solvers by their published names, SFD, SFD-v and the second stage (the
-    ablation runs are not rows of it), keyed by NFE."""
+    """The rows of SFD Table 2 (CIFAR-10) or 3 (ImageNet 64), by `sfd.reproduces`: the teacher's solvers by their
+    published names, SFD, SFD-v and the second stage (the ablation runs are not rows of it), keyed by NFE; on
+    CIFAR-10 also Figure 1's solver points."""
     from distill.reports.reproduced import frame, keyed
 
-    if cfg["sfd"]["reproduces"] != "cifar10":
+    dataset = cfg["sfd"]["reproduces"]
+    if dataset not in TABLES:
         return frame([])
     out = []
     fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
     for r in fid.itertuples():
+        value, nfe = (r.value if r.status == "ok" else None), str(int(r.nfe))
         if r.model == "teacher":
-            name = r.experiment.removeprefix("solver-")
-            s = cfg["sfd"]["solvers"].get(name)
+            s = cfg["sfd"]["solvers"].get(r.experiment.removeprefix("solver-"))
             if s is None:
                 continue
             method = solver_label(s["sampler"], s["options"])
+            if dataset == "cifar10" and s["sampler"] in FIGURE1:
+                out.append(keyed(PAPER, "Figure 1", dataset, FIGURE1[s["sampler"]], "FID", r, value, r.status,
+                                 steps=nfe))
         else:
             if r.experiment not in cfg["sfd"]["runs"] or run_settings(cfg, r.experiment).get("ablation"):
                 continue
             method = KINDS[run_settings(cfg, r.experiment)["kind"]]
-        out.append(keyed(PAPER, TABLE, "cifar10", method, "FID", r, r.value if r.status == "ok" else None, r.status,
-                         steps=str(int(r.nfe))))
+        out.append(keyed(PAPER, TABLES[dataset], dataset, method, "FID", r, value, r.status, steps=nfe))
     return frame(out)
 
 
@@ -121,15 +129,24 @@ def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], resul
 
 
 def published(published_csv: Path) -> pd.DataFrame:
+    """SFD Table 2's CIFAR-10 column: FID (with its qualifier, e.g. '> 5') and fine-tuning A100 hours per method and
+    NFE; SFD-v's one total time (NFE '2;3;4;5') is given to each of its rows as 'total'."""
     from distill.reports.published import select
 
     pub = select(published_csv, PAPER, TABLE, exact_only=True)
-    pub = pub[pub["dataset"] == "cifar10"]
-    fid = pub[pub["metric"] == "FID"][["method", "steps", "value"]].rename(columns={"value": "fid"})
-    hours = pub[pub["metric"] != "FID"][["method", "steps", "qualifier", "value"]]
-    hours = hours.assign(hours=[f"{q if isinstance(q, str) else ''}{v}" for q, v in zip(hours["qualifier"],
-                                                                                        hours["value"])])
-    return fid.merge(hours[["method", "steps", "hours"]], on=["method", "steps"], how="left")
+    pub = pub[pub["dataset"] == "cifar10"].assign(steps=lambda d: d["steps"].astype(str))
+
+    def text(q, v, spec: str = "g") -> str:
+        return f"{q if isinstance(q, str) else ''}{float(v):{spec}}"
+
+    fid = pub[pub["metric"] == "FID"]
+    fid = fid.assign(fid=[text(q, v, ".2f") for q, v in zip(fid["qualifier"], fid["value"])])[["method", "steps",
+                                                                                                 "fid"]]
+    hours = {}
+    for r in pub[pub["metric"] != "FID"].itertuples():
+        for n in str(r.steps).split(";"):
+            hours[(r.method, n)] = text(r.qualifier, r.value) + (" (total)" if ";" in str(r.steps) else "")
+    return fid.assign(hours=[hours.get((m, n), "—") for m, n in zip(fid["method"], fid["steps"])])
 
 
 def _cost_text(seconds: float, images: float) -> str:
@@ -158,8 +175,7 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str):
         p = pub_by.get((r.method, r.steps))
         body.append([r.method, str(r.nfe), fmt(r.reproduced, 2) if r.status == "ok" else r.status,
                      _cost_text(r.cost_seconds, r.cost_images),
-                     fmt(float(p.fid), 2) if p is not None else "—",
-                     str(p.hours) if p is not None and isinstance(p.hours, str) else "—"])
+                     p.fid if p is not None else "—", p.hours if p is not None else "—"])
     caption = (f"Profile '{cfg['profile']}': every method distils or samples the Table 1 teacher {teacher_run(cfg)} "
                f"({cfg['data']['name']}, {cfg['data'].get('resolution')}px); published numbers are SFD Table 2's "
                "CIFAR-10 column (EXACT), whose cost is A100 hours of fine-tuning. Reproduced cost: wall seconds on "
