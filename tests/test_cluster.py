@@ -19,10 +19,11 @@ from distill.workflow.resources import classify, command_of
 
 # written here independently of distill.cli: the commands that run networks on the device, and each computing
 # command's kind of job (its params.yaml cluster entry)
-NETWORK_COMMANDS = {"train-teacher", "sample", "evaluate", "fid", "pd-round", "kd-pairs", "kd-train", "sfd-train"}
+NETWORK_COMMANDS = {"train-teacher", "sample", "evaluate", "fid", "pd-round", "kd-pairs", "kd-train", "sfd-train",
+                    "sfd-gits"}
 KIND_OF_COMMAND = {"train-teacher": "teacher", "pd-round": "distill", "kd-train": "distill", "sfd-train": "distill",
-                   "sample": "sample",
-                   "kd-pairs": "sample", "evaluate": "evaluate", "fid": "evaluate", "train-classifier": "classifier"}
+                   "sample": "sample", "sfd-gits": "sample", "kd-pairs": "sample", "evaluate": "evaluate",
+                   "fid": "evaluate", "train-classifier": "classifier"}
 
 
 def _jobs(text: str) -> list[dict]:

@@ -72,6 +72,19 @@ def edm_polynomial(steps: int, schedule: CosineSchedule | None = None, rho: floa
     return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
 
 
+def from_sigmas(sigmas, schedule: CosineSchedule | None = None) -> torch.Tensor:
+    """A given sigma-form schedule sigma_0 > ... > sigma_{n-1} > 0 (one GITS found) as VP times closed by t = 0, the
+    form the samplers take (the sigma-form solvers recover the same sigmas)."""
+    schedule = schedule or CosineSchedule()
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64)
+    if sigmas.ndim != 1 or len(sigmas) < 2 or not (sigmas[:-1] > sigmas[1:]).all() or not (sigmas > 0).all():
+        raise ValueError(f"a schedule needs at least 2 strictly decreasing positive sigmas, got {sigmas.tolist()}")
+    logsnr = -2.0 * torch.log(sigmas)
+    if logsnr.min() < schedule.logsnr_min or logsnr.max() > schedule.logsnr_max:
+        raise ValueError(f"schedule sigmas {sigmas.tolist()} leave the schedule's log-SNR range")
+    return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
+
+
 def make_grid(name: str, steps: int, schedule: CosineSchedule | None = None, **options) -> torch.Tensor:
     """The named grid of `steps` steps; a clear error for an unknown name or option."""
     if name not in GRIDS:

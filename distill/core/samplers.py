@@ -132,15 +132,20 @@ def run_sampler(
     device: torch.device | str = "cpu",
     progress: bool = False,
     grid_options: Mapping[str, float] | None = None,
+    sigmas: torch.Tensor | None = None,
     **options: Any,
 ) -> torch.Tensor:
     """Draw one sample per seed: z_1 ~ N(0, I) from each sample's generator, then the named sampler on the named grid
-    with its own options (e.g. gamma=0.5 for 'ancestral'); unknown names and options are errors."""
+    with its own options (e.g. gamma=0.5 for 'ancestral'); unknown names and options are errors. `sigmas` (a
+    decreasing sigma-form schedule, e.g. one GITS found) replaces the named grid: its `steps` states."""
+    from distill.core.grids import from_sigmas
+
     spec = get_sampler(name)
     options = spec.check_options(options)
     noise = SeededNoise(seeds, device=device)
     z = noise.randn(*shape)
-    ts = make_grid(grid, steps, schedule, **dict(grid_options or {}))
+    ts = make_grid(grid, steps, schedule, **dict(grid_options or {})) if sigmas is None else \
+        from_sigmas(sigmas, schedule)
     return spec.fn(denoise, z, ts, cond, noise, None, progress, clip_x=clip_x, schedule=schedule, **options)
 
 

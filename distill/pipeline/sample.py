@@ -126,7 +126,8 @@ def recorded_sampling(model_cfg: dict[str, Any], sampler: str | None, steps: int
 def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_path: str | Path,
         threads: int | None = None, progress: bool = True, num_samples: int | None = None,
         steps: int | None = None, options: dict[str, Any] | None = None, grid: str | None = None,
-        cond: dict[str, float] | None = None, grid_options: dict[str, float] | None = None) -> str:
+        cond: dict[str, float] | None = None, grid_options: dict[str, float] | None = None,
+        sigmas: list[float] | None = None) -> str:
     """Sample `num_samples` images (default: all seed ranges of the protocol) with the named sampler on the named
     grid and write them to out_path. `steps` defaults to sampling.steps, the ancestral sampler's gamma to
     sampling.ancestral_gamma; `cond` gives scalar conditions (w, steps, a fixed label) to every sample. A model that
@@ -147,12 +148,19 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
         options.setdefault("gamma", s["ancestral_gamma"])
     options = spec.check_options(options)
     grid_options = dict(grid_options or {})
-    make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any work
+    if sigmas is not None:  # a given schedule (GITS's) replaces the named grid
+        from distill.core.grids import from_sigmas
+
+        from_sigmas(sigmas)
+        steps, grid, grid_options = len(sigmas), "given", {}
+    else:
+        make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any work
     if n < 1:
         raise ValueError(f"number of samples must be >= 1, got {n}")
     meta = {"sampler": sampler, "steps": steps, "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
             **options, **({"grid": grid} if grid != "uniform" else {}), **{f"cond_{k}": v for k, v in cond.items()},
-            **{f"grid_{k}": v for k, v in grid_options.items()}}
+            **{f"grid_{k}": v for k, v in grid_options.items()},
+            **({"sigmas": json.dumps([float(v) for v in sigmas])} if sigmas else {})}
     check_conditions(cond, model_cfg)
     check_memory(n, model_cfg["data"]["shape"])
     meta["provenance"] = json.dumps(provenance({"model": model_path}), sort_keys=True)
@@ -172,7 +180,8 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
                           disable=not (progress and distributed.is_main())):
             batch = seeds[start:start + s["batch_size"]]
             x = run_sampler(sampler, denoiser, shape, batch, steps, cond=conditions(batch, num_classes, cond, device),
-                            clip_x=s["clip_x"], grid=grid, device=device, grid_options=grid_options, **options)
+                            clip_x=s["clip_x"], grid=grid, device=device, grid_options=grid_options,
+                            sigmas=None if sigmas is None else torch.tensor(sigmas, dtype=torch.float64), **options)
             chunks.append(x.float().cpu())
     x = distributed.gather_rows(torch.cat(chunks) if chunks else torch.zeros((0, *shape)))
     if not distributed.is_main():

@@ -92,7 +92,17 @@ def paths(results: str) -> dict[str, str]:
             "grid": f"{results}/sfd_metrics/{{srun}}/n{{sn}}.png",
             "solver_samples": f"{results}/sfd_samples/solvers/{{ssolver}}-nfe{{snfe}}.npz",
             "solver_metrics": f"{results}/sfd_metrics/solvers/{{ssolver}}-nfe{{snfe}}.json",
-            "solver_grid": f"{results}/sfd_metrics/solvers/{{ssolver}}-nfe{{snfe}}.png"}
+            "solver_grid": f"{results}/sfd_metrics/solvers/{{ssolver}}-nfe{{snfe}}.png",
+            "gits_samples": f"{results}/sfd_samples/gits/{{ssolver}}-nfe{{snfe}}.npz",
+            "gits_schedule": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}-schedule.json",
+            "gits_metrics": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}.json",
+            "gits_grid": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}.png"}
+
+
+def gits_points(cfg: dict[str, Any]) -> list[tuple[str, int]]:
+    """(solver name of sfd.solvers, NFE) of every GITS point (none without an sfd.gits section)."""
+    g = cfg["sfd"].get("gits")
+    return [] if not g else [(name, nfe) for name in g["solvers"] for nfe in g["nfe"]]
 
 
 def sampling_record(settings: dict[str, Any], step_condition: bool) -> dict[str, Any]:
@@ -279,12 +289,92 @@ def teacher_evaluations(settings: dict[str, Any], first_stage: dict[str, Any] | 
     return sum(spec.nfe(teacher_grid_size(n, settings["inserted"]), options) for n in counts) / len(counts)
 
 
+def gits_search(cfg: dict[str, Any], solver: str, nfe: int, teacher_path: str | Path, samples_out: str | Path,
+                schedule_out: str | Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Step: GITS (distill/methods/gits.py): the time schedule of `nfe` evaluations for the teacher's solver
+    sfd.solvers.<solver>, found on sfd.gits.trajectories teacher trajectories (seeds from first_seed, disjoint from
+    the evaluation seeds), then the protocol's samples on it."""
+    import json
+    import time
+
+    import numpy as np
+    import torch
+
+    from distill.core.checkpoint import atomic_write
+    from distill.core.schedule import CosineSchedule
+    from distill.core.seeding import SeededNoise
+    from distill.core.sigma_solvers import sigma_denoiser
+    from distill.methods import gits, sfd
+    from distill.pipeline import sample
+    from distill.pipeline.common import load_denoiser, setup_torch
+
+    device = setup_torch(threads, cfg["device"])
+    g, section = cfg["sfd"]["gits"], cfg["sfd"]
+    s = section["solvers"][solver]
+    num_steps = solver_steps(cfg, solver, nfe)
+    fine = sfd.student_sigmas(g["teacher_steps"], section["grid"])
+    teacher, model_cfg = load_denoiser(teacher_path, device)
+    shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
+    start, cost, batches = time.perf_counter(), None, 0
+    first, n, batch = g["first_seed"], g["trajectories"], cfg["sampling"]["batch_size"]
+    for lo in range(first, first + n, batch):
+        seeds = list(range(lo, min(lo + batch, first + n)))
+        z = SeededNoise(seeds, device=device).randn(*shape)
+        d = sigma_denoiser(teacher, CosineSchedule(), sample.conditions(seeds, num_classes, {}, device),
+                           cfg["sampling"]["clip_x"])
+        states, directions = gits.teacher_trajectory(d, z * fine[0].to(z.dtype), fine, g["teacher_solver"]["sampler"],
+                                                     g["teacher_solver"]["options"])
+        part = gits.cost_matrix(states.cpu(), directions.cpu(), fine, g["metric"])
+        cost, batches = (part if cost is None else cost + part), batches + 1
+    path = gits.dp_schedule(cost / batches, num_steps, g["coeff"])  # gits_utils: the batches' mean cost matrix
+    sigmas = [float(v) for v in fine[path]]
+    seconds = time.perf_counter() - start
+    status = sample.run(cfg, teacher_path, s["sampler"], samples_out, threads, progress, options=dict(s["options"]),
+                        sigmas=sigmas)
+    from distill.core.samplers import get_sampler
+
+    teacher_evals = n * (get_sampler(g["teacher_solver"]["sampler"]).nfe(len(fine), g["teacher_solver"]["options"])
+                         + len(fine) - 1)
+    record = {"solver": solver, "nfe": nfe, "num_steps": num_steps, "indices": path, "sigmas": sigmas,
+              "search_seconds": seconds, "trajectories": n, "teacher_evals": teacher_evals, "metric": g["metric"],
+              "coeff": g["coeff"], "teacher_steps": g["teacher_steps"], "status": status}
+    atomic_write(schedule_out, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
+    return record
+
+
 # ---- commands ----
 
 def _train(args, cfg, progress):
     summary = train_student(cfg, args.run, args.teacher, args.out, args.classifier, args.threads, progress)
     print(f"SFD {args.run}: {summary['status']} after {summary['steps']} iterations "
           f"({summary['trajectories']} trajectories, {summary['wall_seconds']:.1f} s)")
+
+
+def _gits(args, cfg, progress):
+    r = gits_search(cfg, args.solver, args.nfe, args.teacher, args.out, args.schedule, args.threads, progress)
+    print(f"GITS {args.solver} NFE {args.nfe}: sigmas {[round(v, 4) for v in r['sigmas']]} found in "
+          f"{r['search_seconds']:.1f} s; samples {r['status']}")
+
+
+def _gits_options(p):
+    from distill.commands.options import positive_int
+    from distill.commands.paths import output
+
+    p.add_argument("--solver", required=True, help="a solver of sfd.solvers whose schedule is searched")
+    p.add_argument("--nfe", required=True, type=positive_int, help="its network evaluations per sample")
+    p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
+    output(p, "--out", required=True, help="output .npz of the protocol's samples on the schedule found")
+    output(p, "--schedule", required=True, help="output JSON: the schedule, its fine-grid indices, the search's cost")
+
+
+def gits_work(cfg, args, producers):
+    """The search's teacher trajectories (in sampler steps over batches) and the protocol's samples."""
+    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
+
+    g = cfg["sfd"]["gits"]
+    source = source_of_model(args.teacher, producers)
+    return [(Unit("sampler_step", source), sampler_steps(cfg, 2 * g["teacher_steps"], g["trajectories"])
+             + sampler_steps(cfg, args.nfe, protocol_images(cfg)))]
 
 
 def _train_options(p):
@@ -330,6 +420,11 @@ COMMANDS = (
             "the fine grid, fresh noise every iteration, no data. The student's model.json records its sampler, grid "
             "and num_steps, so `distill sample --model` needs no sampler flags.", _train_options,
             job="distill", data_parallel=True, cost=train_work),
+    Command("sfd-gits", _gits, "SFD Table 2's GITS baseline: search a solver's time schedule, sample on it",
+            "GITS (Chen, Zhou et al. 2024): run the teacher's solver over a fine grid on sfd.gits.trajectories "
+            "trajectories, price every Euler step between two of its states, choose the schedule of --nfe "
+            "evaluations by dynamic programming, and draw the protocol's samples on it with the solver.",
+            _gits_options, job="sample", cost=gits_work),
     Command("sfd-report", "distill.reports.sfd:command", "SFD: its rows of the results table and its report",
             "Write SFD's rows of the results table (the teacher's solvers, every student at its NFE, with costs), "
             "a JSON summary, and reports/sfd.pdf: SFD Table 2's layout with the PD and KD rows of the same teacher, "
@@ -404,6 +499,15 @@ def check(cfg) -> list[tuple[str, str]]:
             get_sampler(s["teacher_solver"]["sampler"]).check_options(s["teacher_solver"]["options"])
         except ValueError as exc:
             out.append((f"{where}.teacher_solver", str(exc)))
+    for name, nfe in gits_points(cfg):
+        if name not in section["solvers"]:
+            out.append(("sfd.gits.solvers", f"{name!r} is not a solver of sfd.solvers {sorted(section['solvers'])}"))
+            continue
+        try:
+            if solver_steps(cfg, name, nfe) > section["gits"]["teacher_steps"]:
+                out.append(("sfd.gits.teacher_steps", f"NFE {nfe} of {name} needs more states than the teacher grid"))
+        except ValueError as exc:
+            out.append(("sfd.gits.nfe", str(exc)))
     for name in section["solvers"]:
         try:
             get_sampler(section["solvers"][name]["sampler"]).check_options(section["solvers"][name]["options"])
@@ -416,9 +520,9 @@ def check(cfg) -> list[tuple[str, str]]:
 
 METHOD = Method(
     name="sfd", label=LABEL,
-    reproduces={("SFD", "Table 2"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)"}),  # CIFAR-10
-                ("SFD", "Table 3"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)"}),  # ImageNet 64
-                ("SFD", "Figure 1"): frozenset({"DDIM", "DPM++", "iPNDM"})},  # its solver points, read off the plot
+    reproduces={("SFD", "Table 2"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)", "GITS"}),  # CIFAR-10
+                ("SFD", "Table 3"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)", "GITS"}),  # ImageNet
+                ("SFD", "Figure 1"): frozenset({"DDIM", "DPM++", "iPNDM", "GITS"})},  # solver points read off the plot
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.sfd:published_rows"),
     subjects=subjects, dvc_outs=("sfd",), dvc_small=("sfd_metrics",),

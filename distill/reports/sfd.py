@@ -17,8 +17,8 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
-from distill.plugins.sfd import (KINDS, LABEL, STUDENT_SAMPLER, paths, run_settings, solver_points, solver_steps,
-                                 student_nfe, student_points, teacher_run)
+from distill.plugins.sfd import (KINDS, LABEL, STUDENT_SAMPLER, gits_points, paths, run_settings, solver_points,
+                                 solver_steps, student_nfe, student_points, teacher_run)
 from distill.reports.format import fmt
 from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
 from distill.results import table as results_table
@@ -70,6 +70,14 @@ def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
                            options=_options(s["options"]), steps=solver_steps(cfg, name, nfe),
                            nfe=record["sampling"].get("nfe", nfe), cost_seconds=0.0, cost_images=0,
                            cost_teacher_evals=0)
+    for name, nfe in gits_points(cfg):
+        s = cfg["sfd"]["solvers"][name]
+        record, schedule = _load(p["gits_metrics"].format(ssolver=name, snfe=nfe)), \
+            _load(p["gits_schedule"].format(ssolver=name, snfe=nfe))
+        out += record_rows(record, **{**common, "grid": "gits"}, experiment=f"gits-{name}", model="teacher",
+                           sampler=s["sampler"], options=_options(s["options"]), steps=schedule["num_steps"],
+                           nfe=record["sampling"].get("nfe", nfe), cost_seconds=schedule["search_seconds"],
+                           cost_images=schedule["trajectories"], cost_teacher_evals=schedule["teacher_evals"])
     for run, n in student_points(cfg):
         settings = run_settings(cfg, run)
         record, cost = _load(p["metrics"].format(srun=run, sn=n)), student_cost(cfg, results, run)
@@ -98,6 +106,11 @@ def published_rows(table, cfg):
     fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
     for r in fid.itertuples():
         value, nfe = (r.value if r.status == "ok" else None), str(int(r.nfe))
+        if r.model == "teacher" and r.experiment.startswith("gits-"):
+            out.append(keyed(PAPER, TABLES[dataset], dataset, "GITS", "FID", r, value, r.status, steps=nfe))
+            if dataset == "cifar10":
+                out.append(keyed(PAPER, "Figure 1", dataset, "GITS", "FID", r, value, r.status, steps=nfe))
+            continue
         if r.model == "teacher":
             s = cfg["sfd"]["solvers"].get(r.experiment.removeprefix("solver-"))
             if s is None:

@@ -30,7 +30,9 @@ def sfd_solver_args(w):
 
 def sfd_all_metrics():
     return ([SFD_PATHS["metrics"].format(srun=r, sn=n) for r, n in S.student_points(CFG)]
-            + [SFD_PATHS["solver_metrics"].format(ssolver=s, snfe=nfe) for s, nfe in S.solver_points(CFG)])
+            + [SFD_PATHS["solver_metrics"].format(ssolver=s, snfe=nfe) for s, nfe in S.solver_points(CFG)]
+            + [SFD_PATHS[k].format(ssolver=s, snfe=nfe) for s, nfe in S.gits_points(CFG)
+               for k in ("gits_metrics", "gits_schedule")])
 
 
 def sfd_other_rows():
@@ -149,6 +151,42 @@ use rule evaluate as sfd_solver_evaluate with:
         f"{LOGS}/sfd/solvers/evaluate-{{ssolver}}-nfe{{snfe}}.log",
     benchmark:
         f"{BENCH}/sfd/solvers/evaluate-{{ssolver}}-nfe{{snfe}}.tsv"
+
+
+rule sfd_gits:
+    input:
+        model=sfd_teacher_model(),
+    output:
+        samples=temp(SFD_PATHS["gits_samples"]),
+        schedule=SFD_PATHS["gits_schedule"],
+    params:
+        hp=lambda w: json.dumps({"gits": SFD["gits"], "solver": SFD["solvers"][w.ssolver], "grid": SFD["grid"]},
+                                sort_keys=True) + hp("sampling", "evaluation", "device"),
+    threads: CFG["threads"]["sample"]
+    resources:
+        mem_mb=2000,
+    log:
+        f"{LOGS}/sfd/gits/{{ssolver}}-nfe{{snfe}}.log",
+    benchmark:
+        f"{BENCH}/sfd/gits/{{ssolver}}-nfe{{snfe}}.tsv"
+    shell:
+        "{DISTILL} sfd-gits {CLI_ARGS} --threads {threads} --solver {wildcards.ssolver} --nfe {wildcards.snfe} "
+        "--teacher {input.model} --out {output.samples} --schedule {output.schedule} > {log} 2>&1"
+
+
+use rule evaluate as sfd_gits_evaluate with:
+    input:
+        samples=SFD_PATHS["gits_samples"],
+        reference=reference_stats(),
+        extractor=extractor_weights(),
+    output:
+        metrics=SFD_PATHS["gits_metrics"],
+        grid=report(SFD_PATHS["gits_grid"], caption="report/grid.rst", category="SFD samples",
+                    labels={"run": "GITS {ssolver}", "num_steps": "NFE {snfe}"}),
+    log:
+        f"{LOGS}/sfd/gits/evaluate-{{ssolver}}-nfe{{snfe}}.log",
+    benchmark:
+        f"{BENCH}/sfd/gits/evaluate-{{ssolver}}-nfe{{snfe}}.tsv"
 
 
 rule sfd_report:
