@@ -136,3 +136,21 @@ def test_an_imported_network_is_a_teacher_every_command_loads(tmp_path, monkeypa
     assert status == "ok" and np.load(tmp_path / "s.npz")["images"].shape == (3, 3, 8, 8)
     with pytest.raises(EDMPickleError, match="not the published"):  # the real artifact's sha256 is checked
         import_edm.run("edm_cifar10_vp", tmp_path / "other", DATA / "songunet-vp.pkl")
+
+
+def test_sfd_distils_an_imported_edm_network(tmp_path, monkeypatch, smoke_cfg):
+    """The paper profile's path on the test's EDM network: SFD's student starts as a copy of the EDM network,
+    trains, and samples from its own model folder (rebuilt from the pickle)."""
+    from distill.data import artifacts
+    from distill.pipeline import import_edm, sample
+    from distill.plugins.sfd import train_student
+
+    monkeypatch.setitem(artifacts.ARTIFACTS, "edm_fixture", artifacts.Artifact(
+        "edm_fixture", "the test's EDM network", url=None, sha256=SHA["songunet-vp"], file="songunet-vp.pkl"))
+    import_edm.run("edm_fixture", tmp_path / "teacher", DATA / "songunet-vp.pkl")
+    summary = train_student(smoke_cfg, "nfe2", tmp_path / "teacher" / "model.safetensors", tmp_path / "student",
+                            progress=False)
+    assert summary["status"] == "completed" and summary["steps"] > 0
+    status = sample.run(smoke_cfg, tmp_path / "student" / "model.safetensors", None, tmp_path / "s.npz",
+                        progress=False, num_samples=2)
+    assert status == "ok" and np.load(tmp_path / "s.npz")["nfe"] == 2

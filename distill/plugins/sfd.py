@@ -236,6 +236,7 @@ def build_student(cfg: dict[str, Any], settings: dict[str, Any], teacher_path: s
     torch.manual_seed(settings["seed"])
     student = build_denoiser(model_cfg).to(device)
     load_into(student.net, tensors, teacher_path, new_conditions=new)
+    student.train().requires_grad_(True)  # an imported EDM network is built frozen
     return student, model_cfg, teacher, teacher_cfg
 
 
@@ -432,23 +433,43 @@ COMMANDS = (
 )
 
 
+BENCH_BATCH = 16  # trajectories of the benchmarked iteration: one makes ~12 network passes per trajectory, so a
+# profile's whole batch would take the benchmark several times its budget (tests/README.md); the overhead ratio of a
+# smaller batch is the stricter one (the step's fixed work weighs more)
+
+
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One SFD iteration of the first table run (the teacher's trajectory over the fine grid, the student's Euler
-    steps and their updates), on freshly initialised networks of the profile's teacher shape."""
+    steps and their updates) on at most BENCH_BATCH trajectories, on freshly initialised networks of the profile's
+    teacher shape."""
+    import copy
+
     import torch
 
     from distill.core.training import Part
-    from distill.data import load_dataset
-    from distill.pipeline.common import build_denoiser
-    from distill.pipeline.train_teacher import teacher_step
+    from distill.pipeline.common import build_denoiser, load_denoiser
 
     run = next(iter(cfg["sfd"]["runs"]))
-    settings, data, t = run_settings(cfg, run), load_dataset(cfg["data"]), cfg["sfd"]["teacher"]
-    _, model_cfg, _ = teacher_step(cfg, data, t["parameterization"], t["weighting"], t["seed"])
-    torch.manual_seed(0)
-    teacher, student = build_denoiser(model_cfg).to(device), build_denoiser(model_cfg).to(device)
+    settings, t = run_settings(cfg, run), cfg["sfd"]["teacher"]
+    settings["train"]["batch_size"] = min(settings["train"]["batch_size"], BENCH_BATCH)
+    if t.get("edm"):  # an imported EDM network: its architecture is in its pickle, read where it was imported
+        path = Path(f"results/{cfg['profile']}/teachers/{t['edm']}/model.safetensors")
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: import the EDM teacher first (`snakemake --config "
+                                    f"profile={cfg['profile']} -- {path}`)")
+        teacher, model_cfg = load_denoiser(path, device)
+        student = copy.deepcopy(teacher).train().requires_grad_(True)
+    else:
+        from distill.data import load_dataset
+        from distill.pipeline.train_teacher import teacher_step
+
+        _, model_cfg, _ = teacher_step(cfg, load_dataset(cfg["data"]), t["parameterization"], t["weighting"],
+                                       t["seed"])
+        torch.manual_seed(0)
+        teacher, student = build_denoiser(model_cfg).to(device), build_denoiser(model_cfg).to(device)
     teacher.requires_grad_(False)
-    step_fn = sfd_step(student, teacher, settings, data.shape, model_cfg["data"]["num_classes"],
+    shape = tuple(model_cfg["data"]["shape"])
+    step_fn = sfd_step(student, teacher, settings, shape, model_cfg["data"]["num_classes"],
                        cfg["sampling"]["clip_x"], device, step_condition=False)
     n = step_counts(settings)[0]
     passes = (f"{teacher_evaluations(settings):g} teacher forwards + {student_nfe(n, settings['afs'])} student "
