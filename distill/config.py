@@ -109,6 +109,10 @@ def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
         if ev[key] >= ev["num_samples"]:
             out.append((f"evaluation.{key}", f"{ev[key]} must be smaller than evaluation.num_samples "
                                              f"({ev['num_samples']}), the images of one seed range"))
+    if (cfg["teacher"].get("label_dropout") or 0) > 0 and not (cfg["network"].get("null_label")
+                                                               and cfg["data"].get("conditional")):
+        out.append(("teacher.label_dropout", "label dropout trains the unconditional model on a null label: it needs "
+                                             "network.null_label: true and class-conditional data (data.conditional)"))
     if cfg["precision"] == "bf16" and cfg["device"] == "cpu":
         out.append(("precision", "bf16 autocast is for CUDA; a CPU profile trains in fp32"))
     out += cluster_problems(cfg)

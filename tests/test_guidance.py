@@ -69,3 +69,56 @@ def test_bad_guidance_is_refused():
         GuidedDenoiser(model, 1.0, 2)(z, t, None)
     with pytest.raises(ValueError, match="is the null label"):
         GuidedDenoiser(model, 1.0, 2)(z, t, {"label": torch.tensor([0, 2])})
+
+
+def test_a_null_label_teacher_learns_with_label_dropout_and_samples_guided(smoke_cfg, tmp_path):
+    """A class-conditional network with a null label: label dropout hands the null label to about p of a batch
+    (drawn from the run's generator), and `distill sample --guidance` doubles the NFE; a model without a null label
+    is refused."""
+    from distill.core.checkpoint import save_weights
+    from distill.methods import teacher as teacher_math
+    from distill.pipeline import sample
+    from distill.pipeline.common import build_denoiser
+
+    cfg = {"kind": "teacher", "parameterization": "x", "network": {**smoke_cfg["network"], "null_label": True},
+           "data": {"shape": [1, 8, 8], "num_classes": 10}}
+    denoiser = build_denoiser(cfg)
+    assert denoiser.net.embed.label.num_embeddings == 11
+    seen = []
+    data, labels = torch.randn(50, 1, 8, 8), torch.arange(50) % 10
+    original = teacher_math.diffusion_loss
+    try:
+        teacher_math.diffusion_loss = lambda d, x, w, g, y: seen.append(y) or torch.zeros(())
+        loss = teacher_math.make_teacher_loss(denoiser, data, labels, 400, "snr", label_dropout=0.25, null_label=10)
+        loss(denoiser.net, torch.Generator().manual_seed(0))
+    finally:
+        teacher_math.diffusion_loss = original
+    assert 60 < int((seen[0] == 10).sum()) < 140
+    with pytest.raises(ValueError, match="needs class labels and a network with a null label"):
+        teacher_math.make_teacher_loss(denoiser, data, labels, 8, "snr", label_dropout=0.1, null_label=None)
+
+    path = tmp_path / "m" / "model.safetensors"
+    path.parent.mkdir()
+    save_weights(path, denoiser.net.state_dict(), {**cfg, "status": "completed"})
+    out = tmp_path / "s.npz"
+    assert sample.run(smoke_cfg, path, "ddim", out, progress=False, num_samples=3, steps=4, guidance=2.0) == "ok"
+    import numpy as np
+
+    meta = np.load(out)
+    assert int(meta["nfe"]) == 8 and float(meta["guidance"]) == 2.0
+    plain = {**cfg, "network": {**cfg["network"], "null_label": False}}
+    path2 = tmp_path / "p" / "model.safetensors"
+    path2.parent.mkdir()
+    save_weights(path2, build_denoiser(plain).net.state_dict(), {**plain, "status": "completed"})
+    with pytest.raises(ValueError, match="trained with a null label"):
+        sample.run(smoke_cfg, path2, "ddim", out, progress=False, num_samples=3, steps=4, guidance=1.0)
+
+
+def test_label_dropout_without_a_null_label_is_a_params_error(smoke_cfg):
+    from distill.config import profile_problems
+
+    smoke_cfg["teacher"]["label_dropout"] = 0.1
+    problems = dict(profile_problems(smoke_cfg))
+    assert "network.null_label: true and class-conditional data" in problems["teacher.label_dropout"]
+    smoke_cfg["network"]["null_label"], smoke_cfg["data"]["conditional"] = True, True
+    assert "teacher.label_dropout" not in dict(profile_problems(smoke_cfg))

@@ -57,7 +57,7 @@ def _sample(args, cfg, progress):
         options["gamma"] = args.gamma
     print(sample.run(cfg, args.model, sampler, args.out, args.threads, progress, args.num_samples, args.steps,
                      options=options, grid=args.grid, cond=parse_cond(args.cond),
-                     grid_options=parse_grid_options(args.grid_option)))
+                     grid_options=parse_grid_options(args.grid_option), guidance=args.guidance))
 
 
 def _evaluate(args, cfg, progress):
@@ -113,6 +113,9 @@ def _sample_options(p):
     p.add_argument("--gamma", type=finite_float, default=None,
                    help="the ancestral sampler's variance exponent in [0, 1] (default: sampling.ancestral_gamma); "
                         "the same as --option gamma=G")
+    p.add_argument("--guidance", type=finite_float, default=None, metavar="W",
+                   help="classifier-free guidance weight w >= 0: x-hat = (1 + w) x-hat(c) - w x-hat(null) (a "
+                        "class-conditional model trained with a null label; two network evaluations per step)")
     p.add_argument("--cond", action="append", metavar="KEY=VALUE",
                    help="a condition given to every sample (e.g. w=2.0 for a guidance weight, label=3); repeatable")
     output(p, "--out", required=True, help="output .npz")

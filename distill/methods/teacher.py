@@ -45,11 +45,20 @@ def make_teacher_loss(
     batch_size: int,
     weighting: str,
     random_flip: bool = False,
+    label_dropout: float = 0.0,
+    null_label: Optional[int] = None,
 ):
-    """A loss_fn(net, gen) for `distill.core.training.train`: draws a batch (and flips) from `gen`, then Eq. 2."""
+    """A loss_fn(net, gen) for `distill.core.training.train`: draws a batch (and flips) from `gen`, then Eq. 2. With
+    label_dropout p, each example's label becomes `null_label` with probability p (drawn for the whole batch from
+    `gen`), so the same network learns the unconditional model classifier-free guidance needs."""
+    if label_dropout > 0 and (labels is None or null_label is None):
+        raise ValueError("label dropout needs class labels and a network with a null label (network.null_label)")
 
     def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
         x, y = draw_batch(data, labels, batch_size, random_flip, gen)
+        if label_dropout > 0:
+            drop = local_rows(torch.rand(batch_size, generator=gen) < label_dropout).to(y.device)
+            y = torch.where(drop, torch.full_like(y, null_label), y)
         return diffusion_loss(denoiser, x, weighting, gen, y)
 
     return loss_fn

@@ -43,11 +43,15 @@ class ConditionEmbedding(nn.Module):
     `scalar_conditions` setting and pass cond={"w": tensor[B]} to the network; nothing else changes.
     """
 
-    def __init__(self, in_dim: int, emb_dim: int, num_classes: int = 0, scalar_conditions: Sequence[str] = ()):
+    def __init__(self, in_dim: int, emb_dim: int, num_classes: int = 0, scalar_conditions: Sequence[str] = (),
+                 null_label: bool = False):
         super().__init__()
+        if null_label and num_classes < 1:
+            raise ValueError("a null label (for classifier-free guidance) needs class-conditional data")
         self.time = ScalarEmbedding(in_dim, emb_dim, scale=1000.0)
         self.num_classes = num_classes
-        self.label = nn.Embedding(num_classes, emb_dim) if num_classes > 0 else None
+        # with null_label, class index num_classes is the unconditional model's label (an extra embedding row)
+        self.label = nn.Embedding(num_classes + int(null_label), emb_dim) if num_classes > 0 else None
         self.scalars = nn.ModuleDict({name: ScalarEmbedding(in_dim, emb_dim) for name in scalar_conditions})
 
     def forward(self, t: torch.Tensor, cond: Optional[Mapping[str, torch.Tensor]]) -> torch.Tensor:

@@ -22,9 +22,10 @@ class MLP(nn.Module):
         emb_ch: int = 64,
         num_classes: int = 0,
         scalar_conditions: Sequence[str] = (),
+        null_label: bool = False,
     ):
         super().__init__()
-        self.embed = ConditionEmbedding(emb_ch, hidden, num_classes, scalar_conditions)
+        self.embed = ConditionEmbedding(emb_ch, hidden, num_classes, scalar_conditions, null_label)
         self.inp = nn.Linear(in_features, hidden)
         self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(depth))
         self.out = nn.Linear(hidden, out_features)

@@ -78,6 +78,15 @@ def check_conditions(cond: dict[str, float], model_cfg: dict[str, Any]) -> None:
                              f"{', '.join(takes) or 'no condition'} (network.scalar_conditions of its training)")
 
 
+def check_guidance(w: float, model_cfg: dict[str, Any]) -> None:
+    """Classifier-free guidance needs a class-conditional model trained with a null label."""
+    if not w >= 0 or w == float("inf"):
+        raise ValueError(f"--guidance must be a finite number >= 0, got {w}")
+    if not model_cfg["data"].get("num_classes") or not model_cfg["network"].get("null_label"):
+        raise ValueError("--guidance needs a class-conditional model trained with a null label (network.null_label "
+                         "and teacher.label_dropout in params.yaml); this model has none")
+
+
 def check_memory(n: int, shape: list[int]) -> None:
     """The n samples are held in memory until written (float32 while drawn, then uint8): refuse a count this machine
     cannot hold before drawing any."""
@@ -127,7 +136,7 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
         threads: int | None = None, progress: bool = True, num_samples: int | None = None,
         steps: int | None = None, options: dict[str, Any] | None = None, grid: str | None = None,
         cond: dict[str, float] | None = None, grid_options: dict[str, float] | None = None,
-        sigmas: list[float] | None = None) -> str:
+        sigmas: list[float] | None = None, guidance: float | None = None) -> str:
     """Sample `num_samples` images (default: all seed ranges of the protocol) with the named sampler on the named
     grid and write them to out_path. `steps` defaults to sampling.steps, the ancestral sampler's gamma to
     sampling.ancestral_gamma; `cond` gives scalar conditions (w, steps, a fixed label) to every sample. A model that
@@ -162,6 +171,9 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
             **{f"grid_{k}": v for k, v in grid_options.items()},
             **({"sigmas": json.dumps([float(v) for v in sigmas])} if sigmas else {})}
     check_conditions(cond, model_cfg)
+    if guidance is not None:
+        check_guidance(guidance, model_cfg)
+        meta["guidance"] = guidance
     check_memory(n, model_cfg["data"]["shape"])
     meta["provenance"] = json.dumps(provenance({"model": model_path}), sort_keys=True)
     status = model_cfg.get("status", "completed")
@@ -170,6 +182,10 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
             save_samples(out_path, np.zeros((0,), np.uint8), status, meta)
         return status
     denoiser, model_cfg = load_denoiser(model_path, device)
+    if guidance is not None:  # classifier-free guidance: two network evaluations per step, the NFE counts both
+        from distill.core.guidance import GuidedDenoiser
+
+        denoiser = GuidedDenoiser(denoiser, guidance, null_label=model_cfg["data"]["num_classes"])
     meta["nfe"] = spec.nfe(steps, options, evaluations_per_step(denoiser))
     shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
     # each rank of a torchrun job draws its share of the seeds; every sample has its own seed's noise, so the

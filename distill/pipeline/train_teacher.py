@@ -52,5 +52,7 @@ def teacher_step(cfg: dict[str, Any], data, parameterization: str, weighting: st
     denoiser = build_denoiser(model_cfg).to(device)
     labels = data.label_tensor()
     loss_fn = make_teacher_loss(denoiser, data.model_tensor().to(device), None if labels is None else labels.to(device),
-                                cfg["teacher"]["batch_size"], weighting, cfg["teacher"]["random_flip"])
+                                cfg["teacher"]["batch_size"], weighting, cfg["teacher"]["random_flip"],
+                                cfg["teacher"].get("label_dropout") or 0.0,
+                                data.num_classes if cfg["network"].get("null_label") else None)
     return denoiser, model_cfg, loss_fn
