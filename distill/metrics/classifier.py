@@ -40,6 +40,19 @@ def build_classifier(cfg: Mapping[str, Any]) -> DomainClassifier:
     return DomainClassifier(cfg["in_channels"], cfg["resolution"], cfg["num_classes"], cfg["width"], cfg["feature_dim"])
 
 
+def load_classifier(path, what: str = "the domain classifier") -> DomainClassifier:
+    """The trained domain classifier of a model.safetensors; a clear error for another network's weights."""
+    from distill.core.checkpoint import load_into, load_weights
+
+    tensors, config = load_weights(path)
+    if "classifier" not in config:
+        raise ValueError(f"{path} holds a {config.get('kind', 'network')} network, not {what}: give "
+                         "results/<profile>/classifier/model.safetensors (`distill train-classifier` writes it)")
+    net = build_classifier(config["classifier"])
+    load_into(net, tensors, path)
+    return net
+
+
 def random_shift(x: torch.Tensor, gen: torch.Generator, max_shift: int) -> torch.Tensor:
     """Translate each image by up to max_shift pixels (zero padding = background at -1): light augmentation."""
     if max_shift == 0:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from distill.core.checkpoint import load_into, load_weights
-from distill.metrics.classifier import build_classifier
+from distill.metrics.classifier import load_classifier
 from distill.metrics.torchvision_fallback import import_torch_fidelity
 
 DOMAIN_EXTRACTOR = "distill-domain"
@@ -24,14 +23,8 @@ class DomainFeatureExtractor(FeatureExtractorBase):
         super().__init__(name, features_list)
         if feature_extractor_weights_path is None:
             raise ValueError(f"{DOMAIN_EXTRACTOR} needs feature_extractor_weights_path (the trained classifier)")
-        tensors, config = load_weights(feature_extractor_weights_path)
-        if "classifier" not in config:
-            raise ValueError(f"--extractor-weights {feature_extractor_weights_path} holds a "
-                             f"{config.get('kind', 'network')} network, not the domain classifier the distill-domain "
-                             "extractor needs: give results/<profile>/classifier/model.safetensors (`distill "
-                             "train-classifier` writes it)")
-        self.net = build_classifier(config["classifier"])
-        load_into(self.net, tensors, feature_extractor_weights_path)
+        self.net = load_classifier(feature_extractor_weights_path,
+                                   f"the domain classifier the {DOMAIN_EXTRACTOR} extractor needs (--extractor-weights)")
         self.net.double().eval()  # float64 inside: features do not depend on the batch size (to ~1e-12)
 
     @staticmethod

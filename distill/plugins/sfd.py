@@ -185,15 +185,9 @@ def train_config(settings: dict[str, Any], seed: int, precision: str = "fp32"):
 
 def classifier_features(classifier_path: str | Path, device="cpu"):
     """The second stage's perceptual space at reduced scale: the domain classifier's penultimate features."""
-    from distill.core.checkpoint import load_into, load_weights
-    from distill.metrics.classifier import build_classifier
+    from distill.metrics.classifier import load_classifier
 
-    tensors, config = load_weights(classifier_path)
-    if "classifier" not in config:
-        raise ValueError(f"{classifier_path} is not the domain classifier (results/<profile>/classifier/"
-                         "model.safetensors)")
-    net = build_classifier(config["classifier"])
-    load_into(net, tensors, classifier_path)
+    net = load_classifier(classifier_path, "the domain classifier the second stage's perceptual term needs")
     net.to(device).eval().requires_grad_(False)
     return lambda x: net.forward_features(x)[0]
 
@@ -207,8 +201,8 @@ def perceptual_features(settings: dict[str, Any], classifier: str | None, device
             raise ValueError("the second stage's perceptual term 'classifier' needs --classifier (the domain "
                              "classifier's model.safetensors)")
         return classifier_features(classifier, device)
-    raise ValueError(f"perceptual term {kind!r}: LPIPS needs the `piq` package and its VGG and LPIPS weights, which "
-                     "this suite does not ship; use perceptual.kind: classifier or none")
+    raise ValueError(f"unknown perceptual term {kind!r}; expected 'classifier' or 'none' (the paper's LPIPS needs "
+                     "weights this suite cannot fetch)")
 
 
 def build_student(cfg: dict[str, Any], settings: dict[str, Any], teacher_path: str | Path, device="cpu"):

@@ -28,7 +28,6 @@ from distill.results.table import record_rows
 PAPER, TABLE = "SFD", "Table 2"
 # SFD Table 2's names of the solver rows it publishes (sampler, max_order) -> name; others keep the registry's label
 SOLVER_NAMES = {("euler", None): "DDIM", ("dpmpp", 3): "DPM++(3M)"}
-TEACHER_HOURS = 200  # SFD Figure 1's caption: "about 200 hours to train a diffusion model from scratch"
 
 
 def solver_label(sampler: str, options: dict[str, Any]) -> str:
@@ -200,31 +199,63 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str):
                        "A100 h (published)"], body, caption, col_widths=[2.2, 0.6, 1.2, 2.4, 1.1, 1.1])
 
 
-def figure1(cfg, repro: pd.DataFrame, teacher_seconds: float | None):
-    """FID against fine-tuning time + shift on a log axis. The paper adds 1 hour for a teacher of about 200 hours;
+def teacher_hours(published_csv: Path) -> float:
+    """SFD Figure 1's caption: the hours to train its teacher from scratch ("about 200"), from published.csv."""
+    from distill.reports.published import select
+
+    row = select(published_csv, PAPER, "Figure 1", exact_only=True)
+    row = row[row["method"] == "teacher trained from scratch"]
+    if len(row) != 1:
+        raise ValueError(f"{published_csv} lacks SFD Figure 1's teacher training time (method 'teacher trained from "
+                         "scratch')")
+    return float(row["value"].iloc[0])
+
+
+def figure1(cfg, repro: pd.DataFrame, teacher_seconds: float | None, hours: float):
+    """FID against fine-tuning time + shift on a log axis. The paper adds 1 hour for a teacher of `hours` hours;
     the same proportion of this teacher's training time is added here (an imported teacher, not trained here: the
     paper's hour)."""
     plt = pyplot()
-    shift = teacher_seconds / TEACHER_HOURS if teacher_seconds else 3600.0
-    fig, ax = plt.subplots(figsize=(8, 5))
+    shift = teacher_seconds / hours if teacher_seconds else 3600.0
+    fig, ax = plt.subplots(figsize=(10, 5))
     ok = repro[(repro["status"] == "ok")].assign(nfe=repro["steps"].astype(int))
+    points = []
     for method, group in ok.groupby("method", sort=False):
         x = group["cost_seconds"].fillna(0).astype(float) + shift
         ax.scatter(x, group["reproduced"], label=method, s=28)
-        for xi, yi, n in zip(x, group["reproduced"], group["nfe"]):
-            ax.annotate(f"{n}", (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=7)
+        points += list(zip(x, group["reproduced"], group["nfe"]))
     ax.set_xscale("log")
     ax.set_xlabel(f"fine-tuning wall time + {fmt(shift, 1)} s (seconds, log scale)")
     ax.set_ylabel("FID (minimum over seed ranges)")
     ax.set_title("SFD Figure 1: FID against fine-tuning time (labels: NFE)")
-    ax.legend(fontsize=7, loc="best")
-    how = (f"here the same proportion of this teacher's training time ({fmt(teacher_seconds, 1)} s / 200 = "
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: over none of the points
+    how = (f"here the same proportion of this teacher's training time ({fmt(teacher_seconds, 1)} s / {hours:g} = "
            f"{fmt(shift, 1)} s) is added" if teacher_seconds else
            "the teacher was imported, not trained here, so the paper's hour (3600 s) is added")
     figure_caption(fig, f"Profile '{cfg['profile']}'. The paper's Figure 1 adds one hour to every time for a teacher "
-                        f"of about 200 hours; {how}, so the teacher's solvers (no fine-tuning) sit at the left "
+                        f"of about {hours:g} hours; {how}, so the teacher's solvers (no fine-tuning) sit at the left "
                         "edge. Each point is a row of the table on the first page.")
+    label_points(ax, points)
     return fig
+
+
+def label_points(ax, points: list[tuple[float, float, int]]) -> None:
+    """Each point's NFE beside it, at the first of a few offsets whose label keeps clear of every point and of the
+    labels placed so far (crowded points of several methods sit close together)."""
+    import numpy as np
+
+    offsets = [(4, 3), (-10, -11), (4, -11), (-10, 3), (4, 10), (-10, -18), (10, -4), (-16, -4)]  # in points
+    scale = ax.figure.dpi / 72.0
+    dots = [np.array(ax.transData.transform((x, y))) for x, y, _ in points]
+    placed: list[np.ndarray] = []
+    for (x, y, n), dot in zip(points, dots):
+        for dx, dy in offsets:
+            at = dot + scale * np.array([dx + 3, dy + 3])  # the label's centre, about 6 points across
+            if all(np.abs(at - q).max() > 6 * scale for q in placed) and \
+                    all(np.abs(at - q).max() > 5 * scale for q in dots):
+                break
+        placed.append(at)
+        ax.annotate(f"{n}", (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7)
 
 
 def ablation_rows(cfg, own: pd.DataFrame) -> tuple[list[list[str]], list[dict[str, Any]]]:
@@ -261,11 +292,14 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: P
     p = paths(str(results))
     write_losses({run: Path(p["student"].format(srun=run)) for run in cfg["sfd"]["runs"]}, plots / "losses")
     repro = table_rows(cfg, own, others, results)
-    pub = published(published_csv or Path("results/published/published.csv"))
+    from distill.reports.published import PUBLISHED_CSV
+
+    published_csv = published_csv or PUBLISHED_CSV
+    pub = published(published_csv)
     teacher_summary = Path(results, "teachers", teacher_run(cfg), "summary.json")
     teacher_seconds = _load(str(teacher_summary))["wall_seconds"] if teacher_summary.is_file() else None
     ablation_body, ablations = ablation_rows(cfg, own)
-    pages = [table_page_of(cfg, repro, pub, floor_text), figure1(cfg, repro, teacher_seconds)]
+    pages = [table_page_of(cfg, repro, pub, floor_text), figure1(cfg, repro, teacher_seconds, teacher_hours(published_csv))]
     if ablation_body:
         pages.append(table_page(
             "SFD ablations (SFD Table 1's settings; its numbers are NOT FOUND): one setting of the base run varied",
