@@ -73,9 +73,12 @@ def train_teacher_work(cfg, args, producers) -> list[tuple[Unit, int]]:
 
 
 def sample_work(cfg, args, producers) -> list[tuple[Unit, int]]:
+    """Sampler steps; a classifier-free guided step (--guidance) is two network passes, counted as two steps."""
     steps = args.steps or cfg["sampling"]["steps"]
     images = args.num_samples or protocol_images(cfg)
-    return [(Unit("sampler_step", source_of_model(args.model, producers)), sampler_steps(cfg, steps, images))]
+    passes = 2 if getattr(args, "guidance", None) is not None else 1
+    return [(Unit("sampler_step", source_of_model(args.model, producers)),
+             passes * sampler_steps(cfg, steps, images))]
 
 
 def evaluate_work(cfg, args, producers) -> list[tuple[Unit, int]]:

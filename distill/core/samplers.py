@@ -119,6 +119,42 @@ def sample_ancestral(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond:
     return integrate(denoise, z, ts, step, cond, clip_x, callback, progress, "ancestral")
 
 
+def renoise_step(z_k: torch.Tensor, alpha_k, sigma_k, alpha_s, sigma_s, noise: torch.Tensor) -> torch.Tensor:
+    """Forward diffusion from time k back up to s > k (PD Eq. 1, q(z_s | z_k)): z_s = (alpha_s / alpha_k) z_k +
+    sigma_{s|k} eps with sigma^2_{s|k} = sigma_s^2 - (alpha_s / alpha_k)^2 sigma_k^2 (= (1 - e^{lambda_s - lambda_k})
+    sigma_s^2)."""
+    ratio = alpha_s / alpha_k
+    std = (sigma_s**2 - ratio**2 * sigma_k**2).clamp_min(0.0).sqrt()
+    return ratio.to(z_k.dtype) * z_k + std.to(z_k.dtype) * noise
+
+
+@register_sampler("renoise", "S (2 forward, 1 back; reconstructed)", stochastic=True)
+def sample_renoise(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
+                   noise: SeededNoise | None = None, callback: Callback = None, progress: bool = False, *,
+                   clip_x: bool = True, schedule: CosineSchedule | None = None) -> torch.Tensor:
+    """The N-step stochastic sampler of Meng et al. (2023), a RECONSTRUCTION (the paper's equations are not
+    published; ../shared/papers PUBLISHED.md 2(c)): from t = ts[i], one deterministic DDIM step of twice the step
+    length to k = ts[i + 2], then forward noise back to s = ts[i + 1] (`renoise_step`); the last step returns x-hat
+    (deterministic). One evaluation per step, N in all; per-sample noise from `noise` (batch-size independent)."""
+    if noise is None or len(noise) != z.shape[0]:
+        raise ValueError(f"the renoise sampler needs a noise source with one generator per sample "
+                         f"({z.shape[0]}), got {None if noise is None else len(noise)}")
+    schedule = schedule or CosineSchedule()
+    steps = len(ts) - 1
+    if steps < 1:
+        raise ValueError(f"a time grid needs at least 2 times, got {len(ts)}")
+    for i in tqdm(range(steps), desc="renoise", disable=not progress, leave=False):
+        x_hat = predict_x(denoise, z, ts[i], cond, clip_x)
+        if callback is not None:
+            callback(i, z, x_hat)
+        if i == steps - 1:
+            return x_hat
+        (a_t, s_t), (a_k, s_k), (a_s, s_s) = (schedule.alpha_sigma(u) for u in (ts[i], ts[i + 2], ts[i + 1]))
+        z_k = ddim_step(x_hat, z, *(c.to(z.dtype) for c in (a_t, s_t, a_k, s_k)))  # 2 steps forward
+        z = renoise_step(z_k, a_k, s_k, a_s, s_s, noise.randn_like(z))  # 1 step back
+    raise AssertionError("unreachable")
+
+
 def run_sampler(
     name: str,
     denoise: Denoiser,

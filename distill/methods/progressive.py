@@ -7,6 +7,7 @@ of any teacher denoiser (trained, analytic or imported), and the loss is w(lambd
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Optional
 
 import torch
@@ -52,18 +53,28 @@ def distillation_target(
     return torch.where(last, x_mid, x_target)
 
 
+def label_conditions(labels: Optional[torch.Tensor], gen: torch.Generator) -> Cond:
+    """PD's conditions of a batch: its class labels, if the data have them (nothing is drawn)."""
+    return None if labels is None else {"label": labels}
+
+
+# draw_cond(labels, gen) -> cond: a batch's per-sample conditions (guided distillation adds a drawn w; distill.methods
+# .guided), drawn from `gen` after the batch, its times and its noise
+DrawCond = Callable[[Optional[torch.Tensor], torch.Generator], Cond]
+
+
 def distillation_loss(
     student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, n_steps: int, weighting: str,
-    gen: torch.Generator, labels: Optional[torch.Tensor] = None,
+    gen: torch.Generator, labels: Optional[torch.Tensor] = None, draw_cond: DrawCond = label_conditions,
 ) -> torch.Tensor:
     """One Monte-Carlo estimate of PD Algorithm 2's loss for a batch x (noise and times drawn from `gen`, for the
-    whole batch; a rank of a data-parallel run keeps its rows)."""
+    whole batch; a rank of a data-parallel run keeps its rows). Teacher and student see the same conditions."""
     n = global_batch(x.shape[0])
     t = local_rows(student_times(n_steps, n, gen))
     eps = local_rows(torch.randn((n, *x.shape[1:]), generator=gen)).to(x.device)
     alpha, sigma = student.schedule.alpha_sigma(t)
     z_t = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps
-    cond = None if labels is None else {"label": labels}
+    cond = draw_cond(labels, gen)
     with torch.no_grad():
         x_target = distillation_target(teacher, z_t, t, n_steps, cond, student.schedule)
     x_hat = student(z_t, t.to(x.dtype), cond)
@@ -73,12 +84,12 @@ def distillation_loss(
 
 def make_distillation_loss(
     student: NetworkDenoiser, teacher: Denoiser, data: torch.Tensor, labels: Optional[torch.Tensor],
-    batch_size: int, n_steps: int, weighting: str, random_flip: bool = False,
+    batch_size: int, n_steps: int, weighting: str, random_flip: bool = False, draw_cond: DrawCond = label_conditions,
 ):
     """A loss_fn(net, gen) for `distill.core.training.train`: a batch from `gen`, then Algorithm 2's loss."""
 
     def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
         x, y = draw_batch(data, labels, batch_size, random_flip, gen)
-        return distillation_loss(student, teacher, x, n_steps, weighting, gen, y)
+        return distillation_loss(student, teacher, x, n_steps, weighting, gen, y, draw_cond)
 
     return loss_fn

@@ -1,4 +1,5 @@
-"""Step: one round of Progressive Distillation (PD Algorithm 2): a student of N steps from a teacher of 2N steps.
+"""Step: one round of Progressive Distillation (PD Algorithm 2): a student of N steps from a teacher of 2N steps;
+shared by PD and guided distillation's stage two (whose students also take a guidance weight w).
 
 The student starts from the teacher's weights (same architecture; dropout from pd.<experiment>.train), the optimizer
 is new and the learning rate anneals linearly to 0 over the round. The teacher is the previous round's student, or
@@ -20,36 +21,51 @@ from distill.core.provenance import write_record
 from distill.core.denoiser import NetworkDenoiser
 from distill.core.training import LossFn, TrainConfig, precision_record, train
 from distill.data import load_dataset
-from distill.methods.progressive import make_distillation_loss
+from distill.methods.progressive import DrawCond, label_conditions, make_distillation_loss
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
 from distill.pipeline.train_teacher import SUMMARY, WEIGHTS
 
 
-def teacher_sampler_steps(teacher_cfg: dict[str, Any], experiment: dict[str, Any]) -> int:
-    """Steps of the sampler the student imitates: a student's own steps, or pd.<experiment>.teacher_steps."""
-    return teacher_cfg["steps"] if teacher_cfg.get("kind") == "pd-student" else experiment["teacher_steps"]
+def teacher_sampler_steps(teacher_cfg: dict[str, Any], start_steps: int, kind: str = "pd-student") -> int:
+    """Steps of the sampler the student imitates: a previous round's student's own steps (a model of `kind`), or
+    `start_steps` for the first round's teacher (pd.<experiment>.teacher_steps)."""
+    return teacher_cfg["steps"] if teacher_cfg.get("kind") == kind else start_steps
 
 
 def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: str | Path, out_dir: str | Path,
         threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    device = setup_torch(threads, cfg["device"])
-    ecfg, out_dir = experiment_profile(cfg, "pd", experiment), Path(out_dir)
+    """One PD round of pd.experiments.<experiment> (`run_round` with PD's settings)."""
     exp = method_experiments(cfg, "pd")[experiment]
+    _, teacher_cfg = load_weights(teacher_path)
+    return run_round(cfg, experiment_profile(cfg, "pd", experiment), experiment, exp, student_steps,
+                     round_updates(exp, student_steps), teacher_sampler_steps(teacher_cfg, exp["teacher_steps"]),
+                     teacher_path, out_dir, kind="pd-student", desc=f"PD {experiment}", threads=threads,
+                     progress=progress)
+
+
+def run_round(cfg: dict[str, Any], ecfg: dict[str, Any], experiment: str, exp: dict[str, Any], student_steps: int,
+              updates: int, n_teacher: int, teacher_path: str | Path, out_dir: str | Path, kind: str, desc: str,
+              draw_cond: DrawCond = label_conditions, threads: int | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """One halving round of any method that distils rounds (PD; guided distillation's stage two, whose conditions
+    add a drawn w): `exp` gives train, weighting and seed; `ecfg` the profile as the experiment sees it (its data);
+    the student is a model of `kind` with `student_steps` steps, the teacher samples with `n_teacher` steps."""
+    device = setup_torch(threads, cfg["device"])
+    out_dir = Path(out_dir)
     teacher_tensors, teacher_cfg = load_weights(teacher_path)
-    n_teacher = teacher_sampler_steps(teacher_cfg, exp)
     if n_teacher != 2 * student_steps:
         raise ConfigError(f"{teacher_path} samples with {n_teacher} steps; a student of {student_steps} steps "
                           f"distils a teacher of {2 * student_steps}")
     settings = exp["train"]
-    updates = round_updates(exp, student_steps)
     model_cfg = {
-        **teacher_cfg, "kind": "pd-student", "experiment": experiment, "steps": student_steps,
+        **teacher_cfg, "kind": kind, "experiment": experiment, "steps": student_steps,
         "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
         "network": {**teacher_cfg["network"], "dropout": settings["dropout"]},
         "distill": {"weighting": exp["weighting"], "updates": updates, "seed": exp["seed"], **settings},
     }
     model_cfg.pop("status", None)
     model_cfg.pop("precision", None)  # the teacher's
+    model_cfg.pop("sampling", None)  # a stage-one student's record: a round student samples with its own steps
     model_cfg.update(precision_record(cfg["precision"]))
     base = {"experiment": experiment, "student_steps": student_steps, "teacher_steps": n_teacher,
             "profile": cfg["profile"], "batch_size": settings["batch_size"]}
@@ -64,12 +80,11 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
     data = load_dataset(ecfg["data"])
     teacher, _ = load_denoiser(teacher_path, device)
     teacher.requires_grad_(False)
-    student, loss_fn = distillation_step(exp, data, model_cfg, teacher, student_steps, device)
+    student, loss_fn = distillation_step(exp, data, model_cfg, teacher, student_steps, device, draw_cond)
     load_into(student.net, teacher_tensors, teacher_path)  # theta <- eta
     train_cfg = TrainConfig.from_params({**settings, "steps": updates, "precision": cfg["precision"]}, exp["seed"])
     result, weights = train(student.net, loss_fn, train_cfg, out_dir,
-                            desc=f"PD {experiment} {n_teacher}->{student_steps}", progress=progress,
-                            fingerprint=model_cfg)
+                            desc=f"{desc} {n_teacher}->{student_steps}", progress=progress, fingerprint=model_cfg)
     summary = {**result.summary(), **base,
                # network evaluations per image: 2 teacher forwards + 1 student forward and backward
                "teacher_forwards": 2 * result.images_seen}
@@ -80,14 +95,15 @@ def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: 
 
 
 def distillation_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher: NetworkDenoiser,
-                      student_steps: int, device: torch.device | str = "cpu") -> tuple[NetworkDenoiser, LossFn]:
-    """A freshly initialised student (seeded; `run` then copies the teacher's weights into it) and its Algorithm 2
-    loss against the frozen `teacher`: what `run` trains and the throughput benchmarks time."""
+                      student_steps: int, device: torch.device | str = "cpu",
+                      draw_cond: DrawCond = label_conditions) -> tuple[NetworkDenoiser, LossFn]:
+    """A freshly initialised student (seeded; `run_round` then copies the teacher's weights into it) and its
+    Algorithm 2 loss against the frozen `teacher`: what a round trains and the throughput benchmarks time."""
     settings = exp["train"]
     torch.manual_seed(exp["seed"])
     student = build_denoiser(model_cfg).to(device)
     labels = data.label_tensor()
     loss_fn = make_distillation_loss(student, teacher, data.model_tensor().to(device),
                                      None if labels is None else labels.to(device), settings["batch_size"],
-                                     student_steps, exp["weighting"], settings["random_flip"])
+                                     student_steps, exp["weighting"], settings["random_flip"], draw_cond)
     return student, loss_fn

@@ -28,6 +28,7 @@ REGISTERED = (
     "pd",  # Progressive Distillation (Salimans & Ho 2022)
     "kd",  # Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2
     "sfd",  # Simple and Fast Distillation (Zhou et al. 2024): the EDM solvers, SFD, SFD-v, the second stage
+    "guided",  # On Distillation of Guided Diffusion Models (Meng et al. 2023): w-conditioned students, D/S samplers
 )
 
 

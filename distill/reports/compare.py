@@ -24,6 +24,7 @@ from distill.reports.pdf import save_pdf, table_page, text_page
 from distill.reports.reproduced import KEYS, collect
 
 PAPER_SCALE = "paper"
+UNKNOWN_W = "w unknown"  # published.csv's guidance of a row whose paper does not state its w
 
 
 def implemented() -> dict[tuple[str, str], set[str] | None]:
@@ -121,6 +122,8 @@ def _label(r: Any) -> str:
         parts.append(LABELS.get(r.sampler, r.sampler))
     if r.steps:
         parts.append(f"{r.steps} step{'' if r.steps == '1' else 's'}")
+    if getattr(r, "guidance", ""):
+        parts.append(r.guidance if r.guidance == UNKNOWN_W else f"w = {r.guidance}")
     return ", ".join(parts) + f" — {r.metric}"
 
 
@@ -152,7 +155,9 @@ def claim_rows(c: Comparison) -> list[list[str]]:
 
 def missing_rows(c: Comparison) -> list[list[str]]:
     rows = [[f"{r.paper} {r.table}", f"{r.dataset} {int(r.resolution)}px", _label(r), _published_text(r),
-             "not reproduced by this run"] for r in c.missing.itertuples()]
+             "the published row states no guidance weight: never matched to a reproduced w"
+             if getattr(r, "guidance", "") == UNKNOWN_W else "not reproduced by this run"]
+            for r in c.missing.itertuples()]
     rows += [[f"{r.paper} {r.table}", "", f"{r.n} published number(s)", "",
               "other papers' baselines in this table: not part of this suite" if (r.paper, r.table) in c.tables
               else "not implemented yet: a later method of this suite"] for r in c.not_implemented.itertuples()]

@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-KEYS = ["paper", "table", "dataset", "method", "parameterization", "weighting", "sampler", "steps", "metric"]
+KEYS = ["paper", "table", "dataset", "method", "parameterization", "weighting", "sampler", "steps", "guidance",
+        "metric"]
 COLUMNS = KEYS + ["reproduced", "status", "run_dataset", "run_resolution", "experiment", "cost_seconds",
                   "cost_images", "cost_teacher_evals"]
 

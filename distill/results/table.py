@@ -2,11 +2,12 @@
 
 One row per (method, experiment, model, sampler, grid, steps, seed range, metric) with the model's cost:
 
-  profile, method, experiment, dataset, resolution, teacher, model, sampler, options, grid, steps, nfe,
+  profile, method, experiment, dataset, resolution, teacher, model, sampler, options, grid, steps, nfe, guidance,
   seed_range ('min', 'mean' or the range index 0, 1, ...), metric, value, status,
   cost_seconds, cost_images, cost_teacher_evals, commit, machine
 
-NFE counts network evaluations (two per step for a guided denoiser). The cost is what producing the model took from
+NFE counts network evaluations (two per step for a guided denoiser). `guidance` is the classifier-free guidance weight
+w of a guided sample (a guided teacher's, or the w a guided-distillation student is given); empty when unguided. The cost is what producing the model took from
 its teacher (a teacher: its training; a PD student: every round down to it; a KD student: generating its pairs and
 training), in wall seconds, images through the trained network, and teacher network evaluations. `commit` and
 `machine` say where the evaluation was made (the code's git commit, '+dirty' when the code differed from it, and the
@@ -29,7 +30,7 @@ import pandas as pd
 from distill.core.checkpoint import atomic_write
 
 COLUMNS = ["profile", "method", "experiment", "dataset", "resolution", "teacher", "model", "sampler", "options",
-           "grid", "steps", "nfe", "seed_range", "metric", "value", "status", "cost_seconds", "cost_images",
+           "grid", "steps", "nfe", "guidance", "seed_range", "metric", "value", "status", "cost_seconds", "cost_images",
            "cost_teacher_evals", "commit", "machine"]
 KEY = [c for c in COLUMNS if c not in ("value", "status", "cost_seconds", "cost_images", "cost_teacher_evals",
                                        "commit", "machine")]
@@ -86,7 +87,8 @@ def read(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
         if not p.is_file():
             raise FileNotFoundError(f"results table part {p} not found: build it with Snakemake (its method's report)")
         df = pd.read_csv(p, dtype={"seed_range": str, "options": str, "steps": "Int64", "nfe": "Int64",
-                                   "resolution": "Int64", "commit": str, "machine": str}, keep_default_na=False,
+                                   "resolution": "Int64", "commit": str, "machine": str,
+                                   "guidance": str}, keep_default_na=False,
                          na_values={"value": [""]})
         missing = [c for c in COLUMNS if c not in df]
         if missing:

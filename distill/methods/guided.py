@@ -1,0 +1,95 @@
+"""Guided distillation (Meng et al., CVPR 2023), pixel space: its math, for any denoiser.
+
+The teacher is classifier-free guided, x-hat^w = (1 + w) x-hat_c - w x-hat_null (distill.core.guidance), two network
+evaluations per call. Stage one trains a w-conditioned student to match it at all t (PUBLISHED.md 2(c)):
+
+    min E_{w ~ U[w_min, w_max], t ~ U[0, 1], x ~ p_data} [ omega(lambda_t) || x-hat_eta1(z_t, c, w) - x-hat^w_theta(z_t, c) ||^2 ]
+
+(omega, "a pre-specified weighting function", is not published: a setting). Stage two is PD (distill.methods.
+progressive) with w kept as an input: `w_conditions` draws a w per sample for each batch, teacher and student see it.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from distill.core.denoiser import Cond, Denoiser, NetworkDenoiser
+from distill.core.distributed import global_batch, local_rows
+from distill.core.guidance import GuidedDenoiser
+from distill.core.schedule import broadcast_like
+from distill.core.weighting import loss_weight
+from distill.methods.batches import draw_batch
+from distill.methods.progressive import DrawCond
+
+W = "w"  # the students' scalar condition: the guidance weight
+
+
+def check_w_range(w_range: tuple[float, float]) -> tuple[float, float]:
+    """[w_min, w_max] with 0 <= w_min <= w_max (w_min = w_max: a fixed-w student)."""
+    lo, hi = (float(v) for v in w_range)
+    if not (0.0 <= lo <= hi < float("inf")):
+        raise ValueError(f"guidance range [w_min, w_max] must satisfy 0 <= w_min <= w_max < inf, got {list(w_range)}")
+    return lo, hi
+
+
+def draw_w(n: int, w_range: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
+    """w ~ U[w_min, w_max] for n samples (float32), drawn on the CPU generator."""
+    lo, hi = check_w_range(w_range)
+    return lo + (hi - lo) * torch.rand(n, generator=gen)
+
+
+def w_conditions(w_range: tuple[float, float]) -> DrawCond:
+    """Stage two's conditions of a batch: its labels and a w ~ U[w_min, w_max] per sample (drawn for the whole batch,
+    a rank of a data-parallel run keeps its rows)."""
+    check_w_range(w_range)
+
+    def draw(labels: Optional[torch.Tensor], gen: torch.Generator) -> Cond:
+        if labels is None:
+            raise ValueError("guided distillation needs class-conditional data (data.conditional: true)")
+        w = local_rows(draw_w(global_batch(labels.shape[0]), w_range, gen)).to(labels.device)
+        return {"label": labels, W: w}
+
+    return draw
+
+
+def guided_target(teacher: Denoiser, z_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, w: torch.Tensor,
+                  null_label: int) -> torch.Tensor:
+    """The guided teacher's x-hat^w(z_t, c) with a w per sample (not clipped, as PD's targets)."""
+    return GuidedDenoiser(teacher, w, null_label)(z_t, t, {"label": labels})
+
+
+def stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, labels: torch.Tensor,
+                   w_range: tuple[float, float], weighting: str, null_label: int,
+                   gen: torch.Generator) -> torch.Tensor:
+    """One Monte-Carlo estimate of stage one's loss for a batch (x, c): t ~ U[0, 1], eps, w drawn from `gen` for
+    the whole batch (a rank keeps its rows); omega(lambda_t) = `weighting` (distill.core.weighting)."""
+    n = global_batch(x.shape[0])
+    t = local_rows(torch.rand(n, generator=gen, dtype=torch.float64))
+    eps = local_rows(torch.randn((n, *x.shape[1:]), generator=gen)).to(x.device)
+    w = local_rows(draw_w(n, w_range, gen)).to(x.device)
+    alpha, sigma = student.schedule.alpha_sigma(t)
+    z_t = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps
+    t_in = t.to(x.dtype).to(x.device)
+    with torch.no_grad():
+        target = guided_target(teacher, z_t, t_in, labels, w, null_label)
+    x_hat = student(z_t, t_in, {"label": labels, W: w})
+    mse = (x_hat - target).pow(2).flatten(1).mean(dim=1)
+    return (loss_weight(weighting, student.schedule.logsnr(t)).to(x.dtype).to(x.device) * mse).mean()
+
+
+def make_stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, data: torch.Tensor, labels: torch.Tensor,
+                        batch_size: int, w_range: tuple[float, float], weighting: str, null_label: int,
+                        random_flip: bool = False):
+    """A loss_fn(net, gen) for `distill.core.training.train`: a batch from `gen`, then `stage_one_loss`."""
+    if labels is None:
+        raise ValueError("guided distillation needs class-conditional data (data.conditional: true)")
+    check_w_range(w_range)
+
+    def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
+        x, y = draw_batch(data, labels, batch_size, random_flip, gen)
+        return stage_one_loss(student, teacher, x, y, w_range, weighting, null_label, gen)
+
+    return loss_fn

@@ -1,0 +1,484 @@
+"""Guided distillation (Meng et al., CVPR 2023), pixel space, as a plug-in: a classifier-free-guided teacher, the
+w-conditioned student (stage one), progressive rounds with w (stage two, PD's round step shared), deterministic (D)
+and stochastic (S) samplers of the students, w sweeps, and students distilled at one fixed w as the baseline.
+
+No official code of this paper exists: every setting the paper leaves open is a named setting of params.yaml whose
+comment says so (PUBLISHED.md 2(b)).
+
+Files: math distill/methods/guided.py (and distill/methods/progressive.py for the rounds, distill/core/guidance.py
+for the guided teacher, the `renoise` sampler in distill/core/samplers.py); steps and card here; rules
+workflows/methods/guided.smk; report distill/reports/guided.py; claims distill/claims/guided.py; params section
+`guided` (schema workflows/schema/methods/guided.json).
+Outputs under results/<profile>: guided/<experiment>/teacher/ (the guided teacher), guided/<experiment>/<line>/stage1
+and <line>/n<N> (students: `w` the w-conditioned line, `w<value>` a fixed-w line; DVC), guided_metrics/<experiment>/
+<model>/<sampler>-n<steps>/w<w>.json (one evaluation per w of a sweep), rows/guided-<experiment>.csv,
+guided_<experiment>.json; reports/guided_<experiment>.pdf and .csv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
+from distill.commands.paths import output, run_folder
+from distill.commands.spec import Command
+from distill.plugins import Method, TrainingStep, named
+from distill.results.plots import LOSS_XY
+
+LABEL = "Guided distillation (Meng et al., 2023)"
+LABEL_FIXED = "Guided distillation, fixed w"
+TEACHER_LABEL = "guided teacher"
+W_LINE = "w"  # the w-conditioned student's line; a fixed-w line is 'w<value>'
+STUDENT_SAMPLERS = {"ddim": "D", "renoise": "S"}  # the paper's deterministic and stochastic samplers
+TEACHER_SAMPLERS = ("ddim", "ancestral")  # the teacher's baselines at the students' NFE
+KIND_STAGE_ONE, KIND_ROUND = "guided-stage-one", "guided-student"
+
+
+def wtag(w: float) -> str:
+    """A guidance weight in file names and labels: 0.3 -> '0.3', 1.0 -> '1'."""
+    return f"{float(w):g}"
+
+
+def fixed_line(w: float) -> str:
+    return f"{W_LINE}{wtag(w)}"
+
+
+def lines(exp: dict[str, Any]) -> list[str]:
+    """The w-conditioned line and one line per fixed w of the baseline."""
+    return [W_LINE] + [fixed_line(w) for w in exp["fixed_w"]["weights"]]
+
+
+def line_w_range(exp: dict[str, Any], line: str) -> tuple[float, float]:
+    """The w range a line's students are trained on: w_range, or [w, w] for a fixed-w line."""
+    if line == W_LINE:
+        return tuple(exp["w_range"])
+    for w in exp["fixed_w"]["weights"]:
+        if line == fixed_line(w):
+            return float(w), float(w)
+    raise ValueError(f"unknown guided line {line!r}; lines of this experiment: {lines(exp)}")
+
+
+def round_steps(start: int, last: int = 1) -> list[int]:
+    """The students' steps, round by round: start/2, start/4, ..., last."""
+    from distill.pipeline.pd_layout import check_power_of_two
+
+    check_power_of_two(start, "guided stage_two.start_steps")
+    out, n = [], start // 2
+    while n >= last:
+        out.append(n)
+        n //= 2
+    return out
+
+
+def line_steps(exp: dict[str, Any], line: str) -> list[int]:
+    """The rounds of a line: down to the fewest of student_steps (w line) or to fixed_w.steps (fixed lines)."""
+    return round_steps(exp["stage_two"]["start_steps"],
+                       min(exp["student_steps"]) if line == W_LINE else exp["fixed_w"]["steps"])
+
+
+def round_updates(exp: dict[str, Any], steps: int) -> int:
+    s = exp["stage_two"]
+    return s["updates_last_rounds"] if steps <= 2 else s["updates_per_round"]
+
+
+def paths(results: str, experiment: str) -> dict[str, str]:
+    """Where one experiment's files live (workflows/methods/guided.smk and distill/reports/guided.py); {gline},
+    {gmodel}, {gsampler}, {gsteps} are Snakemake wildcards."""
+    base = f"{results}/guided/{experiment}"
+    return {"teacher": f"{base}/teacher", "stage_one": f"{base}/{{gline}}/stage1", "round": f"{base}/{{gline}}/n{{gsteps}}",
+            "sweep": f"{results}/guided_metrics/{experiment}/{{gmodel}}/{{gsampler}}-n{{gsteps}}"}
+
+
+def model_id(line: str, steps: int) -> str:
+    """A student's name in metrics paths and the results table: '<line>-n<N>'."""
+    return f"{line}-n{steps}"
+
+
+def sweeps(exp: dict[str, Any]) -> list[tuple[str, str, int, list[float]]]:
+    """Every (model, sampler, steps, weights) evaluated: the teacher's baselines at the students' NFE (steps NFE/2,
+    DDIM and ancestral) and its full-step DDIM; the w-line students with D and S at every step count of
+    `student_steps` (S from 2 steps: at one step it is D); each fixed-w student at its own w."""
+    out: list[tuple[str, str, int, list[float]]] = []
+    sweep = [float(w) for w in exp["sweep"]]
+    for n in exp["student_steps"]:
+        if n >= 2:
+            out += [("teacher", s, n // 2, sweep) for s in TEACHER_SAMPLERS]
+    out.append(("teacher", "ddim", exp["teacher_steps"], sweep))
+    for n in exp["student_steps"]:
+        out += [(model_id(W_LINE, n), s, n, sweep) for s in STUDENT_SAMPLERS if s == "ddim" or n >= 2]
+    n = exp["fixed_w"]["steps"]
+    for w in exp["fixed_w"]["weights"]:
+        out += [(model_id(fixed_line(w), n), s, n, [float(w)]) for s in STUDENT_SAMPLERS if s == "ddim" or n >= 2]
+    return out
+
+
+def model_path(results: str, experiment: str, model: str) -> str:
+    """model.safetensors of 'teacher' or '<line>-n<N>'."""
+    p = paths(results, experiment)
+    if model == "teacher":
+        return f"{p['teacher']}/model.safetensors"
+    line, _, n = model.rpartition("-n")
+    return p["round"].format(gline=line, gsteps=n) + "/model.safetensors"
+
+
+# ---- steps ----
+
+def stage_one_settings(exp: dict[str, Any]) -> dict[str, Any]:
+    """Stage one as `distill.core.training.train` reads it: the shared train settings, its updates and weighting."""
+    return {**exp["train"], "weighting": exp["stage_one"]["weighting"], "updates": exp["stage_one"]["updates"]}
+
+
+def student_config(teacher_cfg: dict[str, Any], exp: dict[str, Any], experiment: str, line: str) -> dict[str, Any]:
+    """The stage-one student's model config: the teacher's network with a `w` scalar condition added (a fixed-w line
+    keeps the input, constant: one code path) and the distillation's dropout."""
+    network = dict(teacher_cfg["network"])
+    network["scalar_conditions"] = list(network.get("scalar_conditions") or []) + ["w"]
+    network["dropout"] = exp["train"]["dropout"]
+    cfg = {k: v for k, v in teacher_cfg.items() if k not in ("status", "precision")}
+    return {**cfg, "kind": KIND_STAGE_ONE, "experiment": experiment, "line": line,
+            "w_range": list(line_w_range(exp, line)), "network": network}
+
+
+def stage_one_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher, line: str, device="cpu"):
+    """A freshly initialised stage-one student (seeded; `train_stage_one` then loads the teacher's weights, the new
+    w embedding zeroed) and its loss against the guided teacher: what stage one trains and the benchmarks time."""
+    import torch
+
+    from distill.methods.guided import make_stage_one_loss
+    from distill.pipeline.common import build_denoiser
+
+    torch.manual_seed(exp["seed"])
+    student = build_denoiser(model_cfg).to(device)
+    labels = data.label_tensor()
+    if labels is None:
+        raise ValueError("guided distillation needs class-conditional data: set data.conditional: true in the "
+                         "experiment's data section")
+    loss_fn = make_stage_one_loss(student, teacher, data.model_tensor().to(device), labels.to(device),
+                                  exp["train"]["batch_size"], line_w_range(exp, line), exp["stage_one"]["weighting"],
+                                  null_label=data.num_classes, random_flip=exp["train"]["random_flip"])
+    return student, loss_fn
+
+
+def train_stage_one(cfg: dict[str, Any], experiment: str, line: str, teacher_path: str | Path, out_dir: str | Path,
+                    threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Step: stage one of a line (resumable): the w-conditioned student from the guided teacher's weights."""
+    from distill.config import experiment_profile
+    from distill.core import distributed
+    from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
+    from distill.core.provenance import write_record
+    from distill.core.training import TrainConfig, precision_record, train
+    from distill.data import load_dataset
+    from distill.pipeline.common import load_denoiser, setup_torch
+    from distill.pipeline.train_teacher import SUMMARY, WEIGHTS
+
+    device = setup_torch(threads, cfg["device"])
+    exp, out_dir = cfg["guided"]["experiments"][experiment], Path(out_dir)
+    tensors, teacher_cfg = load_weights(teacher_path)
+    if teacher_cfg.get("status", "completed") != "completed":
+        raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
+    if not teacher_cfg["network"].get("null_label"):
+        raise ValueError(f"{teacher_path} has no null label: guided distillation needs a teacher trained with label "
+                         "dropout (network.null_label and teacher_training.label_dropout of the experiment)")
+    settings = stage_one_settings(exp)
+    model_cfg = {**student_config(teacher_cfg, exp, experiment, line),
+                 "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
+                 "distill": {"seed": exp["seed"], **settings}}
+    model_cfg.update(precision_record(cfg["precision"]))
+    data = load_dataset(experiment_profile(cfg, "guided", experiment)["data"])
+    teacher, _ = load_denoiser(teacher_path, device)
+    teacher.requires_grad_(False)
+    student, loss_fn = stage_one_step(exp, data, model_cfg, teacher, line, device)
+    load_into(student.net, tensors, teacher_path, new_conditions=("w",))  # the conditional teacher, bit for bit
+    result, weights = train(student.net, loss_fn,
+                            TrainConfig.from_params({**exp["train"], "steps": settings["updates"],
+                                                     "precision": cfg["precision"]}, exp["seed"]), out_dir,
+                            desc=f"guided {experiment} stage one ({line})", progress=progress, fingerprint=model_cfg)
+    summary = {**result.summary(), "experiment": experiment, "line": line, "profile": cfg["profile"],
+               "w_range": list(line_w_range(exp, line)), "batch_size": exp["train"]["batch_size"],
+               # network evaluations: the guided teacher's two per image (conditional and unconditional)
+               "teacher_forwards": 2 * result.images_seen}
+    if distributed.is_main():
+        save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
+        write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
+    return summary
+
+
+def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: int, teacher_path: str | Path,
+              out_dir: str | Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Step: one stage-two round of a line (PD's round step with w drawn per sample and given to both networks)."""
+    from distill.config import experiment_profile
+    from distill.core.checkpoint import load_weights
+    from distill.methods.guided import w_conditions
+    from distill.pipeline import distill_round
+
+    exp = cfg["guided"]["experiments"][experiment]
+    _, teacher_cfg = load_weights(teacher_path)
+    if teacher_cfg.get("kind") not in (KIND_STAGE_ONE, KIND_ROUND):
+        raise ValueError(f"{teacher_path} is not a guided-distillation student (kind {teacher_cfg.get('kind')!r}): a "
+                         "round distils the stage-one student or the previous round's")
+    n_teacher = distill_round.teacher_sampler_steps(teacher_cfg, exp["stage_two"]["start_steps"], KIND_ROUND)
+    round_exp = {"train": exp["train"], "weighting": exp["stage_two"]["weighting"], "seed": exp["seed"]}
+    return distill_round.run_round(cfg, experiment_profile(cfg, "guided", experiment), experiment, round_exp,
+                                   student_steps, round_updates(exp, student_steps), n_teacher, teacher_path, out_dir,
+                                   kind=KIND_ROUND, desc=f"guided {experiment} ({line})",
+                                   draw_cond=w_conditions(line_w_range(exp, line)), threads=threads,
+                                   progress=progress)
+
+
+def sweep(cfg: dict[str, Any], experiment: str, model: str, sampler: str, steps: int, weights: list[float],
+          reference: str, extractor_weights: str | None, out_dir: str | Path, threads: int | None = None,
+          progress: bool = True) -> list[dict[str, Any]]:
+    """Step: sample and evaluate one model with one sampler at every w of `weights` (one job, so the extractor and
+    the reference load once): a guided teacher is wrapped in classifier-free guidance at w, a student is given w as
+    its condition. Writes <out_dir>/w<w>.json (metrics record, `guidance` in its sampling record) and .png."""
+    import tempfile
+
+    from distill.core.checkpoint import load_weights
+    from distill.pipeline import evaluate, sample
+
+    exp = cfg["guided"]["experiments"][experiment]
+    ecfg = {**cfg, "evaluation": {**cfg["evaluation"], "kid_subsets": exp["kid_subsets"]}}
+    _, model_cfg = load_weights(model_path_of(model, out_dir, cfg, experiment))
+    student = "w" in (model_cfg["network"].get("scalar_conditions") or [])
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    for w in weights:
+        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+            samples = Path(tmp) / "samples.npz"
+            sample.run(ecfg, model_path_of(model, out_dir, cfg, experiment), sampler, samples, threads, progress,
+                       steps=steps, **({"cond": {"w": w}} if student else {"guidance": w}))
+            records.append(evaluate.run(ecfg, samples, reference, out_dir / f"w{wtag(w)}.json",
+                                        out_dir / f"w{wtag(w)}.png", extractor_weights, threads))
+    return records
+
+
+def model_path_of(model: str, out_dir: str | Path, cfg: dict[str, Any], experiment: str) -> str:
+    """A swept model's weights, under the results folder its metrics folder lies in."""
+    results = str(Path(out_dir)).split("/guided_metrics/")[0]
+    return model_path(results, experiment, model)
+
+
+# ---- commands ----
+
+def _weights(text: str) -> list[float]:
+    from distill.commands.options import finite_float
+
+    values = [finite_float(v) for v in text.split(",") if v.strip()]
+    if not values or any(v < 0 for v in values):
+        raise ValueError(f"--weights must list guidance weights >= 0, e.g. 0,0.3,1; got {text!r}")
+    return values
+
+
+def _stage_one(args, cfg, progress):
+    s = train_stage_one(cfg, args.experiment, args.line, args.teacher, args.out, args.threads, progress)
+    print(f"{s['status']} after {s['steps']} updates")
+
+
+def _round(args, cfg, progress):
+    s = run_round(cfg, args.experiment, args.line, args.student_steps, args.teacher, args.out, args.threads, progress)
+    print(f"{s['status']} after {s['steps']} updates")
+
+
+def _sweep(args, cfg, progress):
+    records = sweep(cfg, args.experiment, args.model, args.sampler, args.steps, _weights(args.weights),
+                    args.reference, args.extractor_weights, args.out_dir, args.threads, progress)
+    for r in records:
+        m = r.get("metrics") or {}
+        print(f"w {r['sampling'].get('guidance', r['sampling'].get('cond_w'))}: {r['status']}"
+              + (f", FID {m['fid']['min']:.3f}, IS {m['is']['min']:.3f}" if m else ""))
+
+
+def _line_option(p):
+    p.add_argument("--line", default=W_LINE,
+                   help=f"'{W_LINE}' (the w-conditioned student, w ~ U[w_range]) or 'w<value>' (a fixed_w.weights "
+                        "student, the baseline)")
+
+
+def _stage_one_options(p):
+    _line_option(p)
+    p.add_argument("--teacher", required=True, help="model.safetensors of the guided teacher (trained with a null label)")
+    run_folder(p, "model.safetensors, model.json, summary.json")
+
+
+def _round_options(p):
+    _line_option(p)
+    p.add_argument("--student-steps", type=positive_int, required=True, help="N, the student's sampling steps")
+    p.add_argument("--teacher", required=True, help="model.safetensors of the stage-one student or of the previous "
+                                                    "round's (2N steps)")
+    run_folder(p, "model.safetensors, model.json, summary.json")
+
+
+def _sweep_options(p):
+    from distill.core.samplers import SAMPLERS
+
+    p.add_argument("--model", required=True, help="'teacher' or '<line>-n<N>' (a student of this experiment)")
+    p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS))
+    p.add_argument("--steps", type=positive_int, required=True, help="sampling steps")
+    p.add_argument("--weights", required=True, help="comma-separated guidance weights, e.g. 0,0.3,1,2,4")
+    p.add_argument("--reference", required=True, help="reference statistics (.npz) of the data")
+    extractor_weights_option(p)
+    output(p, "--out-dir", folder=True, required=True, help="folder of the metrics records w<w>.json and grids")
+
+
+def _report_options(p):
+    report_io(p, "output JSON summary (DVC metrics; claim subject)")
+    floor_option(p)
+    p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
+
+
+def stage_one_work(cfg, args, producers):
+    from distill.bench.work import Unit
+
+    exp = cfg["guided"]["experiments"][args.experiment]
+    return [(Unit("train", ("guided", args.experiment), ("guided", "stage_one")), exp["stage_one"]["updates"])]
+
+
+def round_work(cfg, args, producers):
+    from distill.bench.work import Unit
+
+    exp = cfg["guided"]["experiments"][args.experiment]
+    return [(Unit("train", ("guided", args.experiment), ("guided", "round")), round_updates(exp, args.student_steps))]
+
+
+def sweep_work(cfg, args, producers):
+    """Per w: the sampler's steps (two network passes per step for the guided teacher) and the features."""
+    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
+
+    n = len(_weights(args.weights))
+    model = model_path_of(args.model, args.out_dir, cfg, args.experiment)
+    passes = 2 if args.model == "teacher" else 1
+    return [(Unit("sampler_step", source_of_model(model, producers)),
+             n * passes * sampler_steps(cfg, args.steps, protocol_images(cfg))),
+            (Unit("features"), n * protocol_images(cfg))]
+
+
+COMMANDS = (
+    Command("guided-stage-one", _stage_one, "guided distillation, stage one: the w-conditioned student; resumes",
+            "Train a student x-hat(z_t, c, w) to match the classifier-free-guided teacher (1 + w) x-hat_c - w x-hat_null "
+            "at w ~ U[w_min, w_max], t ~ U[0, 1], x from the data (Meng et al. 2023, stage one), initialised from the "
+            "teacher with the new w embedding zeroed (so it starts as the conditional teacher). --line w<value> "
+            "trains a fixed-w baseline student instead.", _stage_one_options, method="guided", job="distill",
+            data_parallel=True, cost=stage_one_work),
+    Command("guided-round", _round, "guided distillation, stage two: one progressive round with w; resumes",
+            "Halve the sampler's steps (PD Algorithm 2, the round step PD uses) from the stage-one student or the "
+            "previous round's, with w drawn per sample from the line's range and given to teacher and student.",
+            _round_options, method="guided", job="distill", data_parallel=True, cost=round_work),
+    Command("guided-sweep", _sweep, "guided distillation: sample and evaluate one model over a sweep of w",
+            "For each w of --weights, draw the protocol's samples (a guided teacher with classifier-free guidance at "
+            "w, two network evaluations per step; a student given w as its condition) and evaluate them; one "
+            "metrics record per w.", _sweep_options, method="guided", job="evaluate", cost=sweep_work),
+    Command("guided-report", "distill.reports.guided:command",
+            "guided distillation: its rows of the results table and its report",
+            "Write the experiment's rows of the results table (every model, sampler, step count and w, with NFE, "
+            "guidance and cost), a JSON summary for the claims, and its report: the pixel-space table (D/S), the "
+            "FID-IS trade-off over w, the fixed-w baseline and the cost.", _report_options, method="guided"),
+)
+
+
+def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
+    """One update of stage one (the guided teacher's two evaluations, the student's forward and backward) and one of
+    a stage-two round (the w-student teacher's two DDIM steps), on freshly initialised networks of the first
+    experiment's shapes."""
+    import torch
+
+    from distill.config import experiment_profile
+    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
+    from distill.data import load_dataset
+    from distill.methods.guided import w_conditions
+    from distill.pipeline.common import build_denoiser
+    from distill.pipeline.distill_round import distillation_step
+    from distill.pipeline.train_teacher import teacher_step
+
+    name = next(iter(cfg["guided"]["experiments"]))
+    exp, ecfg = cfg["guided"]["experiments"][name], experiment_profile(cfg, "guided", name)
+    data = load_dataset(ecfg["data"])
+    _, teacher_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])
+    torch.manual_seed(exp["seed"])
+    teacher = build_denoiser(teacher_cfg).to(device).requires_grad_(False)
+    student_cfg = student_config(teacher_cfg, exp, name, W_LINE)
+    s, b = exp["train"], exp["train"]["batch_size"]
+    stage_one, loss_one = stage_one_step(exp, data, student_cfg, teacher, W_LINE, device)
+    w_teacher = build_denoiser(student_cfg).to(device).requires_grad_(False)
+    round_exp = {"train": s, "weighting": exp["stage_two"]["weighting"], "seed": exp["seed"]}
+    n = exp["stage_two"]["start_steps"] // 2
+    rounder, loss_round = distillation_step(round_exp, data, student_cfg, w_teacher, n, device,
+                                            w_conditions(tuple(exp["w_range"])))
+    return {
+        "stage_one": TrainingStep({SINGLE: Part(stage_one.net, TrainConfig.from_params(
+            {**s, "steps": exp["stage_one"]["updates"]}))}, one_loss_step(stage_one.net, loss_one, b), b,
+            "2 teacher forwards (guided) + 1 forward + 1 backward", frozen=(teacher,)),
+        "round": TrainingStep({SINGLE: Part(rounder.net, TrainConfig.from_params(
+            {**s, "steps": exp["stage_two"]["updates_per_round"]}))}, one_loss_step(rounder.net, loss_round, b), b,
+            "2 teacher forwards + 1 forward + 1 backward", frozen=(w_teacher,)),
+    }
+
+
+def targets(cfg) -> list[str]:
+    return [f"reports/guided_{e}.pdf" for e in cfg["guided"]["experiments"]]
+
+
+def rows(cfg, results: str) -> list[str]:
+    return [f"{results}/rows/guided-{e}.csv" for e in cfg["guided"]["experiments"]]
+
+
+def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
+    import json
+
+    out = {}
+    for e in cfg["guided"]["experiments"]:
+        path = Path(results) / f"guided_{e}.json"
+        if path.exists():
+            out[e] = json.loads(path.read_text())
+    return {"guided": out} if out else {}
+
+
+def check(cfg) -> list[tuple[str, str]]:
+    """Settings the schema cannot express: a teacher that can be guided, a sweep inside the w range, step counts the
+    rounds make, fixed weights inside the range."""
+    from distill.config import experiment_profile
+
+    out = []
+    for name, exp in cfg["guided"]["experiments"].items():
+        where, ecfg = f"guided.experiments.{name}", experiment_profile(cfg, "guided", name)
+        if not ecfg["data"].get("conditional"):
+            out.append((f"{where}.data", "guided distillation needs class-conditional data: data.conditional: true"))
+        if not ecfg["network"].get("null_label"):
+            out.append((f"{where}.network", "the guided teacher needs a null label: network.null_label: true"))
+        if not (ecfg["teacher"].get("label_dropout") or 0) > 0:
+            out.append((f"{where}.teacher_training", "the guided teacher learns its unconditional model by label "
+                                                     "dropout: set label_dropout > 0 (commonly 0.1)"))
+        lo, hi = exp["w_range"]
+        if not 0 <= lo < hi:
+            out.append((f"{where}.w_range", f"[w_min, w_max] must satisfy 0 <= w_min < w_max, got {exp['w_range']}"))
+        for key, ws in (("sweep", exp["sweep"]), ("fixed_w.weights", exp["fixed_w"]["weights"])):
+            bad = [w for w in ws if not lo <= w <= hi]
+            if bad:
+                out.append((f"{where}.{key}", f"{bad} lie outside w_range {exp['w_range']}: the student was not "
+                                              "trained there"))
+        try:
+            made = round_steps(exp["stage_two"]["start_steps"])
+        except ValueError as exc:
+            out.append((f"{where}.stage_two.start_steps", str(exc)))
+            continue
+        bad = [n for n in exp["student_steps"] if n not in made]
+        if bad:
+            out.append((f"{where}.student_steps", f"{bad} are not made by the rounds from {exp['stage_two']['start_steps']} "
+                                                  f"steps ({made})"))
+        if exp["fixed_w"]["steps"] not in made:
+            out.append((f"{where}.fixed_w.steps", f"{exp['fixed_w']['steps']} is not made by the rounds ({made})"))
+    return out
+
+
+METHOD = Method(
+    name="guided", label=LABEL,
+    reproduces={("Guided", "SFD Table 2/3 (quoted)"): frozenset({"Guided PD"}),
+                ("Guided", "Multistep-CM Table 5 (quoted)"): frozenset({"PD Stochastic (Meng et al., 2022)"})},
+    sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
+    commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.guided:published_rows"),
+    subjects=subjects, dvc_outs=("guided",), dvc_small=("guided_metrics",),
+    dvc_metrics=lambda cfg: [f"guided_{e}.json" for e in cfg["guided"]["experiments"]],
+    dvc_plots=lambda cfg: [(f"plots/guided_{e}/losses", *LOSS_XY) for e in cfg["guided"]["experiments"]],
+    training_steps=training_steps, check=check,
+)

@@ -1,0 +1,296 @@
+"""Guided distillation's report for one experiment: its rows of the results table (every model, sampler, step count
+and w, with NFE, guidance and cost), a JSON summary for the claims, and reports/guided_<experiment>.pdf:
+  1. the pixel-space table (the paper's layout): FID / IS against steps for the students' deterministic (D) and
+     stochastic (S) samplers at every w, beside the guided teacher at the same NFE (DDIM and ancestral) and at its
+     full step count, with each row's speed-up;
+  2. the FID-IS trade-off over w: the teacher at full steps and the 8-, 4- and 1-step students;
+  3. the fixed-w baseline against the one w-conditioned student;
+  4. the cost of every stage, beside PD's on the same machine, and the published rows (SECONDARY, w unknown).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from distill.core.checkpoint import atomic_write
+from distill.core.provenance import write_record
+from distill.plugins.guided import (LABEL, LABEL_FIXED, STUDENT_SAMPLERS, TEACHER_LABEL, W_LINE, fixed_line, line_steps,
+                                    lines, model_id, paths, sweeps, wtag)
+from distill.reports.format import fmt
+from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
+from distill.results import table as results_table
+from distill.results.plots import write_losses
+from distill.results.table import record_rows
+
+RECONSTRUCTED = ("S = the stochastic sampler as RECONSTRUCTED from the paper's words (one DDIM step of twice the "
+                 "length, then forward noise back by one step; the last step deterministic): its equations are not "
+                 "published.")
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def line_cost(results: Path, experiment: str, exp: dict[str, Any], line: str, steps: int) -> dict[str, float]:
+    """What a student of `steps` steps took from the guided teacher: stage one and every round down to it."""
+    p = paths(str(results), experiment)
+    parts = [_load(Path(p["stage_one"].format(gline=line), "summary.json"))]
+    parts += [_load(Path(p["round"].format(gline=line, gsteps=n), "summary.json"))
+              for n in line_steps(exp, line) if n >= steps]
+    return {"seconds": sum(s["wall_seconds"] for s in parts), "images": sum(s["images_seen"] for s in parts),
+            "teacher_evals": sum(s.get("teacher_forwards", 0) for s in parts)}
+
+
+def teacher_cost(results: Path, experiment: str) -> dict[str, float]:
+    s = _load(Path(paths(str(results), experiment)["teacher"], "summary.json"))
+    return {"seconds": s["wall_seconds"], "images": s["images_seen"], "teacher_evals": 0}
+
+
+def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, Any]]:
+    exp = cfg["guided"]["experiments"][experiment]
+    p = paths(str(results), experiment)
+    data = exp["data"]
+    out = []
+    for model, sampler, steps, weights in sweeps(exp):
+        if model == "teacher":
+            cost = teacher_cost(results, experiment)
+        else:
+            line = model.rpartition("-n")[0]
+            cost = line_cost(results, experiment, exp, line, steps)
+        for w in weights:
+            record = _load(Path(p["sweep"].format(gmodel=model, gsampler=sampler, gsteps=steps), f"w{wtag(w)}.json"))
+            out += record_rows(record, profile=cfg["profile"], method="guided", experiment=experiment,
+                               dataset=data["name"], resolution=data.get("resolution"), teacher=p["teacher"],
+                               model=model, sampler=sampler, options="", grid="uniform", steps=steps,
+                               nfe=record["sampling"]["nfe"], guidance=wtag(w), cost_seconds=cost["seconds"],
+                               cost_images=cost["images"], cost_teacher_evals=cost["teacher_evals"])
+    return out
+
+
+def points(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, sampler, steps, w): FID and IS (minimum / the protocol's reported value), status, NFE
+    and cost."""
+    rep = table[table["seed_range"] == results_table.REPORTED]
+    keys = ["model", "sampler", "steps", "nfe", "guidance", "status", "cost_seconds", "cost_images",
+            "cost_teacher_evals"]
+    wide = rep.groupby(keys + ["metric"], dropna=False)["value"].first().unstack("metric").reset_index()
+    for m in ("fid", "is"):
+        if m not in wide:
+            wide[m] = math.nan
+    wide = wide.rename(columns={"is": "inception"})  # `is` is not an attribute name
+    wide["w"] = wide["guidance"].astype(float)
+    wide["steps"] = wide["steps"].astype(int)
+    wide["nfe"] = wide["nfe"].astype(int)
+    return wide
+
+
+def _cell(pt: pd.DataFrame) -> str:
+    if pt.empty:
+        return "—"
+    r = pt.iloc[0]
+    if r["status"] != "ok":
+        return str(r["status"])
+    return f"{fmt(r['fid'], 2)} / {fmt(r['inception'], 2)}"
+
+
+def _at(pts: pd.DataFrame, model: str, sampler: str, steps: int, w: float) -> pd.DataFrame:
+    return pts[(pts["model"] == model) & (pts["sampler"] == sampler) & (pts["steps"] == steps)
+               & ((pts["w"] - w).abs() < 1e-9)]
+
+
+def speedup(exp: dict[str, Any], nfe: int) -> float:
+    """The guided teacher's NFE at full steps (two evaluations per step) over a model's NFE."""
+    return 2 * exp["teacher_steps"] / nfe
+
+
+def pixel_table(cfg, exp: dict[str, Any], pts: pd.DataFrame, floor_text: str):
+    body = []
+    for w in exp["sweep"]:
+        for n in sorted(exp["student_steps"]):
+            teacher_n = n // 2
+            body.append([wtag(w), str(n), f"{speedup(exp, n):g}x",
+                         _cell(_at(pts, "teacher", "ddim", teacher_n, w)) if teacher_n else "— (NFE 2 at least)",
+                         _cell(_at(pts, "teacher", "ancestral", teacher_n, w)) if teacher_n else "—",
+                         _cell(_at(pts, model_id(W_LINE, n), "ddim", n, w)),
+                         _cell(_at(pts, model_id(W_LINE, n), "renoise", n, w)) if n >= 2 else "= D at 1 step"])
+        full = exp["teacher_steps"]
+        body.append([wtag(w), f"teacher {full}", "1x", _cell(_at(pts, "teacher", "ddim", full, w)), "—", "—", "—"])
+    caption = (f"Profile '{cfg['profile']}'. Each cell: FID / IS (minimum over {cfg['evaluation']['seed_ranges']} seed "
+               f"ranges of {cfg['evaluation']['num_samples']} samples). A student of N steps makes N network "
+               "evaluations (NFE N); the guided teacher makes two per step, so its baselines at the same NFE take N/2 "
+               f"steps (DDIM, and the ancestral sampler). 'teacher {exp['teacher_steps']}': its full-step guided DDIM, "
+               f"the quality reference (NFE {2 * exp['teacher_steps']}). Speed-up = the teacher's full-step NFE over the "
+               f"student's. D = DDIM with the distilled model at w. {RECONSTRUCTED} {floor_text}")
+    return table_page(f"{LABEL}: pixel-space table (FID / IS against steps, D and S, every w)",
+                      ["w", "student steps (NFE)", "speed-up", "teacher DDIM, same NFE", "teacher ancestral, same NFE",
+                       "student D", "student S"], body, caption, font_size=7.5,
+                      col_widths=[0.5, 1.0, 0.8, 1.6, 1.6, 1.4, 1.4])
+
+
+def tradeoff_figure(cfg, exp: dict[str, Any], pts: pd.DataFrame):
+    """FID against IS over w: the teacher at full steps, the 8-, 4- and 1-step students (D)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    series = [(f"teacher, {exp['teacher_steps']} steps (DDIM)", "teacher", exp["teacher_steps"])]
+    series += [(f"student, {n} step{'s' if n > 1 else ''} (D)", model_id(W_LINE, n), n)
+               for n in (8, 4, 1) if n in exp["student_steps"]]
+    for label, model, n in series:
+        sel = pts[(pts["model"] == model) & (pts["sampler"] == "ddim") & (pts["steps"] == n) & (pts["status"] == "ok")]
+        sel = sel.sort_values("w")
+        if sel.empty:
+            continue
+        ax.plot(sel["fid"], sel["inception"], marker="o", label=label)
+        for r in sel.itertuples():
+            ax.annotate(f"w={wtag(r.w)}", (r.fid, r.inception), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    ax.set_xlabel("FID (lower is better)")
+    ax.set_ylabel("IS (higher is better)")
+    ax.set_title("FID-IS trade-off over the guidance weight w")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    figure_caption(fig, f"Profile '{cfg['profile']}'. Each point is one w of the sweep {[wtag(w) for w in exp['sweep']]} "
+                        "(a row of the first page's table); the students are sampled with DDIM (D) at that w as their "
+                        "input, the teacher with classifier-free guidance at w.")
+    return fig
+
+
+def fixed_rows(exp: dict[str, Any], pts: pd.DataFrame, results: Path, experiment: str) -> tuple[list, list]:
+    n, body, records = exp["fixed_w"]["steps"], [], []
+    for w in exp["fixed_w"]["weights"]:
+        fixed, wmodel = model_id(fixed_line(w), n), model_id(W_LINE, n)
+        cells = [_cell(_at(pts, m, s, n, w)) for m in (fixed, wmodel) for s in STUDENT_SAMPLERS
+                 if s == "ddim" or n >= 2]
+        fc, wc = (line_cost(results, experiment, exp, line, n)["seconds"] for line in (fixed_line(w), W_LINE))
+        body.append([wtag(w), str(n), *cells, fmt(fc, 1), fmt(wc, 1)])
+        for s in STUDENT_SAMPLERS:
+            f, v = _at(pts, fixed, s, n, w), _at(pts, wmodel, s, n, w)
+            if not f.empty and not v.empty:
+                records.append({"w": float(w), "sampler": s, "steps": n,
+                                "fixed_fid": _num(f), "w_fid": _num(v)})
+    return body, records
+
+
+def _num(pt: pd.DataFrame, metric: str = "fid") -> float | None:
+    r = pt.iloc[0]
+    return float(r[metric]) if r["status"] == "ok" and pd.notna(r[metric]) else None
+
+
+def cost_rows(cfg, exp: dict[str, Any], results: Path, experiment: str) -> list[list[str]]:
+    p = paths(str(results), experiment)
+    t = _load(Path(p["teacher"], "summary.json"))
+    body = [["guided teacher", "training (label dropout)", f"{t['steps']:,} updates", f"{t['images_seen']:,}", "0",
+             fmt(t["wall_seconds"], 1)]]
+    for line in lines(exp):
+        name = "w-conditioned student" if line == W_LINE else f"fixed w = {line[1:]}"
+        s = _load(Path(p["stage_one"].format(gline=line), "summary.json"))
+        body.append([name, "stage one", f"{s['steps']:,} updates", f"{s['images_seen']:,}",
+                     f"{s.get('teacher_forwards', 0):,}", fmt(s["wall_seconds"], 1)])
+        for n in line_steps(exp, line):
+            r = _load(Path(p["round"].format(gline=line, gsteps=n), "summary.json"))
+            body.append([name, f"round {2 * n} -> {n}", f"{r['steps']:,} updates", f"{r['images_seen']:,}",
+                         f"{r.get('teacher_forwards', 0):,}", fmt(r["wall_seconds"], 1)])
+    return body
+
+
+def pd_cost_text(results: Path) -> str:
+    """PD's cost on the same machine, from its results-table parts when they are present (not a dependency)."""
+    parts = sorted(Path(results, "rows").glob("pd-*.csv"))
+    if not parts:
+        return "PD's rows are not in this results folder: its cost is not shown."
+    table = results_table.read(parts)
+    students = table[(table["model"].astype(str).str.match(r"^n\d+$")) & (table["cost_seconds"].notna())]
+    if students.empty:
+        return ""
+    last = students.loc[students["steps"].astype(int).idxmin()]
+    return (f"PD on this profile ({last['experiment']}), its rounds down to {int(last['steps'])} step: "
+            f"{fmt(float(last['cost_seconds']), 1)} s, {int(last['cost_images']):,} images, "
+            f"{int(last['cost_teacher_evals']):,} teacher evaluations (its teacher's 2 DDIM steps per image).")
+
+
+def published_page(published_csv: Path):
+    from distill.reports.published import load
+
+    pub = load(published_csv)
+    pub = pub[(pub["paper"] == "Guided") & pub["value"].notna() & (pub["guidance"] == "w unknown")]
+    body = [[r.table, r.dataset, r.method, str(r.steps), r.metric, fmt(r.value, 2), r.provenance, r.source]
+            for r in pub.itertuples()]
+    return table_page("Published guided-distillation numbers (SECONDARY; the guidance weight is not stated)",
+                      ["where quoted", "data set", "method", "steps / NFE", "metric", "value", "provenance", "source"],
+                      body, "Meng et al.'s own tables could not be read (PUBLISHED.md 2(a): NOT FOUND). These rows are "
+                            "quoted by other papers and state no w: they are keyed 'w unknown' and never matched to a "
+                            "reproduced w. The two sources are different cells of the paper's table; they are kept "
+                            "apart.", col_widths=[1.8, 0.9, 2.0, 0.8, 0.6, 0.6, 0.9, 0.6])
+
+
+def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
+          rows_csv: Path, plots: Path, floor_json: Path | None = None,
+          published_csv: Path | None = None) -> dict[str, Any]:
+    from distill.pipeline import floor
+    from distill.reports.published import PUBLISHED_CSV
+
+    exp = cfg["guided"]["experiments"][experiment]
+    floor_record = floor.read(floor_json)
+    floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
+    table = results_table.write(rows_csv, rows(cfg, results, experiment))
+    p = paths(str(results), experiment)
+    write_losses({f"{line}-stage1": Path(p["stage_one"].format(gline=line)) for line in lines(exp)}
+                 | {model_id(line, n): Path(p["round"].format(gline=line, gsteps=n))
+                    for line in lines(exp) for n in line_steps(exp, line)}, plots / "losses")
+    pts = points(table)
+    fixed_body, fixed_records = fixed_rows(exp, pts, results, experiment)
+    n_fixed = exp["fixed_w"]["steps"]
+    samplers = [s for s in STUDENT_SAMPLERS if s == "ddim" or n_fixed >= 2]
+    pages = [pixel_table(cfg, exp, pts, floor_text), tradeoff_figure(cfg, exp, pts)]
+    if fixed_body:
+        pages.append(table_page(
+            "Fixed-w baseline: students distilled at one w each against the one w-conditioned student",
+            ["w", "steps", *[f"fixed-w {STUDENT_SAMPLERS[s]}" for s in samplers],
+             *[f"w-conditioned {STUDENT_SAMPLERS[s]}" for s in samplers], "fixed-w cost (s)", "w-conditioned cost (s)"],
+            fixed_body, f"Profile '{cfg['profile']}'. FID / IS. A fixed-w student is the same network trained with its "
+                        "w input held at one value, with the same updates in stage one and in each round as the "
+                        f"w-conditioned student; both are compared at {n_fixed} steps. Cost: stage one and the rounds "
+                        "down to that step count (wall seconds). " + RECONSTRUCTED))
+    pages.append(table_page("Cost of every stage (wall time and images on the machine that ran them)",
+                            ["model", "stage", "work", "images", "teacher evaluations", "wall time (s)"],
+                            cost_rows(cfg, exp, results, experiment),
+                            f"Profile '{cfg['profile']}'. Teacher evaluations count network passes: the guided teacher "
+                            "makes two per image in stage one, a round's teacher (a w-student) two DDIM steps. "
+                            + pd_cost_text(results), col_widths=[1.6, 1.4, 1.3, 1.0, 1.2, 1.0]))
+    pages.append(published_page(published_csv or PUBLISHED_CSV))
+    atomic_write(pdf, lambda path: save_pdf(path, pages))
+    out = pts.assign(label=[TEACHER_LABEL if m == "teacher" else LABEL if m.startswith(f"{W_LINE}-") else LABEL_FIXED
+                            for m in pts["model"]],
+                     speedup=[speedup(exp, n) for n in pts["nfe"]])
+    atomic_write(csv, lambda path: out.to_csv(path, index=False, float_format="%.4f"))
+    summary = {"profile": cfg["profile"], "experiment": experiment, "teacher_steps": exp["teacher_steps"],
+               "sweep": [float(w) for w in exp["sweep"]],
+               "points": [{"model": r.model, "sampler": r.sampler, "steps": int(r.steps), "nfe": int(r.nfe),
+                           "w": float(r.w), "fid": None if r.status != "ok" or pd.isna(r.fid) else float(r.fid),
+                           "is": None if r.status != "ok" or pd.isna(r.inception) else float(r.inception),
+                           "status": r.status,
+                           "cost_seconds": float(r.cost_seconds)} for r in pts.itertuples()],
+               "fixed_w": fixed_records, "fid_floor": floor.fid(floor_record)}
+    write_record(json_path, summary)
+    return summary
+
+
+def command(args, cfg, progress):
+    """`distill guided-report`."""
+    summary = build(cfg, args.experiment, Path(args.results), Path(args.pdf), Path(args.csv), Path(args.json),
+                    Path(args.rows), Path(args.plots), Path(args.floor) if args.floor else None)
+    full = [pt for pt in summary["points"] if pt["model"] == "teacher" and pt["steps"] == summary["teacher_steps"]]
+    print("guided teacher at full steps, FID by w: "
+          + ", ".join(f"{wtag(pt['w'])}: {fmt(pt['fid'], 2)}" for pt in sorted(full, key=lambda p: p["w"])))
+
+
+def published_rows(table, cfg):
+    """No reproduced row is keyed to a published one: the quoted FID rows (SFD's "Guided PD", Multistep-CM's "PD
+    Stochastic") state no w, and the abstract's "up to 256x" does not say how it counts the guided teacher's
+    evaluations (the pixel table states each row's speed-up as NFE over NFE). `distill compare` lists the quoted rows
+    as missing, with the reason."""
+    from distill.reports.reproduced import frame
+
+    return frame([])
