@@ -93,3 +93,39 @@ class GaussianDenoiser:
 @pytest.fixture
 def gaussian_denoiser():
     return GaussianDenoiser(0.3, 0.2)
+
+
+class TwoClassGaussian:
+    """The two-class extension of GaussianDenoiser for classifier-free guidance: class c has x ~ N(MUS[c], S^2 I),
+    and the null label (2) is the equal mixture of both. Exact E[x | z_t, c] per class (GaussianDenoiser's) and, for
+    the null label, E[x | z_t] of the mixture (the class posterior p(c | z_t) weighting the class means). A `w`
+    condition, when given, makes it the ideal stage-one student: it returns the guided x-hat^w itself."""
+
+    MUS, S, NULL = (-0.5, 0.4), 0.2, 2
+
+    def __init__(self, schedule=None):
+        from distill.core.schedule import CosineSchedule
+
+        self.schedule, self.calls = schedule or CosineSchedule(), 0
+        self.classes = [GaussianDenoiser(mu, self.S, self.schedule) for mu in self.MUS]
+
+    def posterior_means(self, z, t):
+        from distill.core.schedule import broadcast_like
+
+        alpha, sigma = self.schedule.alpha_sigma(t)
+        a, sg = broadcast_like(alpha, z), broadcast_like(sigma, z)
+        means = [c(z, t) for c in self.classes]
+        var = a**2 * self.S**2 + sg**2  # z_t | c ~ N(a mu_c, a^2 S^2 + sigma^2) per dimension
+        logp = torch.stack([(-(z - a * mu) ** 2 / (2 * var)).flatten(1).sum(1) for mu in self.MUS])
+        post = torch.softmax(logp, dim=0).reshape(2, -1, *([1] * (z.ndim - 1)))
+        return means, post[0] * means[0] + post[1] * means[1]
+
+    def __call__(self, z, t, cond):
+        self.calls += 1
+        means, mixture = self.posterior_means(z, t)
+        label = cond["label"].reshape(-1, *([1] * (z.ndim - 1)))
+        x = torch.where(label == 0, means[0], torch.where(label == 1, means[1], mixture))
+        if "w" in cond:  # x-hat^w = (1 + w) x-hat_c - w x-hat_null
+            w = cond["w"].to(z.dtype).reshape(-1, *([1] * (z.ndim - 1)))
+            x = (1 + w) * x - w * mixture
+        return x

@@ -1,39 +1,15 @@
 """Classifier-free guidance (distill/core/guidance.py) on a two-class Gaussian model whose conditional and
-unconditional posterior means are exact: the guided x-hat against the hand formula, w = 0 is the conditional model,
-per-sample weights, one batched call of two evaluations, and the NFE it makes a sampler count."""
+unconditional posterior means are exact (conftest.TwoClassGaussian): the guided x-hat against the hand formula, w = 0
+is the conditional model, per-sample weights, one batched call of two evaluations, and the NFE it makes a sampler
+count."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from conftest import TwoClassGaussian
 from distill.core.guidance import GuidedDenoiser
-from distill.core.schedule import CosineSchedule, broadcast_like
-
-MUS, S = (-0.5, 0.4), 0.2  # class c: x ~ N(MUS[c], S^2); the null label 2: the equal mixture of both
-
-
-class TwoClassGaussian:
-    """Exact E[x | z_t, c] for each class and, for the null label, E[x | z_t] of the mixture."""
-
-    def __init__(self):
-        self.schedule, self.calls = CosineSchedule(), 0
-
-    def _class_mean(self, z, a, sg, mu):
-        return mu + a * S**2 * (z - a * mu) / (a**2 * S**2 + sg**2)
-
-    def __call__(self, z, t, cond):
-        self.calls += 1
-        alpha, sigma = self.schedule.alpha_sigma(t)
-        a, sg = broadcast_like(alpha, z), broadcast_like(sigma, z)
-        means = [self._class_mean(z, a, sg, mu) for mu in MUS]
-        # p(c | z_t) for the mixture: z_t | c ~ N(a mu_c, a^2 S^2 + sigma^2) per dimension
-        var = a**2 * S**2 + sg**2
-        logp = torch.stack([(-(z - a * mu) ** 2 / (2 * var)).flatten(1).sum(1) for mu in MUS])
-        post = torch.softmax(logp, dim=0).reshape(2, -1, *([1] * (z.ndim - 1)))
-        mixture = post[0] * means[0] + post[1] * means[1]
-        label = cond["label"].reshape(-1, *([1] * (z.ndim - 1)))
-        return torch.where(label == 0, means[0], torch.where(label == 1, means[1], mixture))
 
 
 def test_the_guided_prediction_by_hand():

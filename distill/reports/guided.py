@@ -145,15 +145,19 @@ def tradeoff_figure(cfg, exp: dict[str, Any], pts: pd.DataFrame):
         if sel.empty:
             continue
         ax.plot(sel["fid"], sel["inception"], marker="o", label=label)
-        for r in sel.itertuples():
-            ax.annotate(f"w={wtag(r.w)}", (r.fid, r.inception), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    ax.set_xlabel("FID (lower is better)")
+        if model == "teacher":  # the students' points follow w in the same order along their lines
+            for r in sel.itertuples():
+                ax.annotate(f"w={wtag(r.w)}", (r.fid, r.inception), textcoords="offset points", xytext=(-6, 6),
+                            fontsize=7, ha="right")
+    ax.set_xscale("log")
+    ax.set_xlabel("FID (lower is better; log scale)")
     ax.set_ylabel("IS (higher is better)")
     ax.set_title("FID-IS trade-off over the guidance weight w")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure_caption(fig, f"Profile '{cfg['profile']}'. Each point is one w of the sweep {[wtag(w) for w in exp['sweep']]} "
-                        "(a row of the first page's table); the students are sampled with DDIM (D) at that w as their "
-                        "input, the teacher with classifier-free guidance at w.")
+                        "(a row of the first page's table), labelled on the teacher's line; each line joins its points in "
+                        "increasing w. The students are sampled with DDIM (D) at that w as "
+                        "their input, the teacher with classifier-free guidance at w.")
     return fig
 
 

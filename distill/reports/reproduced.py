@@ -55,7 +55,9 @@ def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str,
     for method in active(cfg):
         mine = table[table["method"] == method.name]
         if not mine.empty:
-            parts.append(method.published_rows(mine, cfg))
+            keyed_rows = method.published_rows(mine, cfg)
+            if not keyed_rows.empty:  # an empty part would turn the numeric columns of the concatenation to objects
+                parts.append(keyed_rows)
         for kind, found in method.subjects(cfg, results).items():
             subjects.setdefault(kind, {}).update(found)
     reproduced = pd.concat(parts, ignore_index=True) if parts else frame([])
