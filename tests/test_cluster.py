@@ -20,10 +20,11 @@ from distill.workflow.resources import classify, command_of
 # written here independently of distill.cli: the commands that run networks on the device, and each computing
 # command's kind of job (its params.yaml cluster entry)
 NETWORK_COMMANDS = {"train-teacher", "sample", "evaluate", "fid", "pd-round", "kd-pairs", "kd-train", "sfd-train",
-                    "sfd-gits"}
+                    "sfd-gits", "guided-stage-one", "guided-round", "guided-sweep"}
 KIND_OF_COMMAND = {"train-teacher": "teacher", "pd-round": "distill", "kd-train": "distill", "sfd-train": "distill",
-                   "sample": "sample", "sfd-gits": "sample", "kd-pairs": "sample", "evaluate": "evaluate",
-                   "fid": "evaluate", "train-classifier": "classifier"}
+                   "guided-stage-one": "distill", "guided-round": "distill", "sample": "sample", "sfd-gits": "sample",
+                   "kd-pairs": "sample", "evaluate": "evaluate", "fid": "evaluate", "guided-sweep": "evaluate",
+                   "train-classifier": "classifier"}
 
 
 def _jobs(text: str) -> list[dict]:

@@ -21,6 +21,7 @@ from distill.metrics.extractors import extract_features, timing_extractor
 from distill.data.base import images_to_uint8
 from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import Reference, fid_statistics
+from distill.nets.embedding import ConditionEmbedding
 from distill.plugins import get
 
 from .conftest import NFES, ROUNDS, note, record_overhead
@@ -61,9 +62,21 @@ def images_per_second(benchmark, n: int) -> None:
     benchmark.extra_info["images_per_second"] = n / benchmark.stats.stats.median
 
 
+def example_cond(net, batch: int, device) -> dict[str, torch.Tensor]:
+    """Conditions of the shapes `net` takes (a class label, named scalars such as guidance's w): the reference kernel
+    of a conditional network runs its embedding's layers too."""
+    emb = next((m for m in net.modules() if isinstance(m, ConditionEmbedding)), None)
+    if emb is None:
+        return {}
+    cond = {name: torch.rand(batch, device=device) for name in emb.scalars}
+    if emb.label is not None:
+        cond["label"] = torch.randint(emb.num_classes, (batch,), device=device)
+    return cond
+
+
 def unet_kernel(net, data, batch: int, device, backward: bool = False):
     return reference_kernel(net, torch.randn(batch, *data.shape, device=device), torch.rand(batch, device=device),
-                            backward=backward)
+                            example_cond(net, batch, device), backward=backward)
 
 
 def unet_inputs(data, batch: int, device) -> tuple[torch.Tensor, torch.Tensor]:
