@@ -68,9 +68,14 @@ def test_loss_weights():
     assert torch.allclose(loss_weight("snr_trunc", lam), torch.tensor([1.0, 1.0, math.exp(2.0)], dtype=torch.float64))
     assert torch.allclose(loss_weight("snr_plus_one", lam), snr + 1)
     assert torch.allclose(loss_weight("constant", lam), torch.ones(3, dtype=torch.float64))
+    sigma = torch.exp(-0.5 * lam)  # EDM: sigma^-2 + sigma_data^-2
+    assert torch.allclose(loss_weight("edm", lam), sigma.pow(-2) + 4.0)
+    assert torch.allclose(loss_weight("edm", lam, sigma_data=1.0), snr + 1)
     with pytest.raises(ValueError):
         loss_weight("nope", lam)
-    assert set(WEIGHTINGS) == {"snr", "snr_trunc", "snr_plus_one", "constant"}
+    with pytest.raises(ValueError, match="sigma_data"):
+        loss_weight("edm", lam, sigma_data=0.0)
+    assert set(WEIGHTINGS) == {"snr", "snr_trunc", "snr_plus_one", "constant", "edm"}
 
 
 @pytest.mark.parametrize("weighting,space", [("snr", "eps"), ("snr_plus_one", "v"), ("constant", "x")])

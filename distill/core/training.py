@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from distill.core import distributed, run_folder
 from distill.core.checkpoint import atomic_write, load_state, save_state
 from distill.core.ema import EMA
+from distill.core.snapshots import Snapshots
 
 # loss_fn(net, generator) -> scalar loss; all randomness of a step must come from `generator` (or the global RNG).
 LossFn = Callable[[nn.Module, torch.Generator], torch.Tensor]
@@ -183,9 +184,12 @@ def train_parts(
     desc: str = "train",
     progress: bool = True,
     fingerprint: Mapping[str, Any] | None = None,
+    snapshots: Snapshots | None = None,
 ) -> tuple[TrainResult, dict[str, dict[str, torch.Tensor]]]:
     """Run (or resume) `cfg.steps` steps of `step_fn` over the named parts; returns the result and each part's final
     weights (its EMA weights if its ema_decay > 0). `cfg` gives the run's steps, seed, checkpoint and log intervals.
+    `snapshots` saves named parts' weights at step 0 and every `snapshots.every` steps, with a manifest
+    (distill/core/snapshots.py); they resume with the run.
 
     A saved state is resumed only if it was made by the same run: `fingerprint` (default: the configs) must be
     equal. A folder holding another run (a state of other settings, or finished weights without a state) is an error
@@ -233,6 +237,17 @@ def train_parts(
         step, elapsed, log, last_loss = state["step"], state["elapsed"], state["log"], state["last_loss"]
         ctx.images = state["images"]
 
+    def snapshot() -> None:
+        snapshots.write(step, {n: trained[n].weights() for n in snapshots.parts}, {"fingerprint": fingerprint})
+
+    if snapshots is not None and main:
+        unknown = set(snapshots.parts) - set(trained)
+        if unknown:
+            raise KeyError(f"snapshots of {sorted(unknown)}: the run trains {sorted(trained)}")
+        snapshots.keep_until(step)
+        if step == 0:
+            snapshot()
+
     def checkpoint() -> None:
         if not main:
             return
@@ -267,6 +282,8 @@ def train_parts(
                 extra = {f"{k}_{n}": v for n in trained for k, v in (("lr", lrs[n]), ("grad_norm", trained[n].grad_norm))}
             log.append({"step": step, **values, **extra, "seconds": elapsed + time.perf_counter() - start})
             bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+        if snapshots is not None and main and snapshots.due(step):
+            snapshot()  # before the state of the same step: a resumed run finds every snapshot up to its step
         if step % cfg.checkpoint_every == 0 and step < cfg.steps:
             checkpoint()
         bar.update(1)

@@ -22,7 +22,8 @@ def load_dataset(cfg: Mapping[str, Any]) -> ArrayDataset:
     elif name == "mnist":
         ds = load_mnist(res or 28)
     elif name == "toy2d":
-        ds = load_toy2d(cfg.get("num_points", 8192), cfg.get("seed", 0))
+        ds = load_toy2d(cfg.get("num_points", 8192), cfg.get("seed", 0),
+                        **{k: cfg[k] for k in ("modes", "radius", "std") if cfg.get(k) is not None})
     elif name in ("cifar10", "imagenet64", "image_folder"):
         if not root:
             raise DataError(f"data set {name!r} needs data.root in params.yaml: the folder holding its files")

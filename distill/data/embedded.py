@@ -48,12 +48,11 @@ def load_mnist(resolution: int = 28) -> ArrayDataset:
 
 
 def load_toy2d(num_points: int = 8192, seed: int = 0, modes: int = 8, radius: float = 0.8, std: float = 0.05) -> ArrayDataset:
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, modes, num_points)
-    angles = 2 * np.pi * labels / modes
-    centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    points = (centers + std * rng.standard_normal((num_points, 2))).astype(np.float32)
-    return ArrayDataset("toy2d", points, labels.astype(np.int64), modes)
+    """Points of the ring mixture (distill/data/mixture.py, whose exact density and score the 2-D experiments use)."""
+    from distill.data.mixture import RingMixture
+
+    points, labels = RingMixture(modes, radius, std).sample(num_points, seed)
+    return ArrayDataset("toy2d", points, labels, modes)
 
 
 def _resize(images: np.ndarray, resolution: int) -> np.ndarray:
