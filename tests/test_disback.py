@@ -180,3 +180,43 @@ def test_both_stages_resume_bit_identically_after_a_kill(tmp_path, kill_at):
     _, got2 = train_parts(*_stage_two(path), RUN, tmp_path / "run2", progress=False)
     for part in ref2:
         assert all(torch.equal(got2[part][k], v) for k, v in ref2[part].items()), part
+
+
+# --- the toy2d experiment, end to end at a tiny scale ---------------------------------------------------------
+
+TOY = {"mixture": {"modes": 4, "radius": 0.8, "std": 0.1}, "num_points": 512, "data_seed": 0,
+       "network": {"hidden": 16, "depth": 1, "emb_ch": 8}, "parameterization": "v", "teacher_weighting": "snr_plus_one",
+       "teacher_seed": 0,
+       "teacher": {"steps": 30, "batch_size": 64, "lr": 2e-3, "warmup_steps": 0, "anneal": "none", "weight_decay": 0.0,
+                   "ema_decay": 0.0, "grad_clip": 1.0, "adam_betas": [0.9, 0.999], "random_flip": False,
+                   "checkpoint_every": 100, "log_every": 10},
+       "core": {"sigma_init": 80.0, "grid_points": 100, "fake_updates": 1},
+       "path": {"nodes": 2, "interval": 4, "batch_size": 32}, "path_seed": 0,
+       "stage_two": {"iterations": 12, "interval": 3, "switch_rule": "paper", "batch_size": 32},
+       "train": {"batch_size": 32, "lr": 1e-3, "warmup_steps": 0, "anneal": "none", "weight_decay": 0.0,
+                 "ema_decay": 0.0, "grad_clip": 10.0, "adam_betas": [0.9, 0.999], "checkpoint_every": 5,
+                 "log_every": 5},
+       "seeds": [0], "eval_every": 4, "min_eval_points": 3,
+       "evaluation": {"samples": 128, "truth_seed": 1, "noise_seed": 2, "projections": 16, "projection_seed": 0}}
+
+
+def test_the_toy2d_experiment_measures_both_methods_against_the_exact_mixture(tmp_path):
+    import pandas as pd
+
+    from distill.pipeline import disback_toy2d
+
+    summary = disback_toy2d.run(TOY, tmp_path, progress=False)
+    curves = pd.read_csv(tmp_path / "curves.csv")
+    assert set(curves["method"]) == {"disback", "baseline"} and sorted(set(curves["iteration"])) == [0, 4, 8, 12]
+    assert curves[["sw", "mismatch_truth", "mismatch_teacher"]].notna().all().all()
+    assert (curves["sw"] > 0).all()
+    at0 = curves[curves["iteration"] == 0].set_index("method")
+    assert at0.loc["baseline", "mismatch_teacher"] == 0.0  # the baseline's fake score starts as the teacher
+    assert at0.loc["disback", "sw"] == at0.loc["baseline", "sw"]  # the same initial generator
+    assert curves[curves["method"] == "disback"]["node"].tolist() == [1, 0, 0, 0]
+    assert summary["runs"]["disback-s0"]["updates"] == {"generator": 12, "fake_score": 12}
+    again = disback_toy2d.run(TOY, tmp_path, progress=False)  # every run found finished: the same curves
+    strip = lambda runs: {k: {f: v for f, v in r.items() if f != "wall_seconds"} for k, r in runs.items()}  # noqa
+    assert strip(again["runs"]) == strip(summary["runs"])
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "curves.csv"), curves)
+    assert disback_toy2d.build_check({**TOY, "eval_every": 5}) and not disback_toy2d.build_check(TOY)
