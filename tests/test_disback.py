@@ -220,3 +220,30 @@ def test_the_toy2d_experiment_measures_both_methods_against_the_exact_mixture(tm
     assert strip(again["runs"]) == strip(summary["runs"])
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "curves.csv"), curves)
     assert disback_toy2d.build_check({**TOY, "eval_every": 5}) and not disback_toy2d.build_check(TOY)
+
+    import pdfplumber
+
+    from distill.reports.disback_toy2d import build
+
+    report = build(tmp_path / "curves.csv", TOY, tmp_path / "toy2d.pdf", tmp_path / "toy2d.csv")
+    assert set(report["methods"]) == {"disback", "baseline"}
+    with pdfplumber.open(tmp_path / "toy2d.pdf") as pdf:
+        assert len(pdf.pages) == 2 and "exact 2-D truth" in pdf.pages[0].extract_text()
+
+
+def test_convergence_summary_finds_the_first_point_at_the_baselines_final_value():
+    import pandas as pd
+
+    from distill.reports.disback_toy2d import summarise
+    from distill.results.convergence import curve_stats, first_reaching
+
+    rows = [{"method": m, "seed": s, "iteration": i, "sw": v + 0.01 * s, "mismatch_truth": 1.0 / (i + 1)}
+            for m, vals in (("baseline", [1.0, 0.6, 0.4, 0.3]), ("disback", [1.0, 0.35, 0.3, 0.29]))
+            for s in (0, 1, 2) for i, v in zip((0, 10, 20, 30), vals)]
+    curves = pd.DataFrame(rows)
+    summary = summarise(curves, 10)
+    assert summary["baseline_final_sw"] == pytest.approx(0.31)
+    assert summary["methods"]["disback"]["iterations_to_baseline_final"] == 20
+    assert summary["methods"]["baseline"]["iterations_to_baseline_final"] == 30
+    assert summary["methods"]["disback"]["final_sw_std"] == pytest.approx(0.01)
+    assert first_reaching(curve_stats(curves, "sw"), "disback", 0.1) is None
