@@ -91,7 +91,8 @@ def distill_run(exp: dict[str, Any], core: ScoreDistillation, method: str, seed:
     cfg = _train_cfg(exp["train"], s2["iterations"], seed)
     parts = {"generator": Part(generator.net, cfg), "fake_score": Part(fake.net, cfg)}
     result, _ = train_parts(parts, step, cfg, out, f"stage 2: {method} s{seed}", progress,
-                            fingerprint={"method": method, "seed": seed, "exp": exp},
+                            fingerprint={"method": method, "seed": seed, "exp": {  # what the run's weights depend on
+                                k: v for k, v in exp.items() if k not in ("evaluation", "seeds", "min_eval_points")}},
                             snapshots=Snapshots(out / "points", exp["eval_every"], ("generator", "fake_score")))
     return result.summary()
 
