@@ -191,7 +191,7 @@ TOY = {"mixture": {"modes": 4, "radius": 0.8, "std": 0.1}, "num_points": 512, "d
                    "ema_decay": 0.0, "grad_clip": 1.0, "adam_betas": [0.9, 0.999], "random_flip": False,
                    "checkpoint_every": 100, "log_every": 10},
        "core": {"sigma_init": 80.0, "grid_points": 100, "fake_updates": 1},
-       "path": {"nodes": 2, "interval": 4, "batch_size": 32}, "path_seed": 0,
+       "path": {"nodes": 2, "interval": 4, "batch_size": 32, "seed": 0},
        "stage_two": {"iterations": 12, "interval": 3, "switch_rule": "paper", "batch_size": 32},
        "train": {"batch_size": 32, "lr": 1e-3, "warmup_steps": 0, "anneal": "none", "weight_decay": 0.0,
                  "ema_decay": 0.0, "grad_clip": 10.0, "adam_betas": [0.9, 0.999], "checkpoint_every": 5,

@@ -206,3 +206,19 @@ register_sampler("dpmpp", "DPM-Solver++", evaluations=_per_step(1), afs=AFS, max
 # the solver functions by registered name, for methods that run a solver over a grid of their own (SFD's teacher)
 SOLVERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun, "dpm2": dpm2, "ipndm": ipndm,
                                                    "dpmpp": dpmpp}
+
+
+@register_sampler("onestep", "One step at sigma_max (DMD2)", evaluations=lambda steps, options: 1)
+def sample_onestep(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
+                   noise: SeededNoise | None = None, callback=None, progress: bool = False, *, clip_x: bool = True,
+                   schedule: CosineSchedule | None = None) -> torch.Tensor:
+    """A one-step generator's sample: x = D(sigma_0 z; sigma_0) at the grid's only state sigma_0 (on the `edm` grid
+    with one step, its sigma_max): DMD2's and DisBack's generator, fed noise scaled to its conditioning sigma
+    (main/edm/train_edm.py), exactly as distill/methods/disback.py `generate` trains it."""
+    if callback is not None:
+        raise ValueError("the onestep sampler takes no callback")
+    schedule = schedule or CosineSchedule()
+    sigmas = sigmas_of(ts, schedule)
+    if len(sigmas) != 1:
+        raise ValueError(f"the onestep sampler takes steps: 1 (one state, sigma_max), got {len(sigmas)} states")
+    return sigma_denoiser(denoise, schedule, cond, clip_x)(z * sigmas[0].to(z.dtype), sigmas[0])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,9 @@ class Snapshots:
     folder: Path
     every: int
     parts: tuple[str, ...]
+    # a part's model config, saved beside each of its snapshots (so a snapshot loads, samples and evaluates like any
+    # model: distill/pipeline/common.py load_denoiser)
+    configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.every < 1:
@@ -61,7 +64,7 @@ class Snapshots:
         entries = [e for e in self._entries() if e["step"] != step]
         for part in self.parts:
             path = folder / f"{part}-{step:07d}.safetensors"
-            save_weights(path, weights[part], {**config, "part": part, "step": step})
+            save_weights(path, weights[part], {**self.configs.get(part, {}), **config, "part": part, "step": step})
             entries.append({"part": part, "step": step, "file": path.name, "sha256": file_sha256(path)})
         self._write(sorted(entries, key=lambda e: (e["step"], e["part"])))
 

@@ -167,9 +167,11 @@ def score_distillation_step(core: ScoreDistillation, gen_d: SigmaDenoiser, fake_
     def step_fn(ctx: StepContext) -> dict[str, torch.Tensor]:
         cond = cond_of(ctx.gen)
         z = local_rows(torch.randn((batch_size, *shape), generator=ctx.gen)).to(device)
-        x = generate(gen_d, z, core.sigma_init, cond)
+        generator_turn = ctx.step % core.fake_updates == 0
+        with torch.set_grad_enabled(generator_turn and torch.is_grad_enabled()):
+            x = generate(gen_d, z, core.sigma_init, cond)
         losses = {}
-        if ctx.step % core.fake_updates == 0:
+        if generator_turn:
             losses["loss_generator"] = matching_loss(x, real_d(ctx.step), fake_d, sigmas, lo, hi, ctx.gen, cond)
             ctx.update("generator", losses["loss_generator"])
         losses["loss_fake_score"] = denoising_loss(fake_d, x, sigmas, core.sigma_data, ctx.gen, cond)

@@ -29,6 +29,7 @@ REGISTERED = (
     "kd",  # Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2
     "sfd",  # Simple and Fast Distillation (Zhou et al. 2024): the EDM solvers, SFD, SFD-v, the second stage
     "guided",  # On Distillation of Guided Diffusion Models (Meng et al. 2023): w-conditioned students, D/S samplers
+    "disback",  # DisBack (Zhang et al. 2025): one-step score distillation along the teacher's degradation path
 )
 
 

@@ -54,9 +54,13 @@ def figure(curves: pd.DataFrame, caption: str):
     return fig
 
 
-def build(curves_csv: Path, exp: dict[str, Any], pdf: Path, csv: Path) -> dict[str, Any]:
+def build(curves_csv: Path, exp: dict[str, Any], pdf: Path, csv: Path, json_path: Path | None = None) -> dict[str, Any]:
     curves = pd.read_csv(curves_csv)
     summary = summarise(curves, exp["eval_every"])
+    if json_path is not None:
+        from distill.core.provenance import write_record
+
+        write_record(json_path, {"experiment": "toy2d", **summary}, {"curves": curves_csv})
     s2, path = exp["stage_two"], exp["path"]
     lines = []
     for m in METHODS:
@@ -85,3 +89,10 @@ def build(curves_csv: Path, exp: dict[str, Any], pdf: Path, csv: Path) -> dict[s
     flat = pd.DataFrame([{"method": m, **r} for m, r in summary["methods"].items()])
     atomic_write(csv, lambda p: flat.to_csv(p, index=False, float_format="%.6g"))
     return summary
+
+
+def command(args, cfg, progress):
+    """`distill disback-toy2d-report`."""
+    s = build(Path(args.curves), cfg["disback"]["toy2d"], Path(args.pdf), Path(args.csv), Path(args.json))
+    print("toy2d " + ", ".join(f"{m}: final SW {r['final_sw_mean']:.4f}, iterations to the baseline's final "
+                                f"{r['iterations_to_baseline_final']}" for m, r in s["methods"].items()))

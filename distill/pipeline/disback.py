@@ -1,0 +1,238 @@
+"""DisBack's steps on any teacher (a digits U-Net, an imported EDM network, the toy2d MLP): the degradation path
+(stage 1), a generator trained with or without backtracking (stage 2), and the score mismatch of a saved point.
+
+Settings (a DisBack experiment's section of params.yaml): `core` (distill.methods.disback.ScoreDistillation),
+`path` {nodes, interval, batch_size, seed}, `stage_two` {iterations, interval, switch_rule, batch_size}, `train` (the
+optimizer settings of every network: distill.core.training.TrainConfig), `eval_every` (the snapshot interval of
+stage 2: its evaluation points).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from distill.core.checkpoint import load_weights, save_weights
+from distill.core.denoiser import SigmaFormDenoiser
+from distill.core.provenance import write_record
+from distill.core.snapshots import Snapshots, read_snapshots
+from distill.core.training import Part, TrainConfig, precision_record, train_parts
+from distill.methods.disback import (ScoreDistillation, degradation_step, draw_sigmas, noised,
+                                     score_distillation_step, target_node)
+from distill.pipeline.common import load_denoiser
+
+METHODS = ("disback", "baseline")
+LABELS = {"disback": "DisBack", "baseline": "Baseline (no backtracking)"}
+KIND_GENERATOR = "disback-generator"
+WEIGHTS, SUMMARY = "model.safetensors", "summary.json"
+
+
+def train_config(exp: dict[str, Any], steps: int, seed: int, batch_size: int) -> TrainConfig:
+    return TrainConfig.from_params({**exp["train"], "steps": steps, "batch_size": batch_size}, seed)
+
+
+def copy_of(teacher_path: Path, device, weights: dict[str, torch.Tensor] | None = None, trained: bool = True):
+    """A copy of the teacher (its weights, or `weights` of the same network), trainable or frozen."""
+    net, _ = load_denoiser(teacher_path, device)
+    if weights is not None:
+        net.net.load_state_dict(weights)
+    return net.train().requires_grad_(True) if trained else net.eval().requires_grad_(False)
+
+
+def generator_config(teacher_cfg: dict[str, Any], core: ScoreDistillation, method: str, seed: int,
+                     status: str = "completed") -> dict[str, Any]:
+    """A generator's model config: the teacher's network, sampled in one step at sigma_init (the `onestep` sampler
+    on the one-state `edm` grid, distill/core/sigma_solvers.py), so `distill sample` draws what training drew."""
+    base = {k: v for k, v in teacher_cfg.items() if k not in ("status", "sampling", "kind")}
+    return {**base, "kind": KIND_GENERATOR, "method": method, "seed": seed, "status": status,
+            "sampling": {"sampler": "onestep", "steps": 1, "options": {}, "grid": "edm",
+                         "grid_options": {"sigma_max": core.sigma_init, "sigma_min": core.sigma_min,
+                                          "rho": core.rho}}}
+
+
+def conditions_of(teacher_cfg: dict[str, Any], batch_size: int, device):
+    """Random class labels for a class-conditional teacher (drawn from the run's generator), else none."""
+    num_classes = teacher_cfg["data"]["num_classes"]
+    if not num_classes:
+        return lambda gen: None
+    return lambda gen: {"label": torch.randint(num_classes, (batch_size,), generator=gen).to(device)}
+
+
+def record_path(exp: dict[str, Any], teacher_path: Path, out: Path, device="cpu", progress: bool = True) -> dict:
+    """Stage 1: a copy of the teacher fine-tuned on the initial generator's samples, N + 1 nodes saved (node 0 the
+    teacher) with their manifest in out/nodes."""
+    core, p = ScoreDistillation.from_params(exp["core"]), exp["path"]
+    _, teacher_cfg = load_weights(teacher_path)
+    score, generator = copy_of(teacher_path, device), copy_of(teacher_path, device, trained=False)
+    step = degradation_step(core, SigmaFormDenoiser(generator), SigmaFormDenoiser(score),
+                            tuple(teacher_cfg["data"]["shape"]), p["batch_size"], device,
+                            conditions_of(teacher_cfg, p["batch_size"], device))
+    cfg = train_config(exp, p["nodes"] * p["interval"], p["seed"], p["batch_size"])
+    node_cfg = {k: v for k, v in teacher_cfg.items() if k != "status"}
+    result, _ = train_parts({"score": Part(score.net, cfg)}, step, cfg, out, "DisBack stage 1: degradation path",
+                            progress, fingerprint={"core": exp["core"], "path": p, "train": exp["train"],
+                                                   "teacher": str(teacher_path)},
+                            snapshots=Snapshots(out / "nodes", p["interval"], ("score",), {"score": node_cfg}))
+    summary = {**result.summary(), "nodes": p["nodes"], "interval": p["interval"]}
+    write_record(out / SUMMARY, summary, {"teacher": teacher_path})
+    return summary
+
+
+def path_nodes(path_dir: Path, nodes: int, interval: int) -> list[Path]:
+    """Nodes 0..nodes of a recorded path (a path recorded with more nodes at the same interval serves: its first
+    nodes + 1), each verified against the manifest."""
+    files = read_snapshots(Path(path_dir) / "nodes", "score")
+    by_step = dict(files)
+    want = [i * interval for i in range(nodes + 1)]
+    missing = [s for s in want if s not in by_step]
+    if missing:
+        raise ValueError(f"the path in {path_dir} has no node at stage-1 steps {missing}: it was recorded every "
+                         f"{files[1][0] if len(files) > 1 else '?'} steps up to {files[-1][0]}; record it with "
+                         f"path.interval {interval} and at least {nodes} nodes")
+    return [by_step[s] for s in want]
+
+
+def train_generator(exp: dict[str, Any], method: str, seed: int, teacher_path: Path, nodes: list[Path] | None,
+                    out: Path, device="cpu", progress: bool = True, stage_two: dict[str, Any] | None = None) -> dict:
+    """Stage 2 (or the baseline, nodes None): the generator and the fake score, both from the teacher (DisBack's
+    fake score from the path's last node), snapshots at every `eval_every` iterations in out/points, the final
+    generator as out/model.safetensors (samples with `onestep`) and out/summary.json."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    if (method == "disback") != (nodes is not None):
+        raise ValueError("DisBack needs its path's nodes; the baseline takes none")
+    core, s2 = ScoreDistillation.from_params(exp["core"]), stage_two or exp["stage_two"]
+    _, teacher_cfg = load_weights(teacher_path)
+    shape, batch = tuple(teacher_cfg["data"]["shape"]), s2["batch_size"]
+    generator = copy_of(teacher_path, device)
+    fake = copy_of(teacher_path, device, load_weights(nodes[-1])[0] if nodes else None)
+    real, current = copy_of(teacher_path, device, trained=False), {"node": 0}  # node 0: the teacher
+
+    def real_at(step: int):
+        if nodes:
+            node = target_node(step, len(nodes) - 1, s2["interval"], s2["switch_rule"], exp["path"]["interval"])
+            if node != current["node"]:
+                real.net.load_state_dict(load_weights(nodes[node])[0])
+                current["node"] = node
+        return SigmaFormDenoiser(real)
+
+    step = score_distillation_step(core, SigmaFormDenoiser(generator), SigmaFormDenoiser(fake), real_at, shape, batch,
+                                   device, conditions_of(teacher_cfg, batch, device))
+    cfg = train_config(exp, s2["iterations"], seed, batch)
+    gen_cfg = generator_config(teacher_cfg, core, method, seed)
+    fake_cfg = {k: v for k, v in teacher_cfg.items() if k != "status"}
+    fingerprint = {"method": method, "seed": seed, "core": exp["core"], "stage_two": s2, "train": exp["train"],
+                   "eval_every": exp["eval_every"], "teacher": str(teacher_path),
+                   "path": [str(n) for n in nodes or []], **precision_record("fp32")}
+    result, weights = train_parts(
+        {"generator": Part(generator.net, cfg), "fake_score": Part(fake.net, cfg)}, step, cfg, out,
+        f"DisBack stage 2: {method} s{seed}" if nodes else f"score distillation (baseline) s{seed}", progress,
+        fingerprint=fingerprint,
+        snapshots=Snapshots(out / "points", exp["eval_every"], ("generator", "fake_score"),
+                            {"generator": gen_cfg, "fake_score": fake_cfg}))
+    summary = {**result.summary(), "method": method, "seed": seed, "iterations": s2["iterations"],
+               "interval": s2["interval"], "nodes": len(nodes) - 1 if nodes else 0}
+    save_weights(out / WEIGHTS, weights["generator"], generator_config(teacher_cfg, core, method, seed, result.status))
+    write_record(out / SUMMARY, summary, {"teacher": teacher_path, "weights": out / WEIGHTS})
+    return summary
+
+
+def points(exp: dict[str, Any], stage_two: dict[str, Any] | None = None) -> list[int]:
+    """The evaluation points of stage 2: 0, eval_every, ..., iterations."""
+    return list(range(0, (stage_two or exp["stage_two"])["iterations"] + 1, exp["eval_every"]))
+
+
+def node_at(exp: dict[str, Any], point: int, nodes: int, stage_two: dict[str, Any] | None = None) -> int:
+    """The path node DisBack's generator was trained against just before evaluation point `point`."""
+    s2 = stage_two or exp["stage_two"]
+    return target_node(max(point - 1, 0), nodes, s2["interval"], s2["switch_rule"], exp["path"]["interval"])
+
+
+def mismatch(d_target, d_fake, x: torch.Tensor, core: ScoreDistillation, seed: int, cond=None) -> float:
+    """E over sigma (the generator's range of the grid) and noise of (sigma^-2 + sigma_data^-2) ||D_target -
+    D_fake||^2 / dims at x_sigma = x + sigma eps: the fake-score loss's weighting of sigma^2 (s_target - s_fake)."""
+    sigmas, (lo, hi) = core.sigmas(), core.generator_range()
+    g = torch.Generator().manual_seed(seed)
+    sigma = draw_sigmas(sigmas, x.shape[0], lo, hi, g)
+    x_t = noised(x, sigma, g)
+    with torch.no_grad():
+        diff = (d_target(x_t, sigma, cond) - d_fake(x_t, sigma, cond)).double().pow(2).flatten(1).mean(dim=1)
+    return float(((sigma.pow(-2) + core.sigma_data ** -2) * diff).mean())
+
+
+def check(exp: dict[str, Any], where: str) -> list[tuple[str, str]]:
+    """Settings the schema cannot express: evaluation points that divide the run, at least `min_eval_points`."""
+    problems = []
+    its, every = exp["stage_two"]["iterations"], exp["eval_every"]
+    if its % every:
+        problems.append((f"{where}.eval_every", f"{every} does not divide stage_two.iterations {its}"))
+    elif its // every < exp["min_eval_points"]:
+        problems.append((f"{where}.eval_every", f"{its // every} evaluation points after the start; the convergence "
+                                                f"curve needs at least {exp['min_eval_points']}"))
+    try:
+        ScoreDistillation.from_params(exp["core"])
+    except ValueError as exc:
+        problems.append((f"{where}.core", str(exc)))
+    return problems
+
+
+def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, teacher_path: Path,
+                    nodes: list[Path] | None, reference: str | Path, extractor_weights: str | None, out_dir: Path,
+                    threads: int | None = None, progress: bool = True,
+                    stage_two: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every evaluation point of a stage-2 run: the generator's samples (`curve` seed ranges of the protocol) through
+    the protocol (FID, IS), and the score mismatch on them between the fake score and the original teacher (and, for
+    DisBack, its current path node). One metrics record per point in out_dir (written whole: a hidden work folder
+    renamed at the end)."""
+    import shutil
+    import tempfile
+
+    from distill.pipeline import evaluate, sample
+    from distill.pipeline.common import setup_torch
+
+    device = setup_torch(threads, cfg["device"])
+    core, curve = ScoreDistillation.from_params(exp["core"]), exp["curve"]
+    ecfg = {**cfg, "evaluation": {**cfg["evaluation"], "seed_ranges": curve["seed_ranges"],
+                                  "kid_subsets": curve["kid_subsets"]}}
+    its = points(exp, stage_two)
+    gens = read_snapshots(Path(run_dir) / "points", "generator", its)
+    fakes = dict(read_snapshots(Path(run_dir) / "points", "fake_score", its))
+    teacher = copy_of(teacher_path, device, trained=False)
+    node_net = copy_of(teacher_path, device, trained=False)
+    out_dir = Path(out_dir)
+    work = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    rows = []
+    for step, gen_file in gens:
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            samples = Path(tmp) / "samples.npz"
+            sample.run(ecfg, gen_file, None, samples, threads, progress)
+            record = evaluate.run(ecfg, samples, reference, work / f"i{step:07d}.json", work / f"i{step:07d}.png",
+                                  extractor_weights, threads)
+        generator = load_denoiser(gen_file, device)[0]
+        fake = SigmaFormDenoiser(load_denoiser(fakes[step], device)[0])
+        z = torch.randn(curve["mismatch_samples"], *generator_shape(gen_file),
+                        generator=torch.Generator().manual_seed(curve["mismatch_seed"])).to(device)
+        with torch.no_grad():
+            x = SigmaFormDenoiser(generator)(core.sigma_init * z, torch.full((z.shape[0],), core.sigma_init,
+                                                                              dtype=torch.float64))
+        row = {"iteration": step, "status": record["status"],
+               "fid": (record.get("metrics") or {}).get("fid", {}).get("min"),
+               "is": (record.get("metrics") or {}).get("is", {}).get("min"),
+               "mismatch_teacher": mismatch(SigmaFormDenoiser(teacher), fake, x, core, curve["mismatch_seed"] + 1)}
+        if nodes:
+            node = node_at(exp, step, len(nodes) - 1, stage_two)
+            node_net.net.load_state_dict(load_weights(nodes[node])[0])
+            row.update(node=node, mismatch_node=mismatch(SigmaFormDenoiser(node_net), fake, x, core,
+                                                         curve["mismatch_seed"] + 1))
+        rows.append(row)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    work.rename(out_dir)
+    return rows
+
+
+def generator_shape(weights_path: Path) -> tuple[int, ...]:
+    return tuple(load_weights(weights_path)[1]["data"]["shape"])
