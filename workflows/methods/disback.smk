@@ -53,7 +53,7 @@ KEPT["disback"] = disback_kept
 
 
 wildcard_constraints:
-    dexp="[a-z0-9_]+",
+    dexp="|".join(DISBACK_EXPS),  # the experiments' names only: reports/disback_toy2d.pdf is the toy2d report's
     drun="(disback|baseline)-[sni][0-9]+",
 
 
