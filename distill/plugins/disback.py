@@ -344,7 +344,8 @@ METHOD = Method(
     name="disback", label=LABEL, reproduces={("DisBack", "Abstract"): frozenset({"DisBack"})},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.disback:published_rows"),
-    subjects=subjects, dvc_outs=("disback",), dvc_small=("disback_metrics", "disback_toy2d"),
-    dvc_metrics=lambda cfg: [f"disback_{e}.json" for e in cfg["disback"]["experiments"]],
+    subjects=subjects, dvc_outs=("disback", "disback_toy2d"), dvc_small=("disback_metrics",),
+    dvc_metrics=lambda cfg: [f"disback_{e}.json" for e in cfg["disback"]["experiments"]]
+    + (["disback_toy2d.json"] if cfg["disback"].get("toy2d") else []),
     training_steps=training_steps, check=check,
 )
