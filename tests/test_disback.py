@@ -247,3 +247,12 @@ def test_convergence_summary_finds_the_first_point_at_the_baselines_final_value(
     assert summary["methods"]["baseline"]["iterations_to_baseline_final"] == 30
     assert summary["methods"]["disback"]["final_sw_std"] == pytest.approx(0.01)
     assert first_reaching(curve_stats(curves, "sw"), "disback", 0.1) is None
+
+
+def test_a_conditional_teachers_runs_draw_labels_from_the_runs_generator():
+    from distill.pipeline.disback import conditions_of
+
+    draw = conditions_of({"data": {"num_classes": 3}}, 64, "cpu")
+    a, b = draw(torch.Generator().manual_seed(1)), draw(torch.Generator().manual_seed(1))
+    assert torch.equal(a["label"], b["label"]) and set(a["label"].tolist()) == {0, 1, 2}
+    assert conditions_of({"data": {"num_classes": 0}}, 64, "cpu")(torch.Generator()) is None

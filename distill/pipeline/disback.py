@@ -19,7 +19,7 @@ from distill.core.denoiser import SigmaFormDenoiser
 from distill.core.provenance import write_record
 from distill.core.snapshots import Snapshots, read_snapshots
 from distill.core.training import Part, TrainConfig, precision_record, train_parts
-from distill.methods.disback import (ScoreDistillation, degradation_step, draw_sigmas, noised,
+from distill.methods.disback import (ScoreDistillation, degradation_step, draw_sigmas, generate, noised,
                                      score_distillation_step, target_node)
 from distill.pipeline.common import load_denoiser
 
@@ -214,20 +214,21 @@ def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, tea
                                   extractor_weights, threads)
         generator = load_denoiser(gen_file, device)[0]
         fake = SigmaFormDenoiser(load_denoiser(fakes[step], device)[0])
-        z = torch.randn(curve["mismatch_samples"], *generator_shape(gen_file),
-                        generator=torch.Generator().manual_seed(curve["mismatch_seed"])).to(device)
+        g = torch.Generator().manual_seed(curve["mismatch_seed"])
+        z = torch.randn(curve["mismatch_samples"], *generator_shape(gen_file), generator=g).to(device)
+        cond = conditions_of(load_weights(gen_file)[1], z.shape[0], device)(g)  # class labels after the noise
         with torch.no_grad():
-            x = SigmaFormDenoiser(generator)(core.sigma_init * z, torch.full((z.shape[0],), core.sigma_init,
-                                                                              dtype=torch.float64))
+            x = generate(SigmaFormDenoiser(generator), z, core.sigma_init, cond)
         row = {"iteration": step, "status": record["status"],
                "fid": (record.get("metrics") or {}).get("fid", {}).get("min"),
                "is": (record.get("metrics") or {}).get("is", {}).get("min"),
-               "mismatch_teacher": mismatch(SigmaFormDenoiser(teacher), fake, x, core, curve["mismatch_seed"] + 1)}
+               "mismatch_teacher": mismatch(SigmaFormDenoiser(teacher), fake, x, core, curve["mismatch_seed"] + 1,
+                                            cond)}
         if nodes:
             node = node_at(exp, step, len(nodes) - 1, stage_two)
             node_net.net.load_state_dict(load_weights(nodes[node])[0])
             row.update(node=node, mismatch_node=mismatch(SigmaFormDenoiser(node_net), fake, x, core,
-                                                         curve["mismatch_seed"] + 1))
+                                                         curve["mismatch_seed"] + 1, cond))
         rows.append(row)
     shutil.rmtree(out_dir, ignore_errors=True)
     work.rename(out_dir)
