@@ -235,4 +235,4 @@ def test_every_method_declares_its_training_steps(smoke_cfg):
             assert all(torch.isfinite(v) for v in losses.values()), (m.name, name)
             found.setdefault(m.name, []).append(name)
     assert found == {"table1": ["teacher"], "pd": ["distillation"], "kd": ["kd"], "sfd": ["sfd"],
-                     "guided": ["stage_one", "round"]}
+                     "guided": ["stage_one", "round"], "disback": ["score_distillation", "degradation"]}
