@@ -20,10 +20,12 @@ from distill.workflow.resources import classify, command_of
 # written here independently of distill.cli: the commands that run networks on the device, and each computing
 # command's kind of job (its params.yaml cluster entry)
 NETWORK_COMMANDS = {"train-teacher", "sample", "evaluate", "fid", "pd-round", "kd-pairs", "kd-train", "sfd-train",
-                    "sfd-gits", "guided-stage-one", "guided-round", "guided-sweep"}
+                    "sfd-gits", "guided-stage-one", "guided-round", "guided-sweep", "disback-path", "disback-train",
+                    "disback-curve"}
 KIND_OF_COMMAND = {"train-teacher": "teacher", "pd-round": "distill", "kd-train": "distill", "sfd-train": "distill",
                    "guided-stage-one": "distill", "guided-round": "distill", "sample": "sample", "sfd-gits": "sample",
                    "kd-pairs": "sample", "evaluate": "evaluate", "fid": "evaluate", "guided-sweep": "evaluate",
+                   "disback-path": "distill", "disback-train": "distill", "disback-curve": "evaluate",
                    "train-classifier": "classifier"}
 
 

@@ -46,8 +46,11 @@ def paths(results: str, experiment: str) -> dict[str, str]:
 
 
 def teacher_run(exp: dict[str, Any]) -> str:
-    """The Table 1 teacher it distils: '<parameterization>-<weighting>-s<seed>'."""
+    """The teacher it distils, a folder under results/<profile>/teachers: a Table 1 run
+    '<parameterization>-<weighting>-s<seed>', or an official EDM network imported under its artifact name."""
     t = exp["teacher"]
+    if t.get("edm"):
+        return t["edm"]
     return f"{t['parameterization']}-{t['weighting']}-s{t['seed']}"
 
 
@@ -272,25 +275,36 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     teacher shapes. Timed over `fake_updates` iterations: one generator update among them."""
     import torch
 
+    from distill.core.checkpoint import load_weights
     from distill.core.denoiser import SigmaFormDenoiser
     from distill.core.training import Part, TrainConfig
     from distill.data import load_dataset
     from distill.methods.disback import ScoreDistillation, degradation_step, score_distillation_step
     from distill.pipeline.common import build_denoiser
+    from distill.pipeline.disback import conditions_of
     from distill.pipeline.train_teacher import teacher_step
 
     exp = next(iter(cfg["disback"]["experiments"].values()))
-    data = load_dataset(cfg["data"])
     t = exp["teacher"]
-    _, teacher_cfg, _ = teacher_step(cfg, data, t["parameterization"], t["weighting"], t["seed"])
-    torch.manual_seed(t["seed"])
+    if t.get("edm"):  # an imported EDM network: its architecture is in its pickle, read where it was imported
+        path = Path(f"results/{cfg['profile']}/teachers/{t['edm']}/model.safetensors")
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: import the EDM teacher first (`snakemake --config "
+                                    f"profile={cfg['profile']} -- {path}`)")
+        _, teacher_cfg = load_weights(path)
+    else:
+        _, teacher_cfg, _ = teacher_step(cfg, load_dataset(cfg["data"]), t["parameterization"], t["weighting"],
+                                         t["seed"])
+    torch.manual_seed(0)
     nets = [build_denoiser(teacher_cfg).to(device) for _ in range(4)]
     real = nets[3].requires_grad_(False)
     core, s2, p = ScoreDistillation.from_params(exp["core"]), exp["stage_two"], exp["path"]
-    shape = tuple(data.shape)
+    shape = tuple(teacher_cfg["data"]["shape"])
     two = score_distillation_step(core, SigmaFormDenoiser(nets[0]), SigmaFormDenoiser(nets[1]),
-                                  lambda step: SigmaFormDenoiser(real), shape, s2["batch_size"], device)
-    one = degradation_step(core, SigmaFormDenoiser(real), SigmaFormDenoiser(nets[2]), shape, p["batch_size"], device)
+                                  lambda step: SigmaFormDenoiser(real), shape, s2["batch_size"], device,
+                                  conditions_of(teacher_cfg, s2["batch_size"], device))
+    one = degradation_step(core, SigmaFormDenoiser(real), SigmaFormDenoiser(nets[2]), shape, p["batch_size"], device,
+                           conditions_of(teacher_cfg, p["batch_size"], device))
     tc = lambda b, steps: TrainConfig.from_params({**exp["train"], "batch_size": b, "steps": steps})  # noqa: E731
     return {
         "score_distillation": TrainingStep(
