@@ -17,7 +17,8 @@ from distill.pipeline.disback import LABELS
 from distill.plugins.disback import (LABEL, METHODS, ablation_runs, main_runs, paths, run_settings, teacher_run)
 from distill.reports.format import fmt
 from distill.reports.labels import LABELS as NAMES
-from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
+from distill.reports import convergence
+from distill.reports.pdf import save_pdf, table_page
 from distill.results import table as results_table
 from distill.results.convergence import curve_stats, final_value, first_reaching
 from distill.results.table import record_rows
@@ -99,26 +100,8 @@ def summarise(cfg: dict[str, Any], results: Path, experiment: str, table: pd.Dat
     return out
 
 
-def _convergence_figure(c: pd.DataFrame, caption: str):
-    plt = pyplot()
-    panels = (("fid", "FID (one seed range per point)"), ("mismatch_teacher", "mismatch vs the original teacher"),
-              ("mismatch_node", "DisBack: mismatch vs its current path node"))
-    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6))
-    for ax, (metric, title) in zip(axes, panels):
-        stats = curve_stats(c[c[metric].notna()], metric) if metric in c else pd.DataFrame(columns=["method"])
-        for m, color in zip(METHODS, ("tab:red", "tab:blue")):
-            s = stats[(stats["method"] == m) & (stats["mean"] > 0)].sort_values("iteration")
-            if s.empty:
-                continue
-            ax.plot(s["iteration"], s["mean"], color=color, marker="o", markersize=3, label=LABELS[m])
-            ax.fill_between(s["iteration"], s["min"], s["max"], color=color, alpha=0.2, linewidth=0)
-        ax.set_yscale("log")
-        ax.set_xlabel("generator iteration")
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    figure_caption(fig, caption)
-    return fig
+PANELS = (("fid", "FID (one seed range per point)"), ("mismatch_teacher", "mismatch vs the original teacher"),
+          ("mismatch_node", "DisBack: mismatch vs its current path node"))
 
 
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
@@ -151,20 +134,22 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                f"each. DisBack: a path of {p['nodes']} + 1 nodes recorded every {p['interval']} steps (stage 1, "
                f"{fmt(path_cost, 1)} s, counted in its cost), the target one node back every {s2['interval']} "
                f"iterations ({s2['switch_rule']} rule), then the teacher. Final FID: the whole protocol "
-               f"({cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']}, minimum), mean "
-               f"± std over seeds. Iterations to the baseline's final curve FID ({fmt(summary['baseline_final_curve_fid'], 2)},"
-               f" one seed range per point): the first point whose mean over seeds reaches it. Early mismatch: at "
-               f"iteration {exp['eval_every']}, mean over seeds, (sigma^-2 + sigma_data^-2) ||D_teacher - D_fake||^2 on "
+               f"({cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']}, minimum), "
+               "mean ± std over seeds. Iterations to the baseline's final curve FID "
+               f"({fmt(summary['baseline_final_curve_fid'], 2)}, one seed range per point): the first point whose mean "
+               f"over seeds reaches it. Early mismatch: at iteration {exp['eval_every']}, mean over seeds, "
+               "(sigma^-2 + sigma_data^-2) ||D_teacher - D_fake||^2 on "
                "the generator's noised samples; the baseline's fake score starts as the teacher (0 at iteration 0)."
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page1 = table_page(f"{LABEL}: one-step generator against the baseline", [
         "method", "final FID (mean ± std)", "iterations to the baseline's final FID", "early mismatch vs teacher",
         "cost per run (s)"], lines, caption, col_widths=[1.6, 1.3, 1.5, 1.3, 1.0])
     c = pd.DataFrame(summary["curve"])
-    fig = _convergence_figure(c, "Convergence (FID), score mismatch against the original teacher and, for DisBack "
-                                 "only, against the path node it is trained towards (small by construction while it "
-                                 "walks the path; equal to the first panel's once it reaches the teacher). Mean over "
-                                 "seeds, band min-max; log scale.")
+    fig = convergence.figure(c, PANELS, {m: LABELS[m] for m in METHODS},
+                             "Convergence (FID), score mismatch against the original teacher and, for DisBack only, "
+                             "against the path node it is trained towards (small by construction while it walks the "
+                             "path; equal to the second panel's once it reaches the teacher). Mean over seeds, band "
+                             "min-max; log scale.")
     ab = [[a["run"], str(a["nodes"]), str(a["interval"]), fmt(a["fid"], 2)] for a in summary["ablation"]]
     page3 = table_page("DisBack ablation: path nodes N and switching interval (first seed)",
                        ["run", "path nodes N", "interval (iterations)", "final FID"], ab,
@@ -176,10 +161,11 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
               fmt(float(cost[[f"{m}-s{s}" for s in exp["seeds"]]].mean()), 1)] for m in METHODS]
     page4 = table_page("One-step models of the same teacher (results table)",
                        ["method", "model", "NFE", "FID", "cost (s)"], comp,
-                       "Every one-step model the suite made from this teacher (PD's last round, knowledge distillation, "
-                       "SFD's students at one evaluation) and the teacher's DDIM at its most steps, read from the other "
-                       "methods' rows of the results table present when this report was made (minimum over seed ranges; "
-                       "cost = their own stages' wall time on their machine).", col_widths=[1.6, 1.2, 0.6, 1.0, 0.8])
+                       "Every one-step model the suite made from this teacher (PD's last round, knowledge "
+                       "distillation, SFD's students at one evaluation) and the teacher's DDIM at its most steps, read "
+                       "from the other methods' rows of the results table present when this report was made (minimum "
+                       "over seed ranges; cost = their own stages' wall time on their machine).",
+                       col_widths=[1.6, 1.2, 0.6, 1.0, 0.8])
     atomic_write(pdf, lambda f: save_pdf(f, [page1, fig, page3, page4]))
     flat = pd.DataFrame([{"method": m, **{k: v for k, v in r.items() if k != "final_fids"}}
                          for m, r in summary["methods"].items()])

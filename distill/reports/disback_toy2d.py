@@ -12,7 +12,8 @@ import pandas as pd
 from distill.core.checkpoint import atomic_write
 from distill.pipeline.disback_toy2d import LABELS, METHODS
 from distill.reports.format import fmt
-from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
+from distill.reports import convergence
+from distill.reports.pdf import save_pdf, table_page
 from distill.results.convergence import curve_stats, final_value, first_reaching
 
 PANELS = (("sw", "sliced Wasserstein to the exact mixture"),
@@ -36,24 +37,6 @@ def summarise(curves: pd.DataFrame, eval_every: int) -> dict[str, Any]:
     return out
 
 
-def figure(curves: pd.DataFrame, caption: str):
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(11.0, 3.6))
-    for ax, (metric, title) in zip(axes, PANELS):
-        stats = curve_stats(curves, metric)
-        for m, color in zip(METHODS, ("tab:red", "tab:blue")):
-            s = stats[(stats["method"] == m) & (stats["mean"] > 0)].sort_values("iteration")  # a log axis: 0 left out
-            ax.plot(s["iteration"], s["mean"], color=color, label=LABELS[m], marker="o", markersize=3)
-            ax.fill_between(s["iteration"], s["min"], s["max"], color=color, alpha=0.2, linewidth=0)
-        ax.set_yscale("log")
-        ax.set_xlabel("generator iteration (stage 2)")
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    figure_caption(fig, caption)
-    return fig
-
-
 def build(curves_csv: Path, exp: dict[str, Any], pdf: Path, csv: Path, json_path: Path | None = None) -> dict[str, Any]:
     curves = pd.read_csv(curves_csv)
     summary = summarise(curves, exp["eval_every"])
@@ -66,7 +49,8 @@ def build(curves_csv: Path, exp: dict[str, Any], pdf: Path, csv: Path, json_path
     for m in METHODS:
         r = summary["methods"][m]
         lines.append([LABELS[m], f"{fmt(r['final_sw_mean'], 4)} ± {fmt(r['final_sw_std'], 4)} ({r['seeds']} seeds)",
-                      "never" if r["iterations_to_baseline_final"] is None else f"{r['iterations_to_baseline_final']:,}",
+                      "never" if r["iterations_to_baseline_final"] is None
+                      else f"{r['iterations_to_baseline_final']:,}",
                       fmt(r["early_mismatch_truth"], 3)])
     caption = (f"Ring mixture of {exp['mixture']['modes']} Gaussians (radius {exp['mixture']['radius']}, std "
                f"{exp['mixture']['std']}); the MLP teacher, generator and fake score start from the same weights. "
@@ -83,8 +67,10 @@ def build(curves_csv: Path, exp: dict[str, Any], pdf: Path, csv: Path, json_path
                        ["method", "final SW (mean ± std)", f"iterations to the baseline's final SW "
                                                           f"({fmt(summary['baseline_final_sw'], 4)})",
                         "early mismatch vs exact score"], lines, caption, col_widths=[1.3, 1.4, 1.6, 1.2])
-    fig = figure(curves, "Convergence and score mismatch over stage-2 iterations (log scale; a zero, the baseline's "
-                         "mismatch against the teacher at iteration 0, is left out).")
+    fig = convergence.figure(curves, PANELS, {m: LABELS[m] for m in METHODS},
+                             "Convergence and score mismatch over stage-2 iterations (log scale; a zero, the "
+                             "baseline's mismatch against the teacher at iteration 0, is left out).",
+                             xlabel="generator iteration (stage 2)")
     atomic_write(pdf, lambda p: save_pdf(p, [table, fig]))
     flat = pd.DataFrame([{"method": m, **r} for m, r in summary["methods"].items()])
     atomic_write(csv, lambda p: flat.to_csv(p, index=False, float_format="%.6g"))
