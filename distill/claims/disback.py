@@ -40,9 +40,9 @@ def smaller_early_mismatch(summary, tol: float) -> tuple[str, str]:
     return (HOLDS if d <= tol * b else FAILS), f"at the first point, vs {what}: DisBack {d:.4g}, baseline {b:.4g}"
 
 
-MINI = ("at mini the one-step generators train for minutes on 8x8 digits (a few hundred generator updates) and the "
-        "curves move by more between seeds than the methods differ; the toy2d experiment (exact truth) is where the "
-        "claim can be seen at this scale")
+MINI = ("at mini the digits generators train for a few hundred generator updates and their curves move by more "
+        "between seeds than the methods differ; on toy2d (exact truth) DisBack leads early and drifts late at these "
+        "settings (reports/disback_toy2d.pdf): the paper's path and interval settings are NOT FOUND")
 SMOKE = "the smoke profile trains for a few iterations: its numbers are meaningless"
 
 CLAIMS = (
