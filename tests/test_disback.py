@@ -256,3 +256,16 @@ def test_a_conditional_teachers_runs_draw_labels_from_the_runs_generator():
     a, b = draw(torch.Generator().manual_seed(1)), draw(torch.Generator().manual_seed(1))
     assert torch.equal(a["label"], b["label"]) and set(a["label"].tolist()) == {0, 1, 2}
     assert conditions_of({"data": {"num_classes": 0}}, 64, "cpu")(torch.Generator()) is None
+
+
+def test_the_onestep_sampler_draws_what_training_generates(gaussian_denoiser):
+    from distill.core.samplers import run_sampler
+    from distill.core.seeding import SeededNoise
+    from distill.methods.disback import generate
+
+    x = run_sampler("onestep", gaussian_denoiser, (3,), [0, 1, 5], 1, grid="edm", clip_x=False,
+                    grid_options={"sigma_max": 80.0})
+    z = SeededNoise([0, 1, 5]).randn(3)
+    assert torch.equal(x, generate(SigmaFormDenoiser(gaussian_denoiser), z, 80.0))
+    with pytest.raises(ValueError, match="steps: 1"):
+        run_sampler("onestep", gaussian_denoiser, (3,), [0], 2, grid="edm")

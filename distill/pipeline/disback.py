@@ -19,6 +19,7 @@ from distill.core.denoiser import SigmaFormDenoiser
 from distill.core.provenance import write_record
 from distill.core.snapshots import Snapshots, read_snapshots
 from distill.core.training import Part, TrainConfig, precision_record, train_parts
+from distill.core.weighting import loss_weight
 from distill.methods.disback import (ScoreDistillation, degradation_step, draw_sigmas, generate, noised,
                                      score_distillation_step, target_node)
 from distill.pipeline.common import load_denoiser
@@ -29,8 +30,15 @@ KIND_GENERATOR = "disback-generator"
 WEIGHTS, SUMMARY = "model.safetensors", "summary.json"
 
 
-def train_config(exp: dict[str, Any], steps: int, seed: int, batch_size: int) -> TrainConfig:
-    return TrainConfig.from_params({**exp["train"], "steps": steps, "batch_size": batch_size}, seed)
+def train_config(exp: dict[str, Any], steps: int, seed: int, batch_size: int, precision: str = "fp32") -> TrainConfig:
+    return TrainConfig.from_params({**exp["train"], "steps": steps, "batch_size": batch_size, "precision": precision},
+                                   seed)
+
+
+def network_config(teacher_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The config saved beside a copy of the teacher's network (a path node, a fake score): the teacher's, less its
+    training status."""
+    return {k: v for k, v in teacher_cfg.items() if k != "status"}
 
 
 def copy_of(teacher_path: Path, device, weights: dict[str, torch.Tensor] | None = None, trained: bool = True):
@@ -60,7 +68,8 @@ def conditions_of(teacher_cfg: dict[str, Any], batch_size: int, device):
     return lambda gen: {"label": torch.randint(num_classes, (batch_size,), generator=gen).to(device)}
 
 
-def record_path(exp: dict[str, Any], teacher_path: Path, out: Path, device="cpu", progress: bool = True) -> dict:
+def record_path(exp: dict[str, Any], teacher_path: Path, out: Path, device="cpu", progress: bool = True,
+                precision: str = "fp32") -> dict:
     """Stage 1: a copy of the teacher fine-tuned on the initial generator's samples, N + 1 nodes saved (node 0 the
     teacher) with their manifest in out/nodes."""
     core, p = ScoreDistillation.from_params(exp["core"]), exp["path"]
@@ -69,12 +78,12 @@ def record_path(exp: dict[str, Any], teacher_path: Path, out: Path, device="cpu"
     step = degradation_step(core, SigmaFormDenoiser(generator), SigmaFormDenoiser(score),
                             tuple(teacher_cfg["data"]["shape"]), p["batch_size"], device,
                             conditions_of(teacher_cfg, p["batch_size"], device))
-    cfg = train_config(exp, p["nodes"] * p["interval"], p["seed"], p["batch_size"])
-    node_cfg = {k: v for k, v in teacher_cfg.items() if k != "status"}
+    cfg = train_config(exp, p["nodes"] * p["interval"], p["seed"], p["batch_size"], precision)
     result, _ = train_parts({"score": Part(score.net, cfg)}, step, cfg, out, "DisBack stage 1: degradation path",
                             progress, fingerprint={"core": exp["core"], "path": p, "train": exp["train"],
-                                                   "teacher": str(teacher_path)},
-                            snapshots=Snapshots(out / "nodes", p["interval"], ("score",), {"score": node_cfg}))
+                                                   "teacher": str(teacher_path), **precision_record(precision)},
+                            snapshots=Snapshots(out / "nodes", p["interval"], ("score",),
+                                                {"score": network_config(teacher_cfg)}))
     summary = {**result.summary(), "nodes": p["nodes"], "interval": p["interval"]}
     write_record(out / SUMMARY, summary, {"teacher": teacher_path})
     return summary
@@ -95,7 +104,8 @@ def path_nodes(path_dir: Path, nodes: int, interval: int) -> list[Path]:
 
 
 def train_generator(exp: dict[str, Any], method: str, seed: int, teacher_path: Path, nodes: list[Path] | None,
-                    out: Path, device="cpu", progress: bool = True, stage_two: dict[str, Any] | None = None) -> dict:
+                    out: Path, device="cpu", progress: bool = True, stage_two: dict[str, Any] | None = None,
+                    precision: str = "fp32") -> dict:
     """Stage 2 (or the baseline, nodes None): the generator and the fake score, both from the teacher (DisBack's
     fake score from the path's last node), snapshots at every `eval_every` iterations in out/points, the final
     generator as out/model.safetensors (samples with `onestep`) and out/summary.json."""
@@ -120,18 +130,17 @@ def train_generator(exp: dict[str, Any], method: str, seed: int, teacher_path: P
 
     step = score_distillation_step(core, SigmaFormDenoiser(generator), SigmaFormDenoiser(fake), real_at, shape, batch,
                                    device, conditions_of(teacher_cfg, batch, device))
-    cfg = train_config(exp, s2["iterations"], seed, batch)
-    gen_cfg = generator_config(teacher_cfg, core, method, seed)
-    fake_cfg = {k: v for k, v in teacher_cfg.items() if k != "status"}
+    cfg = train_config(exp, s2["iterations"], seed, batch, precision)
     fingerprint = {"method": method, "seed": seed, "core": exp["core"], "stage_two": s2, "train": exp["train"],
                    "eval_every": exp["eval_every"], "teacher": str(teacher_path),
-                   "path": [str(n) for n in nodes or []], **precision_record("fp32")}
+                   "path": [str(n) for n in nodes or []], **precision_record(precision)}
     result, weights = train_parts(
         {"generator": Part(generator.net, cfg), "fake_score": Part(fake.net, cfg)}, step, cfg, out,
         f"DisBack stage 2: {method} s{seed}" if nodes else f"score distillation (baseline) s{seed}", progress,
         fingerprint=fingerprint,
         snapshots=Snapshots(out / "points", exp["eval_every"], ("generator", "fake_score"),
-                            {"generator": gen_cfg, "fake_score": fake_cfg}))
+                            {"generator": generator_config(teacher_cfg, core, method, seed),
+                             "fake_score": network_config(teacher_cfg)}))
     summary = {**result.summary(), "method": method, "seed": seed, "iterations": s2["iterations"],
                "interval": s2["interval"], "nodes": len(nodes) - 1 if nodes else 0}
     save_weights(out / WEIGHTS, weights["generator"], generator_config(teacher_cfg, core, method, seed, result.status))
@@ -159,7 +168,7 @@ def mismatch(d_target, d_fake, x: torch.Tensor, core: ScoreDistillation, seed: i
     x_t = noised(x, sigma, g)
     with torch.no_grad():
         diff = (d_target(x_t, sigma, cond) - d_fake(x_t, sigma, cond)).double().pow(2).flatten(1).mean(dim=1)
-    return float(((sigma.pow(-2) + core.sigma_data ** -2) * diff).mean())
+    return float((loss_weight("edm", -2.0 * torch.log(sigma), core.sigma_data) * diff).mean())
 
 
 def check(exp: dict[str, Any], where: str) -> list[tuple[str, str]]:
@@ -212,11 +221,11 @@ def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, tea
             sample.run(ecfg, gen_file, None, samples, threads, progress)
             record = evaluate.run(ecfg, samples, reference, work / f"i{step:07d}.json", work / f"i{step:07d}.png",
                                   extractor_weights, threads)
-        generator = load_denoiser(gen_file, device)[0]
+        generator, gen_cfg = load_denoiser(gen_file, device)
         fake = SigmaFormDenoiser(load_denoiser(fakes[step], device)[0])
         g = torch.Generator().manual_seed(curve["mismatch_seed"])
-        z = torch.randn(curve["mismatch_samples"], *generator_shape(gen_file), generator=g).to(device)
-        cond = conditions_of(load_weights(gen_file)[1], z.shape[0], device)(g)  # class labels after the noise
+        z = torch.randn(curve["mismatch_samples"], *gen_cfg["data"]["shape"], generator=g).to(device)
+        cond = conditions_of(gen_cfg, z.shape[0], device)(g)  # class labels after the noise
         with torch.no_grad():
             x = generate(SigmaFormDenoiser(generator), z, core.sigma_init, cond)
         row = {"iteration": step, "status": record["status"],
@@ -233,7 +242,3 @@ def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, tea
     shutil.rmtree(out_dir, ignore_errors=True)
     work.rename(out_dir)
     return rows
-
-
-def generator_shape(weights_path: Path) -> tuple[int, ...]:
-    return tuple(load_weights(weights_path)[1]["data"]["shape"])

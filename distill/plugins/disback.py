@@ -107,7 +107,7 @@ def _path(args, cfg, progress):
 
     device = setup_torch(args.threads, cfg["device"])
     exp = recorded(cfg["disback"]["experiments"][args.experiment])
-    s = disback.record_path(exp, Path(args.teacher), Path(args.out), device, progress)
+    s = disback.record_path(exp, Path(args.teacher), Path(args.out), device, progress, cfg["precision"])
     print(f"{s['status']}: {s['nodes']} + 1 nodes every {s['interval']} steps")
 
 
@@ -124,7 +124,7 @@ def _train(args, cfg, progress):
             raise ValueError("DisBack needs its degradation path: give --path (the folder disback-path wrote)")
         nodes = disback.path_nodes(Path(args.path), r["nodes"], exp["path"]["interval"])
     s = disback.train_generator(exp, r["method"], r["seed"], Path(args.teacher), nodes, Path(args.out), device,
-                                progress, r["stage_two"])
+                                progress, r["stage_two"], cfg["precision"])
     print(f"{args.run}: {s['status']} after {s['steps']} iterations ({s['updates']})")
 
 
@@ -277,11 +277,11 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
 
     from distill.core.checkpoint import load_weights
     from distill.core.denoiser import SigmaFormDenoiser
-    from distill.core.training import Part, TrainConfig
+    from distill.core.training import Part
     from distill.data import load_dataset
     from distill.methods.disback import ScoreDistillation, degradation_step, score_distillation_step
     from distill.pipeline.common import build_denoiser
-    from distill.pipeline.disback import conditions_of
+    from distill.pipeline.disback import conditions_of, train_config
     from distill.pipeline.train_teacher import teacher_step
 
     exp = next(iter(cfg["disback"]["experiments"].values()))
@@ -305,7 +305,7 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
                                   conditions_of(teacher_cfg, s2["batch_size"], device))
     one = degradation_step(core, SigmaFormDenoiser(real), SigmaFormDenoiser(nets[2]), shape, p["batch_size"], device,
                            conditions_of(teacher_cfg, p["batch_size"], device))
-    tc = lambda b, steps: TrainConfig.from_params({**exp["train"], "batch_size": b, "steps": steps})  # noqa: E731
+    tc = lambda b, steps: train_config(exp, steps, 0, b)  # noqa: E731
     return {
         "score_distillation": TrainingStep(
             {"generator": Part(nets[0].net, tc(s2["batch_size"], s2["iterations"])),
