@@ -64,6 +64,41 @@ def test_the_ideal_stage_two_student_equals_the_guided_teachers_2n_step_ddim_at_
         assert torch.allclose(student, teacher, rtol=0, atol=1e-10), (n, w)
 
 
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_the_stochastic_sampler_of_2n_steps_on_the_ideal_n_step_student_makes_the_teachers_jumps(n):
+    """The paper's S at 2N steps evaluates the N-step student (jumps of 1/N, "the same as an N-step deterministic
+    sampler") at every time of the 2N grid, half of them between the student's own. The ideal student trained there
+    (distillation_target at i/(2N); at 1/(2N) the teacher's own last step) sampled with S gives what S gives when
+    each of its jumps is two DDIM steps of the guided teacher, with the same per-sample noise."""
+    from distill.core.schedule import broadcast_like
+    from distill.core.samplers import ddim_step
+    from distill.core.seeding import SeededNoise
+
+    model = TwoClassGaussian()
+    sched, seeds, w = model.schedule, list(range(5)), 2.0
+    teacher = GuidedDenoiser(model, w, TwoClassGaussian.NULL)
+
+    def ideal(z_t, t, cond):
+        return distillation_target(model, z_t, t, n, cond, sched)
+
+    got = run_sampler("renoise", ideal, (3,), seeds, 2 * n, cond=_cond(5, w), clip_x=False, schedule=sched)
+    noise = SeededNoise(seeds)
+    z, ts = noise.randn(3), uniform(2 * n)
+
+    def coefs(u):
+        return tuple(broadcast_like(c, z) for c in sched.alpha_sigma(u))
+
+    for i in range(2 * n):  # the same loop, each jump of 1/N made by the teacher's two DDIM steps of 1/(2N)
+        if i == 2 * n - 1:
+            want = teacher(z, ts[i].expand(5), _cond(5))
+            break
+        z_mid = ddim_step(teacher(z, ts[i].expand(5), _cond(5)), z, *coefs(ts[i]), *coefs(ts[i + 1]))
+        z_k = ddim_step(teacher(z_mid, ts[i + 1].expand(5), _cond(5)), z_mid, *coefs(ts[i + 1]), *coefs(ts[i + 2]))
+        z = renoise_step(z_k, *coefs(ts[i + 2]), *coefs(ts[i + 1]), noise.randn_like(z))
+    # (float32 samples; the grid closes at t = 0 where sigma is exp(-10), not 0: 4e-5 apart)
+    assert torch.allclose(got.double(), want.double(), rtol=0, atol=2e-4), float((got.double() - want).abs().max())
+
+
 def test_stage_two_draws_w_per_sample_from_the_range_on_the_runs_generator():
     draw = w_conditions((0.5, 2.0))
     labels = torch.arange(4000) % 10
@@ -199,5 +234,33 @@ def test_the_smoke_pipeline_records_w_nfe_and_cost(readme_project):
     assert set(rows["guidance"]) == {"1"} and rows["cost_seconds"].notna().all()
     assert set(rows["sampler"]) == {"ddim", "ancestral", "renoise"}
     summary = json.loads((smoke / "guided_digits.json").read_text())
-    assert {p["model"] for p in summary["points"]} == {"teacher", "w-n2", "w1-n2"}
+    # S at 2 steps evaluates the 1-step students (jumps of 2/N); its ablation the 2-step student
+    assert {p["model"] for p in summary["points"]} == {"teacher", "w-n2", "w-n1", "w1-n2", "w1-n1"}
+    assert {(p["model"], p["variant"]) for p in summary["points"] if p["sampler"] == "renoise"} == \
+        {("w-n1", "S"), ("w-n2", "S-same"), ("w1-n1", "S")}
     assert np.isfinite([p["fid"] for p in summary["points"]]).all()
+
+
+def test_w_is_embedded_as_time_is_and_an_unknown_scale_is_refused(smoke_cfg):
+    """Stage one's student embeds w as the suite embeds t (a sinusoid of 1000 w, stage_one.w_embedding_scale): at
+    the mini width the features of w = 0 and w = 0.3 differ by more than their norm, where a sinusoid of w itself
+    moved them by 11%. SFD-v's integer step count keeps scale 1 (its official embedding): neighbours differ by 36%."""
+    from distill.nets.embedding import ConditionEmbedding, sinusoidal_embedding
+    from distill.plugins.guided import student_config
+
+    exp = smoke_cfg["guided"]["experiments"]["digits"]
+    cfg = student_config({"network": {"kind": "unet", "scalar_conditions": []}}, exp, "digits", "w")
+    assert cfg["network"]["condition_scales"] == {"w": 1000.0} == {"w": exp["stage_one"]["w_embedding_scale"]}
+    emb = ConditionEmbedding(16, 32, scalar_conditions=["w", "steps"], condition_scales={"w": 1000.0})
+    assert emb.scalars["w"].scale == 1000.0 and emb.scalars["steps"].scale == 1.0
+
+    def moved(a, b, scale):
+        fa, fb = (sinusoidal_embedding(torch.tensor([v * scale]), 16) for v in (a, b))
+        return float((fa - fb).norm() / fa.norm())
+
+    assert moved(0.0, 0.3, 1000.0) > 1.0 > 0.2 > moved(0.0, 0.3, 1.0)
+    assert moved(4.0, 5.0, 1.0) > 0.3  # SFD-v's steps condition, embedded as the official code does
+    with pytest.raises(ValueError, match="not scalar_conditions"):
+        ConditionEmbedding(16, 32, scalar_conditions=["w"], condition_scales={"steps": 1000.0})
+    with pytest.raises(ValueError, match="finite numbers > 0"):
+        ConditionEmbedding(16, 32, scalar_conditions=["w"], condition_scales={"w": 0.0})

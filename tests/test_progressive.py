@@ -69,6 +69,28 @@ def test_a_perfect_student_of_n_steps_reproduces_the_teacher_of_2n_steps(n):
 def test_student_times_are_the_discrete_grid_including_t_1():
     t = student_times(4, 4000, torch.Generator().manual_seed(0))
     assert set(t.tolist()) == {0.25, 0.5, 0.75, 1.0}
+    # two times per step: the grid and the times halfway between (guided distillation's stochastic sampler)
+    assert set(student_times(2, 4000, torch.Generator().manual_seed(0), 2).tolist()) == {0.25, 0.5, 0.75, 1.0}
+    assert torch.equal(student_times(4, 64, torch.Generator().manual_seed(5), 1),
+                       student_times(4, 64, torch.Generator().manual_seed(5)))  # PD's draws unchanged
+    with pytest.raises(ValueError, match="times_per_step"):
+        student_times(4, 8, torch.Generator(), 0)
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_between_the_grid_one_student_step_lands_where_two_teacher_steps_do_and_the_first_time_jumps_to_0(n):
+    """A student trained at i/(2N) too: at t = (2i - 1)/(2N), i >= 2, App. G's inversion is exact as on the grid; at
+    t = 1/(2N) a jump of 1/N would pass 0, and the target is the teacher's own last step (its x-hat at t)."""
+    sched, teacher = CosineSchedule(), GaussianDenoiser(0.3, 0.2)
+    t = torch.arange(3, 2 * n, 2).to(torch.float64) / (2 * n)
+    z = torch.randn(len(t), 3, 4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x_tilde = distillation_target(teacher, z, t, n, schedule=sched)
+    (a_t, s_t), (a_s, s_s) = sched.alpha_sigma(t), sched.alpha_sigma(t - 1.0 / n)
+    student = ddim_step(x_tilde, z, *(broadcast_like(c, z) for c in (a_t, s_t, a_s, s_s)))
+    torch.testing.assert_close(student, _ddim_two_steps(teacher, z, t, n, sched), rtol=1e-9, atol=1e-9)
+    first = torch.full((2,), 0.5 / n, dtype=torch.float64)
+    z = z[:2]
+    torch.testing.assert_close(distillation_target(teacher, z, first, n, schedule=sched), teacher(z, first, None))
 
 
 def test_rounds_to_two_and_one_get_the_longer_budget(smoke_cfg):

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED, Claim
-from distill.plugins.guided import W_LINE, model_id, wtag
+from distill.plugins.guided import VARIANTS, W_LINE, model_id, wtag
 
-STUDENT_SAMPLERS = ("ddim", "renoise")
+PAPER_VARIANTS = [v for v in VARIANTS if v.key in ("D", "S")]  # the paper's D and S (not the S ablation)
 
 
 def _fid(summary, model: str, sampler: str, steps: int, w: float) -> float | None:
@@ -24,9 +24,16 @@ def _metric_by_w(summary, model: str, sampler: str, steps: int, metric: str) -> 
             if (p["model"], p["sampler"], p["steps"]) == (model, sampler, steps) and p[metric] is not None}
 
 
+def _variant_fid(summary, key: str, steps: int, w: float) -> float | None:
+    """The w-conditioned student's FID at `steps` with the variant `key` (D, S, S-same), None where absent."""
+    variant = next(v for v in VARIANTS if v.key == key)
+    model = variant.model(W_LINE, steps)
+    return None if model is None else _fid(summary, model, variant.sampler, steps, w)
+
+
 def _best_student(summary, steps: int, w: float) -> float | None:
-    """The student's better FID of its D and S samplers at this step count and w."""
-    found = [f for s in STUDENT_SAMPLERS if (f := _fid(summary, model_id(W_LINE, steps), s, steps, w)) is not None]
+    """The student's better FID of the paper's D and S samplers at this step count and w."""
+    found = [f for v in PAPER_VARIANTS if (f := _variant_fid(summary, v.key, steps, w)) is not None]
     return min(found) if found else None
 
 
@@ -48,7 +55,8 @@ def w_student_matches_fixed(summary, tol: float) -> tuple[str, str]:
     if not pairs:
         return NOT_CHECKED, "no fixed-w student beside the w-conditioned one"
     worst = max(pairs, key=lambda r: r["w_fid"] / r["fixed_fid"])
-    text = "; ".join(f"w {wtag(r['w'])} {r['sampler']}: {r['w_fid']:.2f} vs fixed {r['fixed_fid']:.2f}" for r in pairs)
+    text = "; ".join(f"w {wtag(r['w'])} {r.get('variant', r['sampler'])}: {r['w_fid']:.2f} vs fixed {r['fixed_fid']:.2f}"
+                     for r in pairs)
     return (HOLDS if worst["w_fid"] <= tol * worst["fixed_fid"] else FAILS), text
 
 
@@ -93,17 +101,19 @@ def speedup_at_equal_quality(summary, tol: float) -> tuple[str, str]:
 
 
 def stochastic_beats_deterministic(summary, tol: float) -> tuple[str, str]:
-    """An observation: S against D at the fewest steps where S differs from D (2)."""
+    """An observation: the paper's S (the N/2-step model) against D at the fewest steps where S differs from D (2);
+    the S ablation (the N-step model) is quoted beside them."""
     n = min((p["steps"] for p in summary["points"] if p["sampler"] == "renoise"), default=None)
     if n is None:
         return NOT_CHECKED, "no stochastic-sampler point"
-    pairs = [(w, _fid(summary, model_id(W_LINE, n), "renoise", n, w), _fid(summary, model_id(W_LINE, n), "ddim", n, w))
-             for w in summary["sweep"]]
-    pairs = [(w, s, d) for w, s, d in pairs if s is not None and d is not None]
+    pairs = [(w, _variant_fid(summary, "S", n, w), _variant_fid(summary, "D", n, w),
+              _variant_fid(summary, "S-same", n, w)) for w in summary["sweep"]]
+    pairs = [(w, s, d, a) for w, s, d, a in pairs if s is not None and d is not None]
     if not pairs:
         return NOT_CHECKED, f"no D and S FIDs at {n} steps"
-    wins = sum(s <= tol * d for _, s, d in pairs)
-    text = f"{n} steps: " + "; ".join(f"w {wtag(w)}: S {s:.2f}, D {d:.2f}" for w, s, d in pairs)
+    wins = sum(s <= tol * d for _, s, d, _ in pairs)
+    text = f"{n} steps: " + "; ".join(f"w {wtag(w)}: S {s:.2f}, D {d:.2f}"
+                                      + (f", S ablation {a:.2f}" if a is not None else "") for w, s, d, a in pairs)
     return (HOLDS if wins == len(pairs) else FAILS), text
 
 

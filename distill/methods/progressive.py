@@ -21,9 +21,14 @@ from distill.core.weighting import loss_weight
 from distill.methods.batches import draw_batch
 
 
-def student_times(n_steps: int, batch_size: int, gen: torch.Generator) -> torch.Tensor:
-    """t = i/N with i ~ Cat[1..N] (float64), drawn on the CPU generator."""
-    return torch.randint(1, n_steps + 1, (batch_size,), generator=gen).to(torch.float64) / n_steps
+def student_times(n_steps: int, batch_size: int, gen: torch.Generator, times_per_step: int = 1) -> torch.Tensor:
+    """t = i/(kN) with i ~ Cat[1..kN] (float64), drawn on the CPU generator; k = `times_per_step`: 1 is PD's grid,
+    2 adds the times halfway between (where the 2N-step stochastic sampler of guided distillation evaluates an
+    N-step student)."""
+    if isinstance(times_per_step, bool) or not isinstance(times_per_step, int) or times_per_step < 1:
+        raise ValueError(f"times_per_step must be an integer >= 1, got {times_per_step!r}")
+    k = n_steps * times_per_step
+    return torch.randint(1, k + 1, (batch_size,), generator=gen).to(torch.float64) / k
 
 
 def distillation_target(
@@ -33,10 +38,13 @@ def distillation_target(
     """x~ such that one student DDIM step t -> t - 1/N lands where two teacher DDIM steps (t -> t' = t - 0.5/N ->
     t'' = t - 1/N) land (PD Alg. 2 and App. G):  x~ = (z_t'' - (sigma_t''/sigma_t) z_t) / (alpha_t'' - (sigma_t''/sigma_t)
     alpha_t). Where t'' = 0 (the student's last step, which returns x-hat) the target is the teacher's x-hat at t', as
-    in the official code. The teacher's x-hat is not clipped. t: per-sample times on the grid i/N, i in 1..N."""
+    in the official code. The teacher's x-hat is not clipped. t: per-sample times on the grid i/N, i in 1..N, or,
+    for a student that also serves the stochastic sampler, on the grid i/(2N): at t = 1/(2N) the jump of 1/N would
+    pass 0, so the target is the teacher's own last step from t, its x-hat at t (both teacher times lie on the
+    teacher's grid i/(2N) either way)."""
     schedule = schedule or CosineSchedule()
     t = torch.as_tensor(t, dtype=torch.float64).to(z_t.device)
-    t_mid, t_end = t - 0.5 / n_steps, t - 1.0 / n_steps
+    t_mid, t_end = (t - 0.5 / n_steps).clamp_min(0.0), (t - 1.0 / n_steps).clamp_min(0.0)
 
     def coefs(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         alpha, sigma = schedule.alpha_sigma(u)
@@ -50,7 +58,8 @@ def distillation_target(
     ratio = s_end / s_t
     x_target = (z_end - ratio * z_t) / (a_end - ratio * a_t)  # PD App. G
     last = broadcast_like(t_end <= 0.0, z_t).bool()
-    return torch.where(last, x_mid, x_target)
+    first = broadcast_like(t_mid <= 0.0, z_t).bool()  # t = 1/(2N): the teacher's last step is the whole jump
+    return torch.where(first, x_t, torch.where(last, x_mid, x_target))
 
 
 def label_conditions(labels: Optional[torch.Tensor], gen: torch.Generator) -> Cond:
@@ -66,11 +75,13 @@ DrawCond = Callable[[Optional[torch.Tensor], torch.Generator], Cond]
 def distillation_loss(
     student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, n_steps: int, weighting: str,
     gen: torch.Generator, labels: Optional[torch.Tensor] = None, draw_cond: DrawCond = label_conditions,
+    times_per_step: int = 1,
 ) -> torch.Tensor:
     """One Monte-Carlo estimate of PD Algorithm 2's loss for a batch x (noise and times drawn from `gen`, for the
-    whole batch; a rank of a data-parallel run keeps its rows). Teacher and student see the same conditions."""
+    whole batch; a rank of a data-parallel run keeps its rows). Teacher and student see the same conditions.
+    `times_per_step` 2 trains the student at the times halfway between its own too (`student_times`)."""
     n = global_batch(x.shape[0])
-    t = local_rows(student_times(n_steps, n, gen))
+    t = local_rows(student_times(n_steps, n, gen, times_per_step))
     eps = local_rows(torch.randn((n, *x.shape[1:]), generator=gen)).to(x.device)
     alpha, sigma = student.schedule.alpha_sigma(t)
     z_t = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps
@@ -85,11 +96,12 @@ def distillation_loss(
 def make_distillation_loss(
     student: NetworkDenoiser, teacher: Denoiser, data: torch.Tensor, labels: Optional[torch.Tensor],
     batch_size: int, n_steps: int, weighting: str, random_flip: bool = False, draw_cond: DrawCond = label_conditions,
+    times_per_step: int = 1,
 ):
     """A loss_fn(net, gen) for `distill.core.training.train`: a batch from `gen`, then Algorithm 2's loss."""
 
     def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
         x, y = draw_batch(data, labels, batch_size, random_flip, gen)
-        return distillation_loss(student, teacher, x, n_steps, weighting, gen, y, draw_cond)
+        return distillation_loss(student, teacher, x, n_steps, weighting, gen, y, draw_cond, times_per_step)
 
     return loss_fn

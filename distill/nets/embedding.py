@@ -41,18 +41,29 @@ class ConditionEmbedding(nn.Module):
 
     To add a scalar condition (e.g. guidance weight "w" or SFD-v's "steps"), list its name in the network's
     `scalar_conditions` setting and pass cond={"w": tensor[B]} to the network; nothing else changes.
+    `condition_scales` multiplies a condition before its sinusoid (absent: 1): a value that moves over a range of a
+    few units needs the time embedding's x1000 for its features to differ (guided distillation's w, embedded as VDM
+    embeds t); SFD-v's integer step count is embedded as it is (sfd-main/models/networks_edm.py `map_step`).
     """
 
     def __init__(self, in_dim: int, emb_dim: int, num_classes: int = 0, scalar_conditions: Sequence[str] = (),
-                 null_label: bool = False):
+                 null_label: bool = False, condition_scales: Optional[Mapping[str, float]] = None):
         super().__init__()
         if null_label and num_classes < 1:
             raise ValueError("a null label (for classifier-free guidance) needs class-conditional data")
+        scales = dict(condition_scales or {})
+        unknown = sorted(set(scales) - set(scalar_conditions))
+        if unknown:
+            raise ValueError(f"condition_scales names {unknown}, which are not scalar_conditions {list(scalar_conditions)}")
+        bad = {k: v for k, v in scales.items() if not (isinstance(v, (int, float)) and 0 < v < float("inf"))}
+        if bad:
+            raise ValueError(f"condition_scales must be finite numbers > 0, got {bad}")
         self.time = ScalarEmbedding(in_dim, emb_dim, scale=1000.0)
         self.num_classes = num_classes
         # with null_label, class index num_classes is the unconditional model's label (an extra embedding row)
         self.label = nn.Embedding(num_classes + int(null_label), emb_dim) if num_classes > 0 else None
-        self.scalars = nn.ModuleDict({name: ScalarEmbedding(in_dim, emb_dim) for name in scalar_conditions})
+        self.scalars = nn.ModuleDict({name: ScalarEmbedding(in_dim, emb_dim, scale=float(scales.get(name, 1.0)))
+                                      for name in scalar_conditions})
 
     def forward(self, t: torch.Tensor, cond: Optional[Mapping[str, torch.Tensor]]) -> torch.Tensor:
         cond = cond or {}

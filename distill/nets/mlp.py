@@ -23,9 +23,10 @@ class MLP(nn.Module):
         num_classes: int = 0,
         scalar_conditions: Sequence[str] = (),
         null_label: bool = False,
+        condition_scales: Optional[Mapping[str, float]] = None,
     ):
         super().__init__()
-        self.embed = ConditionEmbedding(emb_ch, hidden, num_classes, scalar_conditions, null_label)
+        self.embed = ConditionEmbedding(emb_ch, hidden, num_classes, scalar_conditions, null_label, condition_scales)
         self.inp = nn.Linear(in_features, hidden)
         self.hidden = nn.ModuleList(nn.Linear(hidden, hidden) for _ in range(depth))
         self.out = nn.Linear(hidden, out_features)

@@ -93,12 +93,13 @@ class UNet(nn.Module):
         num_classes: int = 0,
         scalar_conditions: Sequence[str] = (),
         null_label: bool = False,
+        condition_scales: Optional[Mapping[str, float]] = None,
     ):
         super().__init__()
         if resolution % 2 ** (len(ch_mult) - 1):
             raise ValueError(f"resolution {resolution} is not divisible by 2^(len(ch_mult)-1) = {2 ** (len(ch_mult) - 1)}")
         emb_dim = emb_ch or 4 * ch
-        self.embed = ConditionEmbedding(ch, emb_dim, num_classes, scalar_conditions, null_label)
+        self.embed = ConditionEmbedding(ch, emb_dim, num_classes, scalar_conditions, null_label, condition_scales)
         self.conv_in = nn.Conv2d(in_channels, ch, 3, padding=1)
 
         def block(cin: int, cout: int, res: int, resample: Optional[str] = None) -> list[nn.Module]:

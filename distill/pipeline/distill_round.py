@@ -61,7 +61,9 @@ def run_round(cfg: dict[str, Any], ecfg: dict[str, Any], experiment: str, exp: d
         **teacher_cfg, "kind": kind, "experiment": experiment, "steps": student_steps,
         "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
         "network": {**teacher_cfg["network"], "dropout": settings["dropout"]},
-        "distill": {"weighting": exp["weighting"], "updates": updates, "seed": exp["seed"], **settings},
+        "distill": {"weighting": exp["weighting"], "updates": updates, "seed": exp["seed"], **settings,
+                    # the stochastic sampler's times between the grid's (guided distillation), where asked for
+                    **({"times_per_step": exp["times_per_step"]} if exp.get("times_per_step", 1) != 1 else {})},
     }
     model_cfg.pop("status", None)
     model_cfg.pop("precision", None)  # the teacher's
@@ -98,12 +100,14 @@ def distillation_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teac
                       student_steps: int, device: torch.device | str = "cpu",
                       draw_cond: DrawCond = label_conditions) -> tuple[NetworkDenoiser, LossFn]:
     """A freshly initialised student (seeded; `run_round` then copies the teacher's weights into it) and its
-    Algorithm 2 loss against the frozen `teacher`: what a round trains and the throughput benchmarks time."""
+    Algorithm 2 loss against the frozen `teacher`: what a round trains and the throughput benchmarks time. `exp`
+    gives train, weighting and seed, and optionally times_per_step (`distill.methods.progressive.student_times`)."""
     settings = exp["train"]
     torch.manual_seed(exp["seed"])
     student = build_denoiser(model_cfg).to(device)
     labels = data.label_tensor()
     loss_fn = make_distillation_loss(student, teacher, data.model_tensor().to(device),
                                      None if labels is None else labels.to(device), settings["batch_size"],
-                                     student_steps, exp["weighting"], settings["random_flip"], draw_cond)
+                                     student_steps, exp["weighting"], settings["random_flip"], draw_cond,
+                                     exp.get("times_per_step", 1))
     return student, loss_fn

@@ -17,6 +17,7 @@ guided_<experiment>.json; reports/guided_<experiment>.pdf and .csv.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,6 @@ LABEL = "Guided distillation (Meng et al., 2023)"
 LABEL_FIXED = "Guided distillation, fixed w"
 TEACHER_LABEL = "guided teacher"
 W_LINE = "w"  # the w-conditioned student's line; a fixed-w line is 'w<value>'
-STUDENT_SAMPLERS = {"ddim": "D", "renoise": "S"}  # the paper's deterministic and stochastic samplers
 TEACHER_SAMPLERS = ("ddim", "ancestral")  # the teacher's baselines at the students' NFE
 KIND_STAGE_ONE, KIND_ROUND = "guided-stage-one", "guided-student"
 
@@ -71,10 +71,56 @@ def round_steps(start: int, last: int = 1) -> list[int]:
     return out
 
 
+@dataclass(frozen=True)
+class Variant:
+    """How a student is sampled at N steps: its sampler and which round's model it evaluates. The paper's S at N
+    steps makes jumps of 2/N, "the same as an N/2-step deterministic sampler", so it evaluates the N/2-step student
+    (trained at the times between its grid's too: stage_two.stochastic_times); the ablation evaluates the N-step
+    student, trained for jumps of 1/N, as the suite did before."""
+    key: str
+    sampler: str
+    label: str
+    halves: bool  # the model is the N/2-step student
+
+    def model(self, line: str, steps: int) -> str | None:
+        """The model id sampled at `steps`, or None where the variant does not exist (S below 2 steps)."""
+        if self.sampler != "ddim" and steps < 2:
+            return None
+        return model_id(line, steps // 2 if self.halves else steps)
+
+
+VARIANTS = (Variant("D", "ddim", "D", False),
+            Variant("S", "renoise", "S (N/2-step model)", True),
+            Variant("S-same", "renoise", "S ablation (N-step model)", False))
+FIXED_VARIANTS = VARIANTS[:2]  # the fixed-w baseline: D and the paper's S
+
+
+def variant_of(model: str, sampler: str, steps: int) -> Variant | None:
+    """The variant a (student model, sampler, steps) point was sampled with (None: the teacher)."""
+    if model == "teacher":
+        return None
+    n = int(model.rpartition("-n")[2])
+    for v in VARIANTS:
+        if v.sampler == sampler and n == (steps // 2 if v.halves else steps):
+            return v
+    raise ValueError(f"{model} sampled with {sampler} at {steps} steps is not a variant of {[v.key for v in VARIANTS]}")
+
+
 def line_steps(exp: dict[str, Any], line: str) -> list[int]:
-    """The rounds of a line: down to the fewest of student_steps (w line) or to fixed_w.steps (fixed lines)."""
-    return round_steps(exp["stage_two"]["start_steps"],
-                       min(exp["student_steps"]) if line == W_LINE else exp["fixed_w"]["steps"])
+    """The rounds of a line: down to the fewest steps a variant samples with, over student_steps (w line) or
+    fixed_w.steps (fixed lines): S at N steps needs the N/2-step student."""
+    wanted = exp["student_steps"] if line == W_LINE else [exp["fixed_w"]["steps"]]
+    variants = VARIANTS if line == W_LINE else FIXED_VARIANTS
+    needed = [int(m.rpartition("-n")[2]) for n in wanted for v in variants if (m := v.model(line, n)) is not None]
+    return round_steps(exp["stage_two"]["start_steps"], min(needed))
+
+
+def round_settings(exp: dict[str, Any]) -> dict[str, Any]:
+    """A stage-two round as PD's round step reads it: the shared train settings, the rounds' weighting, the seed, and
+    the times it trains at (2 per step with stochastic_times: S's jumps between the grid's times)."""
+    s = exp["stage_two"]
+    return {"train": exp["train"], "weighting": s["weighting"], "seed": exp["seed"],
+            "times_per_step": 2 if s["stochastic_times"] else 1}
 
 
 def round_updates(exp: dict[str, Any], steps: int) -> int:
@@ -97,8 +143,9 @@ def model_id(line: str, steps: int) -> str:
 
 def sweeps(exp: dict[str, Any]) -> list[tuple[str, str, int, list[float]]]:
     """Every (model, sampler, steps, weights) evaluated: the teacher's baselines at the students' NFE (steps NFE/2,
-    DDIM and ancestral) and its full-step DDIM; the w-line students with D and S at every step count of
-    `student_steps` (S from 2 steps: at one step it is D); each fixed-w student at its own w."""
+    DDIM and ancestral) and its full-step DDIM; the w-line students at every step count of `student_steps` with
+    each variant (D; S with the N/2-step model, from 2 steps: at one step S is D; S with the N-step model, the
+    ablation); each fixed-w student at its own w with D and S."""
     out: list[tuple[str, str, int, list[float]]] = []
     sweep = [float(w) for w in exp["sweep"]]
     for n in exp["student_steps"]:
@@ -106,10 +153,10 @@ def sweeps(exp: dict[str, Any]) -> list[tuple[str, str, int, list[float]]]:
             out += [("teacher", s, n // 2, sweep) for s in TEACHER_SAMPLERS]
     out.append(("teacher", "ddim", exp["teacher_steps"], sweep))
     for n in exp["student_steps"]:
-        out += [(model_id(W_LINE, n), s, n, sweep) for s in STUDENT_SAMPLERS if s == "ddim" or n >= 2]
+        out += [(m, v.sampler, n, sweep) for v in VARIANTS if (m := v.model(W_LINE, n)) is not None]
     n = exp["fixed_w"]["steps"]
     for w in exp["fixed_w"]["weights"]:
-        out += [(model_id(fixed_line(w), n), s, n, [float(w)]) for s in STUDENT_SAMPLERS if s == "ddim" or n >= 2]
+        out += [(m, v.sampler, n, [float(w)]) for v in FIXED_VARIANTS if (m := v.model(fixed_line(w), n)) is not None]
     return out
 
 
@@ -134,6 +181,7 @@ def student_config(teacher_cfg: dict[str, Any], exp: dict[str, Any], experiment:
     keeps the input, constant: one code path) and the distillation's dropout."""
     network = dict(teacher_cfg["network"])
     network["scalar_conditions"] = list(network.get("scalar_conditions") or []) + ["w"]
+    network["condition_scales"] = {**(network.get("condition_scales") or {}), "w": exp["stage_one"]["w_embedding_scale"]}
     network["dropout"] = exp["train"]["dropout"]
     cfg = {k: v for k, v in teacher_cfg.items() if k not in ("status", "precision")}
     return {**cfg, "kind": KIND_STAGE_ONE, "experiment": experiment, "line": line,
@@ -218,8 +266,7 @@ def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: in
         raise ValueError(f"{teacher_path} is not a guided-distillation student (kind {teacher_cfg.get('kind')!r}): a "
                          "round distils the stage-one student or the previous round's")
     n_teacher = distill_round.teacher_sampler_steps(teacher_cfg, exp["stage_two"]["start_steps"], KIND_ROUND)
-    round_exp = {"train": exp["train"], "weighting": exp["stage_two"]["weighting"], "seed": exp["seed"]}
-    return distill_round.run_round(cfg, experiment_profile(cfg, "guided", experiment), experiment, round_exp,
+    return distill_round.run_round(cfg, experiment_profile(cfg, "guided", experiment), experiment, round_settings(exp),
                                    student_steps, round_updates(exp, student_steps), n_teacher, teacher_path, out_dir,
                                    kind=KIND_ROUND, desc=f"guided {experiment} ({line})",
                                    draw_cond=w_conditions(line_w_range(exp, line)), threads=threads,
@@ -407,9 +454,8 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     s, b = exp["train"], exp["train"]["batch_size"]
     stage_one, loss_one = stage_one_step(exp, data, student_cfg, teacher, W_LINE, device)
     w_teacher = build_denoiser(student_cfg).to(device).requires_grad_(False)
-    round_exp = {"train": s, "weighting": exp["stage_two"]["weighting"], "seed": exp["seed"]}
     n = exp["stage_two"]["start_steps"] // 2
-    rounder, loss_round = distillation_step(round_exp, data, student_cfg, w_teacher, n, device,
+    rounder, loss_round = distillation_step(round_settings(exp), data, student_cfg, w_teacher, n, device,
                                             w_conditions(tuple(exp["w_range"])))
     return {
         "stage_one": TrainingStep({SINGLE: Part(stage_one.net, TrainConfig.from_params(

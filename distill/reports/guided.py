@@ -19,8 +19,8 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
-from distill.plugins.guided import (LABEL, LABEL_FIXED, STUDENT_SAMPLERS, TEACHER_LABEL, W_LINE, fixed_line, line_steps,
-                                    lines, model_id, paths, sweeps, wtag)
+from distill.plugins.guided import (FIXED_VARIANTS, LABEL, LABEL_FIXED, TEACHER_LABEL, VARIANTS, W_LINE, fixed_line,
+                                    line_steps, lines, model_id, paths, sweeps, variant_of, wtag)
 from distill.reports.format import fmt
 from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
 from distill.results import table as results_table
@@ -29,7 +29,9 @@ from distill.results.table import record_rows
 
 RECONSTRUCTED = ("S = the stochastic sampler as RECONSTRUCTED from the paper's words (one DDIM step of twice the "
                  "length, then forward noise back by one step; the last step deterministic): its equations are not "
-                 "published.")
+                 "published. S at N steps makes jumps of 2/N, 'the same as an N/2-step deterministic sampler': it "
+                 "evaluates the N/2-step student, trained also at the times between its grid's (stage_two."
+                 "stochastic_times); the ablation evaluates the N-step student, trained for jumps of 1/N.")
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -60,8 +62,8 @@ def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, 
         if model == "teacher":
             cost = teacher_cost(results, experiment)
         else:
-            line = model.rpartition("-n")[0]
-            cost = line_cost(results, experiment, exp, line, steps)
+            line, _, model_steps = model.rpartition("-n")
+            cost = line_cost(results, experiment, exp, line, int(model_steps))
         for w in weights:
             record = _load(Path(p["sweep"].format(gmodel=model, gsampler=sampler, gsteps=steps), f"w{wtag(w)}.json"))
             out += record_rows(record, profile=cfg["profile"], method="guided", experiment=experiment,
@@ -98,9 +100,14 @@ def _cell(pt: pd.DataFrame) -> str:
     return f"{fmt(r['fid'], 2)} / {fmt(r['inception'], 2)}"
 
 
-def _at(pts: pd.DataFrame, model: str, sampler: str, steps: int, w: float) -> pd.DataFrame:
+def _at(pts: pd.DataFrame, model: str | None, sampler: str, steps: int, w: float) -> pd.DataFrame:
     return pts[(pts["model"] == model) & (pts["sampler"] == sampler) & (pts["steps"] == steps)
                & ((pts["w"] - w).abs() < 1e-9)]
+
+
+def _variant_cell(pts: pd.DataFrame, line: str, variant, steps: int, w: float) -> str:
+    model = variant.model(line, steps)
+    return "= D at 1 step" if model is None else _cell(_at(pts, model, variant.sampler, steps, w))
 
 
 def speedup(exp: dict[str, Any], nfe: int) -> float:
@@ -116,10 +123,10 @@ def pixel_table(cfg, exp: dict[str, Any], pts: pd.DataFrame, floor_text: str):
             body.append([wtag(w), str(n), f"{speedup(exp, n):g}x",
                          _cell(_at(pts, "teacher", "ddim", teacher_n, w)) if teacher_n else "— (NFE 2 at least)",
                          _cell(_at(pts, "teacher", "ancestral", teacher_n, w)) if teacher_n else "—",
-                         _cell(_at(pts, model_id(W_LINE, n), "ddim", n, w)),
-                         _cell(_at(pts, model_id(W_LINE, n), "renoise", n, w)) if n >= 2 else "= D at 1 step"])
+                         *[_variant_cell(pts, W_LINE, v, n, w) for v in VARIANTS]])
         full = exp["teacher_steps"]
-        body.append([wtag(w), f"teacher {full}", "1x", _cell(_at(pts, "teacher", "ddim", full, w)), "—", "—", "—"])
+        body.append([wtag(w), f"teacher {full}", "1x", _cell(_at(pts, "teacher", "ddim", full, w)), "—",
+                     *["—" for _ in VARIANTS]])
     caption = (f"Profile '{cfg['profile']}'. Each cell: FID / IS (minimum over {cfg['evaluation']['seed_ranges']} seed "
                f"ranges of {cfg['evaluation']['num_samples']} samples). A student of N steps makes N network "
                "evaluations (NFE N); the guided teacher makes two per step, so its baselines at the same NFE take N/2 "
@@ -128,8 +135,8 @@ def pixel_table(cfg, exp: dict[str, Any], pts: pd.DataFrame, floor_text: str):
                f"student's. D = DDIM with the distilled model at w. {RECONSTRUCTED} {floor_text}")
     return table_page(f"{LABEL}: pixel-space table (FID / IS against steps, D and S, every w)",
                       ["w", "student steps (NFE)", "speed-up", "teacher DDIM, same NFE", "teacher ancestral, same NFE",
-                       "student D", "student S"], body, caption, font_size=7.5,
-                      col_widths=[0.5, 1.0, 0.8, 1.6, 1.6, 1.4, 1.4])
+                       *[f"student {v.label}" for v in VARIANTS]], body, caption, font_size=7.5,
+                      col_widths=[0.45, 0.9, 0.7, 1.45, 1.45, 1.25, 1.25, 1.35])
 
 
 def tradeoff_figure(cfg, exp: dict[str, Any], pts: pd.DataFrame):
@@ -165,15 +172,18 @@ def fixed_rows(exp: dict[str, Any], pts: pd.DataFrame, results: Path, experiment
     n, body, records = exp["fixed_w"]["steps"], [], []
     for w in exp["fixed_w"]["weights"]:
         fixed, wmodel = model_id(fixed_line(w), n), model_id(W_LINE, n)
-        cells = [_cell(_at(pts, m, s, n, w)) for m in (fixed, wmodel) for s in STUDENT_SAMPLERS
-                 if s == "ddim" or n >= 2]
-        fc, wc = (line_cost(results, experiment, exp, line, n)["seconds"] for line in (fixed_line(w), W_LINE))
+        variants = [v for v in FIXED_VARIANTS if v.model(W_LINE, n) is not None]
+        cells = [_variant_cell(pts, line, v, n, w) for line in (fixed_line(w), W_LINE) for v in variants]
+        # cost: stage one and the rounds down to the fewest steps the line's variants sample with
+        low = min(int(v.model(W_LINE, n).rpartition("-n")[2]) for v in variants)
+        fc, wc = (line_cost(results, experiment, exp, line, low)["seconds"] for line in (fixed_line(w), W_LINE))
         body.append([wtag(w), str(n), *cells, fmt(fc, 1), fmt(wc, 1)])
-        for s in STUDENT_SAMPLERS:
-            f, v = _at(pts, fixed, s, n, w), _at(pts, wmodel, s, n, w)
-            if not f.empty and not v.empty:
-                records.append({"w": float(w), "sampler": s, "steps": n,
-                                "fixed_fid": _num(f), "w_fid": _num(v)})
+        for v in variants:
+            f = _at(pts, v.model(fixed_line(w), n), v.sampler, n, w)
+            c = _at(pts, v.model(W_LINE, n), v.sampler, n, w)
+            if not f.empty and not c.empty:
+                records.append({"w": float(w), "sampler": v.sampler, "variant": v.key, "steps": n,
+                                "fixed_fid": _num(f), "w_fid": _num(c)})
     return body, records
 
 
@@ -246,17 +256,17 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
     pts = points(table)
     fixed_body, fixed_records = fixed_rows(exp, pts, results, experiment)
     n_fixed = exp["fixed_w"]["steps"]
-    samplers = [s for s in STUDENT_SAMPLERS if s == "ddim" or n_fixed >= 2]
+    variants = [v for v in FIXED_VARIANTS if v.model(W_LINE, n_fixed) is not None]
     pages = [pixel_table(cfg, exp, pts, floor_text), tradeoff_figure(cfg, exp, pts)]
     if fixed_body:
         pages.append(table_page(
             "Fixed-w baseline: students distilled at one w each against the one w-conditioned student",
-            ["w", "steps", *[f"fixed-w {STUDENT_SAMPLERS[s]}" for s in samplers],
-             *[f"w-conditioned {STUDENT_SAMPLERS[s]}" for s in samplers], "fixed-w cost (s)", "w-conditioned cost (s)"],
+            ["w", "steps", *[f"fixed-w {v.key}" for v in variants],
+             *[f"w-conditioned {v.key}" for v in variants], "fixed-w cost (s)", "w-conditioned cost (s)"],
             fixed_body, f"Profile '{cfg['profile']}'. FID / IS. A fixed-w student is the same network trained with its "
                         "w input held at one value, with the same updates in stage one and in each round as the "
                         f"w-conditioned student; both are compared at {n_fixed} steps. Cost: stage one and the rounds "
-                        "down to that step count (wall seconds). " + RECONSTRUCTED))
+                        f"down to the {n_fixed // 2}-step student that S evaluates (wall seconds). " + RECONSTRUCTED))
     pages.append(table_page("Cost of every stage (wall time and images on the machine that ran them)",
                             ["model", "stage", "work", "images", "teacher evaluations", "wall time (s)"],
                             cost_rows(cfg, exp, results, experiment),
@@ -272,6 +282,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
     summary = {"profile": cfg["profile"], "experiment": experiment, "teacher_steps": exp["teacher_steps"],
                "sweep": [float(w) for w in exp["sweep"]],
                "points": [{"model": r.model, "sampler": r.sampler, "steps": int(r.steps), "nfe": int(r.nfe),
+                           "variant": None if (v := variant_of(r.model, r.sampler, int(r.steps))) is None else v.key,
                            "w": float(r.w), "fid": None if r.status != "ok" or pd.isna(r.fid) else float(r.fid),
                            "is": None if r.status != "ok" or pd.isna(r.inception) else float(r.inception),
                            "status": r.status,
