@@ -33,9 +33,9 @@ def test_the_teacher_grid_holds_every_student_state():
 def test_the_targets_are_the_teacher_solver_on_the_fine_grid(solver, options):
     teacher, n, m, z = GaussianDenoiser(0.3, 0.2), 4, 3, _z()
     x0 = z * sfd.student_sigmas(n, GRID)[0]
-    targets = sfd.teacher_targets(teacher, x0, n, m, GRID, solver, options, clip_x=False)
+    targets = sfd.teacher_targets(teacher, x0, n, m, GRID, solver, options, clip="none")
     steps = sfd.teacher_grid_size(n, m)
-    full = get_sampler(solver).fn(teacher, z, make_grid("edm", steps, **GRID), clip_x=False, **options)
+    full = get_sampler(solver).fn(teacher, z, make_grid("edm", steps, **GRID), clip="none", **options)
     assert len(targets) == n - 1 and torch.equal(targets[-1], full)
     if solver == "euler":  # a one-step solver's first M + 1 steps are the solver over the first M + 2 states
         from distill.core.sigma_solvers import euler, sigma_denoiser
@@ -53,9 +53,9 @@ def test_the_student_trajectory_is_the_euler_sampler_it_is_sampled_with(afs):
     states = []
     targets = [torch.zeros_like(z)] * (n - 1)
     losses = sfd.student_steps(student, z * sigmas[0], targets, sigmas, afs, lambda loss: states.append(loss),
-                               clip_x=True)
+                               clip="clamp")
     assert len(losses) == len(states) == n - 1 - int(afs)  # one update per student step; none for AFS's
-    sampled = get_sampler("euler").fn(student, z, make_grid("edm", n, **GRID), clip_x=True, afs=afs)
+    sampled = get_sampler("euler").fn(student, z, make_grid("edm", n, **GRID), clip="clamp", afs=afs)
     # the last loss is the L1 distance of the last state from zero: the sampler's output
     assert torch.allclose(losses[-1], sampled.flatten(1).abs().sum(1).mean(), rtol=1e-12)
 
@@ -63,10 +63,10 @@ def test_the_student_trajectory_is_the_euler_sampler_it_is_sampled_with(afs):
 def test_a_student_equal_to_an_euler_teacher_without_inserted_steps_has_zero_loss():
     teacher, n, z = GaussianDenoiser(0.3, 0.2), 4, _z()
     sigmas = sfd.student_sigmas(n, GRID)
-    targets = sfd.teacher_targets(teacher, z * sigmas[0], n, 0, GRID, "euler", {}, clip_x=False)
-    losses = sfd.student_steps(teacher, z * sigmas[0], targets, sigmas, False, lambda loss: None, clip_x=False)
+    targets = sfd.teacher_targets(teacher, z * sigmas[0], n, 0, GRID, "euler", {}, clip="none")
+    losses = sfd.student_steps(teacher, z * sigmas[0], targets, sigmas, False, lambda loss: None, clip="none")
     assert all(float(v) == 0.0 for v in losses)
-    with_m = sfd.teacher_targets(teacher, z * sigmas[0], n, 3, GRID, "euler", {}, clip_x=False)
+    with_m = sfd.teacher_targets(teacher, z * sigmas[0], n, 3, GRID, "euler", {}, clip="none")
     assert float(sfd.trajectory_loss(targets[-1], with_m[-1])) > 0  # inserted steps make the teacher more accurate
 
 
@@ -137,8 +137,13 @@ def test_the_learning_rate_drops_one_iteration_after_half_of_the_trajectories(sm
     (lambda c: c["runs"]["second"].update(teacher_run="nfe9"), "sfd.runs.second.teacher_run", "not a first-stage"),
     (lambda c: c["runs"]["nfe2"].update(teacher_run="v"), "sfd.runs.nfe2.teacher_run", "only a second-stage"),
     (lambda c: c["runs"].update(x={"afs": True, "num_steps": 2}), "sfd.runs.x", "no network evaluation"),
-    (lambda c: c["solvers"].update(heun={"sampler": "heun", "options": {}, "nfe": [5]}), "sfd.solvers.heun",
-     "cannot make exactly 5"),
+    (lambda c: c["solvers"].update(heun={"sampler": "heun", "options": {}, "grid": "edm", "nfe": [5]}),
+     "sfd.solvers.heun", "cannot make exactly 5"),
+    (lambda c: c["solvers"]["ddim"]["options"].update(clip="sometimes"), "sfd.solvers.ddim", "clip must be one of"),
+    (lambda c: c["curve"].update(iterations=[1, 2]), "sfd.curve.iterations", "the last point must be the run's budget"),
+    (lambda c: c["curve"].update(iterations=[4, 2, 4]), "sfd.curve.iterations", "must increase"),
+    (lambda c: c["curve"].update(runs=["second"]), "sfd.curve.runs", "a second stage"),
+    (lambda c: c["curve"].update(runs=["nfe9"]), "sfd.curve.runs", "not a run of sfd.runs"),
     (lambda c: c["student"]["teacher_solver"].update(options={"max_order": 9}), "sfd.runs.nfe2.teacher_solver",
      "max_order must lie in"),
 ])
@@ -177,11 +182,12 @@ def test_each_claim_holds_fails_or_is_not_checked_on_a_hand_made_table():
     from distill.claims import sfd as claims
     from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED
 
-    points = [("SFD", 2, 30.0, 28.0), ("DDIM", 5, 200.0, 0.0), ("DPM++(3M)", 5, 58.0, 0.0), ("PD", 2, 38.0, 400.0),
+    points = [("SFD", 2, 30.0, 28.0), ("SFD", 3, 31.0, 40.0), ("DDIM", 5, 200.0, 0.0), ("DPM++(3M)", 5, 58.0, 0.0), ("PD", 2, 38.0, 400.0),
               ("PD", 1, 47.0, 500.0), ("SFD (second-stage)", 1, 40.0, 90.0), ("SFD-v (one model)", 2, 45.0, 100.0)]
     summary = {"points": [{"method": m, "nfe": n, "fid": f, "cost_seconds": c} for m, n, f, c in points]}
     by_id = {c.id: c.check(summary, c.tolerance)[0] for c in claims.CLAIMS}
     assert by_id == {"sfd.table2.nfe2_beats_solvers_at_nfe5": HOLDS, "sfd.table2.sfd_v_matches_sfd": FAILS,
+                     "sfd.table2.fid_falls_with_nfe": FAILS,
                      "sfd.abstract.fraction_of_pd_cost": HOLDS, "sfd.table2.second_stage_best_nfe1": HOLDS}
     assert {c.check({"points": []}, c.tolerance)[0] for c in claims.CLAIMS} == {NOT_CHECKED}
 
@@ -225,3 +231,63 @@ def test_a_second_stage_needs_a_first_stage_teacher(smoke_cfg, smoke_teacher, tm
     with pytest.raises(ValueError, match="not an SFD student"):
         train_student(smoke_cfg, "second", smoke_teacher, tmp_path / "second",
                       classifier=str(smoke_teacher), progress=False)
+
+
+def test_the_budget_curve_settings_and_the_solvers_grids(smoke_cfg):
+    """A curve run saves its student at every iteration the curve evaluates (SFD-v: per step count, times its step
+    counts), from 0, the teacher; a solver row's grid takes only the options it has (log-SNR: no rho)."""
+    from distill.plugins.sfd import curve_iterations, snapshot_every, solver_grid
+
+    c = smoke_cfg["sfd"]
+    c["curve"] = {"runs": ["nfe2", "v"], "iterations": [1, 2, 4]}
+    c["train"]["trajectories"] = 64  # 4 iterations of 16
+    c["runs"]["v"]["train"] = {"trajectories": 128}  # 8: 4 per step count
+    assert curve_iterations(smoke_cfg, "nfe2") == [0, 1, 2, 4] and curve_iterations(smoke_cfg, "v") == [0, 2, 4, 8]
+    assert snapshot_every(smoke_cfg, "nfe2") == 1 and snapshot_every(smoke_cfg, "v") == 2
+    assert snapshot_every(smoke_cfg, "second") is None
+    assert solver_grid(smoke_cfg, "ddim") == ("edm", c["grid"])
+    assert solver_grid(smoke_cfg, "dpmpp3m") == ("edm_logsnr", {k: c["grid"][k] for k in ("sigma_min", "sigma_max")})
+
+
+def test_the_log_snr_grid_is_uniform_in_log_sigma_between_the_edm_range():
+    import math
+
+    from distill.core.schedule import CosineSchedule
+    from distill.core.sigma_solvers import sigmas_of
+
+    sched = CosineSchedule()
+    sigmas = sigmas_of(make_grid("edm_logsnr", 5, sched, sigma_min=0.006, sigma_max=80.0), sched)
+    logs = torch.log(sigmas)
+    assert math.isclose(float(sigmas[0]), 80.0, rel_tol=1e-9) and math.isclose(float(sigmas[-1]), 0.006, rel_tol=1e-9)
+    assert torch.allclose(logs[1:] - logs[:-1], torch.full((4,), (math.log(0.006) - math.log(80.0)) / 4,
+                                                            dtype=torch.float64), rtol=1e-9)
+
+
+def test_the_perceptual_term_is_weighted_as_the_official_loss_weighs_lpips():
+    """sfd-main adds the LPIPS scalar to every element of the per-pixel L1 before the sum: C x H x W times."""
+    student, n, z = GaussianDenoiser(0.1, 0.5), 3, _z()
+    sigmas = sfd.student_sigmas(n, GRID)
+    targets = [torch.zeros_like(z)] * (n - 1)
+    feats = lambda x: x.flatten(1)[:, :3]  # noqa: E731
+    plain = sfd.student_steps(student, z * sigmas[0], targets, sigmas, True, lambda loss: None, clip="none")
+    with_p = sfd.student_steps(student, z * sigmas[0], targets, sigmas, True, lambda loss: None, clip="none",
+                               features=feats, perceptual_weight=0.5)
+    x_last = get_sampler("euler").fn(student, z, make_grid("edm", n, **GRID), clip="none", afs=True)
+    extra = 0.5 * z[0].numel() * sfd.perceptual_loss(feats, x_last, targets[-1])
+    assert torch.allclose(with_p[-1] - plain[-1], extra, rtol=1e-9)
+
+
+def test_the_smoke_pipeline_records_the_curve_and_each_solvers_grid_and_clipping(readme_project):
+    """The README run's SFD target: a budget curve from the teacher (iteration 0) to the run's budget, and solver
+    rows sampled on their own grid with their own clipping (the Euler student: none)."""
+    import json
+
+    smoke = readme_project.require() / "results" / "smoke"
+    summary = json.loads((smoke / "sfd.json").read_text())
+    curve = [(p["run"], p["iterations"]) for p in summary["curve"]]
+    assert curve == [("nfe2", 0), ("nfe2", 2), ("nfe2", 4)], curve
+    assert all(p["fid"] is not None for p in summary["curve"])
+    logsnr = json.loads((smoke / "sfd_metrics/solvers/dpmpp3m-nfe3.json").read_text())["sampling"]
+    assert logsnr["grid"] == "edm_logsnr" and logsnr["clip"] == "dynamic" and "clip_x" not in logsnr
+    student = json.loads((smoke / "sfd_metrics/nfe2/n4.json").read_text())["sampling"]
+    assert student["sampler"] == "euler" and student["clip"] == "none"

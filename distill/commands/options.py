@@ -135,9 +135,11 @@ def parse_sampler_options(sampler: str, items: list[str] | None) -> dict:
             out[key] = text.lower() == "true"
         elif kind is int and text.lstrip("-").isdigit():
             out[key] = int(text)
+        elif kind is str and text in spec.options[key].choices:
+            out[key] = text
         else:
-            raise ConfigError(f"--option {key}: expected {'true or false' if kind is bool else 'an integer'}, "
-                              f"got {text!r}")
+            expected = {bool: "true or false", int: "an integer"}.get(kind, f"one of {list(spec.options[key].choices)}")
+            raise ConfigError(f"--option {key}: expected {expected}, got {text!r}")
     return spec.check_options(out)
 
 

@@ -6,7 +6,8 @@ the registry GRIDS, so a sampler, a CLI flag or a params.yaml key names one:
   - uniform: t_i = 1 - i/N (PD, DDIM);
   - logsnr: uniform in log-SNR lambda between lambda(1) and lambda(0) (DPM-Solver's 'logSNR' spacing, used by SFD);
   - edm: EDM's polynomial sigma grid (Karras et al. 2022, Eq. 5), sigma_i = (s_max^(1/rho) + i/(N-1)
-    (s_min^(1/rho) - s_max^(1/rho)))^rho for i < N, mapped to VP time through sigma = sigma_t / alpha_t.
+    (s_min^(1/rho) - s_max^(1/rho)))^rho for i < N, mapped to VP time through sigma = sigma_t / alpha_t;
+  - edm_logsnr: the official solvers' 'logsnr' schedule on the same convention, sigma_i uniform in log sigma.
 """
 
 from __future__ import annotations
@@ -59,16 +60,36 @@ def edm_polynomial(steps: int, schedule: CosineSchedule | None = None, rho: floa
     """EDM Eq. 5 (defaults: EDM's rho = 7, sigma in [0.002, 80]); one step evaluates at sigma_max only."""
     schedule = schedule or CosineSchedule()
     n = check_steps(steps)
-    if not 0 < sigma_min < sigma_max or rho <= 0:
-        raise ValueError(f"edm grid needs 0 < sigma_min < sigma_max and rho > 0, got {sigma_min}, {sigma_max}, {rho}")
-    low, high = math.exp(-0.5 * schedule.logsnr_max), math.exp(-0.5 * schedule.logsnr_min)
-    if sigma_min < low or sigma_max > high:  # the schedule's log-SNR clipping would move them silently
-        raise ValueError(f"edm grid: sigma_min {sigma_min} and sigma_max {sigma_max} must lie in the schedule's range "
-                         f"[{low:.3g}, {high:.3g}]")
+    if rho <= 0:
+        raise ValueError(f"edm grid needs rho > 0, got {rho}")
+    _edm_range(schedule, sigma_min, sigma_max)
     i = torch.arange(n, dtype=torch.float64)
     frac = i / (n - 1) if n > 1 else i
     sigmas = (sigma_max ** (1 / rho) + frac * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
     logsnr = (-2.0 * torch.log(sigmas)).clamp(schedule.logsnr_min, schedule.logsnr_max)  # sigma = sigma_t / alpha_t
+    return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
+
+
+def _edm_range(schedule: CosineSchedule, sigma_min: float, sigma_max: float) -> None:
+    if not 0 < sigma_min < sigma_max:
+        raise ValueError(f"an EDM sigma range needs 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+    low, high = math.exp(-0.5 * schedule.logsnr_max), math.exp(-0.5 * schedule.logsnr_min)
+    if sigma_min < low or sigma_max > high:  # the schedule's log-SNR clipping would move them silently
+        raise ValueError(f"sigma_min {sigma_min} and sigma_max {sigma_max} must lie in the schedule's range "
+                         f"[{low:.3g}, {high:.3g}]")
+
+
+@register_grid("edm_logsnr")
+def edm_logsnr(steps: int, schedule: CosineSchedule | None = None, sigma_min: float = 0.002,
+               sigma_max: float = 80.0) -> torch.Tensor:
+    """The official solvers' 'logsnr' schedule in the `edm` grid's convention (N states, then t = 0): sigma_i
+    uniform in log sigma (= -log-SNR / 2) from sigma_max to sigma_min (sfd-main/solver_utils.py `get_schedule`,
+    schedule_type 'logsnr'; the diff-solvers README runs DPM-Solver++ and UniPC on it)."""
+    schedule = schedule or CosineSchedule()
+    n = check_steps(steps)
+    _edm_range(schedule, sigma_min, sigma_max)
+    frac = torch.arange(n, dtype=torch.float64) / (n - 1) if n > 1 else torch.zeros(1, dtype=torch.float64)
+    logsnr = 2.0 * (-math.log(sigma_max) + frac * (math.log(sigma_max) - math.log(sigma_min)))
     return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
 
 

@@ -70,7 +70,8 @@ def solver_distances(denoise: Denoiser, shape: tuple[int, ...], seeds: list[int]
     rows = []
     for name, options in solvers:
         spec = get_sampler(name)
-        options = spec.check_options(dict(options))
+        # the reference solves the ODE of the unclipped denoiser: a solver is measured unclipped unless told otherwise
+        options = spec.check_options({**({"clip": "none"} if spec.clips_itself else {}), **dict(options)})
         for nfe in nfes:
             n = steps_for(name, nfe, options)
             row = {"solver": name, "options": ",".join(f"{k}={v}" for k, v in sorted(options.items())), "nfe": nfe,

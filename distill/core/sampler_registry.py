@@ -15,13 +15,20 @@ import torch
 
 @dataclass(frozen=True)
 class Option:
-    """A sampler's own keyword option: its type, its allowed range and what it means."""
+    """A sampler's own keyword option: its type, its allowed range (or, for a str, its choices), what it means, and
+    the value it takes when not given where that value is the sampler's own (recorded with every sample)."""
     kind: type
     low: float | None = None
     high: float | None = None
     help: str = ""
+    choices: tuple[str, ...] = ()
+    default: Any = None
 
     def check(self, sampler: str, name: str, value: Any) -> Any:
+        if self.kind is str:
+            if value not in self.choices:
+                raise ValueError(f"sampler {sampler!r}: option {name} must be one of {list(self.choices)}, got {value!r}")
+            return value
         if self.kind is bool:
             if not isinstance(value, bool):
                 raise ValueError(f"sampler {sampler!r}: option {name} must be true or false, got {value!r}")
@@ -54,6 +61,17 @@ class SamplerSpec:
             raise ValueError(f"sampler {self.name!r} takes no option {', '.join(unknown)}; its options: "
                              f"{sorted(self.options) or 'none'}")
         return {k: self.options[k].check(self.name, k, v) for k, v in options.items()}
+
+    def with_defaults(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The checked options with the sampler's own defaults filled in (e.g. a solver's clipping), so that a samples
+        file records what ran."""
+        given = self.check_options(options)
+        return {**{k: o.default for k, o in self.options.items() if o.default is not None}, **given}
+
+    @property
+    def clips_itself(self) -> bool:
+        """Whether its x-hat clipping is its own option (the sigma-form solvers), not the sampling setting clip_x."""
+        return "clip" in self.options
 
 
 SAMPLERS: dict[str, SamplerSpec] = {}

@@ -12,13 +12,17 @@ ending at t = 0 for `steps` N; these solvers take the first N as their n states 
 AFS, the analytical first step (SFD Sec. 3.3, `afs` in sfd-main/solvers.py): the first direction is taken as
 d_0 = x / sqrt(1 + sigma_0^2), the direction of the data mean 0 at unit data variance, saving one evaluation.
 
-x-hat is clipped to [-1, 1] where the sampling setting clip_x says so (the official DPM-Solver++ applies dynamic
-thresholding to x-hat instead; the suite clips every sampler's x-hat the same way).
+Clipping of x-hat is each solver's own option `clip`, defaulting to what its official code does (sfd-main/solvers.py,
+solver_utils.py): Euler, Heun, DPM-Solver-2 and iPNDM do not clip ('none'); DPM-Solver++ applies dynamic
+thresholding to its data predictions ('dynamic': the 0.995 quantile of |x-hat| per sample, at least 1, clamps and
+rescales, `dynamic_thresholding_fn`); 'clamp' clips to [-1, 1] as PD's samplers do. The sampling setting clip_x is the
+VP samplers' (and the one-step generator's), not the solvers'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -38,13 +42,38 @@ def sigmas_of(ts: torch.Tensor, schedule: CosineSchedule) -> torch.Tensor:
     return torch.exp(-0.5 * schedule.logsnr(ts[:-1].to(torch.float64)))
 
 
-def sigma_denoiser(denoise: Denoiser, schedule: CosineSchedule, cond: Cond, clip_x: bool) -> SigmaDenoiser:
-    """D(x, sigma) of a suite denoiser, its x-hat clipped to [-1, 1] when clip_x."""
+CLIPS = ("none", "clamp", "dynamic")
+DYNAMIC_QUANTILE = 0.995  # sfd-main/solver_utils.py `dynamic_thresholding_fn`: p = 0.995
+
+
+def dynamic_threshold(x_hat: torch.Tensor) -> torch.Tensor:
+    """Dynamic thresholding (Saharia et al. 2022) as the official DPM-Solver++ applies it: s = max(1, the 0.995
+    quantile of |x-hat| per sample), x-hat clamped to [-s, s] and divided by s (an image inside [-1, 1] is unchanged)."""
+    flat = x_hat.abs().reshape(x_hat.shape[0], -1).to(torch.float32 if x_hat.dtype == torch.float16 else x_hat.dtype)
+    s = torch.quantile(flat, DYNAMIC_QUANTILE, dim=1).clamp_min(1.0).to(x_hat.dtype)
+    s = s.reshape(-1, *([1] * (x_hat.ndim - 1)))
+    return torch.maximum(torch.minimum(x_hat, s), -s) / s
+
+
+def clip_x_hat(x_hat: torch.Tensor, clip: str | bool) -> torch.Tensor:
+    """x-hat clipped by mode: 'none', 'clamp' ([-1, 1]; True), 'dynamic' (`dynamic_threshold`); False is 'none'."""
+    mode = {True: "clamp", False: "none"}.get(clip, clip) if isinstance(clip, bool) else clip
+    if mode == "none":
+        return x_hat
+    if mode == "clamp":
+        return x_hat.clamp(-1.0, 1.0)
+    if mode == "dynamic":
+        return dynamic_threshold(x_hat)
+    raise ValueError(f"unknown clipping {clip!r}; expected one of {list(CLIPS)}")
+
+
+def sigma_denoiser(denoise: Denoiser, schedule: CosineSchedule, cond: Cond, clip: str | bool) -> SigmaDenoiser:
+    """D(x, sigma) of a suite denoiser, its x-hat clipped by `clip` (`clip_x_hat`)."""
     form = SigmaFormDenoiser(denoise, schedule)
+    clip_x_hat(torch.zeros(1, 1), clip)  # an unknown mode stops here
 
     def d(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        x_hat = form(x, sigma, cond)
-        return x_hat.clamp(-1.0, 1.0) if clip_x else x_hat
+        return clip_x_hat(form(x, sigma, cond), clip)
 
     return d
 
@@ -166,12 +195,13 @@ def _dpmpp_update(x: torch.Tensor, models: list[torch.Tensor], prev: torch.Tenso
     return ratio * x - phi_1.to(x.dtype) * m0 + phi_2.to(x.dtype) * d1 - phi_3.to(x.dtype) * d2
 
 
-def _adapter(solver: Callable[..., torch.Tensor]):
-    """`solver(D, x, sigmas, **options)` as a registered sampler: the suite's signature and its grids."""
+def _adapter(solver: Callable[..., torch.Tensor], official_clip: str):
+    """`solver(D, x, sigmas, **options)` as a registered sampler: the suite's signature and its grids; its x-hat
+    clipped by its own option `clip` (default: `official_clip`), whatever the VP samplers' clip_x says."""
 
     def sample(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
                noise: SeededNoise | None = None, callback=None, progress: bool = False, *, clip_x: bool = True,
-               schedule: CosineSchedule | None = None, **options) -> torch.Tensor:
+               schedule: CosineSchedule | None = None, clip: str = official_clip, **options) -> torch.Tensor:
         if callback is not None:  # it would be ignored: the solvers report no intermediate states yet
             raise ValueError(f"the {solver.__name__} solver takes no callback")
         schedule = schedule or CosineSchedule()
@@ -179,7 +209,7 @@ def _adapter(solver: Callable[..., torch.Tensor]):
         if len(sigmas) < 2:
             raise ValueError(f"the {solver.__name__} solver needs at least 2 grid states (num_steps >= 2: one step "
                              f"from sigma_max to sigma_min), got {len(sigmas)}")
-        d = sigma_denoiser(denoise, schedule, cond, clip_x)
+        d = sigma_denoiser(denoise, schedule, cond, clip)
         return solver(d, z * sigmas[0].to(z.dtype), sigmas, **options)
 
     sample.__doc__ = solver.__doc__
@@ -196,16 +226,40 @@ MAX_ORDER_PNDM = Option(int, 1, 4, "the highest multistep order (1-4; SFD: 4)")
 MAX_ORDER_DPMPP = Option(int, 2, 3, "the highest multistep order (2 or 3; SFD's teacher: 3)")
 LOWER_ORDER_FINAL = Option(bool, help="lower the order over the last steps (DPM-Solver++'s lower_order_final)")
 
-register_sampler("euler", "Euler", evaluations=_per_step(1), afs=AFS)(_adapter(euler))
-register_sampler("heun", "Heun", evaluations=_per_step(2), afs=AFS)(_adapter(heun))
-register_sampler("dpm2", "DPM-Solver-2", evaluations=_per_step(2), afs=AFS)(_adapter(dpm2))
-register_sampler("ipndm", "iPNDM", evaluations=_per_step(1), afs=AFS, max_order=MAX_ORDER_PNDM)(_adapter(ipndm))
-register_sampler("dpmpp", "DPM-Solver++", evaluations=_per_step(1), afs=AFS, max_order=MAX_ORDER_DPMPP,
-                 lower_order_final=LOWER_ORDER_FINAL)(_adapter(dpmpp))
+# each solver's clipping in its official code (sfd-main/solvers.py: only dpm_pp_sampler thresholds, dynamically)
+OFFICIAL_CLIP = {"euler": "none", "heun": "none", "dpm2": "none", "ipndm": "none", "dpmpp": "dynamic"}
+
+
+def _clip_option(name: str) -> Option:
+    return Option(str, help="x-hat clipping: none, clamp ([-1, 1]) or dynamic (thresholding at the 0.995 quantile); "
+                            f"default {OFFICIAL_CLIP[name]!r}, as the official code", choices=CLIPS,
+                  default=OFFICIAL_CLIP[name])
+
+
+def _register(name: str, label: str, solver: Callable[..., torch.Tensor], per_step: int, **options: Option) -> None:
+    register_sampler(name, label, evaluations=_per_step(per_step), afs=AFS, clip=_clip_option(name),
+                     **options)(_adapter(solver, OFFICIAL_CLIP[name]))
+
+
+_register("euler", "Euler", euler, 1)
+_register("heun", "Heun", heun, 2)
+_register("dpm2", "DPM-Solver-2", dpm2, 2)
+_register("ipndm", "iPNDM", ipndm, 1, max_order=MAX_ORDER_PNDM)
+_register("dpmpp", "DPM-Solver++", dpmpp, 1, max_order=MAX_ORDER_DPMPP, lower_order_final=LOWER_ORDER_FINAL)
 
 # the solver functions by registered name, for methods that run a solver over a grid of their own (SFD's teacher)
 SOLVERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun, "dpm2": dpm2, "ipndm": ipndm,
                                                    "dpmpp": dpmpp}
+
+
+def split_clip(solver: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A solver's clipping (its `clip` option, else its official one) and its other options, for code that calls a
+    solver function of SOLVERS on a grid of its own (SFD's teacher and student, GITS)."""
+    rest = dict(options)
+    clip = rest.pop("clip", OFFICIAL_CLIP[solver])
+    if clip not in CLIPS:
+        raise ValueError(f"solver {solver!r}: clip must be one of {list(CLIPS)}, got {clip!r}")
+    return clip, rest
 
 
 @register_sampler("onestep", "One step at sigma_max (DMD2)", evaluations=lambda steps, options: 1)
@@ -214,7 +268,8 @@ def sample_onestep(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: C
                    schedule: CosineSchedule | None = None) -> torch.Tensor:
     """A one-step generator's sample: x = D(sigma_0 z; sigma_0) at the grid's only state sigma_0 (on the `edm` grid
     with one step, its sigma_max): DMD2's and DisBack's generator, fed noise scaled to its conditioning sigma
-    (main/edm/train_edm.py), exactly as distill/methods/disback.py `generate` trains it."""
+    (main/edm/train_edm.py), exactly as distill/methods/disback.py `generate` trains it. Not a solver: its x-hat is
+    clipped by the sampling setting clip_x, as the VP samplers'."""
     if callback is not None:
         raise ValueError("the onestep sampler takes no callback")
     schedule = schedule or CosineSchedule()

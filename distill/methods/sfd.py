@@ -46,16 +46,17 @@ def teacher_grid_size(num_steps: int, inserted: int) -> int:
 
 
 def teacher_targets(teacher: Denoiser, x0: torch.Tensor, num_steps: int, inserted: int, grid: Mapping[str, float],
-                    solver: str, options: Mapping[str, Any], cond: Cond = None, clip_x: bool = True,
+                    solver: str, options: Mapping[str, Any], cond: Cond = None, clip: str | bool = "none",
                     schedule: CosineSchedule | None = None) -> list[torch.Tensor]:
     """The teacher's states at the student's states 1..n-1: its `solver` over the fine grid from x0 (at sigma_max),
-    kept every M + 1 steps (`tea_slice` of sfd-main/training/loss.py)."""
+    kept every M + 1 steps (`tea_slice` of sfd-main/training/loss.py); its x-hat clipped by `clip`
+    (sigma_solvers.clip_x_hat; the official DPM-Solver++ teacher: 'dynamic')."""
     schedule = schedule or CosineSchedule()
     fine = student_sigmas(teacher_grid_size(num_steps, inserted), grid, schedule)
     states: dict[int, torch.Tensor] = {}
     keep = {i * (inserted + 1) - 1 for i in range(1, num_steps)}  # after step j the state is at fine[j + 1]
     with torch.no_grad():
-        SOLVERS[solver](sigma_denoiser(teacher, schedule, cond, clip_x), x0, fine, **options,
+        SOLVERS[solver](sigma_denoiser(teacher, schedule, cond, clip), x0, fine, **options,
                         on_step=lambda j, x: states.__setitem__(j, x) if j in keep else None)
     return [states[j] for j in sorted(keep)]
 
@@ -78,12 +79,15 @@ def perceptual_loss(features: Features, x_student: torch.Tensor, x_teacher: torc
 
 
 def student_steps(student: Denoiser, x0: torch.Tensor, targets: Sequence[torch.Tensor], sigmas: torch.Tensor,
-                  afs: bool, update: Callable[[torch.Tensor], None], cond: Cond = None, clip_x: bool = True,
+                  afs: bool, update: Callable[[torch.Tensor], None], cond: Cond = None, clip: str | bool = "none",
                   loss: str = "l1", features: Features | None = None, perceptual_weight: float = 0.0,
                   schedule: CosineSchedule | None = None) -> list[torch.Tensor]:
     """The student's Euler steps along its own trajectory from x0, `update(loss)` after each (one optimizer step per
-    student step); AFS's first step is analytic and makes no update. Returns the losses."""
-    d = sigma_denoiser(student, schedule or CosineSchedule(), cond, clip_x)
+    student step); AFS's first step is analytic and makes no update; x-hat clipped by `clip` (the official Euler:
+    'none', so no pixel loses its gradient). The perceptual term of the last step is weighted by the image's C x H x W
+    as the official loss weighs LPIPS (sfd-main/training/loss.py adds the LPIPS scalar to every element of the
+    per-pixel L1 before the sum). Returns the losses."""
+    d = sigma_denoiser(student, schedule or CosineSchedule(), cond, clip)
     x, losses, last = x0, [], len(sigmas) - 2
     for i in range(len(sigmas) - 1):
         if afs and i == 0:  # d_0 = x / sqrt(1 + sigma_0^2): no network, no gradient (training_loop.py)
@@ -92,7 +96,8 @@ def student_steps(student: Denoiser, x0: torch.Tensor, targets: Sequence[torch.T
         x_next = euler_step(d, x, sigmas[i], sigmas[i + 1])
         value = trajectory_loss(x_next, targets[i], loss)
         if features is not None and perceptual_weight > 0 and i == last:
-            value = value + perceptual_weight * perceptual_loss(features, x_next, targets[i])
+            elements = x_next[0].numel()  # C x H x W: the official LPIPS term's effective weight
+            value = value + perceptual_weight * elements * perceptual_loss(features, x_next, targets[i])
         update(value)
         losses.append(value.detach())
         x = x_next.detach()

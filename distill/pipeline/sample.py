@@ -155,7 +155,7 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
     steps = s["steps"] if steps is None else steps
     if sampler == "ancestral":
         options.setdefault("gamma", s["ancestral_gamma"])
-    options = spec.check_options(options)
+    options = spec.with_defaults(options)  # a solver's own clipping is recorded as it ran
     grid_options = dict(grid_options or {})
     if sigmas is not None:  # a given schedule (GITS's) replaces the named grid
         from distill.core.grids import from_sigmas
@@ -166,7 +166,8 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
         make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any work
     if n < 1:
         raise ValueError(f"number of samples must be >= 1, got {n}")
-    meta = {"sampler": sampler, "steps": steps, "clip_x": s["clip_x"], "num_samples": n, "model": str(model_path),
+    meta = {"sampler": sampler, "steps": steps, **({} if spec.clips_itself else {"clip_x": s["clip_x"]}),
+            "num_samples": n, "model": str(model_path),
             **options, **({"grid": grid} if grid != "uniform" else {}), **{f"cond_{k}": v for k, v in cond.items()},
             **{f"grid_{k}": v for k, v in grid_options.items()},
             **({"sigmas": json.dumps([float(v) for v in sigmas])} if sigmas else {})}

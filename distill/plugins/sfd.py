@@ -61,6 +61,38 @@ def teacher_run(cfg: dict[str, Any]) -> str:
     return f"{t['parameterization']}-{t['weighting']}-s{t['seed']}"
 
 
+def curve_runs(cfg: dict[str, Any]) -> list[str]:
+    """The runs with a budget curve (sfd.curve; none without one)."""
+    c = cfg["sfd"].get("curve")
+    return list(c["runs"]) if c else []
+
+
+def curve_iterations(cfg: dict[str, Any], run: str) -> list[int]:
+    """A curve run's evaluated iterations of the whole run, 0 (the teacher) first: sfd.curve.iterations per step
+    count, times an SFD-v run's step counts (it trains each a share of its iterations)."""
+    return [0] + [i * len(step_counts(run_settings(cfg, run))) for i in cfg["sfd"]["curve"]["iterations"]]
+
+
+def snapshot_every(cfg: dict[str, Any], run: str) -> int | None:
+    """The interval of a curve run's snapshots (every iteration the curve evaluates is a multiple), None off it."""
+    import math
+
+    if run not in curve_runs(cfg):
+        return None
+    return math.gcd(*curve_iterations(cfg, run)[1:])
+
+
+def solver_grid(cfg: dict[str, Any], name: str) -> tuple[str, dict[str, float]]:
+    """A solver row's grid and its options from sfd.grid (edm_logsnr takes the sigma range, not rho)."""
+    import inspect
+
+    from distill.core.grids import GRIDS
+
+    grid = cfg["sfd"]["solvers"][name]["grid"]
+    takes = inspect.signature(GRIDS[grid]).parameters
+    return grid, {k: v for k, v in cfg["sfd"]["grid"].items() if k in takes}
+
+
 def solver_points(cfg: dict[str, Any]) -> list[tuple[str, int]]:
     """(solver name, NFE) of every evaluated teacher-solver point."""
     return [(name, nfe) for name, s in cfg["sfd"]["solvers"].items() for nfe in s["nfe"]]
@@ -96,7 +128,8 @@ def paths(results: str) -> dict[str, str]:
             "gits_samples": f"{results}/sfd_samples/gits/{{ssolver}}-nfe{{snfe}}.npz",
             "gits_schedule": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}-schedule.json",
             "gits_metrics": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}.json",
-            "gits_grid": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}.png"}
+            "gits_grid": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}.png",
+            "curve": f"{results}/sfd_metrics/curve/{{srun}}"}
 
 
 def gits_points(cfg: dict[str, Any]) -> list[tuple[str, int]]:
@@ -116,26 +149,33 @@ def sampling_record(settings: dict[str, Any], step_condition: bool) -> dict[str,
 
 # ---- the training step ----
 
-def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int, clip_x: bool, device="cpu",
+def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int, device="cpu",
              features=None, teacher_sampling: dict[str, Any] | None = None, step_condition: bool = False):
     """The step function of one SFD iteration (distill.core.training.train_parts): fresh noise (and labels), the
     teacher's trajectory, then the student's Euler steps with one update each (distill/methods/sfd.py); with
     `step_condition` the student is given its num_steps as the `steps` condition (SFD-v).
     `teacher_sampling` is a first-stage student's own sampling record (the second stage: Euler, its AFS and step
-    condition); otherwise the teacher runs sfd.student.teacher_solver without AFS."""
+    condition); otherwise the teacher runs sfd.student.teacher_solver without AFS. Each solver clips x-hat as its
+    official code does (sigma_solvers.OFFICIAL_CLIP: the teacher's DPM-Solver++ thresholds dynamically, the Euler
+    steps of the student and of a first-stage teacher do not clip), unless its options name a `clip`."""
     import torch
 
     from distill.core.distributed import local_rows
+    from distill.core.sigma_solvers import split_clip
     from distill.methods import sfd
 
     counts, batch, m = step_counts(settings), settings["train"]["batch_size"], settings["inserted"]
     grid = settings["grid"]
     if teacher_sampling is not None:
-        solver, options = "euler", {"afs": teacher_sampling["options"]["afs"]}
+        solver = "euler"
+        options = {"afs": teacher_sampling["options"]["afs"],
+                   **({"clip": teacher_sampling["options"]["clip"]} if "clip" in teacher_sampling["options"] else {})}
         teacher_grid = teacher_sampling["grid_options"]
     else:
         solver, options = settings["teacher_solver"]["sampler"], dict(settings["teacher_solver"]["options"])
         teacher_grid = grid
+    teacher_clip, options = split_clip(solver, options)
+    student_clip, _ = split_clip(STUDENT_SAMPLER, {})
 
     def step_fn(ctx):
         n = sfd.draw_num_steps(counts, ctx.gen) if len(counts) > 1 else counts[0]
@@ -149,10 +189,10 @@ def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int
         if teacher_sampling is not None and teacher_sampling.get("step_condition"):
             t_cond["steps"] = torch.full((rows,), float(sfd.teacher_grid_size(n, m)), device=device)
         x0 = z * sigmas[0].to(z.dtype)
-        targets = sfd.teacher_targets(teacher, x0, n, m, teacher_grid, solver, options, t_cond or None, clip_x)
+        targets = sfd.teacher_targets(teacher, x0, n, m, teacher_grid, solver, options, t_cond or None, teacher_clip)
         s_cond = {**base, **({"steps": torch.full((rows,), float(n), device=device)} if step_condition else {})}
         losses = sfd.student_steps(student, x0, targets, sigmas, settings["afs"],
-                                   lambda loss: ctx.update("student", loss), s_cond or None, clip_x,
+                                   lambda loss: ctx.update("student", loss), s_cond or None, student_clip,
                                    settings["loss"], features, settings["perceptual"]["weight"] if features else 0.0)
         ctx.count_images(batch)
         return {"loss": torch.stack(losses).mean(), "loss_last": losses[-1]}
@@ -240,8 +280,10 @@ def train_student(cfg: dict[str, Any], run: str, teacher_path: str | Path, out_d
     from distill.core import distributed
     from distill.core.checkpoint import save_weights
     from distill.core.provenance import write_record
+    from distill.core.snapshots import Snapshots
     from distill.core.training import Part, train_parts
     from distill.pipeline.common import setup_torch
+    from distill.pipeline.sfd_curve import PART, SNAPSHOTS
 
     device = setup_torch(threads, cfg["device"])
     settings, out_dir = run_settings(cfg, run), Path(out_dir)
@@ -252,13 +294,15 @@ def train_student(cfg: dict[str, Any], run: str, teacher_path: str | Path, out_d
         raise ValueError(f"the second stage's teacher {teacher_path} is not an SFD student (no sampling record): "
                          "give a first-stage SFD or SFD-v student")
     shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
-    step_fn = sfd_step(student, teacher, settings, shape, num_classes, cfg["sampling"]["clip_x"], device,
+    step_fn = sfd_step(student, teacher, settings, shape, num_classes, device,
                        perceptual_features(settings, classifier, device), first_stage,
                        model_cfg["sampling"]["step_condition"] is not None)
     run_cfg = train_config(settings, settings["seed"], cfg["precision"])
+    every = snapshot_every(cfg, run)  # the budget curve's students, saved along training (sfd.curve)
+    snapshots = None if every is None else Snapshots(out_dir / SNAPSHOTS, every, (PART,), {PART: model_cfg})
     result, weights = train_parts({"student": Part(student.net, run_cfg, lr_schedule=lr_schedule(settings))},
                                   step_fn, run_cfg, out_dir, desc=f"SFD {run}", progress=progress,
-                                  fingerprint=model_cfg)
+                                  fingerprint=model_cfg, snapshots=snapshots)
     evals_per_iteration = teacher_evaluations(settings, first_stage)
     summary = {**result.summary(), "run": run, "kind": settings["kind"], "profile": cfg["profile"],
                "batch_size": settings["train"]["batch_size"], "trajectories": result.images_seen,
@@ -298,7 +342,7 @@ def gits_search(cfg: dict[str, Any], solver: str, nfe: int, teacher_path: str | 
     from distill.core.checkpoint import atomic_write
     from distill.core.schedule import CosineSchedule
     from distill.core.seeding import SeededNoise
-    from distill.core.sigma_solvers import sigma_denoiser
+    from distill.core.sigma_solvers import sigma_denoiser, split_clip
     from distill.methods import gits, sfd
     from distill.pipeline import sample
     from distill.pipeline.common import load_denoiser, setup_torch
@@ -315,10 +359,10 @@ def gits_search(cfg: dict[str, Any], solver: str, nfe: int, teacher_path: str | 
     for lo in range(first, first + n, batch):
         seeds = list(range(lo, min(lo + batch, first + n)))
         z = SeededNoise(seeds, device=device).randn(*shape)
-        d = sigma_denoiser(teacher, CosineSchedule(), sample.conditions(seeds, num_classes, {}, device),
-                           cfg["sampling"]["clip_x"])
+        clip, options = split_clip(g["teacher_solver"]["sampler"], g["teacher_solver"]["options"])
+        d = sigma_denoiser(teacher, CosineSchedule(), sample.conditions(seeds, num_classes, {}, device), clip)
         states, directions = gits.teacher_trajectory(d, z * fine[0].to(z.dtype), fine, g["teacher_solver"]["sampler"],
-                                                     g["teacher_solver"]["options"])
+                                                     options)
         part = gits.cost_matrix(states.cpu(), directions.cpu(), fine, g["metric"])
         cost, batches = (part if cost is None else cost + part), batches + 1
     path = gits.dp_schedule(cost / batches, num_steps, g["coeff"])  # gits_utils: the batches' mean cost matrix
@@ -349,6 +393,39 @@ def _gits(args, cfg, progress):
     r = gits_search(cfg, args.solver, args.nfe, args.teacher, args.out, args.schedule, args.threads, progress)
     print(f"GITS {args.solver} NFE {args.nfe}: sigmas {[round(v, 4) for v in r['sigmas']]} found in "
           f"{r['search_seconds']:.1f} s; samples {r['status']}")
+
+
+def _curve(args, cfg, progress):
+    from distill.pipeline import sfd_curve
+
+    if args.run not in curve_runs(cfg):
+        raise ValueError(f"run {args.run!r} has no budget curve: sfd.curve.runs is {curve_runs(cfg)}")
+    for r in sfd_curve.run(cfg, curve_iterations(cfg, args.run), step_counts(run_settings(cfg, args.run)), args.model,
+                           args.reference, args.extractor_weights, args.out_dir, args.threads, progress):
+        m = r.get("metrics") or {}
+        print(f"{Path(r['sampling']['model']).stem} at {r['sampling']['steps']} steps: {r['status']}"
+              + (f", FID {m['fid']['min']:.3f}" if m else ""))
+
+
+def _curve_options(p):
+    from distill.commands.options import extractor_weights_option
+    from distill.commands.paths import output
+
+    p.add_argument("--run", required=True, help="a run of sfd.curve.runs")
+    p.add_argument("--model", required=True, help="the run's model.safetensors (its snapshots/ lie beside it)")
+    p.add_argument("--reference", required=True, help="reference statistics (.npz) of the data")
+    extractor_weights_option(p)
+    output(p, "--out-dir", folder=True, required=True, help="folder of the records it<I>-n<N>.json and grids")
+
+
+def curve_work(cfg, args, producers):
+    """Per point: the student's sampler steps over the protocol's images and their features."""
+    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
+
+    points = len(curve_iterations(cfg, args.run)) * len(step_counts(run_settings(cfg, args.run)))
+    nfe = max(student_nfe(n, run_settings(cfg, args.run)["afs"]) for n in step_counts(run_settings(cfg, args.run)))
+    return [(Unit("sampler_step", source_of_model(args.model, producers)),
+             points * sampler_steps(cfg, nfe, protocol_images(cfg))), (Unit("features"), points * protocol_images(cfg))]
 
 
 def _gits_options(p):
@@ -420,6 +497,11 @@ COMMANDS = (
             "trajectories, price every Euler step between two of its states, choose the schedule of --nfe "
             "evaluations by dynamic programming, and draw the protocol's samples on it with the solver.",
             _gits_options, job="sample", cost=gits_work),
+    Command("sfd-curve", _curve, "SFD's budget curve: evaluate one run's students saved along training",
+            "Sample and evaluate the snapshots a run of sfd.curve.runs saved at sfd.curve.iterations (per step "
+            "count; 0 is the teacher with the student's sampler), every step count of an SFD-v run at each: FID "
+            "against training iterations, which shows whether the run's budget converged.", _curve_options,
+            job="evaluate", cost=curve_work),
     Command("sfd-report", "distill.reports.sfd:command", "SFD: its rows of the results table and its report",
             "Write SFD's rows of the results table (the teacher's solvers, every student at its NFE, with costs), "
             "a JSON summary, and reports/sfd.pdf: SFD Table 2's layout with the PD and KD rows of the same teacher, "
@@ -463,8 +545,8 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
         teacher, student = build_denoiser(model_cfg).to(device), build_denoiser(model_cfg).to(device)
     teacher.requires_grad_(False)
     shape = tuple(model_cfg["data"]["shape"])
-    step_fn = sfd_step(student, teacher, settings, shape, model_cfg["data"]["num_classes"],
-                       cfg["sampling"]["clip_x"], device, step_condition=False)
+    step_fn = sfd_step(student, teacher, settings, shape, model_cfg["data"]["num_classes"], device,
+                       step_condition=False)
     n = step_counts(settings)[0]
     passes = (f"{teacher_evaluations(settings):g} teacher forwards + {student_nfe(n, settings['afs'])} student "
               "forward-backward")
@@ -488,7 +570,9 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
 
 
 def check(cfg) -> list[tuple[str, str]]:
-    """Each run's settings make a student: its step counts, its second-stage teacher, its teacher solver's options."""
+    """Each run's settings make a student: its step counts, its second-stage teacher, its teacher solver's options;
+    each solver row's options and grid; the budget curve's runs and iterations."""
+    from distill.core.grids import make_grid
     from distill.core.samplers import get_sampler
 
     out, section = [], cfg["sfd"]
@@ -526,10 +610,34 @@ def check(cfg) -> list[tuple[str, str]]:
     for name in section["solvers"]:
         try:
             get_sampler(section["solvers"][name]["sampler"]).check_options(section["solvers"][name]["options"])
+            grid, grid_options = solver_grid(cfg, name)
             for nfe in section["solvers"][name]["nfe"]:
-                solver_steps(cfg, name, nfe)
+                make_grid(grid, solver_steps(cfg, name, nfe), **grid_options)
         except ValueError as exc:
             out.append((f"sfd.solvers.{name}", str(exc)))
+    out += _check_curve(cfg)
+    return out
+
+
+def _check_curve(cfg) -> list[tuple[str, str]]:
+    """The curve's runs are first-stage runs, its iterations increase and end at each run's budget."""
+    c = cfg["sfd"].get("curve")
+    if not c:
+        return []
+    out, its = [], list(c["iterations"])
+    if its != sorted(set(its)):
+        out.append(("sfd.curve.iterations", f"{its} must increase"))
+    for run in c["runs"]:
+        if run not in cfg["sfd"]["runs"]:
+            out.append(("sfd.curve.runs", f"{run!r} is not a run of sfd.runs {sorted(cfg['sfd']['runs'])}"))
+            continue
+        s = run_settings(cfg, run)
+        if s["kind"] == "second-stage":
+            out.append(("sfd.curve.runs", f"{run!r} is a second stage; the curve measures first-stage budgets"))
+        elif its and its[-1] * len(step_counts(s)) != iterations(s):
+            out.append(("sfd.curve.iterations", f"the curve ends at {its[-1]} iterations per step count, run {run!r} "
+                                                f"trains {iterations(s)} over {len(step_counts(s))} step count(s): "
+                                                "the last point must be the run's budget"))
     return out
 
 

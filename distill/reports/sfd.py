@@ -17,8 +17,9 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
-from distill.plugins.sfd import (KINDS, LABEL, STUDENT_SAMPLER, gits_points, paths, run_settings, solver_points,
-                                 solver_steps, student_nfe, student_points, teacher_run)
+from distill.plugins.sfd import (KINDS, LABEL, STUDENT_SAMPLER, curve_iterations, curve_runs, gits_points, paths,
+                                 run_settings, solver_points, solver_steps, step_counts, student_nfe,
+                                 student_points, teacher_run)
 from distill.reports.format import fmt
 from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
 from distill.results import table as results_table
@@ -35,6 +36,9 @@ def solver_label(sampler: str, options: dict[str, Any]) -> str:
 
     return SOLVER_NAMES.get((sampler, options.get("max_order")), get_sampler(sampler).label +
                             (f" (order {options['max_order']})" if "max_order" in options else ""))
+
+
+GRID_NAMES = {"edm": "polynomial (rho 7)", "edm_logsnr": "log-SNR uniform"}
 
 
 def _options(options: dict[str, Any]) -> str:
@@ -65,7 +69,8 @@ def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
     for name, nfe in solver_points(cfg):
         s = cfg["sfd"]["solvers"][name]
         record = _load(p["solver_metrics"].format(ssolver=name, snfe=nfe))
-        out += record_rows(record, **common, experiment=f"solver-{name}", model="teacher", sampler=s["sampler"],
+        out += record_rows(record, **{**common, "grid": s["grid"]}, experiment=f"solver-{name}", model="teacher",
+                           sampler=s["sampler"],
                            options=_options(s["options"]), steps=solver_steps(cfg, name, nfe),
                            nfe=record["sampling"].get("nfe", nfe), cost_seconds=0.0, cost_images=0,
                            cost_teacher_evals=0)
@@ -112,7 +117,7 @@ def published_rows(table, cfg):
             continue
         if r.model == "teacher":
             s = cfg["sfd"]["solvers"].get(r.experiment.removeprefix("solver-"))
-            if s is None:
+            if s is None or s.get("ablation"):  # an ablation of a solver's grid or clipping is not a published row
                 continue
             method = solver_label(s["sampler"], s["options"])
             if dataset == "cifar10" and s["sampler"] in FIGURE1:
@@ -282,6 +287,87 @@ def ablation_rows(cfg, own: pd.DataFrame) -> tuple[list[list[str]], list[dict[st
     return body, records
 
 
+def solver_page(cfg, own: pd.DataFrame, floor_text: str):
+    """Every solver row of the teacher with its grid and clipping: the official settings and their ablations."""
+    fid = own[(own["metric"] == "fid") & (own["seed_range"] == "min") & own["experiment"].str.startswith("solver-")]
+    body = []
+    for name, nfe in solver_points(cfg):
+        s = cfg["sfd"]["solvers"][name]
+        row = fid[(fid["experiment"] == f"solver-{name}") & (fid["nfe"].astype(int) == nfe)]
+        value = "—" if row.empty else (fmt(float(row.iloc[0]["value"]), 2) if row.iloc[0]["status"] == "ok"
+                                       else str(row.iloc[0]["status"]))
+        clip = s["options"].get("clip") or get_clip(s["sampler"])
+        body.append([name, solver_label(s["sampler"], s["options"]), GRID_NAMES.get(s["grid"], s["grid"]), clip,
+                     s.get("ablation") or "official", str(nfe), value])
+    return table_page("The teacher's solvers: each with its official grid and clipping, and the ablations",
+                      ["row", "solver", "grid", "x-hat clipping", "varies", "NFE", "FID"], body,
+                      f"Profile '{cfg['profile']}'. Official settings (sfd-main/solvers.py, diff-solvers-main/"
+                      "README.md): Euler and iPNDM on the polynomial grid without clipping, DPM-Solver++ on the "
+                      "log-SNR grid with dynamic thresholding (the 0.995 quantile of |x-hat|, at least 1). An "
+                      "ablation row varies one of them; only the official rows stand for SFD Table 2's. "
+                      + floor_text, col_widths=[1.2, 1.6, 1.4, 1.0, 0.9, 0.5, 0.7])
+
+
+def get_clip(sampler: str) -> str:
+    from distill.core.sigma_solvers import OFFICIAL_CLIP
+
+    return OFFICIAL_CLIP[sampler]
+
+
+def curve_points(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
+    """Every budget-curve point: run, NFE, iterations per step count, trajectories of that step count, FID."""
+    p, out = paths(str(results)), []
+    for run in curve_runs(cfg):
+        s = run_settings(cfg, run)
+        counts = step_counts(s)
+        for it in curve_iterations(cfg, run):
+            for n in counts:
+                record = _load(str(Path(p["curve"].format(srun=run), f"it{it}-n{n}.json")))
+                fid = (record.get("metrics") or {}).get("fid", {}).get("min") if record["status"] == "ok" else None
+                out.append({"run": run, "kind": s["kind"], "nfe": student_nfe(n, s["afs"]),
+                            "iterations": it // len(counts), "trajectories": it * s["train"]["batch_size"] // len(counts),
+                            "fid": fid, "status": record["status"]})
+    return out
+
+
+def curve_figure(cfg, points: list[dict[str, Any]], floor_fid: float | None):
+    """FID against training iterations per step count, one line per run and NFE (symmetric log axis: 0 is the
+    teacher with the student's sampler)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    for (run, nfe), group in pd.DataFrame(points).groupby(["run", "nfe"], sort=False):
+        group = group[group["fid"].notna()].sort_values("iterations")
+        style = "--" if run_settings(cfg, run)["kind"] == "sfd-v" else "-"
+        ax.plot(group["iterations"], group["fid"], style, marker="o", label=f"{run}, NFE {nfe}")
+    if floor_fid is not None:
+        ax.axhline(floor_fid, color="grey", lw=1, ls=":", label="real-data floor")
+    its = sorted({p["iterations"] for p in points if p["iterations"] > 0})
+    ax.set_xscale("symlog", linthresh=its[0] if its else 1)
+    ax.set_xticks([0] + its)
+    ax.set_xticklabels(["0 (teacher)"] + [str(i) for i in its])
+    ax.set_yscale("log")
+    ax.set_xlabel("training iterations per step count (an SFD-v run: its total / its step counts)")
+    ax.set_ylabel("FID (minimum over seed ranges; log scale)")
+    ax.set_title("SFD's budget curve: FID against training iterations, per NFE")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    last = {}
+    for p in points:
+        if p["fid"] is not None and p["iterations"] == max(its, default=0):
+            last[(p["run"], p["nfe"])] = p["fid"]
+    half = {}
+    for p in points:
+        if p["fid"] is not None and len(its) > 1 and p["iterations"] == its[-2]:
+            half[(p["run"], p["nfe"])] = p["fid"]
+    moves = "; ".join(f"{run} NFE {nfe}: {fmt(half[(run, nfe)], 2)} -> {fmt(v, 2)}"
+                      for (run, nfe), v in last.items() if (run, nfe) in half)
+    figure_caption(fig, f"Profile '{cfg['profile']}'. Each run's student saved along training (sfd.curve) and "
+                        "evaluated with the protocol; 0 is the teacher sampled with the student's Euler steps and AFS "
+                        "on the student's grid, where distillation starts. The last point of each line is the run's "
+                        "budget, its row on the first page. The last doubling of the budget moved the FID: "
+                        f"{moves or 'n/a'}.")
+    return fig
+
+
 def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: Path, rows_csv: Path, plots: Path,
           others: list[Path], floor_json: Path | None = None, published_csv: Path | None = None) -> dict[str, Any]:
     from distill.pipeline import floor
@@ -299,7 +385,11 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: P
     teacher_summary = Path(results, "teachers", teacher_run(cfg), "summary.json")
     teacher_seconds = _load(str(teacher_summary))["wall_seconds"] if teacher_summary.is_file() else None
     ablation_body, ablations = ablation_rows(cfg, own)
+    curve = curve_points(cfg, results)
     pages = [table_page_of(cfg, repro, pub, floor_text), figure1(cfg, repro, teacher_seconds, teacher_hours(published_csv))]
+    if curve:
+        pages.append(curve_figure(cfg, curve, floor.fid(floor_record)))
+    pages.append(solver_page(cfg, own, floor_text))
     if ablation_body:
         pages.append(table_page(
             "SFD ablations (SFD Table 1's settings; its numbers are NOT FOUND): one setting of the base run varied",
@@ -313,7 +403,7 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: P
                "status": r.status, "cost_seconds": float(r.cost_seconds) if pd.notna(r.cost_seconds) else None,
                "experiment": r.experiment} for r in repro.itertuples()]
     summary = {"profile": cfg["profile"], "teacher": teacher_run(cfg), "teacher_seconds": teacher_seconds,
-               "points": points, "ablations": ablations, "fid_floor": floor.fid(floor_record)}
+               "points": points, "ablations": ablations, "curve": curve, "fid_floor": floor.fid(floor_record)}
     write_record(json_path, summary)
     return summary
 

@@ -23,13 +23,15 @@ def sfd_train_inputs(w):
 
 def sfd_solver_args(w):
     s, n = SFD["solvers"][w.ssolver], S.solver_steps(CFG, w.ssolver, int(w.snfe))
-    grid = " ".join(f"--grid-option {k}={v}" for k, v in SFD["grid"].items())
+    name, grid_options = S.solver_grid(CFG, w.ssolver)
+    grid = " ".join(f"--grid-option {k}={v}" for k, v in grid_options.items())
     options = " ".join(f"--option {k}={str(v).lower()}" for k, v in s["options"].items())
-    return f"--sampler {s['sampler']} --grid edm {grid} --steps {n} {options}"
+    return f"--sampler {s['sampler']} --grid {name} {grid} --steps {n} {options}"
 
 
 def sfd_all_metrics():
     return ([SFD_PATHS["metrics"].format(srun=r, sn=n) for r, n in S.student_points(CFG)]
+            + [SFD_PATHS["curve"].format(srun=r) for r in S.curve_runs(CFG)]
             + [SFD_PATHS["solver_metrics"].format(ssolver=s, snfe=nfe) for s, nfe in S.solver_points(CFG)]
             + [SFD_PATHS[k].format(ssolver=s, snfe=nfe) for s, nfe in S.gits_points(CFG)
                for k in ("gits_metrics", "gits_schedule")])
@@ -121,6 +123,27 @@ rule sfd_solver_sample:
     shell:
         "{DISTILL} sample {CLI_ARGS} --threads {threads} --model {input.model} {params.args} --out {output} "
         "> {log} 2>&1"
+
+
+rule sfd_curve:
+    input:
+        model=SFD_PATHS["student"] + "/model.safetensors",
+        reference=reference_stats(),
+        extractor=extractor_weights(),
+    output:
+        directory(SFD_PATHS["curve"]),
+    params:
+        hp=lambda w: hp("sampling", "evaluation", "device") + json.dumps(SFD.get("curve"), sort_keys=True),
+    threads: CFG["threads"]["evaluate"]
+    resources:
+        mem_mb=4000,
+    log:
+        f"{LOGS}/sfd/{{srun}}/curve.log",
+    benchmark:
+        f"{BENCH}/sfd/{{srun}}/curve.tsv"
+    shell:
+        "{DISTILL} sfd-curve {CLI_ARGS} --threads {threads} --run {wildcards.srun} --model {input.model} "
+        "--reference {input.reference} --extractor-weights {input.extractor} --out-dir {output} > {log} 2>&1"
 
 
 use rule evaluate as sfd_evaluate with:
