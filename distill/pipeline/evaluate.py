@@ -50,3 +50,31 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
         return record
     return write_record(out_path, record, {"samples": samples_path, "reference": reference_path,
                                            "extractor_weights": weights})
+
+
+def evaluate_points(cfg: dict[str, Any], points: list[tuple[str, str | Path, dict[str, Any]]],
+                    reference_path: str | Path, weights: Optional[str], out_dir: str | Path,
+                    threads: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
+    """Sample and evaluate several points into one folder, which appears whole or not at all: each point is (name,
+    model, the keyword arguments of `distill.pipeline.sample.run`: sampler, steps, cond, guidance, ...), written as
+    <out_dir>/<name>.json and .png (a guided sweep over w, SFD's budget curve over snapshots)."""
+    import shutil
+    import tempfile
+
+    from distill.pipeline import sample
+
+    out_dir = Path(out_dir)
+    work = out_dir.with_name(f".{out_dir.name}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    records = []
+    for name, model, options in points:
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            samples = Path(tmp) / "samples.npz"
+            options = dict(options)
+            sample.run(cfg, model, options.pop("sampler", None), samples, threads, progress, **options)
+            records.append(run(cfg, samples, reference_path, work / f"{name}.json", work / f"{name}.png", weights,
+                               threads))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    work.rename(out_dir)
+    return records

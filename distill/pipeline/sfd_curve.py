@@ -7,8 +7,6 @@ evaluated, one metrics record each, the folder written whole.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +26,12 @@ def run(cfg: dict[str, Any], wanted: list[int], step_counts: list[int], model_pa
     run), each with every step count of `step_counts` (an SFD-v run's several); writes <out_dir>/it<I>-n<N>.json (a
     metrics record; its sampling record names the snapshot) and .png."""
     from distill.core.snapshots import read_snapshots
-    from distill.pipeline import evaluate, sample
+    from distill.pipeline import evaluate
 
     snapshots = dict(read_snapshots(Path(model_path).parent / SNAPSHOTS, PART))
     missing = [i for i in wanted if i not in snapshots]
     if missing:
         raise FileNotFoundError(f"{Path(model_path).parent / SNAPSHOTS} has no snapshot at iterations {missing} (it "
                                 f"has {sorted(snapshots)}): re-train the run with the profile's sfd.curve")
-    out_dir = Path(out_dir)
-    work = out_dir.with_name(f".{out_dir.name}.tmp")  # the folder appears whole or not at all
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    records = []
-    for iterations in wanted:
-        for n in step_counts:
-            name = point_name(iterations, n)
-            with tempfile.TemporaryDirectory(dir=work) as tmp:
-                samples = Path(tmp) / "samples.npz"
-                sample.run(cfg, snapshots[iterations], None, samples, threads, progress, steps=n)
-                record = evaluate.run(cfg, samples, reference, work / f"{name}.json", work / f"{name}.png",
-                                      extractor_weights, threads)
-            records.append(record)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    work.rename(out_dir)
-    return records
+    points = [(point_name(i, n), snapshots[i], {"steps": n}) for i in wanted for n in step_counts]
+    return evaluate.evaluate_points(cfg, points, reference, extractor_weights, out_dir, threads, progress)

@@ -279,32 +279,18 @@ def sweep(cfg: dict[str, Any], experiment: str, model: str, sampler: str, steps:
     """Step: sample and evaluate one model with one sampler at every w of `weights` (one job, so the extractor and
     the reference load once): a guided teacher is wrapped in classifier-free guidance at w, a student is given w as
     its condition. Writes <out_dir>/w<w>.json (metrics record, `guidance` in its sampling record) and .png."""
-    import shutil
-    import tempfile
-
     from distill.core.checkpoint import load_weights
-    from distill.pipeline import evaluate, sample
+    from distill.pipeline import evaluate
 
     exp = cfg["guided"]["experiments"][experiment]
     ecfg = {**cfg, "evaluation": {**cfg["evaluation"], "kid_subsets": exp["kid_subsets"]}}
     weights_path = model_path_of(model, out_dir, cfg, experiment)
     _, model_cfg = load_weights(weights_path)
     student = "w" in (model_cfg["network"].get("scalar_conditions") or [])
-    out_dir = Path(out_dir)
-    work = out_dir.with_name(f".{out_dir.name}.tmp")  # the folder appears whole or not at all
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    records = []
-    for w in weights:
-        with tempfile.TemporaryDirectory(dir=work) as tmp:
-            samples = Path(tmp) / "samples.npz"
-            sample.run(ecfg, weights_path, sampler, samples, threads, progress,
-                       steps=steps, **({"cond": {"w": w}} if student else {"guidance": w}))
-            records.append(evaluate.run(ecfg, samples, reference, work / f"w{wtag(w)}.json",
-                                        work / f"w{wtag(w)}.png", extractor_weights, threads))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    work.rename(out_dir)
-    return records
+    points = [(f"w{wtag(w)}", weights_path, {"sampler": sampler, "steps": steps,
+                                              **({"cond": {"w": w}} if student else {"guidance": w})})
+              for w in weights]
+    return evaluate.evaluate_points(ecfg, points, reference, extractor_weights, out_dir, threads, progress)
 
 
 def model_path_of(model: str, out_dir: str | Path, cfg: dict[str, Any], experiment: str) -> str:
