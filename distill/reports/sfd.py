@@ -277,7 +277,7 @@ def ablation_rows(cfg, own: pd.DataFrame) -> tuple[list[list[str]], list[dict[st
             continue
         r = row.iloc[0]
         ts = s["teacher_solver"]
-        teacher = solver_label(ts["sampler"], ts["options"])
+        teacher = f"{solver_label(ts['sampler'], ts['options'])}, {ts['options'].get('clip') or get_clip(ts['sampler'])}"
         value = float(r["value"]) if r["status"] == "ok" else None
         records.append({"run": run, "varies": s.get("ablation") or "base", "nfe": int(r["nfe"]), "fid": value,
                         "seconds": float(r["cost_seconds"])})
