@@ -40,6 +40,8 @@ def _compare(args, cfg, progress):
     results = Path(args.results or f"results/{cfg['profile']}")
     outcome = compare.build(cfg, results, Path(args.published), Path(args.md), Path(args.pdf))
     print(compare.headline(outcome, cfg))
+    for relaxed in compare.relaxations():
+        print(f"relaxed: {relaxed}")
     for failure in outcome.failures:
         print(f"FAIL: {failure}")
     print(f"wrote {args.md} and {args.pdf}")

@@ -194,6 +194,7 @@ def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
     parts = [f"# Reproduced vs published — profile '{c.profile}'", "", headline(c, cfg), ""]
     if c.failures:
         parts += ["## Failures", ""] + [f"- {f}" for f in c.failures] + [""]
+    parts += ["## Relaxed claims", "", RELAXED_NOTE, ""] + [f"- {r}" for r in relaxations()] + [""]
     parts += ["## Claims", "", _md_table(CLAIM_HEADER, claim_rows(c)), "",
               "## Numbers side by side", "",
               "Ratio = reproduced ÷ published. Reduced profiles run other data: their ratios are shown, not tested."
@@ -208,6 +209,16 @@ def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
     parts += ["Published numbers: results/published/published.csv (provenance EXACT / SECONDARY / CODE / PLOT, from "
               "results/published/PUBLISHED.md). Claims: distill/claims. Tolerances: distill/claims/tolerances.py.", ""]
     return "\n".join(parts)
+
+
+RELAXED_NOTE = ("Every claim whose expectation was narrowed or whose tolerance was loosened after it was registered, "
+                "with the result that contradicted it and why (distill/claims/ledger.json):")
+
+
+def relaxations() -> list[str]:
+    from distill.claims.ledger import relaxations as recorded
+
+    return recorded()
 
 
 def _pages(title: str, header: list[str], rows: list[list[str]], caption: str, per_page: int = 26, **kw):
@@ -232,8 +243,9 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf
               f"Here: {o['status'].upper()} — {o['detail']}."
               + (f" Not expected at this scale: {o['why_not_expected']}." if not o["expected_here"] else "")
               for o in c.claims]
-    pages = [text_page("distill compare: claims of the papers, checked on this run", [head, *claims], width=13.0,
-                       chars=190)]
+    relaxed = [f"{RELAXED_NOTE} {len(relaxations())}."] + [f"[relaxed] {r}" for r in relaxations()]
+    pages = [text_page("distill compare: claims of the papers, checked on this run", [head, *relaxed, *claims],
+                       width=13.0, chars=190)]
     pages += _pages("Published numbers beside their reproduction", NUMBER_HEADER, number_rows(c),
                     "Ratio = reproduced ÷ published. " + (f"{floor_text} " if floor_text else "") + head,
                     font_size=7, width=13.0,
