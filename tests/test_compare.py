@@ -171,3 +171,15 @@ def test_missing_reproductions_are_listed(tmp_path):
     assert "DDIM (Song et al., 2021a), 10 steps — FID" in missing
     assert "NOT FOUND" in missing
     assert code == 0  # nothing that ran failed; the Table 1 claims are 'not checked'
+
+
+def test_a_ratio_is_printed_only_where_the_run_used_the_published_data_set():
+    """A digits FID beside a CIFAR-10 one is not comparable: no ratio is printed for it."""
+    from types import SimpleNamespace
+
+    from distill.reports.compare import _ratio_text
+
+    assert _ratio_text(SimpleNamespace(run_dataset="digits", dataset="cifar10", ratio=16.55)) == "not comparable"
+    assert _ratio_text(SimpleNamespace(run_dataset=float("nan"), dataset="cifar10", ratio=float("nan"))) == \
+        "not comparable"
+    assert _ratio_text(SimpleNamespace(run_dataset="cifar10", dataset="cifar10", ratio=1.04)) == "1.04"

@@ -1,6 +1,6 @@
 """How far a paper-scale reproduction may be from a published number before `distill compare` fails. Only the
-`paper` profile is held to these: the reduced profiles run other data at other scales (their ratios are shown, not
-tested)."""
+`paper` profile is held to these: the reduced profiles run other data at other scales (their numbers are shown
+beside the published ones, not tested and without a ratio)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@ missing, for one profile's results; reports/compare.md and reports/compare.pdf.
 
 The run fails (exit status 1) when a claim expected at the run's scale does not hold, or when, at the paper scale, a
 reproduced number is farther from the published one than its tolerance (or its run failed). Numbers of the reduced
-profiles come from other data (they stand in for the paper's data set): their ratios are shown, not tested.
+profiles come from other data (they stand in for the paper's data set): they are shown beside the published ones,
+not tested, and without a ratio (a digits FID and a CIFAR-10 FID are not comparable).
 """
 
 from __future__ import annotations
@@ -139,8 +140,17 @@ def number_rows(c: Comparison) -> list[list[str]]:
         run = f"{r.run_dataset}" + (f" {int(r.run_resolution)}px" if not pd.isna(r.run_resolution) else "")
         repro = _num(r.reproduced) if r.reproduced_status == "ok" else r.reproduced_status
         rows.append([f"{r.paper} {r.table}", f"{r.dataset} {int(r.resolution)}px", _label(r), _published_text(r),
-                     f"{repro} ({run})", _num(r.ratio), r.tolerance if c.profile == PAPER_SCALE else "—", r.verdict])
+                     f"{repro} ({run})", _ratio_text(r), r.tolerance if c.profile == PAPER_SCALE else "—",
+                     r.verdict])
     return rows
+
+
+def _ratio_text(r: Any) -> str:
+    """reproduced / published where the run used the published data set; across data sets (a digits FID beside a
+    CIFAR-10 one) the two numbers are not comparable, and no ratio is printed."""
+    if pd.isna(r.run_dataset) or str(r.run_dataset) != str(r.dataset):
+        return "not comparable"
+    return _num(r.ratio)
 
 
 NUMBER_HEADER = ["table", "published data", "number", "published", "reproduced (run data)", "ratio",
@@ -197,7 +207,8 @@ def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
     parts += ["## Relaxed claims", "", RELAXED_NOTE, ""] + [f"- {r}" for r in relaxations()] + [""]
     parts += ["## Claims", "", _md_table(CLAIM_HEADER, claim_rows(c)), "",
               "## Numbers side by side", "",
-              "Ratio = reproduced ÷ published. Reduced profiles run other data: their ratios are shown, not tested."
+              "Ratio = reproduced ÷ published, printed only where the run used the published data set: a reduced "
+              "profile's numbers come from other data and stand beside the published ones, not comparable with them."
               + (f" {floor_text}" if floor_text else ""), "",
               _md_table(NUMBER_HEADER, number_rows(c)), "",
               "## Missing", "", _md_table(MISSING_HEADER, missing_rows(c)), ""]
@@ -247,7 +258,8 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf
     pages = [text_page("distill compare: claims of the papers, checked on this run", [head, *relaxed, *claims],
                        width=13.0, chars=190)]
     pages += _pages("Published numbers beside their reproduction", NUMBER_HEADER, number_rows(c),
-                    "Ratio = reproduced ÷ published. " + (f"{floor_text} " if floor_text else "") + head,
+                    "Ratio = reproduced ÷ published, only where the run used the published data set (else 'not "
+                    "comparable'). " + (f"{floor_text} " if floor_text else "") + head,
                     font_size=7, width=13.0,
                     col_widths=[0.09, 0.09, 0.34, 0.1, 0.14, 0.05, 0.06, 0.13])
     pages += _pages("Missing: not reproduced, not yet implemented, or NOT FOUND in the papers", MISSING_HEADER,
