@@ -261,7 +261,7 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf
                     "Ratio = reproduced ÷ published, only where the run used the published data set (else 'not "
                     "comparable'). " + (f"{floor_text} " if floor_text else "") + head,
                     font_size=7, width=13.0,
-                    col_widths=[0.09, 0.09, 0.34, 0.1, 0.14, 0.05, 0.06, 0.13])
+                    col_widths=[0.09, 0.09, 0.31, 0.1, 0.14, 0.08, 0.06, 0.13])
     pages += _pages("Missing: not reproduced, not yet implemented, or NOT FOUND in the papers", MISSING_HEADER,
                     missing_rows(c), "NOT FOUND rows are never filled in.", per_page=30, font_size=7, width=13.0,
                     col_widths=[0.14, 0.1, 0.38, 0.1, 0.28])
