@@ -183,3 +183,20 @@ def test_a_ratio_is_printed_only_where_the_run_used_the_published_data_set():
     assert _ratio_text(SimpleNamespace(run_dataset=float("nan"), dataset="cifar10", ratio=float("nan"))) == \
         "not comparable"
     assert _ratio_text(SimpleNamespace(run_dataset="cifar10", dataset="cifar10", ratio=1.04)) == "1.04"
+
+
+def test_a_missing_number_of_an_implemented_paper_is_not_called_a_later_method():
+    """Numbers a paper states in prose (its abstract) are checked through its claims; only a paper no method of the
+    suite implements is 'not implemented yet'."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from distill.reports.compare import missing_rows
+
+    c = SimpleNamespace(missing=pd.DataFrame(), not_found=pd.DataFrame(), tables={("SFD", "Table 2")},
+                        not_implemented=pd.DataFrame({"paper": ["SFD", "SFD", "CM"], "table": ["Abstract", "Table 2",
+                                                                                               "Table 1"], "n": [1, 4, 2]}))
+    why = [row[-1] for row in missing_rows(c)]
+    assert why[0].startswith("stated in the paper's prose") and why[1].startswith("other papers' baselines")
+    assert why[2] == "not implemented yet: a later method of this suite"
