@@ -200,3 +200,16 @@ def test_a_missing_number_of_an_implemented_paper_is_not_called_a_later_method()
     why = [row[-1] for row in missing_rows(c)]
     assert why[0].startswith("stated in the paper's prose") and why[1].startswith("other papers' baselines")
     assert why[2] == "not implemented yet: a later method of this suite"
+
+
+def test_a_claim_that_holds_carries_no_reason_for_not_being_expected():
+    """Page 1 of compare.pdf gives the reason a claim is not expected at this scale only where it does not hold."""
+    from distill.claims.registry import FAILS, HOLDS
+    from distill.reports.compare import claim_line
+
+    o = {"verdict": "ok", "claim": "c", "paper": "P", "source": "T1", "id": "p.c", "subject": "s", "tolerance": "t",
+         "expected_at": ["paper"], "expected_here": False, "status": HOLDS, "detail": "d",
+         "why_not_expected": "the reason"}
+    assert "Not expected" not in claim_line(o)
+    assert "Not expected at this scale: the reason." in claim_line({**o, "status": FAILS, "verdict": "not expected"})
+    assert "Not expected" not in claim_line({**o, "status": FAILS, "expected_here": True})

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from distill.claims import evaluate
+from distill.claims.registry import HOLDS
 from distill.claims.tolerances import TOLERANCES
 from distill.core.checkpoint import atomic_write
 from distill.reports import published as published_numbers
@@ -241,6 +242,16 @@ def _pages(title: str, header: list[str], rows: list[list[str]], caption: str, p
                        caption, **kw) for i, chunk in enumerate(chunks)]
 
 
+def claim_line(o: dict[str, Any]) -> str:
+    """One claim's outcome in words (page 1); the reason it is not expected at this scale only where it does not
+    hold."""
+    return (f"[{o['verdict']}] {o['claim']} — {o['paper']}, {o['source']} ({o['id']}); subject: "
+            f"{o['subject'] or '—'}; tolerance: {o['tolerance']}; expected at: {', '.join(o['expected_at'])}. "
+            f"Here: {o['status'].upper()} — {o['detail']}."
+            + (f" Not expected at this scale: {o['why_not_expected']}."
+               if not o["expected_here"] and o["status"] != HOLDS else ""))
+
+
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf: Path) -> Comparison:
     from distill.pipeline import floor
 
@@ -252,11 +263,7 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf
     text = markdown(c, cfg, floor_text)
     atomic_write(md, lambda p: Path(p).write_text(text))
     head = headline(c, cfg) + ("\n\n" + "\n".join(c.failures) if c.failures else "")
-    claims = [f"[{o['verdict']}] {o['claim']} — {o['paper']}, {o['source']} ({o['id']}); subject: "
-              f"{o['subject'] or '—'}; tolerance: {o['tolerance']}; expected at: {', '.join(o['expected_at'])}. "
-              f"Here: {o['status'].upper()} — {o['detail']}."
-              + (f" Not expected at this scale: {o['why_not_expected']}." if not o["expected_here"] else "")
-              for o in c.claims]
+    claims = [claim_line(o) for o in c.claims]
     relaxed = [f"{RELAXED_NOTE} {len(relaxations())}."] + [f"[relaxed] {r}" for r in relaxations()]
     pages = [text_page("distill compare: claims of the papers, checked on this run", [head, *relaxed, *claims],
                        width=13.0, chars=190)]
