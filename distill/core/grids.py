@@ -106,13 +106,18 @@ def from_sigmas(sigmas, schedule: CosineSchedule | None = None) -> torch.Tensor:
     return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
 
 
-def make_grid(name: str, steps: int, schedule: CosineSchedule | None = None, **options) -> torch.Tensor:
-    """The named grid of `steps` steps; a clear error for an unknown name or option."""
-    if name not in GRIDS:
-        raise ValueError(f"unknown time grid {name!r}; expected one of {sorted(GRIDS)}")
+def grid_options(name: str) -> list[str]:
+    """The options a named grid takes (its keyword arguments besides steps and schedule)."""
     import inspect
 
-    takes = [p for p in inspect.signature(GRIDS[name]).parameters if p not in ("steps", "schedule")]
+    if name not in GRIDS:
+        raise ValueError(f"unknown time grid {name!r}; expected one of {sorted(GRIDS)}")
+    return [p for p in inspect.signature(GRIDS[name]).parameters if p not in ("steps", "schedule")]
+
+
+def make_grid(name: str, steps: int, schedule: CosineSchedule | None = None, **options) -> torch.Tensor:
+    """The named grid of `steps` steps; a clear error for an unknown name or option."""
+    takes = grid_options(name)
     unknown = sorted(set(options) - set(takes))
     if unknown:
         raise ValueError(f"time grid {name!r} takes no option {', '.join(unknown)}; its options: {takes or 'none'}")

@@ -55,25 +55,28 @@ def dynamic_threshold(x_hat: torch.Tensor) -> torch.Tensor:
     return torch.maximum(torch.minimum(x_hat, s), -s) / s
 
 
+def clip_mode(clip: str | bool) -> str:
+    """A clipping by name: 'none', 'clamp' or 'dynamic'; True is 'clamp', False 'none' (the VP samplers' clip_x)."""
+    mode = ("clamp" if clip else "none") if isinstance(clip, bool) else clip
+    if mode not in CLIPS:
+        raise ValueError(f"unknown clipping {clip!r}; expected one of {list(CLIPS)}")
+    return mode
+
+
 def clip_x_hat(x_hat: torch.Tensor, clip: str | bool) -> torch.Tensor:
-    """x-hat clipped by mode: 'none', 'clamp' ([-1, 1]; True), 'dynamic' (`dynamic_threshold`); False is 'none'."""
-    mode = {True: "clamp", False: "none"}.get(clip, clip) if isinstance(clip, bool) else clip
-    if mode == "none":
-        return x_hat
+    """x-hat clipped by `clip_mode(clip)`: unchanged, clamped to [-1, 1], or `dynamic_threshold`."""
+    mode = clip_mode(clip)
     if mode == "clamp":
         return x_hat.clamp(-1.0, 1.0)
-    if mode == "dynamic":
-        return dynamic_threshold(x_hat)
-    raise ValueError(f"unknown clipping {clip!r}; expected one of {list(CLIPS)}")
+    return dynamic_threshold(x_hat) if mode == "dynamic" else x_hat
 
 
 def sigma_denoiser(denoise: Denoiser, schedule: CosineSchedule, cond: Cond, clip: str | bool) -> SigmaDenoiser:
     """D(x, sigma) of a suite denoiser, its x-hat clipped by `clip` (`clip_x_hat`)."""
-    form = SigmaFormDenoiser(denoise, schedule)
-    clip_x_hat(torch.zeros(1, 1), clip)  # an unknown mode stops here
+    form, mode = SigmaFormDenoiser(denoise, schedule), clip_mode(clip)  # an unknown mode stops here
 
     def d(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return clip_x_hat(form(x, sigma, cond), clip)
+        return clip_x_hat(form(x, sigma, cond), mode)
 
     return d
 
@@ -257,7 +260,7 @@ def split_clip(solver: str, options: Mapping[str, Any]) -> tuple[str, dict[str, 
     solver function of SOLVERS on a grid of its own (SFD's teacher and student, GITS)."""
     rest = dict(options)
     clip = rest.pop("clip", OFFICIAL_CLIP[solver])
-    if clip not in CLIPS:
+    if isinstance(clip, bool) or clip not in CLIPS:
         raise ValueError(f"solver {solver!r}: clip must be one of {list(CLIPS)}, got {clip!r}")
     return clip, rest
 

@@ -95,11 +95,17 @@ VARIANTS = (Variant("D", "ddim", "D", False),
 FIXED_VARIANTS = VARIANTS[:2]  # the fixed-w baseline: D and the paper's S
 
 
+def parse_model(model: str) -> tuple[str, int]:
+    """A student's model id '<line>-n<N>' as (line, N)."""
+    line, _, n = model.rpartition("-n")
+    return line, int(n)
+
+
 def variant_of(model: str, sampler: str, steps: int) -> Variant | None:
     """The variant a (student model, sampler, steps) point was sampled with (None: the teacher)."""
     if model == "teacher":
         return None
-    n = int(model.rpartition("-n")[2])
+    n = parse_model(model)[1]
     for v in VARIANTS:
         if v.sampler == sampler and n == (steps // 2 if v.halves else steps):
             return v
@@ -111,7 +117,7 @@ def line_steps(exp: dict[str, Any], line: str) -> list[int]:
     fixed_w.steps (fixed lines): S at N steps needs the N/2-step student."""
     wanted = exp["student_steps"] if line == W_LINE else [exp["fixed_w"]["steps"]]
     variants = VARIANTS if line == W_LINE else FIXED_VARIANTS
-    needed = [int(m.rpartition("-n")[2]) for n in wanted for v in variants if (m := v.model(line, n)) is not None]
+    needed = [parse_model(m)[1] for n in wanted for v in variants if (m := v.model(line, n)) is not None]
     return round_steps(exp["stage_two"]["start_steps"], min(needed))
 
 
@@ -165,7 +171,7 @@ def model_path(results: str, experiment: str, model: str) -> str:
     p = paths(results, experiment)
     if model == "teacher":
         return f"{p['teacher']}/model.safetensors"
-    line, _, n = model.rpartition("-n")
+    line, n = parse_model(model)
     return p["round"].format(gline=line, gsteps=n) + "/model.safetensors"
 
 

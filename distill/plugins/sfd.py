@@ -84,12 +84,10 @@ def snapshot_every(cfg: dict[str, Any], run: str) -> int | None:
 
 def solver_grid(cfg: dict[str, Any], name: str) -> tuple[str, dict[str, float]]:
     """A solver row's grid and its options from sfd.grid (edm_logsnr takes the sigma range, not rho)."""
-    import inspect
-
-    from distill.core.grids import GRIDS
+    from distill.core.grids import grid_options
 
     grid = cfg["sfd"]["solvers"][name]["grid"]
-    takes = inspect.signature(GRIDS[grid]).parameters
+    takes = grid_options(grid)
     return grid, {k: v for k, v in cfg["sfd"]["grid"].items() if k in takes}
 
 
@@ -166,10 +164,9 @@ def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int
 
     counts, batch, m = step_counts(settings), settings["train"]["batch_size"], settings["inserted"]
     grid = settings["grid"]
-    if teacher_sampling is not None:
+    if teacher_sampling is not None:  # the first-stage student's Euler, its AFS and any clip it records
         solver = "euler"
-        options = {"afs": teacher_sampling["options"]["afs"],
-                   **({"clip": teacher_sampling["options"]["clip"]} if "clip" in teacher_sampling["options"] else {})}
+        options = {k: v for k, v in teacher_sampling["options"].items() if k in ("afs", "clip")}
         teacher_grid = teacher_sampling["grid_options"]
     else:
         solver, options = settings["teacher_solver"]["sampler"], dict(settings["teacher_solver"]["options"])
@@ -356,10 +353,10 @@ def gits_search(cfg: dict[str, Any], solver: str, nfe: int, teacher_path: str | 
     shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
     start, cost, batches = time.perf_counter(), None, 0
     first, n, batch = g["first_seed"], g["trajectories"], cfg["sampling"]["batch_size"]
+    clip, options = split_clip(g["teacher_solver"]["sampler"], g["teacher_solver"]["options"])
     for lo in range(first, first + n, batch):
         seeds = list(range(lo, min(lo + batch, first + n)))
         z = SeededNoise(seeds, device=device).randn(*shape)
-        clip, options = split_clip(g["teacher_solver"]["sampler"], g["teacher_solver"]["options"])
         d = sigma_denoiser(teacher, CosineSchedule(), sample.conditions(seeds, num_classes, {}, device), clip)
         states, directions = gits.teacher_trajectory(d, z * fine[0].to(z.dtype), fine, g["teacher_solver"]["sampler"],
                                                      options)
@@ -422,8 +419,9 @@ def curve_work(cfg, args, producers):
     """Per point: the student's sampler steps over the protocol's images and their features."""
     from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
 
-    points = len(curve_iterations(cfg, args.run)) * len(step_counts(run_settings(cfg, args.run)))
-    nfe = max(student_nfe(n, run_settings(cfg, args.run)["afs"]) for n in step_counts(run_settings(cfg, args.run)))
+    settings = run_settings(cfg, args.run)
+    points = len(curve_iterations(cfg, args.run)) * len(step_counts(settings))
+    nfe = max(student_nfe(n, settings["afs"]) for n in step_counts(settings))
     return [(Unit("sampler_step", source_of_model(args.model, producers)),
              points * sampler_steps(cfg, nfe, protocol_images(cfg))), (Unit("features"), points * protocol_images(cfg))]
 

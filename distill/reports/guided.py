@@ -20,7 +20,7 @@ import pandas as pd
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
 from distill.plugins.guided import (FIXED_VARIANTS, LABEL, LABEL_FIXED, TEACHER_LABEL, VARIANTS, W_LINE, fixed_line,
-                                    line_steps, lines, model_id, paths, sweeps, variant_of, wtag)
+                                    line_steps, lines, model_id, parse_model, paths, sweeps, variant_of, wtag)
 from distill.reports.format import fmt
 from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
 from distill.results import table as results_table
@@ -62,8 +62,7 @@ def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, 
         if model == "teacher":
             cost = teacher_cost(results, experiment)
         else:
-            line, _, model_steps = model.rpartition("-n")
-            cost = line_cost(results, experiment, exp, line, int(model_steps))
+            cost = line_cost(results, experiment, exp, *parse_model(model))
         for w in weights:
             record = _load(Path(p["sweep"].format(gmodel=model, gsampler=sampler, gsteps=steps), f"w{wtag(w)}.json"))
             out += record_rows(record, profile=cfg["profile"], method="guided", experiment=experiment,
@@ -171,11 +170,10 @@ def tradeoff_figure(cfg, exp: dict[str, Any], pts: pd.DataFrame):
 def fixed_rows(exp: dict[str, Any], pts: pd.DataFrame, results: Path, experiment: str) -> tuple[list, list]:
     n, body, records = exp["fixed_w"]["steps"], [], []
     for w in exp["fixed_w"]["weights"]:
-        fixed, wmodel = model_id(fixed_line(w), n), model_id(W_LINE, n)
         variants = [v for v in FIXED_VARIANTS if v.model(W_LINE, n) is not None]
         cells = [_variant_cell(pts, line, v, n, w) for line in (fixed_line(w), W_LINE) for v in variants]
         # cost: stage one and the rounds down to the fewest steps the line's variants sample with
-        low = min(int(v.model(W_LINE, n).rpartition("-n")[2]) for v in variants)
+        low = min(parse_model(v.model(W_LINE, n))[1] for v in variants)
         fc, wc = (line_cost(results, experiment, exp, line, low)["seconds"] for line in (fixed_line(w), W_LINE))
         body.append([wtag(w), str(n), *cells, fmt(fc, 1), fmt(wc, 1)])
         for v in variants:

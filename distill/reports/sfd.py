@@ -316,13 +316,15 @@ def get_clip(sampler: str) -> str:
 
 def curve_points(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
     """Every budget-curve point: run, NFE, iterations per step count, trajectories of that step count, FID."""
+    from distill.pipeline.sfd_curve import point_name
+
     p, out = paths(str(results)), []
     for run in curve_runs(cfg):
         s = run_settings(cfg, run)
         counts = step_counts(s)
         for it in curve_iterations(cfg, run):
             for n in counts:
-                record = _load(str(Path(p["curve"].format(srun=run), f"it{it}-n{n}.json")))
+                record = _load(str(Path(p["curve"].format(srun=run), f"{point_name(it, n)}.json")))
                 fid = (record.get("metrics") or {}).get("fid", {}).get("min") if record["status"] == "ok" else None
                 out.append({"run": run, "kind": s["kind"], "nfe": student_nfe(n, s["afs"]),
                             "iterations": it // len(counts), "trajectories": it * s["train"]["batch_size"] // len(counts),
