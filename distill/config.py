@@ -206,6 +206,16 @@ def spread_experiment(name: str, seed: int) -> str:
     return f"{name}_s{seed}"
 
 
+def experiment_settings(cfg: Mapping[str, Any], method: str, experiment: str) -> dict[str, Any]:
+    """One experiment of `<method>.experiments` or one of its spread copies (`<experiment>_s<seed>`); a clear error
+    naming the defined ones otherwise."""
+    experiments = method_experiments(cfg, method)
+    if experiment not in experiments:
+        raise ConfigError(f"{method} experiment {experiment!r} is not in params.yaml (profile {cfg['profile']!r} has "
+                          f"{sorted(experiments)})")
+    return experiments[experiment]
+
+
 def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: str | None) -> dict[str, Any]:
     """The profile as one experiment of a method sees it: the experiment's own data, network and teacher training
     (keys data, network, teacher_training of `<method>.experiments.<experiment>`) where it sets them (non-null), the
@@ -216,10 +226,6 @@ def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: s
         raise ConfigError(f"--experiment {experiment} needs --method (the params.yaml section it belongs to)")
     if (cfg.get(method) or {}).get("experiments") is None:
         raise ConfigError(f"profile {cfg['profile']!r} has no {method}.experiments in params.yaml")
-    experiments = method_experiments(cfg, method)
-    if experiment not in experiments:
-        raise ConfigError(f"{method} experiment {experiment!r} is not in params.yaml (profile {cfg['profile']!r} has "
-                          f"{sorted(experiments)})")
-    exp = experiments[experiment]
+    exp = experiment_settings(cfg, method, experiment)
     return {**cfg, "data": exp.get("data") or cfg["data"], "network": exp.get("network") or cfg["network"],
             "teacher": exp.get("teacher_training") or cfg["teacher"]}

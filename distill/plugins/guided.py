@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
+from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io, spread_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
+from distill.config import experiment_settings
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
 
@@ -166,6 +167,43 @@ def sweeps(exp: dict[str, Any]) -> list[tuple[str, str, int, list[float]]]:
     return out
 
 
+SPREAD_STEPS = (1, 2, 4)  # the w line's headline step counts (the abstract's 4 steps, 1 step, D against S at 2)
+
+
+def spread_sweeps(exp: dict[str, Any]) -> list[tuple[str, str, int, list[float]]]:
+    """The sweeps of the training-seed spread: the teacher at full steps, the w line at SPREAD_STEPS with D and the
+    paper's S (not the S-same ablation), every fixed-w student."""
+    paper = {v.sampler for v in FIXED_VARIANTS}
+    return [(m, s, n, ws) for m, s, n, ws in sweeps(exp)
+            if (m == "teacher" and n == exp["teacher_steps"])
+            or (m != "teacher" and parse_model(m)[0] == W_LINE and n in SPREAD_STEPS and s in paper
+                and variant_of(m, s, n) in FIXED_VARIANTS)
+            or (m != "teacher" and parse_model(m)[0] != W_LINE)]
+
+
+def spread_points(cfg: dict[str, Any], results: str) -> tuple[list[tuple[str, str, int, str]], str, str]:
+    """(cell, sampler, training seed, metrics record) of every spread sweep at every w, for each experiment and
+    each seed of guided.spread_seeds (its copy <experiment>_s<seed>: teacher, stage one, rounds, fixed-w students),
+    with the report's title and caption."""
+    from distill.config import spread_experiment
+
+    section, points = cfg["guided"], []
+    for name, exp in section["experiments"].items():
+        runs = [(exp["seed"], name)] + [(s, spread_experiment(name, s)) for s in section.get("spread_seeds") or []]
+        for seed, run in runs:
+            for m, sampler, n, ws in spread_sweeps(exp):
+                folder = paths(results, run)["sweep"].format(gmodel=m, gsampler=sampler, gsteps=n)
+                label = "teacher" if m == "teacher" else variant_of(m, sampler, n).key
+                points += [(f"{name} {m} {label}{n} w{wtag(w)}", sampler, seed, f"{folder}/w{wtag(w)}.json")
+                           for w in ws]
+    caption = (f"Profile '{cfg['profile']}': each guided experiment run again with training seeds "
+               f"{section.get('spread_seeds') or []} (guided.spread_seeds: its teacher, stage one, rounds and fixed-w "
+               f"students, each seeded alike) beside its own seed; cell <experiment> <model> <sampler><steps> w<w> "
+               "(D deterministic, S the paper's stochastic sampler on the N/2-step student); FID is the minimum over "
+               "the protocol's seed ranges.")
+    return points, "Guided distillation — training-seed spread (FID)", caption
+
+
 def model_path(results: str, experiment: str, model: str) -> str:
     """model.safetensors of 'teacher' or '<line>-n<N>'."""
     p = paths(results, experiment)
@@ -227,7 +265,7 @@ def train_stage_one(cfg: dict[str, Any], experiment: str, line: str, teacher_pat
     from distill.pipeline.train_teacher import SUMMARY, WEIGHTS
 
     device = setup_torch(threads, cfg["device"])
-    exp, out_dir = cfg["guided"]["experiments"][experiment], Path(out_dir)
+    exp, out_dir = experiment_settings(cfg, "guided", experiment), Path(out_dir)
     tensors, teacher_cfg = load_weights(teacher_path)
     if teacher_cfg.get("status", "completed") != "completed":
         raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
@@ -266,7 +304,7 @@ def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: in
     from distill.methods.guided import w_conditions
     from distill.pipeline import distill_round
 
-    exp = cfg["guided"]["experiments"][experiment]
+    exp = experiment_settings(cfg, "guided", experiment)
     _, teacher_cfg = load_weights(teacher_path)
     if teacher_cfg.get("kind") not in (KIND_STAGE_ONE, KIND_ROUND):
         raise ValueError(f"{teacher_path} is not a guided-distillation student (kind {teacher_cfg.get('kind')!r}): a "
@@ -288,7 +326,7 @@ def sweep(cfg: dict[str, Any], experiment: str, model: str, sampler: str, steps:
     from distill.core.checkpoint import load_weights
     from distill.pipeline import evaluate
 
-    exp = cfg["guided"]["experiments"][experiment]
+    exp = experiment_settings(cfg, "guided", experiment)
     ecfg = {**cfg, "evaluation": {**cfg["evaluation"], "kid_subsets": exp["kid_subsets"]}}
     weights_path = model_path_of(model, out_dir, cfg, experiment)
     _, model_cfg = load_weights(weights_path)
@@ -376,14 +414,14 @@ def _report_options(p):
 def stage_one_work(cfg, args, producers):
     from distill.bench.work import Unit
 
-    exp = cfg["guided"]["experiments"][args.experiment]
+    exp = experiment_settings(cfg, "guided", args.experiment)
     return [(Unit("train", ("guided", args.experiment), ("guided", "stage_one")), exp["stage_one"]["updates"])]
 
 
 def round_work(cfg, args, producers):
     from distill.bench.work import Unit
 
-    exp = cfg["guided"]["experiments"][args.experiment]
+    exp = experiment_settings(cfg, "guided", args.experiment)
     return [(Unit("train", ("guided", args.experiment), ("guided", "round")), round_updates(exp, args.student_steps))]
 
 
@@ -400,6 +438,12 @@ def sweep_work(cfg, args, producers):
 
 
 COMMANDS = (
+    Command("guided-spread", "distill.reports.spread:guided_command",
+            "guided distillation: the headline numbers' training-seed spread and each number's tolerance",
+            "Collect the guided teacher at full steps, the w-conditioned students at 1, 2 and 4 steps (D and S) at "
+            "every w of the sweep and the fixed-w students, from each experiment run with its own seed and each "
+            "guided.spread_seeds seed: the FID of each seed, mean, standard deviation and tolerance. Writes a CSV "
+            "(results/<profile>/spread/guided.csv) and a PDF.", spread_io),
     Command("guided-stage-one", _stage_one, "guided distillation, stage one: the w-conditioned student; resumes",
             "Train a student x-hat(z_t, c, w) to match the classifier-free-guided teacher (1 + w) x-hat_c - w x-hat_null "
             "at w ~ U[w_min, w_max], t ~ U[0, 1], x from the data (Meng et al. 2023, stage one), initialised from the "

@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import floor_option, report_io
+from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.spec import Command
+from distill.config import experiment_settings
 from distill.plugins import Method, TrainingStep, named
 from distill.results.plots import LOSS_XY
 from distill.commands.paths import output, run_folder
@@ -29,6 +30,22 @@ def paths(results: str, experiment: str) -> dict[str, str]:
             "samples": f"{results}/kd_samples/{experiment}/{SAMPLER}-n{STEPS}.npz",
             "metrics": f"{results}/kd_metrics/{experiment}/{SAMPLER}-n{STEPS}.json",
             "grid": f"{results}/kd_metrics/{experiment}/{SAMPLER}-n{STEPS}.png"}
+
+
+def spread_points(cfg: dict[str, Any], results: str) -> tuple[list[tuple[str, str, int, str]], str, str]:
+    """(cell, sampler, training seed, metrics record) of every experiment's one-step student, for its own seed and
+    each seed of kd.spread_seeds (its copy <experiment>_s<seed>, distilled from the Table 1 teacher of that seed),
+    with the report's title and caption."""
+    from distill.config import spread_experiment
+
+    section, points = cfg["kd"], []
+    for name, exp in section["experiments"].items():
+        runs = [(exp["seed"], name)] + [(s, spread_experiment(name, s)) for s in section.get("spread_seeds") or []]
+        points += [(f"{name}-n{STEPS}", SAMPLER, seed, paths(results, run)["metrics"]) for seed, run in runs]
+    caption = (f"Profile '{cfg['profile']}': each experiment's one-step student trained with its own seed and with "
+               f"training seeds {section.get('spread_seeds') or []} (kd.spread_seeds), each from the Table 1 teacher "
+               "of its seed (as PD's spread); FID is the minimum over the protocol's seed ranges.")
+    return points, "Knowledge distillation — training-seed spread (FID)", caption
 
 
 def teacher_run(exp: dict[str, Any]) -> str:
@@ -55,7 +72,7 @@ def make_pairs(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, o
     from distill.pipeline.sample import conditions
 
     device = setup_torch(threads, cfg["device"])
-    exp = cfg["kd"]["experiments"][experiment]
+    exp = experiment_settings(cfg, "kd", experiment)
     _, teacher_cfg = load_weights(teacher_path)
     if teacher_cfg.get("status", "completed") != "completed":
         raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
@@ -99,7 +116,7 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
     from distill.pipeline.common import setup_torch
 
     device = setup_torch(threads, cfg["device"])
-    exp, out_dir = cfg["kd"]["experiments"][experiment], Path(out_dir)
+    exp, out_dir = experiment_settings(cfg, "kd", experiment), Path(out_dir)
     tensors, teacher_cfg = load_weights(teacher_path)
     info_keys = ("pairs", "wall_seconds", "teacher_evals", "teacher_steps")
     f = read_npz(pairs_path, "KD pairs file (written by `distill kd-pairs`)", required=("z", "x", *info_keys))
@@ -156,7 +173,7 @@ def pairs_work(cfg, args, producers):
     """The teacher's DDIM steps over the pairs, in batches of sampling.batch_size."""
     from distill.bench.work import Unit, sampler_steps, source_of_model
 
-    exp = cfg["kd"]["experiments"][args.experiment]
+    exp = experiment_settings(cfg, "kd", args.experiment)
     return [(Unit("sampler_step", source_of_model(args.teacher, producers)),
              sampler_steps(cfg, exp["teacher_steps"], exp["pairs"]))]
 
@@ -164,7 +181,8 @@ def pairs_work(cfg, args, producers):
 def train_work(cfg, args, producers):
     from distill.bench.work import Unit
 
-    return [(Unit("train", ("kd", args.experiment), ("kd", "kd")), cfg["kd"]["experiments"][args.experiment]["updates"])]
+    return [(Unit("train", ("kd", args.experiment), ("kd", "kd")),
+             experiment_settings(cfg, "kd", args.experiment)["updates"])]
 
 
 def _pairs_options(p):
@@ -185,6 +203,11 @@ def _report_options(p):
 
 
 COMMANDS = (
+    Command("kd-spread", "distill.reports.spread:kd_command",
+            "knowledge distillation: the one-step students' training-seed spread and each number's tolerance",
+            "Collect the one-step student of every kd experiment trained with its own seed and each kd.spread_seeds "
+            "seed: the FID of each seed, mean, standard deviation and tolerance. Writes a CSV "
+            "(results/<profile>/spread/kd.csv) and a PDF.", spread_io),
     Command("kd-pairs", _pairs, "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM",
             "Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds pairs_first_seed, ... "
             "(disjoint from the evaluation seeds), x the teacher's teacher_steps-step DDIM sample. One job, once per "

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import floor_option, report_io
+from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.paths import run_folder
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
@@ -28,9 +28,44 @@ KINDS = {"sfd": LABEL, "sfd-v": LABEL_V, "second-stage": LABEL_SECOND}
 STUDENT_SAMPLER = "euler"  # every SFD student samples with Euler steps on its own polynomial grid
 
 
-def run_settings(cfg: dict[str, Any], run: str) -> dict[str, Any]:
-    """A run's settings: sfd.student overridden by sfd.runs.<run> (grid and train merged key by key)."""
+def spread_runs(cfg: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(run, seed, name of the copy) of the training-seed spread: every run without `ablation` (SFD, SFD-v, the
+    second stage) trained again with each seed of sfd.spread_seeds as its student seed, from the same teacher; a
+    second stage's copy distils its teacher run's copy of the same seed."""
+    from distill.config import spread_experiment
+
     section = cfg["sfd"]
+    return [(run, seed, spread_experiment(run, seed)) for seed in section.get("spread_seeds") or []
+            for run, own in section["runs"].items() if not (own or {}).get("ablation")]
+
+
+def spread_points(cfg: dict[str, Any], results: str) -> tuple[list[tuple[str, str, int, str]], str, str]:
+    """(cell, sampler, training seed, metrics record) of every spread run at each of its step counts, for its own
+    seed and each seed of sfd.spread_seeds, with the report's title and caption."""
+    p, points, copies = paths(results), [], spread_runs(cfg)
+    own = list(dict.fromkeys((run, run_settings(cfg, run)["seed"], run) for run, _, _ in copies))
+    for base, seed, run in own + copies:
+        s = run_settings(cfg, run)
+        points += [(f"{base} NFE {student_nfe(n, s['afs'])}", STUDENT_SAMPLER, seed,
+                    p["metrics"].format(srun=run, sn=n)) for n in step_counts(s)]
+    caption = (f"Profile '{cfg['profile']}': every SFD run without an ablation (SFD at each NFE, SFD-v, the second "
+               f"stage) trained with its own student seed and with seeds {cfg['sfd'].get('spread_seeds') or []} "
+               "(sfd.spread_seeds) from the same teacher (a second stage from its SFD-v run of the same seed); FID is "
+               "the minimum over the protocol's seed ranges.")
+    return points, "SFD — training-seed spread of the students (FID)", caption
+
+
+def run_settings(cfg: dict[str, Any], run: str) -> dict[str, Any]:
+    """A run's settings: sfd.student overridden by sfd.runs.<run> (grid and train merged key by key); a spread copy
+    (<run>_s<seed>, spread_runs) is its run with the student seed replaced."""
+    section = cfg["sfd"]
+    copies = {name: (base, seed) for base, seed, name in spread_runs(cfg)}
+    if run in copies and run not in section["runs"]:
+        base, seed = copies[run]
+        out = {**run_settings(cfg, base), "seed": seed}
+        if out["kind"] == "second-stage":
+            out["teacher_run"] = f"{out['teacher_run']}_s{seed}"
+        return out
     if run not in section["runs"]:
         raise ValueError(f"unknown SFD run {run!r}; sfd.runs has {sorted(section['runs'])}")
     own = section["runs"][run] or {}
@@ -484,6 +519,11 @@ def train_work(cfg, args, producers):
 
 
 COMMANDS = (
+    Command("sfd-spread", "distill.reports.spread:sfd_command",
+            "SFD: the students' training-seed spread and each number's tolerance",
+            "Collect every SFD run without an ablation (SFD at each NFE, SFD-v, the second stage) trained with its own "
+            "student seed and each sfd.spread_seeds seed: the FID of each seed, mean, standard deviation and "
+            "tolerance. Writes a CSV (results/<profile>/spread/sfd.csv) and a PDF.", spread_io),
     Command("sfd-train", _train, "SFD: train one run's student along its own Euler trajectory; resumes if interrupted",
             "Train the student of sfd.runs.<RUN> (SFD, SFD-v or the second stage; Zhou et al. 2024): from the "
             "teacher's weights, one optimizer step per student Euler step towards the teacher solver's state on "

@@ -1,5 +1,6 @@
-"""Training-seed spreads: every Table 1 cell, and every PD student, trained with its seed and the spread seeds; the
-reported FID of each, mean ± standard deviation, and the tolerance a re-run is judged by (distill.results.spread)."""
+"""Training-seed spreads: every Table 1 cell, every PD student, and the headline numbers of KD, SFD and guided
+distillation, each trained with its own seed and the spread seeds; the reported FID of each, mean ± standard
+deviation, and the tolerance a re-run is judged by (distill.results.spread)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,36 @@ def pd_command(args, cfg, progress):
     """`distill pd-spread`."""
     df = build_pd(cfg, Path(args.results), Path(args.pdf), Path(args.csv))
     print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
+
+
+def build_points(method: str, points: list[tuple[str, str, int, str]], title: str, caption: str, pdf: Path,
+                 csv: Path) -> pd.DataFrame:
+    """One method's headline numbers: `points` lists (cell, sampler, training seed, metrics record) for every seed of
+    every cell (each method's `spread_points`)."""
+    from distill.results.table import record_rows
+
+    rows = []
+    for cell, sampler, seed, path in points:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path} (cell {cell}, training seed {seed}) is missing: build the method's spread "
+                                    f"target (snakemake --cores all -- reports/{method}_spread.pdf)")
+        rows += record_rows(json.loads(Path(path).read_text()), method=method, model=f"{cell}-s{seed}",
+                            sampler=sampler)
+    return _write(seed_spread.spread(pd.DataFrame(rows)), title, caption + " " + JUDGED, pdf, csv)
+
+
+def method_command(method: str):
+    """`distill <method>-spread` for a method whose plugin module has spread_points(cfg, results) -> (points, title,
+    caption)."""
+    def command(args, cfg, progress):
+        import importlib
+
+        plugin = importlib.import_module(f"distill.plugins.{method}")
+        points, title, caption = plugin.spread_points(cfg, str(args.results))
+        df = build_points(method, points, title, caption + _floor(cfg, Path(args.results)), Path(args.pdf),
+                          Path(args.csv))
+        print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
+    return command
+
+
+kd_command, sfd_command, guided_command = (method_command(m) for m in ("kd", "sfd", "guided"))

@@ -2,10 +2,10 @@
 # teacher trained with label dropout (its own data, network and teacher training; the profile's classifier and
 # reference statistics), stage one per line (the w-conditioned student; one per fixed w), one job per stage-two round,
 # one sweep job per (model, sampler, steps) that samples and evaluates every w, and the report.
-from distill.config import experiment_profile
+from distill.config import experiment_profile, method_experiments
 from distill.plugins import guided as G
 
-GUIDED_EXPS = CFG["guided"]["experiments"]
+GUIDED_EXPS = method_experiments(CFG, "guided")  # guided.experiments, and copies with guided.spread_seeds
 # (the lines, sweeps and step counts were checked with params.yaml: distill/plugins/guided.py `check`)
 
 
@@ -76,7 +76,7 @@ def guided_summaries(exp):
 
 
 def guided_kept():
-    return [path for exp in GUIDED_EXPS for s in guided_summaries(exp)
+    return [path for exp in CFG["guided"]["experiments"] for s in guided_summaries(exp)
             for path in (s, s.replace("summary.json", "model.safetensors"))]
 
 
@@ -232,3 +232,19 @@ rule guided_report:
         "{DISTILL} guided-report {CLI_ARGS} --experiment {wildcards.gexp} --results {RESULTS} --pdf {output.pdf} "
         "--csv {output.csv} --json {output.json} --rows {output.rows} --plots {output.plots} --floor {input.floor} "
         "> {log} 2>&1"
+
+
+# The headline numbers' training-seed spread: every experiment run again (teacher, stage one, rounds, fixed-w students)
+# with each guided.spread_seeds seed (a target of its own, not in `all`)
+rule guided_spread:
+    input:
+        metrics=lambda w: sorted({str(Path(p).parent) for *_, p in G.spread_points(CFG, RESULTS)[0]}),
+    output:
+        pdf=report("reports/guided_spread.pdf", caption="report/guided.rst", category="Guided distillation"),
+        csv=f"{RESULTS}/spread/guided.csv",
+    params:
+        hp=lambda w: json.dumps({"guided": GUIDED_EXPS}, sort_keys=True),
+    log:
+        f"{LOGS}/guided/spread.log",
+    shell:
+        "{DISTILL} guided-spread {CLI_ARGS} --results {RESULTS} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"

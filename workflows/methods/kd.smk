@@ -1,9 +1,16 @@
 # Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2: the teacher's (z_1, x) pairs
 # (one job), the one-step student (one job, resumable), its one-step evaluation, its report and results rows.
+from distill.config import method_experiments
 from distill.plugins.kd import teacher_run
 from distill.plugins.kd import SAMPLER as KD_SAMPLER, STEPS as KD_STEPS, paths as kd_paths
 
-KD_EXPS = CFG["kd"]["experiments"]
+
+def kd_spread_points():
+    from distill.plugins.kd import spread_points
+
+    return spread_points(CFG, RESULTS)[0]
+
+KD_EXPS = method_experiments(CFG, "kd")  # kd.experiments, and their copies with kd.spread_seeds (<name>_s<seed>)
 KD = kd_paths(RESULTS, "{kexp}")  # the file layout, shared with the report (distill/reports/kd.py)
 
 
@@ -17,7 +24,7 @@ def kd_hp(w, *keys):
 
 
 def kd_kept():
-    return [path for name in KD_EXPS for path in (kd_paths(RESULTS, name)["pairs"],
+    return [path for name in CFG["kd"]["experiments"] for path in (kd_paths(RESULTS, name)["pairs"],
                                                   kd_paths(RESULTS, name)["student"] + "/model.safetensors",
                                                   kd_paths(RESULTS, name)["student"] + "/summary.json")]
 
@@ -126,3 +133,19 @@ rule kd_report:
         "{DISTILL} kd-report {CLI_ARGS} --experiment {wildcards.kexp} --results {RESULTS} --pdf {output.pdf} "
         "--csv {output.csv} --json {output.json} --rows {output.rows} --plots {output.plots} --floor {input.floor} "
         "> {log} 2>&1"
+
+
+# The one-step students' training-seed spread: every experiment trained again with each kd.spread_seeds seed from the
+# Table 1 teacher of that seed (a target of its own, not in `all`)
+rule kd_spread:
+    input:
+        metrics=lambda w: [p for *_, p in kd_spread_points()],
+    output:
+        pdf=report("reports/kd_spread.pdf", caption="report/kd.rst", category="Knowledge distillation"),
+        csv=f"{RESULTS}/spread/kd.csv",
+    params:
+        hp=lambda w: json.dumps({"kd": KD_EXPS}, sort_keys=True),
+    log:
+        f"{LOGS}/kd/spread.log",
+    shell:
+        "{DISTILL} kd-spread {CLI_ARGS} --results {RESULTS} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"

@@ -233,3 +233,19 @@ rule sfd_report:
         "{DISTILL} sfd-report {CLI_ARGS} --results {RESULTS} --pdf {output.pdf} --csv {output.csv} "
         "--json {output.json} --rows {output.rows} --plots {output.plots} --floor {input.floor} "
         "--others {input.others} > {log} 2>&1"
+
+
+# The students' training-seed spread: every run without an ablation trained again with each sfd.spread_seeds seed
+# from the same teacher (a target of its own, not in `all`)
+rule sfd_spread:
+    input:
+        metrics=lambda w: [p for *_, p in S.spread_points(CFG, RESULTS)[0]],
+    output:
+        pdf=report("reports/sfd_spread.pdf", caption="report/sfd.rst", category="Simple and Fast Distillation"),
+        csv=f"{RESULTS}/spread/sfd.csv",
+    params:
+        hp=lambda w: json.dumps({"runs": S.spread_runs(CFG), "seeds": SFD.get("spread_seeds")}, sort_keys=True),
+    log:
+        f"{LOGS}/sfd/spread.log",
+    shell:
+        "{DISTILL} sfd-spread {CLI_ARGS} --results {RESULTS} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"
