@@ -199,17 +199,27 @@ def test_a_missing_number_of_an_implemented_paper_is_not_called_a_later_method()
                                                                                                "Table 1"], "n": [1, 4, 2]}))
     why = [row[-1] for row in missing_rows(c)]
     assert why[0].startswith("stated in the paper's prose") and why[1].startswith("other papers' baselines")
-    assert why[2] == "not implemented yet: a later method of this suite"
+    assert why[2] == "a paper no method of this suite reproduces"
 
 
 def test_a_claim_that_holds_carries_no_reason_for_not_being_expected():
-    """Page 1 of compare.pdf gives the reason a claim is not expected at this scale only where it does not hold."""
+    """Page 1 of compare.pdf footnotes the reason a claim is not expected at this scale only where it does not hold,
+    each reason once; the counts by scale say how many of the expected and of the other checks hold."""
+    from types import SimpleNamespace
+
     from distill.claims.registry import FAILS, HOLDS
-    from distill.reports.compare import claim_line
+    from distill.reports.compare import claims_table, scale_counts
 
     o = {"verdict": "ok", "claim": "c", "paper": "P", "source": "T1", "id": "p.c", "subject": "s", "tolerance": "t",
          "expected_at": ["paper"], "expected_here": False, "status": HOLDS, "detail": "d",
          "why_not_expected": "the reason"}
-    assert "Not expected" not in claim_line(o)
-    assert "Not expected at this scale: the reason." in claim_line({**o, "status": FAILS, "verdict": "not expected"})
-    assert "Not expected" not in claim_line({**o, "status": FAILS, "expected_here": True})
+    fails = {**o, "status": FAILS, "verdict": "not expected"}
+    expected = {**o, "expected_at": ["mini", "paper"], "expected_here": True}
+    c = SimpleNamespace(claims=[o, fails, fails, expected], profile="mini")
+    rows, notes = claims_table(c)
+    assert [r[-1] for r in rows] == ["", "[1]", "[1]", ""] and notes == ["[1] the reason"]
+    assert [r[3] for r in rows] == ["yes", "no", "no", "yes"]
+    assert scale_counts(c) == ("mini: 1 of 1 claim checks expected at this scale hold; expected only at paper: 1 of 3 "
+                               "hold here anyway.")
+    failing = SimpleNamespace(claims=[{**expected, "status": FAILS, "verdict": "FAIL"}], profile="mini")
+    assert claims_table(failing)[0][0][3] == "NO (FAIL)"

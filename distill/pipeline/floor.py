@@ -133,7 +133,7 @@ def describe_floor(record: dict[str, Any]) -> str:
               f"{u['direct']['fid']:.2f}")
     return (f"Real-data floor: FID {fid(record):.2f}, KID {kid(record):.4g} (± {u['kid']['std_over_reps']:.3g} "
             f"between splits): real {record['data']} images the reference statistics did not see, cross-fitted "
-            f"(FID = a/n + b/m over {len(u['design'])} splits of n held-out against m reference images, "
+            f"(FID = a/n + b/m over {len(u['design'])} ranges of n held-out images against m reference images, "
             f"residual {u['fit']['rmse']:.2f}) and read at N = {u['num_samples']} against "
             f"M = {u['reference_images']}{direct}. Footnote: resampling N of the reference's own "
             f"{record['pool']} images reads {resampled_fid(record):.2f}, biased low (split half at N = "

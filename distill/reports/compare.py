@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from distill.claims import evaluate
-from distill.claims.registry import HOLDS
+from distill.claims.registry import HOLDS, NOT_CHECKED
 from distill.claims.tolerances import TOLERANCES
 from distill.core.checkpoint import atomic_write
 from distill.reports import published as published_numbers
@@ -174,7 +174,7 @@ def missing_rows(c: Comparison) -> list[list[str]]:
               "other papers' baselines in this table: not part of this suite" if (r.paper, r.table) in c.tables
               else "stated in the paper's prose, not a table row: checked through its claims where one tests it"
               if r.paper in implemented_papers
-              else "not implemented yet: a later method of this suite"] for r in c.not_implemented.itertuples()]
+              else "a paper no method of this suite reproduces"] for r in c.not_implemented.itertuples()]
     rows += [[f"{r.paper} {r.table}", str(r.dataset), f"{r.method} ({r.sampler})" if r.sampler else r.method,
               "NOT FOUND", r.note] for r in c.not_found.itertuples()]
     return rows
@@ -205,7 +205,8 @@ def headline(c: Comparison, cfg: dict[str, Any]) -> str:
 def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
     unmatched = (c.unmatched.groupby(["paper", "table", "method", "sampler"], sort=False).size()
                  .reset_index(name="n") if not c.unmatched.empty else pd.DataFrame())
-    parts = [f"# Reproduced vs published — profile '{c.profile}'", "", headline(c, cfg), ""]
+    parts = [f"# Reproduced vs published — profile '{c.profile}'", "", headline(c, cfg), "",
+             f"Claims by scale — {scale_counts(c)}", ""]
     if c.failures:
         parts += ["## Failures", ""] + [f"- {f}" for f in c.failures] + [""]
     parts += ["## Relaxed claims", "", RELAXED_NOTE, ""] + [f"- {r}" for r in relaxations()] + [""]
@@ -242,14 +243,45 @@ def _pages(title: str, header: list[str], rows: list[list[str]], caption: str, p
                        caption, **kw) for i, chunk in enumerate(chunks)]
 
 
-def claim_line(o: dict[str, Any]) -> str:
-    """One claim's outcome in words (page 1); the reason it is not expected at this scale only where it does not
-    hold."""
-    return (f"[{o['verdict']}] {o['claim']} — {o['paper']}, {o['source']} ({o['id']}); subject: "
-            f"{o['subject'] or '—'}; tolerance: {o['tolerance']}; expected at: {', '.join(o['expected_at'])}. "
-            f"Here: {o['status'].upper()} — {o['detail']}."
-            + (f" Not expected at this scale: {o['why_not_expected']}."
-               if not o["expected_here"] and o["status"] != HOLDS else ""))
+def scale_counts(c: Comparison) -> str:
+    """The claims by scale, in one line: how many of those expected at this profile hold, and how many of the others
+    (expected only at other scales) hold here anyway."""
+    expected = [o for o in c.claims if o["expected_here"] and o["status"] != NOT_CHECKED]
+    others = [o for o in c.claims if not o["expected_here"] and o["status"] != NOT_CHECKED]
+    unchecked = sum(o["status"] == NOT_CHECKED for o in c.claims)
+    other_scales = sorted({p for o in others for p in o["expected_at"]}) or ["none"]
+    return (f"{c.profile}: {sum(o['status'] == HOLDS for o in expected)} of {len(expected)} claim checks expected at "
+            f"this scale hold; expected only at {'/'.join(other_scales)}: {sum(o['status'] == HOLDS for o in others)} "
+            f"of {len(others)} hold here anyway" + (f"; {unchecked} not checked (inputs missing)" if unchecked else "")
+            + ".")
+
+
+CLAIMS_TABLE_HEADER = ["paper", "claim [id]", "expected at", "holds here?", "the numbers", "note"]
+
+
+def claims_table(c: Comparison) -> tuple[list[list[str]], list[str]]:
+    """Page 1's rows (one per claim check) and its footnotes: each reason a claim is not expected at this scale
+    (given where it does not hold here) once, numbered; relaxed claims marked R."""
+    from distill.claims.ledger import load
+
+    relaxed = {cid for cid, states in load().items() if any(s.get("relaxed") for s in states)}
+    notes: list[str] = []
+    rows = []
+    for o in c.claims:
+        marks = []
+        if not o["expected_here"] and o["status"] not in (HOLDS, NOT_CHECKED) and o["why_not_expected"]:
+            if o["why_not_expected"] not in notes:
+                notes.append(o["why_not_expected"])
+            marks.append(f"[{notes.index(o['why_not_expected']) + 1}]")
+        if o["id"] in relaxed:
+            marks.append("[R]")
+        holds = {HOLDS: "yes", NOT_CHECKED: "not checked"}.get(o["status"], "no")
+        if o["verdict"] == "FAIL":
+            holds = "NO (FAIL)"
+        subject = f" ({o['subject']})" if o["subject"] and o["subject"] not in ("digits", "sfd", "table1") else ""
+        rows.append([o["paper"], f"{o['claim']}{subject} [{o['id']}]", ", ".join(o["expected_at"]) or "—", holds,
+                     o["detail"], " ".join(marks)])
+    return rows, [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
 
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf: Path) -> Comparison:
@@ -263,10 +295,16 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf
     text = markdown(c, cfg, floor_text)
     atomic_write(md, lambda p: Path(p).write_text(text))
     head = headline(c, cfg) + ("\n\n" + "\n".join(c.failures) if c.failures else "")
-    claims = [claim_line(o) for o in c.claims]
-    relaxed = [f"{RELAXED_NOTE} {len(relaxations())}."] + [f"[relaxed] {r}" for r in relaxations()]
-    pages = [text_page("distill compare: claims of the papers, checked on this run", [head, *relaxed, *claims],
-                       width=13.0, chars=190)]
+    rows, notes = claims_table(c)
+    caption = "\n".join([head, "Claims by scale — " + scale_counts(c), "Why a claim is not expected at this scale "
+                         "(given only where it does not hold here):", *notes,
+                         f"[R] relaxed after it was registered ({len(relaxations())}; page 2 says which result "
+                         "contradicted it and why)."])
+    pages = [table_page(f"distill compare — profile '{c.profile}': the papers' claims, checked on this run",
+                        CLAIMS_TABLE_HEADER, rows, caption, width=13.0, font_size=7,
+                        col_widths=[0.05, 0.27, 0.07, 0.06, 0.5, 0.05])]
+    pages += [text_page("Relaxed claims", [f"{RELAXED_NOTE} {len(relaxations())}.", *relaxations()], width=13.0,
+                        chars=190)]
     pages += _pages("Published numbers beside their reproduction", NUMBER_HEADER, number_rows(c),
                     "Ratio = reproduced ÷ published, only where the run used the published data set (else 'not "
                     "comparable'). " + (f"{floor_text} " if floor_text else "") + head,
