@@ -83,3 +83,23 @@ def test_missing_subject_is_not_checked_never_passed():
     out = evaluate({"table1": {}, "pd_experiment": {}}, "paper")
     assert {o["status"] for o in out} == {"not checked"}
     assert all(o["verdict"] == "not checked" for o in out)
+
+
+def test_a_claim_says_whether_the_spreads_of_its_two_numbers_overlap():
+    """The spread beside a claim's number is the one measured for that number (one of its seeds reported it)."""
+    import pandas as pd
+
+    from distill.claims import spreads
+
+    frame = pd.DataFrame([{"method": "kd", "cell": "digits-n1", "sampler": "ddim", "metric": "fid", "seeds": "0 1 2",
+                           "values": "45.1 50 47", "mean": 47.37, "std": 2.47, "tolerance": 7.4, "status": "ok"},
+                          {"method": "pd", "cell": "digits-n1", "sampler": "ddim", "metric": "fid", "seeds": "0 1 2",
+                           "values": "30 31 32", "mean": 31.0, "std": 1.0, "tolerance": 3.0, "status": "ok"}])
+    subject = spreads.attach({"points": []}, frame)
+    kd = spreads.of(subject, "kd", "digits-n1", 45.1)
+    assert kd == (47.37, 2.47, 3)
+    assert spreads.of(subject, "kd", "digits-n1", 44.0) is None  # measured for other numbers: never shown
+    assert "overlap" in spreads.overlap_text("A", kd, "B", (48.0, 1.0, 3)) and "do not" not in \
+        spreads.overlap_text("A", kd, "B", (48.0, 1.0, 3))
+    assert "do not overlap" in spreads.overlap_text("A", kd, "B", spreads.of(subject, "pd", "digits-n1", 31.0))
+    assert spreads.overlap_text("A", None, "B", None) == "; training-seed spreads not measured"

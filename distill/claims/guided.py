@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from distill.claims import spreads
 from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED, Claim
-from distill.plugins.guided import VARIANTS, W_LINE, model_id, wtag
+from distill.claims.spreads import overlap_text
+from distill.plugins.guided import VARIANTS, W_LINE, fixed_line, model_id, wtag
 
 PAPER_VARIANTS = [v for v in VARIANTS if v.key in ("D", "S")]  # the paper's D and S (not the S ablation)
 
@@ -37,16 +39,34 @@ def _best_student(summary, steps: int, w: float) -> float | None:
     return min(found) if found else None
 
 
+def _spread(summary, model: str, label: str, steps: int, w: float, value: float | None):
+    """The training-seed spread of one point (guided_spread's cell), where measured for this value."""
+    return spreads.of(summary, "guided", f"{summary.get('experiment')} {model} {label}{steps} w{wtag(w)}", value)
+
+
+def _variant_spread(summary, steps: int, w: float, value: float):
+    """The spread of the paper's variant (D or S) whose FID at (steps, w) is `value`."""
+    for v in PAPER_VARIANTS:
+        model = v.model(W_LINE, steps)
+        if model is not None and _variant_fid(summary, v.key, steps, w) == value:
+            return _spread(summary, model, v.key, steps, w, value)
+    return None
+
+
 def four_steps_comparable(summary, tol: float) -> tuple[str, str]:
     """The abstract: 4-step students with FID/IS comparable to the guided teacher's."""
-    full, parts, worst = summary["teacher_steps"], [], 0.0
+    full, parts, worst, at = summary["teacher_steps"], [], 0.0, None
     for w in summary["sweep"]:
         student, teacher = _best_student(summary, 4, w), _fid(summary, "teacher", "ddim", full, w)
         if student is None or teacher is None:
             return NOT_CHECKED, f"no 4-step student or no full-step teacher FID at w = {wtag(w)}"
-        worst = max(worst, student / teacher)
+        if student / teacher >= worst:
+            worst, at = student / teacher, (w, student, teacher)
         parts.append(f"w {wtag(w)}: {student:.2f} vs {teacher:.2f}")
-    return (HOLDS if worst <= tol else FAILS), f"worst ratio {worst:.2f}; " + "; ".join(parts)
+    w, student, teacher = at
+    spread = overlap_text(f"the 4-step student at w {wtag(w)}", _variant_spread(summary, 4, w, student), "the teacher",
+                          _spread(summary, "teacher", "teacher", full, w, teacher))
+    return (HOLDS if worst <= tol else FAILS), f"worst ratio {worst:.2f}; " + "; ".join(parts) + spread
 
 
 def w_student_matches_fixed(summary, tol: float) -> tuple[str, str]:
@@ -57,6 +77,13 @@ def w_student_matches_fixed(summary, tol: float) -> tuple[str, str]:
     worst = max(pairs, key=lambda r: r["w_fid"] / r["fixed_fid"])
     text = "; ".join(f"w {wtag(r['w'])} {r.get('variant', r['sampler'])}: {r['w_fid']:.2f} vs fixed {r['fixed_fid']:.2f}"
                      for r in pairs)
+    variant = next((v for v in PAPER_VARIANTS if v.key == worst.get("variant")), None)
+    if variant is not None:
+        w, n = worst["w"], worst["steps"]
+        text += overlap_text(f"w {wtag(w)} {variant.key}: the w-conditioned student",
+                             _spread(summary, variant.model(W_LINE, n), variant.key, n, w, worst["w_fid"]), "the fixed",
+                             _spread(summary, variant.model(fixed_line(w), n), variant.key, n, w,
+                                     worst["fixed_fid"]))
     return (HOLDS if worst["w_fid"] <= tol * worst["fixed_fid"] else FAILS), text
 
 

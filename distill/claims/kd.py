@@ -7,7 +7,9 @@ import math
 
 import pandas as pd
 
+from distill.claims import spreads
 from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED, Claim
+from distill.claims.spreads import overlap_text
 from distill.plugins.kd import LABEL
 from distill.plugins.pd import LABEL as PD_LABEL
 
@@ -22,8 +24,17 @@ def pd_one_step_beats_kd(rows: pd.DataFrame, tol: float) -> tuple[str, str]:
     pd_fid, kd_fid = _one_step(rows, PD_LABEL), _one_step(rows, LABEL)
     if pd_fid is None or kd_fid is None:
         return NOT_CHECKED, "no one-step FID of PD or of knowledge distillation"
+    experiment = _experiment(rows, LABEL)
+    spread = overlap_text("PD", spreads.of(rows, "pd", f"{experiment}-n1", pd_fid), "knowledge distillation",
+                          spreads.of(rows, "kd", f"{experiment}-n1", kd_fid))
     return ((HOLDS if pd_fid <= kd_fid * tol else FAILS),
-            f"PD one step {pd_fid:.2f}, knowledge distillation {kd_fid:.2f} ({pd_fid / kd_fid:.2f}x)")
+            f"PD one step {pd_fid:.2f}, knowledge distillation {kd_fid:.2f} ({pd_fid / kd_fid:.2f}x){spread}")
+
+
+def _experiment(rows: pd.DataFrame, method: str) -> str:
+    """The experiment a method's one-step row came from (the spread targets' cells are named by it)."""
+    r = rows[(rows["method"] == method) & (rows["steps"] == "1")]
+    return str(r["experiment"].iloc[0]) if not r.empty else ""
 
 
 CLAIMS = (

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from distill.claims import spreads
 from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED, Claim
+from distill.claims.spreads import overlap_text
 from distill.plugins.kd import LABEL as KD_LABEL
 from distill.plugins.sfd import LABEL, LABEL_SECOND, LABEL_V
 
@@ -24,6 +26,16 @@ def _best_at(summary, nfe: int, exclude: tuple[str, ...]) -> tuple[str, float] |
     return min(found.items(), key=lambda kv: kv[1]) if found else None
 
 
+RUNS = {LABEL: "nfe{nfe}", LABEL_V: "v", LABEL_SECOND: "second"}  # the spread cells of sfd.runs (sfd_spread)
+
+
+def _spread(summary, method: str, nfe: int, value: float | None):
+    """The training-seed spread of one SFD point (None: not measured for it, or not an SFD run)."""
+    if method not in RUNS:
+        return None
+    return spreads.of(summary, "sfd", f"{RUNS[method].format(nfe=nfe)} NFE {nfe}", value)
+
+
 def sfd_nfe2_beats_solvers_at_nfe5(summary, tol: float) -> tuple[str, str]:
     """SFD Table 2: SFD at NFE 2 (4.53) against the teacher's solvers at NFE 5 (DPM++(3M) 24.97)."""
     sfd = _fids(summary, LABEL).get(2)
@@ -31,8 +43,11 @@ def sfd_nfe2_beats_solvers_at_nfe5(summary, tol: float) -> tuple[str, str]:
     if sfd is None or solver is None:
         return NOT_CHECKED, "no SFD FID at NFE 2 or no teacher solver at NFE 5"
     best, solvers = solver[0], dict([solver])
+    spread = _spread(summary, LABEL, 2, sfd)
+    seeds = (f"; over training seeds SFD NFE 2 {spread[0]:.2f} ± {spread[1]:.2f} ({spread[2]} seeds), the solver one "
+             "teacher" if spread else "")
     return ((HOLDS if sfd <= solvers[best] * tol else FAILS),
-            f"SFD NFE 2: {sfd:.2f}; best solver at NFE 5: {best} {solvers[best]:.2f}")
+            f"SFD NFE 2: {sfd:.2f}; best solver at NFE 5: {best} {solvers[best]:.2f}{seeds}")
 
 
 def sfd_v_matches_sfd(summary, tol: float) -> tuple[str, str]:
@@ -43,6 +58,8 @@ def sfd_v_matches_sfd(summary, tol: float) -> tuple[str, str]:
         return NOT_CHECKED, "no NFE with both an SFD and an SFD-v FID"
     worst = max(both, key=lambda n: v[n] / sfd[n])
     text = "; ".join(f"NFE {n}: SFD-v {v[n]:.2f}, SFD {sfd[n]:.2f}" for n in both)
+    text += overlap_text(f"SFD-v at NFE {worst}", _spread(summary, LABEL_V, worst, v[worst]), "SFD",
+                         _spread(summary, LABEL, worst, sfd[worst]))
     return (HOLDS if v[worst] <= sfd[worst] * tol else FAILS), text
 
 
@@ -52,7 +69,9 @@ def fid_falls_with_nfe(summary, tol: float) -> tuple[str, str]:
     nfes = sorted(sfd)
     if len(nfes) < 2:
         return NOT_CHECKED, "fewer than two SFD NFEs"
-    rises = [f"NFE {a} -> {b}: {sfd[a]:.2f} -> {sfd[b]:.2f}" for a, b in zip(nfes, nfes[1:]) if sfd[b] > tol * sfd[a]]
+    rises = [f"NFE {a} -> {b}: {sfd[a]:.2f} -> {sfd[b]:.2f}"
+             + overlap_text(f"NFE {a}", _spread(summary, LABEL, a, sfd[a]), f"NFE {b}", _spread(summary, LABEL, b, sfd[b]))
+             for a, b in zip(nfes, nfes[1:]) if sfd[b] > tol * sfd[a]]
     text = "; ".join(f"NFE {n}: {sfd[n]:.2f}" for n in nfes)
     return (FAILS, "rises at " + "; ".join(rises) + f" ({text})") if rises else (HOLDS, text)
 

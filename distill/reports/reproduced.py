@@ -63,4 +63,9 @@ def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str,
     reproduced = pd.concat(parts, ignore_index=True) if parts else frame([])
     for (paper, table_name), group in reproduced.groupby(["paper", "table"], sort=False):
         subjects.setdefault(f"table:{paper}/{table_name}", {})[f"{paper} {table_name}"] = group.reset_index(drop=True)
+    from distill.claims import spreads
+
+    found = spreads.read(results)
+    subjects = {kind: {name: spreads.attach(data, found) for name, data in named.items()}
+                for kind, named in subjects.items()}
     return reproduced, subjects
