@@ -4,7 +4,6 @@ very numbers (the value its own seed reports). `distill compare` attaches the sp
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,10 @@ def attach(data: Any, spreads: pd.DataFrame) -> Any:
 
 def of(subject: Any, method: str, cell: str, value: float | None) -> tuple[float, float, int] | None:
     """(mean, std, seeds) of one cell's spread, only where one of its seeds reported `value` (to the CSV's 6 digits)."""
+    from distill.results.spread import measured_for
+
     spreads = subject.attrs.get(KEY) if isinstance(subject, pd.DataFrame) else (subject or {}).get(KEY)
-    if spreads is None or value is None or spreads.empty:
-        return None
-    rows = spreads[(spreads["method"] == method) & (spreads["cell"] == cell) & (spreads["metric"] == "fid")]
-    for r in rows.itertuples():
-        values = [float(v) for v in str(r.values).split()]
-        if not math.isnan(r.std) and any(math.isclose(v, value, rel_tol=1e-5) for v in values):
-            return float(r.mean), float(r.std), len(values)
-    return None
+    return None if spreads is None else measured_for(spreads, method, cell, value)
 
 
 def overlap_text(a_name: str, a: tuple[float, float, int] | None, b_name: str,

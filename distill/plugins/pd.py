@@ -53,9 +53,9 @@ def _report_options(p):
 
 def _table2_options(p):
     p.add_argument("--rows", nargs="+", required=True, help="the results-table parts of the contributing methods")
-    p.add_argument("--spread", default=None,
-                   help="the PD spread target's CSV (results/<profile>/spread/pd.csv): the students' seed std, shown "
-                        "beside the numbers it was measured for")
+    p.add_argument("--spread", nargs="+", default=None,
+                   help="the spread targets' CSVs (results/<profile>/spread/pd.csv and kd.csv; absent ones are "
+                        "skipped): each student's seed std, shown beside the numbers it was measured for")
     report_io(p, results=False)
     floor_option(p)
 

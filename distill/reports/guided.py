@@ -23,6 +23,7 @@ from distill.plugins.guided import (FIXED_VARIANTS, LABEL, LABEL_FIXED, TEACHER_
                                     line_steps, lines, model_id, parse_model, paths, sweeps, variant_of, wtag)
 from distill.reports.format import fmt
 from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
+from distill.results import spread
 from distill.results import table as results_table
 from distill.results.plots import write_losses
 from distill.results.table import record_rows
@@ -104,9 +105,24 @@ def _at(pts: pd.DataFrame, model: str | None, sampler: str, steps: int, w: float
                & ((pts["w"] - w).abs() < 1e-9)]
 
 
-def _variant_cell(pts: pd.DataFrame, line: str, variant, steps: int, w: float) -> str:
+def _seeds(pt: pd.DataFrame, model: str, label: str, steps: int, w: float, seeds: tuple | None) -> str:
+    """The point's FID over training seeds, where the spread target measured this very number; `seeds` is (its
+    frame, the experiment), None without one."""
+    from distill.results import spread
+
+    if pt.empty or seeds is None:
+        return ""
+    frame, experiment = seeds
+    found = spread.measured_for(frame, "guided", f"{experiment} {model} {label}{steps} w{wtag(w)}", _num(pt))
+    return "" if found is None else f"\n(seeds {found[0]:.1f} ± {found[1]:.1f})"
+
+
+def _variant_cell(pts: pd.DataFrame, line: str, variant, steps: int, w: float, seeds: tuple | None = None) -> str:
     model = variant.model(line, steps)
-    return "= D at 1 step" if model is None else _cell(_at(pts, model, variant.sampler, steps, w))
+    if model is None:
+        return "= D at 1 step"
+    pt = _at(pts, model, variant.sampler, steps, w)
+    return _cell(pt) + _seeds(pt, model, variant.key, steps, w, seeds)
 
 
 def speedup(exp: dict[str, Any], nfe: int) -> float:
@@ -114,7 +130,7 @@ def speedup(exp: dict[str, Any], nfe: int) -> float:
     return 2 * exp["teacher_steps"] / nfe
 
 
-def pixel_table(cfg, exp: dict[str, Any], pts: pd.DataFrame, floor_text: str):
+def pixel_table(cfg, exp: dict[str, Any], pts: pd.DataFrame, floor_text: str, seeds: tuple | None = None):
     body = []
     for w in exp["sweep"]:
         for n in sorted(exp["student_steps"]):
@@ -122,16 +138,20 @@ def pixel_table(cfg, exp: dict[str, Any], pts: pd.DataFrame, floor_text: str):
             body.append([wtag(w), str(n), f"{speedup(exp, n):g}x",
                          _cell(_at(pts, "teacher", "ddim", teacher_n, w)) if teacher_n else "— (NFE 2 at least)",
                          _cell(_at(pts, "teacher", "ancestral", teacher_n, w)) if teacher_n else "—",
-                         *[_variant_cell(pts, W_LINE, v, n, w) for v in VARIANTS]])
+                         *[_variant_cell(pts, W_LINE, v, n, w, seeds) for v in VARIANTS]])
         full = exp["teacher_steps"]
-        body.append([wtag(w), f"teacher {full}", "1x", _cell(_at(pts, "teacher", "ddim", full, w)), "—",
+        pt = _at(pts, "teacher", "ddim", full, w)
+        body.append([wtag(w), f"teacher {full}", "1x", _cell(pt) + _seeds(pt, "teacher", "teacher", full, w, seeds),
+                     "—",
                      *["—" for _ in VARIANTS]])
     caption = (f"Profile '{cfg['profile']}'. Each cell: FID / IS (minimum over {cfg['evaluation']['seed_ranges']} seed "
                f"ranges of {cfg['evaluation']['num_samples']} samples). A student of N steps makes N network "
                "evaluations (NFE N); the guided teacher makes two per step, so its baselines at the same NFE take N/2 "
                f"steps (DDIM, and the ancestral sampler). 'teacher {exp['teacher_steps']}': its full-step guided DDIM, "
                f"the quality reference (NFE {2 * exp['teacher_steps']}). Speed-up = the teacher's full-step NFE over the "
-               f"student's. D = DDIM with the distilled model at w. {RECONSTRUCTED} {floor_text}")
+               f"student's. D = DDIM with the distilled model at w. '(seeds m ± s)': the FID's mean ± standard "
+               "deviation over the training seeds of reports/guided_spread.pdf, where it measured that very number; "
+               f"the other cells come from one training seed. {RECONSTRUCTED} {floor_text}")
     return table_page(f"{LABEL}: pixel-space table (FID / IS against steps, D and S, every w)",
                       ["w", "student steps (NFE)", "speed-up", "teacher DDIM, same NFE", "teacher ancestral, same NFE",
                        *[f"student {v.label}" for v in VARIANTS]], body, caption, font_size=7.5,
@@ -167,11 +187,12 @@ def tradeoff_figure(cfg, exp: dict[str, Any], pts: pd.DataFrame):
     return fig
 
 
-def fixed_rows(exp: dict[str, Any], pts: pd.DataFrame, results: Path, experiment: str) -> tuple[list, list]:
+def fixed_rows(exp: dict[str, Any], pts: pd.DataFrame, results: Path, experiment: str,
+               seeds: tuple | None = None) -> tuple[list, list]:
     n, body, records = exp["fixed_w"]["steps"], [], []
     for w in exp["fixed_w"]["weights"]:
         variants = [v for v in FIXED_VARIANTS if v.model(W_LINE, n) is not None]
-        cells = [_variant_cell(pts, line, v, n, w) for line in (fixed_line(w), W_LINE) for v in variants]
+        cells = [_variant_cell(pts, line, v, n, w, seeds) for line in (fixed_line(w), W_LINE) for v in variants]
         # cost: stage one and the rounds down to the fewest steps the line's variants sample with
         low = min(parse_model(v.model(W_LINE, n))[1] for v in variants)
         fc, wc = (line_cost(results, experiment, exp, line, low)["seconds"] for line in (fixed_line(w), W_LINE))
@@ -252,10 +273,11 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                  | {model_id(line, n): Path(p["round"].format(gline=line, gsteps=n))
                     for line in lines(exp) for n in line_steps(exp, line)}, plots / "losses")
     pts = points(table)
-    fixed_body, fixed_records = fixed_rows(exp, pts, results, experiment)
+    seeds = (spread.read_method(results, "guided"), experiment)
+    fixed_body, fixed_records = fixed_rows(exp, pts, results, experiment, seeds)
     n_fixed = exp["fixed_w"]["steps"]
     variants = [v for v in FIXED_VARIANTS if v.model(W_LINE, n_fixed) is not None]
-    pages = [pixel_table(cfg, exp, pts, floor_text), tradeoff_figure(cfg, exp, pts)]
+    pages = [pixel_table(cfg, exp, pts, floor_text, seeds), tradeoff_figure(cfg, exp, pts)]
     if fixed_body:
         pages.append(table_page(
             "Fixed-w baseline: students distilled at one w each against the one w-conditioned student",

@@ -13,6 +13,7 @@ from distill.plugins.kd import LABEL, SAMPLER, STEPS, paths, teacher_run
 from distill.results.plots import write_losses
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
+from distill.results import spread
 from distill.results import table as results_table
 from distill.results.table import record_rows
 
@@ -60,7 +61,11 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                f"the same z_1 (Luhman & Luhman 2021). Its one-step evaluation ({status}): "
                + ", ".join(f"{m} {fmt(v, 3)}" for m, v in metrics.items())
                + f" (minimum over {cfg['evaluation']['seed_ranges']} seed ranges of "
-                 f"{cfg['evaluation']['num_samples']}). Its row of PD Table 2 is in reports/table2.pdf, beside "
+                 f"{cfg['evaluation']['num_samples']}); its FID over training seeds: "
+               + (seed_text.strip(" ()") if (seed_text := spread.text(spread.measured_for(
+                   spread.read_method(results, "kd"), "kd", f"{experiment}-n{STEPS}", summary["fid"])))
+                  else "one seed (the spread target reports/kd_spread.pdf was not built for this number)")
+               + ". Its row of PD Table 2 is in reports/table2.pdf, beside "
                  "Progressive Distillation's one-step student of the same teacher."
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page = table_page("Knowledge distillation (Luhman & Luhman, 2021): one-step student and its cost",

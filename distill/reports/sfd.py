@@ -184,13 +184,37 @@ def sort_rows(repro: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["_rank", "_first", "nfe"], kind="stable").drop(columns=["_rank", "_first"])
 
 
-def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str):
+def spread_cell(cfg, method: str, nfe: int) -> tuple[str, str] | None:
+    """(spread file, cell) of a row of SFD Table 2 on this teacher: SFD's runs (sfd_spread), PD's and KD's students
+    of the experiment that reproduces the CIFAR-10 rows (pd_spread, kd_spread); None for the teacher's solvers."""
+    from distill.plugins.kd import LABEL as KD_LABEL
+    from distill.plugins.sfd import LABEL_SECOND, LABEL_V
+
+    runs = {LABEL: f"nfe{nfe}", LABEL_V: "v", LABEL_SECOND: "second"}
+    if method in runs:
+        return "sfd", f"{runs[method]} NFE {nfe}"
+    for name, section in (("pd", "pd"), ("kd", "kd")):
+        label = "PD" if name == "pd" else KD_LABEL
+        exps = ((cfg.get(section) or {}).get("experiments") or {})
+        found = [e for e, x in exps.items() if x.get("reproduces") == "cifar10"]
+        if method == label and found:
+            return name, f"{found[0]}-n{nfe}"
+    return None
+
+
+def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, results: Path | None = None):
+    from distill.results import spread
+
     pub_by = {(r.method, str(r.steps)): r for r in pub.itertuples()}
+    frames = {m: spread.read_method(results, m) for m in ("sfd", "pd", "kd")} if results is not None else {}
     body = []
     repro = sort_rows(repro)
     for r in repro.itertuples():
         p = pub_by.get((r.method, r.steps))
-        body.append([r.method, str(r.nfe), fmt(r.reproduced, 2) if r.status == "ok" else r.status,
+        cell = spread_cell(cfg, r.method, r.nfe)
+        seeds = spread.text(spread.measured_for(frames[cell[0]], cell[0], cell[1], r.reproduced)) if cell and frames \
+            else ""
+        body.append([r.method, str(r.nfe), fmt(r.reproduced, 2) + seeds if r.status == "ok" else r.status,
                      _cost_text(r.cost_seconds, r.cost_images),
                      p.fid if p is not None else "—", p.hours if p is not None else "—"])
     caption = (f"Profile '{cfg['profile']}': every method distils or samples the Table 1 teacher {teacher_run(cfg)} "
@@ -198,10 +222,13 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str):
                "CIFAR-10 column (EXACT), whose cost is A100 hours of fine-tuning. Reproduced cost: wall seconds on "
                "the machine that ran it and the trajectories (SFD) or images (PD, KD) its training processed; the "
                "teacher's solvers need none. SFD's 'PD' rows are Salimans & Ho's CIFAR-10 numbers. NFE = network "
-               "evaluations per sample (SFD's num_steps - 2 with AFS). " + floor_text)
+               "evaluations per sample (SFD's num_steps - 2 with AFS). In parentheses, where a spread target "
+               "(reports/sfd_spread.pdf, pd_spread.pdf, kd_spread.pdf) measured it for that very number: mean ± "
+               "standard deviation over training seeds; the other numbers come from one training seed (the solvers "
+               "from one teacher). " + floor_text)
     return table_page("SFD Table 2 (CIFAR-10 layout): FID against NFE and fine-tuning cost",
                       ["method", "NFE", "FID (reproduced)", "fine-tuning cost (reproduced)", "FID (published)",
-                       "A100 h (published)"], body, caption, col_widths=[2.2, 0.6, 1.2, 2.4, 1.1, 1.1])
+                       "A100 h (published)"], body, caption, col_widths=[2.2, 0.6, 1.8, 2.4, 1.1, 1.1])
 
 
 def teacher_hours(published_csv: Path) -> float:
@@ -388,7 +415,7 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: P
     teacher_seconds = _load(str(teacher_summary))["wall_seconds"] if teacher_summary.is_file() else None
     ablation_body, ablations = ablation_rows(cfg, own)
     curve = curve_points(cfg, results)
-    pages = [table_page_of(cfg, repro, pub, floor_text), figure1(cfg, repro, teacher_seconds, teacher_hours(published_csv))]
+    pages = [table_page_of(cfg, repro, pub, floor_text, results), figure1(cfg, repro, teacher_seconds, teacher_hours(published_csv))]
     if curve:
         pages.append(curve_figure(cfg, curve, floor.fid(floor_record)))
     pages.append(solver_page(cfg, own, floor_text))

@@ -56,19 +56,35 @@ def _cost(group: pd.DataFrame) -> str:
     return f"{fmt(last['cost_seconds'] / 60, 1)} min, {int(last['cost_images']):,} img"
 
 
-def with_spread(repro: pd.DataFrame, cfg: dict[str, Any], spread_csv: Path | None) -> pd.DataFrame:
-    """PD's students' FID mean and standard deviation over training seeds (the PD spread target's), where it was
-    measured for these numbers (distill.results.spread.for_numbers)."""
+def with_spread(repro: pd.DataFrame, cfg: dict[str, Any], spread_csvs: list[Path] | None) -> pd.DataFrame:
+    """The one-step and few-step students' FID mean and standard deviation over training seeds (the PD and KD spread
+    targets'), where it was measured for these numbers (distill.results.spread.for_numbers)."""
+    from distill.plugins.kd import LABEL as KD_LABEL, STEPS as KD_STEPS
     from distill.plugins.pd import LABEL
     from distill.results import spread
 
-    measured, exp = {}, cfg["pd"]["experiments"].get(cfg["pd"]["table2"]) if cfg.get("pd") else None
-    cells = [(f"{cfg['pd']['table2']}-n{n}", "ddim") if exp and m == LABEL else None
-             for m, n in zip(repro["method"], repro["nfe"])]
-    if spread_csv is not None and spread_csv.exists() and exp:
-        reported = {c: (fid, [exp["seed"]]) for c, fid in zip(cells, repro["fid"]) if c}
-        measured = spread.for_numbers(spread.read(spread_csv), reported)
-    found = [measured.get(c, (math.nan, math.nan))[:2] for c in cells]
+    cells: list[tuple[str, str, int] | None] = []  # (spread file, cell, the number's training seed) of each row
+    pd_exp = cfg["pd"]["experiments"].get(cfg["pd"]["table2"]) if cfg.get("pd") else None
+    kd_exps = {n: e for n, e in ((cfg.get("kd") or {}).get("experiments") or {}).items()
+               if e.get("reproduces") == "cifar10"}
+    for method, n in zip(repro["method"], repro["nfe"]):
+        if method == LABEL and pd_exp:
+            cells.append(("pd.csv", f"{cfg['pd']['table2']}-n{n}", pd_exp["seed"]))
+        elif method == KD_LABEL and kd_exps and int(n) == KD_STEPS:
+            name, exp = next(iter(kd_exps.items()))
+            cells.append(("kd.csv", f"{name}-n{KD_STEPS}", exp["seed"]))
+        else:
+            cells.append(None)
+    measured: dict[tuple[str, tuple[str, str]], tuple[float, float, str]] = {}
+    for path in spread_csvs or []:
+        if not Path(path).exists():
+            continue
+        reported = {(c[1], "ddim"): (fid, [c[2]])
+                    for c, fid in zip(cells, repro["fid"]) if c and c[0] == Path(path).name}
+        measured.update({(Path(path).name, k): v
+                         for k, v in spread.for_numbers(spread.read(path), reported).items()})
+    found = [measured.get((c[0], (c[1], "ddim")), (math.nan, math.nan))[:2] if c else (math.nan, math.nan)
+             for c in cells]
     return repro.assign(fid_seed_mean=[f[0] for f in found], fid_seed_std=[f[1] for f in found])
 
 
@@ -79,11 +95,11 @@ def _fid(fid: float, mean: float, std: float) -> str:
 
 
 def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, csv: Path,
-          spread_csv: Path | None = None, floor_json: Path | None = None) -> pd.DataFrame:
+          spread_csvs: list[Path] | None = None, floor_json: Path | None = None) -> pd.DataFrame:
     from distill.pipeline import floor
 
     floor_record = floor.read(floor_json)
-    repro = with_spread(reproduced_rows(cfg, parts), cfg, spread_csv)
+    repro = with_spread(reproduced_rows(cfg, parts), cfg, spread_csvs)
     table = pd.concat([published_rows(published), repro], ignore_index=True)
     atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.4f"))
     rows, bold = [], []
@@ -104,9 +120,9 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                f"{cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']} samples in the "
                f"'{cfg['evaluation']['feature_extractor']}' feature space. Cost: distillation from the teacher "
                "(wall time of its training jobs and images through the trained network; the teacher's own training is "
-               "not included; for DDIM, the teacher's training). In parentheses, where the spread target "
-               "(reports/pd_spread.pdf) measured it for these very numbers: mean ± standard deviation over training "
-               "seeds. "
+               "not included; for DDIM, the teacher's training). In parentheses, where a spread target "
+               "(reports/pd_spread.pdf, reports/kd_spread.pdf) measured it for these very numbers: mean ± standard "
+               "deviation over its training seeds; a number without one comes from one training seed. "
                + ("These are NOT CIFAR-10 numbers: compare how FID changes with the number of evaluations, not values."
                   if cfg["data"]["name"] != "cifar10" else "Reproduced on CIFAR-10.")
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
@@ -120,4 +136,4 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
 def command(args, cfg, progress):
     """`distill table2`."""
     build(cfg, [Path(p) for p in args.rows], Path(args.published), Path(args.pdf), Path(args.csv),
-          Path(args.spread) if args.spread else None, Path(args.floor) if args.floor else None)
+          [Path(p) for p in args.spread or []], Path(args.floor) if args.floor else None)

@@ -75,3 +75,29 @@ def for_numbers(s: pd.DataFrame, reported: dict[tuple[str, str], tuple[float, li
 def read(path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"seeds": str, "values": str}, keep_default_na=False,
                        na_values={"mean": [""], "std": [""], "tolerance": [""]})
+
+
+def measured_for(frame: pd.DataFrame, method: str, cell: str, value: float | None) -> tuple[float, float, int] | None:
+    """(mean, std, seeds) of one cell's FID spread, only where one of its seeds reported `value` (to the CSV's 6
+    significant digits): a spread measured for other numbers is never shown beside this one."""
+    if frame is None or frame.empty or value is None or math.isnan(value):
+        return None
+    rows = frame[(frame["method"] == method) & (frame["cell"] == cell) & (frame["metric"] == "fid")]
+    for r in rows.itertuples():
+        values = [float(v) for v in str(r.values).split()]
+        if not math.isnan(r.std) and any(math.isclose(v, value, rel_tol=1e-5) for v in values):
+            return float(r.mean), float(r.std), len(values)
+    return None
+
+
+def read_method(results, method: str) -> pd.DataFrame:
+    """results/<profile>/spread/<method>.csv, an empty frame where the spread target was not built."""
+    from pathlib import Path
+
+    path = Path(results) / "spread" / f"{method}.csv"
+    return read(path) if path.is_file() else pd.DataFrame(columns=COLUMNS)
+
+
+def text(found: tuple[float, float, int] | None) -> str:
+    """A number's spread in a table cell: ' (mean ± std, n seeds)', or nothing where it was not measured."""
+    return "" if found is None else f" ({found[0]:.2f} ± {found[1]:.2f}, {found[2]} seeds)"

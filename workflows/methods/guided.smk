@@ -224,6 +224,7 @@ rule guided_report:
         plots=directory(f"{RESULTS}/plots/guided_{{gexp}}"),
     params:
         hp=lambda w: json.dumps(GUIDED_EXPS[w.gexp], sort_keys=True),
+        spread_sha=lambda w: read_if_present(f"{RESULTS}/spread/guided.csv"),
         # PD's cost on the same machine, shown beside the stages' where PD's rows are present (never built for it)
         pd_rows=lambda w: [read_if_present(p) for p in sorted(Path(RESULTS, "rows").glob("pd-*.csv"))],
     log:

@@ -127,6 +127,7 @@ rule kd_report:
         plots=directory(f"{RESULTS}/plots/kd_{{kexp}}"),
     params:
         hp=lambda w: json.dumps(KD_EXPS[w.kexp], sort_keys=True),
+        spread_sha=lambda w: read_if_present(f"{RESULTS}/spread/kd.csv"),
     log:
         f"{LOGS}/kd/{{kexp}}/report.log",
     shell:

@@ -217,8 +217,8 @@ rule pd_table2:
         pdf=report("reports/table2.pdf", caption="report/table2.rst", category="Progressive Distillation"),
         csv="reports/table2.csv",
     params:
-        spread=f"{RESULTS}/spread/pd.csv",  # shown where measured for these numbers (pd_spread)
-        spread_sha=lambda w: read_if_present(f"{RESULTS}/spread/pd.csv"),
+        spread=f"{RESULTS}/spread/pd.csv {RESULTS}/spread/kd.csv",  # shown where measured (pd_spread, kd_spread)
+        spread_sha=lambda w: read_if_present(f"{RESULTS}/spread/pd.csv") + read_if_present(f"{RESULTS}/spread/kd.csv"),
     log:
         f"{LOGS}/pd/table2.log",
     shell:

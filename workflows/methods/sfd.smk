@@ -227,6 +227,7 @@ rule sfd_report:
         plots=directory(f"{RESULTS}/plots/sfd"),
     params:
         hp=json.dumps(SFD, sort_keys=True),
+        spread_sha=lambda w: "".join(read_if_present(f"{RESULTS}/spread/{m}.csv") for m in ("sfd", "pd", "kd")),
     log:
         f"{LOGS}/sfd/report.log",
     shell:
