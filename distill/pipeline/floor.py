@@ -94,10 +94,25 @@ def read(path: str | Path | None) -> dict[str, Any] | None:
             from exc
 
 
+def matching(record: dict[str, Any] | None, rows) -> dict[str, Any] | None:
+    """The floor record where it was measured in the evaluation context of `rows` (results-table rows: one extractor,
+    one set of reference statistics); else a stand-in that says why it is not shown (fid() is None for it)."""
+    from distill.results.table import CONTEXT, context_of, describe_context
+
+    if record is None or rows is None or len(rows) == 0 or "mismatch" in record:
+        return record
+    own = sorted(set(map(tuple, rows[CONTEXT].astype(str).values.tolist())))
+    if own == [context_of(record)]:
+        return record
+    return {"mismatch": (f"The real-data floor is not shown: it was measured in another evaluation context "
+                         f"({describe_context(context_of(record))}) than these rows "
+                         f"({'; '.join(describe_context(c) for c in own)}); build both on one machine.")}
+
+
 def fid(record: dict[str, Any] | None) -> float | None:
     """The floor's FID: the unseen-data floor, one range of the protocol's N images against the reference statistics'
     M images."""
-    if record is None:
+    if record is None or "mismatch" in record:
         return None
     if "unseen" not in record:
         raise ValueError("this FID floor record predates the unseen-data floor (it has only the resampled estimate, "
@@ -127,7 +142,10 @@ def above(value: float, floor: float | None) -> float:
 
 
 def describe_floor(record: dict[str, Any]) -> str:
-    """One sentence for a caption: the unseen floor, how it was measured, its KID, and the resampled footnote."""
+    """One sentence for a caption: the unseen floor, how it was measured, its KID, and the resampled footnote (or why
+    it is not shown)."""
+    if "mismatch" in record:
+        return record["mismatch"]
     u, s = record["unseen"], record["split_half"]
     direct = (f"; measured directly at N = {u['direct']['n']} against {u['direct']['m']} images: "
               f"{u['direct']['fid']:.2f}")
@@ -140,7 +158,12 @@ def describe_floor(record: dict[str, Any]) -> str:
             f"{s['num_images']}: unseen {s['unseen_fid']:.2f}, resampled {s['resampled_fid']:.2f}).")
 
 
+def profile_path(cfg: dict[str, Any], results: Path) -> Path:
+    """The profile's floor record: results/<profile>/floor/<data set>-<extractor>.json."""
+    return Path(results) / "floor" / f"{cfg['data']['name']}-{cfg['evaluation']['feature_extractor']}.json"
+
+
 def profile_note(cfg: dict[str, Any], results: Path) -> str:
-    """The profile's floor (results/<profile>/floor/, its data set and extractor) as a sentence, where computed."""
-    path = Path(results) / "floor" / f"{cfg['data']['name']}-{cfg['evaluation']['feature_extractor']}.json"
+    """The profile's floor as a sentence, where computed."""
+    path = profile_path(cfg, results)
     return describe_floor(read(path)) if path.is_file() else ""

@@ -61,20 +61,33 @@ def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, 
     return out
 
 
-def one_step_models(others: list[Path], teacher: str) -> pd.DataFrame:
+ONE_STEP = ["method", "model", "sampler", "nfe", "fid", "cost_seconds", "machine"]
+
+
+def one_step_models(others: list[Path], teacher: str, context: tuple[str, str] | None = None
+                    ) -> tuple[pd.DataFrame, str]:
     """Every one-step model of the same teacher in the other methods' rows, and the teacher's own DDIM at its most
-    steps: FID (minimum over seed ranges), NFE and cost."""
-    frames = [pd.read_csv(p) for p in others if Path(p).exists()]
+    steps: FID (minimum over seed ranges), NFE, cost and the machine that ran it; only rows of this report's
+    evaluation `context` (extractor, reference statistics), the others named in the returned note."""
+    frames = [results_table.read(p) for p in others if Path(p).exists()]
     if not frames:
-        return pd.DataFrame(columns=["method", "model", "sampler", "nfe", "fid", "cost_seconds"])
+        return pd.DataFrame(columns=ONE_STEP), ""
     t = pd.concat(frames, ignore_index=True)
     t = t[(t["metric"] == "fid") & (t["seed_range"] == "min") & (t["teacher"] == teacher) & (t["status"] == "ok")]
+    note = ""
+    if context is not None:
+        same = (t["extractor_sha256"] == context[0]) & (t["reference_sha256"] == context[1])
+        if (~same).any():
+            note = results_table.one_context(t, "other methods' rows") + (
+                f". Shown: only those of this report's context ({results_table.describe_context(context)}).")
+        t = t[same]
     one = t[(t["nfe"] == 1) & (t["model"] != "teacher")]
     teach = t[(t["model"] == "teacher") & (t["sampler"] == "ddim")]
     teach = teach[teach["steps"] == teach["steps"].max()].head(1)
     one = one.sort_values("sampler", key=lambda c: c != "ddim", kind="stable")  # at one step DDIM = ancestral
     both = pd.concat([teach, one.drop_duplicates(["method", "model"])], ignore_index=True)
-    return both[["method", "model", "sampler", "nfe", "value", "cost_seconds"]].rename(columns={"value": "fid"})
+    return both[["method", "model", "sampler", "nfe", "value", "cost_seconds", "machine"]].rename(
+        columns={"value": "fid"}), note
 
 
 def summarise(cfg: dict[str, Any], results: Path, experiment: str, table: pd.DataFrame) -> dict[str, Any]:
@@ -113,13 +126,20 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
     summary = summarise(cfg, results, experiment, table)
     teacher = f"{results}/teachers/{teacher_run(exp)}"
-    comparison = one_step_models(others, teacher)
+    own = table[table["seed_range"] == results_table.REPORTED]
+    own_context = results_table.one_context(own, f"DisBack {experiment}")
+    if own_context:
+        raise ValueError(f"{own_context}; rebuild them on one machine")
+    context = tuple(own[results_table.CONTEXT].iloc[0]) if len(own) else None
+    comparison, context_note = one_step_models(others, teacher, context)
+    floor_record = floor.matching(floor_record, own)
     summary["one_step"] = comparison.to_dict(orient="records")
     summary["fid_floor"] = floor.fid(floor_record)
     write_record(json_path, {k: v for k, v in summary.items() if k != "curve"})
     s2, p, core = exp["stage_two"], exp["path"], exp["core"]
     path_cost = json.loads((Path(paths(str(results), experiment)["path"]) / "summary.json").read_text())["wall_seconds"]
     cost = table[(table["metric"] == "fid") & (table["seed_range"] == "min")].set_index("model")["cost_seconds"]
+    final = table[(table["metric"] == "fid") & (table["seed_range"] == "min")].set_index("model")["value"]
     lines = []
     for m in METHODS:
         r = summary["methods"][m]
@@ -155,17 +175,22 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                        ["run", "path nodes N", "interval (iterations)", "final FID"], ab,
                        f"Each run changes one setting of {ablation_default(exp)}; final FID as in the first table.")
     comp = [[f"teacher ({NAMES.get(r['sampler'], r['sampler'])})" if r["model"] == "teacher" else
-             method_label(r["method"]), r["model"], str(int(r["nfe"])), fmt(r["fid"], 2), fmt(r["cost_seconds"], 1)]
-            for r in summary["one_step"]]
-    comp += [[LABELS[m], f"{m}-s*", "1", f"{fmt(summary['methods'][m]['final_fid_mean'], 2)} (mean)",
-              fmt(float(cost[[f"{m}-s{s}" for s in exp["seeds"]]].mean()), 1)] for m in METHODS]
+             method_label(r["method"]), r["model"], str(int(r["nfe"])), fmt(r["fid"], 2), fmt(r["cost_seconds"], 1),
+             str(r["machine"])[:8]] for r in summary["one_step"]]
+    first = exp["seeds"][0]  # the same statistic as the other rows: one training seed, minimum over the ranges
+    machine = own.set_index("model")["machine"]
+    comp += [[LABELS[m], f"{m}-s{first}", "1", fmt(final.get(f"{m}-s{first}"), 2), fmt(cost.get(f"{m}-s{first}"), 1),
+              str(machine.get(f"{m}-s{first}", ""))[:8]] for m in METHODS]
     page4 = table_page("One-step models of the same teacher (results table)",
-                       ["method", "model", "NFE", "FID", "cost (s)"], comp,
+                       ["method", "model", "NFE", "FID", "cost (s)", "machine"], comp,
                        "Every one-step model the suite made from this teacher (PD's last round, knowledge "
                        "distillation, SFD's students at one evaluation) and the teacher's DDIM at its most steps, read "
-                       "from the other methods' rows of the results table present when this report was made (minimum "
-                       "over seed ranges; cost = their own stages' wall time on their machine).",
-                       col_widths=[1.6, 1.2, 0.6, 1.0, 0.8])
+                       "from the other methods' rows of the results table present when this report was made, beside "
+                       f"DisBack's and the baseline's seed-{first} runs: every FID is one training seed's minimum over "
+                       "the seed ranges (the first table gives DisBack's mean over seeds); cost = the model's own "
+                       "stages' wall time on the machine named (the fingerprint id of its record). "
+                       + (context_note or "Every row has this report's evaluation context."),
+                       col_widths=[1.6, 1.2, 0.6, 1.0, 0.8, 0.8])
     atomic_write(pdf, lambda f: save_pdf(f, [page1, fig, page3, page4]))
     flat = pd.DataFrame([{"method": m, **{k: v for k, v in r.items() if k != "final_fids"}}
                          for m, r in summary["methods"].items()])

@@ -268,6 +268,8 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
     floor_record = floor.read(floor_json)
     floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
+    floor_record = floor.matching(floor_record, table)
+    floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
     p = paths(str(results), experiment)
     write_losses({f"{line}-stage1": Path(p["stage_one"].format(gline=line)) for line in lines(exp)}
                  | {model_id(line, n): Path(p["round"].format(gline=line, gsteps=n))

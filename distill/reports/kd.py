@@ -37,6 +37,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
 
     floor_record = floor.read(floor_json)
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
+    floor_record = floor.matching(floor_record, table)
     write_losses({"student": Path(paths(str(results), experiment)["student"])}, plots / "losses")
     summary_path = Path(paths(str(results), experiment)["student"], "summary.json")
     train = json.loads(summary_path.read_text())

@@ -160,7 +160,9 @@ def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: P
 
     floor_record = floor.read(floor_json)
     exp, gammas = cfg["pd"]["experiments"][name], cfg["pd"]["gammas"]
-    table = collect(results_table.write(rows_csv, rows(cfg, results, name)), name, exp, gammas)
+    written = results_table.write(rows_csv, rows(cfg, results, name))
+    floor_record = floor.matching(floor_record, written)
+    table = collect(written, name, exp, gammas)
     frame = curves(table)
     cost = cost_table(results, name, exp)
     write_curves(frame[frame["curve"].isin(list(CURVES)) & frame["fid"].notna()], "curve", "steps", "fid",
@@ -222,7 +224,7 @@ def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: st
     if not pub.empty:
         ax.plot(pub["steps"], pub["fid"], marker="*", markersize=11, linestyle="none", color="k",
                 label=f"paper: {exp['reproduces']} distilled (EXACT)")
-    if floor_record is not None:  # what a perfect generator scores under the same protocol
+    if floor.fid(floor_record) is not None:  # what a perfect generator scores under the same protocol
         ax.axhline(floor.fid(floor_record), color="tab:green", ls="-.", lw=1.2,
                    label=f"real data: FID floor of the protocol ({floor.fid(floor_record):.2f})")
     ax.set_xscale("log", base=2)
@@ -259,7 +261,7 @@ def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[d
                    else "—")
         rows.append([f"round {c.get('stage', n)}", str(n), ddim_cell, st_cell, str(c.get("updates", "—")),
                      str(c.get("images", "—")), fmt(c.get("wall_seconds"), 1), fmt(c.get("fraction_of_teacher"))])
-    if floor_record is not None:
+    if floor_fid(floor_record) is not None:
         rows.append(["real data (FID floor)", "—", fmt(floor_fid(floor_record)), fmt(floor_fid(floor_record)), "—", "—",
                      "—", "—"])
     header = ["stage", "student steps", "FID DDIM", "FID stochastic\n(best γ, App. F)", "updates",

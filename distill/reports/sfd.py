@@ -139,6 +139,9 @@ def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], resul
     teacher = f"{results}/teachers/{teacher_run(cfg)}"
     table = pd.concat([own, results_table.read(others)] if others else [own], ignore_index=True)
     table = table[table["teacher"].astype(str) == teacher]
+    context = results_table.one_context(table[table["seed_range"] == results_table.REPORTED], "SFD Table 2")
+    if context:  # rows of different classifiers or reference statistics are not compared
+        raise ValueError(f"{context}; rebuild them on one machine (snakemake --cores all -- reports/sfd.pdf)")
     keyed = [m.published_rows(table[table["method"] == m.name], cfg) for m in active(cfg)
              if (PAPER, TABLE) in m.reproduces]
     out = pd.concat(keyed, ignore_index=True)
@@ -401,9 +404,9 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: P
           others: list[Path], floor_json: Path | None = None, published_csv: Path | None = None) -> dict[str, Any]:
     from distill.pipeline import floor
 
-    floor_record = floor.read(floor_json)
-    floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
     own = results_table.write(rows_csv, rows(cfg, results))
+    floor_record = floor.matching(floor.read(floor_json), own)
+    floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
     p = paths(str(results))
     write_losses({run: Path(p["student"].format(srun=run)) for run in cfg["sfd"]["runs"]}, plots / "losses")
     repro = table_rows(cfg, own, others, results)

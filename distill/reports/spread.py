@@ -29,12 +29,16 @@ def _write(df: pd.DataFrame, title: str, caption: str, pdf: Path, csv: Path) -> 
     return df
 
 
-def _floor(cfg: dict[str, Any], results: Path) -> str:
-    """The profile's real-data FID floor, as a sentence of the caption (where it was computed)."""
-    from distill.pipeline.floor import profile_note
+def _floor(cfg: dict[str, Any], results: Path, rows: pd.DataFrame | None = None) -> str:
+    """The profile's real-data FID floor, as a sentence of the caption (where it was computed; where `rows` are
+    given, only if it was measured in their evaluation context)."""
+    from distill.pipeline import floor
 
-    note = profile_note(cfg, results)
-    return f" {note}" if note else ""
+    path = floor.profile_path(cfg, results)
+    if not path.is_file():
+        return ""
+    record = floor.matching(floor.read(path), rows) if rows is not None else floor.read(path)
+    return f" {floor.describe_floor(record)}"
 
 
 def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
@@ -44,10 +48,11 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFr
 
     t = cfg["table1"]
     seeds = spread_seeds(t)
-    df = seed_spread.spread(pd.DataFrame(rows({**cfg, "table1": {**t, "seeds": seeds}}, results)))
+    found = pd.DataFrame(rows({**cfg, "table1": {**t, "seeds": seeds}}, results))
     caption = (f"Profile '{cfg['profile']}': each Table 1 cell trained with {len(seeds)} training seeds ({seeds}); "
                "FID is the minimum over the protocol's seed ranges. " + JUDGED)
-    return _write(df, "Table 1 — training-seed spread (FID)", caption + _floor(cfg, results), pdf, csv)
+    return _write(seed_spread.spread(found), "Table 1 — training-seed spread (FID)",
+                  caption + _floor(cfg, results, found), pdf, csv)
 
 
 def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
@@ -64,14 +69,14 @@ def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.Dat
                 record = json.loads(Path(L.metrics_path(str(results), run, e)).read_text())
                 rows += record_rows(record, method="pd", experiment=name, model=f"{name}-{e.model}-s{seed}",
                                     sampler="ddim", steps=e.steps)
-    df = seed_spread.spread(pd.DataFrame(rows))
+    found = pd.DataFrame(rows)
     own_seeds = [e["seed"] for e in cfg["pd"]["experiments"].values()]
     caption = (f"Profile '{cfg['profile']}': each experiment's students (cell <experiment>-n<steps>, DDIM at their "
                f"own steps) distilled from the teachers of training seeds {own_seeds} and {spread_seeds} "
                "(pd.spread_seeds; each seed's rounds seeded alike); FID is the minimum over the "
                "protocol's seed ranges. " + JUDGED)
-    return _write(df, "Progressive Distillation — training-seed spread of the students (FID)",
-                  caption + _floor(cfg, results), pdf, csv)
+    return _write(seed_spread.spread(found), "Progressive Distillation — training-seed spread of the students (FID)",
+                  caption + _floor(cfg, results, found), pdf, csv)
 
 
 def table1_command(args, cfg, progress):
@@ -86,10 +91,9 @@ def pd_command(args, cfg, progress):
     print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
 
 
-def build_points(method: str, points: list[tuple[str, str, int, str]], title: str, caption: str, pdf: Path,
-                 csv: Path) -> pd.DataFrame:
-    """One method's headline numbers: `points` lists (cell, sampler, training seed, metrics record) for every seed of
-    every cell (each method's `spread_points`)."""
+def point_rows(method: str, points: list[tuple[str, str, int, str]]) -> pd.DataFrame:
+    """The results-table rows of one method's headline numbers: `points` lists (cell, sampler, training seed, metrics
+    record) for every seed of every cell (each method's `spread_points`)."""
     from distill.results.table import record_rows
 
     rows = []
@@ -99,7 +103,7 @@ def build_points(method: str, points: list[tuple[str, str, int, str]], title: st
                                     f"target (snakemake --cores all -- reports/{method}_spread.pdf)")
         rows += record_rows(json.loads(Path(path).read_text()), method=method, model=f"{cell}-s{seed}",
                             sampler=sampler)
-    return _write(seed_spread.spread(pd.DataFrame(rows)), title, caption + " " + JUDGED, pdf, csv)
+    return pd.DataFrame(rows)
 
 
 def method_command(method: str):
@@ -110,8 +114,9 @@ def method_command(method: str):
 
         plugin = importlib.import_module(f"distill.plugins.{method}")
         points, title, caption = plugin.spread_points(cfg, str(args.results))
-        df = build_points(method, points, title, caption + _floor(cfg, Path(args.results)), Path(args.pdf),
-                          Path(args.csv))
+        rows = point_rows(method, points)
+        df = _write(seed_spread.spread(rows), title, f"{caption} {JUDGED}{_floor(cfg, Path(args.results), rows)}",
+                    Path(args.pdf), Path(args.csv))
         print(df[["cell", "sampler", "seeds", "mean", "std", "tolerance", "status"]].to_string(index=False))
     return command
 

@@ -118,6 +118,7 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
                                                         for w in t["weightings"] for s in t["seeds"])},
                  plots / "losses")
     results_rows = results_table.write(rows_csv, rows(cfg, results))
+    floor_record = floor.matching(floor_record, results_rows)
     table = collect(cfg, results_rows).merge(grid, how="left", on=["parameterization", "weighting", "sampler"])
     claims = evaluate_subject("table1", table, cfg["profile"])
     table, unmatched = with_spread(table, spread_csv, t["seeds"])
@@ -203,7 +204,7 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
                 if known and fid == best_pub[s]:
                     bold.append((len(rows) + 1, len(row) - 1))
             rows.append(row)
-    if floor_record is not None:  # what a perfect generator scores under the same protocol
+    if floor_fid(floor_record) is not None:  # what a perfect generator scores under the same protocol
         rows.append(["Real data", "(FID floor)", *[f"{floor_fid(floor_record):.2f}" for _ in samplers],
                      *["—" for _ in samplers]])
     ev, s = cfg["evaluation"], cfg["sampling"]

@@ -97,8 +97,14 @@ def _fid(fid: float, mean: float, std: float) -> str:
 def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, csv: Path,
           spread_csvs: list[Path] | None = None, floor_json: Path | None = None) -> pd.DataFrame:
     from distill.pipeline import floor
+    from distill.results import table as results_table
 
     floor_record = floor.read(floor_json)
+    own = results_table.read(parts)
+    context = results_table.one_context(own[own["seed_range"] == results_table.REPORTED], "PD Table 2")
+    if context:  # rows of different classifiers or reference statistics are not compared
+        raise ValueError(f"{context}; rebuild them on one machine (snakemake --cores all -- reports/table2.pdf)")
+    floor_record = floor.matching(floor_record, own)
     repro = with_spread(reproduced_rows(cfg, parts), cfg, spread_csvs)
     table = pd.concat([published_rows(published), repro], ignore_index=True)
     atomic_write(csv, lambda p: table.to_csv(p, index=False, float_format="%.4f"))
@@ -111,7 +117,7 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                      _cost(group) if reproduced else "—", source])
         if reproduced:
             bold.append((len(rows), 2))
-    if floor_record is not None:  # what a perfect generator scores under the same protocol
+    if floor.fid(floor_record) is not None:  # what a perfect generator scores under the same protocol
         rows.append(["Real data (FID floor of the protocol)", "—", fmt(floor.fid(floor_record)), "—",
                      f"real {floor_record['data']} images"])
     data = sorted(set(repro["source"]))

@@ -14,7 +14,7 @@ import re
 import pandas as pd
 
 from distill.core.checkpoint import atomic_write
-from distill.results.table import REPORTED
+from distill.results.table import CONTEXT, REPORTED, describe_context
 
 TOLERANCE_SIGMAS = 3.0
 COLUMNS = ["method", "cell", "sampler", "metric", "seeds", "values", "mean", "std", "tolerance", "status"]
@@ -38,13 +38,19 @@ def spread(rows: pd.DataFrame, metric: str = "fid") -> pd.DataFrame:
         g = g.sort_values("seed")
         failed = g[g["status"] != "ok"]
         values = [float(v) for v in g["value"]]
-        ok = failed.empty and len(values) >= 2
+        contexts = g.groupby(CONTEXT, sort=True)["seed"].apply(lambda x: " ".join(str(s) for s in x)) \
+            if all(c in g for c in CONTEXT) else pd.Series(dtype=str)
+        mixed = len(contexts) > 1
+        ok = failed.empty and len(values) >= 2 and not mixed
         std = float(pd.Series(values).std(ddof=1)) if ok else math.nan
         out.append({"method": method, "cell": cell, "sampler": sampler, "metric": metric,
                     "seeds": " ".join(str(s) for s in g["seed"]), "values": " ".join(f"{v:.6g}" for v in values),
                     "mean": sum(values) / len(values) if ok else math.nan, "std": std,
                     "tolerance": TOLERANCE_SIGMAS * std if ok else math.nan,
-                    "status": "ok" if ok else (failed["status"].iloc[0] if not failed.empty else "one seed only")})
+                    "status": "ok" if ok else (failed["status"].iloc[0] if not failed.empty else
+                                               "mixed evaluation contexts: " + "; ".join(
+                                                   f"seeds {v} ({describe_context(k)})" for k, v in contexts.items())
+                                               if mixed else "one seed only")})
     return pd.DataFrame(out, columns=COLUMNS)
 
 

@@ -4,7 +4,7 @@ One row per (method, experiment, model, sampler, grid, steps, seed range, metric
 
   profile, method, experiment, dataset, resolution, teacher, model, sampler, options, grid, steps, nfe, guidance,
   seed_range ('min', 'mean' or the range index 0, 1, ...), metric, value, status,
-  cost_seconds, cost_images, cost_teacher_evals, commit, machine
+  cost_seconds, cost_images, cost_teacher_evals, commit, machine, extractor_sha256, reference_sha256
 
 NFE counts network evaluations (two per step for a guided denoiser). `guidance` is the classifier-free guidance weight
 w of a guided sample (a guided teacher's, or the w a guided-distillation student is given); empty when unguided. The cost is what producing the model took from
@@ -12,6 +12,10 @@ its teacher (a teacher: its training; a PD student: every round down to it; a KD
 training), in wall seconds, images through the trained network, and teacher network evaluations. `commit` and
 `machine` say where the evaluation was made (the code's git commit, '+dirty' when the code differed from it, and the
 environment fingerprint of distill.core.provenance; empty for records made before provenance was recorded).
+`extractor_sha256` and `reference_sha256` are the evaluation context: the feature extractor's weights (the trained
+domain classifier at reduced scale, retrained on each machine that builds it) and the reference statistics the FID was
+computed against. Numbers of different contexts are not comparable: `one_context` says which rows differ, and every
+report that puts rows side by side refuses to compare across contexts.
 
 Each method writes its part (`results/<profile>/rows/<method>[-<experiment>].csv`, by its report step, so a report
 waits only for its own jobs); `distill results` joins them into `results/<profile>/results.csv`, which `distill
@@ -31,9 +35,10 @@ from distill.core.checkpoint import atomic_write
 
 COLUMNS = ["profile", "method", "experiment", "dataset", "resolution", "teacher", "model", "sampler", "options",
            "grid", "steps", "nfe", "guidance", "seed_range", "metric", "value", "status", "cost_seconds", "cost_images",
-           "cost_teacher_evals", "commit", "machine"]
+           "cost_teacher_evals", "commit", "machine", "extractor_sha256", "reference_sha256"]
+CONTEXT = ["extractor_sha256", "reference_sha256"]
 KEY = [c for c in COLUMNS if c not in ("value", "status", "cost_seconds", "cost_images", "cost_teacher_evals",
-                                       "commit", "machine")]
+                                       "commit", "machine", *CONTEXT)]
 REPORTED = "min"  # the protocol's reported value: the minimum over the seed ranges (EDM)
 
 
@@ -53,6 +58,8 @@ def record_rows(record: Mapping[str, Any], **keys: Any) -> list[dict[str, Any]]:
     base = {c: keys.get(c, "") for c in COLUMNS if c not in ("seed_range", "metric", "value")}
     base["status"] = record["status"]
     base["commit"], base["machine"] = where_made(record)
+    base["extractor_sha256"] = str(record.get("feature_extractor_sha256") or "")
+    base["reference_sha256"] = str(record.get("reference_sha256") or "")
     metrics = record.get("metrics")
     if not metrics:
         return [{**base, "seed_range": s, "metric": "fid", "value": math.nan} for s in ("min", "mean")]
@@ -88,7 +95,8 @@ def read(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
             raise FileNotFoundError(f"results table part {p} not found: build it with Snakemake (its method's report)")
         df = pd.read_csv(p, dtype={"seed_range": str, "options": str, "steps": "Int64", "nfe": "Int64",
                                    "resolution": "Int64", "commit": str, "machine": str,
-                                   "guidance": str}, keep_default_na=False,
+                                   "guidance": str, "extractor_sha256": str, "reference_sha256": str},
+                         keep_default_na=False,
                          na_values={"value": [""]})
         missing = [c for c in COLUMNS if c not in df]
         if missing:
@@ -106,3 +114,28 @@ def join(parts: Iterable[str | Path], out: str | Path) -> pd.DataFrame:
 def reported(df: pd.DataFrame, metric: str = "fid") -> pd.DataFrame:
     """The rows of one metric at the protocol's reported value (min over seed ranges)."""
     return df[(df["metric"] == metric) & (df["seed_range"] == REPORTED)]
+
+
+def context_of(record: Mapping[str, Any]) -> tuple[str, str]:
+    """(extractor sha256, reference statistics sha256) of a metrics or floor record."""
+    return str(record.get("feature_extractor_sha256") or ""), str(record.get("reference_sha256") or "")
+
+
+def describe_context(context: tuple[str, str]) -> str:
+    return f"classifier {context[0][:8] or 'unrecorded'}, reference statistics {context[1][:8] or 'unrecorded'}"
+
+
+def one_context(rows: pd.DataFrame, what: str, name: str = "model") -> str:
+    """'' when every row was evaluated in one context (one extractor, one set of reference statistics); else a
+    message naming the rows of each context, for a report that refuses to compare them."""
+    if rows.empty:
+        return ""
+    groups = rows.groupby(CONTEXT, sort=True)
+    if groups.ngroups <= 1:
+        return ""
+    parts = []
+    for context, g in groups:
+        names = sorted({f"{m} {x}".strip() for m, x in zip(g["method"], g[name].astype(str))})
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        parts.append(f"{shown} ({describe_context(context)})")
+    return f"{what}: rows of {groups.ngroups} evaluation contexts, not compared: " + "; ".join(parts)
