@@ -192,14 +192,47 @@ def load_profile(path: str | Path = DEFAULT_PARAMS, profile: str | None = None) 
 
 
 def method_experiments(cfg: Mapping[str, Any], method: str) -> dict[str, Any]:
-    """A method's experiments, and for each seed of `<method>.spread_seeds` a copy of every experiment trained with
-    that seed, named `<experiment>_s<seed>` (the runs of the training-seed spread target)."""
+    """A method's experiments; for each seed of `<method>.spread_seeds` a copy of every experiment trained with
+    that seed, named `<experiment>_s<seed>` (the runs of the training-seed spread target); for each factor k of
+    `<method>.trend.factors` a copy with the settings `trend.scale` names multiplied by k and those `trend.set` names
+    replaced, named `<experiment>_x<k>` (the runs of a budget trend)."""
     section = cfg.get(method) or {}
     found = dict(section.get("experiments") or {})
+    trend = section.get("trend") or {}
     for name, exp in (section.get("experiments") or {}).items():
         for seed in section.get("spread_seeds") or []:
             found[spread_experiment(name, seed)] = {**exp, "seed": seed}
+        for k in trend.get("factors") or []:
+            found[trend_experiment(name, k)] = scaled(exp, k, trend.get("scale") or [], trend.get("set") or {})
     return found
+
+
+def trend_experiment(name: str, factor: int) -> str:
+    return f"{name}_x{factor}"
+
+
+def scaled(exp: Mapping[str, Any], factor: int, scale: list[str], replace: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an experiment with each dotted setting of `scale` multiplied by `factor` and each of `replace` set."""
+    import copy
+
+    out = copy.deepcopy(dict(exp))
+
+    def parent(path: str) -> tuple[dict[str, Any], str]:
+        *head, last = path.split(".")
+        node = out
+        for key in head:
+            node = node[key]
+        if last not in node:
+            raise ConfigError(f"trend setting {path!r} is not a setting of the experiment")
+        return node, last
+
+    for path in scale:
+        node, key = parent(path)
+        node[key] = node[key] * factor
+    for path, value in replace.items():
+        node, key = parent(path)
+        node[key] = value
+    return out
 
 
 def spread_experiment(name: str, seed: int) -> str:

@@ -10,8 +10,10 @@ from typing import Any
 from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED, Claim
 
 FEW_STEPS = (4, 8)
-MINI_COST = ("at reduced scale the rounds are long relative to the teacher by design (mini: 200-400 updates per round "
-             "against a 1,200-update teacher, where the paper has 50k-100k against 2M)")
+MINI_COST = ("a ratio the mini profile cannot keep: its rounds are 200 and 400 updates against a 1,200-update teacher "
+             "(0.17x and 0.33x the teacher's images) where the paper's are 50k-100k against 2M (0.025x-0.05x); "
+             "keeping the paper's ratio would mean rounds of 30-60 updates (or 8,000-update teachers for all 36 "
+             "Table 1 runs), which do not distil at all")
 
 
 def _finite(x: Any) -> bool:
@@ -73,13 +75,16 @@ def _rounds(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def rounds_cheap(summary: dict[str, Any], tol: float) -> tuple[str, str]:
-    """PD Sec. 5: each round (50k updates) is a small fraction of the teacher's training (2M)."""
-    rounds = [c for c in _rounds(summary) if _finite(c.get("fraction_of_teacher"))]
+    """PD Sec. 5: each round (50k updates) is a small fraction of the teacher's training (2M). Cost in images through
+    the trained network (the paper's updates x batch): one round's wall time moved 26.7-97.7 s between identical
+    rounds at mini, timing noise, not cost."""
+    rounds = [c for c in _rounds(summary) if _finite(c.get("images_fraction_of_teacher"))]
     if not rounds:
         return NOT_CHECKED, "no completed round or no teacher cost"
-    worst = max(rounds, key=lambda c: c["fraction_of_teacher"])
-    return ((HOLDS if worst["fraction_of_teacher"] <= tol else FAILS),
-            f"most expensive round {worst['stage']}: {worst['fraction_of_teacher']:.2f}x the teacher")
+    worst = max(rounds, key=lambda c: c["images_fraction_of_teacher"])
+    return ((HOLDS if worst["images_fraction_of_teacher"] <= tol else FAILS),
+            f"most expensive round {worst['stage']}: {worst['images_fraction_of_teacher']:.2f}x the teacher's images "
+            f"({worst['updates']} updates; wall time {worst['fraction_of_teacher']:.2f}x)")
 
 
 def distilling_to_four_costs_no_more(summary: dict[str, Any], tol: float) -> tuple[str, str]:
@@ -91,8 +96,8 @@ def distilling_to_four_costs_no_more(summary: dict[str, Any], tol: float) -> tup
         return NOT_CHECKED, "the rounds down to 4 steps did not all run"
     wall = sum(c["fraction_of_teacher"] for c in to_four)
     images = sum(c["images_fraction_of_teacher"] for c in to_four)
-    return ((HOLDS if wall <= tol else FAILS),
-            f"{len(to_four)} rounds: {wall:.2f}x the teacher's wall time ({images:.2f}x its images)")
+    return ((HOLDS if images <= tol else FAILS),
+            f"{len(to_four)} rounds: {images:.2f}x the teacher's images ({wall:.2f}x its wall time)")
 
 
 CLAIMS = (
@@ -108,10 +113,10 @@ CLAIMS = (
           "undistilled DDIM degrades sharply when the steps are cut", "pd_experiment", ddim_degrades_sharply, 2.0,
           "teacher DDIM FID at 4 steps >= {tol} x its best", ("mini", "paper"), "the smoke profile trains for seconds"),
     Claim("pd.cost.rounds_cheap", "PD", "Sec. 5", "each halving costs far less than training the teacher",
-          "pd_experiment", rounds_cheap, 0.25, "each round's wall time <= {tol} x the teacher's", ("paper",),
+          "pd_experiment", rounds_cheap, 0.25, "each round's images <= {tol} x the teacher's training's", ("paper",),
           MINI_COST),
     Claim("pd.cost.to_four_steps", "PD", "Sec. 5",
           "distilling down to 4 steps costs no more than training the teacher", "pd_experiment",
-          distilling_to_four_costs_no_more, 1.0, "rounds to 4 steps <= {tol} x the teacher's wall time", ("paper",),
-          MINI_COST),
+          distilling_to_four_costs_no_more, 1.0, "rounds to 4 steps <= {tol} x the teacher's images",
+          ("mini", "paper"), "the smoke profile trains for seconds"),
 )

@@ -131,7 +131,22 @@ def _dvc_relock_options(p):
     p.add_argument("stages", nargs="+", help="stage names, e.g. table1-mini pd-mini kd-mini fid_vs_n-mini compare-mini")
 
 
+def _trend_options(p):
+    p.add_argument("--kind", required=True, help="the claims' subject kind (e.g. guided, disback)")
+    p.add_argument("--summaries", nargs="+", required=True, help="the subject's summary JSON at each budget")
+    p.add_argument("--labels", nargs="+", required=True, help="one label per summary (e.g. x1 x4)")
+    p.add_argument("--title", required=True, help="the page's title")
+    output(p, "--pdf", required=True, help="output PDF")
+    output(p, "--csv", required=True, help="output CSV")
+
+
 COMMANDS = (
+    Command("claim-trend", "distill.reports.trend:command",
+            "a claim's budget trend: its checks on one experiment at two or more training budgets",
+            "Check every claim about a subject kind on the summaries of the same experiment trained with different "
+            "budgets (x1 and the copies of <method>.trend.factors) and put them side by side, so a claim that is "
+            "not expected at a reduced scale shows which way its numbers move as the training grows. Writes a CSV "
+            "and a PDF.", _trend_options),
     Command("results", _results, "join the methods' parts of the results table into results/<profile>/results.csv",
             "Every evaluation of every method as tidy rows (distill.results.table): join the parts the methods' "
             "reports wrote into one long-format table.", _results_options),

@@ -249,3 +249,23 @@ rule guided_spread:
         f"{LOGS}/guided/spread.log",
     shell:
         "{DISTILL} guided-spread {CLI_ARGS} --results {RESULTS} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"
+
+
+# The budget trend: every experiment run again with its training budgets multiplied by each guided.trend factor
+# (<experiment>_x<factor>: the w line only) and its claims checked at each budget (a target of its own, not in `all`)
+rule guided_trend:
+    input:
+        summaries=lambda w: [f"{RESULTS}/guided_{e}.json" for name in CFG["guided"]["experiments"]
+                             for e in [name] + [f"{name}_x{k}" for k in CFG["guided"]["trend"]["factors"]]],
+    output:
+        pdf=report("reports/guided_trend.pdf", caption="report/guided.rst", category="Guided distillation"),
+        csv=f"{RESULTS}/trend/guided.csv",
+    params:
+        labels=lambda w: " ".join(["x1"] + [f"x{k}" for k in CFG["guided"]["trend"]["factors"]]),
+        hp=lambda w: json.dumps(CFG["guided"]["trend"], sort_keys=True),
+    log:
+        f"{LOGS}/guided/trend.log",
+    shell:
+        "{DISTILL} claim-trend {CLI_ARGS} --kind guided --summaries {input.summaries} --labels {params.labels} "
+        "--title 'Guided distillation: the claims at training budgets x1 and x4' --pdf {output.pdf} "
+        "--csv {output.csv} > {log} 2>&1"
