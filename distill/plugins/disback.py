@@ -27,7 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import extractor_weights_option, floor_option, report_io
+from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
@@ -155,7 +155,16 @@ def _curve(args, cfg, progress):
 def _toy2d(args, cfg, progress):
     from distill.pipeline import disback_toy2d
 
-    s = disback_toy2d.run(cfg["disback"]["toy2d"], Path(args.out), args.threads, progress)
+    exp = cfg["disback"]["toy2d"]
+    if args.factor is not None:  # a budget trend's copy: disback.toy2d.trend's settings multiplied
+        from distill.config import ConfigError, scaled
+
+        trend = exp.get("trend") or {}
+        if args.factor not in (trend.get("factors") or []):
+            raise ConfigError(f"--factor {args.factor} is not one of disback.toy2d.trend.factors "
+                              f"{trend.get('factors') or []}")
+        exp = scaled(exp, args.factor, trend["scale"], trend.get("set") or {})
+    s = disback_toy2d.run(exp, Path(args.out), args.threads, progress)
     print(f"toy2d: {len(s['runs'])} runs in {s['wall_seconds']:.1f} s")
 
 
@@ -189,6 +198,9 @@ def _curve_options(p):
 def _toy2d_options(p):
     output(p, "--out", folder=True, required=True,
            help="output folder: teacher/, path/, runs/, curves.csv, summary.json (each run resumes from it)")
+    p.add_argument("--factor", type=positive_int, default=None,
+                   help="run the budget trend's copy: the settings of disback.toy2d.trend.scale multiplied by this "
+                        "factor (one of disback.toy2d.trend.factors)")
 
 
 def _report_options(p):

@@ -191,3 +191,56 @@ if DISBACK_TOY:
         shell:
             "{DISTILL} disback-toy2d-report {CLI_ARGS} --curves {input.curves} --pdf {output.pdf} --csv {output.csv} "
             "--json {output.json} > {log} 2>&1"
+
+
+if DISBACK_TOY and DISBACK_TOY.get("trend"):
+
+    # The budget trend: toy2d run again with disback.toy2d.trend's settings multiplied by each factor, its claims
+    # checked at each budget (a target of its own, not in `all`)
+    rule disback_toy2d_trend_run:
+        output:
+            curves=f"{RESULTS}/disback_toy2d_x{{factor}}/curves.csv",
+            summary=f"{RESULTS}/disback_toy2d_x{{factor}}/summary.json",
+        params:
+            hp=json.dumps(DISBACK_TOY, sort_keys=True),
+            out=f"{RESULTS}/disback_toy2d_x{{factor}}",
+        threads: 1
+        resources:
+            mem_mb=2000,
+        log:
+            f"{LOGS}/disback/toy2d_x{{factor}}.log",
+        benchmark:
+            f"{BENCH}/disback/toy2d_x{{factor}}.tsv"
+        shell:
+            "{DISTILL} disback-toy2d {CLI_ARGS} --threads {threads} --factor {wildcards.factor} --out {params.out} "
+            "> {log} 2>&1"
+
+    rule disback_toy2d_trend_report:
+        input:
+            curves=f"{RESULTS}/disback_toy2d_x{{factor}}/curves.csv",
+        output:
+            pdf=f"{RESULTS}/trend/disback_toy2d_x{{factor}}.pdf",
+            csv=f"{RESULTS}/trend/disback_toy2d_x{{factor}}.csv",
+            json=f"{RESULTS}/disback_toy2d_x{{factor}}.json",
+        log:
+            f"{LOGS}/disback/toy2d_x{{factor}}_report.log",
+        shell:
+            "{DISTILL} disback-toy2d-report {CLI_ARGS} --curves {input.curves} --pdf {output.pdf} --csv {output.csv} "
+            "--json {output.json} > {log} 2>&1"
+
+    rule disback_trend:
+        input:
+            summaries=[f"{RESULTS}/disback_toy2d.json"]
+                      + [f"{RESULTS}/disback_toy2d_x{k}.json" for k in DISBACK_TOY["trend"]["factors"]],
+        output:
+            pdf=report("reports/disback_trend.pdf", caption="report/disback_toy2d.rst", category="DisBack"),
+            csv=f"{RESULTS}/trend/disback.csv",
+        params:
+            labels=" ".join(["x1"] + [f"x{k}" for k in DISBACK_TOY["trend"]["factors"]]),
+            hp=json.dumps(DISBACK_TOY["trend"], sort_keys=True),
+        log:
+            f"{LOGS}/disback/trend.log",
+        shell:
+            "{DISTILL} claim-trend {CLI_ARGS} --kind disback --summaries {input.summaries} --labels {params.labels} "
+            "--title 'DisBack on toy2d (exact truth): the claims at training budgets x1 and x4' --pdf {output.pdf} "
+            "--csv {output.csv} > {log} 2>&1"
