@@ -4,6 +4,8 @@ new method's report inherits the check."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from page_check import page_problems
@@ -60,3 +62,22 @@ def test_the_check_finds_text_over_text_and_a_word_across_a_border(tmp_path):
     found = page_problems(tmp_path / "bad.pdf")
     assert any("is drawn over" in p for p in found), found
     assert any("'38.81' crosses a table cell's border" in p for p in found), found
+
+
+def test_committed_reports_are_built_from_a_clean_tree():
+    """Every committed report's footer names the commit that built it; a '+dirty' build is not reproducible from any
+    commit, so none may be committed (rebuild it from a clean clone)."""
+    import subprocess
+
+    import pdfplumber
+
+    root = Path(__file__).resolve().parents[1]
+    files = subprocess.run(["git", "ls-files", "reports/*.pdf"], cwd=root, capture_output=True, text=True,
+                           check=True).stdout.split()
+    assert files
+    dirty = []
+    for name in files:
+        with pdfplumber.open(root / name) as pdf:
+            if any("+dirty" in (page.extract_text() or "") for page in pdf.pages):
+                dirty.append(name)
+    assert not dirty, f"reports built from a dirty tree: {dirty}"
