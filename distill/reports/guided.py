@@ -97,7 +97,8 @@ def _cell(pt: pd.DataFrame) -> str:
     r = pt.iloc[0]
     if r["status"] != "ok":
         return str(r["status"])
-    return f"{fmt(r['fid'], 2)} / {fmt(r['inception'], 2)}"
+    kid = f"\nKID {fmt(r['kid'], 0)}" if "kid" in r and pd.notna(r["kid"]) else ""
+    return f"{fmt(r['fid'], 2)} / {fmt(r['inception'], 2)}{kid}"
 
 
 def _at(pts: pd.DataFrame, model: str | None, sampler: str, steps: int, w: float) -> pd.DataFrame:
@@ -145,7 +146,8 @@ def pixel_table(cfg, exp: dict[str, Any], pts: pd.DataFrame, floor_text: str, se
                      "—",
                      *["—" for _ in VARIANTS]])
     caption = (f"Profile '{cfg['profile']}'. Each cell: FID / IS (minimum over {cfg['evaluation']['seed_ranges']} seed "
-               f"ranges of {cfg['evaluation']['num_samples']} samples). A student of N steps makes N network "
+               f"ranges of {cfg['evaluation']['num_samples']} samples), and the same evaluation's KID (unbiased in N, "
+               "~0 for a perfect generator). A student of N steps makes N network "
                "evaluations (NFE N); the guided teacher makes two per step, so its baselines at the same NFE take N/2 "
                f"steps (DDIM, and the ancestral sampler). 'teacher {exp['teacher_steps']}': its full-step guided DDIM, "
                f"the quality reference (NFE {2 * exp['teacher_steps']}). Speed-up = the teacher's full-step NFE over the "

@@ -89,7 +89,7 @@ def published_rows(table, cfg):
     from distill.reports.reproduced import frame, keyed
 
     out = []
-    fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
+    fid = results_table.reported_fid(table)
     for r in fid.itertuples():
         if cfg["kd"]["experiments"].get(r.experiment, {}).get("reproduces") == "cifar10":
             out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.value if r.status == "ok" else None,

@@ -89,7 +89,8 @@ def collect(table: pd.DataFrame, name: str, exp: dict[str, Any], gammas: list[fl
         ok = ev["status"].iloc[0] == "ok"
         out.append({"model": e.model, "steps": e.steps, "sampler": sampler, "gamma": gamma,
                     "fid": value("fid", "min") if ok else math.nan, "fid_mean": value("fid", "mean") if ok else math.nan,
-                    "is": value("is", "mean") if ok else math.nan, "status": ev["status"].iloc[0]})
+                    "is": value("is", "mean") if ok else math.nan, "kid": value("kid", "min") if ok else math.nan,
+                    "status": ev["status"].iloc[0]})
     return pd.DataFrame(out)
 
 
@@ -107,7 +108,7 @@ def curves(table: pd.DataFrame) -> pd.DataFrame:
             out.append(best.to_frame().T.assign(curve=f"{who}_stochastic"))
     frame = pd.concat(out, ignore_index=True)
     frame["steps"] = frame["steps"].astype(int)
-    for col in ("fid", "fid_mean", "is", "gamma"):
+    for col in ("fid", "fid_mean", "is", "kid", "gamma"):
         frame[col] = pd.to_numeric(frame[col])
     return frame.sort_values(["curve", "steps"]).reset_index(drop=True)
 
@@ -115,12 +116,13 @@ def curves(table: pd.DataFrame) -> pd.DataFrame:
 def curves_from_rows(part: pd.DataFrame, fig4_steps: list[int]) -> pd.DataFrame:
     """Fig. 4's curves from one experiment's results rows (at Fig. 4's step counts), plus 'teacher_ddim_all': the
     teacher's DDIM at every step count evaluated (Table 2's too). Each row keeps its data set and cost."""
-    fid = part[(part["metric"] == "fid") & (part["seed_range"] == "min")]
+    fid = results_table.reported_fid(part)
     keep = ["dataset", "resolution", "experiment", "cost_seconds", "cost_images", "cost_teacher_evals"]
     t = pd.DataFrame({"model": fid["model"], "steps": fid["steps"].astype(int), "sampler": fid["sampler"],
                       "gamma": [float(o.split("=")[1]) if o else None for o in fid["options"]],
                       "fid": fid["value"].where(fid["status"] == "ok"), "fid_mean": math.nan, "is": math.nan,
-                      "status": fid["status"], **{k: fid[k] for k in keep}})
+                      "kid": fid["kid"].where(fid["status"] == "ok"), "status": fid["status"],
+                      **{k: fid[k] for k in keep}})
     frame = curves(t[t["steps"].isin(fig4_steps)])
     every = t[(t["model"] == L.TEACHER) & (t["sampler"] == "ddim")].assign(curve="teacher_ddim_all")
     return pd.concat([frame, every.sort_values("steps")], ignore_index=True)
@@ -247,7 +249,7 @@ def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: st
 def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[dict[str, Any]],
                  cfg: dict[str, Any], name: str, floor_record: Optional[dict[str, Any]] = None):
     """Students' DDIM vs stochastic FID (App. F), the cost of every stage, and the claims, as one table page."""
-    from distill.pipeline.floor import describe_floor, fid as floor_fid
+    from distill.pipeline.floor import describe_floor, fid as floor_fid, kid as floor_kid
 
     dd = frame[frame["curve"] == "distilled_ddim"].set_index("steps")
     st = frame[frame["curve"] == "distilled_stochastic"].set_index("steps")
@@ -256,21 +258,23 @@ def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[d
              fmt(cost[0]["wall_seconds"], 1), "1.00"]]
     for n in sorted(dd.index, reverse=True):
         c = cost_by.get(n, {})
-        ddim_cell = fmt(dd.loc[n, "fid"]) if dd.loc[n, "status"] == "ok" else str(dd.loc[n, "status"])
+        ddim_cell = (f"{fmt(dd.loc[n, 'fid'])} / {fmt(dd.loc[n, 'kid'], 0)}" if dd.loc[n, "status"] == "ok"
+                     else str(dd.loc[n, "status"]))
         st_cell = (f"{fmt(st.loc[n, 'fid'])} (γ={st.loc[n, 'gamma']:g})" if n in st.index and st.loc[n, "status"] == "ok"
                    else "—")
         rows.append([f"round {c.get('stage', n)}", str(n), ddim_cell, st_cell, str(c.get("updates", "—")),
                      str(c.get("images", "—")), fmt(c.get("wall_seconds"), 1), fmt(c.get("fraction_of_teacher"))])
     if floor_fid(floor_record) is not None:
-        rows.append(["real data (FID floor)", "—", fmt(floor_fid(floor_record)), fmt(floor_fid(floor_record)), "—", "—",
-                     "—", "—"])
-    header = ["stage", "student steps", "FID DDIM", "FID stochastic\n(best γ, App. F)", "updates",
+        floor_text = f"{fmt(floor_fid(floor_record))} / {fmt(floor_kid(floor_record), 0)}"
+        rows.append(["real data (FID floor)", "—", floor_text, fmt(floor_fid(floor_record)), "—", "—", "—", "—"])
+    header = ["stage", "student steps", "FID / KID DDIM", "FID stochastic\n(best γ, App. F)", "updates",
               "images processed", "wall time (s)", "× teacher\nwall time"]
     caption = (f"Profile '{cfg['profile']}', experiment '{name}' ({cfg['data']['name']}). A round processes each image "
                "with 2 teacher forwards and 1 student forward and backward. Wall time: training loop only, on this "
                "profile's device and threads, while other jobs of the workflow may share the machine (so ratios of "
                "wall times vary between runs; the images processed do not). With 1 step the stochastic sampler adds no noise (its last step returns "
-               "x̂), so it equals DDIM." + (f" {describe_floor(floor_record)}" if floor_record else "") + "\n" +
+               "x̂), so it equals DDIM. KID: the same evaluation's (minimum over the ranges; unbiased in N, ~0 for a "
+               "perfect generator)." + (f" {describe_floor(floor_record)}" if floor_record else "") + "\n" +
                "".join(claim_line(c) for c in claims))
     return table_page("Progressive Distillation: students with DDIM and stochastic sampling, and cost", header, rows,
                       caption)

@@ -13,7 +13,7 @@ import pandas as pd
 KEYS = ["paper", "table", "dataset", "method", "parameterization", "weighting", "sampler", "steps", "guidance",
         "metric"]
 COLUMNS = KEYS + ["reproduced", "status", "run_dataset", "run_resolution", "experiment", "cost_seconds",
-                  "cost_images", "cost_teacher_evals"]
+                  "cost_images", "cost_teacher_evals", "kid"]
 
 
 def read_summary(path: Path) -> dict[str, Any] | None:
@@ -30,12 +30,15 @@ def keyed(paper: str, table: str, dataset: str, method: str, metric: str, row: A
           status: str = "ok", **keys: Any) -> dict[str, Any]:
     """One reproduced number under the published key, from a results-table row (for its data set and cost)."""
     get = (lambda k: row[k]) if isinstance(row, (dict, pd.Series)) else (lambda k: getattr(row, k))
+    has = (lambda k: k in row) if isinstance(row, (dict, pd.Series)) else (lambda k: hasattr(row, k))
     out = {k: "" for k in KEYS}
     out.update(paper=paper, table=table, dataset=dataset, method=method, metric=metric, **keys)
     out.update(reproduced=math.nan if value is None else float(value), status=status, run_dataset=get("dataset"),
                run_resolution=get("resolution"), experiment=get("experiment"),
                cost_seconds=get("cost_seconds"), cost_images=get("cost_images"),
-               cost_teacher_evals=get("cost_teacher_evals"))
+               cost_teacher_evals=get("cost_teacher_evals"),
+               # KID beside a FID (the same evaluation's, minimum over the ranges), where the row carries it
+               kid=float(get("kid")) if metric == "FID" and has("kid") and value is not None else math.nan)
     return out
 
 

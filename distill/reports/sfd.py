@@ -107,7 +107,7 @@ def published_rows(table, cfg):
     if dataset not in TABLES:
         return frame([])
     out = []
-    fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min")]
+    fid = results_table.reported_fid(table)
     for r in fid.itertuples():
         value, nfe = (r.value if r.status == "ok" else None), str(int(r.nfe))
         if r.model == "teacher" and r.experiment.startswith("gits-"):
@@ -218,6 +218,7 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
         seeds = spread.text(spread.measured_for(frames[cell[0]], cell[0], cell[1], r.reproduced)) if cell and frames \
             else ""
         body.append([r.method, str(r.nfe), fmt(r.reproduced, 2) + seeds if r.status == "ok" else r.status,
+                     fmt(getattr(r, "kid", None), 0),
                      _cost_text(r.cost_seconds, r.cost_images),
                      p.fid if p is not None else "—", p.hours if p is not None else "—"])
     caption = (f"Profile '{cfg['profile']}': every method distils or samples the Table 1 teacher {teacher_run(cfg)} "
@@ -228,10 +229,12 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
                "evaluations per sample (SFD's num_steps - 2 with AFS). In parentheses, where a spread target "
                "(reports/sfd_spread.pdf, pd_spread.pdf, kd_spread.pdf) measured it for that very number: mean ± "
                "standard deviation over training seeds; the other numbers come from one training seed (the solvers "
-               "from one teacher). " + floor_text)
+               "from one teacher). KID: the same evaluation's (minimum over the ranges; unbiased in N, ~0 for a "
+               "perfect generator). " + floor_text)
     return table_page("SFD Table 2 (CIFAR-10 layout): FID against NFE and fine-tuning cost",
-                      ["method", "NFE", "FID (reproduced)", "fine-tuning cost (reproduced)", "FID (published)",
-                       "A100 h (published)"], body, caption, col_widths=[2.2, 0.6, 1.8, 2.4, 1.1, 1.1])
+                      ["method", "NFE", "FID (reproduced)", "KID (reproduced)", "fine-tuning cost (reproduced)",
+                       "FID (published)", "A100 h (published)"], body, caption,
+                      col_widths=[2.2, 0.6, 1.8, 0.9, 2.4, 1.1, 1.1])
 
 
 def teacher_hours(published_csv: Path) -> float:

@@ -53,7 +53,7 @@ def collect(cfg: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:
     for p in t["parameterizations"]:
         for w in t["weightings"]:
             for sampler in t["samplers"]:
-                fids, iss, statuses, walls = [], [], [], []
+                fids, iss, kids, statuses, walls = [], [], [], [], []
                 for seed in t["seeds"]:
                     cell = part[(part["model"] == run_name(p, w, seed)) & (part["sampler"] == sampler)]
                     if cell.empty:
@@ -63,14 +63,17 @@ def collect(cfg: dict[str, Any], table: pd.DataFrame) -> pd.DataFrame:
                     walls.append(float(cell["cost_seconds"].iloc[0]))
                     fid = cell[(cell["metric"] == "fid") & (cell["seed_range"] == "min")]["value"]
                     is_ = cell[(cell["metric"] == "is") & (cell["seed_range"] == "mean")]["value"]
+                    kid = cell[(cell["metric"] == "kid") & (cell["seed_range"] == "min")]["value"]
                     if statuses[-1] == "ok":
                         fids.append(float(fid.iloc[0]))
                         iss.append(float(is_.iloc[0]))
+                        kids.append(float(kid.iloc[0]) if len(kid) else math.nan)
                 ok = len(fids) == len(t["seeds"])
                 status = "ok" if ok else next(s for s in statuses if s != "ok")
                 out.append({"parameterization": p, "weighting": w, "sampler": sampler,
                             "fid": sum(fids) / len(fids) if ok else math.nan,
-                            "is": sum(iss) / len(iss) if ok else math.nan, "seeds": len(t["seeds"]),
+                            "is": sum(iss) / len(iss) if ok else math.nan,
+                            "kid": sum(kids) / len(kids) if ok else math.nan, "seeds": len(t["seeds"]),
                             "status": status, "train_seconds": sum(walls) / len(walls)})
     return pd.DataFrame(out)
 
@@ -169,11 +172,11 @@ def with_spread(table: pd.DataFrame, spread_csv: Optional[Path], seeds: list[int
 def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any], claims: list[dict[str, Any]],
                extractor_acc, job_seconds, path: Path, spread_unmatched: int = 0,
                floor_record: Optional[dict[str, Any]] = None):
-    from distill.pipeline.floor import describe_floor, fid as floor_fid
+    from distill.pipeline.floor import describe_floor, fid as floor_fid, kid as floor_kid
 
     samplers = [s for s in ("ancestral", "ddim") if s in set(table["sampler"]) | set(published["sampler"])]
     header = ["Network output", "Loss weighting"]
-    header += [f"{LABELS[s]} FID/IS\n(reproduced)" for s in samplers]
+    header += [f"{LABELS[s]} FID/IS, KID\n(reproduced)" for s in samplers]
     header += [f"{LABELS[s]} FID/IS\n(published, CIFAR-10)" for s in samplers]
     repro = table.set_index(["parameterization", "weighting", "sampler"])
     pub = published.set_index(["parameterization", "weighting", "sampler"])
@@ -191,6 +194,8 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
                 ran = (p, w, s) in repro.index
                 fid = repro.loc[(p, w, s), "fid"] if ran else math.nan
                 text = _cell(fid, repro.loc[(p, w, s), "is"], repro.loc[(p, w, s), "status"]) if ran else "not run"
+                if ran and not math.isnan(kid := repro.loc[(p, w, s), "kid"]):
+                    text += f"\nKID {kid:.0f}"
                 if ran and not math.isnan(std := repro.loc[(p, w, s), "fid_seed_std"]):
                     n = len(repro.loc[(p, w, s), "spread_seeds"].split())
                     text += f"\n{n} seeds: {repro.loc[(p, w, s), 'fid_seed_mean']:.2f} ± {std:.2f}"
@@ -205,7 +210,8 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
                     bold.append((len(rows) + 1, len(row) - 1))
             rows.append(row)
     if floor_fid(floor_record) is not None:  # what a perfect generator scores under the same protocol
-        rows.append(["Real data", "(FID floor)", *[f"{floor_fid(floor_record):.2f}" for _ in samplers],
+        rows.append(["Real data", "(FID floor)",
+                     *[f"{floor_fid(floor_record):.2f}\nKID {floor_kid(floor_record):.0f}" for _ in samplers],
                      *["—" for _ in samplers]])
     ev, s = cfg["evaluation"], cfg["sampling"]
     acc = f" (held-out accuracy {extractor_acc:.3f})" if extractor_acc is not None else ""

@@ -36,7 +36,8 @@ def reproduced_rows(cfg: dict[str, Any], parts: list[Path]) -> pd.DataFrame:
     if out.empty:
         raise ValueError("no reproduced row of PD Table 2 in the results parts given")
     return pd.DataFrame({
-        "method": out["method"], "nfe": out["steps"].astype(int), "fid": out["reproduced"], "status": out["status"],
+        "method": out["method"], "nfe": out["steps"].astype(int), "fid": out["reproduced"], "kid": out["kid"],
+        "status": out["status"],
         "cost_seconds": out["cost_seconds"], "cost_images": out["cost_images"],
         "cost_teacher_evals": out["cost_teacher_evals"],
         "source": [f"reproduced: profile '{cfg['profile']}', {d} {int(r)}px"
@@ -113,13 +114,14 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
         group = group.sort_values("nfe")
         fids = " / ".join(_fid(*v) for v in zip(group["fid"], group["fid_seed_mean"], group["fid_seed_std"]))
         reproduced = source.startswith("reproduced")
-        rows.append([method, " / ".join(str(n) for n in group["nfe"]), fids,
+        kids = " / ".join(fmt(k, 0) for k in group["kid"]) if reproduced and "kid" in group else "—"
+        rows.append([method, " / ".join(str(n) for n in group["nfe"]), fids, kids,
                      _cost(group) if reproduced else "—", source])
         if reproduced:
             bold.append((len(rows), 2))
     if floor.fid(floor_record) is not None:  # what a perfect generator scores under the same protocol
-        rows.append(["Real data (FID floor of the protocol)", "—", fmt(floor.fid(floor_record)), "—",
-                     f"real {floor_record['data']} images"])
+        rows.append(["Real data (FID floor of the protocol)", "—", fmt(floor.fid(floor_record)),
+                     fmt(floor.kid(floor_record), 0), "—", f"real {floor_record['data']} images"])
     data = sorted(set(repro["source"]))
     caption = (f"Top: the paper's Table 2 (CIFAR-10, FID on Inception features). Bottom, in bold: this suite's rows "
                f"({'; '.join(data)}), every method on the same teacher; FID = minimum over "
@@ -128,13 +130,15 @@ def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, cs
                "(wall time of its training jobs and images through the trained network; the teacher's own training is "
                "not included; for DDIM, the teacher's training). In parentheses, where a spread target "
                "(reports/pd_spread.pdf, reports/kd_spread.pdf) measured it for these very numbers: mean ± standard "
-               "deviation over its training seeds; a number without one comes from one training seed. "
+               "deviation over its training seeds; a number without one comes from one training seed. KID: the same "
+               "evaluations' (minimum over the ranges; unbiased in N, ~0 for a perfect generator). "
                + ("These are NOT CIFAR-10 numbers: compare how FID changes with the number of evaluations, not values."
                   if cfg["data"]["name"] != "cifar10" else "Reproduced on CIFAR-10.")
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page = table_page("Progressive Distillation, Table 2: fast sampling (published and reproduced)",
-                      ["Method", "Model evaluations", "FID", "Cost (most distilled)", "Source"], rows, caption, bold,
-                      width=14, font_size=8, col_widths=[0.3, 0.14, 0.2, 0.12, 0.24])
+                      ["Method", "Model evaluations", "FID", "KID (same evaluations)", "Cost (most distilled)",
+                       "Source"], rows, caption, bold, width=15, font_size=8,
+                      col_widths=[0.26, 0.11, 0.22, 0.11, 0.11, 0.19])
     atomic_write(pdf, lambda p: save_pdf(p, [page]))
     return table
 

@@ -139,3 +139,12 @@ def one_context(rows: pd.DataFrame, what: str, name: str = "model") -> str:
         shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
         parts.append(f"{shown} ({describe_context(context)})")
     return f"{what}: rows of {groups.ngroups} evaluation contexts, not compared: " + "; ".join(parts)
+
+
+def reported_fid(table: pd.DataFrame) -> pd.DataFrame:
+    """The reported FID rows (minimum over the seed ranges) with the same evaluation's KID beside each (column
+    `kid`, its minimum over the ranges; KID is unbiased in N, so it reads ~0 for a perfect generator at any N)."""
+    fid = table[(table["metric"] == "fid") & (table["seed_range"] == REPORTED)]
+    on = [c for c in KEY if c != "metric"]
+    kid = table[(table["metric"] == "kid") & (table["seed_range"] == REPORTED)][on + ["value"]]
+    return fid.merge(kid.rename(columns={"value": "kid"}).drop_duplicates(on), how="left", on=on)
