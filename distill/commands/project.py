@@ -45,6 +45,7 @@ def _compare(args, cfg, progress):
     for failure in outcome.failures:
         print(f"FAIL: {failure}")
     print(f"wrote {args.md} and {args.pdf}")
+    print("By paper — " + "; ".join(compare.paper_counts(outcome)) + ".")
     print(f"Claims by scale — {compare.scale_counts(outcome)}")
     return 0 if outcome.passed or args.exit_zero else 1
 

@@ -206,7 +206,7 @@ def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
     unmatched = (c.unmatched.groupby(["paper", "table", "method", "sampler"], sort=False).size()
                  .reset_index(name="n") if not c.unmatched.empty else pd.DataFrame())
     parts = [f"# Reproduced vs published — profile '{c.profile}'", "", headline(c, cfg), "",
-             f"Claims by scale — {scale_counts(c)}", ""]
+             f"Claims by scale — {scale_counts(c)}", "", "By paper — " + "; ".join(paper_counts(c)) + ".", ""]
     if c.failures:
         parts += ["## Failures", ""] + [f"- {f}" for f in c.failures] + [""]
     parts += ["## Relaxed claims", "", RELAXED_NOTE, ""] + [f"- {r}" for r in relaxations()] + [""]
@@ -256,6 +256,18 @@ def scale_counts(c: Comparison) -> str:
             + ".")
 
 
+def paper_counts(c: Comparison) -> list[str]:
+    """Per paper, the claim checks expected at this scale that hold, and the others that hold here anyway."""
+    out = []
+    for paper in dict.fromkeys(o["paper"] for o in c.claims):
+        mine = [o for o in c.claims if o["paper"] == paper and o["status"] != NOT_CHECKED]
+        exp = [o for o in mine if o["expected_here"]]
+        other = [o for o in mine if not o["expected_here"]]
+        out.append(f"{paper}: {sum(o['status'] == HOLDS for o in exp)} of {len(exp)} expected at {c.profile} hold, "
+                   f"{sum(o['status'] == HOLDS for o in other)} of {len(other)} paper-only hold here")
+    return out
+
+
 CLAIMS_TABLE_HEADER = ["paper", "claim [id]", "expected at", "holds here?", "the numbers", "note"]
 
 
@@ -296,7 +308,8 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf
     atomic_write(md, lambda p: Path(p).write_text(text))
     head = headline(c, cfg) + ("\n\n" + "\n".join(c.failures) if c.failures else "")
     rows, notes = claims_table(c)
-    caption = "\n".join([head, "Claims by scale — " + scale_counts(c), "Why a claim is not expected at this scale "
+    caption = "\n".join([head, "Claims by scale — " + scale_counts(c) + " By paper — " + "; ".join(paper_counts(c))
+                         + ".", "Why a claim is not expected at this scale "
                          "(given only where it does not hold here):", *notes,
                          f"[R] relaxed after it was registered ({len(relaxations())}; page 2 says which result "
                          "contradicted it and why)."])
