@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from distill.config import experiment_settings
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
 from distill.plugins.guided import (FIXED_VARIANTS, LABEL, LABEL_FIXED, TEACHER_LABEL, VARIANTS, W_LINE, fixed_line,
@@ -55,7 +56,7 @@ def teacher_cost(results: Path, experiment: str) -> dict[str, float]:
 
 
 def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, Any]]:
-    exp = cfg["guided"]["experiments"][experiment]
+    exp = experiment_settings(cfg, "guided", experiment)
     p = paths(str(results), experiment)
     data = exp["data"]
     out = []
@@ -266,7 +267,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
     from distill.pipeline import floor
     from distill.reports.published import PUBLISHED_CSV
 
-    exp = cfg["guided"]["experiments"][experiment]
+    exp = experiment_settings(cfg, "guided", experiment)
     floor_record = floor.read(floor_json)
     floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
