@@ -98,6 +98,9 @@ def read(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
                                    "guidance": str, "extractor_sha256": str, "reference_sha256": str},
                          keep_default_na=False,
                          na_values={"value": [""]})
+        for c in CONTEXT:  # a part made before the context was recorded: its context is unrecorded ('')
+            if c not in df:
+                df[c] = ""
         missing = [c for c in COLUMNS if c not in df]
         if missing:
             raise ValueError(f"{p} is not a results table (no column(s) {missing}); rebuild it with Snakemake")
