@@ -232,7 +232,7 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
                "from one teacher). KID: the same evaluation's (minimum over the ranges; unbiased in N, ~0 for a "
                "perfect generator). " + floor_text)
     return table_page("SFD Table 2 (CIFAR-10 layout): FID against NFE and fine-tuning cost",
-                      ["method", "NFE", "FID (reproduced)", "KID (reproduced)", "fine-tuning cost (reproduced)",
+                      ["method", "NFE", "FID (reproduced)", "KID", "fine-tuning cost (reproduced)",
                        "FID (published)", "A100 h (published)"], body, caption,
                       col_widths=[2.2, 0.6, 1.8, 0.9, 2.4, 1.1, 1.1])
 
