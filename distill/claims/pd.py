@@ -84,7 +84,7 @@ def rounds_cheap(summary: dict[str, Any], tol: float) -> tuple[str, str]:
     worst = max(rounds, key=lambda c: c["images_fraction_of_teacher"])
     return ((HOLDS if worst["images_fraction_of_teacher"] <= tol else FAILS),
             f"most expensive round {worst['stage']}: {worst['images_fraction_of_teacher']:.2f}x the teacher's images "
-            f"({worst['updates']} updates; wall time {worst['fraction_of_teacher']:.2f}x)")
+            f"(wall time {worst['fraction_of_teacher']:.2f}x)")
 
 
 def distilling_to_four_costs_no_more(summary: dict[str, Any], tol: float) -> tuple[str, str]:
