@@ -178,7 +178,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
              method_label(r["method"]), r["model"], str(int(r["nfe"])), fmt(r["fid"], 2), fmt(r["cost_seconds"], 1),
              str(r["machine"])[:8]] for r in summary["one_step"]]
     first = exp["seeds"][0]  # the same statistic as the other rows: one training seed, minimum over the ranges
-    machine = own.set_index("model")["machine"]
+    machine = own[own["metric"] == "fid"].set_index("model")["machine"]
     comp += [[LABELS[m], f"{m}-s{first}", "1", fmt(final.get(f"{m}-s{first}"), 2), fmt(cost.get(f"{m}-s{first}"), 1),
               str(machine.get(f"{m}-s{first}", ""))[:8]] for m in METHODS]
     page4 = table_page("One-step models of the same teacher (results table)",
