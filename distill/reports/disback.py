@@ -140,11 +140,13 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
     path_cost = json.loads((Path(paths(str(results), experiment)["path"]) / "summary.json").read_text())["wall_seconds"]
     cost = table[(table["metric"] == "fid") & (table["seed_range"] == "min")].set_index("model")["cost_seconds"]
     final = table[(table["metric"] == "fid") & (table["seed_range"] == "min")].set_index("model")["value"]
+    kid = table[(table["metric"] == "kid") & (table["seed_range"] == "min")].set_index("model")["value"]
     lines = []
     for m in METHODS:
         r = summary["methods"][m]
         its = r["iterations_to_baseline_final"]
         lines.append([LABELS[m], f"{fmt(r['final_fid_mean'], 2)} ± {fmt(r['final_fid_std'], 2)}",
+                      fmt(float(kid.reindex([f"{m}-s{s}" for s in exp["seeds"]]).mean()), 0),
                       "never" if its is None else f"{its:,}", fmt(r["early_mismatch_teacher"], 3),
                       fmt(float(cost[[f"{m}-s{s}" for s in exp["seeds"]]].mean()), 1)])
     caption = (f"Profile '{cfg['profile']}', experiment '{experiment}': the teacher {teacher_run(exp)} "
@@ -155,15 +157,16 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                f"{fmt(path_cost, 1)} s, counted in its cost), the target one node back every {s2['interval']} "
                f"iterations ({s2['switch_rule']} rule), then the teacher. Final FID: the whole protocol "
                f"({cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']}, minimum), "
-               "mean ± std over seeds. Iterations to the baseline's final curve FID "
+               "mean ± std over seeds; KID the same evaluations' (unbiased in N, ~0 for a perfect generator), mean. "
+               "Iterations to the baseline's final curve FID "
                f"({fmt(summary['baseline_final_curve_fid'], 2)}, one seed range per point): the first point whose mean "
                f"over seeds reaches it. Early mismatch: at iteration {exp['eval_every']}, mean over seeds, "
                "(sigma^-2 + sigma_data^-2) ||D_teacher - D_fake||^2 on "
                "the generator's noised samples; the baseline's fake score starts as the teacher (0 at iteration 0)."
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page1 = table_page(f"{LABEL}: one-step generator against the baseline", [
-        "method", "final FID (mean ± std)", "iterations to the baseline's final FID", "early mismatch vs teacher",
-        "cost per run (s)"], lines, caption, col_widths=[1.6, 1.3, 1.5, 1.3, 1.0])
+        "method", "final FID (mean ± std)", "final KID (mean)", "iterations to the baseline's final FID",
+        "early mismatch vs teacher", "cost per run (s)"], lines, caption, col_widths=[1.6, 1.3, 0.9, 1.5, 1.3, 1.0])
     c = pd.DataFrame(summary["curve"])
     fig = convergence.figure(c, PANELS, {m: LABELS[m] for m in METHODS},
                              "Convergence (FID), score mismatch against the original teacher and, for DisBack only, "

@@ -297,7 +297,8 @@ def label_points(ax, points: list[tuple[float, float, int]]) -> None:
 
 
 def ablation_rows(cfg, own: pd.DataFrame) -> tuple[list[list[str]], list[dict[str, Any]]]:
-    fid = own[(own["metric"] == "fid") & (own["seed_range"] == "min") & (own["model"] != "teacher")]
+    fid = results_table.reported_fid(own)
+    fid = fid[fid["model"] != "teacher"]
     base = next((r for r in cfg["sfd"]["runs"] if not run_settings(cfg, r).get("ablation")
                  and run_settings(cfg, r)["kind"] == "sfd" and isinstance(run_settings(cfg, r)["num_steps"], int)
                  and run_settings(cfg, r)["num_steps"] == cfg["sfd"]["student"]["num_steps"]), None)
@@ -316,29 +317,33 @@ def ablation_rows(cfg, own: pd.DataFrame) -> tuple[list[list[str]], list[dict[st
                         "seconds": float(r["cost_seconds"])})
         body.append([run, s.get("ablation") or "(base run)", str(s["inserted"]), str(s["afs"]).lower(), teacher,
                      fmt(s["grid"]["sigma_min"], 4), s["loss"].upper(), str(int(r["nfe"])),
-                     fmt(value, 2) if value is not None else str(r["status"]), fmt(float(r["cost_seconds"]), 1)])
+                     fmt(value, 2) if value is not None else str(r["status"]),
+                     fmt(r["kid"], 0) if value is not None else "—", fmt(float(r["cost_seconds"]), 1)])
     return body, records
 
 
 def solver_page(cfg, own: pd.DataFrame, floor_text: str):
     """Every solver row of the teacher with its grid and clipping: the official settings and their ablations."""
-    fid = own[(own["metric"] == "fid") & (own["seed_range"] == "min") & own["experiment"].str.startswith("solver-")]
+    fid = results_table.reported_fid(own)
+    fid = fid[fid["experiment"].str.startswith("solver-")]
     body = []
     for name, nfe in solver_points(cfg):
         s = cfg["sfd"]["solvers"][name]
         row = fid[(fid["experiment"] == f"solver-{name}") & (fid["nfe"].astype(int) == nfe)]
-        value = "—" if row.empty else (fmt(float(row.iloc[0]["value"]), 2) if row.iloc[0]["status"] == "ok"
-                                       else str(row.iloc[0]["status"]))
+        ok = not row.empty and row.iloc[0]["status"] == "ok"
+        value = "—" if row.empty else (fmt(float(row.iloc[0]["value"]), 2) if ok else str(row.iloc[0]["status"]))
+        kid = fmt(row.iloc[0]["kid"], 0) if ok else "—"
         clip = s["options"].get("clip") or get_clip(s["sampler"])
         body.append([name, solver_label(s["sampler"], s["options"]), GRID_NAMES.get(s["grid"], s["grid"]), clip,
-                     s.get("ablation") or "official", str(nfe), value])
+                     s.get("ablation") or "official", str(nfe), value, kid])
     return table_page("The teacher's solvers: each with its official grid and clipping, and the ablations",
-                      ["row", "solver", "grid", "x-hat clipping", "varies", "NFE", "FID"], body,
+                      ["row", "solver", "grid", "x-hat clipping", "varies", "NFE", "FID", "KID"], body,
                       f"Profile '{cfg['profile']}'. Official settings (sfd-main/solvers.py, diff-solvers-main/"
                       "README.md): Euler and iPNDM on the polynomial grid without clipping, DPM-Solver++ on the "
                       "log-SNR grid with dynamic thresholding (the 0.995 quantile of |x-hat|, at least 1). An "
-                      "ablation row varies one of them; only the official rows stand for SFD Table 2's. "
-                      + floor_text, col_widths=[1.2, 1.6, 1.4, 1.0, 0.9, 0.5, 0.7])
+                      "ablation row varies one of them; only the official rows stand for SFD Table 2's. KID: the same "
+                      "evaluation's (unbiased in N, ~0 for a perfect generator). "
+                      + floor_text, col_widths=[1.2, 1.6, 1.4, 1.0, 0.9, 0.5, 0.7, 0.7])
 
 
 def get_clip(sampler: str) -> str:
@@ -428,10 +433,10 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: P
     if ablation_body:
         pages.append(table_page(
             "SFD ablations (SFD Table 1's settings; its numbers are NOT FOUND): one setting of the base run varied",
-            ["run", "varies", "M", "AFS", "teacher solver", "sigma_min", "loss", "NFE", "FID", "train (s)"],
+            ["run", "varies", "M", "AFS", "teacher solver", "sigma_min", "loss", "NFE", "FID", "KID", "train (s)"],
             ablation_body, f"Profile '{cfg['profile']}'. Every run trains the same number of trajectories as the "
-                           "base run from the same teacher; the FID is the minimum over the protocol's seed ranges. "
-                           + floor_text, col_widths=[1.3, 1.1, 0.4, 0.5, 1.5, 0.8, 0.5, 0.5, 0.7, 0.8]))
+                           "base run from the same teacher; the FID and KID are the minimum over the protocol's seed "
+                           "ranges. " + floor_text, col_widths=[1.3, 1.1, 0.4, 0.5, 1.5, 0.8, 0.5, 0.5, 0.7, 0.6, 0.8]))
     atomic_write(pdf, lambda path: save_pdf(path, pages))
     atomic_write(csv, lambda path: repro.to_csv(path, index=False, float_format="%.4f"))
     points = [{"method": r.method, "nfe": int(r.steps), "fid": None if r.status != "ok" else float(r.reproduced),
