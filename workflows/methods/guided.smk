@@ -84,7 +84,7 @@ KEPT["guided"] = guided_kept
 
 
 wildcard_constraints:
-    gexp="[a-z0-9_]+",
+    gexp="|".join(GUIDED_EXPS),  # the experiments and their copies only: reports/guided_spread.pdf is another rule's
     gline=r"w[0-9.]*",
     gmodel=r"teacher|w[0-9.]*-n\d+",
     gsampler=SAMPLER_NAMES,

@@ -33,7 +33,7 @@ KEPT["kd"] = kd_kept
 
 
 wildcard_constraints:
-    kexp="[a-z0-9_]+",
+    kexp="|".join(KD_EXPS),  # the experiments and their copies only: reports/kd_spread.pdf is another rule's
 
 
 rule kd_pairs:
