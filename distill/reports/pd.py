@@ -109,7 +109,7 @@ def curves(table: pd.DataFrame) -> pd.DataFrame:
     frame = pd.concat(out, ignore_index=True)
     frame["steps"] = frame["steps"].astype(int)
     for col in ("fid", "fid_mean", "is", "kid", "gamma"):
-        frame[col] = pd.to_numeric(frame[col])
+        frame[col] = pd.to_numeric(frame[col]) if col in frame else math.nan  # KID: where the rows carry it
     return frame.sort_values(["curve", "steps"]).reset_index(drop=True)
 
 
