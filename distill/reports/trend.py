@@ -35,8 +35,8 @@ def build(cfg: dict[str, Any], kind: str, summaries: list[Path], labels: list[st
     atomic_write(csv, lambda p: df.to_csv(p, index=False))
     body = [[f"{r.claim} [{r.id}]", r.budget, r.status, r.detail] for r in df.itertuples()]
     caption = (f"Profile '{cfg['profile']}': each claim about '{kind}' checked on the same experiment trained with "
-               f"the budgets {', '.join(labels)} (x4 = every training budget of the trend's settings multiplied by 4; "
-               "same seeds, data and evaluation). Read the direction of each claim's numbers from one budget to the "
+               f"the budgets {', '.join(labels)} (x<k>: the settings the trend names multiplied by k; same seeds, "
+               "data and evaluation). Read the direction of each claim's numbers from one budget to the "
                "next: a claim that moves towards holding is held back by the reduced budget; one that does not move "
                "or moves away is not.")
     page = table_page(title, HEADER, body, caption, width=13.0, font_size=7, col_widths=[0.28, 0.06, 0.08, 0.58])

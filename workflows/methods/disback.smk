@@ -237,10 +237,12 @@ if DISBACK_TOY and DISBACK_TOY.get("trend"):
             csv=f"{RESULTS}/trend/disback.csv",
         params:
             labels=" ".join(["x1"] + [f"x{k}" for k in DISBACK_TOY["trend"]["factors"]]),
+            budgets=", ".join(["x1"] + [f"x{k}" for k in DISBACK_TOY["trend"]["factors"]]),
             hp=json.dumps(DISBACK_TOY["trend"], sort_keys=True),
         log:
             f"{LOGS}/disback/trend.log",
         shell:
             "{DISTILL} claim-trend {CLI_ARGS} --kind disback --summaries {input.summaries} --labels {params.labels} "
-            "--title 'DisBack on toy2d (exact truth): the claims at training budgets x1 and x4' --pdf {output.pdf} "
+            "--title 'DisBack on toy2d (exact truth): the claims at training budgets {params.budgets}' "
+            "--pdf {output.pdf} "
             "--csv {output.csv} > {log} 2>&1"

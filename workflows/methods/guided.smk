@@ -262,10 +262,11 @@ rule guided_trend:
         csv=f"{RESULTS}/trend/guided.csv",
     params:
         labels=lambda w: " ".join(["x1"] + [f"x{k}" for k in CFG["guided"]["trend"]["factors"]]),
+        budgets=lambda w: ", ".join(["x1"] + [f"x{k}" for k in CFG["guided"]["trend"]["factors"]]),
         hp=lambda w: json.dumps(CFG["guided"]["trend"], sort_keys=True),
     log:
         f"{LOGS}/guided/trend.log",
     shell:
         "{DISTILL} claim-trend {CLI_ARGS} --kind guided --summaries {input.summaries} --labels {params.labels} "
-        "--title 'Guided distillation: the claims at training budgets x1 and x4' --pdf {output.pdf} "
+        "--title 'Guided distillation: the claims at training budgets {params.budgets}' --pdf {output.pdf} "
         "--csv {output.csv} > {log} 2>&1"
