@@ -78,8 +78,9 @@ apply_resources(workflow, CFG)
 
 
 # Before the first job: a second live run in this clone stops here (see the lock above). Then, on this machine, how
-# many jobs and roughly how long, from the job times the project
-# keeps (a cluster run, which sets no total of cores, is estimated by `distill gpu-hours` instead).
+# many jobs and roughly how long, from the job times the project keeps, scaled by this machine's speed against the
+# machine that made them (distill/workflow/speed.py; a cluster run, which sets no total of cores, is estimated by
+# `distill gpu-hours` instead).
 onstart:
     if not RUN_LOCKED:
         sys.exit(f"error: {run_lock.refusal()}")
@@ -92,7 +93,10 @@ onstart:
     except WorkflowError:
         _cores = None
     if _cores:
-        print(estimate(workflow.dag.needrun_jobs(), _cores, BENCH), file=sys.stderr)
+        from distill.workflow.speed import factor as machine_factor
+
+        _jobs = list(workflow.dag.needrun_jobs())
+        print(estimate(_jobs, _cores, BENCH, machine_factor(BENCH) if _jobs else None), file=sys.stderr)
 
 
 # A present report whose inputs were deleted is not rebuilt by Snakemake: say so, with the command that rebuilds it.
@@ -103,8 +107,16 @@ if not {"--forcerun", "-R", "--forceall", "-F", "--force", "-f"} & set(sys.argv)
         print(_note, file=sys.stderr)
 
 
+# When the run ends: the committed results it re-made and wrote over (a fresh clone re-makes the mini ones), each
+# judged against the committed number (distill/workflow/remade.py; `distill remade` lists them all).
 onsuccess:
     run_lock.release()
+    if RUN_LOCKED:
+        from distill.workflow.remade import summary as remade_summary
+
+        _remade = remade_summary(Path(workflow.basedir), PROFILE)
+        if _remade:
+            print(_remade, file=sys.stderr)
 
 
 onerror:

@@ -14,6 +14,20 @@ def _bench_judge(args, cfg, progress):
     return run_and_report(Path(args.run), Path(args.store), args.baseline, save=not args.incomplete)
 
 
+def _bench_machine(args, cfg, progress):
+    from distill.workflow import speed
+
+    folder = Path(args.folder or f"results/{cfg['profile']}/benchmarks")
+    entry = speed.record(folder)
+    print(f"{folder / speed.MACHINE_FILE}: {entry['cpu']} ran the calibration workload in {entry['seconds']} s")
+
+
+def _bench_machine_options(p):
+    p.add_argument("--folder", default=None,
+                   help="the benchmarks folder whose job times this machine made (default: results/<profile>/"
+                        "benchmarks)")
+
+
 def _bench_report(args, cfg, progress):
     from distill.reports import benchmarks
 
@@ -48,6 +62,11 @@ def _bench_report_options(p):
 
 
 COMMANDS = (
+    Command("bench-machine", _bench_machine, "record this machine's speed beside the job times it made",
+            "After re-making a profile's stored job times (results/<profile>/benchmarks/, Snakemake's benchmark "
+            "files) on this machine, time a fixed small training workload here and write it to machine.json in "
+            "that folder. The workflow's estimate before the first job times the same workload on the machine it "
+            "runs on and scales the stored times by the ratio (distill/workflow/speed.py).", _bench_machine_options),
     # its handler reads this registry (each job's kind and cost), so it is named, not imported
     Command("gpu-hours", "distill.bench.gpu_hours:command",
             "estimate the GPU hours of targets from a dry run and measured step times",

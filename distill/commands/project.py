@@ -34,6 +34,21 @@ def _verify(args, cfg, progress):
     return 1 if len(outside) else 0
 
 
+def _remade(args, cfg, progress):
+    from distill.workflow import remade
+
+    root = Path.cwd()
+    found = remade.remade(root, f"results/{cfg['profile']}")
+    if found is None:
+        raise ConfigError(f"{root} is not a git checkout: there are no committed results to compare with")
+    for r in found:
+        tolerance = "" if r.tolerance is None else f"  (tolerance {r.tolerance:.2f})"
+        print(f"{r.verdict:10s}  {r.describe()}{tolerance}")
+    print(remade.summary(root, cfg["profile"]) or
+          f"no committed FID of results/{cfg['profile']} differs from this working tree's")
+    return 0
+
+
 def _compare(args, cfg, progress):
     from distill.reports import compare
 
@@ -164,6 +179,12 @@ COMMANDS = (
             "within tolerance when it lies within 3 seed-to-seed standard deviations measured by the spread "
             "target (snakemake --cores all -- reports/table1_spread.pdf); without a measured spread it is "
             "shown but not judged. Exit status 1 when a judged number is outside its tolerance.", _verify_options),
+    Command("remade", _remade, "the committed FIDs this clone's runs re-made, each judged against the committed one",
+            "A run on a fresh clone re-makes the committed results (the weights they came from are not in git) and "
+            "writes over them. List every committed FID of results/<profile> whose working-tree version differs "
+            "from git's HEAD: identical, within its tolerance (3 training-seed standard deviations of the "
+            "committed spread, results/<profile>/spread/) or outside it, with the machines that made each. The "
+            "main Snakemake job prints the summary when it ends.", lambda p: None),
     Command("fetch", _fetch, "download and verify the external files the profile reads (data sets, Inception)",
             "Put in place every external file the profile reads (or the NAMEs given): the CIFAR-10 archive "
             "(unpacked into data.root), torch-fidelity's Inception weights (at "
