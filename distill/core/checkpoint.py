@@ -167,8 +167,20 @@ def save_state(path: str | Path, state: Mapping[str, Any]) -> None:
 
 
 def load_state(path: str | Path) -> dict[str, Any]:
+    """A training state, read by torch's weights-only unpickler: tensors, containers and numbers, never a global that
+    would run code (a tampered train_state.pt in a pulled run folder or a shared cache is refused)."""
+    import pickle
+
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        named = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line]
+        if named:
+            raise CheckpointError(f"training state {path} names code to run while it is read, which a training state "
+                                  f"never does, so it is refused ({named[0][:160]}). Delete it to start the run from "
+                                  "scratch, or restore it from where it came") from exc
+        raise CheckpointError(f"training state {path} is corrupt (UnpicklingError: {exc}); delete it to start the "
+                              "run from scratch") from exc
     except Exception as exc:
         raise CheckpointError(f"training state {path} is corrupt ({type(exc).__name__}: {exc}); delete it to start "
                               "the run from scratch") from exc

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
+from distill.data import safe_pickle
 import zipfile
 from pathlib import Path
 from typing import Optional
@@ -44,9 +44,12 @@ def load_cifar10(root: str | Path, split: str = "train") -> ArrayDataset:
     for name in names:
         try:
             with open(folder / name, "rb") as f:
-                batch = pickle.load(f, encoding="bytes")
+                batch = safe_pickle.load(f, str(folder / name), encoding="bytes")
             data = np.asarray(batch[b"data"], dtype=np.uint8)
             lab = np.asarray(batch[b"labels"], dtype=np.int64)
+        except safe_pickle.UnsafePickleError as exc:
+            raise DataError(f"CIFAR-10 batch {exc}; the real batches hold a dict of bytes, lists and numpy arrays "
+                            "(fetch them again: `distill fetch cifar10`)") from exc
         except Exception as exc:  # pickle errors, missing keys, bad types
             raise DataError(f"CIFAR-10 batch {folder / name} is malformed ({type(exc).__name__}: {exc}); expected a "
                             "pickled dict with b'data' uint8 [N, 3072] and b'labels'") from exc

@@ -1,0 +1,51 @@
+"""Unpickle plain data only: containers, numbers, strings, bytes and numpy arrays.
+
+Unpickling runs whatever a file names (`os.system`, a class's code), so a pickle from outside the suite (the CIFAR-10
+python batches) goes through this allow-list: numpy's array reconstruction and nothing else. Any other global stops
+the read before anything of the file runs. (The suite's own training state is read by torch's weights-only loader,
+distill/core/checkpoint.py; EDM's network pickles by distill/nets/edm_pickle.py.)
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, BinaryIO
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """The pickle names a global outside the allow-list."""
+
+
+def _allowed() -> dict[tuple[str, str], Any]:
+    import numpy as np
+
+    try:
+        from numpy._core import multiarray  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core import multiarray
+    out = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):  # the name numpy < 2 and >= 2 write
+        out[(module, "_reconstruct")] = multiarray._reconstruct
+        out[(module, "scalar")] = multiarray.scalar
+    return out
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: BinaryIO, source: str, **kwargs):
+        super().__init__(file, **kwargs)
+        self.source, self.allowed = source, _allowed()
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = self.allowed.get((module, name))
+        if found is None:
+            raise UnsafePickleError(f"{self.source} refers to {module}.{name}; only plain data and numpy arrays are "
+                                    "read from a pickle (unpickling runs what a file names), so it is refused")
+        return found
+
+    def persistent_load(self, pid):
+        raise UnsafePickleError(f"{self.source} uses persistent ids; a plain-data pickle does not")
+
+
+def load(file: BinaryIO, source: str, encoding: str = "ASCII") -> Any:
+    """pickle.load of plain data and numpy arrays only; `source` names the file in the error."""
+    return _Unpickler(file, source, encoding=encoding).load()
