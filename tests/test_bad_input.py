@@ -303,6 +303,60 @@ CASES.update({
 })
 
 
+def _results(proj: Path, edit=None) -> str:
+    """A results folder whose results.csv is two rows of the committed mini table, then edit(lines)."""
+    lines = (ROOT / "results" / "mini" / "results.csv").read_text().splitlines()[:3]
+    if edit:
+        edit(lines)
+    (proj / "res").mkdir()
+    (proj / "res" / "results.csv").write_text("\n".join(lines) + "\n")
+    return "res"
+
+
+def _published(proj: Path, edit) -> str:
+    lines = (ROOT / "results" / "published" / "published.csv").read_text().splitlines()
+    edit(lines)
+    (proj / "pub.csv").write_text("\n".join(lines) + "\n")
+    return "pub.csv"
+
+
+def _set_value(line: str, column: int, value: str) -> str:
+    cells = line.split(",")
+    cells[column] = value
+    return ",".join(cells)
+
+
+VALUE = 15  # the value column of the results table (distill/results/table.py COLUMNS)
+PUBLISHED_VALUE = 12  # and of published.csv
+COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"]
+
+# Issue classes of the third catalogue (the surfaces of SFD, guided distillation and DisBack; the files compare
+# reads). Each: message, non-zero exit, no traceback, no file changed.
+CASES.update({
+    # the numbers compare reads
+    "results row written twice": (lambda p: {"res": _results(p, lambda x: x.append(x[1]))}, COMPARE,
+                                  r"res/results\.csv, lines 2, 4: one number written 2 times .*keep one row"),
+    "results value written as text": (
+        lambda p: {"res": _results(p, lambda x: x.__setitem__(1, _set_value(x[1], VALUE, "good")))}, COMPARE,
+        r"res/results\.csv, line 2, column 'value': 'good' is not a number"),
+    "results value NaN": (
+        lambda p: {"res": _results(p, lambda x: x.__setitem__(2, _set_value(x[2], VALUE, "nan")))}, COMPARE,
+        r"res/results\.csv, line 3, column 'value': 'nan' is not a finite number; a number that does not exist"),
+    "published row written twice": (
+        lambda p: {"res": _results(p), "pub": _published(p, lambda x: x.append(_set_value(x[1], PUBLISHED_VALUE,
+                                                                                          "1.0")))},
+        [*COMPARE, "--published", "{pub}"], r"pub\.csv, lines 2, 222: one number written 2 times \(paper='PD'"),
+    "published value written as text": (
+        lambda p: {"res": _results(p), "pub": _published(p, lambda x: x.__setitem__(1, _set_value(
+            x[1], PUBLISHED_VALUE, "2.54 (EXACT)")))},
+        [*COMPARE, "--published", "{pub}"], r"pub\.csv, line 2, column 'value': '2\.54 \(EXACT\)' is not a number"),
+    "published value infinite": (
+        lambda p: {"res": _results(p), "pub": _published(p, lambda x: x.__setitem__(3, _set_value(
+            x[3], PUBLISHED_VALUE, "inf")))},
+        [*COMPARE, "--published", "{pub}"], r"pub\.csv, line 4, column 'value': 'inf' is not a finite number"),
+})
+
+
 def _tree(root: Path) -> dict[str, str]:
     """Every file's sha256 (links as the path they point to)."""
     return {str(p.relative_to(root)): os.readlink(p) if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()

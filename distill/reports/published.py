@@ -6,6 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 PUBLISHED_CSV = Path("results/published/published.csv")
+# what a published number is: one row per key
+KEY = ["paper", "table", "dataset", "resolution", "method", "parameterization", "weighting", "sampler", "steps",
+       "guidance", "metric", "qualifier"]
 
 
 def load(path: Path = PUBLISHED_CSV):
@@ -15,8 +18,16 @@ def load(path: Path = PUBLISHED_CSV):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"published numbers {path} not found: run from the project root or pass --published")
-    return pd.read_csv(path, dtype={"steps": str, "qualifier": str, "guidance": str}, keep_default_na=False,
-                       na_values={"value": [""], "resolution": [""]})
+    from distill.results import validate
+
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in KEY + ["value", "provenance"] if c not in df]
+    if missing:
+        raise validate.TableError(f"{path} is not the published numbers' table (no column(s) {missing})")
+    df["value"] = validate.numbers(df, path, "value", empty_ok=True)  # empty: NOT FOUND
+    df["resolution"] = validate.numbers(df, path, "resolution", empty_ok=True)
+    validate.unique(df, path, KEY)
+    return df
 
 
 def select(path: Path, paper: str, table: str, exact_only: bool = False):

@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from distill.core.checkpoint import atomic_write
+from distill.results import validate
 
 COLUMNS = ["profile", "method", "experiment", "dataset", "resolution", "teacher", "model", "sampler", "options",
            "grid", "steps", "nfe", "guidance", "seed_range", "metric", "value", "status", "cost_seconds", "cost_images",
@@ -95,15 +96,17 @@ def read(paths: str | Path | Iterable[str | Path]) -> pd.DataFrame:
             raise FileNotFoundError(f"results table part {p} not found: build it with Snakemake (its method's report)")
         df = pd.read_csv(p, dtype={"seed_range": str, "options": str, "steps": "Int64", "nfe": "Int64",
                                    "resolution": "Int64", "commit": str, "machine": str,
-                                   "guidance": str, "extractor_sha256": str, "reference_sha256": str},
-                         keep_default_na=False,
-                         na_values={"value": [""]})
+                                   "guidance": str, "extractor_sha256": str, "reference_sha256": str, "value": str},
+                         keep_default_na=False)
+        if "value" in df:  # read as text, then checked: a number, or empty where the evaluation gave none
+            df["value"] = validate.numbers(df, p, "value", empty_ok=True)
         for c in CONTEXT:  # a part made before the context was recorded: its context is unrecorded ('')
             if c not in df:
                 df[c] = ""
         missing = [c for c in COLUMNS if c not in df]
         if missing:
             raise ValueError(f"{p} is not a results table (no column(s) {missing}); rebuild it with Snakemake")
+        validate.unique(df, p, KEY)
         parts.append(df[COLUMNS])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
 
