@@ -326,6 +326,36 @@ def _set_value(line: str, column: int, value: str) -> str:
     return ",".join(cells)
 
 
+class _Payload:
+    """What a tampered pickle carries: unpickled by a trusting reader, it runs a command (here: makes a file)."""
+
+    def __reduce__(self):
+        return os.system, ("touch pwned",)
+
+
+def _tampered_state(proj: Path) -> str:
+    """A run folder of the teacher's settings whose training state was replaced by a hostile pickle."""
+    import torch
+
+    folder = proj / "case"
+    shutil.copytree(proj / Path(TEACHER).parent, folder)
+    for name in ("model.safetensors", "model.json", "summary.json"):  # an unfinished run: it resumes from the state
+        (folder / name).unlink(missing_ok=True)
+    torch.save({"nets": {}, "step": 1, "payload": _Payload()}, folder / "train_state.pt")
+    return str(folder)
+
+
+def _hostile_cifar(proj: Path) -> str:
+    import pickle
+
+    folder = proj / "cifar" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": _Payload(), b"labels": [0]}, f)
+    return _params(proj, lambda x: _smoke(x)["data"].update(name="cifar10", root=str(proj / "cifar")))
+
+
 VALUE = 15  # the value column of the results table (distill/results/table.py COLUMNS)
 PUBLISHED_VALUE = 12  # and of published.csv
 COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"]
@@ -333,6 +363,15 @@ COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"
 # Issue classes of the third catalogue (the surfaces of SFD, guided distillation and DisBack; the files compare
 # reads). Each: message, non-zero exit, no traceback, no file changed.
 CASES.update({
+    # every pickle through a safe loader
+    "training state that runs code": (
+        lambda p: {"run": _tampered_state(p)},
+        ["train-teacher", "--parameterization", "x", "--weighting", "snr", "--out", "{run}"],
+        r"train_state\.pt names code to run while it is read.*posix\.system"),
+    "CIFAR-10 batch that runs code": (
+        lambda p: {"params": _hostile_cifar(p)},
+        ["fid", "ref", "--params", "{params}", "--extractor-weights", "results/smoke/classifier/model.safetensors",
+         "--out", "ref.npz"], r"data_batch_1 refers to posix\.system; only plain data and numpy arrays"),
     # the numbers compare reads
     "results row written twice": (lambda p: {"res": _results(p, lambda x: x.append(x[1]))}, COMPARE,
                                   r"res/results\.csv, lines 2, 4: one number written 2 times .*keep one row"),
