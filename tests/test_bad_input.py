@@ -372,6 +372,22 @@ CASES.update({
         lambda p: {"params": _hostile_cifar(p)},
         ["fid", "ref", "--params", "{params}", "--extractor-weights", "results/smoke/classifier/model.safetensors",
          "--out", "ref.npz"], r"data_batch_1 refers to posix\.system; only plain data and numpy arrays"),
+    # cross-field settings, checked by check-params naming the key
+    "SFD grid upside down": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["sfd"]["grid"].update(sigma_min=100.0))},
+        ["check-params", "--params", "{params}"],
+        r"profiles\.smoke\.sfd\.grid\.sigma_min: 100\.0 must lie above 0 and below sfd\.grid\.sigma_max \(80\.0\)"),
+    "DisBack sigma_max beyond the teacher": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["disback"]["experiments"]["digits"]["core"].update(
+            sigma_max=1e9))}, ["check-params", "--params", "{params}"],
+        r"disback\.experiments\.digits\.core\.sigma_max: 1000000000\.0 lies outside the teacher's sigma range"),
+    "DisBack sigma_init beyond the teacher": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["disback"]["experiments"]["digits"]["core"].update(
+            sigma_init=1e9))}, ["check-params", "--params", "{params}"],
+        r"disback\.experiments\.digits\.core\.sigma_init: 1000000000\.0 lies outside the teacher's sigma range"),
+    "toy2d sigma range upside down": (
+        lambda p: {"params": _params(p, lambda x: _smoke(x)["disback"]["toy2d"]["core"].update(sigma_min=100.0))},
+        ["check-params", "--params", "{params}"], r"disback\.toy2d\.core\.sigma_min: 100\.0 must lie above 0"),
     # the numbers compare reads
     "results row written twice": (lambda p: {"res": _results(p, lambda x: x.append(x[1]))}, COMPARE,
                                   r"res/results\.csv, lines 2, 4: one number written 2 times .*keep one row"),

@@ -79,6 +79,25 @@ def _edm_range(schedule: CosineSchedule, sigma_min: float, sigma_max: float) -> 
                          f"[{low:.3g}, {high:.3g}]")
 
 
+def sigma_range_problems(where: str, settings: dict, schedule: CosineSchedule | None = None,
+                         keys: tuple[str, ...] = ("sigma_min", "sigma_max")) -> list[tuple[str, str]]:
+    """check-params' checks of a params.yaml section that sets a sigma range (`where`: its key path): sigma_min below
+    sigma_max, both above 0, and, given the teacher's schedule, both inside its range (its log-SNR clipping would
+    move them silently); any further `keys` (DisBack's sigma_init) inside the schedule's range too."""
+    out = []
+    lo, hi = settings.get("sigma_min"), settings.get("sigma_max")
+    if lo is not None and hi is not None and not 0 < lo < hi:
+        out.append((f"{where}.sigma_min", f"{lo} must lie above 0 and below {where}.sigma_max ({hi})"))
+    if schedule is not None:
+        low, high = math.exp(-0.5 * schedule.logsnr_max), math.exp(-0.5 * schedule.logsnr_min)
+        for key in keys:
+            value = settings.get(key)
+            if value is not None and not low <= value <= high:
+                out.append((f"{where}.{key}", f"{value} lies outside the teacher's sigma range [{low:.3g}, "
+                                              f"{high:.3g}] (its schedule's log-SNR range)"))
+    return out
+
+
 @register_grid("edm_logsnr")
 def edm_logsnr(steps: int, schedule: CosineSchedule | None = None, sigma_min: float = 0.002,
                sigma_max: float = 80.0) -> torch.Tensor:

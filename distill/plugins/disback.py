@@ -352,16 +352,21 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
 
 def check(cfg) -> list[tuple[str, str]]:
     """Settings the schema cannot express: evaluation points that divide each run, enough of them, a valid core."""
+    from distill.core.grids import sigma_range_problems
+    from distill.core.schedule import CosineSchedule
     from distill.pipeline import disback, disback_toy2d
 
     out = []
     for name, exp in cfg["disback"]["experiments"].items():
+        out += sigma_range_problems(f"disback.experiments.{name}.core", exp["core"], CosineSchedule(),
+                                    keys=("sigma_min", "sigma_max", "sigma_init"))
         out += disback.check(exp, f"disback.experiments.{name}")
         for run in ablation_runs(exp):
             its = run_settings(exp, run)["stage_two"]["iterations"]
             if its % exp["eval_every"]:
                 out.append((f"disback.experiments.{name}.eval_every", f"does not divide {run}'s iterations {its}"))
-    if cfg["disback"].get("toy2d"):
+    if cfg["disback"].get("toy2d"):  # an analytic mixture: any positive range
+        out += sigma_range_problems("disback.toy2d.core", cfg["disback"]["toy2d"]["core"])
         out += [(f"disback.toy2d.{k}", v) for k, v in disback_toy2d.build_check(cfg["disback"]["toy2d"])]
     return out
 

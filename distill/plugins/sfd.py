@@ -610,12 +610,16 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
 def check(cfg) -> list[tuple[str, str]]:
     """Each run's settings make a student: its step counts, its second-stage teacher, its teacher solver's options;
     each solver row's options and grid; the budget curve's runs and iterations."""
-    from distill.core.grids import make_grid
+    from distill.core.grids import make_grid, sigma_range_problems
     from distill.core.samplers import get_sampler
+    from distill.core.schedule import CosineSchedule
 
     out, section = [], cfg["sfd"]
+    out += sigma_range_problems("sfd.grid", section["grid"], CosineSchedule())
     for run in section["runs"]:
         s, where = run_settings(cfg, run), f"sfd.runs.{run}"
+        if (section["runs"][run] or {}).get("grid"):  # a run's own grid: its merged range, named by the run's key
+            out += sigma_range_problems(f"{where}.grid", s["grid"], CosineSchedule())
         counts = step_counts(s)
         if s["kind"] == "sfd-v" and section["teacher"].get("edm"):
             out.append((where, "SFD-v gives the student a `steps` condition, which an imported EDM network has no "
