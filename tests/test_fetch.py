@@ -97,6 +97,21 @@ def test_a_cut_off_download_keeps_its_bytes_and_resumes(server, tmp_path):
     assert dest.read_bytes() == PAYLOAD and not part_path(dest).exists()
 
 
+def test_a_link_where_the_part_goes_is_never_written_through(server, tmp_path):
+    """A .part that is a symlink (planted, or left by a copy) is replaced by a fresh file: the file it points to is
+    neither written nor resumed from."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"keep me")
+    dest = tmp_path / "file.bin"
+    part_path(dest).symlink_to(victim)
+    download(f"{server.url}/file.bin", dest, SHA)
+    assert victim.read_bytes() == b"keep me" and server.ranges == []  # not resumed from the link's bytes
+    assert dest.read_bytes() == PAYLOAD and not dest.is_symlink() and not part_path(dest).exists()
+    part_path(dest).mkdir()
+    with pytest.raises(DownloadError, match=r"file\.bin\.part is not a file; move it away"):
+        download(f"{server.url}/file.bin", dest, SHA)
+
+
 def test_a_corrupted_download_is_refused_and_deleted(server, tmp_path):
     dest = tmp_path / "file.bin"
     server.mode = "corrupt"

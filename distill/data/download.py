@@ -45,6 +45,10 @@ def download(url: str, dest: str | Path, sha256: str, timeout: float = 60.0,
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
+    if part.is_symlink():  # a link where the .part goes is never written through (nor resumed): start afresh
+        part.unlink()
+    elif part.exists() and not part.is_file():
+        raise DownloadError(f"{part} is not a file; move it away, then run the same command again")
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
@@ -54,7 +58,8 @@ def download(url: str, dest: str | Path, sha256: str, timeout: float = 60.0,
                 have = 0
             length = response.headers.get("Content-Length")
             total = have + int(length) if length is not None else None
-            with open(part, "ab" if resumed else "wb") as f:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | (os.O_APPEND if resumed else os.O_TRUNC)
+            with os.fdopen(os.open(part, flags, 0o600), "ab" if resumed else "wb") as f:  # never through a link
                 got = have
                 while block := response.read(CHUNK):
                     f.write(block)
