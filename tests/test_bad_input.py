@@ -356,6 +356,15 @@ def _hostile_cifar(proj: Path) -> str:
     return _params(proj, lambda x: _smoke(x)["data"].update(name="cifar10", root=str(proj / "cifar")))
 
 
+def _finished_path(proj: Path) -> str:
+    """A DisBack path folder whose run finished (its nodes and summary) and whose training state is gone."""
+    folder = proj / "path"
+    (folder / "nodes").mkdir(parents=True)
+    (folder / "nodes" / "manifest.json").write_text("{}")
+    (folder / "summary.json").write_text("{}")
+    return str(folder)
+
+
 VALUE = 15  # the value column of the results table (distill/results/table.py COLUMNS)
 PUBLISHED_VALUE = 12  # and of published.csv
 COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"]
@@ -363,6 +372,11 @@ COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"
 # Issue classes of the third catalogue (the surfaces of SFD, guided distillation and DisBack; the files compare
 # reads). Each: message, non-zero exit, no traceback, no file changed.
 CASES.update({
+    # "finished" decided per kind of run: a DisBack path has nodes and a summary, no model.safetensors
+    "DisBack path finished, its state gone": (
+        lambda p: {"path": _finished_path(p)},
+        ["disback-path", "--experiment", "digits", "--teacher", TEACHER, "--out", "{path}"],
+        r"holds a finished run \(summary\.json\) whose training state is gone.*pass --overwrite"),
     # every pickle through a safe loader
     "training state that runs code": (
         lambda p: {"run": _tampered_state(p)},

@@ -20,16 +20,22 @@ class RunConflict(ConfigError):
     """--out holds another run."""
 
 
-def check(out_dir: Path, state_found: bool, same_settings: bool, weights_file: str = "model.safetensors") -> bool:
+# What marks a run finished, whatever its kind: its weights (a teacher, a student, a generator) or the summary every
+# kind writes last (a DisBack path has nodes and a summary but no model.safetensors)
+FINISHED = ("model.safetensors", "summary.json")
+
+
+def check(out_dir: Path, state_found: bool, same_settings: bool, finished: tuple[str, ...] = FINISHED) -> bool:
     """Whether to start from scratch over another run (True), or resume or start in an empty folder (False); raises
-    RunConflict for another run without permission."""
+    RunConflict for another run without permission. `finished`: the files that mark this kind of run finished."""
     if state_found and same_settings:
         return False
-    finished = (out_dir / weights_file).exists()
-    if not state_found and not finished:
+    marks = [name for name in finished if (out_dir / name).exists()]
+    if not state_found and not marks:
         return False
     why = ("holds a run of other settings (its training state differs)" if state_found else
-           f"holds a finished run ({weights_file}) whose training state is gone, so its settings cannot be compared")
+           f"holds a finished run ({', '.join(marks)}) whose training state is gone, so its settings cannot be "
+           "compared")
     if not OVERWRITE.get():
         raise RunConflict(f"--out {out_dir} {why}; choose another --out, or pass --overwrite to replace it")
     return True
