@@ -510,3 +510,33 @@ def test_solver_distances_prints_and_writes_a_row_per_solver_and_nfe(in_project,
     # Euler makes 3 evaluations at num_steps 4 (and 5 with AFS); Heun only with AFS (2 x 2 - 1), at num_steps 3
     assert sorted(zip(table["solver"], table["num_steps"])) == [("euler", 4), ("euler", 5), ("heun", 3)]
     assert table["rms_distance"].gt(0).all()
+
+
+def test_a_folder_command_replaces_only_what_it_wrote(project, monkeypatch):
+    """A command that writes a folder whole (a guided sweep, SFD's budget curve: distill.pipeline.evaluate's
+    evaluate_points; DisBack's points) pointed one level too high refuses before any work and removes nothing; its
+    own folder is replaced on a rerun, and once something else is put in it, refused again."""
+    from distill.config import load_profile
+    from distill.core.owned_folder import MANIFEST, ForeignFiles
+    from distill.pipeline import evaluate
+
+    monkeypatch.chdir(project)
+    cfg = load_profile(project / "params.yaml")
+    point = [("w1", TEACHER, {"sampler": "ddim", "steps": 2})]
+    parent = project / "sweeps"
+    (parent / "other-run").mkdir(parents=True)
+    (parent / "other-run" / "w1.json").write_text("{}")
+    (parent / "table.csv").write_text("kept\n")
+    before = _tree(parent)
+    with pytest.raises(ForeignFiles, match=r"holds 2 entries this command did not write \(other-run, table\.csv\)"):
+        evaluate.evaluate_points(cfg, point, REF, CLASSIFIER, parent, progress=False)
+    assert _tree(parent) == before and not (project / ".sweeps.tmp").exists()
+    own = parent / "mine"
+    evaluate.evaluate_points(cfg, point, REF, CLASSIFIER, own, progress=False)
+    assert sorted(p.name for p in own.iterdir()) == [MANIFEST, "w1.json", "w1.png"]
+    evaluate.evaluate_points(cfg, point, REF, CLASSIFIER, own, progress=False)  # control: its own folder, replaced
+    (own / "notes.txt").write_text("mine")
+    with pytest.raises(ForeignFiles, match=r"mine holds 1 entry this command did not write \(notes\.txt\)"):
+        evaluate.evaluate_points(cfg, point, REF, CLASSIFIER, own, progress=False)
+    assert (own / "notes.txt").read_text() == "mine"
+    shutil.rmtree(parent)

@@ -28,6 +28,8 @@ METHODS = ("disback", "baseline")
 LABELS = {"disback": "DisBack", "baseline": "Baseline (no backtracking)"}
 KIND_GENERATOR = "disback-generator"
 WEIGHTS, SUMMARY = "model.safetensors", "summary.json"
+# what `distill disback-curve` adds to the points' folder: the final generator's record, grid and the curve
+CURVE_FILES = {"final.json", "final.png", "final.npz", "curve.csv"}
 
 
 def train_config(exp: dict[str, Any], steps: int, seed: int, batch_size: int, precision: str = "fp32") -> TrainConfig:
@@ -194,10 +196,10 @@ def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, tea
     """Every evaluation point of a stage-2 run: the generator's samples (`curve` seed ranges of the protocol) through
     the protocol (FID, IS), and the score mismatch on them between the fake score and the original teacher (and, for
     DisBack, its current path node). One metrics record per point in out_dir (written whole: a hidden work folder
-    renamed at the end)."""
-    import shutil
+    renamed at the end; an existing out_dir holding anything else is refused before any work)."""
     import tempfile
 
+    from distill.core import owned_folder
     from distill.pipeline import evaluate, sample
     from distill.pipeline.common import setup_torch
 
@@ -206,14 +208,13 @@ def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, tea
     ecfg = {**cfg, "evaluation": {**cfg["evaluation"], "seed_ranges": curve["seed_ranges"],
                                   "kid_subsets": curve["kid_subsets"]}}
     its = points(exp, stage_two)
+    out_dir = Path(out_dir)
+    own = ({f"i{step:07d}{ext}" for step in its for ext in (".json", ".png")} | CURVE_FILES).__contains__
+    work = owned_folder.start(out_dir, "disback-points", own)
     gens = read_snapshots(Path(run_dir) / "points", "generator", its)
     fakes = dict(read_snapshots(Path(run_dir) / "points", "fake_score", its))
     teacher = copy_of(teacher_path, device, trained=False)
     node_net = copy_of(teacher_path, device, trained=False)
-    out_dir = Path(out_dir)
-    work = out_dir.with_name(f".{out_dir.name}.tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     rows = []
     for step, gen_file in gens:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -239,6 +240,5 @@ def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, tea
             row.update(node=node, mismatch_node=mismatch(SigmaFormDenoiser(node_net), fake, x, core,
                                                          curve["mismatch_seed"] + 1, cond))
         rows.append(row)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    work.rename(out_dir)
+    owned_folder.finish(work, out_dir, "disback-points", own)
     return rows

@@ -57,16 +57,16 @@ def evaluate_points(cfg: dict[str, Any], points: list[tuple[str, str | Path, dic
                     threads: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """Sample and evaluate several points into one folder, which appears whole or not at all: each point is (name,
     model, the keyword arguments of `distill.pipeline.sample.run`: sampler, steps, cond, guidance, ...), written as
-    <out_dir>/<name>.json and .png (a guided sweep over w, SFD's budget curve over snapshots)."""
-    import shutil
+    <out_dir>/<name>.json and .png (a guided sweep over w, SFD's budget curve over snapshots). An existing out_dir
+    holding anything else is refused before any work (distill/core/owned_folder.py)."""
     import tempfile
 
+    from distill.core import owned_folder
     from distill.pipeline import sample
 
     out_dir = Path(out_dir)
-    work = out_dir.with_name(f".{out_dir.name}.tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    names = {f"{name}{ext}" for name, _, _ in points for ext in (".json", ".png")}
+    work = owned_folder.start(out_dir, "evaluate-points", names.__contains__)  # before any work
     records = []
     for name, model, options in points:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -75,6 +75,5 @@ def evaluate_points(cfg: dict[str, Any], points: list[tuple[str, str | Path, dic
             sample.run(cfg, model, options.pop("sampler", None), samples, threads, progress, **options)
             records.append(run(cfg, samples, reference_path, work / f"{name}.json", work / f"{name}.png", weights,
                                threads))
-    shutil.rmtree(out_dir, ignore_errors=True)
-    work.rename(out_dir)
+    owned_folder.finish(work, out_dir, "evaluate-points", names.__contains__)
     return records
