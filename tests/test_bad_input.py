@@ -372,6 +372,15 @@ COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"
 # Issue classes of the third catalogue (the surfaces of SFD, guided distillation and DisBack; the files compare
 # reads). Each: message, non-zero exit, no traceback, no file changed.
 CASES.update({
+    # files read implicitly are inputs: the config beside a weights file, a path's nodes
+    "samples over the model's config": (
+        lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ddim", "--out", TEACHER.replace(".safetensors",
+                                                                                                     ".json")],
+        r"--out .*model\.json is the input --model .*model\.json: writing it would destroy the input"),
+    "DisBack run inside its path's nodes": (
+        lambda p: {"path": _finished_path(p)},
+        ["disback-train", "--experiment", "digits", "--teacher", TEACHER, "--run", "disback-s0", "--path", "{path}",
+         "--out", "{path}/nodes/run"], r"--out .*nodes/run lies inside the input folder --path .*path, whose files"),
     # "finished" decided per kind of run: a DisBack path has nodes and a summary, no model.safetensors
     "DisBack path finished, its state gone": (
         lambda p: {"path": _finished_path(p)},

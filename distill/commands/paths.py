@@ -5,7 +5,8 @@ in the way of its folder, no read-only folder).
 
 Outputs are the options a command declares with `output` (a file, or a folder: a training run's); every other option
 whose value names an existing file or folder is an input (the params file, weights, samples, statistics, a results
-folder).
+folder), and so is what it reads beside one (a weights file's config). A folder whose files the command reads (a
+path's nodes, a run's points: declared with `input_folder`) holds no output.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ def output(p: argparse.ArgumentParser, flag: str, folder: bool = False, **kwargs
     return action
 
 
+def input_folder(p: argparse.ArgumentParser, flag: str, **kwargs) -> argparse.Action:
+    """Add an option that names a folder whose files the command reads (a DisBack path's nodes, a run's evaluation
+    points): no output may lie inside it."""
+    action = p.add_argument(flag, **kwargs)
+    p.set_defaults(read_folders=(*(p.get_default("read_folders") or ()), action.dest))
+    return action
+
+
 def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
@@ -47,15 +56,28 @@ def outputs(args: argparse.Namespace) -> dict[str, tuple[Path, bool]]:
             if v}
 
 
+def implied(path: Path) -> list[Path]:
+    """The files a command reads because it reads `path`, found beside it: a weights file's config (`model.json`
+    beside `model.safetensors`, distill/core/checkpoint.py config_path)."""
+    if path.suffix == ".safetensors":
+        from distill.core.checkpoint import config_path
+
+        companion = config_path(path)
+        return [companion] if os.path.lexists(companion) else []
+    return []
+
+
 def inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(option, path) of every input: each option's existing file or folder, and what is read beside it."""
     declared = getattr(args, "output_paths", None) or {}
     found = []
     for dest, value in vars(args).items():
-        if dest in declared or dest in ("spec", "command", "output_paths"):
+        if dest in declared or dest in ("spec", "command", "output_paths", "read_folders"):
             continue
         for v in _values(value):
             if v and os.path.lexists(v):
                 found.append((dest, Path(v)))
+                found += [(dest, extra) for extra in implied(Path(v))]
     return found
 
 
@@ -75,6 +97,7 @@ def check(args: argparse.Namespace) -> None:
     at once)."""
     outs = outputs(args)
     ins = inputs(args)
+    read_whole = getattr(args, "read_folders", None) or ()
     for dest, (out, folder) in outs.items():
         for in_dest, path in ins:
             if _same(out, path):
@@ -83,6 +106,9 @@ def check(args: argparse.Namespace) -> None:
             if folder and _inside(path, out):
                 raise ConfigError(f"{_flag(dest)} {out} is a folder that holds the input {_flag(in_dest)} {path}: "
                                   f"writing there could replace it; choose another {_flag(dest)}")
+            if in_dest in read_whole and _inside(out, path):  # a path's nodes, a run's points
+                raise ConfigError(f"{_flag(dest)} {out} lies inside the input folder {_flag(in_dest)} {path}, whose "
+                                  f"files the command reads; choose another {_flag(dest)} outside it")
     seen: dict[Path, str] = {}
     for dest, (out, _) in outs.items():
         key = out.resolve()

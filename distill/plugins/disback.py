@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
-from distill.commands.paths import output, run_folder
+from distill.commands.paths import input_folder, output, run_folder
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
 
@@ -180,15 +180,15 @@ def _path_options(p):
 def _train_options(p):
     _experiment_teacher(p)
     p.add_argument("--run", required=True, help="<disback|baseline>-s<seed>, disback-n<N> or disback-i<I>")
-    p.add_argument("--path", help="the degradation path's folder (disback-path's --out); DisBack's runs need it")
+    input_folder(p, "--path", help="the degradation path's folder (disback-path's --out); DisBack's runs need it")
     run_folder(p, "model.safetensors (the final generator), summary.json, points/ (the evaluation points)")
 
 
 def _curve_options(p):
     _experiment_teacher(p)
     p.add_argument("--run", required=True, help="the run (as disback-train's --run)")
-    p.add_argument("--run-dir", required=True, help="the run's folder (disback-train's --out)")
-    p.add_argument("--path", help="the degradation path's folder; DisBack's runs need it")
+    input_folder(p, "--run-dir", required=True, help="the run's folder (disback-train's --out)")
+    input_folder(p, "--path", help="the degradation path's folder; DisBack's runs need it")
     p.add_argument("--reference", required=True, help="reference statistics (.npz) of the data set")
     extractor_weights_option(p)
     output(p, "--out-dir", folder=True, required=True,
