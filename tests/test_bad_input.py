@@ -365,6 +365,31 @@ def _finished_path(proj: Path) -> str:
     return str(folder)
 
 
+def _student(proj: Path, **record) -> str:
+    """The teacher's weights saved as a distilled student whose config records what it was trained on (`record`):
+    every check below refuses before the network is built."""
+    tensors, cfg = load_weights(proj / TEACHER)
+    cfg = {**cfg, **record, "network": {**cfg["network"], "scalar_conditions": record.pop("conditions", [])}}
+    (proj / "student").mkdir()
+    save_weights(proj / "student" / "model.safetensors", tensors, {**cfg, **record})
+    return "student/model.safetensors"
+
+
+def _fixed_w(proj: Path) -> str:
+    return _student(proj, kind="guided-student", line="w0.3", w_range=[0.3, 0.3], conditions=["w"])
+
+
+def _w_student(proj: Path) -> str:
+    return _student(proj, kind="guided-student", line="w", w_range=[0.0, 4.0], conditions=["w"])
+
+
+def _sfd_v(proj: Path) -> str:
+    sampling = {"sampler": "euler", "steps": None, "step_condition": "steps", "options": {"afs": True},
+                "grid": "edm", "grid_options": {"rho": 7.0, "sigma_min": 0.006, "sigma_max": 80.0}}
+    return _student(proj, kind="sfd-student", sampling=sampling, distill={"kind": "sfd-v", "num_steps": [4, 5]},
+                    conditions=["steps"])
+
+
 VALUE = 15  # the value column of the results table (distill/results/table.py COLUMNS)
 PUBLISHED_VALUE = 12  # and of published.csv
 COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"]
@@ -372,6 +397,27 @@ COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"
 # Issue classes of the third catalogue (the surfaces of SFD, guided distillation and DisBack; the files compare
 # reads). Each: message, non-zero exit, no traceback, no file changed.
 CASES.update({
+    # a value checked against what the model was trained on
+    "another w for a fixed-w student": (
+        lambda p: {"m": _fixed_w(p)}, ["sample", "--model", "{m}", "--sampler", "ddim", "--cond", "w=2",
+                                       "--out", "out.npz"], r"--cond w=2: this student was trained at w = 0\.3 only"),
+    "w outside the student's trained range": (
+        lambda p: {"m": _w_student(p)}, ["sample", "--model", "{m}", "--sampler", "ddim", "--cond", "w=8",
+                                         "--out", "out.npz"],
+        r"--cond w=8 lies outside the guidance weights this student was trained on \(w_range \[0, 4\]\)"),
+    "guidance on top of a guided student": (
+        lambda p: {"m": _w_student(p)}, ["sample", "--model", "{m}", "--sampler", "ddim", "--guidance", "1",
+                                         "--out", "out.npz"], r"--guidance on a guided student: its outputs are"),
+    "an SFD-v step count it never saw": (
+        lambda p: {"m": _sfd_v(p)}, ["sample", "--model", "{m}", "--steps", "9", "--out", "out.npz"],
+        r"--steps 9: this student was trained for num_steps 4, 5 .*never saw this count"),
+    "--path on a DisBack baseline run": (
+        lambda p: {"path": _finished_path(p)},
+        ["disback-train", "--experiment", "digits", "--teacher", TEACHER, "--run", "baseline-s0", "--path", "{path}",
+         "--out", "run"], r"--path is read only by DisBack's runs; baseline-s0 is a baseline run"),
+    "--classifier on a first-stage SFD run": (
+        lambda p: {}, ["sfd-train", "--run", "nfe2", "--teacher", TEACHER, "--classifier", CLASSIFIER, "--out", "run"],
+        r"--classifier is read only by a second-stage run .*this is a sfd run"),
     # files read implicitly are inputs: the config beside a weights file, a path's nodes
     "samples over the model's config": (
         lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ddim", "--out", TEACHER.replace(".safetensors",
@@ -549,3 +595,21 @@ def test_a_folder_command_replaces_only_what_it_wrote(project, monkeypatch):
         evaluate.evaluate_points(cfg, point, REF, CLASSIFIER, own, progress=False)
     assert (own / "notes.txt").read_text() == "mine"
     shutil.rmtree(parent)
+
+
+def test_the_values_a_model_was_trained_on_are_accepted(project):
+    """Controls of the trained-on checks: a fixed-w student at its w, a w-conditioned one inside its range (its ends
+    included), an SFD-v student at a count it was trained for (that count becomes its `steps` condition)."""
+    from distill.pipeline.sample import check_conditions, recorded_sampling
+
+    _, cfg = load_weights(project / TEACHER)
+    fixed = {**cfg, "w_range": [0.3, 0.3], "network": {**cfg["network"], "scalar_conditions": ["w"]}}
+    line = {**fixed, "w_range": [0.0, 4.0]}
+    check_conditions({"w": 0.3}, fixed)
+    for w in (0.0, 2.5, 4.0):
+        check_conditions({"w": w}, line)
+    sampling = {"sampler": "euler", "steps": None, "step_condition": "steps", "options": {"afs": True},
+                "grid": "edm", "grid_options": {}}
+    sfd_v = {**cfg, "sampling": sampling, "distill": {"num_steps": [4, 5]}}
+    cond = {}
+    assert recorded_sampling(sfd_v, None, 5, {}, None, {}, cond)[:2] == ("euler", 5) and cond == {"steps": 5.0}

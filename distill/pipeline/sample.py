@@ -76,12 +76,25 @@ def check_conditions(cond: dict[str, float], model_cfg: dict[str, Any]) -> None:
         elif key not in scalars:
             raise ValueError(f"--cond {key}: the model takes no condition {key!r}; it takes "
                              f"{', '.join(takes) or 'no condition'} (network.scalar_conditions of its training)")
+    if "w" in cond and model_cfg.get("w_range"):  # a guided student: the guidance weights it was trained on
+        low, high = (float(v) for v in model_cfg["w_range"])
+        w = float(cond["w"])
+        if low == high and w != low:
+            raise ValueError(f"--cond w={w:g}: this student was trained at w = {low:g} only (a fixed-w student, "
+                             f"line {model_cfg.get('line', '?')!r}); sample it at w={low:g}, or use the w-conditioned "
+                             "student for other weights")
+        if not low <= w <= high:
+            raise ValueError(f"--cond w={w:g} lies outside the guidance weights this student was trained on "
+                             f"(w_range [{low:g}, {high:g}]); choose w in that range")
 
 
 def check_guidance(w: float, model_cfg: dict[str, Any]) -> None:
     """Classifier-free guidance needs a class-conditional model trained with a null label."""
     if not w >= 0 or w == float("inf"):
         raise ValueError(f"--guidance must be a finite number >= 0, got {w}")
+    if model_cfg.get("w_range") or "w" in (model_cfg["network"].get("scalar_conditions") or []):
+        raise ValueError("--guidance on a guided student: its outputs are already guided (it was distilled from the "
+                         "guided teacher with its w condition); give the weight as --cond w=... instead")
     if not model_cfg["data"].get("num_classes") or not model_cfg["network"].get("null_label"):
         raise ValueError("--guidance needs a class-conditional model trained with a null label (network.null_label "
                          "and teacher.label_dropout in params.yaml); this model has none")
@@ -122,6 +135,10 @@ def recorded_sampling(model_cfg: dict[str, Any], sampler: str | None, steps: int
     steps = rec["steps"] if steps is None else steps
     if steps is None:
         raise ValueError("give --steps: this model was trained for several step counts (SFD-v)")
+    trained = (model_cfg.get("distill") or {}).get("num_steps")
+    if rec.get("step_condition") and isinstance(trained, list) and steps not in trained:
+        raise ValueError(f"--steps {steps}: this student was trained for num_steps {', '.join(map(str, trained))} "
+                         "(SFD-v's step condition) and never saw this count; choose one of them")
     if rec.get("step_condition"):
         name = rec["step_condition"]
         if name in cond and cond[name] != steps:

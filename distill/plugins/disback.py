@@ -111,6 +111,20 @@ def _path(args, cfg, progress):
     print(f"{s['status']}: {s['nodes']} + 1 nodes every {s['interval']} steps")
 
 
+def _nodes(exp, r, args):
+    """A DisBack run's path nodes (--path required); a baseline run reads none, and --path on it is an error."""
+    from distill.pipeline import disback
+
+    if r["method"] != "disback":
+        if args.path:
+            raise ValueError(f"--path is read only by DisBack's runs; {args.run} is a {r['method']} run, which trains "
+                             "without the degradation path: drop --path")
+        return None
+    if not args.path:
+        raise ValueError("DisBack needs its degradation path: give --path (the folder disback-path wrote)")
+    return disback.path_nodes(Path(args.path), r["nodes"], exp["path"]["interval"])
+
+
 def _train(args, cfg, progress):
     from distill.pipeline import disback
     from distill.pipeline.common import setup_torch
@@ -118,11 +132,7 @@ def _train(args, cfg, progress):
     device = setup_torch(args.threads, cfg["device"])
     exp = cfg["disback"]["experiments"][args.experiment]
     r = run_settings(exp, args.run)
-    nodes = None
-    if r["method"] == "disback":
-        if not args.path:
-            raise ValueError("DisBack needs its degradation path: give --path (the folder disback-path wrote)")
-        nodes = disback.path_nodes(Path(args.path), r["nodes"], exp["path"]["interval"])
+    nodes = _nodes(exp, r, args)
     s = disback.train_generator(exp, r["method"], r["seed"], Path(args.teacher), nodes, Path(args.out), device,
                                 progress, r["stage_two"], cfg["precision"])
     print(f"{args.run}: {s['status']} after {s['steps']} iterations ({s['updates']})")
@@ -136,8 +146,7 @@ def _curve(args, cfg, progress):
 
     exp = cfg["disback"]["experiments"][args.experiment]
     r = run_settings(exp, args.run)
-    nodes = disback.path_nodes(Path(args.path), r["nodes"], exp["path"]["interval"]) if r["method"] == "disback" \
-        else None
+    nodes = _nodes(exp, r, args)
     out = Path(args.out_dir)
     rows = disback.evaluate_points(cfg, exp, Path(args.run_dir), Path(args.teacher), nodes, args.reference,
                                    args.extractor_weights, out, args.threads, progress, r["stage_two"])

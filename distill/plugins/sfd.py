@@ -267,6 +267,9 @@ def classifier_features(classifier_path: str | Path, device="cpu"):
 def perceptual_features(settings: dict[str, Any], classifier: str | None, device="cpu"):
     kind = settings["perceptual"]["kind"]
     if settings["kind"] != "second-stage" or kind == "none":
+        if classifier:  # an option the run would ignore is an error, never a silent no-op
+            raise ValueError(f"--classifier is read only by a second-stage run whose perceptual term is 'classifier'; "
+                             f"this is a {settings['kind']} run (perceptual term {kind!r}): drop --classifier")
         return None
     if kind == "classifier":
         if not classifier:
