@@ -390,6 +390,14 @@ def _sfd_v(proj: Path) -> str:
                     conditions=["steps"])
 
 
+def _baseline_run(proj: Path) -> str:
+    """A finished stage-2 folder of DisBack's baseline (its summary), to be passed as another run's."""
+    folder = proj / "baseline-run"
+    folder.mkdir()
+    (folder / "summary.json").write_text(json.dumps({"method": "baseline", "seed": 0, "nodes": 0}))
+    return str(folder)
+
+
 VALUE = 15  # the value column of the results table (distill/results/table.py COLUMNS)
 PUBLISHED_VALUE = 12  # and of published.csv
 COMPARE = ["compare", "--results", "{res}", "--md", "out.md", "--pdf", "out.pdf"]
@@ -418,6 +426,16 @@ CASES.update({
     "--classifier on a first-stage SFD run": (
         lambda p: {}, ["sfd-train", "--run", "nfe2", "--teacher", TEACHER, "--classifier", CLASSIFIER, "--out", "run"],
         r"--classifier is read only by a second-stage run .*this is a sfd run"),
+    "a run folder of another kind than its --run": (
+        lambda p: {"run": _baseline_run(p), "path": _finished_path(p)},
+        ["disback-curve", "--experiment", "digits", "--teacher", TEACHER, "--run", "disback-s0", "--run-dir", "{run}",
+         "--path", "{path}", "--reference", REF, "--extractor-weights", CLASSIFIER, "--out-dir", "pts"],
+        r"--run-dir .*baseline-run holds another run than disback-s0: its method is 'baseline', disback-s0's "
+        r"'disback'"),
+    "an SFD student of another run on the curve": (
+        lambda p: {"m": _student(p, run="v")}, ["sfd-curve", "--run", "nfe2", "--model", "{m}", "--reference", REF,
+                                                "--extractor-weights", CLASSIFIER, "--out-dir", "pts"],
+        r"--model student/model\.safetensors is the student of SFD run 'v', not of 'nfe2'"),
     # files read implicitly are inputs: the config beside a weights file, a path's nodes
     "samples over the model's config": (
         lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "ddim", "--out", TEACHER.replace(".safetensors",

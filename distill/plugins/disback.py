@@ -125,6 +125,24 @@ def _nodes(exp, r, args):
     return disback.path_nodes(Path(args.path), r["nodes"], exp["path"]["interval"])
 
 
+def _check_run_dir(run_dir: Path, run: str, r: dict[str, Any]) -> None:
+    """--run-dir holds the run --run names: its summary records the same method, seed, nodes and interval."""
+    import json
+
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise ValueError(f"--run-dir {run_dir} holds no finished stage-2 run (no summary.json); give disback-train's "
+                         f"--out of run {run}")
+    record = json.loads(path.read_text())
+    want = {"method": r["method"], "seed": r["seed"], "nodes": r["nodes"], "interval": r["stage_two"]["interval"],
+            "iterations": r["stage_two"]["iterations"]}
+    differ = {k: (record.get(k), v) for k, v in want.items() if record.get(k) != v}
+    if differ:
+        raise ValueError(f"--run-dir {run_dir} holds another run than {run}: " + ", ".join(
+            f"its {k} is {got!r}, {run}'s {exp!r}" for k, (got, exp) in differ.items()) + "; give the folder of "
+            f"run {run}")
+
+
 def _train(args, cfg, progress):
     from distill.pipeline import disback
     from distill.pipeline.common import setup_torch
@@ -146,6 +164,7 @@ def _curve(args, cfg, progress):
 
     exp = cfg["disback"]["experiments"][args.experiment]
     r = run_settings(exp, args.run)
+    _check_run_dir(Path(args.run_dir), args.run, r)
     nodes = _nodes(exp, r, args)
     out = Path(args.out_dir)
     rows = disback.evaluate_points(cfg, exp, Path(args.run_dir), Path(args.teacher), nodes, args.reference,

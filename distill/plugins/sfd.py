@@ -435,6 +435,12 @@ def _curve(args, cfg, progress):
 
     if args.run not in curve_runs(cfg):
         raise ValueError(f"run {args.run!r} has no budget curve: sfd.curve.runs is {curve_runs(cfg)}")
+    from distill.core.checkpoint import load_weights
+
+    made = load_weights(args.model)[1].get("run")
+    if made != args.run:  # the snapshots beside --model are that run's
+        raise ValueError(f"--model {args.model} is the student of SFD run {made!r}, not of {args.run!r}; give run "
+                         f"{args.run}'s model.safetensors")
     for r in sfd_curve.run(cfg, curve_iterations(cfg, args.run), step_counts(run_settings(cfg, args.run)), args.model,
                            args.reference, args.extractor_weights, args.out_dir, args.threads, progress):
         m = r.get("metrics") or {}
