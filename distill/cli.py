@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from distill.commands import paths
+from distill.commands import output_lock, paths
 from distill.commands.index import every
 from distill.config import ConfigError, experiment_profile, load_profile
 from distill.core import run_folder
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             launch = torchrun_command(args.command, cfg, argv, torch.cuda.device_count())
             if launch is not None:
                 _exec_torchrun(launch, cfg["cluster"][args.spec.job]["gpus"])
+        locks = output_lock.acquire(args, argv)  # one writer per output (held until this process ends)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -93,3 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         print("error: out of memory; lower the batch size or the number of samples in params.yaml (or on the "
               "command line)", file=sys.stderr)
         return 1
+    finally:
+        for lock in locks:
+            lock.close()

@@ -631,3 +631,29 @@ def test_the_values_a_model_was_trained_on_are_accepted(project):
     sfd_v = {**cfg, "sampling": sampling, "distill": {"num_steps": [4, 5]}}
     cond = {}
     assert recorded_sampling(sfd_v, None, 5, {}, None, {}, cond)[:2] == ("euler", 5) and cond == {"steps": 5.0}
+
+
+def test_two_commands_writing_one_output_at_once_the_second_is_refused(in_project, capsys):
+    """While one command writes an output (its lock held, as a live `distill sample` holds it), a second command
+    naming the same output, however spelled, is refused before any work; once the first has ended, it runs."""
+    from distill.commands import output_lock
+    from distill.commands.paths import output
+
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    output(parser, "--out")
+    held = output_lock.acquire(parser.parse_args(["--out", "busy.npz"]), ["sample", "--out", "busy.npz"])  # running
+    before = _tree(in_project)
+    argv = ["sample", "--model", TEACHER, "--sampler", "ddim", "--steps", "2", "--num-samples", "4", "--out",
+            "./busy.npz", "--no-progress"]
+    try:
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert "--out busy.npz is being written by another command now (process" in err, err
+        assert _tree(in_project) == before
+    finally:
+        for f in held:
+            f.close()
+    assert cli.main(argv) == 0, capsys.readouterr().err  # control: the first has ended
+    assert (in_project / "busy.npz").is_file()

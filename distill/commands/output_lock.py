@@ -1,0 +1,61 @@
+"""One writer per output: a command holds an exclusive lock on each output it declares while it runs, so a second
+command writing the same file or folder at the same time (two terminals, a hand-run command beside Snakemake) is
+refused before any work instead of one silently replacing the other's result.
+
+The locks are flock(2) locks on files in the system's temporary folder, keyed by the output's resolved path: nothing
+is added beside the outputs (no stray files in a results folder), and a killed command's lock goes with its process.
+Of a torchrun job's processes only rank 0 holds them (every rank names the same outputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from distill.config import ConfigError
+from distill.commands.paths import outputs
+
+FOLDER = Path(tempfile.gettempdir()) / "distill-output-locks"
+
+
+def _lock_file(path: Path) -> Path:
+    key = hashlib.sha256(str(Path(os.path.abspath(path)).resolve()).encode()).hexdigest()[:32]
+    return FOLDER / f"{key}.lock"
+
+
+def acquire(args: argparse.Namespace, argv: list[str] | None = None) -> list:
+    """Lock every declared output of the command (kept open: the locks last as long as the process or until the
+    returned files are closed); ConfigError naming the other command when one is held."""
+    if os.environ.get("RANK", "0") != "0":  # a torchrun worker other than rank 0
+        return []
+    import fcntl
+
+    held = []
+    for dest, (out, _) in outputs(args).items():
+        FOLDER.mkdir(parents=True, exist_ok=True)
+        f = open(_lock_file(out), "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            try:
+                other = json.loads(f.read() or "{}")
+            except json.JSONDecodeError:
+                other = {}
+            f.close()
+            for h in held:
+                h.close()
+            who = (f" (process {other.get('pid')}: {other.get('command')})" if other else "")
+            raise ConfigError(f"--{dest.replace('_', '-')} {out} is being written by another command now{who}; "
+                              "wait for it to end, or give another path") from None
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps({"pid": os.getpid(), "command": " ".join(["distill", *(sys.argv[1:] if argv is None else argv)])[:300]}))
+        f.flush()
+        held.append(f)
+    return held
