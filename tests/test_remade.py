@@ -68,3 +68,17 @@ def test_the_command_lists_every_remade_number(tmp_path):
 
 def test_outside_a_git_checkout_there_is_nothing_committed(tmp_path):
     assert remade(tmp_path, "results/mini") is None and summary(tmp_path, "mini") is None
+
+
+def test_the_comparison_written_for_a_report_gives_the_cross_machine_figure(tmp_path):
+    from distill.workflow.remade import describe, write
+
+    root, metrics = _clone(tmp_path)
+    assert describe(tmp_path / "none.csv") is None
+    (metrics / "v-snr-s0" / "ddim.json").write_text(json.dumps(_record(30.0000001, "EPYC")))
+    (metrics / "v-snr-s1" / "ddim.json").write_text(json.dumps(_record(33.0, "EPYC")))
+    write(tmp_path / "remade.csv", remade(root, "results/mini"))
+    text = describe(tmp_path / "remade.csv")
+    assert text.startswith("Across machines: the 2 FIDs of this table and its spread were made again")
+    assert "on EPYC; against the same numbers made on Xeon, 1 are identical to 1e-06" in text
+    assert "the largest change is 1 FID (v-snr-s1/ddim, 0.50 training-seed std), and 0 lie outside" in text

@@ -46,7 +46,15 @@ def _remade(args, cfg, progress):
         print(f"{r.verdict:10s}  {r.describe()}{tolerance}")
     print(remade.summary(root, cfg["profile"]) or
           f"no committed FID of results/{cfg['profile']} differs from this working tree's")
+    if args.write:
+        remade.write(args.write, found)
+        print(f"wrote {args.write}")
     return 0
+
+
+def _remade_options(p):
+    output(p, "--write", default=None, help="also write the comparison as CSV (e.g. results/<profile>/remade/"
+                                            "table1.csv, which Table 1's page reads: the cross-machine figure)")
 
 
 def _compare(args, cfg, progress):
@@ -184,7 +192,7 @@ COMMANDS = (
             "writes over them. List every committed FID of results/<profile> whose working-tree version differs "
             "from git's HEAD: identical, within its tolerance (3 training-seed standard deviations of the "
             "committed spread, results/<profile>/spread/) or outside it, with the machines that made each. The "
-            "main Snakemake job prints the summary when it ends.", lambda p: None),
+            "main Snakemake job prints the summary when it ends.", _remade_options),
     Command("fetch", _fetch, "download and verify the external files the profile reads (data sets, Inception)",
             "Put in place every external file the profile reads (or the NAMEs given): the CIFAR-10 archive "
             "(unpacked into data.root), torch-fidelity's Inception weights (at "

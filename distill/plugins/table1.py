@@ -37,6 +37,9 @@ def _report_options(p):
     p.add_argument("--spread", default=None,
                    help="the spread target's CSV (results/<profile>/spread/table1.csv): each cell's seed std, shown "
                         "beside the numbers it was measured for")
+    p.add_argument("--remade", default=None,
+                   help="`distill remade --write`'s CSV (results/<profile>/remade/table1.csv), where present: how "
+                        "far these numbers moved when re-made on another machine, said in the caption")
 
 
 COMMANDS = (

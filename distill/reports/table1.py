@@ -111,8 +111,10 @@ def _published_cell(fid: float, is_: float) -> str:
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, csv: Path, json_path: Path,
           rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None,
-          spread_csv: Optional[Path] = None, floor_json: Optional[Path] = None) -> dict[str, Any]:
+          spread_csv: Optional[Path] = None, floor_json: Optional[Path] = None,
+          remade_csv: Optional[Path] = None) -> dict[str, Any]:
     from distill.pipeline import floor
+    from distill.workflow.remade import describe as describe_remade
 
     grid = published_grid(published_csv)
     floor_record = floor.read(floor_json)
@@ -146,8 +148,9 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
                                 for r in table.itertuples() if not math.isnan(r.fid_seed_std)},
                "fid_floor": floor.fid(floor_record)}
     write_record(json_path, summary)
+    across = describe_remade(remade_csv)
     atomic_write(pdf, lambda p: render_pdf(table, grid, cfg, claims, extractor_acc, job_seconds, p,
-                                                  unmatched, floor_record))
+                                                  unmatched, floor_record, across))
     return summary
 
 
@@ -171,7 +174,7 @@ def with_spread(table: pd.DataFrame, spread_csv: Optional[Path], seeds: list[int
 
 def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any], claims: list[dict[str, Any]],
                extractor_acc, job_seconds, path: Path, spread_unmatched: int = 0,
-               floor_record: Optional[dict[str, Any]] = None):
+               floor_record: Optional[dict[str, Any]] = None, across: Optional[str] = None):
     from distill.pipeline.floor import describe_floor, fid as floor_fid, kid as floor_kid
 
     samplers = [s for s in ("ancestral", "ddim") if s in set(table["sampler"]) | set(published["sampler"])]
@@ -229,7 +232,8 @@ def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]
            "or commit) and is not shown: build reports/table1_spread.pdf to measure it for these"
            if spread_unmatched else "") + ". Bold: best in its column. Reproduced and published FIDs are on "
         "different data and feature spaces: compare "
-        "rankings, not values." + (f" {describe_floor(floor_record)}" if floor_record is not None else "") + "\n"
+        "rankings, not values." + (f" {describe_floor(floor_record)}" if floor_record is not None else "")
+        + (f" {across}" if across else "") + "\n"
     ) + "".join(claim_line(c) for c in claims)
     title = "Progressive Distillation, Table 1: output parameterization × loss weighting (teachers, no distillation)"
     save_pdf(path, [table_page(title, header, rows, caption, bold)])
@@ -239,7 +243,8 @@ def command(args, cfg, progress):
     """`distill table1`."""
     build(cfg, Path(args.results), Path(args.published), Path(args.pdf), Path(args.csv), Path(args.json),
           Path(args.rows), Path(args.plots), Path(args.benchmarks) if args.benchmarks else None,
-          Path(args.spread) if args.spread else None, Path(args.floor) if args.floor else None)
+          Path(args.spread) if args.spread else None, Path(args.floor) if args.floor else None,
+          Path(args.remade) if args.remade else None)
 
 
 def published_rows(table, cfg):

@@ -111,6 +111,42 @@ def remade(root: Path, results: str) -> list[Remade] | None:
     return out
 
 
+COLUMNS = ["name", "committed", "remade", "difference", "tolerance", "verdict", "committed_cpu", "remade_cpu"]
+
+
+def write(path: str | Path, found: list[Remade]) -> None:
+    """The comparison as a CSV (results/<profile>/remade/<what>.csv): what a report reads to say how far its numbers
+    moved when they were re-made on another machine."""
+    from distill.core.checkpoint import atomic_write
+
+    frame = pd.DataFrame([{"name": r.name, "committed": r.committed, "remade": r.remade,
+                           "difference": r.remade - r.committed,
+                           "tolerance": math.nan if r.tolerance is None else r.tolerance, "verdict": r.verdict,
+                           "committed_cpu": r.machines[0], "remade_cpu": r.machines[1]} for r in found],
+                         columns=COLUMNS)
+    atomic_write(path, lambda p: frame.to_csv(p, index=False, float_format="%.6g"))
+
+
+def describe(path: str | Path | None) -> str | None:
+    """One sentence for a report's caption from a written comparison; None where there is none."""
+    if path is None or not Path(path).is_file():
+        return None
+    frame = pd.read_csv(path)
+    if frame.empty:
+        return None
+    moved = frame["difference"].abs()
+    worst = frame.loc[moved.idxmax()]
+    sigmas = (f", {abs(worst['difference']) / (worst['tolerance'] / seed_spread.TOLERANCE_SIGMAS):.2f} "
+              "training-seed std" if worst["tolerance"] > 0 else "")
+    identical = int((frame["verdict"] == "identical").sum())
+    outside = int((frame["verdict"] == "outside").sum())
+    return (f"Across machines: the {len(frame)} FIDs of this table and its spread were made again from scratch "
+            f"(classifier, teachers, samples, evaluations) on {' / '.join(sorted(set(frame['remade_cpu'])))}; against the same numbers made on "
+            f"{' / '.join(sorted(set(frame['committed_cpu'])))}, {identical} are identical to {IDENTICAL:g}, the "
+            f"largest change is {abs(worst['difference']):.2g} FID ({worst['name']}{sigmas}), and {outside} lie "
+            f"outside their tolerance.")
+
+
 def summary(root: Path, profile: str) -> str | None:
     """The lines printed when a run ends; None when it re-made no committed number."""
     results = f"results/{profile}"
