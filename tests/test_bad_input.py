@@ -458,7 +458,7 @@ CASES.update({
     "CIFAR-10 batch that runs code": (
         lambda p: {"params": _hostile_cifar(p)},
         ["fid", "ref", "--params", "{params}", "--extractor-weights", "results/smoke/classifier/model.safetensors",
-         "--out", "ref.npz"], r"data_batch_1 refers to posix\.system; only plain data and numpy arrays"),
+         "--out", "ref.npz"], r"data_batch_1 refers to posix\.system, which a plain-data pickle .* does not need; refusing"),
     # cross-field settings, checked by check-params naming the key
     "SFD grid upside down": (
         lambda p: {"params": _params(p, lambda x: _smoke(x)["sfd"]["grid"].update(sigma_min=100.0))},

@@ -30,22 +30,27 @@ def _allowed() -> dict[tuple[str, str], Any]:
     return out
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: BinaryIO, source: str, **kwargs):
+class AllowListUnpickler(pickle.Unpickler):
+    """An unpickler that maps only the allowed (module, name) globals, raising `error` naming any other (and any
+    persistent id); `kind` says what a file of this sort holds, in the message."""
+
+    def __init__(self, file: BinaryIO, source: str, allowed: dict[tuple[str, str], Any], kind: str,
+                 error: type[Exception] = UnsafePickleError, **kwargs):
         super().__init__(file, **kwargs)
-        self.source, self.allowed = source, _allowed()
+        self.source, self.allowed, self.kind, self.error = source, allowed, kind, error
 
     def find_class(self, module: str, name: str) -> Any:
         found = self.allowed.get((module, name))
         if found is None:
-            raise UnsafePickleError(f"{self.source} refers to {module}.{name}; only plain data and numpy arrays are "
-                                    "read from a pickle (unpickling runs what a file names), so it is refused")
+            raise self.error(f"{self.source} refers to {module}.{name}, which {self.kind} does not need; refusing to "
+                             "unpickle it (unpickling runs what a file names)")
         return found
 
     def persistent_load(self, pid):
-        raise UnsafePickleError(f"{self.source} uses persistent ids; a plain-data pickle does not")
+        raise self.error(f"{self.source} uses persistent ids; {self.kind} does not")
 
 
 def load(file: BinaryIO, source: str, encoding: str = "ASCII") -> Any:
     """pickle.load of plain data and numpy arrays only; `source` names the file in the error."""
-    return _Unpickler(file, source, encoding=encoding).load()
+    return AllowListUnpickler(file, source, _allowed(), "a plain-data pickle (containers, numbers, numpy arrays)",
+                              encoding=encoding).load()

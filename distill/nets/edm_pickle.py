@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import collections
 import io
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from distill.data.safe_pickle import AllowListUnpickler
 
 from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 from distill.nets import edm
@@ -88,22 +89,6 @@ def _allowed() -> dict[tuple[str, str], Any]:
     }
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file, source: str):
-        super().__init__(file)
-        self.source, self.allowed = source, _allowed()
-
-    def find_class(self, module: str, name: str) -> Any:
-        found = self.allowed.get((module, name))
-        if found is None:
-            raise EDMPickleError(f"{self.source} refers to {module}.{name}, which an EDM network pickle does not "
-                                 "need; refusing to unpickle it (unpickling runs what a file names)")
-        return found
-
-    def persistent_load(self, pid):
-        raise EDMPickleError(f"{self.source} uses persistent ids; an EDM network pickle does not")
-
-
 def load_edm_pickle(path: str | Path, sha256: str | None = None, key: str = "ema") -> nn.Module:
     """The network under `key` (EDM saves its EMA weights as 'ema') of an EDM pickle, as the suite's own modules,
     in eval mode; `sha256` (the artifact registry's) is checked first."""
@@ -119,7 +104,7 @@ def load_edm_pickle(path: str | Path, sha256: str | None = None, key: str = "ema
                                  "file; delete it and fetch it again")
     with open(path, "rb") as f:
         try:
-            data = _Unpickler(f, str(path)).load()
+            data = AllowListUnpickler(f, str(path), _allowed(), "an EDM network pickle", EDMPickleError).load()
         except EDMPickleError:
             raise
         except Exception as exc:  # a truncated or non-pickle file
