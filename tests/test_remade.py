@@ -51,7 +51,7 @@ def test_each_remade_fid_is_judged_against_the_committed_one_and_its_spread(tmp_
     assert text.startswith("This run re-made 4 committed FID(s) of results/mini")
     assert "1 identical (to 1e-06), 1 within their tolerance" in text and "1 outside it, 1 without" in text
     assert "outside: v-snr-s2/ddim 34.00 -> 44.00, 5.0 std" in text
-    assert "made on Xeon, these on EPYC" in text and "git checkout HEAD -- results/mini reports" in text
+    assert "made on Xeon, these on EPYC: an unstable training can move between CPUs" in text and "git checkout HEAD -- results/mini reports" in text
 
 
 def test_the_command_lists_every_remade_number(tmp_path):
@@ -79,6 +79,6 @@ def test_the_comparison_written_for_a_report_gives_the_cross_machine_figure(tmp_
     (metrics / "v-snr-s1" / "ddim.json").write_text(json.dumps(_record(33.0, "EPYC")))
     write(tmp_path / "remade.csv", remade(root, "results/mini"))
     text = describe(tmp_path / "remade.csv")
-    assert text.startswith("Across machines: the 2 FIDs of this table and its spread were made again")
+    assert text.startswith("Across machines: the 2 FIDs of this table and its spread were made again on EPYC")
     assert "on EPYC; against the same numbers made on Xeon, 1 are identical to 1e-06" in text
     assert "the largest change is 1 FID (v-snr-s1/ddim, 0.50 training-seed std), and 0 lie outside" in text

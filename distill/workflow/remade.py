@@ -140,8 +140,7 @@ def describe(path: str | Path | None) -> str | None:
               "training-seed std" if worst["tolerance"] > 0 else "")
     identical = int((frame["verdict"] == "identical").sum())
     outside = int((frame["verdict"] == "outside").sum())
-    return (f"Across machines: the {len(frame)} FIDs of this table and its spread were made again from scratch "
-            f"(classifier, teachers, samples, evaluations) on {' / '.join(sorted(set(frame['remade_cpu'])))}; against the same numbers made on "
+    return (f"Across machines: the {len(frame)} FIDs of this table and its spread were made again on {' / '.join(sorted(set(frame['remade_cpu'])))}; against the same numbers made on "
             f"{' / '.join(sorted(set(frame['committed_cpu'])))}, {identical} are identical to {IDENTICAL:g}, the "
             f"largest change is {abs(worst['difference']):.2g} FID ({worst['name']}{sigmas}), and {outside} lie "
             f"outside their tolerance.")
@@ -164,9 +163,11 @@ def summary(root: Path, profile: str) -> str | None:
         lines.append("  outside: " + "; ".join(r.describe() for r in outside))
     machines = sorted({r.machines for r in found if r.machines[0] != r.machines[1]})
     if machines:
-        lines.append("  the committed numbers were made on " + ", ".join(sorted({m[0] for m in machines})) +
-                     ", these on " + ", ".join(sorted({m[1] for m in machines})) +
-                     ": an unstable training moves between CPUs about as much as between training seeds")
+        made = (f"  the committed numbers were made on {', '.join(sorted({m[0] for m in machines}))}, these on "
+                f"{', '.join(sorted({m[1] for m in machines}))}")
+        lines.append(made + (": the same numbers on both machines" if counts["identical"] == len(found) else
+                             ": an unstable training can move between CPUs, which is why a number is judged by its "
+                             "training-seed spread"))
     lines.append(f"  every number: `git diff --stat HEAD -- {results} reports`; the committed results back: "
                  f"`git checkout HEAD -- {results} reports`")
     return "\n".join(lines)
