@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+from conftest import ROOT
 from distill.claims import ledger as L
 from distill.claims.registry import CLAIMS
 
@@ -63,3 +64,28 @@ def test_the_recorded_relaxations_name_their_result_and_reason():
     found = L.relaxations()
     assert any(r.startswith("sfd.table2.nfe2_beats_solvers_at_nfe5") and "79.8" in r for r in found)
     assert any(r.startswith("guided.baseline.w_student_matches_fixed") for r in found)
+
+
+def test_every_spread_a_reason_quotes_is_the_committed_one():
+    """A paper-only reason that quotes a training-seed spread ("47.09 ± 8.08") quotes a mean and standard deviation
+    of a committed spread CSV (results/mini/spread/*.csv) to its printed digits: a re-made spread that moves them
+    fails here until the reason is brought up to date."""
+    import glob
+    import re
+
+    import pandas as pd
+
+    from distill.claims.registry import CLAIMS
+
+    measured = [(float(r.mean), float(r.std)) for path in glob.glob(str(ROOT / "results" / "mini" / "spread" / "*.csv"))
+                for r in pd.read_csv(path).itertuples() if pd.notna(r.mean) and pd.notna(r.std)]
+    quoted = [(c.id, m.group(1), m.group(2)) for c in CLAIMS
+              for m in re.finditer(r"(\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?)", c.why_not_expected)]
+    assert quoted, "no reason quotes a spread: this test would check nothing"
+
+    def digits(text):
+        return len(text.split(".")[1]) if "." in text else 0
+
+    stale = [q for q in quoted if not any(round(mean, digits(q[1])) == float(q[1]) and
+                                          round(std, digits(q[2])) == float(q[2]) for mean, std in measured)]
+    assert not stale, f"reasons quoting a spread no committed spread CSV holds: {stale}"

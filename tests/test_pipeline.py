@@ -54,6 +54,27 @@ def test_table1_builds_end_to_end_with_the_smoke_profile(readme_project, tmp_pat
 
 
 @pytest.mark.integration
+def test_the_main_job_ends_by_judging_the_committed_results_it_re_made(readme_project, tmp_path):
+    """A clone whose committed results the main job re-makes (a fresh clone at mini; here the smoke results, committed
+    in the copy with one FID changed as another machine might have made it) hears so when the run ends: how many
+    were re-made, how each compares, and the command that lists them."""
+    proj = readme_project.copy(tmp_path / "project")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    metrics = proj / "results" / "smoke" / "metrics"
+    subprocess.run([*git, "add", "-f", str(metrics)], cwd=proj, check=True)
+    changed = metrics / "x-snr-s0" / "ddim.json"
+    record = json.loads(changed.read_text())
+    record["metrics"]["fid"]["min"] += 0.5
+    changed.write_text(json.dumps(record))
+    subprocess.run([*git, "commit", "-qam", "committed smoke results"], cwd=proj, check=True)
+    proc = _snakemake(proj, "--config", "profile=smoke", "--forcerun", "evaluate", "--", "reports/table1.pdf")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = proc.stdout + proc.stderr
+    assert re.search(r"This run re-made \d+ committed FID\(s\) of results/smoke and wrote over them", said), said[-3000:]
+    assert "identical (to 1e-06)" in said and "1 without a committed spread (not judged)" in said
+    assert "git checkout HEAD -- results/smoke reports" in said
+
+
 def test_progressive_distillation_rounds_run_as_snakemake_jobs(readme_project, tmp_path):
     """The smoke teacher (4 DDIM steps) distilled round by round to 1 step, Fig. 4 and Table 2 built (by the README's
     commands, tests/readme_run.py); changing the budget of the last rounds (to 2 and to 1 steps) reruns those rounds
