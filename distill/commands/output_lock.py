@@ -37,8 +37,14 @@ def acquire(args: argparse.Namespace, argv: list[str] | None = None) -> list:
 
     held = []
     for dest, (out, _) in outputs(args).items():
-        FOLDER.mkdir(parents=True, exist_ok=True)
-        f = open(_lock_file(out), "a+")
+        try:
+            FOLDER.mkdir(parents=True, exist_ok=True)
+            f = open(_lock_file(out), "a+")
+        except OSError as exc:
+            for h in held:
+                h.close()
+            raise ConfigError(f"cannot take the lock of --{dest.replace('_', '-')} {out} in {FOLDER} "
+                              f"({exc.strerror or exc}); set TMPDIR to a writable folder") from None
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
