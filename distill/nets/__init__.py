@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import nn
@@ -11,15 +11,25 @@ from distill.nets.mlp import MLP
 from distill.nets.unet import UNet
 
 
+def _unet(data_shape: tuple[int, ...], out_channels: int, num_classes: int, **kwargs) -> nn.Module:
+    if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
+        raise ValueError(f"the U-Net needs square images (C, H, H); the data has shape {data_shape}")
+    return UNet(data_shape[0], out_channels, data_shape[1], num_classes=num_classes, **kwargs)
+
+
+def _mlp(data_shape: tuple[int, ...], out_channels: int, num_classes: int, **kwargs) -> nn.Module:
+    if len(data_shape) != 1:
+        raise ValueError(f"the MLP takes flat data (D,); the data has shape {data_shape}")
+    return MLP(data_shape[0], out_channels, num_classes=num_classes, emb_ch=kwargs.pop("emb_ch") or 64, **kwargs)
+
+
+# Every network by its params.yaml name (network.kind): (data shape, output channels, classes, its settings) -> module.
+NETWORKS: dict[str, Callable[..., nn.Module]] = {"unet": _unet, "mlp": _mlp}
+
+
 def build_network(cfg: Mapping[str, Any], data_shape: tuple[int, ...], out_channels: int, num_classes: int = 0) -> nn.Module:
-    """Build the network named by cfg['kind'] ('unet' or 'mlp') for data of shape data_shape = (C, H, W) or (D,)."""
-    kwargs = {k: v for k, v in cfg.items() if k != "kind"}
-    if cfg["kind"] == "unet":
-        if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
-            raise ValueError(f"the U-Net needs square images (C, H, H); the data has shape {data_shape}")
-        return UNet(data_shape[0], out_channels, data_shape[1], num_classes=num_classes, **kwargs)
-    if cfg["kind"] == "mlp":
-        if len(data_shape) != 1:
-            raise ValueError(f"the MLP takes flat data (D,); the data has shape {data_shape}")
-        return MLP(data_shape[0], out_channels, num_classes=num_classes, emb_ch=kwargs.pop("emb_ch") or 64, **kwargs)
-    raise ValueError(f"unknown network kind {cfg['kind']!r}; expected 'unet' or 'mlp'")
+    """Build the network named by cfg['kind'] (a key of NETWORKS) for data of shape data_shape = (C, H, W) or (D,)."""
+    if cfg["kind"] not in NETWORKS:
+        raise ValueError(f"unknown network kind {cfg['kind']!r}; expected one of {sorted(NETWORKS)}")
+    return NETWORKS[cfg["kind"]](tuple(data_shape), out_channels, num_classes,
+                                 **{k: v for k, v in cfg.items() if k != "kind"})
