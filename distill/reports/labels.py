@@ -1,8 +1,9 @@
-"""Display names of the parameterizations, loss weightings and samplers, in the paper's order."""
+"""Display names of the parameterizations, loss weightings and samplers, in the paper's order. The samplers' come
+from the sampler registry (each sampler declares its label once, distill/core/sampler_registry.py)."""
+
+from distill.core.samplers import SAMPLERS
 
 LABELS = {"both": "(x, ε) combined", "x": "x", "eps": "ε", "v": "v",
           "snr": "SNR", "snr_trunc": "Truncated SNR", "snr_plus_one": "SNR+1", "constant": "Constant", "edm": "EDM",
-          "ancestral": "Stochastic", "ddim": "DDIM", "euler": "Euler", "heun": "Heun", "dpm2": "DPM-Solver-2",
-          "ipndm": "iPNDM", "dpmpp": "DPM-Solver++", "renoise": "S (2 forward, 1 back; reconstructed)",
-          "onestep": "One step at sigma_max (DMD2)"}
+          **{name: spec.label for name, spec in SAMPLERS.items()}}
 ORDER_P, ORDER_W = ["both", "x", "eps", "v"], ["snr", "snr_trunc", "snr_plus_one", "constant"]
