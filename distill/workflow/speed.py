@@ -45,12 +45,23 @@ def calibrate() -> float:
         torch.set_num_threads(threads)
 
 
+def calibrate_fresh() -> float:
+    """`calibrate` in a fresh Python process, as `distill bench-machine` measures it: a process that has done other
+    work (Snakemake's, with its threads and imports) times the same workload slower."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "from distill.workflow.speed import calibrate; print(calibrate())"],
+                          capture_output=True, text=True, check=True)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
 def record(folder: str | Path) -> dict:
     """Measure this machine and write <folder>/machine.json (after re-making the stored job times here)."""
     from distill.bench.fingerprint import cpu_model
     from distill.core.checkpoint import atomic_write
 
-    entry = {"cpu": cpu_model(), "workload": WORKLOAD, "seconds": round(calibrate(), 4)}
+    entry = {"cpu": cpu_model(), "workload": WORKLOAD, "seconds": round(calibrate_fresh(), 4)}
     path = Path(folder) / MACHINE_FILE
     atomic_write(path, lambda p: Path(p).write_text(json.dumps(entry, indent=2) + "\n"))
     return entry
@@ -75,7 +86,7 @@ def factor(folder: str | Path) -> tuple[float, str] | None:
     entry = stored(folder)
     if entry is None:
         return None
-    ratio = calibrate() / float(entry["seconds"])
+    ratio = calibrate_fresh() / float(entry["seconds"])
     if abs(ratio - 1) < 0.1:
         said = f"this machine trains about as fast as the {entry['cpu']} that made them"
     elif ratio > 1:
