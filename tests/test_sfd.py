@@ -291,3 +291,34 @@ def test_the_smoke_pipeline_records_the_curve_and_each_solvers_grid_and_clipping
     assert logsnr["grid"] == "edm_logsnr" and logsnr["clip"] == "dynamic" and "clip_x" not in logsnr
     student = json.loads((smoke / "sfd_metrics/nfe2/n4.json").read_text())["sampling"]
     assert student["sampler"] == "euler" and student["clip"] == "none"
+
+
+def test_sfd_table_2_gathers_pd_and_kd_rows_of_pd_table_2_through_its_card():
+    """SFD Table 2 lists PD's students ("PD") and KD's one-step student beside its own: SFD's card gathers them from
+    PD Table 2 (distill.reports.reproduced.gather), so PD and KD emit no SFD rows; PD Table 2's DDIM rows are not
+    SFD's DDIM (its teacher's solver) and stay out."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from distill.plugins.kd import LABEL as KD_LABEL
+    from distill.plugins.kd import METHOD as KD
+    from distill.plugins.pd import DDIM_LABEL, LABEL as PD_LABEL
+    from distill.plugins.pd import METHOD as PD
+    from distill.plugins.sfd import METHOD as SFD
+    from distill.reports.reproduced import frame, gather, keyed
+
+    row = SimpleNamespace(dataset="digits", resolution=8, experiment="digits", cost_seconds=1.0, cost_images=2,
+                          cost_teacher_evals=3)
+    rows = frame([keyed("PD", "Table 2", "cifar10", PD_LABEL, "FID", row, 40.0, steps="1"),
+                  keyed("PD", "Table 2", "cifar10", KD_LABEL, "FID", row, 44.0, steps="1"),
+                  keyed("PD", "Table 2", "cifar10", DDIM_LABEL, "FID", row, 90.0, steps="1")])
+    out = gather(rows, [PD, KD, SFD])
+    sfd = out[(out["paper"] == "SFD") & (out["table"] == "Table 2")]
+    assert sorted(zip(sfd["method"], sfd["reproduced"])) == [("Knowledge distillation (Luhman & Luhman, 2021)", 44.0),
+                                                             ("PD", 40.0)]
+    assert len(out) == 5 and gather(rows, [PD, KD]).equals(rows)  # without SFD's card nothing is gathered
+    assert not any(paper == "SFD" for paper, _ in {*PD.reproduces, *KD.reproduces})
+    assert {"PD", KD_LABEL} <= SFD.reproduces[("SFD", "Table 2")]
+    pd.testing.assert_frame_equal(sfd.drop(columns=["paper", "method"]).reset_index(drop=True),
+                                  rows.iloc[:2].drop(columns=["paper", "method"]).reset_index(drop=True))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,14 @@ class Method:
     jobs_shared: bool = False  # its job time includes the jobs no method owns (classifier, reference statistics)
     # checks the schema cannot express, on a profile that runs it: (key path under the profile, problem) pairs
     check: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
+    # rows of other published tables that a table of its paper lists too, on the same teacher: (its paper, table) ->
+    # {(source paper, table): {source method name: the name it has here}} (SFD Table 2 lists PD's and KD's students
+    # of PD Table 2); distill.reports.reproduced.gather copies them, so the source methods never know of it
+    gathers: Mapping[tuple[str, str], Mapping[tuple[str, str], Mapping[str, str]]] = field(default_factory=dict)
+
+    def gathered_from(self) -> set[tuple[str, str]]:
+        """The published tables whose rows it gathers."""
+        return {source for sources in self.gathers.values() for source in sources}
 
     @property
     def claims_module(self) -> str:

@@ -258,7 +258,7 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
 
 
 METHOD = Method(
-    name="kd", label=LABEL, reproduces={("PD", "Table 2"): frozenset({LABEL}), ("SFD", "Table 2"): frozenset({LABEL})},
+    name="kd", label=LABEL, reproduces={("PD", "Table 2"): frozenset({LABEL})},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.kd:published_rows"),
     subjects=subjects,

@@ -149,8 +149,7 @@ def check(cfg) -> list[tuple[str, str]]:
 
 METHOD = Method(
     name="pd", label=LABEL,
-    reproduces={("PD", "Figure 4"): None, ("PD", "Table 2"): frozenset({LABEL, DDIM_LABEL}),
-                ("SFD", "Table 2"): frozenset({"PD"})},
+    reproduces={("PD", "Figure 4"): None, ("PD", "Table 2"): frozenset({LABEL, DDIM_LABEL})},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.pd:published_rows"),
     subjects=named("distill.reports.pd:subjects"),

@@ -20,6 +20,8 @@ from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.paths import run_folder
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
+from distill.plugins.kd import LABEL as KD_LABEL
+from distill.plugins.pd import LABEL as PD_LABEL
 from distill.results.plots import LOSS_XY
 
 LABEL = "SFD"  # SFD Table 2's names for its rows
@@ -694,7 +696,8 @@ def _check_curve(cfg) -> list[tuple[str, str]]:
 
 METHOD = Method(
     name="sfd", label=LABEL,
-    reproduces={("SFD", "Table 2"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)", "GITS"}),  # CIFAR-10
+    reproduces={("SFD", "Table 2"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)", "GITS",  # CIFAR-10
+                                               "PD", KD_LABEL}),
                 ("SFD", "Table 3"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)", "GITS"}),  # ImageNet
                 ("SFD", "Figure 1"): frozenset({"DDIM", "DPM++", "iPNDM", "GITS"})},  # solver points read off the plot
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
@@ -703,4 +706,7 @@ METHOD = Method(
     dvc_metrics=lambda cfg: ["sfd.json"],
     dvc_plots=lambda cfg: [("plots/sfd/losses", *LOSS_XY)],
     training_steps=training_steps, check=check,
+    # SFD Table 2 lists PD's students as "PD" and KD's one-step student (not published there) beside its own rows:
+    # those of PD Table 2, on SFD's teacher (the report keeps one teacher's rows)
+    gathers={("SFD", "Table 2"): {("PD", "Table 2"): {PD_LABEL: "PD", KD_LABEL: KD_LABEL}}},
 )

@@ -85,7 +85,7 @@ def command(args, cfg, progress):
 
 def published_rows(table, cfg):
     """The one-step student's FID under PD Table 2's knowledge-distillation row (its experiments that reproduce
-    CIFAR-10), and beside SFD Table 2's one-step rows."""
+    CIFAR-10)."""
     from distill.reports.reproduced import frame, keyed
 
     out = []
@@ -94,6 +94,4 @@ def published_rows(table, cfg):
         if cfg["kd"]["experiments"].get(r.experiment, {}).get("reproduces") == "cifar10":
             out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.value if r.status == "ok" else None,
                              r.status, steps=str(r.steps)))
-            out.append(keyed("SFD", "Table 2", "cifar10", LABEL, "FID", r, r.value if r.status == "ok" else None,
-                             r.status, steps=str(r.steps)))  # a one-step row beside SFD's (not published there)
     return frame(out)

@@ -290,8 +290,7 @@ def command(args, cfg, progress):
 
 
 def published_rows(table, cfg):
-    """Fig. 4's four curves (stochastic at the best gamma per step count), Table 2's PD and DDIM rows, and SFD Table
-    2's PD rows (the same students)."""
+    """Fig. 4's four curves (stochastic at the best gamma per step count) and Table 2's PD and DDIM rows."""
     from distill.plugins.pd import DDIM_LABEL, FIG4_CURVES, LABEL, NFES
     from distill.reports.reproduced import frame, keyed
 
@@ -309,9 +308,6 @@ def published_rows(table, cfg):
             for r in curves[curves["curve"] == "distilled_ddim"].itertuples():
                 if r.steps in NFES:
                     out.append(keyed("PD", "Table 2", "cifar10", LABEL, "FID", r, r.fid, r.status, steps=str(r.steps)))
-                    # SFD Table 2 lists PD by this name (Salimans & Ho's CIFAR-10 numbers)
-                    out.append(keyed("SFD", "Table 2", "cifar10", "PD", "FID", r, r.fid, r.status,
-                                     steps=str(r.steps)))
             for r in curves[curves["curve"] == "teacher_ddim_all"].itertuples():
                 out.append(keyed("PD", "Table 2", "cifar10", DDIM_LABEL, "FID", r, r.fid, r.status,
                                  steps=str(r.steps)))

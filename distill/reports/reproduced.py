@@ -46,6 +46,19 @@ def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def gather(rows: pd.DataFrame, cards) -> pd.DataFrame:
+    """`rows` with, for each card's `gathers`, the named methods' rows of each source table copied under the table
+    that lists them too (renamed as it names them)."""
+    parts = []  # the gathered rows first, as the methods they come from are listed before the gathering one
+    for card in cards:
+        for (paper, table), sources in card.gathers.items():
+            for (src_paper, src_table), names in sources.items():
+                src = rows[(rows["paper"] == src_paper) & (rows["table"] == src_table) & rows["method"].isin(names)]
+                if not src.empty:
+                    parts.append(src.assign(paper=paper, table=table, method=src["method"].map(names)))
+    return pd.concat([*parts, rows], ignore_index=True) if parts else rows
+
+
 def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """(every active method's reproduced rows keyed like published.csv, claim subjects by kind) of one profile,
     read from results/<profile>/results.csv and the methods' summaries."""
@@ -63,7 +76,7 @@ def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str,
                 parts.append(keyed_rows)
         for kind, found in method.subjects(cfg, results).items():
             subjects.setdefault(kind, {}).update(found)
-    reproduced = pd.concat(parts, ignore_index=True) if parts else frame([])
+    reproduced = gather(pd.concat(parts, ignore_index=True) if parts else frame([]), active(cfg))
     for (paper, table_name), group in reproduced.groupby(["paper", "table"], sort=False):
         subjects.setdefault(f"table:{paper}/{table_name}", {})[f"{paper} {table_name}"] = group.reset_index(drop=True)
     from distill.claims import spreads

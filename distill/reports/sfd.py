@@ -142,9 +142,12 @@ def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], resul
     context = results_table.one_context(table[table["seed_range"] == results_table.REPORTED], "SFD Table 2")
     if context:  # rows of different classifiers or reference statistics are not compared
         raise ValueError(f"{context}; rebuild them on one machine (snakemake --cores all -- reports/sfd.pdf)")
-    keyed = [m.published_rows(table[table["method"] == m.name], cfg) for m in active(cfg)
-             if (PAPER, TABLE) in m.reproduces]
-    out = pd.concat(keyed, ignore_index=True)
+    from distill.reports.reproduced import gather
+
+    cards = active(cfg)
+    sources = {(PAPER, TABLE)} | {s for m in cards for s in m.gathered_from()}
+    keyed = [m.published_rows(table[table["method"] == m.name], cfg) for m in cards if sources & set(m.reproduces)]
+    out = gather(pd.concat(keyed, ignore_index=True), cards)
     return out[(out["paper"] == PAPER) & (out["table"] == TABLE)].reset_index(drop=True)
 
 

@@ -38,15 +38,15 @@ def sfd_all_metrics():
 
 
 def sfd_other_rows():
-    """The results-table parts of the other methods that reproduce rows of SFD Table 2 (PD, KD: the registry); none
-    when SFD distils an imported EDM network, which no other method distils."""
+    """The results-table parts of the other methods whose rows SFD Table 2 lists (PD, KD: SFD's card gathers them
+    from PD Table 2); none when SFD distils an imported EDM network, which no other method distils."""
     from distill.plugins import active
 
     if SFD["teacher"].get("edm"):
         return []
 
-    return [p for m in active(CFG) if m.name != "sfd" and ("SFD", "Table 2") in m.reproduces
-            for p in m.rows(CFG, RESULTS)]
+    sources = {("SFD", "Table 2")} | S.METHOD.gathered_from()  # the tables whose rows SFD Table 2 lists (its card)
+    return [p for m in active(CFG) if m.name != "sfd" and sources & set(m.reproduces) for p in m.rows(CFG, RESULTS)]
 
 
 def sfd_kept():
