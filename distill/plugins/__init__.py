@@ -88,6 +88,9 @@ class Method:
     # {(source paper, table): {source method name: the name it has here}} (SFD Table 2 lists PD's and KD's students
     # of PD Table 2); distill.reports.reproduced.gather copies them, so the source methods never know of it
     gathers: Mapping[tuple[str, str], Mapping[tuple[str, str], Mapping[str, str]]] = field(default_factory=dict)
+    # how far a paper-scale reproduction of its published tables may miss: (paper, table, metric) ->
+    # distill.claims.tolerances.NumberTolerance; compare fails a paper-profile number beyond it
+    tolerances: Mapping[tuple[str, str, str], Any] = field(default_factory=dict)
 
     def gathered_from(self) -> set[tuple[str, str]]:
         """The published tables whose rows it gathers."""

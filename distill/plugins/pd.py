@@ -8,6 +8,7 @@ distill/claims/pd.py; params section `pd` (schema workflows/schema/methods/pd.js
 from __future__ import annotations
 
 
+from distill.results.tolerance import FEW_STEP, NumberTolerance
 from distill.commands.options import floor_option, positive_int, report_io, spread_io
 from distill.commands.spec import Command
 from distill.plugins import Method, TrainingStep, named
@@ -150,6 +151,8 @@ def check(cfg) -> list[tuple[str, str]]:
 METHOD = Method(
     name="pd", label=LABEL,
     reproduces={("PD", "Figure 4"): None, ("PD", "Table 2"): frozenset({LABEL, DDIM_LABEL})},
+    tolerances={("PD", "Table 2", "FID"): NumberTolerance("rel", 0.10, FEW_STEP),
+                ("PD", "Figure 4", "FID"): NumberTolerance("rel", 0.10, FEW_STEP)},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.pd:published_rows"),
     subjects=named("distill.reports.pd:subjects"),

@@ -17,7 +17,7 @@ import pandas as pd
 
 from distill.claims import evaluate
 from distill.claims.registry import HOLDS, NOT_CHECKED
-from distill.claims.tolerances import TOLERANCES
+from distill.claims.tolerances import tolerances
 from distill.core.checkpoint import atomic_write
 from distill.reports import published as published_numbers
 from distill.reports.format import fmt as _num
@@ -70,7 +70,7 @@ def _in_scope(row: pd.Series, scope: dict[tuple[str, str], set[str] | None]) -> 
     return key in scope and (scope[key] is None or row["method"] in scope[key])
 
 
-def _verdict(row: pd.Series, paper_scale: bool) -> str:
+def _verdict(row: pd.Series, paper_scale: bool, tols: dict) -> str:
     if pd.isna(row["reproduced_status"]):
         return "missing"
     ok = row["reproduced_status"] == "ok" and not pd.isna(row["reproduced"])
@@ -80,7 +80,7 @@ def _verdict(row: pd.Series, paper_scale: bool) -> str:
         return RUN_FAILED if paper_scale else f"run {row['reproduced_status']}"
     if not paper_scale:
         return STAND_IN
-    tol = TOLERANCES.get((row["paper"], row["table"], row["metric"]))
+    tol = tols.get((row["paper"], row["table"], row["metric"]))
     if tol is None:
         return "no tolerance set"
     return WITHIN if tol.within(row["value"], row["reproduced"]) else BEYOND
@@ -98,9 +98,10 @@ def compare(cfg: dict[str, Any], results: Path, published_csv: Path) -> Comparis
     numbers = in_scope.merge(rep[KEYS + ["reproduced", "reproduced_status", "run_dataset", "run_resolution"]],
                              how="left", on=KEYS)
     numbers["ratio"] = numbers["reproduced"] / numbers["value"]
-    numbers["tolerance"] = [TOLERANCES[k].describe() if (k := (p, t, m)) in TOLERANCES else ""
+    tols = tolerances()
+    numbers["tolerance"] = [tols[k].describe() if (k := (p, t, m)) in tols else ""
                             for p, t, m in zip(numbers["paper"], numbers["table"], numbers["metric"])]
-    numbers["verdict"] = numbers.apply(_verdict, axis=1, paper_scale=paper_scale)
+    numbers["verdict"] = numbers.apply(_verdict, axis=1, paper_scale=paper_scale, tols=tols)
     matched = rep.merge(in_scope[KEYS], how="left", on=KEYS, indicator=True)
     unmatched = matched[matched["_merge"] == "left_only"].drop(columns="_merge")
     other = pub[~scope & found & pub["value"].notna()]
@@ -223,7 +224,7 @@ def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
                             [[r.paper, r.table, r.method, r.sampler or "—", str(r.n)] for r in unmatched.itertuples()]),
                   ""]
     parts += ["Published numbers: results/published/published.csv (provenance EXACT / SECONDARY / CODE / PLOT, from "
-              "results/published/PUBLISHED.md). Claims: distill/claims. Tolerances: distill/claims/tolerances.py.", ""]
+              "results/published/PUBLISHED.md). Claims: distill/claims. Tolerances: each method's card (distill/plugins, its `tolerances`).", ""]
     return "\n".join(parts)
 
 
