@@ -56,7 +56,8 @@ def tolerances(results: Path) -> dict[tuple[str, str], float]:
 
 def fresh_copy(dest: Path, root: Path = PROJECT_ROOT, results: bool = False) -> None:
     """The project's tracked files, as a new clone would have them; without the committed results (results/published
-    kept) unless `results`."""
+    kept) unless `results`, and then the results and reports as committed (git's HEAD): a run in this clone may
+    have written over them, and a clone has the committed ones."""
     proc = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise ConfigError(f"{root} is not a git checkout; `distill verify` re-runs from the tracked files")
@@ -66,6 +67,10 @@ def fresh_copy(dest: Path, root: Path = PROJECT_ROOT, results: bool = False) -> 
         if (root / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, dest / name)
+    if results:
+        archive = subprocess.run(["git", "archive", "HEAD", "--", "results", "reports"], cwd=root,
+                                 capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-m", "-C", str(dest)], input=archive.stdout, check=True)
 
 
 def judge(committed: float, rerun: float, tolerance: float | None) -> str:
