@@ -3,7 +3,7 @@
 # the file where the user put it and says where to get it). They run as local rules (compute nodes often have no
 # network): distill/workflow/resources.py makes every rule whose command is not a computing job local.
 
-from distill.data.artifacts import ARTIFACTS, EDM_FOLDER, needs as artifact_needs
+from distill.data.artifacts import needs as artifact_needs
 
 _NEEDS = artifact_needs(CFG)
 for _i, _need in enumerate(_NEEDS):

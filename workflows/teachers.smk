@@ -1,6 +1,8 @@
 # Teachers (PD Algorithm 1): one job per parameterization x loss weighting x seed. Interrupted jobs resume from
 # their training state (train_state.pt, not a declared output, so Snakemake keeps it when a job fails).
 
+from distill.data.artifacts import ARTIFACTS, EDM_FOLDER  # the official EDM networks imported as teachers
+
 rule train_teacher:
     input:
         data=data_files(),
