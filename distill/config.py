@@ -14,12 +14,10 @@ from typing import Any
 
 import yaml
 
+from distill.errors import ConfigError  # raised here; a leaf module, so core/ and commands/ need not import this one
+
 DEFAULT_PARAMS = Path("params.yaml")
 SCHEMA_RELATIVE = Path("workflows") / "schema" / "params.schema.json"
-
-
-class ConfigError(ValueError):
-    """params.yaml is missing, unreadable or invalid."""
 
 
 def schema_path(params_path: str | Path) -> Path:

@@ -11,7 +11,7 @@ from distill.commands.options import (extractor_weights_option, finite_float, fl
                                       parse_sampler_options, positive_int)
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
-from distill.config import ConfigError
+from distill.errors import ConfigError
 
 
 def _check_params(args, cfg, progress):

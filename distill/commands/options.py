@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from distill.config import DEFAULT_PARAMS, ConfigError
+from distill.config import DEFAULT_PARAMS
+from distill.errors import ConfigError
 from distill.reports.published import PUBLISHED_CSV
 from distill.commands.paths import output
 

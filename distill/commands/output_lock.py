@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from distill.config import ConfigError
+from distill.errors import ConfigError
 from distill.commands.paths import outputs
 
 FOLDER = Path(tempfile.gettempdir()) / "distill-output-locks"

@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from distill.config import ConfigError
+from distill.errors import ConfigError
 
 
 def output(p: argparse.ArgumentParser, flag: str, folder: bool = False, **kwargs) -> argparse.Action:

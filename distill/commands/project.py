@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from distill.commands.spec import Command
-from distill.config import ConfigError
+from distill.errors import ConfigError
 from distill.reports.published import PUBLISHED_CSV
 from distill.commands.paths import output
 

@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from distill.config import ConfigError
+from distill.errors import ConfigError
 
 MANIFEST = ".written-by-distill.json"
 

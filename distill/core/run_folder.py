@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from pathlib import Path
 
-from distill.config import ConfigError
+from distill.errors import ConfigError
 
 # set by the command line for one command (distill/cli.py)
 OVERWRITE: ContextVar[bool] = ContextVar("overwrite_other_runs", default=False)

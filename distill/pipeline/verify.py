@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from distill.config import ConfigError
+from distill.errors import ConfigError
 from distill.core.provenance import PROJECT_ROOT
 from distill.results import spread as seed_spread
 from distill.results import table as results_table
