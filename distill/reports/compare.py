@@ -16,13 +16,14 @@ from typing import Any
 import pandas as pd
 
 from distill.claims import evaluate
-from distill.claims.registry import HOLDS, NOT_CHECKED
 from distill.claims.tolerances import tolerances
 from distill.core.checkpoint import atomic_write
 from distill.reports import published as published_numbers
 from distill.reports.format import fmt as _num
 from distill.reports.labels import LABELS
 from distill.reports.pdf import save_pdf, table_page, text_page
+from distill.reports.compare_claims import (  # noqa: F401  (page 1; the command reads them from here)
+    CLAIMS_TABLE_HEADER, RELAXED_NOTE, claims_table, paper_counts, relaxations, scale_counts)
 from distill.reports.reproduced import KEYS, collect
 
 PAPER_SCALE = "paper"
@@ -228,73 +229,10 @@ def markdown(c: Comparison, cfg: dict[str, Any], floor_text: str = "") -> str:
     return "\n".join(parts)
 
 
-RELAXED_NOTE = ("Every claim whose expectation was narrowed or whose tolerance was loosened after it was registered, "
-                "with the result that contradicted it and why (distill/claims/ledger.json):")
-
-
-def relaxations() -> list[str]:
-    from distill.claims.ledger import relaxations as recorded
-
-    return recorded()
-
-
 def _pages(title: str, header: list[str], rows: list[list[str]], caption: str, per_page: int = 26, **kw):
     chunks = [rows[i:i + per_page] for i in range(0, len(rows), per_page)] or [[["none"] + [""] * (len(header) - 1)]]
     return [table_page(f"{title}" + (f" ({i + 1}/{len(chunks)})" if len(chunks) > 1 else ""), header, chunk,
                        caption, **kw) for i, chunk in enumerate(chunks)]
-
-
-def scale_counts(c: Comparison) -> str:
-    """The claims by scale, in one line: how many of those expected at this profile hold, and how many of the others
-    (expected only at other scales) hold here anyway."""
-    expected = [o for o in c.claims if o["expected_here"] and o["status"] != NOT_CHECKED]
-    others = [o for o in c.claims if not o["expected_here"] and o["status"] != NOT_CHECKED]
-    unchecked = sum(o["status"] == NOT_CHECKED for o in c.claims)
-    other_scales = sorted({p for o in others for p in o["expected_at"]}) or ["none"]
-    return (f"{c.profile}: {sum(o['status'] == HOLDS for o in expected)} of {len(expected)} claim checks expected at "
-            f"this scale hold; expected only at {'/'.join(other_scales)}: {sum(o['status'] == HOLDS for o in others)} "
-            f"of {len(others)} hold here anyway" + (f"; {unchecked} not checked (inputs missing)" if unchecked else "")
-            + ".")
-
-
-def paper_counts(c: Comparison) -> list[str]:
-    """Per paper, the claim checks expected at this scale that hold, and the others that hold here anyway."""
-    out = []
-    for paper in dict.fromkeys(o["paper"] for o in c.claims):
-        mine = [o for o in c.claims if o["paper"] == paper and o["status"] != NOT_CHECKED]
-        exp = [o for o in mine if o["expected_here"]]
-        other = [o for o in mine if not o["expected_here"]]
-        out.append(f"{paper}: {sum(o['status'] == HOLDS for o in exp)} of {len(exp)} expected at {c.profile} hold, "
-                   f"{sum(o['status'] == HOLDS for o in other)} of {len(other)} paper-only hold here")
-    return out
-
-
-CLAIMS_TABLE_HEADER = ["paper", "claim [id]", "expected at", "holds here?", "the numbers", "note"]
-
-
-def claims_table(c: Comparison) -> tuple[list[list[str]], list[str]]:
-    """Page 1's rows (one per claim check) and its footnotes: each reason a claim is not expected at this scale
-    (given where it does not hold here) once, numbered; relaxed claims marked R."""
-    from distill.claims.ledger import load
-
-    relaxed = {cid for cid, states in load().items() if any(s.get("relaxed") for s in states)}
-    notes: list[str] = []
-    rows = []
-    for o in c.claims:
-        marks = []
-        if not o["expected_here"] and o["status"] not in (HOLDS, NOT_CHECKED) and o["why_not_expected"]:
-            if o["why_not_expected"] not in notes:
-                notes.append(o["why_not_expected"])
-            marks.append(f"[{notes.index(o['why_not_expected']) + 1}]")
-        if o["id"] in relaxed:
-            marks.append("[R]")
-        holds = {HOLDS: "yes", NOT_CHECKED: "not checked"}.get(o["status"], "no")
-        if o["verdict"] == "FAIL":
-            holds = "NO (FAIL)"
-        subject = f" ({o['subject']})" if o["subject"] and o["subject"] not in ("digits", "sfd", "table1") else ""
-        rows.append([o["paper"], f"{o['claim']}{subject} [{o['id']}]", ", ".join(o["expected_at"]) or "—", holds,
-                     o["detail"], " ".join(marks)])
-    return rows, [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
 
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf: Path) -> Comparison:
