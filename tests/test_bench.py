@@ -234,5 +234,6 @@ def test_every_method_declares_its_training_steps(smoke_cfg):
             losses = StepRunner(step.parts, step.step_fn)()
             assert all(torch.isfinite(v) for v in losses.values()), (m.name, name)
             found.setdefault(m.name, []).append(name)
-    assert found == {"table1": ["teacher"], "pd": ["distillation"], "kd": ["kd"], "sfd": ["sfd"],
-                     "guided": ["stage_one", "round"], "disback": ["score_distillation", "degradation"]}
+    # every method the smoke profile runs declares a step (a method that trains nothing would be a new kind of card)
+    assert set(found) == {m.name for m in active(smoke_cfg)}, found
+    assert found["pd"] == ["distillation"] and found["guided"] == ["stage_one", "round"]
