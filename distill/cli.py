@@ -16,6 +16,7 @@ from distill.commands import output_lock, paths
 from distill.commands.index import every
 from distill.config import ConfigError, experiment_profile, load_profile
 from distill.core import run_folder
+from distill.plugins import load_registrations
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     run_folder.OVERWRITE.set(bool(getattr(args, "overwrite", False)))
     try:
+        if args.spec.job is not None:  # a computing command: every method's samplers and grids are known to it
+            load_registrations()
         return args.spec.resolve()(args, cfg, not args.no_progress) or 0
     except (ConfigError, ValueError, RuntimeError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

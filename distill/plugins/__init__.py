@@ -91,6 +91,10 @@ class Method:
     # how far a paper-scale reproduction of its published tables may miss: (paper, table, metric) ->
     # distill.claims.tolerances.NumberTolerance; compare fails a paper-profile number beyond it
     tolerances: Mapping[tuple[str, str, str], Any] = field(default_factory=dict)
+    # modules that register parts of the shared registries when imported (a sampler, a grid): imported before any
+    # computing command runs (`load_registrations`), so that `distill sample` knows a method's own sampler while the
+    # CLI's start-up imports no torch
+    registers: tuple[str, ...] = ()
 
     def gathered_from(self) -> set[tuple[str, str]]:
         """The published tables whose rows it gathers."""
@@ -118,6 +122,13 @@ def methods() -> list[Method]:
             raise ValueError(f"distill/plugins/{name}.py declares method {card.name!r}; the names must agree")
         out.append(card)
     return out
+
+
+def load_registrations() -> None:
+    """Import every registered method's `registers` modules (their samplers and grids join the shared registries)."""
+    for m in methods():
+        for module in m.registers:
+            importlib.import_module(module)
 
 
 def get(name: str) -> Method:
