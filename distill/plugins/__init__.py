@@ -30,6 +30,7 @@ REGISTERED = (
     "sfd",  # Simple and Fast Distillation (Zhou et al. 2024): the EDM solvers, SFD, SFD-v, the second stage
     "guided",  # On Distillation of Guided Diffusion Models (Meng et al. 2023): w-conditioned students, D/S samplers
     "disback",  # DisBack (Zhang et al. 2025): one-step score distillation along the teacher's degradation path
+    "cd",  # Consistency distillation (Song et al. 2023): one- and few-step consistency models of the same teacher
 )
 
 
