@@ -73,10 +73,16 @@ def karras_sigmas(num_scales: int, sigma_min: float, sigma_max: float, rho: floa
                      schedule)
 
 
+OdeStep = Callable[[SigmaDenoiser, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def teacher_step(d: SigmaDenoiser, x: torch.Tensor, sigma: torch.Tensor, sigma_next: torch.Tensor,
-                 solver: str = "heun") -> torch.Tensor:
+                 solver: str | OdeStep = "heun") -> torch.Tensor:
     """One step of the probability-flow ODE dx/dsigma = (x - D(x; sigma)) / sigma from sigma to sigma_next, per
-    sample ([B] sigmas), Heun's (two evaluations) or Euler's (one): the official `heun_solver` / `euler_solver`."""
+    sample ([B] sigmas), Heun's (two evaluations) or Euler's (one): the official `heun_solver` / `euler_solver`; or
+    a given step(D, x, sigma, sigma_next) (an exact one, for an analytic teacher)."""
+    if callable(solver):
+        return solver(d, x, sigma, sigma_next)
     s, s_next = _rows(sigma, x), _rows(sigma_next, x)
     direction = (x - d(x, sigma)) / s
     x_euler = x + direction * (s_next - s)
@@ -97,7 +103,7 @@ def distance(a: torch.Tensor, b: torch.Tensor, norm: str) -> torch.Tensor:
 
 
 def cd_loss(student: SigmaDenoiser, target: SigmaDenoiser, teacher: SigmaDenoiser, x: torch.Tensor,
-            sigmas: torch.Tensor, gen: torch.Generator, norm: str = "l2", solver: str = "heun") -> torch.Tensor:
+            sigmas: torch.Tensor, gen: torch.Generator, norm: str = "l2", solver: str | OdeStep = "heun") -> torch.Tensor:
     """The CD loss of a batch of data x (CM Eq. 7, uniform weighting lambda = 1): `student` and `target` are consistency
     functions f(x, sigma) (the target evaluated without gradient), `teacher` the teacher's D(x, sigma). Indices and
     noise are drawn with `gen` on the CPU, so a run is the same on any device."""

@@ -17,7 +17,7 @@ def cd_hp(w, *keys):
 
 
 def cd_metrics(w):
-    return [CD["metrics"].format(k=k).replace("{cexp}", w.cexp) for k in cd_step_counts(CD_EXPS[w.cexp])]
+    return [CD["metrics"].replace("{k}", str(k)).replace("{cexp}", w.cexp) for k in cd_step_counts(CD_EXPS[w.cexp])]
 
 
 def cd_kept():
@@ -65,7 +65,7 @@ rule cd_sample:
     input:
         model=CD["student"] + "/model.safetensors",
     output:
-        temp(CD["samples"].format(k="{ck}")),
+        temp(CD["samples"].replace("{k}", "{ck}")),
     params:
         hp=lambda w: cd_hp(w, "multistep", "num_scales", "sigma_min", "sigma_max", "rho") + hp("sampling", "evaluation"),
     threads: CFG["threads"]["sample"]
@@ -82,12 +82,12 @@ rule cd_sample:
 
 use rule evaluate as cd_evaluate with:
     input:
-        samples=CD["samples"].format(k="{ck}"),
+        samples=CD["samples"].replace("{k}", "{ck}"),
         reference=reference_stats(),
         extractor=extractor_weights(),
     output:
-        metrics=CD["metrics"].format(k="{ck}"),
-        grid=report(CD["grid"].format(k="{ck}"), caption="report/grid.rst", category="Consistency distillation samples",
+        metrics=CD["metrics"].replace("{k}", "{ck}"),
+        grid=report(CD["grid"].replace("{k}", "{ck}"), caption="report/grid.rst", category="Consistency distillation samples",
                     labels={"experiment": "{cexp}", "steps": "{ck}"}),
     log:
         f"{LOGS}/cd/{{cexp}}/evaluate-n{{ck}}.log",
