@@ -7,7 +7,9 @@ import math
 
 import pandas as pd
 
+from distill.claims import spreads
 from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED, Claim
+from distill.claims.spreads import overlap_text
 from distill.plugins.cd import LABEL
 
 PD = "PD"  # SFD Table 2's name for progressive distillation's students
@@ -18,13 +20,25 @@ def _fid(rows: pd.DataFrame, method: str, steps: int) -> float | None:
     return None if r.empty or math.isnan(float(r["reproduced"].iloc[0])) else float(r["reproduced"].iloc[0])
 
 
+def _experiment(rows: pd.DataFrame, method: str, steps: int) -> str:
+    """The experiment a method's row came from (the spread targets' cells are named by it)."""
+    r = rows[(rows["method"] == method) & (rows["steps"].astype(str) == str(steps))]
+    return str(r["experiment"].iloc[0]) if not r.empty else ""
+
+
+def _spread(rows: pd.DataFrame, method: str, spread_of: str, steps: int, value: float):
+    return spreads.of(rows, spread_of, f"{_experiment(rows, method, steps)}-n{steps}", value)
+
+
 def one_step_beats_pd(rows: pd.DataFrame, tol: float) -> tuple[str, str]:
     """Multistep-CM Table 3: CD 4.3 against PD 10.7 at one step on one ImageNet-64 model (the same teacher); SFD
     Table 2 lists CD 3.55 and PD 9.12 on CIFAR-10 (PD's from Salimans & Ho's own teacher)."""
     cd, pd_fid = _fid(rows, LABEL, 1), _fid(rows, PD, 1)
     if cd is None or pd_fid is None:
         return NOT_CHECKED, "no one-step FID of CD or of PD"
-    return (HOLDS if cd <= pd_fid * tol else FAILS), f"CD one step {cd:.2f}, PD one step {pd_fid:.2f} ({cd / pd_fid:.2f}x)"
+    spread = overlap_text("CD", _spread(rows, LABEL, "cd", 1, cd), "PD", _spread(rows, PD, "pd", 1, pd_fid))
+    return ((HOLDS if cd <= pd_fid * tol else FAILS),
+            f"CD one step {cd:.2f}, PD one step {pd_fid:.2f} ({cd / pd_fid:.2f}x){spread}")
 
 
 def two_steps_beat_one(rows: pd.DataFrame, tol: float) -> tuple[str, str]:
@@ -33,7 +47,10 @@ def two_steps_beat_one(rows: pd.DataFrame, tol: float) -> tuple[str, str]:
     one, two = _fid(rows, LABEL, 1), _fid(rows, LABEL, 2)
     if one is None or two is None:
         return NOT_CHECKED, "no one- and two-step FID of CD"
-    return (HOLDS if two <= one * tol else FAILS), f"CD two steps {two:.2f}, one step {one:.2f} ({two / one:.2f}x)"
+    spread = overlap_text("two steps", _spread(rows, LABEL, "cd", 2, two), "one step",
+                          _spread(rows, LABEL, "cd", 1, one))
+    return ((HOLDS if two <= one * tol else FAILS),
+            f"CD two steps {two:.2f}, one step {one:.2f} ({two / one:.2f}x){spread}")
 
 
 CLAIMS = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import floor_option, report_io
+from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
 from distill.config import experiment_settings
@@ -53,6 +53,23 @@ def step_sigmas(exp: dict[str, Any], k: int) -> list[float]:
 
     (ts,) = [ts for ts in exp["multistep"] if len(ts) - 1 == k]
     return multistep_sigmas(exp["num_scales"], list(ts), exp["sigma_min"], exp["sigma_max"], exp["rho"])
+
+
+def spread_points(cfg: dict[str, Any], results: str) -> tuple[list[tuple[str, str, int, str]], str, str]:
+    """(cell, sampler, training seed, metrics record) of every experiment's model at each step count, for its own
+    seed and each seed of cd.spread_seeds (its copy <experiment>_s<seed>, the same teacher), with the report's title
+    and caption."""
+    from distill.config import spread_experiment
+
+    section, points = cfg["cd"], []
+    for name, exp in section["experiments"].items():
+        runs = [(exp["seed"], name)] + [(s, spread_experiment(name, s)) for s in section.get("spread_seeds") or []]
+        points += [(f"{name}-n{k}", SAMPLER, seed, paths(results, run)["metrics"].format(k=k))
+                   for seed, run in runs for k in step_counts(exp)]
+    caption = (f"Profile '{cfg['profile']}': each experiment's consistency model trained with its own seed and with "
+               f"training seeds {section.get('spread_seeds') or []} (cd.spread_seeds), from the same teacher, sampled "
+               "at each step count of its time lists; FID is the minimum over the protocol's seed ranges.")
+    return points, "Consistency distillation — training-seed spread (FID)", caption
 
 
 def sampling_record(exp: dict[str, Any]) -> dict[str, Any]:
@@ -206,6 +223,11 @@ def _report_options(p):
 
 
 COMMANDS = (
+    Command("cd-spread", "distill.reports.cd:spread_command",
+            "consistency distillation: the consistency models' training-seed spread and each number's tolerance",
+            "Collect every cd experiment's model trained with its own seed and each cd.spread_seeds seed, at each "
+            "step count: the FID of each seed, mean, standard deviation and tolerance. Writes a CSV "
+            "(results/<profile>/spread/cd.csv) and a PDF.", spread_io),
     Command("cd-train", _train, "consistency distillation: train the consistency model; resumes if interrupted",
             "Distil the teacher into a consistency model (Song et al. 2023, CM Eq. 7): Karras grid of num_scales "
             "sigmas, the teacher's Heun step between adjacent sigmas, a target network (EMA rate target_ema), "

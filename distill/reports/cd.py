@@ -18,6 +18,9 @@ from distill.reports.pdf import save_pdf, table_page
 from distill.results import table as results_table
 from distill.results.plots import write_losses
 from distill.results.table import record_rows
+from distill.reports.spread import method_command
+
+spread_command = method_command("cd")  # `distill cd-spread`
 
 
 def other_rows_files(cfg: dict[str, Any], results: str) -> list[str]:
@@ -52,7 +55,10 @@ def beside(cfg: dict[str, Any], results: Path, own: pd.DataFrame, teacher: str, 
                                                                  dtype={"options": str, "guidance": str})))
     table = pd.concat(frames, ignore_index=True)
     table = table[(table["teacher"] == teacher) & (table["model"] != "teacher") & (table["guidance"].astype(str) == "")]
-    return table[table["nfe"].astype(int).isin(nfes)].sort_values(["nfe", "method", "experiment"], kind="stable")
+    table = table[table["nfe"].astype(int).isin(nfes)].assign(options=lambda t: t["options"].fillna("").astype(str))
+    # one row per student and value: a one-step ancestral sampler is DDIM, whatever its gamma
+    table = table.sort_values(["nfe", "method", "experiment", "model", "sampler", "options"], kind="stable")
+    return table.drop_duplicates(["method", "experiment", "model", "nfe", "value"])
 
 
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
@@ -77,7 +83,8 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                "fid_floor": floor.fid(floor_record)}
     write_record(json_path, summary)
     page_rows = [[("CD (this run)" if r.method == "cd" else r.method.upper() if len(r.method) <= 3 else r.method),
-                  r.experiment, r.model, str(int(r.nfe)), fmt(r.value, 2) if r.status == "ok" else r.status,
+                  r.experiment, r.model, f"{r.sampler} {r.options}".strip(), str(int(r.nfe)),
+                  fmt(r.value, 2) if r.status == "ok" else r.status,
                   fmt(r.kid * 1e4, 1) if r.status == "ok" and pd.notna(r.kid) else "—",
                   fmt(float(r.cost_seconds), 0) if str(r.cost_seconds) not in ("", "nan") else "—"]
                  for r in shown.itertuples()]
@@ -89,14 +96,17 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                f"({train['teacher_evals']:,} teacher evaluations), target EMA mu = {exp['target_ema']:g}, "
                f"{exp['distance']} distance; sampled with the official multistep sampler at time lists "
                f"{exp['multistep']}. Beside it, every other method's students of the same teacher at the same NFE "
-               "(their own runs, each with its experiment name; a method not run here is absent). FID is the "
+               "(their own runs and ablations, each with its experiment name; a method not run here is absent; a sampler "
+               "giving the same number as another of the same student, a one-step ancestral one, is shown once). FID "
+               "is the "
                f"minimum over {cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']}, "
                "KID × 10^4 the same evaluation's; cost is each student's own training time in seconds (PD: every "
                "round down to it)."
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page = table_page("Consistency distillation (Song et al., 2023) beside the other students of its teacher",
-                      ["method", "experiment", "model", "NFE", "FID", "KID ×10⁴", "cost (s)"], page_rows, caption,
-                      bold=[(i, c) for i in own_rows for c in range(7)], col_widths=[1.3, 1.6, 1.2, 0.6, 0.8, 0.9, 0.8])
+                      ["method", "experiment", "model", "sampler", "NFE", "FID", "KID ×10⁴", "cost (s)"], page_rows,
+                      caption, bold=[(i, c) for i in own_rows for c in range(8)],
+                      col_widths=[1.2, 1.5, 1.1, 1.3, 0.5, 0.7, 0.8, 0.7])
     atomic_write(pdf, lambda p: save_pdf(p, [page]))
     return summary
 

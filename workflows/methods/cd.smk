@@ -25,6 +25,12 @@ def cd_kept():
             for f in ("model.safetensors", "summary.json")]
 
 
+def cd_spread_points():
+    from distill.plugins.cd import spread_points
+
+    return spread_points(CFG, RESULTS)[0]
+
+
 def cd_other_rows():
     from distill.reports.cd import other_rows_files
 
@@ -35,7 +41,7 @@ KEPT["cd"] = cd_kept
 
 
 wildcard_constraints:
-    cexp="|".join(CD_EXPS),
+    cexp="|".join(CD_EXPS),  # the experiments and their copies only: reports/cd_spread.pdf is another rule's
     ck=r"\d+",
 
 
@@ -112,9 +118,26 @@ rule cd_report:
         # the other methods' students of the same teacher, shown beside its own where they were made (never a reason
         # to make them: SFD's and PD's runs are targets of their own)
         others=lambda w: [read_if_present(p) for p in cd_other_rows()],
+        spread_sha=lambda w: read_if_present(f"{RESULTS}/spread/cd.csv"),
     log:
         f"{LOGS}/cd/{{cexp}}/report.log",
     shell:
         "{DISTILL} cd-report {CLI_ARGS} --experiment {wildcards.cexp} --results {RESULTS} --pdf {output.pdf} "
         "--csv {output.csv} --json {output.json} --rows {output.rows} --plots {output.plots} --floor {input.floor} "
         "> {log} 2>&1"
+
+
+# The consistency models' training-seed spread: every experiment trained again with each cd.spread_seeds seed from the
+# same teacher (a target of its own, not in `all`)
+rule cd_spread:
+    input:
+        metrics=lambda w: [p for *_, p in cd_spread_points()],
+    output:
+        pdf=report("reports/cd_spread.pdf", caption="report/cd.rst", category="Consistency distillation"),
+        csv=f"{RESULTS}/spread/cd.csv",
+    params:
+        hp=lambda w: json.dumps({"cd": CD_EXPS}, sort_keys=True),
+    log:
+        f"{LOGS}/cd/spread.log",
+    shell:
+        "{DISTILL} cd-spread {CLI_ARGS} --results {RESULTS} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"
