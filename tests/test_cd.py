@@ -122,7 +122,7 @@ def test_resume_after_a_kill_gives_the_same_student_and_target(tmp_path, smoke_c
     """The student, its target network (mu = 0.5 here, so that the target's own state matters) and the optimizer
     resume from the training state bit for bit."""
     from distill.core.training import TrainConfig, train_parts
-    from distill.plugins.cd import training_steps
+    from distill.steps.cd import training_steps
 
     exp = next(iter(smoke_cfg["cd"]["experiments"].values()))
     exp["target_ema"] = 0.5

@@ -1,8 +1,8 @@
 """Consistency distillation (Song et al., ICML 2023) as a plug-in, on the teacher that PD, KD and SFD distil, so that
 its one- and two-step students stand beside theirs with their costs.
 
-Files: math distill/methods/cd.py (the loss, the boundary condition, the official multistep sampler); steps and card
-here; rules workflows/methods/cd.smk; report distill/reports/cd.py; claims distill/claims/cd.py; params section `cd`
+Files: math distill/methods/cd.py (the loss, the boundary condition, the official multistep sampler); steps
+distill/steps/cd.py; layout, commands and card here; rules workflows/methods/cd.smk; report distill/reports/cd.py; claims distill/claims/cd.py; params section `cd`
 (schema workflows/schema/methods/cd.json).
 Outputs under results/<profile>: cd/<experiment>/student/ (weights, summary; DVC), cd_samples/<experiment>/ (temporary),
 cd_metrics/<experiment>/n<k>.json (the k-step evaluations), rows/cd-<experiment>.csv, cd_<experiment>.json;
@@ -18,7 +18,7 @@ from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
 from distill.config import experiment_settings
-from distill.plugins import Method, TrainingStep, named
+from distill.plugins import Method, named
 from distill.results.plots import LOSS_XY
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 
@@ -79,118 +79,6 @@ def sampling_record(exp: dict[str, Any]) -> dict[str, Any]:
             "grid_options": {"rho": exp["rho"], "sigma_min": exp["sigma_min"], "sigma_max": exp["sigma_max"]}}
 
 
-def build_student(cfg: dict[str, Any], exp: dict[str, Any], teacher_path: str | Path, device="cpu"):
-    """(student, target, teacher, the student's model config): student and target are the teacher's network with
-    its weights (cm_train.py copies the teacher into both), the teacher frozen."""
-    import copy
-
-    import torch
-
-    from distill.core.checkpoint import file_sha256, load_into, load_weights
-    from distill.core.training import precision_record
-    from distill.pipeline.common import build_denoiser, load_denoiser
-
-    tensors, teacher_cfg = load_weights(teacher_path)
-    if teacher_cfg.get("status", "completed") != "completed":
-        raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
-    teacher, _ = load_denoiser(teacher_path, device)
-    teacher.requires_grad_(False)
-    model_cfg = {**{k: v for k, v in teacher_cfg.items() if k not in ("status", "precision", "sampling")},
-                 "kind": "cd-student", "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
-                 "network": {**teacher_cfg["network"], **({} if teacher_cfg["network"]["kind"] == "edm" else
-                                                          {"dropout": exp["train"]["dropout"]})},
-                 "sampling": sampling_record(exp), "distill": {k: v for k, v in exp.items() if k != "multistep"},
-                 **precision_record(cfg["precision"])}
-    torch.manual_seed(exp["seed"])
-    student = build_denoiser(model_cfg).to(device)
-    load_into(student.net, tensors, teacher_path)
-    student.train().requires_grad_(True)  # an imported EDM network is built frozen
-    return student, copy.deepcopy(student), teacher, model_cfg
-
-
-def cd_step(student, target, teacher, exp: dict[str, Any], data, labels):
-    """The step function of one CD update: theta- moved to theta (rate mu) after the previous update, a data batch,
-    the CD loss, the student's update (cm/train_util.py CMTrainLoop: step, then `_update_target_ema`)."""
-    from distill.core.schedule import CosineSchedule
-    from distill.core.sigma_solvers import sigma_denoiser
-    from distill.methods.batches import draw_batch
-    from distill.methods.cd import cd_loss, ema_into, karras_sigmas, student_denoiser
-
-    schedule, s = CosineSchedule(), exp["train"]
-    sigmas = karras_sigmas(exp["num_scales"], exp["sigma_min"], exp["sigma_max"], exp["rho"], schedule)
-
-    def step_fn(ctx):
-        ema_into(target.net, student.net, exp["target_ema"])
-        x, y = draw_batch(data, labels, s["batch_size"], s["random_flip"], ctx.gen)
-        cond = None if y is None else {"label": y}
-        loss = cd_loss(student_denoiser(student, exp["sigma_min"], cond, schedule),
-                       student_denoiser(target, exp["sigma_min"], cond, schedule),
-                       sigma_denoiser(teacher, schedule, cond, "none"), x, sigmas, ctx.gen, exp["distance"],
-                       exp["solver"])
-        ctx.update("student", loss)
-        ctx.count_images(s["batch_size"])
-        return {"loss": loss}
-
-    return step_fn
-
-
-def teacher_evaluations(exp: dict[str, Any]) -> int:
-    """Teacher evaluations per training image: Heun's 2 (the official heun_solver), Euler's 1."""
-    return 2 if exp["solver"] == "heun" else 1
-
-
-def train_config(exp: dict[str, Any], precision: str = "fp32"):
-    from distill.core.training import TrainConfig
-
-    return TrainConfig.from_params({**exp["train"], "steps": exp["updates"], "precision": precision}, exp["seed"])
-
-
-def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, out_dir: str | Path,
-                  threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Step: the consistency model of one experiment (resumable: student, target and optimizer are checkpointed)."""
-    from distill.core.checkpoint import save_weights
-    from distill.core.provenance import write_record
-    from distill.core.training import Part, train_parts
-    from distill.data import load_dataset
-    from distill.pipeline.common import setup_torch
-
-    device = setup_torch(threads, cfg["device"])
-    exp, out_dir = experiment_settings(cfg, "cd", experiment), Path(out_dir)
-    student, target, teacher, model_cfg = build_student(cfg, exp, teacher_path, device)
-    model_cfg["experiment"] = experiment
-    data = load_dataset(cfg["data"])
-    labels = data.label_tensor()
-    step_fn = cd_step(student, target, teacher, exp, data.model_tensor().to(device),
-                      None if labels is None else labels.to(device))
-    run_cfg = train_config(exp, cfg["precision"])
-    result, weights = train_parts({"student": Part(student.net, run_cfg), "target": Part(target.net, run_cfg)},
-                                  step_fn, run_cfg, out_dir, desc=f"CD {experiment}", progress=progress,
-                                  fingerprint=model_cfg)
-    summary = {**result.summary(), "experiment": experiment, "profile": cfg["profile"],
-               "batch_size": exp["train"]["batch_size"], "num_scales": exp["num_scales"],
-               "teacher_evals": teacher_evaluations(exp) * result.images_seen, "teacher": str(teacher_path)}
-    save_weights(out_dir / "model.safetensors", weights["student"], {**model_cfg, "status": result.status})
-    write_record(out_dir / "summary.json", summary, {"teacher": teacher_path, "weights": out_dir / "model.safetensors"})
-    return summary
-
-
-def _train(args, cfg, progress):
-    summary = train_student(cfg, args.experiment, args.teacher, args.out, args.threads, progress)
-    print(f"{summary['status']} after {summary['steps']} updates")
-
-
-def _sample(args, cfg, progress):
-    from distill.pipeline.sample import run
-
-    exp = experiment_settings(cfg, "cd", args.experiment)
-    if args.steps not in step_counts(exp):
-        raise ValueError(f"--steps {args.steps}: cd.experiments.{args.experiment}.multistep has time lists for "
-                         f"{step_counts(exp)} steps")
-    status = run(cfg, args.model, SAMPLER, args.out, args.threads, progress,
-                 sigmas=step_sigmas(exp, args.steps))
-    print(f"{args.steps}-step samples: {status}")
-
-
 def train_work(cfg, args, producers):
     from distill.bench.work import Unit
 
@@ -228,11 +116,11 @@ COMMANDS = (
             "Collect every cd experiment's model trained with its own seed and each cd.spread_seeds seed, at each "
             "step count: the FID of each seed, mean, standard deviation and tolerance. Writes a CSV "
             "(results/<profile>/spread/cd.csv) and a PDF.", spread_io),
-    Command("cd-train", _train, "consistency distillation: train the consistency model; resumes if interrupted",
+    Command("cd-train", "distill.steps.cd:train_command", "consistency distillation: train the consistency model; resumes if interrupted",
             "Distil the teacher into a consistency model (Song et al. 2023, CM Eq. 7): Karras grid of num_scales "
             "sigmas, the teacher's Heun step between adjacent sigmas, a target network (EMA rate target_ema), "
             "cd.experiments.<EXPERIMENT>.train.", _train_options, method="cd", job="distill", cost=train_work),
-    Command("cd-sample", _sample, "consistency distillation: the consistency model's k-step samples",
+    Command("cd-sample", "distill.steps.cd:sample_command", "consistency distillation: the consistency model's k-step samples",
             "Draw the evaluation samples of a consistency model with the official multistep sampler at the sigmas of "
             "the experiment's time list for --steps (one step: one evaluation at sigma_max).", _sample_options,
             method="cd", job="sample", cost=sample_work),
@@ -244,34 +132,6 @@ COMMANDS = (
 )
 
 
-def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
-    """One CD update of the first experiment on its teacher's architecture, freshly initialised (the cost does not
-    depend on the weights): student forward + backward, the target's forward, the teacher's Heun step."""
-    import copy
-
-    import torch
-
-    from distill.core.training import Part
-    from distill.data import load_dataset
-    from distill.pipeline.train_teacher import teacher_step
-
-    exp = next(iter(cfg["cd"]["experiments"].values()))
-    t, data = exp["teacher"], load_dataset(cfg["data"])
-    teacher, _, _ = teacher_step(cfg, data, t["parameterization"], t["weighting"], t["seed"])
-    teacher = teacher.to(device).eval().requires_grad_(False)
-    student = copy.deepcopy(teacher).train().requires_grad_(True)
-    target = copy.deepcopy(student)
-    torch.manual_seed(exp["seed"])
-    run_cfg = train_config(exp)
-    labels = data.label_tensor()
-    step_fn = cd_step(student, target, teacher, exp, data.model_tensor().to(device),
-                      None if labels is None else labels.to(device))
-    passes = "1 forward + 1 backward (student), 1 forward (target), " + \
-        ("2 forwards (teacher's Heun step)" if exp["solver"] == "heun" else "1 forward (teacher's Euler step)")
-    return {"cd": TrainingStep({"student": Part(student.net, run_cfg), "target": Part(target.net, run_cfg)},
-                               step_fn, exp["train"]["batch_size"], passes, frozen=(teacher.net,))}
-
-
 def targets(cfg) -> list[str]:
     return [f"reports/cd_{e}.pdf" for e in cfg["cd"]["experiments"]]
 
@@ -281,7 +141,13 @@ def rows(cfg, results: str) -> list[str]:
 
 
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
-    return {}
+    """Claim subject 'cd': each experiment's report summary (its FID by steps, and the same teacher's other students
+    beside it)."""
+    import json
+
+    out = {name: json.loads(path.read_text()) for name in cfg["cd"]["experiments"]
+           if (path := Path(results) / f"cd_{name}.json").is_file()}
+    return {"cd": out} if out else {}
 
 
 def check(cfg) -> list[tuple[str, str]]:
@@ -311,5 +177,5 @@ METHOD = Method(
     subjects=subjects, dvc_outs=("cd",), dvc_small=("cd_metrics",),
     dvc_metrics=lambda cfg: [f"cd_{e}.json" for e in cfg["cd"]["experiments"]],
     dvc_plots=lambda cfg: [(f"plots/cd_{e}/losses", *LOSS_XY) for e in cfg["cd"]["experiments"]],
-    training_steps=training_steps, check=check, registers=("distill.methods.cd",),
+    training_steps=named("distill.steps.cd:training_steps"), check=check, registers=("distill.methods.cd",),
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from distill.config import experiment_settings
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
 from distill.plugins.cd import LABEL, MULTISTEP_TABLE, SAMPLER, paths, step_counts, teacher_run
@@ -31,7 +32,7 @@ def other_rows_files(cfg: dict[str, Any], results: str) -> list[str]:
 
 
 def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, Any]]:
-    p, exp = paths(str(results), experiment), cfg["cd"]["experiments"][experiment]
+    p, exp = paths(str(results), experiment), experiment_settings(cfg, "cd", experiment)
     summary = json.loads(Path(p["student"], "summary.json").read_text())
     out = []
     for k in step_counts(exp):
@@ -57,15 +58,42 @@ def beside(cfg: dict[str, Any], results: Path, own: pd.DataFrame, teacher: str, 
     table = table[(table["teacher"] == teacher) & (table["model"] != "teacher") & (table["guidance"].astype(str) == "")]
     table = table[table["nfe"].astype(int).isin(nfes)].assign(options=lambda t: t["options"].fillna("").astype(str))
     # one row per student and value: a one-step ancestral sampler is DDIM, whatever its gamma
-    table = table.sort_values(["nfe", "method", "experiment", "model", "sampler", "options"], kind="stable")
+    table = table.assign(not_ddim=table["sampler"] != "ddim")  # DDIM's name kept where samplers agree
+    table = table.sort_values(["nfe", "method", "experiment", "model", "not_ddim", "sampler", "options"],
+                              kind="stable").drop(columns="not_ddim")
     return table.drop_duplicates(["method", "experiment", "model", "nfe", "value"])
+
+
+PD_STUDENT = ("ddim", "n{k}")  # PD's k-step student sampled as its paper samples it (PD Table 2: DDIM)
+
+
+def beside_fids(shown: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The claims' references among the students shown: PD's k-step DDIM student of each PD experiment
+    ({"pd": {"<experiment>": {k: FID}}})."""
+    pd_rows = shown[(shown["method"] == "pd") & (shown["sampler"] == PD_STUDENT[0]) & (shown["status"] == "ok")]
+    out: dict[str, dict[str, Any]] = {}
+    for r in pd_rows.itertuples():
+        if r.model == PD_STUDENT[1].format(k=int(r.nfe)):
+            out.setdefault(r.experiment, {})[int(r.nfe)] = float(r.value)
+    return {"pd": out}
+
+
+def seeds_text(results: Path, experiment: str, by_steps: dict[int, float | None]) -> str:
+    """Each step count's FID over training seeds (mean ± std, from the spread target), or why it is one seed."""
+    from distill.results import spread
+
+    found = spread.read_method(results, "cd")
+    parts = [f"{k} step{'s' if k > 1 else ''} " + (spread.text(spread.measured_for(found, "cd", f"{experiment}-n{k}", v))
+                                                   .strip(" ()") or "one seed") for k, v in by_steps.items()]
+    return "; ".join(parts) + " (one seed: the spread target reports/cd_spread.pdf was not built for this number)" \
+        if any(p.endswith("one seed") for p in parts) else "; ".join(parts)
 
 
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
           rows_csv: Path, plots: Path, floor_json: Path | None = None) -> dict[str, Any]:
     from distill.pipeline import floor
 
-    exp = cfg["cd"]["experiments"][experiment]
+    exp = experiment_settings(cfg, "cd", experiment)
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
     floor_record = floor.matching(floor.read(floor_json), table)
     student_dir = Path(paths(str(results), experiment)["student"])
@@ -76,7 +104,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
     shown = beside(cfg, results, table, f"{results}/teachers/{teacher_run(exp)}", sorted(by_steps))
     atomic_write(csv, lambda p: shown.to_csv(p, index=False, float_format="%.4f"))
     summary = {"profile": cfg["profile"], "experiment": experiment, "dataset": cfg["data"]["name"],
-               "status": train["status"], "fid": by_steps, "updates": train["steps"],
+               "status": train["status"], "fid": by_steps, "updates": train["steps"], "beside": beside_fids(shown),
                "num_scales": exp["num_scales"], "target_ema": exp["target_ema"], "distance": exp["distance"],
                "cost": {"train_seconds": train["wall_seconds"], "teacher_evals": train["teacher_evals"],
                         "images": train["images_seen"]},
@@ -85,7 +113,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
     page_rows = [[("CD (this run)" if r.method == "cd" else r.method.upper() if len(r.method) <= 3 else r.method),
                   r.experiment, r.model, f"{r.sampler} {r.options}".strip(), str(int(r.nfe)),
                   fmt(r.value, 2) if r.status == "ok" else r.status,
-                  fmt(r.kid * 1e4, 1) if r.status == "ok" and pd.notna(r.kid) else "—",
+                  fmt(r.kid, 0) if r.status == "ok" and pd.notna(r.kid) else "—",
                   fmt(float(r.cost_seconds), 0) if str(r.cost_seconds) not in ("", "nan") else "—"]
                  for r in shown.itertuples()]
     own_rows = [i + 1 for i, r in enumerate(shown.itertuples()) if r.method == "cd"]
@@ -96,15 +124,15 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                f"({train['teacher_evals']:,} teacher evaluations), target EMA mu = {exp['target_ema']:g}, "
                f"{exp['distance']} distance; sampled with the official multistep sampler at time lists "
                f"{exp['multistep']}. Beside it, every other method's students of the same teacher at the same NFE "
-               "(their own runs and ablations, each with its experiment name; a method not run here is absent; a sampler "
-               "giving the same number as another of the same student, a one-step ancestral one, is shown once). FID "
-               "is the "
-               f"minimum over {cfg['evaluation']['seed_ranges']} seed ranges of {cfg['evaluation']['num_samples']}, "
-               "KID × 10^4 the same evaluation's; cost is each student's own training time in seconds (PD: every "
-               "round down to it)."
+               "(their own runs and ablations, each with its experiment name; a method not run here is absent; a "
+               "sampler giving the same number as another of the same student, a one-step ancestral one, is shown "
+               f"once). FID is the minimum over {cfg['evaluation']['seed_ranges']} seed ranges of "
+               f"{cfg['evaluation']['num_samples']}, KID the same evaluation's (as Table 1 prints it); cost is each "
+               "student's own training time in seconds (PD: every round down to it). Its FID over training seeds: "
+               + seeds_text(results, experiment, by_steps) + "."
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page = table_page("Consistency distillation (Song et al., 2023) beside the other students of its teacher",
-                      ["method", "experiment", "model", "sampler", "NFE", "FID", "KID ×10⁴", "cost (s)"], page_rows,
+                      ["method", "experiment", "model", "sampler", "NFE", "FID", "KID", "cost (s)"], page_rows,
                       caption, bold=[(i, c) for i in own_rows for c in range(8)],
                       col_widths=[1.2, 1.5, 1.1, 1.3, 0.5, 0.7, 0.8, 0.7])
     atomic_write(pdf, lambda p: save_pdf(p, [page]))

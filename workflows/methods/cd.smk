@@ -141,3 +141,26 @@ rule cd_spread:
         f"{LOGS}/cd/spread.log",
     shell:
         "{DISTILL} cd-spread {CLI_ARGS} --results {RESULTS} --pdf {output.pdf} --csv {output.csv} > {log} 2>&1"
+
+
+# The budget trend: every experiment run again with cd.trend's settings multiplied by each factor
+# (<experiment>_x<factor>) and its claims checked at each budget (a target of its own, not in `all`)
+if CFG["cd"].get("trend"):
+
+    rule cd_trend:
+        input:
+            summaries=lambda w: [f"{RESULTS}/cd_{e}.json" for name in CFG["cd"]["experiments"]
+                                 for e in [name] + [f"{name}_x{k}" for k in CFG["cd"]["trend"]["factors"]]],
+        output:
+            pdf=report("reports/cd_trend.pdf", caption="report/cd.rst", category="Consistency distillation"),
+            csv=f"{RESULTS}/trend/cd.csv",
+        params:
+            labels=lambda w: " ".join(["x1"] + [f"x{k}" for k in CFG["cd"]["trend"]["factors"]]),
+            budgets=lambda w: ", ".join(["x1"] + [f"x{k}" for k in CFG["cd"]["trend"]["factors"]]),
+            hp=lambda w: json.dumps(CFG["cd"]["trend"], sort_keys=True),
+        log:
+            f"{LOGS}/cd/trend.log",
+        shell:
+            "{DISTILL} claim-trend {CLI_ARGS} --kind cd --summaries {input.summaries} --labels {params.labels} "
+            "--title 'Consistency distillation: the claims at training budgets {params.budgets}' --pdf {output.pdf} "
+            "--csv {output.csv} > {log} 2>&1"
