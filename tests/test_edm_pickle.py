@@ -143,7 +143,7 @@ def test_sfd_distils_an_imported_edm_network(tmp_path, monkeypatch, smoke_cfg):
     trains, and samples from its own model folder (rebuilt from the pickle)."""
     from distill.data import artifacts
     from distill.pipeline import import_edm, sample
-    from distill.plugins.sfd import train_student
+    from distill.steps.sfd import train_student
 
     monkeypatch.setitem(artifacts.ARTIFACTS, "edm_fixture", artifacts.Artifact(
         "edm_fixture", "the test's EDM network", url=None, sha256=SHA["songunet-vp"], file="songunet-vp.pkl"))

@@ -210,7 +210,8 @@ def test_a_student_trains_resumes_and_samples_with_its_own_settings(smoke_cfg, s
     """SFD-v on the smoke settings: the student starts as the teacher, trains its iterations (an update per student
     step), records its sampler, and a second run in the same folder resumes to the same weights."""
     from distill.core.checkpoint import load_weights
-    from distill.plugins.sfd import iterations, run_settings, train_student
+    from distill.plugins.sfd import iterations, run_settings
+    from distill.steps.sfd import train_student
 
     summary = train_student(smoke_cfg, "v", smoke_teacher, tmp_path / "v", progress=False)
     settings = run_settings(smoke_cfg, "v")
@@ -226,7 +227,7 @@ def test_a_student_trains_resumes_and_samples_with_its_own_settings(smoke_cfg, s
 
 
 def test_a_second_stage_needs_a_first_stage_teacher(smoke_cfg, smoke_teacher, tmp_path):
-    from distill.plugins.sfd import train_student
+    from distill.steps.sfd import train_student
 
     with pytest.raises(ValueError, match="not an SFD student"):
         train_student(smoke_cfg, "second", smoke_teacher, tmp_path / "second",
