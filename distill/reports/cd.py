@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from distill.config import experiment_settings
+from distill.plugins import methods
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
 from distill.plugins.cd import LABEL, MULTISTEP_TABLE, SAMPLER, paths, step_counts, teacher_run
@@ -110,7 +111,8 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                         "images": train["images_seen"]},
                "fid_floor": floor.fid(floor_record)}
     write_record(json_path, summary)
-    page_rows = [[("CD (this run)" if r.method == "cd" else r.method.upper() if len(r.method) <= 3 else r.method),
+    names = {m.name: m.name.upper() if len(m.name) <= 3 else m.label.split(" (")[0] for m in methods()}
+    page_rows = [[("CD (this run)" if r.method == "cd" else names.get(r.method, r.method)),
                   r.experiment, r.model, f"{r.sampler} {r.options}".strip(), str(int(r.nfe)),
                   fmt(r.value, 2) if r.status == "ok" else r.status,
                   fmt(r.kid, 0) if r.status == "ok" and pd.notna(r.kid) else "—",
