@@ -153,7 +153,7 @@ def _guided_teacher(cfg, tmp_path):
 def test_the_initial_w_student_is_the_conditional_teacher_bit_for_bit(smoke_cfg, tmp_path):
     from distill.core.checkpoint import load_into, load_weights
     from distill.pipeline.common import build_denoiser, load_denoiser
-    from distill.plugins.guided import student_config
+    from distill.steps.guided import student_config
 
     path = _guided_teacher(smoke_cfg, tmp_path)
     tensors, teacher_cfg = load_weights(path)
@@ -175,7 +175,7 @@ def test_stage_one_and_a_round_resume_after_a_kill(smoke_cfg, tmp_path, monkeypa
     checkpoint and rerun ends with the weights of a round never interrupted."""
     from distill.core.checkpoint import load_weights
     from distill.methods import progressive
-    from distill.plugins import guided
+    from distill.steps import guided
 
     teacher = _guided_teacher(smoke_cfg, tmp_path)
     summary = guided.train_stage_one(smoke_cfg, "digits", "w", teacher, tmp_path / "stage1", progress=False)
@@ -246,7 +246,7 @@ def test_w_is_embedded_as_time_is_and_an_unknown_scale_is_refused(smoke_cfg):
     the mini width the features of w = 0 and w = 0.3 differ by more than their norm, where a sinusoid of w itself
     moved them by 11%. SFD-v's integer step count keeps scale 1 (its official embedding): neighbours differ by 36%."""
     from distill.nets.embedding import ConditionEmbedding, sinusoidal_embedding
-    from distill.plugins.guided import student_config
+    from distill.steps.guided import student_config
 
     exp = smoke_cfg["guided"]["experiments"]["digits"]
     cfg = student_config({"network": {"kind": "unet", "scalar_conditions": []}}, exp, "digits", "w")

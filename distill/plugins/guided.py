@@ -6,8 +6,8 @@ No official code of this paper exists: every setting the paper leaves open is a 
 comment says so (PUBLISHED.md 2(b)).
 
 Files: math distill/methods/guided.py (and distill/methods/progressive.py for the rounds, distill/core/guidance.py
-for the guided teacher, the `renoise` sampler in distill/core/samplers.py); steps and card here; rules
-workflows/methods/guided.smk; report distill/reports/guided.py; claims distill/claims/guided.py; params section
+for the guided teacher, the `renoise` sampler in distill/core/samplers.py); steps distill/steps/guided.py; layout,
+commands and card here; rules workflows/methods/guided.smk; report distill/reports/guided.py; claims distill/claims/guided.py; params section
 `guided` (schema workflows/schema/methods/guided.json).
 Outputs under results/<profile>: guided/<experiment>/teacher/ (the guided teacher), guided/<experiment>/<line>/stage1
 and <line>/n<N> (students: `w` the w-conditioned line, `w<value>` a fixed-w line; DVC), guided_metrics/<experiment>/
@@ -25,7 +25,7 @@ from distill.commands.options import extractor_weights_option, floor_option, pos
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
 from distill.config import experiment_settings
-from distill.plugins import Method, TrainingStep, named
+from distill.plugins import Method, named
 from distill.results.plots import LOSS_XY
 
 LABEL = "Guided distillation (Meng et al., 2023)"
@@ -215,162 +215,26 @@ def model_path(results: str, experiment: str, model: str) -> str:
 
 # ---- steps ----
 
-def stage_one_settings(exp: dict[str, Any]) -> dict[str, Any]:
-    """Stage one as `distill.core.training.train` reads it: the shared train settings, its updates and weighting."""
-    return {**exp["train"], "weighting": exp["stage_one"]["weighting"], "updates": exp["stage_one"]["updates"]}
-
-
-def student_config(teacher_cfg: dict[str, Any], exp: dict[str, Any], experiment: str, line: str) -> dict[str, Any]:
-    """The stage-one student's model config: the teacher's network with a `w` scalar condition added (a fixed-w line
-    keeps the input, constant: one code path) and the distillation's dropout."""
-    network = dict(teacher_cfg["network"])
-    network["scalar_conditions"] = list(network.get("scalar_conditions") or []) + ["w"]
-    network["condition_scales"] = {**(network.get("condition_scales") or {}), "w": exp["stage_one"]["w_embedding_scale"]}
-    network["dropout"] = exp["train"]["dropout"]
-    cfg = {k: v for k, v in teacher_cfg.items() if k not in ("status", "precision")}
-    return {**cfg, "kind": KIND_STAGE_ONE, "experiment": experiment, "line": line,
-            "w_range": list(line_w_range(exp, line)), "network": network}
-
-
-def stage_one_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher, line: str, device="cpu"):
-    """A freshly initialised stage-one student (seeded; `train_stage_one` then loads the teacher's weights, the new
-    w embedding zeroed) and its loss against the guided teacher: what stage one trains and the benchmarks time."""
-    import torch
-
-    from distill.methods.guided import make_stage_one_loss
-    from distill.pipeline.common import build_denoiser
-
-    torch.manual_seed(exp["seed"])
-    student = build_denoiser(model_cfg).to(device)
-    labels = data.label_tensor()
-    if labels is None:
-        raise ValueError("guided distillation needs class-conditional data: set data.conditional: true in the "
-                         "experiment's data section")
-    loss_fn = make_stage_one_loss(student, teacher, data.model_tensor().to(device), labels.to(device),
-                                  exp["train"]["batch_size"], line_w_range(exp, line), exp["stage_one"]["weighting"],
-                                  null_label=data.num_classes, random_flip=exp["train"]["random_flip"])
-    return student, loss_fn
-
-
-def train_stage_one(cfg: dict[str, Any], experiment: str, line: str, teacher_path: str | Path, out_dir: str | Path,
-                    threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Step: stage one of a line (resumable): the w-conditioned student from the guided teacher's weights."""
-    from distill.config import experiment_profile
-    from distill.core import distributed
-    from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
-    from distill.core.provenance import write_record
-    from distill.core.training import TrainConfig, precision_record, train
-    from distill.data import load_dataset
-    from distill.pipeline.common import load_denoiser, setup_torch
-    from distill.pipeline.train_teacher import SUMMARY, WEIGHTS
-
-    device = setup_torch(threads, cfg["device"])
-    exp, out_dir = experiment_settings(cfg, "guided", experiment), Path(out_dir)
-    tensors, teacher_cfg = load_weights(teacher_path)
-    if teacher_cfg.get("status", "completed") != "completed":
-        raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
-    if not teacher_cfg["network"].get("null_label"):
-        raise ValueError(f"{teacher_path} has no null label: guided distillation needs a teacher trained with label "
-                         "dropout (network.null_label and teacher_training.label_dropout of the experiment)")
-    settings = stage_one_settings(exp)
-    model_cfg = {**student_config(teacher_cfg, exp, experiment, line),
-                 "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
-                 "distill": {"seed": exp["seed"], **settings}}
-    model_cfg.update(precision_record(cfg["precision"]))
-    data = load_dataset(experiment_profile(cfg, "guided", experiment)["data"])
-    teacher, _ = load_denoiser(teacher_path, device)
-    teacher.requires_grad_(False)
-    student, loss_fn = stage_one_step(exp, data, model_cfg, teacher, line, device)
-    load_into(student.net, tensors, teacher_path, new_conditions=("w",))  # the conditional teacher, bit for bit
-    result, weights = train(student.net, loss_fn,
-                            TrainConfig.from_params({**exp["train"], "steps": settings["updates"],
-                                                     "precision": cfg["precision"]}, exp["seed"]), out_dir,
-                            desc=f"guided {experiment} stage one ({line})", progress=progress, fingerprint=model_cfg)
-    summary = {**result.summary(), "experiment": experiment, "line": line, "profile": cfg["profile"],
-               "w_range": list(line_w_range(exp, line)), "batch_size": exp["train"]["batch_size"],
-               # network evaluations: the guided teacher's two per image (conditional and unconditional)
-               "teacher_forwards": 2 * result.images_seen}
-    if distributed.is_main():
-        save_weights(out_dir / WEIGHTS, weights, {**model_cfg, "status": result.status})
-        write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
-    return summary
-
-
-def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: int, teacher_path: str | Path,
-              out_dir: str | Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Step: one stage-two round of a line (PD's round step with w drawn per sample and given to both networks)."""
-    from distill.config import experiment_profile
-    from distill.core.checkpoint import load_weights
-    from distill.methods.guided import w_conditions
-    from distill.pipeline import distill_round
-
-    exp = experiment_settings(cfg, "guided", experiment)
-    _, teacher_cfg = load_weights(teacher_path)
-    if teacher_cfg.get("kind") not in (KIND_STAGE_ONE, KIND_ROUND):
-        raise ValueError(f"{teacher_path} is not a guided-distillation student (kind {teacher_cfg.get('kind')!r}): a "
-                         "round distils the stage-one student or the previous round's")
-    n_teacher = distill_round.teacher_sampler_steps(teacher_cfg, exp["stage_two"]["start_steps"], KIND_ROUND)
-    return distill_round.run_round(cfg, experiment_profile(cfg, "guided", experiment), experiment, round_settings(exp),
-                                   student_steps, round_updates(exp, student_steps), n_teacher, teacher_path, out_dir,
-                                   kind=KIND_ROUND, desc=f"guided {experiment} ({line})",
-                                   draw_cond=w_conditions(line_w_range(exp, line)), threads=threads,
-                                   progress=progress)
-
-
-def sweep(cfg: dict[str, Any], experiment: str, model: str, sampler: str, steps: int, weights: list[float],
-          reference: str, extractor_weights: str | None, out_dir: str | Path, threads: int | None = None,
-          progress: bool = True) -> list[dict[str, Any]]:
-    """Step: sample and evaluate one model with one sampler at every w of `weights` (one job, so the extractor and
-    the reference load once): a guided teacher is wrapped in classifier-free guidance at w, a student is given w as
-    its condition. Writes <out_dir>/w<w>.json (metrics record, `guidance` in its sampling record) and .png."""
-    from distill.core.checkpoint import load_weights
-    from distill.pipeline import evaluate
-
-    exp = experiment_settings(cfg, "guided", experiment)
-    ecfg = {**cfg, "evaluation": {**cfg["evaluation"], "kid_subsets": exp["kid_subsets"]}}
-    weights_path = model_path_of(model, out_dir, cfg, experiment)
-    _, model_cfg = load_weights(weights_path)
-    student = "w" in (model_cfg["network"].get("scalar_conditions") or [])
-    points = [(f"w{wtag(w)}", weights_path, {"sampler": sampler, "steps": steps,
-                                              **({"cond": {"w": w}} if student else {"guidance": w})})
-              for w in weights]
-    return evaluate.evaluate_points(ecfg, points, reference, extractor_weights, out_dir, threads, progress)
-
-
 def model_path_of(model: str, out_dir: str | Path, cfg: dict[str, Any], experiment: str) -> str:
     """A swept model's weights, under the results folder its metrics folder lies in."""
     results = str(Path(out_dir)).split("/guided_metrics/")[0]
     return model_path(results, experiment, model)
 
 
+def stage_one_settings(exp: dict[str, Any]) -> dict[str, Any]:
+    """Stage one as `distill.core.training.train` reads it: the shared train settings, its updates and weighting."""
+    return {**exp["train"], "weighting": exp["stage_one"]["weighting"], "updates": exp["stage_one"]["updates"]}
+
+
 # ---- commands ----
 
-def _weights(text: str) -> list[float]:
+def parse_weights(text: str) -> list[float]:
     from distill.commands.options import finite_float
 
     values = [finite_float(v) for v in text.split(",") if v.strip()]
     if not values or any(v < 0 for v in values):
         raise ValueError(f"--weights must list guidance weights >= 0, e.g. 0,0.3,1; got {text!r}")
     return values
-
-
-def _stage_one(args, cfg, progress):
-    s = train_stage_one(cfg, args.experiment, args.line, args.teacher, args.out, args.threads, progress)
-    print(f"{s['status']} after {s['steps']} updates")
-
-
-def _round(args, cfg, progress):
-    s = run_round(cfg, args.experiment, args.line, args.student_steps, args.teacher, args.out, args.threads, progress)
-    print(f"{s['status']} after {s['steps']} updates")
-
-
-def _sweep(args, cfg, progress):
-    records = sweep(cfg, args.experiment, args.model, args.sampler, args.steps, _weights(args.weights),
-                    args.reference, args.extractor_weights, args.out_dir, args.threads, progress)
-    for r in records:
-        m = r.get("metrics") or {}
-        print(f"w {r['sampling'].get('guidance', r['sampling'].get('cond_w'))}: {r['status']}"
-              + (f", FID {m['fid']['min']:.3f}, IS {m['is']['min']:.3f}" if m else ""))
 
 
 def _line_option(p):
@@ -429,7 +293,7 @@ def sweep_work(cfg, args, producers):
     """Per w: the sampler's steps (two network passes per step for the guided teacher) and the features."""
     from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
 
-    n = len(_weights(args.weights))
+    n = len(parse_weights(args.weights))
     model = model_path_of(args.model, args.out_dir, cfg, args.experiment)
     passes = 2 if args.model == "teacher" else 1
     return [(Unit("sampler_step", source_of_model(model, producers)),
@@ -444,17 +308,20 @@ COMMANDS = (
             "every w of the sweep and the fixed-w students, from each experiment run with its own seed and each "
             "guided.spread_seeds seed: the FID of each seed, mean, standard deviation and tolerance. Writes a CSV "
             "(results/<profile>/spread/guided.csv) and a PDF.", spread_io),
-    Command("guided-stage-one", _stage_one, "guided distillation, stage one: the w-conditioned student; resumes",
+    Command("guided-stage-one", "distill.steps.guided:stage_one_command",
+            "guided distillation, stage one: the w-conditioned student; resumes",
             "Train a student x-hat(z_t, c, w) to match the classifier-free-guided teacher (1 + w) x-hat_c - w x-hat_null "
             "at w ~ U[w_min, w_max], t ~ U[0, 1], x from the data (Meng et al. 2023, stage one), initialised from the "
             "teacher with the new w embedding zeroed (so it starts as the conditional teacher). --line w<value> "
             "trains a fixed-w baseline student instead.", _stage_one_options, method="guided", job="distill",
             data_parallel=True, cost=stage_one_work),
-    Command("guided-round", _round, "guided distillation, stage two: one progressive round with w; resumes",
+    Command("guided-round", "distill.steps.guided:round_command",
+            "guided distillation, stage two: one progressive round with w; resumes",
             "Halve the sampler's steps (PD Algorithm 2, the round step PD uses) from the stage-one student or the "
             "previous round's, with w drawn per sample from the line's range and given to teacher and student.",
             _round_options, method="guided", job="distill", data_parallel=True, cost=round_work),
-    Command("guided-sweep", _sweep, "guided distillation: sample and evaluate one model over a sweep of w",
+    Command("guided-sweep", "distill.steps.guided:sweep_command",
+            "guided distillation: sample and evaluate one model over a sweep of w",
             "For each w of --weights, draw the protocol's samples (a guided teacher with classifier-free guidance at "
             "w, two network evaluations per step; a student given w as its condition) and evaluate them; one "
             "metrics record per w.", _sweep_options, method="guided", job="evaluate", cost=sweep_work),
@@ -464,43 +331,6 @@ COMMANDS = (
             "guidance and cost), a JSON summary for the claims, and its report: the pixel-space table (D/S), the "
             "FID-IS trade-off over w, the fixed-w baseline and the cost.", _report_options, method="guided"),
 )
-
-
-def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
-    """One update of stage one (the guided teacher's two evaluations, the student's forward and backward) and one of
-    a stage-two round (the w-student teacher's two DDIM steps), on freshly initialised networks of the first
-    experiment's shapes."""
-    import torch
-
-    from distill.config import experiment_profile
-    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
-    from distill.data import load_dataset
-    from distill.methods.guided import w_conditions
-    from distill.pipeline.common import build_denoiser
-    from distill.pipeline.distill_round import distillation_step
-    from distill.pipeline.train_teacher import teacher_step
-
-    name = next(iter(cfg["guided"]["experiments"]))
-    exp, ecfg = cfg["guided"]["experiments"][name], experiment_profile(cfg, "guided", name)
-    data = load_dataset(ecfg["data"])
-    _, teacher_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])
-    torch.manual_seed(exp["seed"])
-    teacher = build_denoiser(teacher_cfg).to(device).requires_grad_(False)
-    student_cfg = student_config(teacher_cfg, exp, name, W_LINE)
-    s, b = exp["train"], exp["train"]["batch_size"]
-    stage_one, loss_one = stage_one_step(exp, data, student_cfg, teacher, W_LINE, device)
-    w_teacher = build_denoiser(student_cfg).to(device).requires_grad_(False)
-    n = exp["stage_two"]["start_steps"] // 2
-    rounder, loss_round = distillation_step(round_settings(exp), data, student_cfg, w_teacher, n, device,
-                                            w_conditions(tuple(exp["w_range"])))
-    return {
-        "stage_one": TrainingStep({SINGLE: Part(stage_one.net, TrainConfig.from_params(
-            {**s, "steps": exp["stage_one"]["updates"]}))}, one_loss_step(stage_one.net, loss_one, b), b,
-            "2 teacher forwards (guided) + 1 forward + 1 backward", frozen=(teacher,)),
-        "round": TrainingStep({SINGLE: Part(rounder.net, TrainConfig.from_params(
-            {**s, "steps": exp["stage_two"]["updates_per_round"]}))}, one_loss_step(rounder.net, loss_round, b), b,
-            "2 teacher forwards + 1 forward + 1 backward", frozen=(w_teacher,)),
-    }
 
 
 def targets(cfg) -> list[str]:
@@ -568,5 +398,5 @@ METHOD = Method(
     subjects=subjects, dvc_outs=("guided",), dvc_small=("guided_metrics",),
     dvc_metrics=lambda cfg: [f"guided_{e}.json" for e in cfg["guided"]["experiments"]],
     dvc_plots=lambda cfg: [(f"plots/guided_{e}/losses", *LOSS_XY) for e in cfg["guided"]["experiments"]],
-    training_steps=training_steps, check=check,
+    training_steps=named("distill.steps.guided:training_steps"), check=check,
 )
