@@ -203,7 +203,7 @@ TOY = {"mixture": {"modes": 4, "radius": 0.8, "std": 0.1}, "num_points": 512, "d
 def test_the_toy2d_experiment_measures_both_methods_against_the_exact_mixture(tmp_path):
     import pandas as pd
 
-    from distill.pipeline import disback_toy2d
+    from distill.steps import disback_toy2d
 
     summary = disback_toy2d.run(TOY, tmp_path, progress=False)
     curves = pd.read_csv(tmp_path / "curves.csv")
@@ -250,7 +250,7 @@ def test_convergence_summary_finds_the_first_point_at_the_baselines_final_value(
 
 
 def test_a_conditional_teachers_runs_draw_labels_from_the_runs_generator():
-    from distill.pipeline.disback import conditions_of
+    from distill.steps.disback import conditions_of
 
     draw = conditions_of({"data": {"num_classes": 3}}, 64, "cpu")
     a, b = draw(torch.Generator().manual_seed(1)), draw(torch.Generator().manual_seed(1))

@@ -2,8 +2,8 @@
 its one- and two-step students stand beside theirs with their costs.
 
 Files: math distill/methods/cd.py (the loss, the boundary condition, the official multistep sampler); steps
-distill/steps/cd.py; layout, commands and card here; rules workflows/methods/cd.smk; report distill/reports/cd.py; claims distill/claims/cd.py; params section `cd`
-(schema workflows/schema/methods/cd.json).
+distill/steps/cd.py; layout, commands and card here; rules workflows/methods/cd.smk; report distill/reports/cd.py;
+claims distill/claims/cd.py; params section `cd` (schema workflows/schema/methods/cd.json).
 Outputs under results/<profile>: cd/<experiment>/student/ (weights, summary; DVC), cd_samples/<experiment>/ (temporary),
 cd_metrics/<experiment>/n<k>.json (the k-step evaluations), rows/cd-<experiment>.csv, cd_<experiment>.json;
 reports/cd_<experiment>.pdf and .csv.

@@ -8,9 +8,10 @@ comparable or better final quality). Settings come from the official code (SYZha
 tianweiy/DMD2: main/edm/edm_guidance.py, main/edm/train_edm.py, main/train_sd.py, main/degradation.py); each names
 its source in params.yaml.
 
-Files: math distill/methods/disback.py; steps distill/pipeline/disback.py and distill/pipeline/disback_toy2d.py; card
-here; rules workflows/methods/disback.smk; reports distill/reports/disback.py and disback_toy2d.py; claims
-distill/claims/disback.py; params section `disback` (schema workflows/schema/methods/disback.json).
+Files: math distill/methods/disback.py; steps distill/steps/disback.py and distill/steps/disback_toy2d.py (the command
+handlers in distill/steps/disback_commands.py); layout, commands and card here; rules workflows/methods/disback.smk;
+reports distill/reports/disback.py and disback_toy2d.py; claims distill/claims/disback.py; params section `disback`
+(schema workflows/schema/methods/disback.json).
 Outputs under results/<profile>: disback/<experiment>/path/ (stage 1: nodes/ with their manifest; DVC),
 disback/<experiment>/<run>/ (a generator: model.safetensors, summary.json, points/ with the evaluation points'
 snapshots; DVC), disback_metrics/<experiment>/<run>/ (one record per point, curve.csv, final.json), rows/
@@ -30,7 +31,7 @@ from typing import Any
 from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
 from distill.commands.paths import input_folder, output, run_folder
 from distill.commands.spec import Command
-from distill.plugins import Method, TrainingStep, named
+from distill.plugins import Method, named
 
 LABEL = "DisBack (Zhang et al., 2025)"
 BASELINE_LABEL = "Score distillation without backtracking"
@@ -100,100 +101,6 @@ def recorded(exp: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- steps ----
-
-def _path(args, cfg, progress):
-    from distill.pipeline import disback
-    from distill.pipeline.common import setup_torch
-
-    device = setup_torch(args.threads, cfg["device"])
-    exp = recorded(cfg["disback"]["experiments"][args.experiment])
-    s = disback.record_path(exp, Path(args.teacher), Path(args.out), device, progress, cfg["precision"])
-    print(f"{s['status']}: {s['nodes']} + 1 nodes every {s['interval']} steps")
-
-
-def _nodes(exp, r, args):
-    """A DisBack run's path nodes (--path required); a baseline run reads none, and --path on it is an error."""
-    from distill.pipeline import disback
-
-    if r["method"] != "disback":
-        if args.path:
-            raise ValueError(f"--path is read only by DisBack's runs; {args.run} is a {r['method']} run, which trains "
-                             "without the degradation path: drop --path")
-        return None
-    if not args.path:
-        raise ValueError("DisBack needs its degradation path: give --path (the folder disback-path wrote)")
-    return disback.path_nodes(Path(args.path), r["nodes"], exp["path"]["interval"])
-
-
-def _check_run_dir(run_dir: Path, run: str, r: dict[str, Any]) -> None:
-    """--run-dir holds the run --run names: its summary records the same method, seed, nodes and interval."""
-    import json
-
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        raise ValueError(f"--run-dir {run_dir} holds no finished stage-2 run (no summary.json); give disback-train's "
-                         f"--out of run {run}")
-    record = json.loads(path.read_text())
-    want = {"method": r["method"], "seed": r["seed"], "nodes": r["nodes"], "interval": r["stage_two"]["interval"],
-            "iterations": r["stage_two"]["iterations"]}
-    differ = {k: (record.get(k), v) for k, v in want.items() if record.get(k) != v}
-    if differ:
-        raise ValueError(f"--run-dir {run_dir} holds another run than {run}: " + ", ".join(
-            f"its {k} is {got!r}, {run}'s {exp!r}" for k, (got, exp) in differ.items()) + "; give the folder of "
-            f"run {run}")
-
-
-def _train(args, cfg, progress):
-    from distill.pipeline import disback
-    from distill.pipeline.common import setup_torch
-
-    device = setup_torch(args.threads, cfg["device"])
-    exp = cfg["disback"]["experiments"][args.experiment]
-    r = run_settings(exp, args.run)
-    nodes = _nodes(exp, r, args)
-    s = disback.train_generator(exp, r["method"], r["seed"], Path(args.teacher), nodes, Path(args.out), device,
-                                progress, r["stage_two"], cfg["precision"])
-    print(f"{args.run}: {s['status']} after {s['steps']} iterations ({s['updates']})")
-
-
-def _curve(args, cfg, progress):
-    import pandas as pd
-
-    from distill.core.checkpoint import atomic_write
-    from distill.pipeline import disback, evaluate, sample
-
-    exp = cfg["disback"]["experiments"][args.experiment]
-    r = run_settings(exp, args.run)
-    _check_run_dir(Path(args.run_dir), args.run, r)
-    nodes = _nodes(exp, r, args)
-    out = Path(args.out_dir)
-    rows = disback.evaluate_points(cfg, exp, Path(args.run_dir), Path(args.teacher), nodes, args.reference,
-                                   args.extractor_weights, out, args.threads, progress, r["stage_two"])
-    # the final generator through the whole protocol (every seed range): its row of the results table
-    final = out / "final.npz"
-    sample.run(cfg, Path(args.run_dir) / "model.safetensors", None, final, args.threads, progress)
-    evaluate.run(cfg, final, args.reference, out / "final.json", out / "final.png", args.extractor_weights,
-                 args.threads)
-    final.unlink()
-    atomic_write(out / "curve.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False, float_format="%.6g"))
-    print(f"{args.run}: FID " + ", ".join(f"{row['iteration']}: {row['fid']:.2f}" for row in rows
-                                          if row["fid"] is not None))
-
-
-def _toy2d(args, cfg, progress):
-    from distill.pipeline import disback_toy2d
-
-    exp = cfg["disback"]["toy2d"]
-    if args.factor is not None:  # a budget trend's copy: disback.toy2d.trend's settings multiplied
-        from distill.config import ConfigError, scaled
-
-        trend = exp.get("trend") or {}
-        if args.factor not in (trend.get("factors") or []):
-            raise ConfigError(f"--factor {args.factor} is not one of disback.toy2d.trend.factors "
-                              f"{trend.get('factors') or []}")
-        exp = scaled(exp, args.factor, trend["scale"], trend.get("set") or {})
-    s = disback_toy2d.run(exp, Path(args.out), args.threads, progress)
-    print(f"toy2d: {len(s['runs'])} runs in {s['wall_seconds']:.1f} s")
 
 
 def _experiment_teacher(p):
@@ -278,23 +185,27 @@ def curve_work(cfg, args, producers):
 
 
 COMMANDS = (
-    Command("disback-path", _path, "DisBack stage 1: record the teacher's degradation path; resumes",
+    Command("disback-path", "distill.steps.disback_commands:path_command",
+            "DisBack stage 1: record the teacher's degradation path; resumes",
             "Fine-tune a copy of the teacher on the initial one-step generator's samples (DisBack Eq. 7; the "
             "generator is the teacher at sigma_init and stays fixed), saving N + 1 nodes every path.interval steps "
             "(node 0 = the teacher) with a sha256 manifest; N is the largest of path.nodes and ablation.nodes.",
             _path_options, method="disback", job="distill", cost=path_work),
-    Command("disback-train", _train, "DisBack stage 2 (or the baseline): train a one-step generator; resumes",
+    Command("disback-train", "distill.steps.disback_commands:train_command",
+            "DisBack stage 2 (or the baseline): train a one-step generator; resumes",
             "Train a one-step generator and its fake score, both initialised from the teacher, by DMD2's normalised "
             "score difference. DisBack's runs start the fake score at the path's last node and move the generator's "
             "target back one node every stage_two.interval iterations to the teacher; the baseline's target is the "
             "teacher throughout. Saves the generator and the fake score at every eval_every iterations.",
             _train_options, method="disback", job="distill", cost=train_work),
-    Command("disback-curve", _curve, "DisBack: evaluate a run's points (FID, IS, score mismatch) and its final model",
+    Command("disback-curve", "distill.steps.disback_commands:curve_command",
+            "DisBack: evaluate a run's points (FID, IS, score mismatch) and its final model",
             "For every saved point of a run: the generator's samples (curve.seed_ranges of the protocol) through the "
             "protocol, and the score mismatch between its fake score and the original teacher (and, for DisBack, its "
             "current path node) on the generator's noised samples; then the final generator through the whole "
             "protocol.", _curve_options, method="disback", job="evaluate", cost=curve_work),
-    Command("disback-toy2d", _toy2d, "DisBack on the toy2d mixture against exact truth (about two minutes, CPU)",
+    Command("disback-toy2d", "distill.steps.disback_commands:toy2d_command",
+            "DisBack on the toy2d mixture against exact truth (about two minutes, CPU)",
             "The whole 2-D experiment of disback.toy2d in one job on the CPU: an MLP teacher of the ring mixture, "
             "the path, DisBack and the baseline for every seed, and at each evaluation point the sliced Wasserstein "
             "distance to the exact mixture and the score mismatch against the exact score.", _toy2d_options),
@@ -307,55 +218,6 @@ COMMANDS = (
             "The toy2d report: the table (final distance, iterations to the baseline's final distance, early "
             "mismatch) and the curves over seeds.", _toy2d_report_options),
 )
-
-
-def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
-    """One stage-2 iteration (the generator's one step, real and fake scores, the generator's update on its turn,
-    the fake score's update) and one stage-1 step, on freshly initialised networks of the first experiment's
-    teacher shapes. Timed over `fake_updates` iterations: one generator update among them."""
-    import torch
-
-    from distill.core.checkpoint import load_weights
-    from distill.core.denoiser import SigmaFormDenoiser
-    from distill.core.training import Part
-    from distill.data import load_dataset
-    from distill.methods.disback import ScoreDistillation, degradation_step, score_distillation_step
-    from distill.pipeline.common import build_denoiser
-    from distill.pipeline.disback import conditions_of, train_config
-    from distill.pipeline.train_teacher import teacher_step
-
-    exp = next(iter(cfg["disback"]["experiments"].values()))
-    t = exp["teacher"]
-    if t.get("edm"):  # an imported EDM network: its architecture is in its pickle, read where it was imported
-        path = Path(f"results/{cfg['profile']}/teachers/{t['edm']}/model.safetensors")
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: import the EDM teacher first (`snakemake --config "
-                                    f"profile={cfg['profile']} -- {path}`)")
-        _, teacher_cfg = load_weights(path)
-    else:
-        _, teacher_cfg, _ = teacher_step(cfg, load_dataset(cfg["data"]), t["parameterization"], t["weighting"],
-                                         t["seed"])
-    torch.manual_seed(0)
-    nets = [build_denoiser(teacher_cfg).to(device) for _ in range(4)]
-    real = nets[3].requires_grad_(False)
-    core, s2, p = ScoreDistillation.from_params(exp["core"]), exp["stage_two"], exp["path"]
-    shape = tuple(teacher_cfg["data"]["shape"])
-    two = score_distillation_step(core, SigmaFormDenoiser(nets[0]), SigmaFormDenoiser(nets[1]),
-                                  lambda step: SigmaFormDenoiser(real), shape, s2["batch_size"], device,
-                                  conditions_of(teacher_cfg, s2["batch_size"], device))
-    one = degradation_step(core, SigmaFormDenoiser(real), SigmaFormDenoiser(nets[2]), shape, p["batch_size"], device,
-                           conditions_of(teacher_cfg, p["batch_size"], device))
-    tc = lambda b, steps: train_config(exp, steps, 0, b)  # noqa: E731
-    return {
-        "score_distillation": TrainingStep(
-            {"generator": Part(nets[0].net, tc(s2["batch_size"], s2["iterations"])),
-             "fake_score": Part(nets[1].net, tc(s2["batch_size"], s2["iterations"]))}, two, s2["batch_size"],
-            f"1 forward (+ 1 backward, 2 forwards every {core.fake_updates}) + 1 forward + 1 backward",
-            frozen=(real,)),
-        "degradation": TrainingStep({"score": Part(nets[2].net, tc(p["batch_size"], p["nodes"] * p["interval"]))},
-                                    one, p["batch_size"], "1 forward (generator) + 1 forward + 1 backward",
-                                    frozen=(real,)),
-    }
 
 
 def targets(cfg) -> list[str]:
@@ -382,7 +244,7 @@ def check(cfg) -> list[tuple[str, str]]:
     """Settings the schema cannot express: evaluation points that divide each run, enough of them, a valid core."""
     from distill.core.grids import sigma_range_problems
     from distill.core.schedule import CosineSchedule
-    from distill.pipeline import disback, disback_toy2d
+    from distill.steps import disback, disback_toy2d
 
     out = []
     for name, exp in cfg["disback"]["experiments"].items():
@@ -406,5 +268,5 @@ METHOD = Method(
     subjects=subjects, dvc_outs=("disback", "disback_toy2d"), dvc_small=("disback_metrics",),
     dvc_metrics=lambda cfg: [f"disback_{e}.json" for e in cfg["disback"]["experiments"]]
     + (["disback_toy2d.json"] if cfg["disback"].get("toy2d") else []),
-    training_steps=training_steps, check=check,
+    training_steps=named("distill.steps.disback_commands:training_steps"), check=check,
 )

@@ -13,7 +13,7 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
-from distill.pipeline.disback import LABELS
+from distill.steps.disback import LABELS
 from distill.plugins.disback import (LABEL, METHODS, ablation_runs, main_runs, paths, run_settings, teacher_run)
 from distill.reports.format import fmt
 from distill.reports.labels import LABELS as NAMES

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from distill.core.checkpoint import atomic_write
-from distill.pipeline.disback_toy2d import LABELS, METHODS
+from distill.steps.disback_toy2d import LABELS, METHODS
 from distill.reports.format import fmt
 from distill.reports import convergence
 from distill.reports.pdf import save_pdf, table_page

@@ -1,7 +1,7 @@
 """DisBack against its baseline on the toy2d ring mixture, where the truth is exact (one job, about two minutes).
 
 1. A teacher: the MLP denoiser trained on the mixture's points (distill/pipeline/train_teacher.py).
-2. Stage 1 and stage 2 with the steps every experiment uses (distill/pipeline/disback.py): the path, then DisBack and
+2. Stage 1 and stage 2 with the steps every experiment uses (distill/steps/disback.py): the path, then DisBack and
    the baseline per training seed, the same generator initialisation, budget and evaluation points.
 3. At each point, from the saved snapshots: the sliced Wasserstein distance between the generator's samples and
    samples of the exact mixture (POT), and the score mismatch on the generator's samples between the fake score and
@@ -25,9 +25,10 @@ from distill.core.provenance import write_record
 from distill.core.snapshots import read_snapshots
 from distill.data.mixture import RingMixture
 from distill.methods.disback import ScoreDistillation, generate
-from distill.pipeline import disback, train_teacher
+from distill.pipeline import train_teacher
+from distill.steps import disback
 from distill.pipeline.common import load_denoiser, setup_torch
-from distill.pipeline.disback import LABELS, METHODS, mismatch, node_at, points
+from distill.steps.disback import LABELS, METHODS, mismatch, node_at, points
 
 __all__ = ["LABELS", "METHODS", "run", "build_check"]
 
