@@ -41,6 +41,12 @@ def load_schema(params_path: str | Path) -> dict[str, Any]:
         part = json.loads(part_path.read_text())
         schema["$defs"].update(part.pop("$defs", {}))
         schema["$defs"]["profile"]["properties"][name] = part
+    from distill.core.samplers import SAMPLERS
+    from distill.plugins import load_registrations
+
+    load_registrations()  # a method's own samplers (its card's `registers`) are valid sampler names too
+    samplers = schema["$defs"]["sampler"]["enum"]
+    samplers += [name for name in SAMPLERS if name not in samplers]
     return schema
 
 

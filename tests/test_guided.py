@@ -185,7 +185,7 @@ def test_stage_one_and_a_round_resume_after_a_kill(smoke_cfg, tmp_path, monkeypa
     assert cfg["kind"] == "guided-stage-one" and cfg["w_range"] == [0.0, 4.0]
 
     ref = guided.run_round(smoke_cfg, "digits", "w", 2, first, tmp_path / "ref", progress=False)
-    original, calls = progressive.distillation_loss, []
+    original, calls = progressive.loss_at, []
 
     def dies_at_seven(*args, **kwargs):
         calls.append(1)
@@ -193,10 +193,10 @@ def test_stage_one_and_a_round_resume_after_a_kill(smoke_cfg, tmp_path, monkeypa
             raise Killed
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(progressive, "distillation_loss", dies_at_seven)
+    monkeypatch.setattr(progressive, "loss_at", dies_at_seven)
     with pytest.raises(Killed):
         guided.run_round(smoke_cfg, "digits", "w", 2, first, tmp_path / "run", progress=False)
-    monkeypatch.setattr(progressive, "distillation_loss", original)
+    monkeypatch.setattr(progressive, "loss_at", original)
     again = guided.run_round(smoke_cfg, "digits", "w", 2, first, tmp_path / "run", progress=False)
     assert again["steps"] == ref["steps"] == smoke_cfg["guided"]["experiments"]["digits"]["stage_two"]["updates_last_rounds"]
     a, b = load_weights(tmp_path / "ref" / "model.safetensors")[0], load_weights(tmp_path / "run" / "model.safetensors")[0]

@@ -13,7 +13,8 @@ from distill.core.grids import uniform
 from distill.core.samplers import ddim_step, sample_ddim
 from distill.core.schedule import CosineSchedule, broadcast_like
 from distill.methods.progressive import distillation_target, student_times
-from distill.pipeline import distill_round, pd_layout as L, train_teacher
+from distill.pipeline import pd_layout as L, train_teacher
+from distill.steps import pd as pd_steps
 from distill.core.checkpoint import load_weights, save_weights
 from distill.reports.pd import curves
 
@@ -115,8 +116,8 @@ def test_a_round_starts_from_the_teacher_and_records_its_cost(smoke_cfg, tmp_pat
     train_teacher.run(smoke_cfg, "x", "snr", 0, tmp_path / "teacher", progress=False)
     teacher = tmp_path / "teacher" / "model.safetensors"
     with pytest.raises(ConfigError, match="distils a teacher of 8"):
-        distill_round.run(smoke_cfg, "digits", 4, teacher, tmp_path / "bad", progress=False)
-    summary = distill_round.run(smoke_cfg, "digits", 2, teacher, tmp_path / "n2", progress=False)
+        pd_steps.run_round(smoke_cfg, "digits", 4, teacher, tmp_path / "bad", progress=False)
+    summary = pd_steps.run_round(smoke_cfg, "digits", 2, teacher, tmp_path / "n2", progress=False)
     assert summary["status"] == "completed" and summary["steps"] == 10
     assert summary["images_seen"] == 10 * smoke_cfg["pd"]["experiments"]["digits"]["train"]["batch_size"]
     assert summary["wall_seconds"] > 0 and summary["teacher_steps"] == 4
@@ -126,7 +127,7 @@ def test_a_round_starts_from_the_teacher_and_records_its_cost(smoke_cfg, tmp_pat
     teacher_tensors, _ = load_weights(teacher)
     assert any(not torch.equal(tensors[k], teacher_tensors[k]) for k in tensors)  # it trained
     # the next round reads this student as its teacher
-    assert distill_round.run(smoke_cfg, "digits", 1, tmp_path / "n2" / "model.safetensors", tmp_path / "n1",
+    assert pd_steps.run_round(smoke_cfg, "digits", 1, tmp_path / "n2" / "model.safetensors", tmp_path / "n1",
                              progress=False)["status"] == "completed"
 
 
@@ -135,7 +136,7 @@ def test_a_diverged_teacher_is_carried_through_the_rounds(smoke_cfg, tmp_path):
     train_teacher.run(smoke_cfg, "x", "snr", 0, tmp_path / "teacher", progress=False)
     tensors, cfg = load_weights(tmp_path / "teacher" / "model.safetensors")  # rewritten as a diverged run
     save_weights(tmp_path / "teacher" / "model.safetensors", tensors, {**cfg, "status": "diverged"})
-    summary = distill_round.run(smoke_cfg, "digits", 2, tmp_path / "teacher" / "model.safetensors", tmp_path / "n2",
+    summary = pd_steps.run_round(smoke_cfg, "digits", 2, tmp_path / "teacher" / "model.safetensors", tmp_path / "n2",
                                 progress=False)
     assert summary["status"] == "teacher diverged"
     assert load_weights(tmp_path / "n2" / "model.safetensors")[1]["status"] == "teacher diverged"

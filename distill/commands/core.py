@@ -91,6 +91,9 @@ def _train_teacher_options(p):
 def _sample_options(p):
     from distill.core.grids import GRIDS
     from distill.core.samplers import SAMPLERS
+    from distill.plugins import load_registrations
+
+    load_registrations()  # a method's own samplers (its card's `registers`) are choices too
 
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
     p.add_argument("--sampler", choices=sorted(SAMPLERS),

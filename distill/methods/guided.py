@@ -11,6 +11,7 @@ progressive) with w kept as an input: `w_conditions` draws a w per sample for ea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Optional
 
 import torch
@@ -21,8 +22,8 @@ from distill.core.distributed import global_batch, local_rows
 from distill.core.guidance import GuidedDenoiser
 from distill.core.schedule import broadcast_like
 from distill.core.weighting import loss_weight
+from distill.methods import progressive
 from distill.methods.batches import draw_batch
-from distill.methods.progressive import DrawCond
 
 W = "w"  # the students' scalar condition: the guidance weight
 
@@ -41,7 +42,7 @@ def draw_w(n: int, w_range: tuple[float, float], gen: torch.Generator) -> torch.
     return lo + (hi - lo) * torch.rand(n, generator=gen)
 
 
-def w_conditions(w_range: tuple[float, float]) -> DrawCond:
+def w_conditions(w_range: tuple[float, float]) -> Callable[[Optional[torch.Tensor], torch.Generator], Cond]:
     """Stage two's conditions of a batch: its labels and a w ~ U[w_min, w_max] per sample (drawn for the whole batch,
     a rank of a data-parallel run keeps its rows)."""
     check_w_range(w_range)
@@ -53,6 +54,20 @@ def w_conditions(w_range: tuple[float, float]) -> DrawCond:
         return {"label": labels, W: w}
 
     return draw
+
+
+def round_loss(w_range: tuple[float, float]):
+    """Stage two's batch loss, for the shared round step (distill/pipeline/distill_round.py): PD Algorithm 2's loss
+    (distill.methods.progressive.loss_at) with a w ~ U[w_min, w_max] per sample, drawn after the batch's times and
+    noise; teacher (the previous w-conditioned student) and student both take it."""
+    draw = w_conditions(w_range)
+
+    def loss(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, n_steps: int, weighting: str,
+             gen: torch.Generator, labels: Optional[torch.Tensor] = None, times_per_step: int = 1) -> torch.Tensor:
+        t, eps = progressive.draw_times_and_noise(x, n_steps, gen, times_per_step)
+        return progressive.loss_at(student, teacher, x, t, eps, n_steps, weighting, draw(labels, gen))
+
+    return loss
 
 
 def guided_target(teacher: Denoiser, z_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, w: torch.Tensor,

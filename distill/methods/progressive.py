@@ -7,18 +7,15 @@ of any teacher denoiser (trained, analytic or imported), and the loss is w(lambd
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Optional
 
 import torch
-from torch import nn
 
 from distill.core.denoiser import Cond, Denoiser, NetworkDenoiser
 from distill.core.distributed import global_batch, local_rows
 from distill.core.samplers import ddim_step
 from distill.core.schedule import CosineSchedule, broadcast_like
 from distill.core.weighting import loss_weight
-from distill.methods.batches import draw_batch
 
 
 def student_times(n_steps: int, batch_size: int, gen: torch.Generator, times_per_step: int = 1) -> torch.Tensor:
@@ -62,30 +59,27 @@ def distillation_target(
     return torch.where(first, x_t, torch.where(last, x_mid, x_target))
 
 
-def label_conditions(labels: Optional[torch.Tensor], gen: torch.Generator) -> Cond:
-    """PD's conditions of a batch: its class labels, if the data have them (nothing is drawn)."""
+def label_conditions(labels: Optional[torch.Tensor]) -> Cond:
+    """PD's conditions of a batch: its class labels, if the data have them."""
     return None if labels is None else {"label": labels}
 
 
-# draw_cond(labels, gen) -> cond: a batch's per-sample conditions (guided distillation adds a drawn w; distill.methods
-# .guided), drawn from `gen` after the batch, its times and its noise
-DrawCond = Callable[[Optional[torch.Tensor], torch.Generator], Cond]
-
-
-def distillation_loss(
-    student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, n_steps: int, weighting: str,
-    gen: torch.Generator, labels: Optional[torch.Tensor] = None, draw_cond: DrawCond = label_conditions,
-    times_per_step: int = 1,
-) -> torch.Tensor:
-    """One Monte-Carlo estimate of PD Algorithm 2's loss for a batch x (noise and times drawn from `gen`, for the
-    whole batch; a rank of a data-parallel run keeps its rows). Teacher and student see the same conditions.
-    `times_per_step` 2 trains the student at the times halfway between its own too (`student_times`)."""
+def draw_times_and_noise(x: torch.Tensor, n_steps: int, gen: torch.Generator,
+                         times_per_step: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """The student times t (`student_times`) and the noise eps of a batch x, drawn from `gen` for the whole batch (a
+    rank of a data-parallel run keeps its rows)."""
     n = global_batch(x.shape[0])
     t = local_rows(student_times(n_steps, n, gen, times_per_step))
     eps = local_rows(torch.randn((n, *x.shape[1:]), generator=gen)).to(x.device)
+    return t, eps
+
+
+def loss_at(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, t: torch.Tensor, eps: torch.Tensor,
+            n_steps: int, weighting: str, cond: Cond) -> torch.Tensor:
+    """PD Algorithm 2's loss of a batch x at drawn times t and noise eps: the student's x-hat(z_t) against the target
+    of the teacher's two DDIM steps (PD App. G), weighted by omega(lambda_t). Teacher and student see `cond`."""
     alpha, sigma = student.schedule.alpha_sigma(t)
     z_t = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps
-    cond = draw_cond(labels, gen)
     with torch.no_grad():
         x_target = distillation_target(teacher, z_t, t, n_steps, cond, student.schedule)
     x_hat = student(z_t, t.to(x.dtype), cond)
@@ -93,15 +87,12 @@ def distillation_loss(
     return (loss_weight(weighting, student.schedule.logsnr(t)).to(x.dtype).to(x.device) * mse).mean()
 
 
-def make_distillation_loss(
-    student: NetworkDenoiser, teacher: Denoiser, data: torch.Tensor, labels: Optional[torch.Tensor],
-    batch_size: int, n_steps: int, weighting: str, random_flip: bool = False, draw_cond: DrawCond = label_conditions,
-    times_per_step: int = 1,
-):
-    """A loss_fn(net, gen) for `distill.core.training.train`: a batch from `gen`, then Algorithm 2's loss."""
-
-    def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
-        x, y = draw_batch(data, labels, batch_size, random_flip, gen)
-        return distillation_loss(student, teacher, x, n_steps, weighting, gen, y, draw_cond, times_per_step)
-
-    return loss_fn
+def distillation_loss(
+    student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, n_steps: int, weighting: str,
+    gen: torch.Generator, labels: Optional[torch.Tensor] = None, times_per_step: int = 1,
+) -> torch.Tensor:
+    """One Monte-Carlo estimate of PD Algorithm 2's loss for a batch x (times and noise drawn from `gen`), the
+    batch's labels as conditions. `times_per_step` 2 trains the student at the times halfway between its own too
+    (`student_times`)."""
+    t, eps = draw_times_and_noise(x, n_steps, gen, times_per_step)
+    return loss_at(student, teacher, x, t, eps, n_steps, weighting, label_conditions(labels))

@@ -8,20 +8,21 @@ the trained teacher for the first round. The round's wall time and images proces
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from distill.config import ConfigError, experiment_profile, method_experiments
-from distill.pipeline.pd_layout import round_updates
+from distill.config import ConfigError
 from distill.core import distributed
 from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
 from distill.core.provenance import write_record
 from distill.core.denoiser import NetworkDenoiser
 from distill.core.training import LossFn, TrainConfig, precision_record, train
 from distill.data import load_dataset
-from distill.methods.progressive import DrawCond, label_conditions, make_distillation_loss
+from distill.methods.batches import draw_batch
+from distill.methods.progressive import distillation_loss
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
 from distill.pipeline.train_teacher import SUMMARY, WEIGHTS
 
@@ -32,24 +33,19 @@ def teacher_sampler_steps(teacher_cfg: dict[str, Any], start_steps: int, kind: s
     return teacher_cfg["steps"] if teacher_cfg.get("kind") == kind else start_steps
 
 
-def run(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: str | Path, out_dir: str | Path,
-        threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """One PD round of pd.experiments.<experiment> (`run_round` with PD's settings)."""
-    exp = method_experiments(cfg, "pd")[experiment]
-    _, teacher_cfg = load_weights(teacher_path)
-    return run_round(cfg, experiment_profile(cfg, "pd", experiment), experiment, exp, student_steps,
-                     round_updates(exp, student_steps), teacher_sampler_steps(teacher_cfg, exp["teacher_steps"]),
-                     teacher_path, out_dir, kind="pd-student", desc=f"PD {experiment}", threads=threads,
-                     progress=progress)
+# a round's loss of a batch: (student, teacher, x, student steps, weighting, generator, labels, times per step) ->
+# loss; PD's is distill.methods.progressive.distillation_loss
+BatchLoss = Callable[..., torch.Tensor]
 
 
 def run_round(cfg: dict[str, Any], ecfg: dict[str, Any], experiment: str, exp: dict[str, Any], student_steps: int,
               updates: int, n_teacher: int, teacher_path: str | Path, out_dir: str | Path, kind: str, desc: str,
-              draw_cond: DrawCond = label_conditions, threads: int | None = None,
+              loss: BatchLoss = distillation_loss, threads: int | None = None,
               progress: bool = True) -> dict[str, Any]:
-    """One halving round of any method that distils rounds (PD; guided distillation's stage two, whose conditions
-    add a drawn w): `exp` gives train, weighting and seed; `ecfg` the profile as the experiment sees it (its data);
-    the student is a model of `kind` with `student_steps` steps, the teacher samples with `n_teacher` steps."""
+    """One halving round of any method that distils rounds (PD; guided distillation's stage two, whose `loss` draws
+    a w per sample: distill.methods.guided.round_loss): `exp` gives train, weighting and seed; `ecfg` the profile as
+    the experiment sees it (its data); the student is a model of `kind` with `student_steps` steps, the teacher
+    samples with `n_teacher` steps."""
     device = setup_torch(threads, cfg["device"])
     out_dir = Path(out_dir)
     teacher_tensors, teacher_cfg = load_weights(teacher_path)
@@ -82,7 +78,7 @@ def run_round(cfg: dict[str, Any], ecfg: dict[str, Any], experiment: str, exp: d
     data = load_dataset(ecfg["data"])
     teacher, _ = load_denoiser(teacher_path, device)
     teacher.requires_grad_(False)
-    student, loss_fn = distillation_step(exp, data, model_cfg, teacher, student_steps, device, draw_cond)
+    student, loss_fn = distillation_step(exp, data, model_cfg, teacher, student_steps, device, loss)
     load_into(student.net, teacher_tensors, teacher_path)  # theta <- eta
     train_cfg = TrainConfig.from_params({**settings, "steps": updates, "precision": cfg["precision"]}, exp["seed"])
     result, weights = train(student.net, loss_fn, train_cfg, out_dir,
@@ -98,16 +94,18 @@ def run_round(cfg: dict[str, Any], ecfg: dict[str, Any], experiment: str, exp: d
 
 def distillation_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher: NetworkDenoiser,
                       student_steps: int, device: torch.device | str = "cpu",
-                      draw_cond: DrawCond = label_conditions) -> tuple[NetworkDenoiser, LossFn]:
-    """A freshly initialised student (seeded; `run_round` then copies the teacher's weights into it) and its
-    Algorithm 2 loss against the frozen `teacher`: what a round trains and the throughput benchmarks time. `exp`
-    gives train, weighting and seed, and optionally times_per_step (`distill.methods.progressive.student_times`)."""
+                      loss: BatchLoss = distillation_loss) -> tuple[NetworkDenoiser, LossFn]:
+    """A freshly initialised student (seeded; `run_round` then copies the teacher's weights into it) and its round
+    loss against the frozen `teacher` on batches of the data: what a round trains and the throughput benchmarks time.
+    `exp` gives train, weighting and seed, and optionally times_per_step (`distill.methods.progressive.student_times`)."""
     settings = exp["train"]
     torch.manual_seed(exp["seed"])
     student = build_denoiser(model_cfg).to(device)
     labels = data.label_tensor()
-    loss_fn = make_distillation_loss(student, teacher, data.model_tensor().to(device),
-                                     None if labels is None else labels.to(device), settings["batch_size"],
-                                     student_steps, exp["weighting"], settings["random_flip"], draw_cond,
-                                     exp.get("times_per_step", 1))
+    data_x, data_y = data.model_tensor().to(device), None if labels is None else labels.to(device)
+
+    def loss_fn(net, gen: torch.Generator) -> torch.Tensor:
+        x, y = draw_batch(data_x, data_y, settings["batch_size"], settings["random_flip"], gen)
+        return loss(student, teacher, x, student_steps, exp["weighting"], gen, y, exp.get("times_per_step", 1))
+
     return student, loss_fn

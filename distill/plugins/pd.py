@@ -1,7 +1,8 @@
 """Progressive Distillation (Salimans & Ho 2022, Algorithm 2, Fig. 4, Table 2) as a plug-in.
 
-Files: math distill/methods/progressive.py; steps distill/pipeline/distill_round.py and pd_layout.py; rules
-workflows/methods/pd.smk; reports distill/reports/pd.py (Fig. 4, App. F, cost) and table2.py; claims
+Files: math distill/methods/progressive.py; steps distill/steps/pd.py (a round: the round step
+distill/pipeline/distill_round.py that guided distillation shares, with PD's settings); layout
+distill/pipeline/pd_layout.py; commands and card here; rules workflows/methods/pd.smk; reports distill/reports/pd.py (Fig. 4, App. F, cost) and table2.py; claims
 distill/claims/pd.py; params section `pd` (schema workflows/schema/methods/pd.json).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 from distill.commands.options import floor_option, positive_int, report_io, spread_io
 from distill.commands.spec import Command
-from distill.plugins import Method, TrainingStep, named
+from distill.plugins import Method, named
 from distill.results.plots import LOSS_XY
 from distill.commands.paths import run_folder
 
@@ -21,14 +22,6 @@ NFES = (1, 2, 4, 8)  # PD Table 2's step counts of the distilled students
 # Fig. 4 curve -> (method, sampler) of the published figure
 FIG4_CURVES = {"distilled_ddim": ("distilled", "ddim"), "distilled_stochastic": ("distilled", "ancestral"),
                "teacher_ddim": ("undistilled", "ddim"), "teacher_stochastic": ("undistilled", "ancestral")}
-
-
-def _round(args, cfg, progress):
-    from distill.pipeline import distill_round
-
-    summary = distill_round.run(cfg, args.experiment, args.student_steps, args.teacher, args.out, args.threads,
-                                progress)
-    print(f"{summary['status']} after {summary['steps']} updates")
 
 
 def round_work(cfg, args, producers):
@@ -62,7 +55,8 @@ def _table2_options(p):
 
 
 COMMANDS = (
-    Command("pd-round", _round, "one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
+    Command("pd-round", "distill.steps.pd:round_command",
+            "one round of Progressive Distillation (PD Algorithm 2); resumes if interrupted",
             "Distil a teacher sampled with 2N DDIM steps into a student of N steps: the student starts from the "
             "teacher's weights, is trained on two-step DDIM targets at the discrete times i/N with a fresh optimizer "
             "and a learning rate annealed to 0, with the settings of pd.experiments.<EXPERIMENT>. The teacher is the "
@@ -92,31 +86,6 @@ def targets(cfg) -> list[str]:
 
 def rows(cfg, results: str) -> list[str]:
     return [f"{results}/rows/pd-{e}.csv" for e in cfg["pd"]["experiments"]]
-
-
-def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
-    """One update of the first round of the first experiment (Algorithm 2: two DDIM steps of the frozen teacher, the
-    target, the student's loss, backward, clipping, AdamW), the teacher a fresh Table 1 teacher."""
-    from distill.config import experiment_profile
-    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
-    from distill.data import load_dataset
-    from distill.pipeline.distill_round import distillation_step
-    from distill.pipeline.pd_layout import round_updates
-    from distill.pipeline.train_teacher import teacher_step
-
-    name, exp = next(iter(cfg["pd"]["experiments"].items()))
-    ecfg, s, student_steps = experiment_profile(cfg, "pd", name), exp["train"], exp["teacher_steps"] // 2
-    data = load_dataset(ecfg["data"])
-    teacher, model_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"],
-                                         device)
-    teacher.eval().requires_grad_(False)
-    student_cfg = {**model_cfg, "network": {**model_cfg["network"], "dropout": s["dropout"]}}
-    student, loss_fn = distillation_step(exp, data, student_cfg, teacher, student_steps, device)
-    tcfg = TrainConfig.from_params({**s, "steps": round_updates(exp, student_steps)})  # the round's lr anneal
-    return {"distillation": TrainingStep({SINGLE: Part(student.net, tcfg)},
-                                         one_loss_step(student.net, loss_fn, s["batch_size"]), s["batch_size"],
-                                         "2 teacher forwards without gradient + 1 student forward and backward",
-                                         frozen=(teacher.net,))}
 
 
 def check(cfg) -> list[tuple[str, str]]:
@@ -160,5 +129,5 @@ METHOD = Method(
     dvc_metrics=lambda cfg: [f"pd_{e}.json" for e in cfg["pd"]["experiments"]],
     dvc_plots=lambda cfg: [p for e in cfg["pd"]["experiments"]
                            for p in ((f"plots/pd_{e}/fig4", "steps", "fid"), (f"plots/pd_{e}/losses", *LOSS_XY))],
-    check=check, training_steps=training_steps,
+    check=check, training_steps=named("distill.steps.pd:training_steps"),
 )

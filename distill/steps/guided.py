@@ -94,7 +94,7 @@ def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: in
     """Step: one stage-two round of a line (PD's round step with w drawn per sample and given to both networks)."""
     from distill.config import experiment_profile
     from distill.core.checkpoint import load_weights
-    from distill.methods.guided import w_conditions
+    from distill.methods.guided import round_loss
     from distill.pipeline import distill_round
 
     exp = experiment_settings(cfg, "guided", experiment)
@@ -106,7 +106,7 @@ def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: in
     return distill_round.run_round(cfg, experiment_profile(cfg, "guided", experiment), experiment, round_settings(exp),
                                    student_steps, round_updates(exp, student_steps), n_teacher, teacher_path, out_dir,
                                    kind=KIND_ROUND, desc=f"guided {experiment} ({line})",
-                                   draw_cond=w_conditions(line_w_range(exp, line)), threads=threads,
+                                   loss=round_loss(line_w_range(exp, line)), threads=threads,
                                    progress=progress)
 
 
@@ -161,7 +161,7 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     from distill.config import experiment_profile
     from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
     from distill.data import load_dataset
-    from distill.methods.guided import w_conditions
+    from distill.methods.guided import round_loss
     from distill.pipeline.common import build_denoiser
     from distill.pipeline.distill_round import distillation_step
     from distill.pipeline.train_teacher import teacher_step
@@ -178,7 +178,7 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     w_teacher = build_denoiser(student_cfg).to(device).requires_grad_(False)
     n = exp["stage_two"]["start_steps"] // 2
     rounder, loss_round = distillation_step(round_settings(exp), data, student_cfg, w_teacher, n, device,
-                                            w_conditions(tuple(exp["w_range"])))
+                                            round_loss(tuple(exp["w_range"])))
     return {
         "stage_one": TrainingStep({SINGLE: Part(stage_one.net, TrainConfig.from_params(
             {**s, "steps": exp["stage_one"]["updates"]}))}, one_loss_step(stage_one.net, loss_one, b), b,
