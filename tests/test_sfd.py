@@ -148,7 +148,7 @@ def test_the_learning_rate_drops_one_iteration_after_half_of_the_trajectories(sm
      "max_order must lie in"),
 ])
 def test_check_names_each_unusable_run(smoke_cfg, change, where, message):
-    from distill.plugins.sfd import check
+    from distill.plugins.sfd_check import check
 
     change(smoke_cfg["sfd"])
     problems = dict(check(smoke_cfg))

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.results.tolerance import FEW_STEP, NumberTolerance
-from distill.commands.options import floor_option, report_io, spread_io
-from distill.commands.paths import run_folder
+from distill.commands.options import spread_io
 from distill.commands.spec import Command
 from distill.plugins import Method, named
 from distill.plugins.kd import LABEL as KD_LABEL
@@ -226,111 +225,39 @@ def teacher_evaluations(settings: dict[str, Any], first_stage: dict[str, Any] | 
 # ---- commands ----
 
 
-def _curve_options(p):
-    from distill.commands.options import extractor_weights_option
-    from distill.commands.paths import output
-
-    p.add_argument("--run", required=True, help="a run of sfd.curve.runs")
-    p.add_argument("--model", required=True, help="the run's model.safetensors (its snapshots/ lie beside it)")
-    p.add_argument("--reference", required=True, help="reference statistics (.npz) of the data")
-    extractor_weights_option(p)
-    output(p, "--out-dir", folder=True, required=True, help="folder of the records it<I>-n<N>.json and grids")
-
-
-def curve_work(cfg, args, producers):
-    """Per point: the student's sampler steps over the protocol's images and their features."""
-    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-
-    settings = run_settings(cfg, args.run)
-    points = len(curve_iterations(cfg, args.run)) * len(step_counts(settings))
-    nfe = max(student_nfe(n, settings["afs"]) for n in step_counts(settings))
-    return [(Unit("sampler_step", source_of_model(args.model, producers)),
-             points * sampler_steps(cfg, nfe, protocol_images(cfg))), (Unit("features"), points * protocol_images(cfg))]
-
-
-def _gits_options(p):
-    from distill.commands.options import positive_int
-    from distill.commands.paths import output
-
-    p.add_argument("--solver", required=True, help="a solver of sfd.solvers whose schedule is searched")
-    p.add_argument("--nfe", required=True, type=positive_int, help="its network evaluations per sample")
-    p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
-    output(p, "--out", required=True, help="output .npz of the protocol's samples on the schedule found")
-    output(p, "--schedule", required=True, help="output JSON: the schedule, its fine-grid indices, the search's cost")
-
-
-def gits_work(cfg, args, producers):
-    """The search's teacher trajectories (in sampler steps over batches) and the protocol's samples."""
-    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-
-    g = cfg["sfd"]["gits"]
-    source = source_of_model(args.teacher, producers)
-    return [(Unit("sampler_step", source), sampler_steps(cfg, 2 * g["teacher_steps"], g["trajectories"])
-             + sampler_steps(cfg, args.nfe, protocol_images(cfg)))]
-
-
-def _train_options(p):
-    p.add_argument("--run", required=True, help="a run of sfd.runs")
-    p.add_argument("--teacher", required=True,
-                   help="model.safetensors of the teacher (the second stage: of the first-stage student)")
-    p.add_argument("--classifier", help="the domain classifier's model.safetensors (the second stage's perceptual "
-                                        "term 'classifier')")
-    run_folder(p, "model.safetensors, model.json, summary.json, log.jsonl")
-
-
-def _report_options(p):
-    report_io(p, "output JSON summary")
-    floor_option(p)
-    p.add_argument("--rows", required=True, help="output: SFD's part of the results table (CSV)")
-    p.add_argument("--others", nargs="*", default=[],
-                   help="the results-table parts of the other methods that reproduce rows of SFD Table 2 (PD, KD)")
-
-
-def network_passes(settings: dict[str, Any]) -> float:
-    """Network passes of one iteration per trajectory: the teacher's forwards, the student's forward-backwards
-    (about three forwards each), averaged over SFD-v's step counts."""
-    counts = step_counts(settings)
-    student = sum(student_nfe(n, settings["afs"]) for n in counts) / len(counts)
-    return teacher_evaluations(settings) + 3 * student
-
-
-def train_work(cfg, args, producers):
-    """The run's iterations in units of the measured step (the profile's first run): scaled by its network passes
-    per iteration (a second stage's teacher counted as a first-stage solver run; approximate)."""
-    from distill.bench.work import Unit
-
-    settings, first = run_settings(cfg, args.run), run_settings(cfg, next(iter(cfg["sfd"]["runs"])))
-    scale = network_passes(settings) / network_passes(first) * (
-        settings["train"]["batch_size"] / first["train"]["batch_size"])
-    return [(Unit("train", (None, None), ("sfd", "sfd")), max(1, round(iterations(settings) * scale)))]
-
-
+JOBS = "distill.plugins.sfd_commands:"  # its commands' options and work (distill gpu-hours)
 COMMANDS = (
     Command("sfd-spread", "distill.reports.spread:sfd_command",
             "SFD: the students' training-seed spread and each number's tolerance",
             "Collect every SFD run without an ablation (SFD at each NFE, SFD-v, the second stage) trained with its own "
             "student seed and each sfd.spread_seeds seed: the FID of each seed, mean, standard deviation and "
             "tolerance. Writes a CSV (results/<profile>/spread/sfd.csv) and a PDF.", spread_io),
-    Command("sfd-train", "distill.steps.sfd:train_command", "SFD: train one run's student along its own Euler trajectory; resumes if interrupted",
+    Command("sfd-train", "distill.steps.sfd:train_command",
+            "SFD: train one run's student along its own Euler trajectory; resumes if interrupted",
             "Train the student of sfd.runs.<RUN> (SFD, SFD-v or the second stage; Zhou et al. 2024): from the "
             "teacher's weights, one optimizer step per student Euler step towards the teacher solver's state on "
             "the fine grid, fresh noise every iteration, no data. The student's model.json records its sampler, grid "
-            "and num_steps, so `distill sample --model` needs no sampler flags.", _train_options,
-            job="distill", data_parallel=True, cost=train_work),
-    Command("sfd-gits", "distill.steps.sfd:gits_command", "SFD Table 2's GITS baseline: search a solver's time schedule, sample on it",
+            "and num_steps, so `distill sample --model` needs no sampler flags.",
+            named(JOBS + "train_options"),
+            job="distill", data_parallel=True, cost=named(JOBS + "train_work")),
+    Command("sfd-gits", "distill.steps.sfd:gits_command",
+            "SFD Table 2's GITS baseline: search a solver's time schedule, sample on it",
             "GITS (Chen, Zhou et al. 2024): run the teacher's solver over a fine grid on sfd.gits.trajectories "
             "trajectories, price every Euler step between two of its states, choose the schedule of --nfe "
             "evaluations by dynamic programming, and draw the protocol's samples on it with the solver.",
-            _gits_options, job="sample", cost=gits_work),
-    Command("sfd-curve", "distill.steps.sfd:curve_command", "SFD's budget curve: evaluate one run's students saved along training",
+            named(JOBS + "gits_options"), job="sample", cost=named(JOBS + "gits_work")),
+    Command("sfd-curve", "distill.steps.sfd:curve_command",
+            "SFD's budget curve: evaluate one run's students saved along training",
             "Sample and evaluate the snapshots a run of sfd.curve.runs saved at sfd.curve.iterations (per step "
             "count; 0 is the teacher with the student's sampler), every step count of an SFD-v run at each: FID "
-            "against training iterations, which shows whether the run's budget converged.", _curve_options,
-            job="evaluate", cost=curve_work),
+            "against training iterations, which shows whether the run's budget converged.",
+            named(JOBS + "curve_options"),
+            job="evaluate", cost=named(JOBS + "curve_work")),
     Command("sfd-report", "distill.reports.sfd:command", "SFD: its rows of the results table and its report",
             "Write SFD's rows of the results table (the teacher's solvers, every student at its NFE, with costs), "
             "a JSON summary, and reports/sfd.pdf: SFD Table 2's layout with the PD and KD rows of the same teacher, "
-            "Figure 1 (FID against fine-tuning time) and the ablations.", _report_options),
+            "Figure 1 (FID against fine-tuning time) and the ablations.",
+            named(JOBS + "report_options")),
 )
 
 
@@ -353,82 +280,6 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
     return {"sfd": {"sfd": json.loads(path.read_text())}} if path.exists() else {}
 
 
-def check(cfg) -> list[tuple[str, str]]:
-    """Each run's settings make a student: its step counts, its second-stage teacher, its teacher solver's options;
-    each solver row's options and grid; the budget curve's runs and iterations."""
-    from distill.core.grids import make_grid, sigma_range_problems
-    from distill.core.samplers import get_sampler
-    from distill.core.schedule import CosineSchedule
-
-    out, section = [], cfg["sfd"]
-    out += sigma_range_problems("sfd.grid", section["grid"], CosineSchedule())
-    for run in section["runs"]:
-        s, where = run_settings(cfg, run), f"sfd.runs.{run}"
-        if (section["runs"][run] or {}).get("grid"):  # a run's own grid: its merged range, named by the run's key
-            out += sigma_range_problems(f"{where}.grid", s["grid"], CosineSchedule())
-        counts = step_counts(s)
-        if s["kind"] == "sfd-v" and section["teacher"].get("edm"):
-            out.append((where, "SFD-v gives the student a `steps` condition, which an imported EDM network has no "
-                               "embedding for; distil a Table 1 teacher for SFD-v"))
-        if s["kind"] == "sfd-v" and len(counts) < 2:
-            out.append((where, "an SFD-v run draws num_steps from a list of at least two counts"))
-        if s["kind"] != "sfd-v" and len(counts) != 1:
-            out.append((where, f"a {s['kind']} run has one num_steps, not a list"))
-        if any(student_nfe(n, s["afs"]) < 1 for n in counts):
-            out.append((where, f"num_steps {counts} with afs={s['afs']} leaves no network evaluation to train"))
-        if s["kind"] == "second-stage":
-            first = s.get("teacher_run")
-            if first not in section["runs"] or run_settings(cfg, first)["kind"] == "second-stage":
-                out.append((f"{where}.teacher_run", f"{first!r} is not a first-stage run of sfd.runs"))
-        elif s.get("teacher_run") is not None:
-            out.append((f"{where}.teacher_run", "only a second-stage run has a first-stage teacher"))
-        try:
-            get_sampler(s["teacher_solver"]["sampler"]).check_options(s["teacher_solver"]["options"])
-        except ValueError as exc:
-            out.append((f"{where}.teacher_solver", str(exc)))
-    for name, nfe in gits_points(cfg):
-        if name not in section["solvers"]:
-            out.append(("sfd.gits.solvers", f"{name!r} is not a solver of sfd.solvers {sorted(section['solvers'])}"))
-            continue
-        try:
-            if solver_steps(cfg, name, nfe) > section["gits"]["teacher_steps"]:
-                out.append(("sfd.gits.teacher_steps", f"NFE {nfe} of {name} needs more states than the teacher grid"))
-        except ValueError as exc:
-            out.append(("sfd.gits.nfe", str(exc)))
-    for name in section["solvers"]:
-        try:
-            get_sampler(section["solvers"][name]["sampler"]).check_options(section["solvers"][name]["options"])
-            grid, grid_options = solver_grid(cfg, name)
-            for nfe in section["solvers"][name]["nfe"]:
-                make_grid(grid, solver_steps(cfg, name, nfe), **grid_options)
-        except ValueError as exc:
-            out.append((f"sfd.solvers.{name}", str(exc)))
-    out += _check_curve(cfg)
-    return out
-
-
-def _check_curve(cfg) -> list[tuple[str, str]]:
-    """The curve's runs are first-stage runs, its iterations increase and end at each run's budget."""
-    c = cfg["sfd"].get("curve")
-    if not c:
-        return []
-    out, its = [], list(c["iterations"])
-    if its != sorted(set(its)):
-        out.append(("sfd.curve.iterations", f"{its} must increase"))
-    for run in c["runs"]:
-        if run not in cfg["sfd"]["runs"]:
-            out.append(("sfd.curve.runs", f"{run!r} is not a run of sfd.runs {sorted(cfg['sfd']['runs'])}"))
-            continue
-        s = run_settings(cfg, run)
-        if s["kind"] == "second-stage":
-            out.append(("sfd.curve.runs", f"{run!r} is a second stage; the curve measures first-stage budgets"))
-        elif its and its[-1] * len(step_counts(s)) != iterations(s):
-            out.append(("sfd.curve.iterations", f"the curve ends at {its[-1]} iterations per step count, run {run!r} "
-                                                f"trains {iterations(s)} over {len(step_counts(s))} step count(s): "
-                                                "the last point must be the run's budget"))
-    return out
-
-
 METHOD = Method(
     name="sfd", label=LABEL,
     reproduces={("SFD", "Table 2"): frozenset({LABEL, LABEL_V, LABEL_SECOND, "DDIM", "DPM++(3M)", "GITS",  # CIFAR-10
@@ -445,7 +296,7 @@ METHOD = Method(
     subjects=subjects, dvc_outs=("sfd",), dvc_small=("sfd_metrics",),
     dvc_metrics=lambda cfg: ["sfd.json"],
     dvc_plots=lambda cfg: [("plots/sfd/losses", *LOSS_XY)],
-    training_steps=named("distill.steps.sfd:training_steps"), check=check,
+    training_steps=named("distill.steps.sfd:training_steps"), check=named("distill.plugins.sfd_check:check"),
     # SFD Table 2 lists PD's students as "PD" and KD's one-step student (not published there) beside its own rows:
     # those of PD Table 2, on SFD's teacher (the report keeps one teacher's rows)
     gathers={("SFD", "Table 2"): {("PD", "Table 2"): {PD_LABEL: "PD", KD_LABEL: KD_LABEL}}},
