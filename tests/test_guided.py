@@ -206,7 +206,7 @@ def test_stage_one_and_a_round_resume_after_a_kill(smoke_cfg, tmp_path, monkeypa
 
 
 def test_the_settings_check_names_each_problem(smoke_cfg):
-    from distill.plugins.guided import check
+    from distill.plugins.guided_check import check
 
     exp = smoke_cfg["guided"]["experiments"]["digits"]
     assert check(smoke_cfg) == []

@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io, spread_io
-from distill.commands.paths import output, run_folder
+from distill.commands.options import spread_io
 from distill.commands.spec import Command
-from distill.config import experiment_settings
 from distill.plugins import Method, named
 from distill.results.plots import LOSS_XY
 
@@ -228,79 +226,7 @@ def stage_one_settings(exp: dict[str, Any]) -> dict[str, Any]:
 
 # ---- commands ----
 
-def parse_weights(text: str) -> list[float]:
-    from distill.commands.options import finite_float
-
-    values = [finite_float(v) for v in text.split(",") if v.strip()]
-    if not values or any(v < 0 for v in values):
-        raise ValueError(f"--weights must list guidance weights >= 0, e.g. 0,0.3,1; got {text!r}")
-    return values
-
-
-def _line_option(p):
-    p.add_argument("--line", default=W_LINE,
-                   help=f"'{W_LINE}' (the w-conditioned student, w ~ U[w_range]) or 'w<value>' (a fixed_w.weights "
-                        "student, the baseline)")
-
-
-def _stage_one_options(p):
-    _line_option(p)
-    p.add_argument("--teacher", required=True, help="model.safetensors of the guided teacher (trained with a null label)")
-    run_folder(p, "model.safetensors, model.json, summary.json")
-
-
-def _round_options(p):
-    _line_option(p)
-    p.add_argument("--student-steps", type=positive_int, required=True, help="N, the student's sampling steps")
-    p.add_argument("--teacher", required=True, help="model.safetensors of the stage-one student or of the previous "
-                                                    "round's (2N steps)")
-    run_folder(p, "model.safetensors, model.json, summary.json")
-
-
-def _sweep_options(p):
-    from distill.core.samplers import SAMPLERS
-
-    p.add_argument("--model", required=True, help="'teacher' or '<line>-n<N>' (a student of this experiment)")
-    p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS))
-    p.add_argument("--steps", type=positive_int, required=True, help="sampling steps")
-    p.add_argument("--weights", required=True, help="comma-separated guidance weights, e.g. 0,0.3,1,2,4")
-    p.add_argument("--reference", required=True, help="reference statistics (.npz) of the data")
-    extractor_weights_option(p)
-    output(p, "--out-dir", folder=True, required=True, help="folder of the metrics records w<w>.json and grids")
-
-
-def _report_options(p):
-    report_io(p, "output JSON summary (DVC metrics; claim subject)")
-    floor_option(p)
-    p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
-
-
-def stage_one_work(cfg, args, producers):
-    from distill.bench.work import Unit
-
-    exp = experiment_settings(cfg, "guided", args.experiment)
-    return [(Unit("train", ("guided", args.experiment), ("guided", "stage_one")), exp["stage_one"]["updates"])]
-
-
-def round_work(cfg, args, producers):
-    from distill.bench.work import Unit
-
-    exp = experiment_settings(cfg, "guided", args.experiment)
-    return [(Unit("train", ("guided", args.experiment), ("guided", "round")), round_updates(exp, args.student_steps))]
-
-
-def sweep_work(cfg, args, producers):
-    """Per w: the sampler's steps (two network passes per step for the guided teacher) and the features."""
-    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-
-    n = len(parse_weights(args.weights))
-    model = model_path_of(args.model, args.out_dir, cfg, args.experiment)
-    passes = 2 if args.model == "teacher" else 1
-    return [(Unit("sampler_step", source_of_model(model, producers)),
-             n * passes * sampler_steps(cfg, args.steps, protocol_images(cfg))),
-            (Unit("features"), n * protocol_images(cfg))]
-
-
+JOBS = "distill.plugins.guided_commands:"  # its commands' options and work (distill gpu-hours)
 COMMANDS = (
     Command("guided-spread", "distill.reports.spread:guided_command",
             "guided distillation: the headline numbers' training-seed spread and each number's tolerance",
@@ -313,23 +239,26 @@ COMMANDS = (
             "Train a student x-hat(z_t, c, w) to match the classifier-free-guided teacher (1 + w) x-hat_c - w x-hat_null "
             "at w ~ U[w_min, w_max], t ~ U[0, 1], x from the data (Meng et al. 2023, stage one), initialised from the "
             "teacher with the new w embedding zeroed (so it starts as the conditional teacher). --line w<value> "
-            "trains a fixed-w baseline student instead.", _stage_one_options, method="guided", job="distill",
-            data_parallel=True, cost=stage_one_work),
+            "trains a fixed-w baseline student instead.", named(JOBS + "stage_one_options"), method="guided",
+            job="distill", data_parallel=True, cost=named(JOBS + "stage_one_work")),
     Command("guided-round", "distill.steps.guided:round_command",
             "guided distillation, stage two: one progressive round with w; resumes",
             "Halve the sampler's steps (PD Algorithm 2, the round step PD uses) from the stage-one student or the "
             "previous round's, with w drawn per sample from the line's range and given to teacher and student.",
-            _round_options, method="guided", job="distill", data_parallel=True, cost=round_work),
+            named(JOBS + "round_options"), method="guided", job="distill", data_parallel=True,
+            cost=named(JOBS + "round_work")),
     Command("guided-sweep", "distill.steps.guided:sweep_command",
             "guided distillation: sample and evaluate one model over a sweep of w",
             "For each w of --weights, draw the protocol's samples (a guided teacher with classifier-free guidance at "
             "w, two network evaluations per step; a student given w as its condition) and evaluate them; one "
-            "metrics record per w.", _sweep_options, method="guided", job="evaluate", cost=sweep_work),
+            "metrics record per w.", named(JOBS + "sweep_options"), method="guided", job="evaluate",
+            cost=named(JOBS + "sweep_work")),
     Command("guided-report", "distill.reports.guided:command",
             "guided distillation: its rows of the results table and its report",
             "Write the experiment's rows of the results table (every model, sampler, step count and w, with NFE, "
             "guidance and cost), a JSON summary for the claims, and its report: the pixel-space table (D/S), the "
-            "FID-IS trade-off over w, the fixed-w baseline and the cost.", _report_options, method="guided"),
+            "FID-IS trade-off over w, the fixed-w baseline and the cost.", named(JOBS + "report_options"),
+            method="guided"),
 )
 
 
@@ -352,43 +281,6 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
     return {"guided": out} if out else {}
 
 
-def check(cfg) -> list[tuple[str, str]]:
-    """Settings the schema cannot express: a teacher that can be guided, a sweep inside the w range, step counts the
-    rounds make, fixed weights inside the range."""
-    from distill.config import experiment_profile
-
-    out = []
-    for name, exp in cfg["guided"]["experiments"].items():
-        where, ecfg = f"guided.experiments.{name}", experiment_profile(cfg, "guided", name)
-        if not ecfg["data"].get("conditional"):
-            out.append((f"{where}.data", "guided distillation needs class-conditional data: data.conditional: true"))
-        if not ecfg["network"].get("null_label"):
-            out.append((f"{where}.network", "the guided teacher needs a null label: network.null_label: true"))
-        if not (ecfg["teacher"].get("label_dropout") or 0) > 0:
-            out.append((f"{where}.teacher_training", "the guided teacher learns its unconditional model by label "
-                                                     "dropout: set label_dropout > 0 (commonly 0.1)"))
-        lo, hi = exp["w_range"]
-        if not 0 <= lo < hi:
-            out.append((f"{where}.w_range", f"[w_min, w_max] must satisfy 0 <= w_min < w_max, got {exp['w_range']}"))
-        for key, ws in (("sweep", exp["sweep"]), ("fixed_w.weights", exp["fixed_w"]["weights"])):
-            bad = [w for w in ws if not lo <= w <= hi]
-            if bad:
-                out.append((f"{where}.{key}", f"{bad} lie outside w_range {exp['w_range']}: the student was not "
-                                              "trained there"))
-        try:
-            made = round_steps(exp["stage_two"]["start_steps"])
-        except ValueError as exc:
-            out.append((f"{where}.stage_two.start_steps", str(exc)))
-            continue
-        bad = [n for n in exp["student_steps"] if n not in made]
-        if bad:
-            out.append((f"{where}.student_steps", f"{bad} are not made by the rounds from {exp['stage_two']['start_steps']} "
-                                                  f"steps ({made})"))
-        if exp["fixed_w"]["steps"] not in made:
-            out.append((f"{where}.fixed_w.steps", f"{exp['fixed_w']['steps']} is not made by the rounds ({made})"))
-    return out
-
-
 METHOD = Method(
     name="guided", label=LABEL,
     reproduces={("Guided", "SFD Table 2/3 (quoted)"): frozenset({"Guided PD"}),
@@ -398,5 +290,5 @@ METHOD = Method(
     subjects=subjects, dvc_outs=("guided",), dvc_small=("guided_metrics",),
     dvc_metrics=lambda cfg: [f"guided_{e}.json" for e in cfg["guided"]["experiments"]],
     dvc_plots=lambda cfg: [(f"plots/guided_{e}/losses", *LOSS_XY) for e in cfg["guided"]["experiments"]],
-    training_steps=named("distill.steps.guided:training_steps"), check=check,
+    training_steps=named("distill.steps.guided:training_steps"), check=named("distill.plugins.guided_check:check"),
 )

@@ -9,8 +9,9 @@ from typing import Any
 
 from distill.config import experiment_settings
 from distill.plugins import TrainingStep
-from distill.plugins.guided import (KIND_ROUND, KIND_STAGE_ONE, W_LINE, line_w_range, model_path_of, parse_weights,
-                                    round_settings, round_updates, stage_one_settings, wtag)
+from distill.plugins.guided import (KIND_ROUND, KIND_STAGE_ONE, W_LINE, line_w_range, model_path_of, round_settings,
+                                    round_updates, stage_one_settings, wtag)
+from distill.plugins.guided_commands import parse_weights
 
 
 def student_config(teacher_cfg: dict[str, Any], exp: dict[str, Any], experiment: str, line: str) -> dict[str, Any]:

@@ -1,0 +1,42 @@
+"""The checks of a `guided` section that its schema cannot express, named by its card (distill/plugins/guided.py)."""
+
+from __future__ import annotations
+
+from distill.plugins.guided import round_steps
+
+
+def check(cfg) -> list[tuple[str, str]]:
+    """Settings the schema cannot express: a teacher that can be guided, a sweep inside the w range, step counts the
+    rounds make, fixed weights inside the range."""
+    from distill.config import experiment_profile
+
+    out = []
+    for name, exp in cfg["guided"]["experiments"].items():
+        where, ecfg = f"guided.experiments.{name}", experiment_profile(cfg, "guided", name)
+        if not ecfg["data"].get("conditional"):
+            out.append((f"{where}.data", "guided distillation needs class-conditional data: data.conditional: true"))
+        if not ecfg["network"].get("null_label"):
+            out.append((f"{where}.network", "the guided teacher needs a null label: network.null_label: true"))
+        if not (ecfg["teacher"].get("label_dropout") or 0) > 0:
+            out.append((f"{where}.teacher_training", "the guided teacher learns its unconditional model by label "
+                                                     "dropout: set label_dropout > 0 (commonly 0.1)"))
+        lo, hi = exp["w_range"]
+        if not 0 <= lo < hi:
+            out.append((f"{where}.w_range", f"[w_min, w_max] must satisfy 0 <= w_min < w_max, got {exp['w_range']}"))
+        for key, ws in (("sweep", exp["sweep"]), ("fixed_w.weights", exp["fixed_w"]["weights"])):
+            bad = [w for w in ws if not lo <= w <= hi]
+            if bad:
+                out.append((f"{where}.{key}", f"{bad} lie outside w_range {exp['w_range']}: the student was not "
+                                              "trained there"))
+        try:
+            made = round_steps(exp["stage_two"]["start_steps"])
+        except ValueError as exc:
+            out.append((f"{where}.stage_two.start_steps", str(exc)))
+            continue
+        bad = [n for n in exp["student_steps"] if n not in made]
+        if bad:
+            out.append((f"{where}.student_steps", f"{bad} are not made by the rounds from {exp['stage_two']['start_steps']} "
+                                                  f"steps ({made})"))
+        if exp["fixed_w"]["steps"] not in made:
+            out.append((f"{where}.fixed_w.steps", f"{exp['fixed_w']['steps']} is not made by the rounds ({made})"))
+    return out
