@@ -11,7 +11,6 @@ and w, with NFE, guidance and cost), a JSON summary for the claims, and reports/
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ from distill.core.provenance import write_record
 from distill.plugins.guided import (FIXED_VARIANTS, LABEL, LABEL_FIXED, TEACHER_LABEL, VARIANTS, W_LINE, fixed_line,
                                     line_steps, lines, model_id, parse_model, paths, sweeps, variant_of, wtag)
 from distill.reports.format import fmt
+from distill.reports.guided_cells import (cell_text, line_cost, load_record, number, point_at, points, seeds_text,
+                                       speedup, teacher_cost, variant_cell)
 from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
 from distill.results import spread
 from distill.results import table as results_table
@@ -36,25 +37,6 @@ RECONSTRUCTED = ("S = the stochastic sampler as RECONSTRUCTED from the paper's w
                  "stochastic_times); the ablation evaluates the N-step student, trained for jumps of 1/N.")
 
 
-def _load(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
-
-
-def line_cost(results: Path, experiment: str, exp: dict[str, Any], line: str, steps: int) -> dict[str, float]:
-    """What a student of `steps` steps took from the guided teacher: stage one and every round down to it."""
-    p = paths(str(results), experiment)
-    parts = [_load(Path(p["stage_one"].format(gline=line), "summary.json"))]
-    parts += [_load(Path(p["round"].format(gline=line, gsteps=n), "summary.json"))
-              for n in line_steps(exp, line) if n >= steps]
-    return {"seconds": sum(s["wall_seconds"] for s in parts), "images": sum(s["images_seen"] for s in parts),
-            "teacher_evals": sum(s.get("teacher_forwards", 0) for s in parts)}
-
-
-def teacher_cost(results: Path, experiment: str) -> dict[str, float]:
-    s = _load(Path(paths(str(results), experiment)["teacher"], "summary.json"))
-    return {"seconds": s["wall_seconds"], "images": s["images_seen"], "teacher_evals": 0}
-
-
 def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, Any]]:
     exp = experiment_settings(cfg, "guided", experiment)
     p = paths(str(results), experiment)
@@ -66,7 +48,7 @@ def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, 
         else:
             cost = line_cost(results, experiment, exp, *parse_model(model))
         for w in weights:
-            record = _load(Path(p["sweep"].format(gmodel=model, gsampler=sampler, gsteps=steps), f"w{wtag(w)}.json"))
+            record = load_record(Path(p["sweep"].format(gmodel=model, gsampler=sampler, gsteps=steps), f"w{wtag(w)}.json"))
             out += record_rows(record, profile=cfg["profile"], method="guided", experiment=experiment,
                                dataset=data["name"], resolution=data.get("resolution"), teacher=p["teacher"],
                                model=model, sampler=sampler, options="", grid="uniform", steps=steps,
@@ -75,75 +57,18 @@ def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, 
     return out
 
 
-def points(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, sampler, steps, w): FID and IS (minimum / the protocol's reported value), status, NFE
-    and cost."""
-    rep = table[table["seed_range"] == results_table.REPORTED]
-    keys = ["model", "sampler", "steps", "nfe", "guidance", "status", "cost_seconds", "cost_images",
-            "cost_teacher_evals"]
-    wide = rep.groupby(keys + ["metric"], dropna=False)["value"].first().unstack("metric").reset_index()
-    for m in ("fid", "is"):
-        if m not in wide:
-            wide[m] = math.nan
-    wide = wide.rename(columns={"is": "inception"})  # `is` is not an attribute name
-    wide["w"] = wide["guidance"].astype(float)
-    wide["steps"] = wide["steps"].astype(int)
-    wide["nfe"] = wide["nfe"].astype(int)
-    return wide
-
-
-def _cell(pt: pd.DataFrame) -> str:
-    if pt.empty:
-        return "—"
-    r = pt.iloc[0]
-    if r["status"] != "ok":
-        return str(r["status"])
-    kid = f"\nKID {fmt(r['kid'], 0)}" if "kid" in r and pd.notna(r["kid"]) else ""
-    return f"{fmt(r['fid'], 2)} / {fmt(r['inception'], 2)}{kid}"
-
-
-def _at(pts: pd.DataFrame, model: str | None, sampler: str, steps: int, w: float) -> pd.DataFrame:
-    return pts[(pts["model"] == model) & (pts["sampler"] == sampler) & (pts["steps"] == steps)
-               & ((pts["w"] - w).abs() < 1e-9)]
-
-
-def _seeds(pt: pd.DataFrame, model: str, label: str, steps: int, w: float, seeds: tuple | None) -> str:
-    """The point's FID over training seeds, where the spread target measured this very number; `seeds` is (its
-    frame, the experiment), None without one."""
-    from distill.results import spread
-
-    if pt.empty or seeds is None:
-        return ""
-    frame, experiment = seeds
-    found = spread.measured_for(frame, "guided", f"{experiment} {model} {label}{steps} w{wtag(w)}", _num(pt))
-    return "" if found is None else f"\n(seeds {found[0]:.1f} ± {found[1]:.1f})"
-
-
-def _variant_cell(pts: pd.DataFrame, line: str, variant, steps: int, w: float, seeds: tuple | None = None) -> str:
-    model = variant.model(line, steps)
-    if model is None:
-        return "= D at 1 step"
-    pt = _at(pts, model, variant.sampler, steps, w)
-    return _cell(pt) + _seeds(pt, model, variant.key, steps, w, seeds)
-
-
-def speedup(exp: dict[str, Any], nfe: int) -> float:
-    """The guided teacher's NFE at full steps (two evaluations per step) over a model's NFE."""
-    return 2 * exp["teacher_steps"] / nfe
-
-
 def pixel_table(cfg, exp: dict[str, Any], pts: pd.DataFrame, floor_text: str, seeds: tuple | None = None):
     body = []
     for w in exp["sweep"]:
         for n in sorted(exp["student_steps"]):
             teacher_n = n // 2
             body.append([wtag(w), str(n), f"{speedup(exp, n):g}x",
-                         _cell(_at(pts, "teacher", "ddim", teacher_n, w)) if teacher_n else "— (NFE 2 at least)",
-                         _cell(_at(pts, "teacher", "ancestral", teacher_n, w)) if teacher_n else "—",
-                         *[_variant_cell(pts, W_LINE, v, n, w, seeds) for v in VARIANTS]])
+                         cell_text(point_at(pts, "teacher", "ddim", teacher_n, w)) if teacher_n else "— (NFE 2 at least)",
+                         cell_text(point_at(pts, "teacher", "ancestral", teacher_n, w)) if teacher_n else "—",
+                         *[variant_cell(pts, W_LINE, v, n, w, seeds) for v in VARIANTS]])
         full = exp["teacher_steps"]
-        pt = _at(pts, "teacher", "ddim", full, w)
-        body.append([wtag(w), f"teacher {full}", "1x", _cell(pt) + _seeds(pt, "teacher", "teacher", full, w, seeds),
+        pt = point_at(pts, "teacher", "ddim", full, w)
+        body.append([wtag(w), f"teacher {full}", "1x", cell_text(pt) + seeds_text(pt, "teacher", "teacher", full, w, seeds),
                      "—",
                      *["—" for _ in VARIANTS]])
     caption = (f"Profile '{cfg['profile']}'. Each cell: FID / IS (minimum over {cfg['evaluation']['seed_ranges']} seed "
@@ -195,37 +120,32 @@ def fixed_rows(exp: dict[str, Any], pts: pd.DataFrame, results: Path, experiment
     n, body, records = exp["fixed_w"]["steps"], [], []
     for w in exp["fixed_w"]["weights"]:
         variants = [v for v in FIXED_VARIANTS if v.model(W_LINE, n) is not None]
-        cells = [_variant_cell(pts, line, v, n, w, seeds) for line in (fixed_line(w), W_LINE) for v in variants]
+        cells = [variant_cell(pts, line, v, n, w, seeds) for line in (fixed_line(w), W_LINE) for v in variants]
         # cost: stage one and the rounds down to the fewest steps the line's variants sample with
         low = min(parse_model(v.model(W_LINE, n))[1] for v in variants)
         fc, wc = (line_cost(results, experiment, exp, line, low)["seconds"] for line in (fixed_line(w), W_LINE))
         body.append([wtag(w), str(n), *cells, fmt(fc, 1), fmt(wc, 1)])
         for v in variants:
-            f = _at(pts, v.model(fixed_line(w), n), v.sampler, n, w)
-            c = _at(pts, v.model(W_LINE, n), v.sampler, n, w)
+            f = point_at(pts, v.model(fixed_line(w), n), v.sampler, n, w)
+            c = point_at(pts, v.model(W_LINE, n), v.sampler, n, w)
             if not f.empty and not c.empty:
                 records.append({"w": float(w), "sampler": v.sampler, "variant": v.key, "steps": n,
-                                "fixed_fid": _num(f), "w_fid": _num(c)})
+                                "fixed_fid": number(f), "w_fid": number(c)})
     return body, records
-
-
-def _num(pt: pd.DataFrame, metric: str = "fid") -> float | None:
-    r = pt.iloc[0]
-    return float(r[metric]) if r["status"] == "ok" and pd.notna(r[metric]) else None
 
 
 def cost_rows(cfg, exp: dict[str, Any], results: Path, experiment: str) -> list[list[str]]:
     p = paths(str(results), experiment)
-    t = _load(Path(p["teacher"], "summary.json"))
+    t = load_record(Path(p["teacher"], "summary.json"))
     body = [["guided teacher", "training (label dropout)", f"{t['steps']:,} updates", f"{t['images_seen']:,}", "0",
              fmt(t["wall_seconds"], 1)]]
     for line in lines(exp):
         name = "w-conditioned student" if line == W_LINE else f"fixed w = {line[1:]}"
-        s = _load(Path(p["stage_one"].format(gline=line), "summary.json"))
+        s = load_record(Path(p["stage_one"].format(gline=line), "summary.json"))
         body.append([name, "stage one", f"{s['steps']:,} updates", f"{s['images_seen']:,}",
                      f"{s.get('teacher_forwards', 0):,}", fmt(s["wall_seconds"], 1)])
         for n in line_steps(exp, line):
-            r = _load(Path(p["round"].format(gline=line, gsteps=n), "summary.json"))
+            r = load_record(Path(p["round"].format(gline=line, gsteps=n), "summary.json"))
             body.append([name, f"round {2 * n} -> {n}", f"{r['steps']:,} updates", f"{r['images_seen']:,}",
                          f"{r.get('teacher_forwards', 0):,}", fmt(r["wall_seconds"], 1)])
     return body
