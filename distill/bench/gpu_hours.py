@@ -16,10 +16,8 @@ import json
 import os
 import re
 import shlex
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from typing import Any, Mapping
 
 from distill.bench.fingerprint import machine, slug
 from distill.bench.work import Source, Unit, UnknownWork
+from distill.bench.unit_times import measure
 
 UNITS_FILE = "units.json"
 PROFILE_STAMP = "results/active_profile.txt"  # the Snakefile's record of the active profile
@@ -103,90 +102,6 @@ def count_work(cfg: Mapping[str, Any], commands: list[list[str]]) -> list[Job]:
 
 
 # ---- measuring one unit of work on this machine ----
-
-def _restricted(cfg: Mapping[str, Any], method: str, experiment: str) -> dict[str, Any]:
-    """The profile with only `experiment` in `method`'s section (a method's training steps use its first one)."""
-    section = cfg[method]
-    return {**cfg, method: {**section, "experiments": {experiment: section["experiments"][experiment]}}}
-
-
-def _profile_of(cfg: Mapping[str, Any], source: Source) -> dict[str, Any]:
-    from distill.config import experiment_profile
-
-    return experiment_profile(cfg, *source) if not isinstance(source, str) else dict(cfg)
-
-
-def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
-    """(a function doing `per` units of work on `device`, per)."""
-    import torch
-
-    if unit.kind == "train":
-        from distill.core.training import StepRunner
-        from distill.plugins import get
-
-        method, name = unit.step
-        wm, we = unit.source
-        c = _restricted(cfg, method, we) if wm == method else _profile_of(cfg, unit.source)
-        step = get(method).training_steps(c, device)[name]
-        return StepRunner(step.parts, step.step_fn, precision=cfg["precision"]), 1
-    if unit.kind == "sampler_step":
-        from distill.core.grids import uniform
-        from distill.core.samplers import sample_ddim
-        from distill.pipeline.common import load_denoiser
-        from distill.pipeline.sample import conditions
-
-        if isinstance(unit.source, str):
-            denoiser, model_cfg = load_denoiser(unit.source, device)
-            shape, classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
-        else:
-            from distill.data import load_dataset
-            from distill.pipeline.train_teacher import teacher_step
-
-            ecfg, (wm, we) = _profile_of(cfg, unit.source), unit.source
-            exp = cfg[wm]["experiments"][we] if wm else {}
-            data = load_dataset(ecfg["data"])
-            # a fresh network of the experiment (the loss weighting does not change a forward pass)
-            denoiser = teacher_step(ecfg, data, exp.get("parameterization", "eps"), "snr", 0, device)[0].eval()
-            shape, classes = data.shape, data.num_classes
-        b = cfg["sampling"]["batch_size"]
-        z, cond = torch.randn(b, *shape, device=device), conditions(list(range(b)), classes, {}, device)
-
-        def one_step():
-            with torch.no_grad():
-                sample_ddim(denoiser, z, uniform(1), cond, clip_x=cfg["sampling"]["clip_x"])
-
-        return one_step, 1
-    if unit.kind == "features":
-        from distill.data import load_dataset
-        from distill.metrics.extractors import extract_features, timing_extractor
-
-        shape = load_dataset(cfg["data"]).shape
-        extractor = timing_extractor(cfg, shape, scratch)
-        batch = cfg["evaluation"]["batch_size"]
-        images = torch.randint(0, 256, (2 * batch, *shape), dtype=torch.uint8)
-        return (lambda: extract_features(images, extractor, batch)), len(images)
-    raise ValueError(f"unknown unit of work {unit.kind!r}")
-
-
-def measure(cfg: Mapping[str, Any], units: list[Unit], device, repeats: int = 5) -> dict[str, float]:
-    """Seconds of one unit of each kind of work on `device`: the median of `repeats` timed runs after two warm-ups
-    (optimizer state, kernel selection), the GPU synchronised before each reading."""
-    from distill.core.timing import synced
-
-    out = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for unit in units:
-            fn, per = _unit_fn(cfg, unit, device, Path(scratch))
-            fn = synced(fn, device)
-            fn(), fn()
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - start)
-            out[unit.key] = statistics.median(times) / per
-            print(f"measured {unit.key}: {out[unit.key]:.4g} s", file=sys.stderr)
-    return out
 
 
 # ---- unit times kept per machine ----
