@@ -238,8 +238,7 @@ COMMANDS = (
             "teacher's weights, one optimizer step per student Euler step towards the teacher solver's state on "
             "the fine grid, fresh noise every iteration, no data. The student's model.json records its sampler, grid "
             "and num_steps, so `distill sample --model` needs no sampler flags.",
-            named(JOBS + "train_options"),
-            job="distill", data_parallel=True, cost=named(JOBS + "train_work")),
+            named(JOBS + "train_options"), job="distill", data_parallel=True, cost=named(JOBS + "train_work")),
     Command("sfd-gits", "distill.steps.sfd:gits_command",
             "SFD Table 2's GITS baseline: search a solver's time schedule, sample on it",
             "GITS (Chen, Zhou et al. 2024): run the teacher's solver over a fine grid on sfd.gits.trajectories "
@@ -251,13 +250,11 @@ COMMANDS = (
             "Sample and evaluate the snapshots a run of sfd.curve.runs saved at sfd.curve.iterations (per step "
             "count; 0 is the teacher with the student's sampler), every step count of an SFD-v run at each: FID "
             "against training iterations, which shows whether the run's budget converged.",
-            named(JOBS + "curve_options"),
-            job="evaluate", cost=named(JOBS + "curve_work")),
+            named(JOBS + "curve_options"), job="evaluate", cost=named(JOBS + "curve_work")),
     Command("sfd-report", "distill.reports.sfd:command", "SFD: its rows of the results table and its report",
             "Write SFD's rows of the results table (the teacher's solvers, every student at its NFE, with costs), "
             "a JSON summary, and reports/sfd.pdf: SFD Table 2's layout with the PD and KD rows of the same teacher, "
-            "Figure 1 (FID against fine-tuning time) and the ablations.",
-            named(JOBS + "report_options")),
+            "Figure 1 (FID against fine-tuning time) and the ablations.", named(JOBS + "report_options")),
 )
 
 
