@@ -116,11 +116,13 @@ COMMANDS = (
             "Collect every cd experiment's model trained with its own seed and each cd.spread_seeds seed, at each "
             "step count: the FID of each seed, mean, standard deviation and tolerance. Writes a CSV "
             "(results/<profile>/spread/cd.csv) and a PDF.", spread_io),
-    Command("cd-train", "distill.steps.cd:train_command", "consistency distillation: train the consistency model; resumes if interrupted",
+    Command("cd-train", "distill.steps.cd:train_command",
+            "consistency distillation: train the consistency model; resumes if interrupted",
             "Distil the teacher into a consistency model (Song et al. 2023, CM Eq. 7): Karras grid of num_scales "
             "sigmas, the teacher's Heun step between adjacent sigmas, a target network (EMA rate target_ema), "
             "cd.experiments.<EXPERIMENT>.train.", _train_options, method="cd", job="distill", cost=train_work),
-    Command("cd-sample", "distill.steps.cd:sample_command", "consistency distillation: the consistency model's k-step samples",
+    Command("cd-sample", "distill.steps.cd:sample_command",
+            "consistency distillation: the consistency model's k-step samples",
             "Draw the evaluation samples of a consistency model with the official multistep sampler at the sigmas of "
             "the experiment's time list for --steps (one step: one evaluation at sigma_max).", _sample_options,
             method="cd", job="sample", cost=sample_work),

@@ -93,11 +93,13 @@ COMMANDS = (
             "Collect the one-step student of every kd experiment trained with its own seed and each kd.spread_seeds "
             "seed: the FID of each seed, mean, standard deviation and tolerance. Writes a CSV "
             "(results/<profile>/spread/kd.csv) and a PDF.", spread_io),
-    Command("kd-pairs", "distill.steps.kd:pairs_command", "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM",
+    Command("kd-pairs", "distill.steps.kd:pairs_command",
+            "knowledge distillation: the teacher's (z_1, x) pairs, x = N-step DDIM",
             "Generate kd.experiments.<EXPERIMENT>.pairs pairs (z_1, x): z_1 from the seeds pairs_first_seed, ... "
             "(disjoint from the evaluation seeds), x the teacher's teacher_steps-step DDIM sample. One job, once per "
             "teacher.", _pairs_options, method="kd", job="sample", cost=pairs_work),
-    Command("kd-train", "distill.steps.kd:train_command", "knowledge distillation: train the one-step student; resumes if interrupted",
+    Command("kd-train", "distill.steps.kd:train_command",
+            "knowledge distillation: train the one-step student; resumes if interrupted",
             "Train a one-step student, initialised from the teacher, to map z_1 to the teacher's sample (Luhman & "
             "Luhman 2021), with kd.experiments.<EXPERIMENT>.train.", _train_options, method="kd", job="distill",
             data_parallel=True, cost=train_work),
