@@ -79,7 +79,7 @@ class ReadmeRun:
 
 
 def run_readme(tmp: Path) -> ReadmeRun:
-    from distill.pipeline.verify import fresh_copy
+    from distill.workflow.verify import fresh_copy
 
     proj = tmp / "clone"  # the tracked files of this working tree, as a clone of it would have them
     fresh_copy(proj, ROOT, results=True)

@@ -203,6 +203,7 @@ TOY = {"mixture": {"modes": 4, "radius": 0.8, "std": 0.1}, "num_points": 512, "d
 def test_the_toy2d_experiment_measures_both_methods_against_the_exact_mixture(tmp_path):
     import pandas as pd
 
+    from distill.plugins.disback_check import run_problems
     from distill.steps import disback_toy2d
 
     summary = disback_toy2d.run(TOY, tmp_path, progress=False)
@@ -219,7 +220,7 @@ def test_the_toy2d_experiment_measures_both_methods_against_the_exact_mixture(tm
     strip = lambda runs: {k: {f: v for f, v in r.items() if f != "wall_seconds"} for k, r in runs.items()}  # noqa
     assert strip(again["runs"]) == strip(summary["runs"])
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "curves.csv"), curves)
-    assert disback_toy2d.build_check({**TOY, "eval_every": 5}) and not disback_toy2d.build_check(TOY)
+    assert run_problems({**TOY, "eval_every": 5}, "toy2d") and not run_problems(TOY, "toy2d")
 
     import pdfplumber
 

@@ -33,7 +33,7 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _git_repo(dest: Path) -> Path:
-    from distill.pipeline.verify import fresh_copy
+    from distill.workflow.verify import fresh_copy
 
     dest.mkdir()
     fresh_copy(dest)

@@ -4,7 +4,7 @@ import math
 
 import pandas as pd
 
-from distill.pipeline.verify import judge
+from distill.workflow.verify import judge
 from distill.results.spread import TOLERANCE_SIGMAS, for_numbers, spread
 
 

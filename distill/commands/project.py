@@ -18,7 +18,7 @@ def _results(args, cfg, progress):
 
 
 def _verify(args, cfg, progress):
-    from distill.pipeline import verify
+    from distill.workflow import verify
 
     results = Path(args.results or f"results/{cfg['profile']}")
     df = verify.run(cfg, args.runs, results, Path(args.keep) if args.keep else None, progress)

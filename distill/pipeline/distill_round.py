@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from distill.config import ConfigError
+from distill.errors import ConfigError
 from distill.core import distributed
 from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
 from distill.core.provenance import write_record

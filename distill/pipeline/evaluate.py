@@ -15,7 +15,7 @@ from distill.core.provenance import write_record
 from distill.pipeline.common import setup_torch
 from distill.pipeline.reference import usable_extractor_weights
 from distill.pipeline.sample import load_samples
-from distill.reports.grid import save_grid
+from distill.results.grid import save_grid
 
 
 def protocol_record(ev: dict[str, Any], weights: str, reference_path: str | Path) -> dict[str, Any]:

@@ -240,27 +240,6 @@ def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
     return {"disback": out} if out else {}
 
 
-def check(cfg) -> list[tuple[str, str]]:
-    """Settings the schema cannot express: evaluation points that divide each run, enough of them, a valid core."""
-    from distill.core.grids import sigma_range_problems
-    from distill.core.schedule import CosineSchedule
-    from distill.steps import disback, disback_toy2d
-
-    out = []
-    for name, exp in cfg["disback"]["experiments"].items():
-        out += sigma_range_problems(f"disback.experiments.{name}.core", exp["core"], CosineSchedule(),
-                                    keys=("sigma_min", "sigma_max", "sigma_init"))
-        out += disback.check(exp, f"disback.experiments.{name}")
-        for run in ablation_runs(exp):
-            its = run_settings(exp, run)["stage_two"]["iterations"]
-            if its % exp["eval_every"]:
-                out.append((f"disback.experiments.{name}.eval_every", f"does not divide {run}'s iterations {its}"))
-    if cfg["disback"].get("toy2d"):  # an analytic mixture: any positive range
-        out += sigma_range_problems("disback.toy2d.core", cfg["disback"]["toy2d"]["core"])
-        out += [(f"disback.toy2d.{k}", v) for k, v in disback_toy2d.build_check(cfg["disback"]["toy2d"])]
-    return out
-
-
 METHOD = Method(
     name="disback", label=LABEL, reproduces={("DisBack", "Abstract"): frozenset({"DisBack"})},
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
@@ -268,5 +247,5 @@ METHOD = Method(
     subjects=subjects, dvc_outs=("disback", "disback_toy2d"), dvc_small=("disback_metrics",),
     dvc_metrics=lambda cfg: [f"disback_{e}.json" for e in cfg["disback"]["experiments"]]
     + (["disback_toy2d.json"] if cfg["disback"].get("toy2d") else []),
-    training_steps=named("distill.steps.disback_commands:training_steps"), check=check,
+    training_steps=named("distill.steps.disback_commands:training_steps"), check=named("distill.plugins.disback_check:check"),
 )

@@ -173,22 +173,6 @@ def mismatch(d_target, d_fake, x: torch.Tensor, core: ScoreDistillation, seed: i
     return float((loss_weight("edm", -2.0 * torch.log(sigma), core.sigma_data) * diff).mean())
 
 
-def check(exp: dict[str, Any], where: str) -> list[tuple[str, str]]:
-    """Settings the schema cannot express: evaluation points that divide the run, at least `min_eval_points`."""
-    problems = []
-    its, every = exp["stage_two"]["iterations"], exp["eval_every"]
-    if its % every:
-        problems.append((f"{where}.eval_every", f"{every} does not divide stage_two.iterations {its}"))
-    elif its // every < exp["min_eval_points"]:
-        problems.append((f"{where}.eval_every", f"{its // every} evaluation points after the start; the convergence "
-                                                f"curve needs at least {exp['min_eval_points']}"))
-    try:
-        ScoreDistillation.from_params(exp["core"])
-    except ValueError as exc:
-        problems.append((f"{where}.core", str(exc)))
-    return problems
-
-
 def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, teacher_path: Path,
                     nodes: list[Path] | None, reference: str | Path, extractor_weights: str | None, out_dir: Path,
                     threads: int | None = None, progress: bool = True,

@@ -30,7 +30,7 @@ from distill.steps import disback
 from distill.pipeline.common import load_denoiser, setup_torch
 from distill.steps.disback import LABELS, METHODS, mismatch, node_at, points
 
-__all__ = ["LABELS", "METHODS", "run", "build_check"]
+__all__ = ["LABELS", "METHODS", "run"]
 
 
 def teacher_profile(exp: dict[str, Any]) -> dict[str, Any]:
@@ -105,8 +105,3 @@ def run(exp: dict[str, Any], out: str | Path, threads: int | None = None, progre
                "wall_seconds": time.perf_counter() - start}
     write_record(out / "summary.json", summary, {"curves": out / "curves.csv"})
     return summary
-
-
-def build_check(exp: dict[str, Any]) -> list[tuple[str, str]]:
-    """Problems the schema cannot express: evaluation points that do not divide the run, too few of them."""
-    return [(k.removeprefix("toy2d."), v) for k, v in disback.check(exp, "toy2d")]
