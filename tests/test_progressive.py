@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from distill.config import ConfigError
-from distill.pipeline.pd_layout import round_updates
+from distill.plugins.pd_layout import round_updates
 from distill.core.grids import uniform
 from distill.core.samplers import ddim_step, sample_ddim
 from distill.core.schedule import CosineSchedule, broadcast_like
 from distill.methods.progressive import distillation_target, student_times
-from distill.pipeline import pd_layout as L, train_teacher
+from distill.pipeline import train_teacher
+from distill.plugins import pd_layout as L
 from distill.steps import pd as pd_steps
 from distill.core.checkpoint import load_weights, save_weights
 from distill.reports.pd import curves

@@ -60,7 +60,7 @@ def line_w_range(exp: dict[str, Any], line: str) -> tuple[float, float]:
 
 def round_steps(start: int, last: int = 1) -> list[int]:
     """The students' steps, round by round: start/2, start/4, ..., last."""
-    from distill.pipeline.pd_layout import check_power_of_two
+    from distill.plugins.pd_layout import check_power_of_two
 
     check_power_of_two(start, "guided stage_two.start_steps")
     out, n = [], start // 2

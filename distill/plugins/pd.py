@@ -2,8 +2,9 @@
 
 Files: math distill/methods/progressive.py; steps distill/steps/pd.py (a round: the round step
 distill/pipeline/distill_round.py that guided distillation shares, with PD's settings); layout
-distill/pipeline/pd_layout.py; commands and card here; rules workflows/methods/pd.smk; reports distill/reports/pd.py (Fig. 4, App. F, cost) and table2.py; claims
-distill/claims/pd.py; params section `pd` (schema workflows/schema/methods/pd.json).
+distill/plugins/pd_layout.py; commands and card here; rules workflows/methods/pd.smk; reports distill/reports/pd.py
+(Fig. 4, App. F, cost) and table2.py; claims distill/claims/pd.py; params section `pd` (schema
+workflows/schema/methods/pd.json).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ FIG4_CURVES = {"distilled_ddim": ("distilled", "ddim"), "distilled_stochastic": 
 def round_work(cfg, args, producers):
     """A round's updates of the experiment's distillation step (its network, batch and two teacher steps)."""
     from distill.bench.work import Unit
-    from distill.pipeline.pd_layout import round_updates
+    from distill.plugins.pd_layout import round_updates
 
     exp = cfg["pd"]["experiments"][args.experiment]
     return [(Unit("train", ("pd", args.experiment), ("pd", "distillation")), round_updates(exp, args.student_steps))]

@@ -14,7 +14,7 @@ from typing import Any
 from distill.results.tolerance import NumberTolerance
 from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.spec import Command
-from distill.plugins import Method, TrainingStep, named
+from distill.plugins import Method, named
 from distill.results.plots import LOSS_XY
 
 LABEL = "teacher (no distillation)"
@@ -68,20 +68,6 @@ def check(cfg) -> list[tuple[str, str]]:
         if both else []
 
 
-def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
-    """One teacher update (PD Eq. 2 loss of a batch, backward, clipping, AdamW, EMA) of the grid's first cell."""
-    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
-    from distill.data import load_dataset
-    from distill.pipeline.train_teacher import teacher_step
-
-    data = load_dataset(cfg["data"])
-    t, grid = cfg["teacher"], cfg["table1"]
-    denoiser, _, loss_fn = teacher_step(cfg, data, grid["parameterizations"][0], grid["weightings"][0], 0, device)
-    return {"teacher": TrainingStep({SINGLE: Part(denoiser.net, TrainConfig.from_params(t))},
-                                    one_loss_step(denoiser.net, loss_fn, t["batch_size"]), t["batch_size"],
-                                    "1 forward + 1 backward")}
-
-
 def targets(cfg) -> list[str]:
     return ["reports/table1.pdf"]
 
@@ -99,5 +85,5 @@ METHOD = Method(
     subjects=named("distill.reports.table1:subjects"),
     dvc_outs=("classifier", "teachers", "samples", "refs"), dvc_small=("metrics", "floor"),
     dvc_metrics=lambda cfg: ["table1.json"], dvc_plots=lambda cfg: [("plots/table1/losses", *LOSS_XY)],
-    jobs_shared=True, check=check, training_steps=training_steps,
+    jobs_shared=True, check=check, training_steps=named("distill.steps.table1:training_steps"),
 )

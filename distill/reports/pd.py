@@ -17,7 +17,7 @@ import pandas as pd
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
 from distill.results.plots import write_curves, write_losses
-from distill.pipeline import pd_layout as L
+from distill.plugins import pd_layout as L
 from distill.claims import evaluate_subject
 from distill.reports.jobs import total_job_seconds
 from distill.reports.pd_pages import CURVES, details_page, figure

@@ -58,7 +58,7 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFr
 def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
     """PD: every student of every experiment (DDIM at its own steps), distilled from each seed's teacher."""
     from distill.config import method_experiments, spread_experiment
-    from distill.pipeline import pd_layout as L
+    from distill.plugins import pd_layout as L
     from distill.results.table import record_rows
 
     exps, spread_seeds = method_experiments(cfg, "pd"), cfg["pd"].get("spread_seeds") or []

@@ -9,7 +9,7 @@ from typing import Any
 from distill.config import experiment_profile, method_experiments
 from distill.core.checkpoint import load_weights
 from distill.pipeline import distill_round
-from distill.pipeline.pd_layout import round_updates
+from distill.plugins.pd_layout import round_updates
 from distill.plugins import TrainingStep
 
 

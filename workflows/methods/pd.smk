@@ -1,7 +1,7 @@
 # Progressive Distillation (PD Algorithm 2, Fig. 4, Table 2). For each experiment of pd.experiments: a teacher, one
 # job per halving round (its student is the next round's teacher), and the samples and evaluations of Fig. 4.
 from distill.config import experiment_profile, method_experiments, spread_experiment
-from distill.pipeline import pd_layout as L
+from distill.plugins import pd_layout as L
 
 PD = CFG["pd"]
 PD_EXPS = method_experiments(CFG, "pd")  # pd.experiments, and their copies with pd.spread_seeds (<name>_s<seed>)
