@@ -1,5 +1,6 @@
 """The seams new methods plug into: no import circle among the package's modules (imports inside functions
-included), reports import plug-ins and never the reverse, and a command's kind of job and cost are known without
+included), folders that import only the folders below them (LAYERS; the upward imports that remain are named with
+their reasons), reports import plug-ins and never the reverse, and a command's kind of job and cost are known without
 building the command line."""
 
 from __future__ import annotations
