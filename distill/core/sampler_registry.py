@@ -51,6 +51,9 @@ class SamplerSpec:
     options: Mapping[str, Option] = field(default_factory=dict)
     # network evaluations of `steps` steps with these options (a guided denoiser doubles them: evaluations_per_step)
     evaluations: Callable[[int, Mapping[str, Any]], int] = lambda steps, options: steps
+    # a sigma-form solver's own function, solver(D, x, sigmas, on_step=..., **options), for a method that runs it on
+    # a grid of its own (SFD's teacher and student, GITS); None for the VP samplers
+    solver: Callable[..., torch.Tensor] | None = None
 
     def nfe(self, steps: int, options: Mapping[str, Any] | None = None, per_call: int = 1) -> int:
         return self.evaluations(steps, dict(options or {})) * per_call
@@ -78,14 +81,24 @@ SAMPLERS: dict[str, SamplerSpec] = {}
 
 
 def register_sampler(name: str, label: str, stochastic: bool = False,
-                     evaluations: Callable[[int, Mapping[str, Any]], int] | None = None, **options: Option):
+                     evaluations: Callable[[int, Mapping[str, Any]], int] | None = None,
+                     solver: Callable[..., torch.Tensor] | None = None, **options: Option):
     def add(fn):
         if name in SAMPLERS:
             raise ValueError(f"sampler {name!r} is registered twice")
         SAMPLERS[name] = SamplerSpec(name, fn, label, stochastic, options,
-                                     *([evaluations] if evaluations is not None else []))
+                                     *([evaluations] if evaluations is not None else []), solver=solver)
         return fn
     return add
+
+
+def get_solver(name: str) -> Callable[..., torch.Tensor]:
+    """The sigma-form solver function of a registered solver (euler, heun, ...): an error for a VP sampler."""
+    spec = get_sampler(name)
+    if spec.solver is None:
+        raise ValueError(f"sampler {name!r} is not a sigma-form solver; the solvers: "
+                         f"{sorted(n for n, s in SAMPLERS.items() if s.solver is not None)}")
+    return spec.solver
 
 
 def get_sampler(name: str) -> SamplerSpec:

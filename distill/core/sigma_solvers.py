@@ -240,7 +240,7 @@ def _clip_option(name: str) -> Option:
 
 
 def _register(name: str, label: str, solver: Callable[..., torch.Tensor], per_step: int, **options: Option) -> None:
-    register_sampler(name, label, evaluations=_per_step(per_step), afs=AFS, clip=_clip_option(name),
+    register_sampler(name, label, evaluations=_per_step(per_step), solver=solver, afs=AFS, clip=_clip_option(name),
                      **options)(_adapter(solver, OFFICIAL_CLIP[name]))
 
 
@@ -250,14 +250,10 @@ _register("dpm2", "DPM-Solver-2", dpm2, 2)
 _register("ipndm", "iPNDM", ipndm, 1, max_order=MAX_ORDER_PNDM)
 _register("dpmpp", "DPM-Solver++", dpmpp, 1, max_order=MAX_ORDER_DPMPP, lower_order_final=LOWER_ORDER_FINAL)
 
-# the solver functions by registered name, for methods that run a solver over a grid of their own (SFD's teacher)
-SOLVERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun, "dpm2": dpm2, "ipndm": ipndm,
-                                                   "dpmpp": dpmpp}
-
-
 def split_clip(solver: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """A solver's clipping (its `clip` option, else its official one) and its other options, for code that calls a
-    solver function of SOLVERS on a grid of its own (SFD's teacher and student, GITS)."""
+    solver function (distill.core.sampler_registry.get_solver) on a grid of its own (SFD's teacher and student,
+    GITS)."""
     rest = dict(options)
     clip = rest.pop("clip", OFFICIAL_CLIP[solver])
     if isinstance(clip, bool) or clip not in CLIPS:

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from distill.core.sigma_solvers import SOLVERS, SigmaDenoiser
+from distill.core.sampler_registry import get_solver
+from distill.core.sigma_solvers import SigmaDenoiser
 
 METRICS = ("dev", "l1", "l2")
 
@@ -30,7 +31,7 @@ def teacher_trajectory(d: SigmaDenoiser, x0: torch.Tensor, sigmas: torch.Tensor,
     """(states [n_T, B, ...] from x0 to the last state, directions [n_T - 1, B, ...] at every state but the last)."""
     states = [x0]
     with torch.no_grad():
-        SOLVERS[solver](d, x0, sigmas, **options, on_step=lambda i, x: states.append(x))
+        get_solver(solver)(d, x0, sigmas, **options, on_step=lambda i, x: states.append(x))
         directions = [(x - d(x, s)) / s.to(x.dtype) for x, s in zip(states[:-1], sigmas[:-1])]
     return torch.stack(states), torch.stack(directions)
 

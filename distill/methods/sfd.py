@@ -28,7 +28,8 @@ from distill.core.denoiser import Cond, Denoiser
 from distill.core.distributed import local_rows
 from distill.core.grids import make_grid
 from distill.core.schedule import CosineSchedule
-from distill.core.sigma_solvers import SOLVERS, euler_step, sigma_denoiser, sigmas_of
+from distill.core.sampler_registry import get_solver
+from distill.core.sigma_solvers import euler_step, sigma_denoiser, sigmas_of
 
 LOSSES = ("l1", "l2")
 Features = Callable[[torch.Tensor], torch.Tensor]  # images in [-1, 1] -> features (a perceptual term's space)
@@ -56,7 +57,7 @@ def teacher_targets(teacher: Denoiser, x0: torch.Tensor, num_steps: int, inserte
     states: dict[int, torch.Tensor] = {}
     keep = {i * (inserted + 1) - 1 for i in range(1, num_steps)}  # after step j the state is at fine[j + 1]
     with torch.no_grad():
-        SOLVERS[solver](sigma_denoiser(teacher, schedule, cond, clip), x0, fine, **options,
+        get_solver(solver)(sigma_denoiser(teacher, schedule, cond, clip), x0, fine, **options,
                         on_step=lambda j, x: states.__setitem__(j, x) if j in keep else None)
     return [states[j] for j in sorted(keep)]
 
