@@ -12,22 +12,27 @@ from __future__ import annotations
 
 import torch
 
-WEIGHTINGS = ("snr", "snr_trunc", "snr_plus_one", "constant", "edm")
 SIGMA_DATA = 0.5  # EDM's default data standard deviation
 
 
+def _edm(snr: torch.Tensor, sigma_data: float) -> torch.Tensor:
+    if sigma_data <= 0:
+        raise ValueError(f"the edm weighting needs sigma_data > 0, got {sigma_data}")
+    return snr + sigma_data ** -2
+
+
+# Every loss weighting by its params.yaml name: (SNR = exp(lambda), sigma_data) -> w, in the paper's order.
+WEIGHTING_FNS = {
+    "snr": lambda snr, sigma_data: snr,
+    "snr_trunc": lambda snr, sigma_data: torch.clamp(snr, min=1.0),
+    "snr_plus_one": lambda snr, sigma_data: snr + 1.0,
+    "constant": lambda snr, sigma_data: torch.ones_like(snr),
+    "edm": _edm,
+}
+WEIGHTINGS = tuple(WEIGHTING_FNS)
+
+
 def loss_weight(weighting: str, logsnr: torch.Tensor, sigma_data: float = SIGMA_DATA) -> torch.Tensor:
-    snr = torch.exp(torch.as_tensor(logsnr, dtype=torch.float64))
-    if weighting == "snr":
-        return snr
-    if weighting == "snr_trunc":
-        return torch.clamp(snr, min=1.0)
-    if weighting == "snr_plus_one":
-        return snr + 1.0
-    if weighting == "constant":
-        return torch.ones_like(snr)
-    if weighting == "edm":
-        if sigma_data <= 0:
-            raise ValueError(f"the edm weighting needs sigma_data > 0, got {sigma_data}")
-        return snr + sigma_data ** -2
-    raise ValueError(f"unknown loss weighting {weighting!r}; expected one of {WEIGHTINGS}")
+    if weighting not in WEIGHTING_FNS:
+        raise ValueError(f"unknown loss weighting {weighting!r}; expected one of {WEIGHTINGS}")
+    return WEIGHTING_FNS[weighting](torch.exp(torch.as_tensor(logsnr, dtype=torch.float64)), sigma_data)
