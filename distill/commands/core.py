@@ -69,7 +69,7 @@ def _evaluate(args, cfg, progress):
 
 
 def _fid(args, cfg, progress):
-    from distill.pipeline import fid_tool
+    from distill.commands import fid as fid_tool
 
     fid_tool.main(cfg, args, progress)
 

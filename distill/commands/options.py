@@ -7,7 +7,7 @@ import math
 
 from distill.config import DEFAULT_PARAMS
 from distill.errors import ConfigError
-from distill.reports.published import PUBLISHED_CSV
+from distill.results import PUBLISHED_CSV
 from distill.commands.paths import output
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from distill.commands.spec import Command
 from distill.errors import ConfigError
-from distill.reports.published import PUBLISHED_CSV
+from distill.results import PUBLISHED_CSV
 from distill.commands.paths import output
 
 

@@ -185,7 +185,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
           rows_csv: Path, plots: Path, floor_json: Path | None = None,
           published_csv: Path | None = None) -> dict[str, Any]:
     from distill.pipeline import floor
-    from distill.reports.published import PUBLISHED_CSV
+    from distill.results import PUBLISHED_CSV
 
     exp = experiment_settings(cfg, "guided", experiment)
     floor_record = floor.read(floor_json)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PUBLISHED_CSV = Path("results/published/published.csv")
+from distill.results import PUBLISHED_CSV
+
 # what a published number is: one row per key
 KEY = ["paper", "table", "dataset", "resolution", "method", "parameterization", "weighting", "sampler", "steps",
        "guidance", "metric", "qualifier"]

@@ -240,7 +240,7 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: P
     p = paths(str(results))
     write_losses({run: Path(p["student"].format(srun=run)) for run in cfg["sfd"]["runs"]}, plots / "losses")
     repro = table_rows(cfg, own, others, results)
-    from distill.reports.published import PUBLISHED_CSV
+    from distill.results import PUBLISHED_CSV
 
     published_csv = published_csv or PUBLISHED_CSV
     pub = published(published_csv)

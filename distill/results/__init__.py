@@ -1,1 +1,5 @@
 """The one results table: every evaluation of every method as tidy rows (`distill.results.table`)."""
+
+from pathlib import Path
+
+PUBLISHED_CSV = Path("results/published/published.csv")  # every published number (results/published/PUBLISHED.md)

@@ -29,7 +29,8 @@ def load_images(path: str | Path) -> np.ndarray:
 def main(cfg: dict[str, Any], args, progress: bool) -> None:
     from distill.metrics.extractors import load_extractor
     from distill.metrics.reference import compute_reference, load_reference, save_reference
-    from distill.pipeline import fid_curve, reference
+    from distill.pipeline import reference
+    from distill.reports import fid_curve
     from distill.core.checkpoint import file_sha256 as sha256
     from distill.pipeline.common import setup_torch
 
