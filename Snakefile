@@ -108,11 +108,11 @@ if not {"--forcerun", "-R", "--forceall", "-F", "--force", "-f"} & set(sys.argv)
 
 
 # When the run ends: the committed results it re-made and wrote over (a fresh clone re-makes the mini ones), each
-# judged against the committed number (distill/workflow/remade.py; `distill remade` lists them all).
+# judged against the committed number (distill/results/remade.py; `distill remade` lists them all).
 onsuccess:
     run_lock.release()
     if RUN_LOCKED:
-        from distill.workflow.remade import summary as remade_summary
+        from distill.results.remade import summary as remade_summary
 
         _remade = remade_summary(Path(workflow.basedir), PROFILE)
         if _remade:

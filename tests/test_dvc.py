@@ -103,7 +103,7 @@ def test_the_committed_lock_holds_after_a_user_re_made_the_results(readme_projec
     """The README's two commands in either order: after the main job ran in a clone (here the README's commands on
     the smoke profile; on a fresh clone at mini it re-makes the committed mini results and writes over them), the
     lock test still judges what git holds, and the re-made numbers are judged against the committed ones instead."""
-    from distill.workflow.remade import remade
+    from distill.results.remade import remade
 
     proj = readme_project.copy(tmp_path / "project")
     metrics = sorted((proj / "results" / "mini" / "metrics").rglob("*.json"))[0]

@@ -1,4 +1,4 @@
-"""What the main job says when it ends on a clone whose committed results it re-made (distill/workflow/remade.py):
+"""What the main job says when it ends on a clone whose committed results it re-made (distill/results/remade.py):
 each re-made FID against the committed one, judged by the committed training-seed spread."""
 
 import json
@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from distill.workflow.remade import remade, summary
+from distill.results.remade import remade, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SPREAD = ("method,cell,sampler,metric,seeds,values,mean,std,tolerance,status\n"
@@ -71,7 +71,7 @@ def test_outside_a_git_checkout_there_is_nothing_committed(tmp_path):
 
 
 def test_the_comparison_written_for_a_report_gives_the_cross_machine_figure(tmp_path):
-    from distill.workflow.remade import describe, write
+    from distill.results.remade import describe, write
 
     root, metrics = _clone(tmp_path)
     assert describe(tmp_path / "none.csv") is None

@@ -35,7 +35,7 @@ def _verify(args, cfg, progress):
 
 
 def _remade(args, cfg, progress):
-    from distill.workflow import remade
+    from distill.results import remade
 
     root = Path.cwd()
     found = remade.remade(root, f"results/{cfg['profile']}")

@@ -114,7 +114,7 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
           spread_csv: Optional[Path] = None, floor_json: Optional[Path] = None,
           remade_csv: Optional[Path] = None) -> dict[str, Any]:
     from distill.pipeline import floor
-    from distill.workflow.remade import describe as describe_remade
+    from distill.results.remade import describe as describe_remade
 
     grid = published_grid(published_csv)
     floor_record = floor.read(floor_json)
