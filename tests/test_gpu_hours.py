@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import make_project
-from distill.bench import gpu_hours
+from distill.workflow import gpu_hours
 from distill.bench.work import Unit, UnknownWork, source_of_model
 from distill.config import load_profile
 

@@ -138,12 +138,9 @@ KNOWN_UPWARD = {
     ("commands", "pipeline"): "the shared commands' handlers (commands/core.py, fid.py) call the shared steps",
     ("commands", "reports"): "the project and bench commands' handlers call compare, published and the "
                              "benchmark report",
-    ("commands", "workflow"): "the project commands' handlers call verify and the DVC files",
+    ("commands", "workflow"): "the project and bench commands' handlers call verify, the DVC files, the machine's "
+                              "speed and the GPU-hours estimate",
     ("commands", "bench"): "the bench commands' handlers; Command.cost counts bench/work.py's units",
-    ("bench", "plugins"): "bench/ holds both the work units every card counts (work.py: below the plug-ins) and "
-                          "the measurement over the registry (unit_times.py: above them)",
-    ("bench", "pipeline"): "the measurement of a unit builds the shared steps' networks",
-    ("claims", "reports"): "Table 1's claims name cells with the reports' labels",
 }
 
 

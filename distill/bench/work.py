@@ -1,5 +1,5 @@
 """The work of one workflow job, in units whose time can be measured: what the GPU-hours estimate multiplies
-(distill.bench.gpu_hours). Each computing `distill` command declares its job's work beside its definition
+(distill.workflow.gpu_hours). Each computing `distill` command declares its job's work beside its definition
 (its Command's `cost`, distill/commands): a function of the profile, the parsed arguments and the dry run's other jobs that
 returns (unit, count) pairs.
 

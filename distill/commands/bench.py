@@ -68,7 +68,7 @@ COMMANDS = (
             "that folder. The workflow's estimate before the first job times the same workload on the machine it "
             "runs on and scales the stored times by the ratio (distill/workflow/speed.py).", _bench_machine_options),
     # its handler reads this registry (each job's kind and cost), so it is named, not imported
-    Command("gpu-hours", "distill.bench.gpu_hours:command",
+    Command("gpu-hours", "distill.workflow.gpu_hours:command",
             "estimate the GPU hours of targets from a dry run and measured step times",
             "Dry-run the targets, count each job's work from its command (training updates, sampler steps, "
             "images through the feature extractor) and multiply by the seconds of one unit measured on a GPU "

@@ -3,9 +3,7 @@ from the sampler registry (each sampler declares its label once, distill/core/sa
 
 from distill.core.samplers import SAMPLERS
 from distill.plugins import load_registrations
+from distill.results.labels import TRAINING_LABELS
 
 load_registrations()  # a method's own samplers (its card's `registers`) have their labels here too
-LABELS = {"both": "(x, ε) combined", "x": "x", "eps": "ε", "v": "v",
-          "snr": "SNR", "snr_trunc": "Truncated SNR", "snr_plus_one": "SNR+1", "constant": "Constant", "edm": "EDM",
-          **{name: spec.label for name, spec in SAMPLERS.items()}}
-ORDER_P, ORDER_W = ["both", "x", "eps", "v"], ["snr", "snr_trunc", "snr_plus_one", "constant"]
+LABELS = {**TRAINING_LABELS, **{name: spec.label for name, spec in SAMPLERS.items()}}

@@ -15,7 +15,8 @@ from distill.reports import published
 from distill.reports.jobs import method_job_seconds
 from distill.results import table as results_table
 from distill.results.table import record_rows
-from distill.reports.labels import LABELS, ORDER_P, ORDER_W
+from distill.reports.labels import LABELS
+from distill.results.labels import ORDER_P, ORDER_W
 from distill.reports.pdf import claim_line, save_pdf, table_page
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 from distill.bench.fingerprint import machine, slug
 from distill.bench.work import Source, Unit, UnknownWork
-from distill.bench.unit_times import measure
+from distill.workflow.unit_times import measure
 
 UNITS_FILE = "units.json"
 PROFILE_STAMP = "results/active_profile.txt"  # the Snakefile's record of the active profile
