@@ -16,7 +16,7 @@ from distill.commands import output_lock, paths
 from distill.commands.index import every
 from distill.config import ConfigError, experiment_profile, load_profile
 from distill.core import run_folder
-from distill.plugins import load_registrations
+from distill.registry import load_registrations
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ def schema_path(params_path: str | Path) -> Path:
 def load_schema(params_path: str | Path) -> dict[str, Any]:
     """The params schema with every registered method's section schema (workflows/schema/methods/<name>.json) added
     as an optional key of a profile: a profile without the section does not run the method."""
-    from distill.plugins import REGISTERED
+    from distill.registry import REGISTERED
 
     path = schema_path(params_path)
     if not path.is_file():
@@ -42,7 +42,7 @@ def load_schema(params_path: str | Path) -> dict[str, Any]:
         schema["$defs"].update(part.pop("$defs", {}))
         schema["$defs"]["profile"]["properties"][name] = part
     from distill.core.samplers import SAMPLERS
-    from distill.plugins import load_registrations
+    from distill.registry import load_registrations
 
     load_registrations()  # a method's own samplers (its card's `registers`) are valid sampler names too
     samplers = schema["$defs"]["sampler"]["enum"]
@@ -102,7 +102,7 @@ def non_finite(value: Any, path: tuple = ()):
 def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Checks across keys that the schema cannot express, on one profile (shared ones here, each method's on its
     card): (key path under the profile, problem) pairs."""
-    from distill.plugins import active
+    from distill.registry import active
 
     out = []
     ev = cfg["evaluation"]

@@ -16,7 +16,7 @@ from distill.bench.judge import run_and_report
 from distill.bench.limits import EACH_LIMIT, GROSS_FACTOR, MEDIAN_LIMIT, NORMALISED_LIMIT, OVERHEAD_AIMS
 from distill.core.timing import reference_kernel
 from distill.core.training import SINGLE, Part, StepRunner, TrainConfig, one_loss_step, train_parts
-from distill.plugins import TrainingStep, active
+from distill.registry import TrainingStep, active
 
 THIS = {"cpu": "AMD EPYC 7B13", "cores": 2, "cpu_capability": "AVX2", "torch": "2.13.0+cpu", "blas": "mkl",
         "threads": 1, "device": "cpu"}

@@ -25,7 +25,7 @@ SHARED_KINDS = {"train-teacher": "teacher", "sample": "sample", "evaluate": "eva
 
 def kinds_of_commands() -> dict[str, str]:
     """Each computing command's kind of job (its params.yaml cluster entry): the shared ones and every method's."""
-    from distill.plugins import methods
+    from distill.registry import methods
 
     return SHARED_KINDS | {c.name: c.job for m in methods() for c in m.commands if c.job is not None}
 

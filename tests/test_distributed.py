@@ -235,7 +235,7 @@ def test_every_methods_step_trains_a_rank_on_its_share_of_the_batch(smoke_cfg, m
 
     from distill.core import distributed
     from distill.core.training import StepRunner
-    from distill.plugins import active
+    from distill.registry import active
 
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     monkeypatch.setattr(distributed, "rank", lambda: 0)

@@ -14,7 +14,7 @@ from distill.core.grids import GRIDS
 from distill.core.parameterization import PARAMETERIZATIONS
 from distill.core.samplers import SAMPLERS
 from distill.core.weighting import WEIGHTINGS
-from distill.plugins import REGISTERED, active, methods
+from distill.registry import REGISTERED, active, methods
 from distill.reports.labels import LABELS
 from distill.workflow import dvc
 

@@ -7,7 +7,7 @@ from distill.core.parameterization import PARAMETERIZATIONS
 from distill.core.samplers import SAMPLERS
 from distill.core.weighting import WEIGHTINGS
 from distill.pipeline.reference import extractor_weights as reference_extractor_weights
-from distill.plugins import active, final_targets as method_targets
+from distill.registry import active, final_targets as method_targets
 from distill.plugins.table1 import run_name, spread_seeds
 
 RESULTS = f"results/{PROFILE}"

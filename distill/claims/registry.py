@@ -41,7 +41,7 @@ def _claims() -> tuple[Claim, ...]:
     """Every registered method's claims (its card names the module; default distill.claims.<method>)."""
     import importlib
 
-    from distill.plugins import methods
+    from distill.registry import methods
 
     return tuple(c for m in methods() for c in importlib.import_module(m.claims_module).CLAIMS)
 

@@ -10,7 +10,7 @@ from distill.results.tolerance import NumberTolerance
 def tolerances() -> dict[tuple[str, str, str], NumberTolerance]:
     """(paper, table, metric) -> its tolerance, from every registered method's card (`Method.tolerances`): a method
     states how far its own published tables may be missed."""
-    from distill.plugins import methods
+    from distill.registry import methods
 
     out: dict[tuple[str, str, str], NumberTolerance] = {}
     for card in methods():

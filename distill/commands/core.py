@@ -91,7 +91,7 @@ def _train_teacher_options(p):
 def _sample_options(p):
     from distill.core.grids import GRIDS
     from distill.core.samplers import SAMPLERS
-    from distill.plugins import load_registrations
+    from distill.registry import load_registrations
 
     load_registrations()  # a method's own samplers (its card's `registers`) are choices too
 

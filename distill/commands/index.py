@@ -11,7 +11,7 @@ from distill.commands.spec import Command
 @cache
 def every() -> dict[str, Command]:
     from distill.commands import bench, core, project
-    from distill.plugins import methods
+    from distill.registry import methods
 
     found: dict[str, Command] = {}
     for command in (*core.COMMANDS, *(c for m in methods() for c in m.commands), *project.COMMANDS, *bench.COMMANDS):

@@ -18,7 +18,7 @@ from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
 from distill.config import experiment_settings
-from distill.plugins import Method, named
+from distill.registry import Method, named
 from distill.results.plots import LOSS_XY
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 

@@ -31,7 +31,7 @@ from typing import Any
 from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
 from distill.commands.paths import input_folder, output, run_folder
 from distill.commands.spec import Command
-from distill.plugins import Method, named
+from distill.registry import Method, named
 
 LABEL = "DisBack (Zhang et al., 2025)"
 BASELINE_LABEL = "Score distillation without backtracking"

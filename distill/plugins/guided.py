@@ -23,7 +23,7 @@ from typing import Any
 
 from distill.commands.options import spread_io
 from distill.commands.spec import Command
-from distill.plugins import Method, named
+from distill.registry import Method, named
 from distill.results.plots import LOSS_XY
 
 LABEL = "Guided distillation (Meng et al., 2023)"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 from distill.commands.options import floor_option, positive_int, report_io, spread_io
 from distill.commands.spec import Command
-from distill.plugins import Method, named
+from distill.registry import Method, named
 from distill.results.plots import LOSS_XY
 from distill.commands.paths import run_folder
 

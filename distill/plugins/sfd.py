@@ -20,7 +20,7 @@ from typing import Any
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 from distill.commands.options import spread_io
 from distill.commands.spec import Command
-from distill.plugins import Method, named
+from distill.registry import Method, named
 from distill.plugins.kd import LABEL as KD_LABEL
 from distill.plugins.pd import LABEL as PD_LABEL
 from distill.results.plots import LOSS_XY

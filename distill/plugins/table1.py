@@ -14,7 +14,7 @@ from typing import Any
 from distill.results.tolerance import NumberTolerance
 from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.spec import Command
-from distill.plugins import Method, named
+from distill.registry import Method, named
 from distill.results.plots import LOSS_XY
 
 LABEL = "teacher (no distillation)"

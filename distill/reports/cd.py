@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from distill.config import experiment_settings
-from distill.plugins import methods
+from distill.registry import methods
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
 from distill.plugins.cd import LABEL, MULTISTEP_TABLE, SAMPLER, paths, step_counts, teacher_run
@@ -27,7 +27,7 @@ spread_command = method_command("cd")  # `distill cd-spread`
 
 def other_rows_files(cfg: dict[str, Any], results: str) -> list[str]:
     """The results-table parts of every other method the profile runs (the registry)."""
-    from distill.plugins import active
+    from distill.registry import active
 
     return [p for m in active(cfg) if m.name != "cd" for p in m.rows(cfg, results)]
 

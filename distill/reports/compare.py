@@ -33,7 +33,7 @@ UNKNOWN_W = "w unknown"  # published.csv's guidance of a row whose paper does no
 def implemented() -> dict[tuple[str, str], set[str] | None]:
     """The published tables this suite reproduces and, per table, the published methods it fills (None: every
     row), from the method registry: a table several methods fill (PD Table 2) gets the union."""
-    from distill.plugins import methods
+    from distill.registry import methods
 
     out: dict[tuple[str, str], set[str] | None] = {}
     for m in methods():

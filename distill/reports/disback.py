@@ -202,7 +202,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
 
 
 def method_label(name: str) -> str:
-    from distill.plugins import get
+    from distill.registry import get
 
     try:
         return get(name).label

@@ -2,7 +2,7 @@
 from the sampler registry (each sampler declares its label once, distill/core/sampler_registry.py)."""
 
 from distill.core.samplers import SAMPLERS
-from distill.plugins import load_registrations
+from distill.registry import load_registrations
 from distill.results.labels import TRAINING_LABELS
 
 load_registrations()  # a method's own samplers (its card's `registers`) have their labels here too

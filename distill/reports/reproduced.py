@@ -62,7 +62,7 @@ def gather(rows: pd.DataFrame, cards) -> pd.DataFrame:
 def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """(every active method's reproduced rows keyed like published.csv, claim subjects by kind) of one profile,
     read from results/<profile>/results.csv and the methods' summaries."""
-    from distill.plugins import active
+    from distill.registry import active
     from distill.results import table as results_table
 
     path = results / "results.csv"

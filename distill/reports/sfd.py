@@ -124,7 +124,7 @@ def published_rows(table, cfg):
 def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], results: Path) -> pd.DataFrame:
     """Every reproduced row of SFD Table 2 on SFD's teacher: SFD's own and those of the other methods that
     reproduce a row of it (their results-table parts, kept to the same teacher)."""
-    from distill.plugins import active
+    from distill.registry import active
 
     teacher = f"{results}/teachers/{teacher_run(cfg)}"
     table = pd.concat([own, results_table.read(others)] if others else [own], ignore_index=True)

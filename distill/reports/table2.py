@@ -21,7 +21,7 @@ PAPER, TABLE = "PD", "Table 2"
 
 
 def contributors(cfg: dict[str, Any]) -> list:
-    from distill.plugins import active
+    from distill.registry import active
 
     return [m for m in active(cfg) if (PAPER, TABLE) in m.reproduces]
 

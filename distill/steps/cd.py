@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.config import experiment_settings
-from distill.plugins import TrainingStep
+from distill.registry import TrainingStep
 from distill.plugins.cd import SAMPLER, sampling_record, step_counts, step_sigmas
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.plugins import TrainingStep
+from distill.registry import TrainingStep
 from distill.plugins.disback import recorded, run_settings
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.config import experiment_settings
-from distill.plugins import TrainingStep
+from distill.registry import TrainingStep
 from distill.plugins.guided import (KIND_ROUND, KIND_STAGE_ONE, W_LINE, line_w_range, model_path_of, round_settings,
                                     round_updates, stage_one_settings, wtag)
 from distill.plugins.guided_commands import parse_weights

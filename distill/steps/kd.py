@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.config import experiment_settings
-from distill.plugins import TrainingStep
+from distill.registry import TrainingStep
 
 
 def make_pairs(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, out: str | Path,

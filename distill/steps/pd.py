@@ -10,7 +10,7 @@ from distill.config import experiment_profile, method_experiments
 from distill.core.checkpoint import load_weights
 from distill.pipeline import distill_round
 from distill.plugins.pd_layout import round_updates
-from distill.plugins import TrainingStep
+from distill.registry import TrainingStep
 
 
 def run_round(cfg: dict[str, Any], experiment: str, student_steps: int, teacher_path: str | Path, out_dir: str | Path,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.plugins import TrainingStep
+from distill.registry import TrainingStep
 from distill.plugins.sfd import (STUDENT_SAMPLER, curve_iterations, curve_runs, lr_schedule, run_settings,
                                  sampling_record, snapshot_every, solver_steps, step_counts, student_nfe,
                                  teacher_evaluations, train_config)

@@ -3,7 +3,7 @@ distill/pipeline/train_teacher.py)."""
 
 from __future__ import annotations
 
-from distill.plugins import TrainingStep
+from distill.registry import TrainingStep
 
 
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:

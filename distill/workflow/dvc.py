@@ -51,7 +51,7 @@ def method_stage(m, profile: str, cfg: Mapping[str, Any]) -> dict:
 
 def stages(params: Mapping[str, Any]) -> dict:
     from distill.config import select_profile
-    from distill.plugins import active
+    from distill.registry import active
 
     out = {}
     for profile in params["profiles"]:

@@ -32,7 +32,7 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
 
     if unit.kind == "train":
         from distill.core.training import StepRunner
-        from distill.plugins import get
+        from distill.registry import get
 
         method, name = unit.step
         wm, we = unit.source

@@ -33,7 +33,7 @@ from distill.config import load_profile
 from distill.core.timing import NetworkTime
 from distill.data import load_dataset
 from distill.pipeline.train_teacher import teacher_step
-from distill.plugins import active
+from distill.registry import active
 
 ROOT = Path(__file__).resolve().parents[2]
 NFES = (1, 2, 4, 8, 16, 32, 64)

@@ -22,7 +22,7 @@ from distill.data.base import images_to_uint8
 from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import Reference, fid_statistics
 from distill.nets.embedding import ConditionEmbedding
-from distill.plugins import get
+from distill.registry import get
 
 from .conftest import NFES, ROUNDS, note, record_overhead
 

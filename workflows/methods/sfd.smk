@@ -40,7 +40,7 @@ def sfd_all_metrics():
 def sfd_other_rows():
     """The results-table parts of the other methods whose rows SFD Table 2 lists (PD, KD: SFD's card gathers them
     from PD Table 2); none when SFD distils an imported EDM network, which no other method distils."""
-    from distill.plugins import active
+    from distill.registry import active
 
     if SFD["teacher"].get("edm"):
         return []
