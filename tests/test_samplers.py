@@ -197,3 +197,35 @@ def test_sample_command_passes_conditions_and_rejects_bad_counts(tmp_path, smoke
     for bad in (["--steps", "0"], ["--num-samples", "0"], ["--num-samples", "-5"]):
         with pytest.raises(SystemExit):
             main(args + bad)
+
+
+def _registered_samplers() -> list[str]:
+    """Every sampler of the registry, the methods' own included (their cards' `registers`)."""
+    from distill.core.samplers import SAMPLERS
+    from distill.registry import load_registrations
+
+    load_registrations()
+    return sorted(SAMPLERS)
+
+
+@pytest.mark.parametrize("name", _registered_samplers())
+def test_every_sampler_honours_the_one_callback(name, gaussian_denoiser):
+    """callback(i, z) once per step, z the state reached in the VP form; after the last step the sample returned
+    (a sigma-form solver's state at sigma_min, as alpha x). The registry's samplers only, a method's included."""
+    from distill.core.grids import make_grid
+    from distill.core.samplers import get_sampler
+    from distill.core.seeding import SeededNoise
+
+    spec = get_sampler(name)
+    steps = 1 if name == "onestep" else 4
+    ts = make_grid("edm", steps) if spec.solver is not None or name in ("onestep", "consistency") else \
+        make_grid("uniform", steps)
+    noise = SeededNoise(list(range(8)))
+    seen = []
+    x = spec.fn(gaussian_denoiser, noise.randn(1, 2, 2), ts, None, noise, lambda i, z: seen.append((i, z)),
+                clip_x=False)
+    n = len(ts) - 1 if spec.solver is None and name not in ("onestep", "consistency") else len(ts) - 2
+    if name == "onestep":
+        n = 1
+    assert [i for i, _ in seen] == list(range(n)), name
+    assert torch.allclose(seen[-1][1], x, rtol=1e-3, atol=1e-4), name

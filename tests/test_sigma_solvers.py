@@ -169,8 +169,6 @@ def test_lower_order_final_changes_only_the_last_steps():
 def test_a_solver_needs_two_states_and_takes_only_its_options():
     with pytest.raises(ValueError, match="at least 2 grid states"):
         _solve("heun", 1, {})
-    with pytest.raises(ValueError, match="takes no callback"):
-        get_sampler("euler").fn(GaussianDenoiser(MU, S), torch.zeros(1, 1), make_grid("edm", 3), callback=print)
     with pytest.raises(ValueError, match="option max_order must lie in"):
         get_sampler("ipndm").check_options({"max_order": 5})
     with pytest.raises(ValueError, match="option afs must be true or false"):

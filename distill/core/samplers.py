@@ -30,8 +30,11 @@ from distill.core.sampler_registry import (SAMPLERS, Option, SamplerSpec,  # noq
 from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 from distill.core.seeding import SeededNoise
 
-# callback(i, z_t, x_hat) after each denoiser evaluation
-Callback = Optional[Callable[[int, torch.Tensor, torch.Tensor], None]]
+# The one callback every registered sampler honours: callback(i, z) after step i, z the state the step reached in the
+# VP form the sampler is called with (z_t = alpha_t x in the sigma form); after the last step, the sample it returns
+# (a sigma-form solver's: its state at sigma_min, as alpha x). Step i counts the sampler's steps, not its network
+# evaluations.
+Callback = Optional[Callable[[int, torch.Tensor], None]]
 
 
 def evaluations_per_step(denoise: Denoiser) -> int:
@@ -78,12 +81,18 @@ def integrate(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, step: Step, 
         raise ValueError(f"a time grid needs at least 2 times, got {len(ts)}")
     for i in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
         x_hat = predict_x(denoise, z, ts[i], cond, clip_x)
-        if callback is not None:
-            callback(i, z, x_hat)
         if i == steps - 1:
+            report(callback, i, x_hat)
             return x_hat
         z = step(x_hat, z, ts[i], ts[i + 1])
+        report(callback, i, z)
     raise AssertionError("unreachable")
+
+
+def report(callback: Callback, i: int, z: torch.Tensor) -> None:
+    """The sampler callback's call (a sampler with no callback skips it)."""
+    if callback is not None:
+        callback(i, z)
 
 
 @register_sampler("ddim", "DDIM")
@@ -145,13 +154,13 @@ def sample_renoise(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: C
         raise ValueError(f"a time grid needs at least 2 times, got {len(ts)}")
     for i in tqdm(range(steps), desc="renoise", disable=not progress, leave=False):
         x_hat = predict_x(denoise, z, ts[i], cond, clip_x)
-        if callback is not None:
-            callback(i, z, x_hat)
         if i == steps - 1:
+            report(callback, i, x_hat)
             return x_hat
         (a_t, s_t), (a_k, s_k), (a_s, s_s) = (schedule.alpha_sigma(u) for u in (ts[i], ts[i + 2], ts[i + 1]))
         z_k = ddim_step(x_hat, z, *(c.to(z.dtype) for c in (a_t, s_t, a_k, s_k)))  # 2 steps forward
         z = renoise_step(z_k, a_k, s_k, a_s, s_s, noise.randn_like(z))  # 1 step back
+        report(callback, i, z)
     raise AssertionError("unreachable")
 
 

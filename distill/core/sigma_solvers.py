@@ -205,19 +205,25 @@ def _adapter(solver: Callable[..., torch.Tensor], official_clip: str):
     def sample(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
                noise: SeededNoise | None = None, callback=None, progress: bool = False, *, clip_x: bool = True,
                schedule: CosineSchedule | None = None, clip: str = official_clip, **options) -> torch.Tensor:
-        if callback is not None:  # it would be ignored: the solvers report no intermediate states yet
-            raise ValueError(f"the {solver.__name__} solver takes no callback")
         schedule = schedule or CosineSchedule()
         sigmas = sigmas_of(ts, schedule)
         if len(sigmas) < 2:
             raise ValueError(f"the {solver.__name__} solver needs at least 2 grid states (num_steps >= 2: one step "
                              f"from sigma_max to sigma_min), got {len(sigmas)}")
         d = sigma_denoiser(denoise, schedule, cond, clip)
-        return solver(d, z * sigmas[0].to(z.dtype), sigmas, **options)
+        return solver(d, z * sigmas[0].to(z.dtype), sigmas, on_step=vp_callback(callback, sigmas), **options)
 
     sample.__doc__ = solver.__doc__
     sample.__name__ = f"sample_{solver.__name__}"
     return sample
+
+
+def vp_callback(callback, sigmas: torch.Tensor) -> OnStep:
+    """A solver's on_step(i, x) as the samplers' callback(i, z): its state x at sigmas[i + 1] in the VP form the
+    samplers share, z = alpha x with alpha = 1 / sqrt(1 + sigma^2) (distill.core.samplers.Callback)."""
+    if callback is None:
+        return None
+    return lambda i, x: callback(i, x / torch.sqrt(1 + sigmas[i + 1] ** 2).to(x.dtype))
 
 
 def _per_step(per_step: int) -> Callable[[int, dict], int]:
@@ -269,10 +275,11 @@ def sample_onestep(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: C
     with one step, its sigma_max): DMD2's and DisBack's generator, fed noise scaled to its conditioning sigma
     (main/edm/train_edm.py), exactly as distill/methods/disback.py `generate` trains it. Not a solver: its x-hat is
     clipped by the sampling setting clip_x, as the VP samplers'."""
-    if callback is not None:
-        raise ValueError("the onestep sampler takes no callback")
     schedule = schedule or CosineSchedule()
     sigmas = sigmas_of(ts, schedule)
     if len(sigmas) != 1:
         raise ValueError(f"the onestep sampler takes steps: 1 (one state, sigma_max), got {len(sigmas)} states")
-    return sigma_denoiser(denoise, schedule, cond, clip_x)(z * sigmas[0].to(z.dtype), sigmas[0])
+    x = sigma_denoiser(denoise, schedule, cond, clip_x)(z * sigmas[0].to(z.dtype), sigmas[0])
+    if callback is not None:
+        callback(0, x)
+    return x

@@ -147,8 +147,6 @@ def sample_consistency(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, con
     x = x-hat + sqrt(sigma_{i+1}^2 - sigma_min^2) z_i, so the last state returns x-hat (n - 1 evaluations). `denoise`
     is the student's denoiser; its consistency function is taken with sigma_min the grid's last state. x-hat is
     clipped by the sampling setting clip_x (the official `clip_denoised`)."""
-    if callback is not None:
-        raise ValueError("the consistency sampler takes no callback")
     schedule = schedule or CosineSchedule()
     sigmas = sigmas_of(ts, schedule)
     if len(sigmas) < 2:
@@ -161,9 +159,13 @@ def sample_consistency(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, con
         x_hat = f(x, sigmas[i])
         x_hat = x_hat.clamp(-1.0, 1.0) if clip_x else x_hat
         if i == len(sigmas) - 2:
+            if callback is not None:
+                callback(i, x_hat)
             return x_hat
         draw = noise.randn_like(x) if noise is not None else torch.randn_like(x)
         x = x_hat + draw * float((sigmas[i + 1] ** 2 - sigma_min**2) ** 0.5)
+        if callback is not None:  # the state at sigmas[i + 1] in the samplers' VP form (distill.core.samplers)
+            callback(i, x / float((1 + sigmas[i + 1] ** 2) ** 0.5))
     raise AssertionError("unreachable")
 
 
