@@ -144,6 +144,13 @@ def parse_sampler_options(sampler: str, items: list[str] | None) -> dict:
     return spec.check_options(out)
 
 
+def experiment_report_io(p: argparse.ArgumentParser, json_help: str = "output JSON summary") -> None:
+    """A method's report of one experiment: the shared report inputs and outputs, the FID floor, its results rows."""
+    report_io(p, json_help)
+    floor_option(p)
+    p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
+
+
 def floor_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--floor", default=None,
                    help="the protocol's FID floor (`distill fid floor` JSON): shown beside every FID, and ratio "

@@ -31,8 +31,9 @@ from distill.core.sampler_registry import register_sampler
 from distill.core.schedule import CosineSchedule
 from distill.core.seeding import SeededNoise
 from distill.core.sigma_solvers import SigmaDenoiser, sigma_denoiser, sigmas_of
+# EDM's sigma_data 0.5, as cm/karras_diffusion.py KarrasDenoiser(sigma_data=0.5) and configs/cifar10_ve_cd.py data_std
+from distill.core.weighting import SIGMA_DATA
 
-SIGMA_DATA = 0.5  # cm/karras_diffusion.py KarrasDenoiser(sigma_data=0.5); configs/cifar10_ve_cd.py data_std 0.5
 DISTANCES = ("l2", "l1")  # cm/karras_diffusion.py loss_norm (its "lpips" needs downloaded VGG weights)
 SOLVERS = ("heun", "euler")  # cm/karras_diffusion.py heun_solver / euler_solver
 

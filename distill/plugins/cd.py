@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import floor_option, report_io, spread_io
+from distill.commands.options import experiment_report_io, spread_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
 from distill.config import experiment_settings
@@ -104,12 +104,6 @@ def _sample_options(p):
     output(p, "--out", required=True, help="output samples .npz")
 
 
-def _report_options(p):
-    report_io(p, "output JSON summary")
-    floor_option(p)
-    p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
-
-
 COMMANDS = (
     Command("cd-spread", "distill.reports.cd:spread_command",
             "consistency distillation: the consistency models' training-seed spread and each number's tolerance",
@@ -130,7 +124,7 @@ COMMANDS = (
             "consistency distillation: its rows of the results table and its report",
             "Write the experiment's rows of the results table (the consistency model at each step count, with its "
             "cost), a JSON summary, and a page with its rows beside PD's, KD's and SFD's students of the same "
-            "teacher.", _report_options, method="cd"),
+            "teacher.", experiment_report_io, method="cd"),
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.commands.options import floor_option, report_io, spread_io
+from distill.commands.options import experiment_report_io, spread_io
 from distill.commands.spec import Command
 from distill.config import experiment_settings
 from distill.registry import Method, named
@@ -81,12 +81,6 @@ def _train_options(p):
     run_folder(p, "model.safetensors, model.json, summary.json")
 
 
-def _report_options(p):
-    report_io(p, "output JSON summary")
-    floor_option(p)
-    p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
-
-
 COMMANDS = (
     Command("kd-spread", "distill.reports.spread:kd_command",
             "knowledge distillation: the one-step students' training-seed spread and each number's tolerance",
@@ -106,7 +100,7 @@ COMMANDS = (
     Command("kd-report", "distill.reports.kd:command",
             "knowledge distillation: its rows of the results table and its report",
             "Write the experiment's rows of the results table (the student's one-step evaluation with its cost: "
-            "pairs and training), a JSON summary and a one-page report.", _report_options, method="kd"),
+            "pairs and training), a JSON summary and a one-page report.", experiment_report_io, method="kd"),
 )
 
 

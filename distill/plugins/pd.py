@@ -11,7 +11,7 @@ from __future__ import annotations
 
 
 from distill.results.tolerance import FEW_STEP, NumberTolerance
-from distill.commands.options import floor_option, positive_int, report_io, spread_io
+from distill.commands.options import experiment_report_io, floor_option, positive_int, report_io, spread_io
 from distill.commands.spec import Command
 from distill.registry import Method, named
 from distill.results.plots import LOSS_XY
@@ -40,12 +40,6 @@ def _round_options(p):
     run_folder(p, "model.safetensors, model.json, summary.json")
 
 
-def _report_options(p):
-    report_io(p, "output JSON summary (DVC metrics; claim subject)")
-    floor_option(p)
-    p.add_argument("--rows", required=True, help="output: this experiment's part of the results table (CSV)")
-
-
 def _table2_options(p):
     p.add_argument("--rows", nargs="+", required=True, help="the results-table parts of the contributing methods")
     p.add_argument("--spread", nargs="+", default=None,
@@ -53,6 +47,10 @@ def _table2_options(p):
                         "skipped): each student's seed std, shown beside the numbers it was measured for")
     report_io(p, results=False)
     floor_option(p)
+
+
+def _report_options(p):
+    experiment_report_io(p, "output JSON summary (DVC metrics; claim subject)")
 
 
 COMMANDS = (
