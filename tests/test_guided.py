@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import TwoClassGaussian
-from distill.core.grids import uniform
+from distill.core.grids import times_of, uniform
 from distill.core.guidance import GuidedDenoiser
 from distill.core.samplers import renoise_step, run_sampler, sample_ddim
 from distill.methods.guided import stage_one_loss, w_conditions
@@ -83,7 +83,7 @@ def test_the_stochastic_sampler_of_2n_steps_on_the_ideal_n_step_student_makes_th
 
     got = run_sampler("renoise", ideal, (3,), seeds, 2 * n, cond=_cond(5, w), clip_x=False, schedule=sched)
     noise = SeededNoise(seeds)
-    z, ts = noise.randn(3), uniform(2 * n)
+    z, ts = noise.randn(3), times_of(uniform(2 * n))
 
     def coefs(u):
         return tuple(broadcast_like(c, z) for c in sched.alpha_sigma(u))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from distill.core.denoiser import NetworkDenoiser, SigmaFormDenoiser
-from distill.core.grids import make_grid, uniform
+from distill.core.grids import make_grid, times_of, uniform
 from distill.core.samplers import ancestral_step, ddim_step, run_sampler, sample_ddim
 from distill.core.schedule import CosineSchedule
 from distill.core.seeding import SeededNoise, parse_seeds
@@ -67,7 +67,7 @@ def test_ancestral_mean_is_the_posterior_mean_eq_3():
 
 
 def test_time_grid_and_seed_parsing():
-    assert make_grid("uniform", 4).tolist() == [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert times_of(make_grid("uniform", 4)).tolist() == pytest.approx([1.0, 0.75, 0.5, 0.25, 0.0], abs=1e-12)
     for bad in (0, -3, 2.5):
         with pytest.raises(ValueError, match="integer >= 1"):
             make_grid("uniform", bad)
@@ -147,17 +147,16 @@ def test_conditioning_reaches_the_networks():
 
 @pytest.mark.parametrize("grid", ["uniform", "logsnr", "edm"])
 @pytest.mark.parametrize("steps", [1, 3, 10, 20])
-def test_every_grid_decreases_from_at_most_1_to_0_for_any_step_count(grid, steps):
-    ts = make_grid(grid, steps)
-    assert len(ts) == steps + 1 and ts[0] <= 1 and ts[-1] == 0 and bool((ts[:-1] > ts[1:]).all())
+def test_every_grid_decreases_to_0_for_any_step_count(grid, steps):
+    sigmas = make_grid(grid, steps)
+    assert len(sigmas) == steps + 1 and sigmas[-1] == 0 and bool((sigmas[:-1] > sigmas[1:]).all())
+    ts = times_of(sigmas)  # the VP samplers' times: from at most 1 down to exactly 0
+    assert ts[0] <= 1 and ts[-1] == 0 and bool((ts[:-1] > ts[1:]).all())
 
 
 def test_edm_grid_follows_karras_eq_5():
-    ts = make_grid("edm", 4)
-    alpha, sigma = S.alpha_sigma(ts[:-1])
-    edm_sigma = (sigma / alpha).tolist()
     ramp = [80 ** (1 / 7) + i / 3 * (0.002 ** (1 / 7) - 80 ** (1 / 7)) for i in range(4)]
-    assert edm_sigma == pytest.approx([r ** 7 for r in ramp], rel=1e-6)
+    assert make_grid("edm", 4).tolist() == pytest.approx([r ** 7 for r in ramp] + [0.0], rel=1e-12)
 
 
 def test_sampler_options_and_names_are_checked():
@@ -168,7 +167,7 @@ def test_sampler_options_and_names_are_checked():
         run_sampler("ancestral", d, (1,), [0], 2, gamma=-1.0)
     with pytest.raises(ValueError, match="unknown sampler"):
         run_sampler("rk45", d, (1,), [0], 2)
-    with pytest.raises(ValueError, match="unknown time grid"):
+    with pytest.raises(ValueError, match="unknown grid"):
         run_sampler("ddim", d, (1,), [0], 2, grid="cosine")
 
 
@@ -210,22 +209,38 @@ def _registered_samplers() -> list[str]:
 
 @pytest.mark.parametrize("name", _registered_samplers())
 def test_every_sampler_honours_the_one_callback(name, gaussian_denoiser):
-    """callback(i, z) once per step, z the state reached in the VP form; after the last step the sample returned
-    (a sigma-form solver's state at sigma_min, as alpha x). The registry's samplers only, a method's included."""
+    """on_step(i, x) once per step, x the state reached in the sigma form; after the last step the sample returned
+    (a sigma-form solver's: its state at sigma_min). The registry's samplers only, a method's included."""
     from distill.core.grids import make_grid
     from distill.core.samplers import get_sampler
     from distill.core.seeding import SeededNoise
 
     spec = get_sampler(name)
     steps = 1 if name == "onestep" else 4
-    ts = make_grid("edm", steps) if spec.solver is not None or name in ("onestep", "consistency") else \
+    grid = make_grid("edm", steps) if spec.solver is not None or name in ("onestep", "consistency") else \
         make_grid("uniform", steps)
     noise = SeededNoise(list(range(8)))
     seen = []
-    x = spec.fn(gaussian_denoiser, noise.randn(1, 2, 2), ts, None, noise, lambda i, z: seen.append((i, z)),
+    x = spec.fn(gaussian_denoiser, noise.randn(1, 2, 2), grid, None, noise, lambda i, z: seen.append((i, z)),
                 clip_x=False)
-    n = len(ts) - 1 if spec.solver is None and name not in ("onestep", "consistency") else len(ts) - 2
+    n = len(grid) - 1 if spec.solver is None and name not in ("onestep", "consistency") else len(grid) - 2
     if name == "onestep":
         n = 1
     assert [i for i, _ in seen] == list(range(n)), name
     assert torch.allclose(seen[-1][1], x, rtol=1e-3, atol=1e-4), name
+
+
+def test_a_vp_sampler_reports_its_states_in_the_sigma_form(gaussian_denoiser):
+    """DDIM is Euler's method in the sigma form (x = z / alpha; Karras et al. 2022, Sec. 3): on one grid from the same
+    start, the states DDIM's on_step reports are Euler's. DDIM starts at z_{t_0} = z, i.e. x_0 = z sqrt(1 + sigma_0^2);
+    Euler at sigma_0 z', so Euler is given z' = z sqrt(1 + sigma_0^2) / sigma_0."""
+    from distill.core.samplers import get_sampler
+    from distill.core.seeding import SeededNoise
+
+    grid, z = make_grid("edm", 6), SeededNoise(list(range(5))).randn(1, 2, 2).double()
+    ddim, euler = [], []
+    get_sampler("ddim").fn(gaussian_denoiser, z, grid, None, None, lambda i, x: ddim.append(x), clip_x=False)
+    same_start = z * float((1 + grid[0] ** 2).sqrt() / grid[0])
+    get_sampler("euler").fn(gaussian_denoiser, same_start, grid, None, None, lambda i, x: euler.append(x), clip="none")
+    for a, b in zip(ddim[:-1], euler):  # DDIM's last report is its x-hat at sigma_min, Euler's its state there
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)

@@ -45,14 +45,13 @@ class Counting(GaussianDenoiser):
 
 
 def _solve(name: str, steps: int, options: dict, denoise=None):
-    """(start noise z, the solver's x at sigma_min, the grid's sigmas)."""
-    from distill.core.sigma_solvers import sigmas_of
-
+    """(start noise z, the solver's x at sigma_min, the grid's states)."""
     schedule = CosineSchedule()
-    ts = make_grid("edm", steps, schedule, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
+    grid = make_grid("edm", steps, schedule, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
     z = torch.randn(16, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    x = get_sampler(name).fn(denoise or GaussianDenoiser(MU, S), z, ts, schedule=schedule, **{"clip": "none", **options})
-    return z, x, sigmas_of(ts, schedule)
+    x = get_sampler(name).fn(denoise or GaussianDenoiser(MU, S), z, grid, schedule=schedule,
+                             **{"clip": "none", **options})
+    return z, x, grid[:-1]
 
 
 def _global_errors(name: str, options: dict) -> list[float]:
@@ -236,8 +235,8 @@ def test_each_solver_clips_as_its_official_code_and_dynamic_thresholding_by_hand
         def __call__(self, z, t, cond=None):
             return 5 * super().__call__(z, t, cond)
 
-    ts = make_grid("edm", 6, CosineSchedule(), sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
+    grid = make_grid("edm", 6, CosineSchedule(), sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)
     z = torch.randn(4, 1, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    free = get_sampler("euler").fn(Far(MU, S), z, ts)
+    free = get_sampler("euler").fn(Far(MU, S), z, grid)
     assert float(free.abs().max()) > 1.2  # not clipped by default
-    assert float(get_sampler("euler").fn(Far(MU, S), z, ts, clip="clamp").abs().max()) <= 1.0 + 1e-2
+    assert float(get_sampler("euler").fn(Far(MU, S), z, grid, clip="clamp").abs().max()) <= 1.0 + 1e-2

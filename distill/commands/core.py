@@ -101,9 +101,9 @@ def _sample_options(p):
                         "its grid and num_steps, each filled in unless given). "
                         + "; ".join(f"{s.name}: {s.fn.__doc__.splitlines()[0]}" for s in SAMPLERS.values()))
     p.add_argument("--grid", default=None, choices=sorted(GRIDS),
-                   help="time grid (default: the model's own, else uniform)")
+                   help="grid of noise levels (default: the model's own, else uniform)")
     p.add_argument("--grid-option", action="append", metavar="KEY=VALUE",
-                   help="an option of the time grid, a number (the edm grid's rho, sigma_min, sigma_max; SFD samples "
+                   help="an option of the grid, a number (the edm grid's rho, sigma_min, sigma_max; SFD samples "
                         "with sigma_min=0.002, sigma_max=80, rho=7); repeatable")
     p.add_argument("--num-samples", type=positive_int, default=None,
                    help="images to draw (default: evaluation.seed_ranges x evaluation.num_samples)")
@@ -238,7 +238,7 @@ COMMANDS = (
             "(SciPy's DOP853), from the same start states.", _solver_distances_options),
     Command("sample", _sample, "draw evaluation samples from a trained model",
             "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
-            "size) with any registered sampler on any time grid; write an .npz.", _sample_options, job="sample",
+            "size) with any registered sampler on any grid; write an .npz.", _sample_options, job="sample",
             data_parallel=True, cost=work.sample_work),
     Command("evaluate", _evaluate, "evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
             "Evaluate the samples of `distill sample` against reference statistics under the protocol of "

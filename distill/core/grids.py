@@ -1,17 +1,23 @@
-"""Time grids by name: the sampler's times t_0 = 1 > t_1 > ... > t_N = 0 in variance-preserving time, for any N >= 1.
+"""Noise-level grids by name: the one grid convention every sampler takes (k-diffusion's `get_sigmas_*`).
 
-A sampler of N steps evaluates its denoiser at t_0 .. t_{N-1} and returns x-hat at t_{N-1} (the official PD code);
-t_N = 0 closes the grid. Grids are small functions `grid(steps, schedule, **options) -> Tensor[N + 1]` (float64) in
-the registry GRIDS, so a sampler, a CLI flag or a params.yaml key names one:
-  - uniform: t_i = 1 - i/N (PD, DDIM);
+A grid of N steps is N + 1 noise levels sigma_0 > sigma_1 > ... > sigma_{N-1} > sigma_N = 0 (float64) in EDM's sigma
+form, sigma = sigma_t / alpha_t = exp(-lambda / 2) of the variance-preserving process (Karras et al. 2022, Sec. 2);
+the closing 0 is the clean data. A VP sampler of N steps evaluates its denoiser at sigma_0 .. sigma_{N-1} and returns
+x-hat at sigma_{N-1} (the official PD code); a sigma-form solver steps through sigma_0 .. sigma_{N-1} and stops at
+sigma_{N-1} = sigma_min (the official SFD code), the closing 0 left out. Grids are small functions
+`grid(steps, schedule, **options) -> Tensor[N + 1]` in the registry GRIDS, so a sampler, a CLI flag or a params.yaml
+key names one:
+  - uniform: uniform in VP time, t_i = 1 - i/N (PD, DDIM);
   - logsnr: uniform in log-SNR lambda between lambda(1) and lambda(0) (DPM-Solver's 'logSNR' spacing, used by SFD);
-  - edm: EDM's polynomial sigma grid (Karras et al. 2022, Eq. 5), sigma_i = (s_max^(1/rho) + i/(N-1)
-    (s_min^(1/rho) - s_max^(1/rho)))^rho for i < N, mapped to VP time through sigma = sigma_t / alpha_t;
-  - edm_logsnr: the official solvers' 'logsnr' schedule on the same convention, sigma_i uniform in log sigma.
+  - edm: EDM's polynomial grid (Karras et al. 2022, Eq. 5), sigma_i = (s_max^(1/rho) + i/(N-1)
+    (s_min^(1/rho) - s_max^(1/rho)))^rho for i < N;
+  - edm_logsnr: the official solvers' 'logsnr' schedule, sigma_i uniform in log sigma.
+The VP samplers read a grid's times through `times_of` (sigma = 0 is t = 0).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -26,7 +32,7 @@ GRIDS: dict[str, Grid] = {}
 def register_grid(name: str) -> Callable[[Grid], Grid]:
     def add(fn: Grid) -> Grid:
         if name in GRIDS:
-            raise ValueError(f"time grid {name!r} is registered twice")
+            raise ValueError(f"grid {name!r} is registered twice")
         GRIDS[name] = fn
         return fn
     return add
@@ -38,10 +44,30 @@ def check_steps(steps: int) -> int:
     return steps
 
 
+def sigmas_of_times(ts: torch.Tensor, schedule: CosineSchedule | None = None) -> torch.Tensor:
+    """The grid of VP times 1 >= t_0 > ... > t_N = 0: sigma_i = sigma_t / alpha_t = exp(-lambda(t_i) / 2), closed by 0."""
+    schedule = schedule or CosineSchedule()
+    return torch.cat([torch.exp(-0.5 * schedule.logsnr(ts[:-1])), torch.zeros(1, dtype=torch.float64)])
+
+
+def times_of(sigmas: torch.Tensor, schedule: CosineSchedule | None = None) -> torch.Tensor:
+    """The VP times of a grid's noise levels, t = t(lambda) with lambda = -2 log sigma (sigma = 0 is t = 0): what a VP
+    sampler evaluates its denoiser at."""
+    schedule = schedule or CosineSchedule()
+    logsnr = (-2.0 * torch.log(torch.as_tensor(sigmas, dtype=torch.float64))).clamp(schedule.logsnr_min,
+                                                                                     schedule.logsnr_max)
+    return schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0)
+
+
+def closed(sigmas: torch.Tensor) -> torch.Tensor:
+    """A solver's noise levels sigma_0 > ... > sigma_min closed by 0: the grid form the samplers take."""
+    return torch.cat([torch.as_tensor(sigmas, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)])
+
+
 @register_grid("uniform")
 def uniform(steps: int, schedule: CosineSchedule | None = None) -> torch.Tensor:
-    """t_i = i / N for i = N..0."""
-    return torch.linspace(1.0, 0.0, check_steps(steps) + 1, dtype=torch.float64)
+    """Uniform in VP time: t_i = i / N for i = N..0."""
+    return sigmas_of_times(torch.linspace(1.0, 0.0, check_steps(steps) + 1, dtype=torch.float64), schedule)
 
 
 @register_grid("logsnr")
@@ -51,7 +77,7 @@ def logsnr_uniform(steps: int, schedule: CosineSchedule | None = None) -> torch.
     lam = torch.linspace(schedule.logsnr_min, schedule.logsnr_max, check_steps(steps) + 1, dtype=torch.float64)
     ts = schedule.t_from_logsnr(lam).clamp(0.0, 1.0)
     ts[0], ts[-1] = 1.0, 0.0
-    return ts
+    return sigmas_of_times(ts, schedule)
 
 
 @register_grid("edm")
@@ -65,9 +91,7 @@ def edm_polynomial(steps: int, schedule: CosineSchedule | None = None, rho: floa
     _edm_range(schedule, sigma_min, sigma_max)
     i = torch.arange(n, dtype=torch.float64)
     frac = i / (n - 1) if n > 1 else i
-    sigmas = (sigma_max ** (1 / rho) + frac * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
-    logsnr = (-2.0 * torch.log(sigmas)).clamp(schedule.logsnr_min, schedule.logsnr_max)  # sigma = sigma_t / alpha_t
-    return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
+    return closed((sigma_max ** (1 / rho) + frac * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho)
 
 
 def _edm_range(schedule: CosineSchedule, sigma_min: float, sigma_max: float) -> None:
@@ -101,20 +125,18 @@ def sigma_range_problems(where: str, settings: dict, schedule: CosineSchedule | 
 @register_grid("edm_logsnr")
 def edm_logsnr(steps: int, schedule: CosineSchedule | None = None, sigma_min: float = 0.002,
                sigma_max: float = 80.0) -> torch.Tensor:
-    """The official solvers' 'logsnr' schedule in the `edm` grid's convention (N states, then t = 0): sigma_i
-    uniform in log sigma (= -log-SNR / 2) from sigma_max to sigma_min (sfd-main/solver_utils.py `get_schedule`,
-    schedule_type 'logsnr'; the diff-solvers README runs DPM-Solver++ and UniPC on it)."""
+    """The official solvers' 'logsnr' schedule (N states, then 0): sigma_i uniform in log sigma (= -log-SNR / 2) from
+    sigma_max to sigma_min (sfd-main/solver_utils.py `get_schedule`, schedule_type 'logsnr'; the diff-solvers README
+    runs DPM-Solver++ and UniPC on it)."""
     schedule = schedule or CosineSchedule()
     n = check_steps(steps)
     _edm_range(schedule, sigma_min, sigma_max)
     frac = torch.arange(n, dtype=torch.float64) / (n - 1) if n > 1 else torch.zeros(1, dtype=torch.float64)
-    logsnr = 2.0 * (-math.log(sigma_max) + frac * (math.log(sigma_max) - math.log(sigma_min)))
-    return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
+    return closed(torch.exp(math.log(sigma_max) + frac * (math.log(sigma_min) - math.log(sigma_max))))
 
 
 def from_sigmas(sigmas, schedule: CosineSchedule | None = None) -> torch.Tensor:
-    """A given sigma-form schedule sigma_0 > ... > sigma_{n-1} > 0 (one GITS found) as VP times closed by t = 0, the
-    form the samplers take (the sigma-form solvers recover the same sigmas)."""
+    """A given sigma-form schedule sigma_0 > ... > sigma_{n-1} > 0 (one GITS found), checked, as a grid (closed by 0)."""
     schedule = schedule or CosineSchedule()
     sigmas = torch.as_tensor(sigmas, dtype=torch.float64)
     if sigmas.ndim != 1 or len(sigmas) < 2 or not (sigmas[:-1] > sigmas[1:]).all() or not (sigmas > 0).all():
@@ -122,15 +144,13 @@ def from_sigmas(sigmas, schedule: CosineSchedule | None = None) -> torch.Tensor:
     logsnr = -2.0 * torch.log(sigmas)
     if logsnr.min() < schedule.logsnr_min or logsnr.max() > schedule.logsnr_max:
         raise ValueError(f"schedule sigmas {sigmas.tolist()} leave the schedule's log-SNR range")
-    return torch.cat([schedule.t_from_logsnr(logsnr).clamp(0.0, 1.0), torch.zeros(1, dtype=torch.float64)])
+    return closed(sigmas)
 
 
 def grid_options(name: str) -> list[str]:
     """The options a named grid takes (its keyword arguments besides steps and schedule)."""
-    import inspect
-
     if name not in GRIDS:
-        raise ValueError(f"unknown time grid {name!r}; expected one of {sorted(GRIDS)}")
+        raise ValueError(f"unknown grid {name!r}; expected one of {sorted(GRIDS)}")
     return [p for p in inspect.signature(GRIDS[name]).parameters if p not in ("steps", "schedule")]
 
 
@@ -139,8 +159,8 @@ def make_grid(name: str, steps: int, schedule: CosineSchedule | None = None, **o
     takes = grid_options(name)
     unknown = sorted(set(options) - set(takes))
     if unknown:
-        raise ValueError(f"time grid {name!r} takes no option {', '.join(unknown)}; its options: {takes or 'none'}")
-    ts = GRIDS[name](steps, schedule, **options)
-    if not (ts[:-1] > ts[1:]).all() or ts[0] > 1 or ts[-1] != 0 or not math.isfinite(float(ts.sum())):
-        raise ValueError(f"time grid {name!r} with {steps} steps is not strictly decreasing from <= 1 to 0")
-    return ts
+        raise ValueError(f"grid {name!r} takes no option {', '.join(unknown)}; its options: {takes or 'none'}")
+    sigmas = GRIDS[name](steps, schedule, **options)
+    if not (sigmas[:-1] > sigmas[1:]).all() or sigmas[-1] != 0 or not math.isfinite(float(sigmas.sum())):
+        raise ValueError(f"grid {name!r} with {steps} steps is not strictly decreasing to 0")
+    return sigmas

@@ -77,9 +77,9 @@ def solver_distances(denoise: Denoiser, shape: tuple[int, ...], seeds: list[int]
             row = {"solver": name, "options": ",".join(f"{k}={v}" for k, v in sorted(options.items())), "nfe": nfe,
                    "num_steps": n, "rms_distance": math.nan}
             if n is not None:
-                ts = make_grid("edm", n, schedule, rho=rho, sigma_min=sigma_min, sigma_max=sigma_max)
+                grid = make_grid("edm", n, schedule, rho=rho, sigma_min=sigma_min, sigma_max=sigma_max)
                 with torch.no_grad():
-                    x = spec.fn(denoise, z, ts, cond, None, None, False, clip_x=False, schedule=schedule, **options)
+                    x = spec.fn(denoise, z, grid, cond, None, None, False, clip_x=False, schedule=schedule, **options)
                 row["rms_distance"] = float((x - reference).flatten(1).pow(2).mean(1).sqrt().mean())
             rows.append(row)
     return rows

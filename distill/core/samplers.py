@@ -1,18 +1,21 @@
-"""Samplers of the variance-preserving process: one signature, one registry (k-diffusion's `sampling.py` is the model).
+"""Samplers: one signature, one grid convention, one callback, one registry (k-diffusion's `sampling.py` is the model).
 
 Every sampler is a small function
 
-    sample_x(denoise, z, ts, cond=None, noise=None, callback=None, progress=False, *, clip_x=True, schedule=None,
+    sample_x(denoise, z, sigmas, cond=None, noise=None, on_step=None, progress=False, *, clip_x=True, schedule=None,
              **its_own_options) -> x
 
-of any denoiser (`distill.core.denoiser`: denoise(z_t, t, cond) -> x-hat), the start state z at ts[0], a time grid
-ts (`distill.core.grids`: N + 1 times from 1 to 0 for N steps), the per-sample conditions (label, w, steps, any
-scalar: tensors of shape [B]) and a per-sample noise source (`SeededNoise`, for stochastic samplers). A sampler of N
-steps evaluates the denoiser at ts[0..N-1] and returns x-hat at ts[N-1] (as the official PD code does).
+of any denoiser (`distill.core.denoiser`: denoise(z_t, t, cond) -> x-hat), unit Gaussian noise z (the start state),
+a grid of noise levels (`distill.core.grids`: N + 1 sigmas from sigma_0 down to a closing 0 for N steps), the
+per-sample conditions (label, w, steps, any scalar: tensors of shape [B]), a per-sample noise source (`SeededNoise`,
+for stochastic samplers) and the one callback every sampler honours, `OnStep`. The variance-preserving samplers
+here (DDIM, ancestral, renoise) evaluate the denoiser at sigma_0 .. sigma_{N-1}, at their VP times, from z_{t_0} = z,
+and return x-hat at sigma_{N-1} (as the official PD code does); the EDM sigma-form solvers
+(distill/core/sigma_solvers.py) start from x = sigma_0 z and stop at sigma_{N-1}.
 
 SAMPLERS (distill/core/sampler_registry.py) maps a name to its `SamplerSpec` (function, label, options, evaluation
 count); the CLI's choices, the schema's enums, the Snakemake wildcard constraints and the report labels are read from
-it. The EDM sigma-form solvers (distill/core/sigma_solvers.py) register there too, on import of this module.
+it. The sigma-form solvers register there too, on import of this module.
 """
 
 from __future__ import annotations
@@ -24,17 +27,16 @@ import torch
 from tqdm.auto import tqdm
 
 from distill.core.denoiser import Cond, Denoiser
-from distill.core.grids import make_grid
+from distill.core.grids import from_sigmas, make_grid, times_of
 from distill.core.sampler_registry import (SAMPLERS, Option, SamplerSpec,  # noqa: F401  (the registry, re-exported)
                                            get_sampler, register_sampler)
 from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 from distill.core.seeding import SeededNoise
 
-# The one callback every registered sampler honours: callback(i, z) after step i, z the state the step reached in the
-# VP form the sampler is called with (z_t = alpha_t x in the sigma form); after the last step, the sample it returns
-# (a sigma-form solver's: its state at sigma_min, as alpha x). Step i counts the sampler's steps, not its network
-# evaluations.
-Callback = Optional[Callable[[int, torch.Tensor], None]]
+# The one callback every registered sampler honours: on_step(i, x) after step i, x the state the step reached at
+# sigmas[i + 1] in the sigma form (x = z_t / alpha_t for a VP sampler's state z_t); after the last step, the sample it
+# returns. Step i counts the sampler's steps, not its network evaluations.
+OnStep = Optional[Callable[[int, torch.Tensor], None]]
 
 
 def evaluations_per_step(denoise: Denoiser) -> int:
@@ -73,46 +75,53 @@ def ancestral_step(
 Step = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def integrate(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, step: Step, cond: Cond, clip_x: bool,
-              callback: Callback, progress: bool, desc: str) -> torch.Tensor:
-    """The loop every VP sampler shares: x-hat at each time of the grid, `step` to the next; the last returns x-hat."""
+def vp_times(sigmas: torch.Tensor, schedule: CosineSchedule) -> torch.Tensor:
+    """A grid's VP times (`times_of`), checked: at least one step."""
+    if len(sigmas) < 2:
+        raise ValueError(f"a grid needs at least 2 noise levels (one step and the closing 0), got {len(sigmas)}")
+    return times_of(sigmas, schedule)
+
+
+def integrate(denoise: Denoiser, z: torch.Tensor, sigmas: torch.Tensor, step: Step, cond: Cond, clip_x: bool,
+              on_step: OnStep, progress: bool, desc: str, schedule: CosineSchedule) -> torch.Tensor:
+    """The loop every VP sampler shares: x-hat at each level of the grid, `step` to the next; the last returns x-hat."""
+    ts = vp_times(sigmas, schedule)
     steps = len(ts) - 1
-    if steps < 1:
-        raise ValueError(f"a time grid needs at least 2 times, got {len(ts)}")
     for i in tqdm(range(steps), desc=desc, disable=not progress, leave=False):
         x_hat = predict_x(denoise, z, ts[i], cond, clip_x)
         if i == steps - 1:
-            report(callback, i, x_hat)
+            report(on_step, i, x_hat)
             return x_hat
         z = step(x_hat, z, ts[i], ts[i + 1])
-        report(callback, i, z)
+        report(on_step, i, z, sigmas[i + 1])
     raise AssertionError("unreachable")
 
 
-def report(callback: Callback, i: int, z: torch.Tensor) -> None:
-    """The sampler callback's call (a sampler with no callback skips it)."""
-    if callback is not None:
-        callback(i, z)
+def report(on_step: OnStep, i: int, z: torch.Tensor, sigma: torch.Tensor | None = None) -> None:
+    """on_step's call with the state in the sigma form: a VP state z at noise level sigma is x = z sqrt(1 + sigma^2)
+    (alpha = 1 / sqrt(1 + sigma^2)); with no sigma, z is already x. A sampler with no on_step skips it."""
+    if on_step is not None:
+        on_step(i, z if sigma is None else z * torch.sqrt(1 + sigma**2).to(z.dtype))
 
 
 @register_sampler("ddim", "DDIM")
-def sample_ddim(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
-                noise: SeededNoise | None = None, callback: Callback = None, progress: bool = False, *,
+def sample_ddim(denoise: Denoiser, z: torch.Tensor, sigmas: torch.Tensor, cond: Cond = None,
+                noise: SeededNoise | None = None, on_step: OnStep = None, progress: bool = False, *,
                 clip_x: bool = True, schedule: CosineSchedule | None = None) -> torch.Tensor:
-    """Deterministic DDIM sampler (PD Eqs. 7-8) along the grid ts (no noise is drawn)."""
+    """Deterministic DDIM sampler (PD Eqs. 7-8) along the grid's VP times (no noise is drawn)."""
     schedule = schedule or CosineSchedule()
 
     def step(x_hat: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         (alpha_t, sigma_t), (alpha_s, sigma_s) = schedule.alpha_sigma(t), schedule.alpha_sigma(s)
         return ddim_step(x_hat, z_t, *(c.to(z_t.dtype) for c in (alpha_t, sigma_t, alpha_s, sigma_s)))
 
-    return integrate(denoise, z, ts, step, cond, clip_x, callback, progress, "DDIM")
+    return integrate(denoise, z, sigmas, step, cond, clip_x, on_step, progress, "DDIM", schedule)
 
 
 @register_sampler("ancestral", "Stochastic", stochastic=True,
                   gamma=Option(float, 0.0, 1.0, "variance exponent: 0 = posterior variance, 1 = official fixed_large"))
-def sample_ancestral(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
-                     noise: SeededNoise | None = None, callback: Callback = None, progress: bool = False, *,
+def sample_ancestral(denoise: Denoiser, z: torch.Tensor, sigmas: torch.Tensor, cond: Cond = None,
+                     noise: SeededNoise | None = None, on_step: OnStep = None, progress: bool = False, *,
                      clip_x: bool = True, schedule: CosineSchedule | None = None, gamma: float = 1.0) -> torch.Tensor:
     """Stochastic ancestral sampler (PD Eqs. 4-5); gamma interpolates the variance in log space between
     sigma~^2_{s|t} (gamma = 0) and sigma^2_{t|s} (gamma = 1, the official `fixed_large`). Noise comes from `noise`,
@@ -125,7 +134,7 @@ def sample_ancestral(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond:
     def step(x_hat: torch.Tensor, z_t: torch.Tensor, t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return ancestral_step(x_hat, z_t, schedule.logsnr(t), schedule.logsnr(s), gamma, noise.randn_like(z_t))
 
-    return integrate(denoise, z, ts, step, cond, clip_x, callback, progress, "ancestral")
+    return integrate(denoise, z, sigmas, step, cond, clip_x, on_step, progress, "ancestral", schedule)
 
 
 def renoise_step(z_k: torch.Tensor, alpha_k, sigma_k, alpha_s, sigma_s, noise: torch.Tensor) -> torch.Tensor:
@@ -138,29 +147,28 @@ def renoise_step(z_k: torch.Tensor, alpha_k, sigma_k, alpha_s, sigma_s, noise: t
 
 
 @register_sampler("renoise", "S (2 forward, 1 back; reconstructed)", stochastic=True)
-def sample_renoise(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
-                   noise: SeededNoise | None = None, callback: Callback = None, progress: bool = False, *,
+def sample_renoise(denoise: Denoiser, z: torch.Tensor, sigmas: torch.Tensor, cond: Cond = None,
+                   noise: SeededNoise | None = None, on_step: OnStep = None, progress: bool = False, *,
                    clip_x: bool = True, schedule: CosineSchedule | None = None) -> torch.Tensor:
     """The N-step stochastic sampler of Meng et al. (2023), a RECONSTRUCTION (the paper's equations are not
-    published; ../shared/papers PUBLISHED.md 2(c)): from t = ts[i], one deterministic DDIM step of twice the step
-    length to k = ts[i + 2], then forward noise back to s = ts[i + 1] (`renoise_step`); the last step returns x-hat
-    (deterministic). One evaluation per step, N in all; per-sample noise from `noise` (batch-size independent)."""
+    published; ../shared/papers PUBLISHED.md 2(c)): at the grid's VP times, from t = ts[i], one deterministic DDIM
+    step of twice the step length to k = ts[i + 2], then forward noise back to s = ts[i + 1] (`renoise_step`); the
+    last step returns x-hat (deterministic). One evaluation per step, N in all; per-sample noise from `noise` (batch-size independent)."""
     if noise is None or len(noise) != z.shape[0]:
         raise ValueError(f"the renoise sampler needs a noise source with one generator per sample "
                          f"({z.shape[0]}), got {None if noise is None else len(noise)}")
     schedule = schedule or CosineSchedule()
+    ts = vp_times(sigmas, schedule)
     steps = len(ts) - 1
-    if steps < 1:
-        raise ValueError(f"a time grid needs at least 2 times, got {len(ts)}")
     for i in tqdm(range(steps), desc="renoise", disable=not progress, leave=False):
         x_hat = predict_x(denoise, z, ts[i], cond, clip_x)
         if i == steps - 1:
-            report(callback, i, x_hat)
+            report(on_step, i, x_hat)
             return x_hat
         (a_t, s_t), (a_k, s_k), (a_s, s_s) = (schedule.alpha_sigma(u) for u in (ts[i], ts[i + 2], ts[i + 1]))
         z_k = ddim_step(x_hat, z, *(c.to(z.dtype) for c in (a_t, s_t, a_k, s_k)))  # 2 steps forward
         z = renoise_step(z_k, a_k, s_k, a_s, s_s, noise.randn_like(z))  # 1 step back
-        report(callback, i, z)
+        report(on_step, i, z, sigmas[i + 1])
     raise AssertionError("unreachable")
 
 
@@ -180,18 +188,16 @@ def run_sampler(
     sigmas: torch.Tensor | None = None,
     **options: Any,
 ) -> torch.Tensor:
-    """Draw one sample per seed: z_1 ~ N(0, I) from each sample's generator, then the named sampler on the named grid
+    """Draw one sample per seed: z ~ N(0, I) from each sample's generator, then the named sampler on the named grid
     with its own options (e.g. gamma=0.5 for 'ancestral'); unknown names and options are errors. `sigmas` (a
     decreasing sigma-form schedule, e.g. one GITS found) replaces the named grid: its `steps` states."""
-    from distill.core.grids import from_sigmas
-
     spec = get_sampler(name)
     options = spec.check_options(options)
     noise = SeededNoise(seeds, device=device)
     z = noise.randn(*shape)
-    ts = make_grid(grid, steps, schedule, **dict(grid_options or {})) if sigmas is None else \
+    grid_sigmas = make_grid(grid, steps, schedule, **dict(grid_options or {})) if sigmas is None else \
         from_sigmas(sigmas, schedule)
-    return spec.fn(denoise, z, ts, cond, noise, None, progress, clip_x=clip_x, schedule=schedule, **options)
+    return spec.fn(denoise, z, grid_sigmas, cond, noise, None, progress, clip_x=clip_x, schedule=schedule, **options)
 
 
 # the EDM sigma-form solvers register themselves beside the VP samplers

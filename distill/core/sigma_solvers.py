@@ -3,10 +3,11 @@ Eq. 4 with sigma(t) = t), solved as SFD's official code solves it (zju-pi/diff-s
 sfd-main/solver_utils.py), for any suite denoiser through `SigmaFormDenoiser`, registered in SAMPLERS beside the VP
 samplers with the one sampler signature.
 
-Grid convention (SFD's, not PD's): the n states of the grid sigma_0 > ... > sigma_{n-1} = sigma_min; a solver takes
-n - 1 steps and returns the state x at sigma_min (no final denoising to 0). The suite's grids give N + 1 VP times
-ending at t = 0 for `steps` N; these solvers take the first N as their n states (t = 0 only closes the grid), so
-`steps` is SFD's `num_steps` and the `edm` grid is SFD's polynomial schedule. The start state is x_0 = sigma_0 z
+Grid (distill.core.grids, SFD's states): a solver takes the n states sigma_0 > ... > sigma_{n-1} = sigma_min of a
+grid, n - 1 steps, and returns the state x at sigma_min (no final denoising to 0). The suite's grids give N + 1 sigmas
+closed by 0 for `steps` N; a solver takes the first N as its n states (the 0 only closes the grid), so `steps` is
+SFD's `num_steps` and the `edm` grid is SFD's polynomial schedule. A solver's own function, solver(D, x, states,
+on_step=...), takes the states alone (SFD's teacher and student, GITS), its registered sampler the grid. The start state is x_0 = sigma_0 z
 (sfd-main/solvers.py: `latents * t_steps[0]`). NFE is each solver's `evaluations(n, options)`, not `steps`.
 
 AFS, the analytical first step (SFD Sec. 3.3, `afs` in sfd-main/solvers.py): the first direction is taken as
@@ -37,9 +38,13 @@ OnStep = Callable[[int, torch.Tensor], None] | None  # on_step(i, x): the state 
 AFS = Option(bool, help="analytical first step: d_0 = x / sqrt(1 + sigma_0^2) replaces the first evaluation")
 
 
-def sigmas_of(ts: torch.Tensor, schedule: CosineSchedule) -> torch.Tensor:
-    """The states sigma_i = sigma_t / alpha_t = exp(-lambda(t_i) / 2) of a VP grid, its closing t = 0 left out."""
-    return torch.exp(-0.5 * schedule.logsnr(ts[:-1].to(torch.float64)))
+def states_of(grid: torch.Tensor, sampler: str) -> torch.Tensor:
+    """A grid's states sigma_0 > ... > sigma_min, its closing 0 left out: at least 2 (steps >= 2: one step from
+    sigma_max to sigma_min)."""
+    if len(grid) - 1 < 2:
+        raise ValueError(f"the {sampler} sampler needs at least 2 grid states (steps >= 2: one step from sigma_max to "
+                         f"sigma_min), got {len(grid) - 1}")
+    return grid[:-1]
 
 
 CLIPS = ("none", "clamp", "dynamic")
@@ -202,28 +207,17 @@ def _adapter(solver: Callable[..., torch.Tensor], official_clip: str):
     """`solver(D, x, sigmas, **options)` as a registered sampler: the suite's signature and its grids; its x-hat
     clipped by its own option `clip` (default: `official_clip`), whatever the VP samplers' clip_x says."""
 
-    def sample(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
-               noise: SeededNoise | None = None, callback=None, progress: bool = False, *, clip_x: bool = True,
-               schedule: CosineSchedule | None = None, clip: str = official_clip, **options) -> torch.Tensor:
-        schedule = schedule or CosineSchedule()
-        sigmas = sigmas_of(ts, schedule)
-        if len(sigmas) < 2:
-            raise ValueError(f"the {solver.__name__} solver needs at least 2 grid states (num_steps >= 2: one step "
-                             f"from sigma_max to sigma_min), got {len(sigmas)}")
-        d = sigma_denoiser(denoise, schedule, cond, clip)
-        return solver(d, z * sigmas[0].to(z.dtype), sigmas, on_step=vp_callback(callback, sigmas), **options)
+    def sample(denoise: Denoiser, z: torch.Tensor, sigmas: torch.Tensor, cond: Cond = None,
+               noise: SeededNoise | None = None, on_step: OnStep = None, progress: bool = False, *,
+               clip_x: bool = True, schedule: CosineSchedule | None = None, clip: str = official_clip,
+               **options) -> torch.Tensor:
+        states = states_of(sigmas, solver.__name__)
+        d = sigma_denoiser(denoise, schedule or CosineSchedule(), cond, clip)
+        return solver(d, z * states[0].to(z.dtype), states, on_step=on_step, **options)
 
     sample.__doc__ = solver.__doc__
     sample.__name__ = f"sample_{solver.__name__}"
     return sample
-
-
-def vp_callback(callback, sigmas: torch.Tensor) -> OnStep:
-    """A solver's on_step(i, x) as the samplers' callback(i, z): its state x at sigmas[i + 1] in the VP form the
-    samplers share, z = alpha x with alpha = 1 / sqrt(1 + sigma^2) (distill.core.samplers.Callback)."""
-    if callback is None:
-        return None
-    return lambda i, x: callback(i, x / torch.sqrt(1 + sigmas[i + 1] ** 2).to(x.dtype))
 
 
 def _per_step(per_step: int) -> Callable[[int, dict], int]:
@@ -268,18 +262,16 @@ def split_clip(solver: str, options: Mapping[str, Any]) -> tuple[str, dict[str, 
 
 
 @register_sampler("onestep", "One step at sigma_max (DMD2)", evaluations=lambda steps, options: 1)
-def sample_onestep(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
-                   noise: SeededNoise | None = None, callback=None, progress: bool = False, *, clip_x: bool = True,
-                   schedule: CosineSchedule | None = None) -> torch.Tensor:
+def sample_onestep(denoise: Denoiser, z: torch.Tensor, sigmas: torch.Tensor, cond: Cond = None,
+                   noise: SeededNoise | None = None, on_step: OnStep = None, progress: bool = False, *,
+                   clip_x: bool = True, schedule: CosineSchedule | None = None) -> torch.Tensor:
     """A one-step generator's sample: x = D(sigma_0 z; sigma_0) at the grid's only state sigma_0 (on the `edm` grid
     with one step, its sigma_max): DMD2's and DisBack's generator, fed noise scaled to its conditioning sigma
     (main/edm/train_edm.py), exactly as distill/methods/disback.py `generate` trains it. Not a solver: its x-hat is
     clipped by the sampling setting clip_x, as the VP samplers'."""
-    schedule = schedule or CosineSchedule()
-    sigmas = sigmas_of(ts, schedule)
-    if len(sigmas) != 1:
-        raise ValueError(f"the onestep sampler takes steps: 1 (one state, sigma_max), got {len(sigmas)} states")
-    x = sigma_denoiser(denoise, schedule, cond, clip_x)(z * sigmas[0].to(z.dtype), sigmas[0])
-    if callback is not None:
-        callback(0, x)
+    if len(sigmas) != 2:
+        raise ValueError(f"the onestep sampler takes steps: 1 (one state, sigma_max), got {len(sigmas) - 1} states")
+    x = sigma_denoiser(denoise, schedule or CosineSchedule(), cond, clip_x)(z * sigmas[0].to(z.dtype), sigmas[0])
+    if on_step is not None:
+        on_step(0, x)
     return x

@@ -30,7 +30,7 @@ from distill.core.grids import make_grid
 from distill.core.sampler_registry import register_sampler
 from distill.core.schedule import CosineSchedule
 from distill.core.seeding import SeededNoise
-from distill.core.sigma_solvers import SigmaDenoiser, sigma_denoiser, sigmas_of
+from distill.core.sigma_solvers import OnStep, SigmaDenoiser, sigma_denoiser, states_of
 # EDM's sigma_data 0.5, as cm/karras_diffusion.py KarrasDenoiser(sigma_data=0.5) and configs/cifar10_ve_cd.py data_std
 from distill.core.weighting import SIGMA_DATA
 
@@ -69,9 +69,8 @@ def karras_sigmas(num_scales: int, sigma_min: float, sigma_max: float, rho: floa
                   schedule: CosineSchedule | None = None) -> torch.Tensor:
     """The N = num_scales sigmas of the official discretisation, sigma_max ... sigma_min (float64): EDM's polynomial
     grid (distill.core.grids `edm`), (sigma_max^(1/rho) + i/(N-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho."""
-    schedule = schedule or CosineSchedule()
-    return sigmas_of(make_grid("edm", num_scales, schedule, rho=rho, sigma_min=sigma_min, sigma_max=sigma_max),
-                     schedule)
+    grid = make_grid("edm", num_scales, schedule, rho=rho, sigma_min=sigma_min, sigma_max=sigma_max)
+    return grid[:-1]  # the closing 0 left out
 
 
 OdeStep = Callable[[SigmaDenoiser, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -139,8 +138,8 @@ def multistep_sigmas(num_scales: int, indices: list[int], sigma_min: float, sigm
 
 @register_sampler("consistency", "Consistency model (multistep)", stochastic=True,
                   evaluations=lambda n, options: n - 1)
-def sample_consistency(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, cond: Cond = None,
-                       noise: SeededNoise | None = None, callback=None, progress: bool = False, *,
+def sample_consistency(denoise: Denoiser, z: torch.Tensor, sigmas: torch.Tensor, cond: Cond = None,
+                       noise: SeededNoise | None = None, on_step: OnStep = None, progress: bool = False, *,
                        clip_x: bool = True, schedule: CosineSchedule | None = None,
                        sigma_data: float = SIGMA_DATA) -> torch.Tensor:
     """The official multistep consistency sampler (`stochastic_iterative_sampler`; one step: `sample_onestep`) over
@@ -149,10 +148,7 @@ def sample_consistency(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, con
     is the student's denoiser; its consistency function is taken with sigma_min the grid's last state. x-hat is
     clipped by the sampling setting clip_x (the official `clip_denoised`)."""
     schedule = schedule or CosineSchedule()
-    sigmas = sigmas_of(ts, schedule)
-    if len(sigmas) < 2:
-        raise ValueError(f"the consistency sampler needs at least 2 grid states (sigma_max and sigma_min: one step), "
-                         f"got {len(sigmas)}")
+    sigmas = states_of(sigmas, "consistency")
     sigma_min = float(sigmas[-1])
     f = consistency_function(sigma_denoiser(denoise, schedule, cond, "none"), sigma_min, sigma_data)
     x = z * sigmas[0].to(z.dtype)
@@ -160,13 +156,13 @@ def sample_consistency(denoise: Denoiser, z: torch.Tensor, ts: torch.Tensor, con
         x_hat = f(x, sigmas[i])
         x_hat = x_hat.clamp(-1.0, 1.0) if clip_x else x_hat
         if i == len(sigmas) - 2:
-            if callback is not None:
-                callback(i, x_hat)
+            if on_step is not None:
+                on_step(i, x_hat)
             return x_hat
         draw = noise.randn_like(x) if noise is not None else torch.randn_like(x)
         x = x_hat + draw * float((sigmas[i + 1] ** 2 - sigma_min**2) ** 0.5)
-        if callback is not None:  # the state at sigmas[i + 1] in the samplers' VP form (distill.core.samplers)
-            callback(i, x / float((1 + sigmas[i + 1] ** 2) ** 0.5))
+        if on_step is not None:  # the state at sigmas[i + 1]
+            on_step(i, x)
     raise AssertionError("unreachable")
 
 

@@ -33,7 +33,6 @@ from distill.core.denoiser import Cond
 from distill.core.distributed import global_batch, local_rows
 from distill.core.grids import make_grid
 from distill.core.schedule import CosineSchedule
-from distill.core.sigma_solvers import sigmas_of
 from distill.core.training import StepContext, StepFn
 from distill.core.weighting import loss_weight
 
@@ -70,10 +69,9 @@ class ScoreDistillation:
 
     def sigmas(self, schedule: CosineSchedule | None = None) -> torch.Tensor:
         """The Karras grid, small sigma first (edm_guidance.py flips it so), float64."""
-        schedule = schedule or CosineSchedule()
         grid = make_grid("edm", self.grid_points, schedule, rho=self.rho, sigma_min=self.sigma_min,
                          sigma_max=self.sigma_max)
-        return sigmas_of(grid, schedule).flip(0)
+        return grid[:-1].flip(0)  # the closing 0 left out
 
     def generator_range(self) -> tuple[int, int]:
         """Grid indices the generator loss draws from: [int(min% n), min(int(max% n), n - 1)] inclusive."""

@@ -29,7 +29,7 @@ from distill.core.distributed import local_rows
 from distill.core.grids import make_grid
 from distill.core.schedule import CosineSchedule
 from distill.core.sampler_registry import get_solver
-from distill.core.sigma_solvers import euler_step, sigma_denoiser, sigmas_of
+from distill.core.sigma_solvers import euler_step, sigma_denoiser
 
 LOSSES = ("l1", "l2")
 Features = Callable[[torch.Tensor], torch.Tensor]  # images in [-1, 1] -> features (a perceptual term's space)
@@ -37,8 +37,7 @@ Features = Callable[[torch.Tensor], torch.Tensor]  # images in [-1, 1] -> featur
 
 def student_sigmas(num_steps: int, grid: Mapping[str, float], schedule: CosineSchedule | None = None) -> torch.Tensor:
     """The student's n states (float64), exactly those `distill sample` uses on the `edm` grid with these options."""
-    schedule = schedule or CosineSchedule()
-    return sigmas_of(make_grid("edm", num_steps, schedule, **grid), schedule)
+    return make_grid("edm", num_steps, schedule, **grid)[:-1]  # the closing 0 left out
 
 
 def teacher_grid_size(num_steps: int, inserted: int) -> int:
