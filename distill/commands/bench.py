@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from distill.commands.spec import Command
 from distill.commands.paths import output
-
-
-def _bench_judge(args, cfg, progress):
-    from distill.bench.judge import run_and_report
-
-    return run_and_report(Path(args.run), Path(args.store), args.baseline, save=not args.incomplete)
-
-
-def _bench_machine(args, cfg, progress):
-    from distill.workflow import speed
-
-    folder = Path(args.folder or f"results/{cfg['profile']}/benchmarks")
-    entry = speed.record(folder)
-    print(f"{folder / speed.MACHINE_FILE}: {entry['cpu']} ran the calibration workload in {entry['seconds']} s")
 
 
 def _bench_machine_options(p):
     p.add_argument("--folder", default=None,
                    help="the benchmarks folder whose job times this machine made (default: results/<profile>/"
                         "benchmarks)")
-
-
-def _bench_report(args, cfg, progress):
-    from distill.reports import benchmarks
-
-    runs = benchmarks.build(Path(args.store), Path(args.pdf), Path(args.csv))
-    print(f"{runs} run(s) plotted in {args.pdf}")
 
 
 def _gpu_hours_options(p):
@@ -62,7 +40,8 @@ def _bench_report_options(p):
 
 
 COMMANDS = (
-    Command("bench-machine", _bench_machine, "record this machine's speed beside the job times it made",
+    Command("bench-machine", "distill.handlers.bench:bench_machine",
+            "record this machine's speed beside the job times it made",
             "After re-making a profile's stored job times (results/<profile>/benchmarks/, Snakemake's benchmark "
             "files) on this machine, time a fixed small training workload here and write it to machine.json in "
             "that folder. The workflow's estimate before the first job times the same workload on the machine it "
@@ -76,14 +55,16 @@ COMMANDS = (
             "profile's device) and stores them; a login node estimates from the stored times. Ideal "
             "data-parallel scaling; start-up, checkpoint writes and queueing left out. A job without a measured "
             "time or a count reads n/a, with the reason.", _gpu_hours_options),
-    Command("bench-judge", _bench_judge, "file a benchmark run under its machine fingerprint and judge it",
+    Command("bench-judge", "distill.handlers.bench:bench_judge",
+            "file a benchmark run under its machine fingerprint and judge it",
             "File a tests/benchmarks run (pytest-benchmark JSON) in results/benchmarks/<fingerprint>/ and judge "
             "it: overhead ratios against their aims and normalised times against a baseline on every machine; "
             "absolute medians only against the baseline of the same machine fingerprint (CPU model, cores, "
             "torch's CPU kernels, torch and BLAS, threads, GPU). A machine without a baseline gets this run as "
             "its baseline. Exit status 1 when a check fails. tools/bench.sh runs the benchmarks, then this.",
             _bench_judge_options),
-    Command("bench-report", _bench_report, "plot the benchmark history of every machine (reports/benchmarks.pdf)",
+    Command("bench-report", "distill.handlers.bench:bench_report",
+            "plot the benchmark history of every machine (reports/benchmarks.pdf)",
             "One page per machine fingerprint: throughput, overhead ratios (with their aims) and normalised times "
             "of every filed run, in filing order labelled by commit, so a slow drift shows; and the same as a "
             "CSV. Snakemake target: reports/benchmarks.pdf.", _bench_report_options),

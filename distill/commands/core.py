@@ -1,35 +1,13 @@
 """The core pipeline commands: validate params, train the domain classifier and a teacher, sample, evaluate, and
-EDM-style reference statistics and metrics by hand (fid)."""
+EDM-style reference statistics and metrics by hand (fid). Declared here; their handlers are distill/handlers/."""
 
 from __future__ import annotations
 
-import json
-
 from distill.bench import work
 from distill.commands.options import (extractor_weights_option, finite_float, float_range, floor_option,
-                                      non_negative_int, parse_cond, parse_grid_options,
-                                      parse_sampler_options, positive_int)
+                                      non_negative_int, positive_int)
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
-from distill.errors import ConfigError
-
-
-def _check_params(args, cfg, progress):
-    print(json.dumps(cfg, indent=2))
-
-
-def _train_classifier(args, cfg, progress):
-    from distill.pipeline import train_classifier
-
-    metrics = train_classifier.run(cfg, args.out, args.threads, progress)
-    print(f"held-out accuracy {metrics['held_out_accuracy']:.4f}")
-
-
-def _import_edm(args, cfg, progress):
-    from distill.pipeline import import_edm
-
-    summary = import_edm.run(args.artifact, args.out, args.pickle)
-    print(f"imported {summary['imported']}: {summary['parameters']:,} parameters")
 
 
 def _import_edm_options(p):
@@ -37,41 +15,6 @@ def _import_edm_options(p):
     p.add_argument("--pickle", default=None, help="the pickle (default: data/edm/<its file>, where `distill fetch` "
                                                    "puts it)")
     run_folder(p, "model.safetensors, model.json, summary.json")
-
-
-def _train_teacher(args, cfg, progress):
-    from distill.pipeline import train_teacher
-
-    summary = train_teacher.run(cfg, args.parameterization, args.weighting, args.seed, args.out, args.threads, progress)
-    print(f"{summary['status']} after {summary['steps']} steps, final loss {summary['final_loss']:.4g}")
-
-
-def _sample(args, cfg, progress):
-    from distill.pipeline import sample
-
-    sampler = args.sampler or sample.own_sampler(args.model)  # a distilled model's own (an SFD student's)
-    options = parse_sampler_options(sampler, args.option)
-    if args.gamma is not None:
-        if "gamma" in options:
-            raise ConfigError("--gamma and --option gamma=... both given; give one")
-        options["gamma"] = args.gamma
-    print(sample.run(cfg, args.model, sampler, args.out, args.threads, progress, args.num_samples, args.steps,
-                     options=options, grid=args.grid, cond=parse_cond(args.cond),
-                     grid_options=parse_grid_options(args.grid_option), guidance=args.guidance))
-
-
-def _evaluate(args, cfg, progress):
-    from distill.pipeline import evaluate
-
-    record = evaluate.run(cfg, args.samples, args.reference, args.out, args.grid, args.extractor_weights, args.threads)
-    fid = record["metrics"]["fid"] if record["metrics"] else None
-    print(f"FID min {fid['min']:.4f}, mean {fid['mean']:.4f}" if fid else record["status"])
-
-
-def _fid(args, cfg, progress):
-    from distill.commands import fid as fid_tool
-
-    fid_tool.main(cfg, args, progress)
 
 
 def _train_classifier_options(p):
@@ -122,25 +65,6 @@ def _sample_options(p):
     p.add_argument("--cond", action="append", metavar="KEY=VALUE",
                    help="a condition given to every sample (e.g. w=2.0 for a guidance weight, label=3); repeatable")
     output(p, "--out", required=True, help="output .npz")
-
-
-def _solver_distances(args, cfg, progress):
-    import pandas as pd
-
-    from distill.core.reference_ode import solver_distances
-    from distill.pipeline.common import load_denoiser, setup_torch
-
-    device = setup_torch(args.threads, cfg["device"])
-    denoiser, model_cfg = load_denoiser(args.model, device)
-    solvers = [(name, {"afs": afs}) for name in args.solvers for afs in (False, True)]
-    rows = solver_distances(denoiser, tuple(model_cfg["data"]["shape"]), list(range(args.num_samples)), solvers,
-                            args.nfe, args.sigma_max, args.sigma_min, args.rho)
-    table = pd.DataFrame(rows).dropna(subset=["num_steps"])
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if args.out:
-        from distill.core.checkpoint import atomic_write
-
-        atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def _solver_distances_options(p):
@@ -215,38 +139,46 @@ def _fid_actions(p):
 
 
 COMMANDS = (
-    Command("check-params", _check_params, "validate params.yaml against the schema and print the active profile",
+    Command("check-params", "distill.handlers.core:check_params",
+            "validate params.yaml against the schema and print the active profile",
             "Validate params.yaml against workflows/schema/params.schema.json (and each method's schema); exit 1 "
             "naming every bad key, else print the selected profile's settings as JSON."),
-    Command("train-classifier", _train_classifier, "train the domain classifier used as FID feature extractor",
+    Command("train-classifier", "distill.handlers.core:train_classifier",
+            "train the domain classifier used as FID feature extractor",
             "Train the small CNN classifier on the profile's data set (a held-out split measures its accuracy); "
             "its penultimate features define FID on embedded data.", _train_classifier_options, job="classifier"),
-    Command("import-edm", _import_edm, "an official EDM network pickle as a teacher of the suite (no EDM code run)",
+    Command("import-edm", "distill.handlers.core:import_edm",
+            "an official EDM network pickle as a teacher of the suite (no EDM code run)",
             "Read one of NVlabs' EDM network pickles (its sha256 checked against the artifact registry) without "
             "EDM's code: only the classes of the suite's own implementation of EDM's architectures are built, "
             "anything else in the file is refused. Writes a model folder every command loads like a trained "
             "teacher.", _import_edm_options),
-    Command("train-teacher", _train_teacher, "train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
+    Command("train-teacher", "distill.handlers.core:train_teacher",
+            "train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
             "Continuous-time diffusion training with the given output parameterization and loss weighting. The "
             "training state is saved atomically every teacher.checkpoint_every steps; re-running the same "
             "command resumes and ends with the same weights. A non-finite loss stops training and is recorded "
             "as 'diverged' in summary.json.", _train_teacher_options, job="teacher", data_parallel=True,
             cost=work.train_teacher_work),
-    Command("solver-distances", _solver_distances, "how far each sigma-form solver lands from the exact ODE solution",
+    Command("solver-distances", "distill.handlers.core:solver_distances",
+            "how far each sigma-form solver lands from the exact ODE solution",
             "Run every EDM sigma-form solver (without and with AFS) at the given NFEs on SFD's edm grid and print the "
             "RMS distance of its samples from a high-accuracy reference solution of the same probability-flow ODE "
             "(SciPy's DOP853), from the same start states.", _solver_distances_options),
-    Command("sample", _sample, "draw evaluation samples from a trained model",
+    Command("sample", "distill.handlers.core:sample", "draw evaluation samples from a trained model",
             "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
             "size) with any registered sampler on any grid; write an .npz.", _sample_options, job="sample",
             data_parallel=True, cost=work.sample_work),
-    Command("evaluate", _evaluate, "evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
+    Command("evaluate", "distill.handlers.core:evaluate",
+            "evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
             "Evaluate the samples of `distill sample` against reference statistics under the protocol of "
             "params.yaml (evaluation.*): every metric on each of seed_ranges disjoint ranges of num_samples "
             "images, reported as minimum and mean. Writes a JSON record and a PNG grid of the first 64 samples.",
             _evaluate_options, job="evaluate", data_parallel=True, cost=work.evaluate_work),
     # its actions extract features (torch-fidelity runs on the GPU when there is one)
-    Command("fid", _fid, "reference statistics and metrics by hand (ref, calc, curve, floor), as EDM's fid.py",
+    Command("fid", "distill.handlers.fid:command",
+            "reference statistics and metrics by hand (ref, calc, curve, floor), as EDM's fid.py",
             "ref: reference statistics of a data set; calc: protocol metrics of images or a model; curve: FID "
-            "against the number of samples; floor: the protocol's FID of real images.", _fid_actions, job="evaluate", cost=work.fid_work, common=False),
+            "against the number of samples; floor: the protocol's FID of real images.", _fid_actions, job="evaluate",
+            cost=work.fid_work, common=False),
 )

@@ -61,7 +61,8 @@ def acquire(args: argparse.Namespace, argv: list[str] | None = None) -> list:
                               "wait for it to end, or give another path") from None
         f.seek(0)
         f.truncate()
-        f.write(json.dumps({"pid": os.getpid(), "command": " ".join(["distill", *(sys.argv[1:] if argv is None else argv)])[:300]}))
+        command = " ".join(["distill", *(sys.argv[1:] if argv is None else argv)])[:300]
+        f.write(json.dumps({"pid": os.getpid(), "command": command}))
         f.flush()
         held.append(f)
     return held

@@ -2,122 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from distill.commands.spec import Command
-from distill.errors import ConfigError
 from distill.results import PUBLISHED_CSV
 from distill.commands.paths import output
-
-
-def _results(args, cfg, progress):
-    from distill.results import table
-
-    df = table.join(args.parts, args.out)
-    print(f"{len(df)} rows from {len(args.parts)} part(s) written to {args.out}")
-
-
-def _verify(args, cfg, progress):
-    from distill.workflow import verify
-
-    results = Path(args.results or f"results/{cfg['profile']}")
-    df = verify.run(cfg, args.runs, results, Path(args.keep) if args.keep else None, progress)
-    print(df.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    if args.out:
-        from distill.core.checkpoint import atomic_write
-
-        atomic_write(args.out, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
-    outside = df[df["verdict"].isin(["OUTSIDE tolerance", "re-run gave no number"])]
-    judged = df[df["verdict"] == "within tolerance"]
-    print(f"{len(judged)} within tolerance, {len(outside)} outside, {len(df) - len(judged) - len(outside)} not judged "
-          "(spread not measured)")
-    return 1 if len(outside) else 0
-
-
-def _remade(args, cfg, progress):
-    from distill.results import remade
-
-    root = Path.cwd()
-    found = remade.remade(root, f"results/{cfg['profile']}")
-    if found is None:
-        raise ConfigError(f"{root} is not a git checkout: there are no committed results to compare with")
-    for r in found:
-        tolerance = "" if r.tolerance is None else f"  (tolerance {r.tolerance:.2f})"
-        print(f"{r.verdict:10s}  {r.describe()}{tolerance}")
-    print(remade.summary(root, cfg["profile"]) or
-          f"no committed FID of results/{cfg['profile']} differs from this working tree's")
-    if args.write:
-        remade.write(args.write, found)
-        print(f"wrote {args.write}")
-    return 0
 
 
 def _remade_options(p):
     output(p, "--write", default=None, help="also write the comparison as CSV (e.g. results/<profile>/remade/"
                                             "table1.csv, which Table 1's page reads: the cross-machine figure)")
-
-
-def _compare(args, cfg, progress):
-    from distill.reports import compare
-
-    results = Path(args.results or f"results/{cfg['profile']}")
-    outcome = compare.build(cfg, results, Path(args.published), Path(args.md), Path(args.pdf))
-    print(compare.headline(outcome, cfg))
-    for relaxed in compare.relaxations():
-        print(f"relaxed: {relaxed}")
-    for failure in outcome.failures:
-        print(f"FAIL: {failure}")
-    print(f"wrote {args.md} and {args.pdf}")
-    print("By paper — " + "; ".join(compare.paper_counts(outcome)) + ".")
-    print(f"Claims by scale — {compare.scale_counts(outcome)}")
-    return 0 if outcome.passed or args.exit_zero else 1
-
-
-def _dvc_yaml(args, cfg, progress):
-    from distill.config import load_params
-    from distill.workflow import dvc
-
-    text = dvc.render(load_params(args.params))
-    if args.write:
-        Path(args.write).write_text(text)
-        print(f"wrote {args.write}")
-    else:
-        print(text, end="")
-
-
-def _fetch(args, cfg, progress):
-    from tqdm.auto import tqdm
-
-    from distill.data.artifacts import ARTIFACTS, fetch, needs
-
-    found = needs(cfg)
-    if args.names:
-        unknown = sorted(set(args.names) - {n.artifact.name for n in found})
-        if unknown:
-            raise ConfigError(f"profile {cfg['profile']!r} reads no {unknown} (it reads "
-                              f"{sorted({n.artifact.name for n in found}) or 'no external file'}); known artifacts: "
-                              f"{sorted(ARTIFACTS)}")
-        found = [n for n in found if n.artifact.name in args.names]
-    if not found:
-        print(f"profile {cfg['profile']!r} reads no external file: nothing to fetch")
-    for need in found:
-        bar = tqdm(unit="B", unit_scale=True, desc=need.artifact.name, disable=not progress)
-
-        def report(got, total, bar=bar):
-            bar.total = total
-            bar.update(got - bar.n)
-
-        try:
-            print(fetch(need, report))
-        finally:
-            bar.close()
-
-
-def _dvc_relock(args, cfg, progress):
-    from distill.workflow import dvc
-
-    for stage in dvc.relock(args.stages):
-        print(f"dvc.lock: {stage} dependencies re-recorded")
 
 
 def _results_options(p):
@@ -171,41 +64,48 @@ COMMANDS = (
             "budgets (x1 and the copies of <method>.trend.factors) and put them side by side, so a claim that is "
             "not expected at a reduced scale shows which way its numbers move as the training grows. Writes a CSV "
             "and a PDF.", _trend_options),
-    Command("results", _results, "join the methods' parts of the results table into results/<profile>/results.csv",
+    Command("results", "distill.handlers.project:results",
+            "join the methods' parts of the results table into results/<profile>/results.csv",
             "Every evaluation of every method as tidy rows (distill.results.table): join the parts the methods' "
             "reports wrote into one long-format table.", _results_options),
-    Command("compare", _compare, "reproduced vs published for every number and claim; fails on a broken claim",
+    Command("compare", "distill.handlers.project:compare",
+            "reproduced vs published for every number and claim; fails on a broken claim",
             "Put every published number (results/published/published.csv) beside this profile's reproduction "
             "(results/<profile>/results.csv) with their ratio, check every claim of the registry "
             "(distill/claims), list what is missing, and write reports/compare.md and .pdf. Exit status 1 when a "
             "claim expected at this profile's scale does not hold, or, at the paper scale, a number is farther "
             "from its published value than its tolerance.", _compare_options),
-    Command("verify", _verify, "re-run chosen Table 1 runs from scratch; judge each number by its tolerance",
+    Command("verify", "distill.handlers.project:verify",
+            "re-run chosen Table 1 runs from scratch; judge each number by its tolerance",
             "Re-run the given Table 1 runs (e.g. v-snr-s0) from scratch in a fresh copy of the project's "
             "tracked files (classifier, reference statistics, teacher, samples, metrics all made again), and "
             "compare each re-made FID with the committed one in results/<profile>/results.csv. A number is "
             "within tolerance when it lies within 3 seed-to-seed standard deviations measured by the spread "
             "target (snakemake --cores all -- reports/table1_spread.pdf); without a measured spread it is "
             "shown but not judged. Exit status 1 when a judged number is outside its tolerance.", _verify_options),
-    Command("remade", _remade, "the committed FIDs this clone's runs re-made, each judged against the committed one",
+    Command("remade", "distill.handlers.project:remade",
+            "the committed FIDs this clone's runs re-made, each judged against the committed one",
             "A run on a fresh clone re-makes the committed results (the weights they came from are not in git) and "
             "writes over them. List every committed FID of results/<profile> whose working-tree version differs "
             "from git's HEAD: identical, within its tolerance (3 training-seed standard deviations of the "
             "committed spread, results/<profile>/spread/) or outside it, with the machines that made each. The "
             "main Snakemake job prints the summary when it ends.", _remade_options),
-    Command("fetch", _fetch, "download and verify the external files the profile reads (data sets, Inception)",
+    Command("fetch", "distill.handlers.project:fetch",
+            "download and verify the external files the profile reads (data sets, Inception)",
             "Put in place every external file the profile reads (or the NAMEs given): the CIFAR-10 archive "
             "(unpacked into data.root), torch-fidelity's Inception weights (at "
             "evaluation.feature_extractor_weights). Each is downloaded into a .part file (resumed if an earlier "
             "attempt was cut off), its sha256 checked, then renamed into place; a file already there is "
             "verified. ImageNet 64 needs a login: it is verified where you put it (data.root), and the error "
             "says where to get it. The workflow's fetch rules run this.", _fetch_options),
-    Command("dvc-yaml", _dvc_yaml, "print (or --write) dvc.yaml: a stage per method and profile",
+    Command("dvc-yaml", "distill.handlers.project:dvc_yaml",
+            "print (or --write) dvc.yaml: a stage per method and profile",
             "dvc.yaml is generated from the method registry and the profiles of params.yaml: for each profile, "
             "one stage per method it runs (<method>-<profile>) calling the method's Snakemake target, listing "
             "only the params.yaml sections it reads, with its cached outputs, metrics and plots. A test checks "
             "the committed file is up to date.", _dvc_yaml_options),
-    Command("dvc-relock", _dvc_relock, "record a code or params change that leaves a stage's results as they are",
+    Command("dvc-relock", "distill.handlers.project:dvc_relock",
+            "record a code or params change that leaves a stage's results as they are",
             "Re-record in dvc.lock the hashes of the named stages' dependencies (distill/, workflows/, Snakefile, "
             "params) as they are now, keeping the recorded hashes of their outputs; outputs not present here "
             "(not pulled) are not needed, unlike `dvc commit -f`. Only for a change that leaves the results "

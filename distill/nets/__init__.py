@@ -1,4 +1,5 @@
-"""Denoiser networks, built by name from the `network` section of params.yaml."""
+"""Denoiser networks by name: the suite's own, built from the `network` section of params.yaml (NETWORKS), and the
+imported ones, rebuilt with their own preconditioning from the files a model.json names (IMPORTED_NETWORKS)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from distill.nets.edm_pickle import EDMDenoiser, load_edm_pickle
 from distill.nets.mlp import MLP
 from distill.nets.unet import UNet
 
@@ -33,3 +35,13 @@ def build_network(cfg: Mapping[str, Any], data_shape: tuple[int, ...], out_chann
         raise ValueError(f"unknown network kind {cfg['kind']!r}; expected one of {sorted(NETWORKS)}")
     return NETWORKS[cfg["kind"]](tuple(data_shape), out_channels, num_classes,
                                  **{k: v for k, v in cfg.items() if k != "kind"})
+
+
+def _edm_pickle(cfg: Mapping[str, Any]) -> nn.Module:
+    """An EDM network with its preconditioning from its official pickle (distill/pipeline/import_edm.py)."""
+    return EDMDenoiser(load_edm_pickle(cfg["pickle"], sha256=cfg["pickle_sha256"]))
+
+
+# Every imported network by its model.json name (network.kind): its network section -> the denoiser it is (a module
+# with a .net, called as denoise(z_t, t, cond)). An imported network takes none of the suite's network settings.
+IMPORTED_NETWORKS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {"edm": _edm_pickle}

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.config import experiment_settings
+from distill.nets import IMPORTED_NETWORKS
 from distill.registry import TrainingStep
 from distill.plugins.cd import SAMPLER, sampling_record, step_counts, step_sigmas
 
@@ -29,8 +30,8 @@ def build_student(cfg: dict[str, Any], exp: dict[str, Any], teacher_path: str | 
     teacher.requires_grad_(False)
     model_cfg = {**{k: v for k, v in teacher_cfg.items() if k not in ("status", "precision", "sampling")},
                  "kind": "cd-student", "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
-                 "network": {**teacher_cfg["network"], **({} if teacher_cfg["network"]["kind"] == "edm" else
-                                                          {"dropout": exp["train"]["dropout"]})},
+                 "network": {**teacher_cfg["network"], **({} if teacher_cfg["network"]["kind"] in IMPORTED_NETWORKS
+                                                          else {"dropout": exp["train"]["dropout"]})},
                  "sampling": sampling_record(exp), "distill": {k: v for k, v in exp.items() if k != "multistep"},
                  **precision_record(cfg["precision"])}
     torch.manual_seed(exp["seed"])

@@ -1,4 +1,5 @@
-"""`distill fid ref|calc|curve|floor`: the protocol by hand, on a folder, a .zip, an .npz of images, or a model."""
+"""The handler of `distill fid ref|calc|curve|floor` (declared in distill/commands/core.py): the protocol by hand, on
+a folder, a .zip, an .npz of images, or a model."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ from typing import Any
 
 import numpy as np
 
+from distill.core.checkpoint import file_sha256 as sha256
 from distill.data import DataError
 from distill.data.files import load_image_folder
 from distill.data.npz import read_npz
+from distill.metrics.extractors import load_extractor
+from distill.metrics.reference import compute_reference, load_reference, save_reference
+from distill.pipeline import reference
+from distill.pipeline.common import setup_torch
+from distill.reports import fid_curve
 
 
 def load_images(path: str | Path) -> np.ndarray:
@@ -26,14 +33,7 @@ def load_images(path: str | Path) -> np.ndarray:
     return load_image_folder(path, path.name).data
 
 
-def main(cfg: dict[str, Any], args, progress: bool) -> None:
-    from distill.metrics.extractors import load_extractor
-    from distill.metrics.reference import compute_reference, load_reference, save_reference
-    from distill.pipeline import reference
-    from distill.reports import fid_curve
-    from distill.core.checkpoint import file_sha256 as sha256
-    from distill.pipeline.common import setup_torch
-
+def command(args, cfg: dict[str, Any], progress: bool) -> None:
     setup_torch(args.threads, "cpu")
     ev = cfg["evaluation"]
     weights = reference.usable_extractor_weights(cfg, args.extractor_weights)
