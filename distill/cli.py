@@ -4,6 +4,15 @@ The commands are declared as data in distill/commands (the core groups) and in e
 (distill/plugins, Method.commands); this module builds the parser from them and runs one. Every sub-command reads its
 hyperparameters from params.yaml (validated against workflows/schema/) and the profile named by --profile (default:
 the file's `profile`).
+
+Every module of the package imports at its top, but for these few places, which import by name when needed, so that
+the command line starts fast (it imports the declarations alone) and no folder imports a folder above it
+(tests/test_seams.py checks both lists):
+  - a command's handler (distill/handlers, a report or a step module), on running it: commands/spec.py Command.resolve;
+  - a method's card, its registrations and a function a card names: registry.py methods, load_registrations, named;
+    the claims module a card names (claims/registry.py) and a plug-in's spread points (reports/spread.py);
+  - torchvision, its stand-in, then torch-fidelity, in that order: metrics/torchvision_fallback.py (every other module
+    takes the metric libraries from distill/metrics/fidelity.py).
 """
 
 from __future__ import annotations
@@ -12,10 +21,12 @@ import argparse
 import os
 import sys
 
+import torch
+
 from distill.commands import output_lock, paths
 from distill.commands.index import every
 from distill.config import ConfigError, experiment_profile, load_profile
-from distill.core import run_folder
+from distill.core import distributed, gpu_slots, run_folder
 from distill.registry import load_registrations
 
 
@@ -34,8 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
 def torchrun_command(command: str, cfg: dict, argv: list[str], visible_gpus: int) -> list[str] | None:
     """The torchrun command line that runs this data-parallel command on its kind's GPUs (params.yaml
     cluster.<kind>.gpus > 1), one process per GPU; None to run it in this process (one GPU, or already a worker)."""
-    from distill.core import distributed
-
     spec = every().get(command)
     if spec is None or not spec.data_parallel or spec.job is None or distributed.launched():
         return None
@@ -52,10 +61,6 @@ def torchrun_command(command: str, cfg: dict, argv: list[str], visible_gpus: int
 def _exec_torchrun(launch: list[str], gpus: int) -> None:
     """This process becomes torchrun (each worker runs the same command); on a multi-GPU machine without a scheduler,
     on GPUs no other job holds (distill/core/gpu_slots.py: the locks pass to torchrun)."""
-    import torch
-
-    from distill.core import gpu_slots
-
     env = dict(os.environ)
     if not gpu_slots.chosen_elsewhere():
         chosen = gpu_slots.acquire(gpus, torch.cuda.device_count(), inheritable=True)
@@ -71,8 +76,6 @@ def main(argv: list[str] | None = None) -> int:
         paths.check(args)  # no output replaces an input, every output can be written: before any work
         cfg = experiment_profile(load_profile(args.params, args.profile), args.method, args.experiment)
         if args.spec.data_parallel and cfg["device"] != "cpu":
-            import torch
-
             launch = torchrun_command(args.command, cfg, argv, torch.cuda.device_count())
             if launch is not None:
                 _exec_torchrun(launch, cfg["cluster"][args.spec.job]["gpus"])

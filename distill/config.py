@@ -6,15 +6,19 @@ Validation errors name the offending key and what was expected.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
+from distill.core.samplers import SAMPLERS
 from distill.errors import ConfigError  # raised here; a leaf module, so core/ and commands/ need not import this one
+from distill.registry import REGISTERED, active, load_registrations
 
 DEFAULT_PARAMS = Path("params.yaml")
 SCHEMA_RELATIVE = Path("workflows") / "schema" / "params.schema.json"
@@ -28,8 +32,6 @@ def schema_path(params_path: str | Path) -> Path:
 def load_schema(params_path: str | Path) -> dict[str, Any]:
     """The params schema with every registered method's section schema (workflows/schema/methods/<name>.json) added
     as an optional key of a profile: a profile without the section does not run the method."""
-    from distill.registry import REGISTERED
-
     path = schema_path(params_path)
     if not path.is_file():
         raise ConfigError(f"schema {path} not found: params.yaml must sit at the project root beside workflows/")
@@ -41,8 +43,6 @@ def load_schema(params_path: str | Path) -> dict[str, Any]:
         part = json.loads(part_path.read_text())
         schema["$defs"].update(part.pop("$defs", {}))
         schema["$defs"]["profile"]["properties"][name] = part
-    from distill.core.samplers import SAMPLERS
-    from distill.registry import load_registrations
 
     load_registrations()  # a method's own samplers (its card's `registers`) are valid sampler names too
     samplers = schema["$defs"]["sampler"]["enum"]
@@ -56,8 +56,6 @@ def _where(path) -> str:
 
 def validate(params: Mapping[str, Any], schema: Mapping[str, Any], source: str = "params.yaml") -> None:
     """Raise ConfigError listing every violation as 'key.path: problem'."""
-    import jsonschema
-
     validator = _validator_class()(schema)
     errors = sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path)))
     bad_numbers = list(non_finite(params))
@@ -79,8 +77,6 @@ def validate(params: Mapping[str, Any], schema: Mapping[str, Any], source: str =
 def _validator_class():
     """Draft 2020-12, where an integer is an int: JSON Schema counts 64.0 as an integer, but a count written as a
     float (`pairs: 64.0`) is a typo that would reach range() and fail far from params.yaml."""
-    import jsonschema
-
     base = jsonschema.Draft202012Validator
     checker = base.TYPE_CHECKER.redefine("integer", lambda _, v: isinstance(v, int) and not isinstance(v, bool))
     return jsonschema.validators.extend(base, type_checker=checker)
@@ -102,8 +98,6 @@ def non_finite(value: Any, path: tuple = ()):
 def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Checks across keys that the schema cannot express, on one profile (shared ones here, each method's on its
     card): (key path under the profile, problem) pairs."""
-    from distill.registry import active
-
     out = []
     ev = cfg["evaluation"]
     if ev["kid_subset_size"] > ev["num_samples"]:  # KID draws subsets of one seed range's images
@@ -217,8 +211,6 @@ def trend_experiment(name: str, factor: int) -> str:
 
 def scaled(exp: Mapping[str, Any], factor: int, scale: list[str], replace: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of an experiment with each dotted setting of `scale` multiplied by `factor` and each of `replace` set."""
-    import copy
-
     out = copy.deepcopy(dict(exp))
 
     def parent(path: str) -> tuple[dict[str, Any], str]:

@@ -1,7 +1,7 @@
 """The seams new methods plug into: no import circle among the package's modules (imports inside functions
 included), folders that import only the folders below them (LAYERS; the upward imports that remain are named with
-their reasons), reports import plug-ins and never the reverse, and a command's kind of job and cost are known without
-building the command line."""
+their reasons), reports import plug-ins and never the reverse, imports at the top of every module but in the few
+places distill/cli.py names, and a command's kind of job and cost are known without building the command line."""
 
 from __future__ import annotations
 
@@ -165,3 +165,39 @@ def test_folders_import_downwards_but_for_the_named_exceptions():
 def test_the_folder_check_finds_an_upward_import():
     assert upward_imports({"distill.core.x": {"distill.plugins.y"}}) == {
         ("core", "plugins"): ["distill.core.x -> distill.plugins.y"]}
+
+
+# The places that import inside a function or by name (distill/cli.py's docstring names them, with their reasons).
+IMPORTS_IN_FUNCTIONS = {"distill/metrics/torchvision_fallback.py"}
+IMPORTS_BY_NAME = {"distill/commands/spec.py", "distill/registry.py", "distill/claims/registry.py",
+                   "distill/reports/spread.py"}
+
+
+def test_modules_import_at_their_top_but_in_the_named_places():
+    inside, by_name = set(), set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).as_posix()
+        tree = ast.parse(path.read_text(), str(path))
+        for fn in ast.walk(tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+                    isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(fn)):
+                inside.add(rel)
+        if "import_module(" in path.read_text():
+            by_name.add(rel)
+    assert inside <= IMPORTS_IN_FUNCTIONS, f"imports inside functions elsewhere: {inside - IMPORTS_IN_FUNCTIONS}"
+    assert by_name <= IMPORTS_BY_NAME, f"imports by name outside the named places: {by_name - IMPORTS_BY_NAME}"
+    cli = (PACKAGE / "cli.py").read_text()
+    assert all(Path(p).name in cli for p in IMPORTS_IN_FUNCTIONS | IMPORTS_BY_NAME)  # the one comment names each
+
+
+def test_the_command_line_starts_without_the_heavy_libraries():
+    """Building every command's parser imports declarations only: no handler, report or metric library."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from distill.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'scipy', 'torch_fidelity', 'cleanfid', "
+            "'distill.handlers.core', 'distill.reports.compare') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout.strip()
+    assert out == "[]", f"the command line's start-up imports {out}"

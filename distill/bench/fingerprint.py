@@ -14,6 +14,8 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
+import torch
+
 KEYS = ("cpu", "cores", "cpu_capability", "torch", "blas", "threads", "device")
 DEFAULT_PROFILE = "mini"  # a fingerprint without `profile` (runs made before it was recorded) timed mini
 
@@ -38,8 +40,6 @@ def cpu_model() -> str:
 
 def blas() -> str:
     """torch's BLAS as its build reports it (BLAS_INFO=mkl, openblas, accelerate, ...)."""
-    import torch
-
     found = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
     return found.group(1) if found else "unknown-blas"
 
@@ -47,8 +47,6 @@ def blas() -> str:
 def machine(threads: int, device: str = "cpu", profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     """This machine's fingerprint for benchmarks of `profile` run with `threads` torch threads on `device` ('cpu' or
     'cuda')."""
-    import torch
-
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),

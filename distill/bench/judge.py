@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from distill.bench import store as st
 from distill.bench.fingerprint import DEFAULT_PROFILE
 from distill.bench.limits import EACH_LIMIT, GROSS_FACTOR, MEDIAN_LIMIT, NORMALISED_LIMIT, OVERHEAD_AIMS
@@ -120,8 +122,6 @@ def judge(run: dict[str, Any], machine: str, baselines: dict[str, dict[str, Any]
 
 
 def table(checks: list[Check]) -> str:
-    import pandas as pd
-
     if not checks:
         return "(no checks)"
     df = pd.DataFrame([{"check": c.kind, "benchmark": c.benchmark, "value": c.value, "limit": c.limit,

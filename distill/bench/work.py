@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from distill.config import experiment_profile
+from distill.data import load_dataset
+from distill.data.base import DataError
+
 # where a network comes from: (method, experiment) of params.yaml, (None, None) for the profile's own, or a model file
 Source = tuple[str | None, str | None] | str
 
@@ -65,8 +69,6 @@ def protocol_images(cfg: Mapping[str, Any]) -> int:
 # ---- the core commands' work (the methods' commands declare theirs in their plug-ins) ----
 
 def train_teacher_work(cfg, args, producers) -> list[tuple[Unit, int]]:
-    from distill.config import experiment_profile
-
     method, experiment = getattr(args, "method", None), getattr(args, "experiment", None)
     ecfg = experiment_profile(cfg, method, experiment)
     return [(Unit("train", (method, experiment), ("table1", "teacher")), ecfg["teacher"]["steps"])]
@@ -90,10 +92,6 @@ def fid_work(cfg, args, producers) -> list[tuple[Unit, int]]:
     the other actions embed the protocol's images."""
     if args.fid_command not in ("ref", "floor"):
         return [(Unit("features"), protocol_images(cfg))]
-    from distill.config import experiment_profile
-    from distill.data import load_dataset
-
-    from distill.data.base import DataError
 
     if getattr(args, "images", None):
         raise UnknownWork(f"fid ref --images {args.images}: the images are counted when they exist")

@@ -4,7 +4,6 @@ point per model, sampler, step count and w)."""
 
 from __future__ import annotations
 
-from typing import Any
 
 from distill.claims import spreads
 from distill.claims.registry import FAILS, HOLDS, NOT_CHECKED, Claim

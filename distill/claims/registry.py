@@ -14,8 +14,11 @@ Each method of the registry (distill.plugins) brings its claims module.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+
+from distill.registry import methods
 
 HOLDS, FAILS, NOT_CHECKED = "holds", "does not hold", "not checked"
 
@@ -39,10 +42,6 @@ class Claim:
 
 def _claims() -> tuple[Claim, ...]:
     """Every registered method's claims (its card names the module; default distill.claims.<method>)."""
-    import importlib
-
-    from distill.registry import methods
-
     return tuple(c for m in methods() for c in importlib.import_module(m.claims_module).CLAIMS)
 
 

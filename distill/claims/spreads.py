@@ -9,13 +9,14 @@ from typing import Any
 
 import pandas as pd
 
+from distill.results import spread as seed_spread
+from distill.results.spread import measured_for
+
 KEY = "spreads"  # the key (dict subjects) or DataFrame attribute (table subjects) that holds them
 
 
 def read(results: Path) -> pd.DataFrame:
     """Every spread CSV of a results folder, one frame (empty when none was built)."""
-    from distill.results import spread as seed_spread
-
     parts = [seed_spread.read(p) for p in sorted((Path(results) / "spread").glob("*.csv"))]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=seed_spread.COLUMNS)
 
@@ -31,8 +32,6 @@ def attach(data: Any, spreads: pd.DataFrame) -> Any:
 
 def of(subject: Any, method: str, cell: str, value: float | None) -> tuple[float, float, int] | None:
     """(mean, std, seeds) of one cell's spread, only where one of its seeds reported `value` (to the CSV's 6 digits)."""
-    from distill.results.spread import measured_for
-
     spreads = subject.attrs.get(KEY) if isinstance(subject, pd.DataFrame) else (subject or {}).get(KEY)
     return None if spreads is None else measured_for(spreads, method, cell, value)
 

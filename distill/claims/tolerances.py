@@ -4,14 +4,13 @@ beside the published ones, not tested and without a ratio)."""
 
 from __future__ import annotations
 
+from distill.registry import methods
 from distill.results.tolerance import NumberTolerance
 
 
 def tolerances() -> dict[tuple[str, str, str], NumberTolerance]:
     """(paper, table, metric) -> its tolerance, from every registered method's card (`Method.tolerances`): a method
     states how far its own published tables may be missed."""
-    from distill.registry import methods
-
     out: dict[tuple[str, str, str], NumberTolerance] = {}
     for card in methods():
         for key, tol in card.tolerances.items():

@@ -4,10 +4,15 @@ EDM-style reference statistics and metrics by hand (fid). Declared here; their h
 from __future__ import annotations
 
 from distill.bench import work
-from distill.commands.options import (extractor_weights_option, finite_float, float_range, floor_option,
+from distill.commands.options import (common, extractor_weights_option, finite_float, float_range, floor_option,
                                       non_negative_int, positive_int)
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
+from distill.core.grids import GRIDS
+from distill.core.parameterization import PARAMETERIZATIONS
+from distill.core.samplers import SAMPLERS
+from distill.core.weighting import WEIGHTINGS
+from distill.registry import load_registrations
 
 
 def _import_edm_options(p):
@@ -22,9 +27,6 @@ def _train_classifier_options(p):
 
 
 def _train_teacher_options(p):
-    from distill.core.parameterization import PARAMETERIZATIONS
-    from distill.core.weighting import WEIGHTINGS
-
     p.add_argument("--parameterization", required=True, choices=PARAMETERIZATIONS)
     p.add_argument("--weighting", required=True, choices=WEIGHTINGS)
     p.add_argument("--seed", type=non_negative_int, default=0, help="training seed, >= 0 (default: %(default)s)")
@@ -32,10 +34,6 @@ def _train_teacher_options(p):
 
 
 def _sample_options(p):
-    from distill.core.grids import GRIDS
-    from distill.core.samplers import SAMPLERS
-    from distill.registry import load_registrations
-
     load_registrations()  # a method's own samplers (its card's `registers`) are choices too
 
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
@@ -68,8 +66,6 @@ def _sample_options(p):
 
 
 def _solver_distances_options(p):
-    from distill.core.samplers import SAMPLERS
-
     sigma_solvers = [n for n, s in SAMPLERS.items() if "afs" in s.options]
     p.add_argument("--model", required=True, help="model.safetensors of a trained model")
     p.add_argument("--solvers", nargs="+", default=sigma_solvers, choices=sigma_solvers,
@@ -92,9 +88,6 @@ def _evaluate_options(p):
 
 def _fid_actions(p):
     """fid's actions (ref, calc, curve), each with the common options."""
-    from distill.commands.options import common
-    from distill.core.samplers import SAMPLERS
-
     fid_sub = p.add_subparsers(dest="fid_command", required=True, metavar="ACTION")
     q = fid_sub.add_parser("ref", help="compute reference statistics (.npz) of real images",
                            description="Features of real images under evaluation.feature_extractor: FID mean and "

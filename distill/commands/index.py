@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from functools import cache
 
+from distill.commands import bench, core, project
 from distill.commands.spec import Command
+from distill.registry import methods
 
 
 @cache
 def every() -> dict[str, Command]:
-    from distill.commands import bench, core, project
-    from distill.registry import methods
-
     found: dict[str, Command] = {}
     for command in (*core.COMMANDS, *(c for m in methods() for c in m.commands), *project.COMMANDS, *bench.COMMANDS):
         if command.name in found:

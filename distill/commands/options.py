@@ -9,6 +9,8 @@ from distill.config import DEFAULT_PARAMS
 from distill.errors import ConfigError
 from distill.results import PUBLISHED_CSV
 from distill.commands.paths import output
+from distill.core.samplers import get_sampler
+from distill.metrics.images import FLOAT_RANGES
 
 
 def _int_at_least(low: int, text: str) -> int:
@@ -62,8 +64,6 @@ def extractor_weights_option(p: argparse.ArgumentParser) -> None:
 
 
 def float_range(p: argparse.ArgumentParser) -> None:
-    from distill.metrics.images import FLOAT_RANGES
-
     p.add_argument("--range", default=None, choices=list(FLOAT_RANGES),
                    help="the value range of float images: signed [-1, 1], unit [0, 1] or byte [0, 255]. Required for "
                         "float images (the two common ranges give plausible, different FIDs); uint8 images need none")
@@ -121,8 +121,6 @@ def parse_grid_options(items: list[str] | None) -> dict[str, float]:
 def parse_sampler_options(sampler: str, items: list[str] | None) -> dict:
     """--option KEY=VALUE pairs, each read as the type the sampler declares for KEY (true/false for a flag) and then
     range-checked by the sampler; an option it does not declare is an error naming the ones it does."""
-    from distill.core.samplers import get_sampler
-
     spec = get_sampler(sampler)
     out: dict = {}
     for key, text in key_values(items, "--option", "afs=true"):

@@ -10,6 +10,7 @@ Of a torchrun job's processes only rank 0 holds them (every rank names the same 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -33,7 +34,6 @@ def acquire(args: argparse.Namespace, argv: list[str] | None = None) -> list:
     returned files are closed); ConfigError naming the other command when one is held."""
     if os.environ.get("RANK", "0") != "0":  # a torchrun worker other than rank 0
         return []
-    import fcntl
 
     held = []
     for dest, (out, _) in outputs(args).items():

@@ -17,6 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from distill.core.checkpoint import config_path
 from distill.errors import ConfigError
 
 
@@ -60,8 +61,6 @@ def implied(path: Path) -> list[Path]:
     """The files a command reads because it reads `path`, found beside it: a weights file's config (`model.json`
     beside `model.safetensors`, distill/core/checkpoint.py config_path)."""
     if path.suffix == ".safetensors":
-        from distill.core.checkpoint import config_path
-
         companion = config_path(path)
         return [companion] if os.path.lexists(companion) else []
     return []

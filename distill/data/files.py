@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from PIL import Image
 
 from distill.data.base import ArrayDataset, DataError
 from distill.data.npz import read_npz
@@ -88,7 +89,6 @@ def load_image_folder(root: str | Path, name: str = "images", resolution: Option
     root = Path(root)
     if not root.exists():
         raise _missing(name, root, "a folder or .zip archive of PNG/JPEG images (e.g. an EDM dataset_tool export)")
-    from PIL import Image
 
     if root.is_dir():
         files = {str(p.relative_to(root)).replace("\\", "/"): p for p in sorted(root.rglob("*")) if p.is_file()}

@@ -11,18 +11,19 @@ from __future__ import annotations
 import pickle
 from typing import Any, BinaryIO
 
+import numpy as np
+
+try:
+    from numpy._core import multiarray  # numpy >= 2
+except ImportError:  # pragma: no cover - numpy < 2
+    from numpy.core import multiarray
+
 
 class UnsafePickleError(pickle.UnpicklingError):
     """The pickle names a global outside the allow-list."""
 
 
 def _allowed() -> dict[tuple[str, str], Any]:
-    import numpy as np
-
-    try:
-        from numpy._core import multiarray  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy < 2
-        from numpy.core import multiarray
     out = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):  # the name numpy < 2 and >= 2 write
         out[(module, "_reconstruct")] = multiarray._reconstruct

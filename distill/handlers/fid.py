@@ -11,13 +11,16 @@ from typing import Any
 import numpy as np
 
 from distill.core.checkpoint import file_sha256 as sha256
+from distill.core.provenance import write_record
 from distill.data import DataError
 from distill.data.files import load_image_folder
 from distill.data.npz import read_npz
 from distill.metrics.extractors import load_extractor
+from distill.metrics.protocol import evaluate_images
 from distill.metrics.reference import compute_reference, load_reference, save_reference
-from distill.pipeline import reference
+from distill.pipeline import floor, reference, sample
 from distill.pipeline.common import setup_torch
+from distill.pipeline.sample import load_samples
 from distill.reports import fid_curve
 
 
@@ -45,12 +48,7 @@ def command(args, cfg: dict[str, Any], progress: bool) -> None:
                                                        ev["batch_size"], str(args.images), args.range))
         print(f"reference statistics written to {args.out}")
     elif args.fid_command == "calc":
-        from distill.metrics.protocol import evaluate_images
-
         if args.model:
-            from distill.pipeline import sample
-            from distill.pipeline.sample import load_samples
-
             with tempfile.TemporaryDirectory() as tmp:
                 status = sample.run(cfg, args.model, args.sampler, Path(tmp) / "s.npz", args.threads, progress)
                 if status != "ok":
@@ -65,14 +63,10 @@ def command(args, cfg: dict[str, Any], progress: bool) -> None:
                                     None if args.model else args.range)}
         text = json.dumps({k: v for k, v in record.items() if k != "per_range"}, indent=2)
         if args.out:
-            from distill.core.provenance import write_record
-
             write_record(args.out, record, {"images": args.images, "model": args.model, "reference": args.ref,
                                             "extractor_weights": weights})
         print(text)
     elif args.fid_command == "floor":
-        from distill.pipeline import floor
-
         record = floor.run(cfg, args.reference, args.out, weights, args.threads)
         print(floor.describe_floor(record))
     elif args.fid_command == "curve":

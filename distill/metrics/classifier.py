@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from distill.core.checkpoint import load_into, load_weights
 from distill.core.training import TrainConfig, train
 from distill.data import ArrayDataset
 
@@ -42,8 +43,6 @@ def build_classifier(cfg: Mapping[str, Any]) -> DomainClassifier:
 
 def load_classifier(path, what: str = "the domain classifier") -> DomainClassifier:
     """The trained domain classifier of a model.safetensors; a clear error for another network's weights."""
-    from distill.core.checkpoint import load_into, load_weights
-
     tensors, config = load_weights(path)
     if "classifier" not in config:
         raise ValueError(f"{path} holds a {config.get('kind', 'network')} network, not {what}: give "

@@ -10,12 +10,10 @@ from __future__ import annotations
 import torch
 
 from distill.metrics.classifier import load_classifier
-from distill.metrics.torchvision_fallback import import_torch_fidelity
+from distill.metrics.fidelity import FeatureExtractorBase, torch_fidelity
 
 DOMAIN_EXTRACTOR = "distill-domain"
 
-_tf = import_torch_fidelity()
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase  # noqa: E402
 
 
 class DomainFeatureExtractor(FeatureExtractorBase):
@@ -51,5 +49,5 @@ class DomainFeatureExtractor(FeatureExtractorBase):
         return tuple(out[name] for name in self.features_list)
 
 
-if DOMAIN_EXTRACTOR not in _tf.registry.FEATURE_EXTRACTORS_REGISTRY:
-    _tf.register_feature_extractor(DOMAIN_EXTRACTOR, DomainFeatureExtractor)
+if DOMAIN_EXTRACTOR not in torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY:
+    torch_fidelity.register_feature_extractor(DOMAIN_EXTRACTOR, DomainFeatureExtractor)

@@ -12,13 +12,16 @@ from typing import Optional
 
 import torch
 
+from distill.core import distributed
+from distill.core.checkpoint import save_weights
+from distill.metrics.classifier import build_classifier
 from distill.metrics.fid_dataset import UInt8Images
-from distill.metrics.torchvision_fallback import import_torch_fidelity
+from distill.metrics.domain_extractor import DOMAIN_EXTRACTOR  # registers the domain classifier
+from distill.metrics.fidelity import create_feature_extractor, get_featuresdict_from_dataset
 
 # extractor name -> (layer for FID/KID/PR/PRDC, layer for IS)
-LAYERS = {"distill-domain": ("features", "logits"), "inception-v3-compat": ("2048", "logits_unbiased")}
+LAYERS = {DOMAIN_EXTRACTOR: ("features", "logits"), "inception-v3-compat": ("2048", "logits_unbiased")}
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
-import_torch_fidelity()  # registers the torchvision stand-in first where the real one is missing
 
 
 def check_extractor(name: str, weights_path: Optional[str]) -> None:
@@ -37,10 +40,6 @@ def check_extractor(name: str, weights_path: Optional[str]) -> None:
 def load_extractor(name: str, weights_path: Optional[str]):
     """A torch-fidelity feature extractor providing the FID and IS layers of `name`, loaded from a local file."""
     check_extractor(name, weights_path)
-    if name == "distill-domain":
-        import distill.metrics.domain_extractor  # noqa: F401  (registers it with torch-fidelity)
-    from torch_fidelity.utils import create_feature_extractor
-
     return create_feature_extractor(name, list(LAYERS[name]), cuda=torch.cuda.is_available(), verbose=False,
                                     feature_extractor_weights_path=str(weights_path))
 
@@ -48,10 +47,6 @@ def load_extractor(name: str, weights_path: Optional[str]):
 def extract_features(images: torch.Tensor, extractor, batch_size: int) -> dict[str, torch.Tensor]:
     """uint8 images [N, C, H, W] -> {'fid': float64 [N, D], 'isc': float64 [N, K]} via torch-fidelity. Under
     torchrun each rank embeds its share of the images and every rank gets all the features, in order."""
-    from torch_fidelity.utils import get_featuresdict_from_dataset
-
-    from distill.core import distributed
-
     share = distributed.my_share(len(images))
     images = images[share.start:share.stop]
     name = extractor.get_name()
@@ -67,11 +62,8 @@ def extract_features(images: torch.Tensor, extractor, batch_size: int) -> dict[s
 def timing_extractor(cfg, shape: tuple[int, ...], folder: str | Path):
     """The profile's feature extractor for timing it: Inception from its weights file (`distill fetch inception`);
     the domain classifier with random weights (written to `folder`: its time does not depend on its weights)."""
-    from distill.core.checkpoint import save_weights
-    from distill.metrics.classifier import build_classifier
-
     ev = cfg["evaluation"]
-    if ev["feature_extractor"] != "distill-domain":
+    if ev["feature_extractor"] != DOMAIN_EXTRACTOR:
         return load_extractor(ev["feature_extractor"], ev["feature_extractor_weights"])
     c = cfg["classifier"]
     net_cfg = {"in_channels": shape[0], "resolution": shape[-1], "num_classes": 10, "width": c["width"],
@@ -79,4 +71,4 @@ def timing_extractor(cfg, shape: tuple[int, ...], folder: str | Path):
     torch.manual_seed(0)
     path = Path(folder) / "domain-classifier.safetensors"
     save_weights(path, build_classifier(net_cfg).state_dict(), {"kind": "classifier", "classifier": net_cfg})
-    return load_extractor("distill-domain", str(path))
+    return load_extractor(DOMAIN_EXTRACTOR, str(path))

@@ -13,6 +13,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from distill.data import images_to_uint8
+
 
 # The names a float image range is given by (`--range` of `distill fid`), and the interval each stands for.
 FLOAT_RANGES = {"signed": (-1.0, 1.0), "unit": (0.0, 1.0), "byte": (0.0, 255.0)}
@@ -48,7 +50,6 @@ def as_uint8_images(images, what: str = "images", expected_shape: Optional[tuple
         if lo < low - tol or hi > high + tol:
             raise MetricInputError(f"{what}: float values span [{lo:.3g}, {hi:.3g}], outside the range {value_range} "
                                    f"[{low:g}, {high:g}] they were declared in; declare the right range")
-        from distill.data import images_to_uint8
 
         x = images_to_uint8((x.double() - low) / (high - low) * 2 - 1)
     elif value_range is not None:  # it would be ignored: integer images have one range

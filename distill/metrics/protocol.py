@@ -18,6 +18,9 @@ import torch
 
 from distill.metrics.density_coverage import density_coverage
 from distill.metrics.extractors import extract_features
+from distill.metrics.fidelity import (KEY_METRIC_FID, KEY_METRIC_ISC_MEAN, KEY_METRIC_KID_MEAN, KEY_METRIC_PRECISION,
+                                      KEY_METRIC_RECALL, fid_statistics_to_metric, frechet_distance,
+                                      isc_features_to_metric, kid_features_to_metric, prc_features_to_metric)
 from distill.metrics.images import MetricInputError, as_uint8_images
 from distill.metrics.reference import Reference, fid_statistics
 
@@ -29,8 +32,6 @@ def seed_ranges(num_samples: int, num_ranges: int) -> list[tuple[int, int]]:
 
 def fid_of_features(feats: torch.Tensor, ref: Reference) -> float:
     """FID (torch-fidelity) of float64 features [N, D] against the reference statistics."""
-    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
-
     mu, sigma = fid_statistics(feats)
     stats = fid_statistics_to_metric({"mu": mu, "sigma": sigma}, {"mu": ref.mu, "sigma": ref.sigma}, verbose=False)
     return float(stats[KEY_METRIC_FID])
@@ -38,15 +39,10 @@ def fid_of_features(feats: torch.Tensor, ref: Reference) -> float:
 
 def metrics_of_features(gen: Mapping[str, torch.Tensor], ref: Reference, ev: Mapping[str, Any]) -> dict[str, float]:
     """All metrics of one set of generated features against the reference."""
-    import cleanfid.fid
-    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, isc_features_to_metric
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
-    from torch_fidelity.metric_prc import KEY_METRIC_PRECISION, KEY_METRIC_RECALL, prc_features_to_metric
-
     feats, ref_feats = gen["fid"], torch.from_numpy(ref.features).double()
     mu, sigma = fid_statistics(feats)
     out = {"fid": fid_of_features(feats, ref)}
-    out["fid_cleanfid"] = float(cleanfid.fid.frechet_distance(mu, sigma, ref.mu, ref.sigma))
+    out["fid_cleanfid"] = float(frechet_distance(mu, sigma, ref.mu, ref.sigma))
     subset = min(ev["kid_subset_size"], len(feats), len(ref_feats))
     out["kid"] = float(kid_features_to_metric(feats, ref_feats, kid_subsets=ev["kid_subsets"], kid_subset_size=subset,
                                               kid_degree=3, kid_gamma=None, kid_coef0=1, rng_seed=2020,

@@ -12,7 +12,10 @@ import numpy as np
 import torch
 
 from distill.core.checkpoint import atomic_write, file_sha256
+from distill.data import DataError
+from distill.data.npz import read_npz
 from distill.metrics.extractors import extract_features, load_extractor
+from distill.metrics.fidelity import fid_features_to_statistics
 from distill.metrics.images import as_uint8_images
 
 
@@ -34,8 +37,6 @@ class Reference:
 
 def fid_statistics(features: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of float64 features, through torch-fidelity."""
-    from torch_fidelity.metric_fid import fid_features_to_statistics
-
     stats = fid_features_to_statistics(features)
     return stats["mu"], stats["sigma"]
 
@@ -65,8 +66,6 @@ def load_reference(path: str | Path, extractor: str | None = None, extractor_sha
     if not path.is_file():
         raise ReferenceError(f"reference statistics {path} not found: compute them with the reference_stats rule or "
                              "`distill fid ref`")
-    from distill.data import DataError
-    from distill.data.npz import read_npz
 
     try:
         z = read_npz(path, "reference statistics", required=("mu", "sigma", "features", "image_shape", "extractor",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import types
 
+import numpy as np
 import torch
 
 _FALLBACK_FLAG = "__distill_fallback__"
@@ -28,8 +29,6 @@ def _unavailable(what: str):
 
 
 def _to_tensor(pic):
-    import numpy as np
-
     arr = np.asarray(pic)
     if arr.ndim == 2:
         arr = arr[:, :, None]

@@ -29,6 +29,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from distill.metrics.fidelity import KEY_METRIC_KID_MEAN, kid_features_to_metric
+from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import Reference, fid_statistics
 
 METHOD = "cross-fitted unseen"
@@ -70,10 +72,6 @@ def at(fit: Mapping[str, float], n: int, m: int) -> float:
 def measure(feats: torch.Tensor, ref: Reference, ev: Mapping[str, Any], seed: int = 0) -> dict[str, Any]:
     """The cross-fitted unseen floor of real features `feats` [P, D] (the data set the reference statistics `ref`
     were computed from, M = ref.num_images), at the protocol `ev` (num_samples N, seed_ranges R)."""
-    from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, kid_features_to_metric
-
-    from distill.metrics.protocol import fid_of_features
-
     pool, n_protocol, ranges = len(feats), ev["num_samples"], ev["seed_ranges"]
     pairs = design(pool, n_protocol)
     if n_protocol not in {n for n, _ in pairs} or len({n for n, _ in pairs}) < 2 or len({m for _, m in pairs}) < 2:

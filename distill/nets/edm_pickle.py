@@ -19,12 +19,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from distill.data.safe_pickle import AllowListUnpickler
-
 from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
+from distill.data.download import sha256_of
+from distill.data.safe_pickle import AllowListUnpickler, multiarray
 from distill.nets import edm
 
 PERSISTENCE = ("torch_utils.persistence", "_reconstruct_persistent_obj")
@@ -60,19 +61,8 @@ class _EasyDict(dict):
     """dnnlib's EasyDict as plain data (a dict; EDM pickles its settings as one)."""
 
 
-def _numpy_scalar():
-    try:
-        from numpy._core.multiarray import scalar  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy < 2
-        from numpy.core.multiarray import scalar
-    return scalar
-
-
 def _allowed() -> dict[tuple[str, str], Any]:
     """Every global an EDM network pickle names, mapped to what the suite runs for it."""
-    import numpy as np
-
-    scalar = _numpy_scalar()
     return {
         PERSISTENCE: _reconstruct,
         ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
@@ -83,8 +73,8 @@ def _allowed() -> dict[tuple[str, str], Any]:
         ("torch.nn.modules.container", "ModuleDict"): nn.ModuleDict,
         ("torch.nn.modules.container", "ModuleList"): nn.ModuleList,
         ("numpy", "dtype"): np.dtype,
-        ("numpy.core.multiarray", "scalar"): scalar,  # numpy < 2 wrote this name, numpy >= 2 the next
-        ("numpy._core.multiarray", "scalar"): scalar,
+        ("numpy.core.multiarray", "scalar"): multiarray.scalar,  # numpy < 2 wrote this name, numpy >= 2 the next
+        ("numpy._core.multiarray", "scalar"): multiarray.scalar,
         ("builtins", "set"): set,
     }
 
@@ -92,8 +82,6 @@ def _allowed() -> dict[tuple[str, str], Any]:
 def load_edm_pickle(path: str | Path, sha256: str | None = None, key: str = "ema") -> nn.Module:
     """The network under `key` (EDM saves its EMA weights as 'ema') of an EDM pickle, as the suite's own modules,
     in eval mode; `sha256` (the artifact registry's) is checked first."""
-    from distill.data.download import sha256_of
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such EDM pickle (`distill fetch` gets the official ones)")

@@ -3,15 +3,17 @@ write the metrics record (JSON) and a PNG grid of the first 64 samples beside it
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
-from distill.core import distributed
+from distill.core import distributed, owned_folder
 from distill.metrics.extractors import load_extractor
 from distill.metrics.protocol import evaluate_images
 from distill.metrics.reference import describe, load_reference
 from distill.core.checkpoint import file_sha256 as sha256
 from distill.core.provenance import write_record
+from distill.pipeline import sample
 from distill.pipeline.common import setup_torch
 from distill.pipeline.reference import usable_extractor_weights
 from distill.pipeline.sample import load_samples
@@ -59,11 +61,6 @@ def evaluate_points(cfg: dict[str, Any], points: list[tuple[str, str | Path, dic
     model, the keyword arguments of `distill.pipeline.sample.run`: sampler, steps, cond, guidance, ...), written as
     <out_dir>/<name>.json and .png (a guided sweep over w, SFD's budget curve over snapshots). An existing out_dir
     holding anything else is refused before any work (distill/core/owned_folder.py)."""
-    import tempfile
-
-    from distill.core import owned_folder
-    from distill.pipeline import sample
-
     out_dir = Path(out_dir)
     names = {f"{name}{ext}" for name, _, _ in points for ext in (".json", ".png")}
     work = owned_folder.start(out_dir, "evaluate-points", names.__contains__)  # before any work

@@ -14,6 +14,7 @@ B, unseen, and of |B| images resampled from A).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from distill.metrics.reference import Reference, describe, fid_statistics, load_
 from distill.pipeline.common import setup_torch
 from distill.pipeline.evaluate import protocol_record
 from distill.pipeline.reference import usable_extractor_weights
+from distill.results.table import CONTEXT, context_of, describe_context
 
 METHOD = "resampled"  # how the real images are drawn (the module's docstring says why and its bias)
 SPLIT_SEED = 0
@@ -83,8 +85,6 @@ def run(cfg: dict[str, Any], reference_path: str | Path, out_path: str | Path, w
 
 def read(path: str | Path | None) -> dict[str, Any] | None:
     """A floor record (None when no path is given); a clear error when it is unreadable."""
-    import json
-
     if path is None:
         return None
     try:
@@ -97,8 +97,6 @@ def read(path: str | Path | None) -> dict[str, Any] | None:
 def matching(record: dict[str, Any] | None, rows) -> dict[str, Any] | None:
     """The floor record where it was measured in the evaluation context of `rows` (results-table rows: one extractor,
     one set of reference statistics); else a stand-in that says why it is not shown (fid() is None for it)."""
-    from distill.results.table import CONTEXT, context_of, describe_context
-
     if record is None or rows is None or len(rows) == 0 or "mismatch" in record:
         return record
     own = sorted(set(map(tuple, rows[CONTEXT].astype(str).values.tolist())))

@@ -5,18 +5,17 @@ which never runs the code the pickle carries)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from distill.core.checkpoint import save_weights
+from distill.core.provenance import write_record
+from distill.data.artifacts import ARTIFACTS, EDM_FOLDER
+from distill.data.download import sha256_of
+from distill.nets.edm_pickle import load_edm_pickle
+
 
 def run(artifact: str, out_dir: str | Path, pickle_path: str | Path | None = None) -> dict[str, Any]:
-    from distill.core.checkpoint import save_weights
-    from distill.core.provenance import write_record
-    from distill.data.artifacts import ARTIFACTS, EDM_FOLDER
-    from distill.data.download import sha256_of
-    from distill.nets.edm_pickle import load_edm_pickle
-
     if artifact not in ARTIFACTS or not artifact.startswith("edm_"):
         raise ValueError(f"{artifact!r} is not an EDM network of the artifact registry "
                          f"({sorted(a for a in ARTIFACTS if a.startswith('edm_'))})")

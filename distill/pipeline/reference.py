@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.data import load_dataset
+from distill.metrics.extractors import check_extractor
 from distill.metrics.reference import compute_reference, save_reference
 from distill.pipeline.common import setup_torch
 
@@ -25,8 +26,6 @@ def extractor_weights(cfg: dict[str, Any], override: str | None = None) -> str:
 
 def usable_extractor_weights(cfg: dict[str, Any], override: str | None = None) -> str:
     """extractor_weights, checked to exist (a missing file is an error naming it and how to make it)."""
-    from distill.metrics.extractors import check_extractor
-
     path = extractor_weights(cfg, override)
     check_extractor(cfg["evaluation"]["feature_extractor"], path)
     return path

@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import torch
 from tqdm.auto import tqdm
 
 from distill.core import distributed
 from distill.core.checkpoint import atomic_write, load_weights
+from distill.core.grids import from_sigmas, make_grid
+from distill.core.guidance import GuidedDenoiser
 from distill.core.provenance import provenance
-from distill.core.samplers import run_sampler
+from distill.core.samplers import evaluations_per_step, get_sampler, run_sampler
 from distill.data import images_to_uint8
 from distill.data.npz import read_npz
 from distill.pipeline.common import load_denoiser, setup_torch
@@ -103,8 +106,6 @@ def check_guidance(w: float, model_cfg: dict[str, Any]) -> None:
 def check_memory(n: int, shape: list[int]) -> None:
     """The n samples are held in memory until written (float32 while drawn, then uint8): refuse a count this machine
     cannot hold before drawing any."""
-    import psutil
-
     need = n * int(np.prod(shape)) * 5
     free = psutil.virtual_memory().available
     if need > free:
@@ -158,9 +159,6 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
     grid and write them to out_path. `steps` defaults to sampling.steps, the ancestral sampler's gamma to
     sampling.ancestral_gamma; `cond` gives scalar conditions (w, steps, a fixed label) to every sample. A model that
     records its own sampler (an SFD student) is sampled with it unless told otherwise (`recorded_sampling`)."""
-    from distill.core.grids import make_grid
-    from distill.core.samplers import evaluations_per_step, get_sampler
-
     device = setup_torch(threads, cfg["device"])
     s, ev = cfg["sampling"], cfg["evaluation"]
     _, model_cfg = load_weights(model_path)
@@ -175,7 +173,6 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
     options = spec.with_defaults(options)  # a solver's own clipping is recorded as it ran
     grid_options = dict(grid_options or {})
     if sigmas is not None:  # a given schedule (GITS's) replaces the named grid
-        from distill.core.grids import from_sigmas
 
         from_sigmas(sigmas)
         steps, grid, grid_options = len(sigmas), "given", {}
@@ -201,7 +198,6 @@ def run(cfg: dict[str, Any], model_path: str | Path, sampler: str | None, out_pa
         return status
     denoiser, model_cfg = load_denoiser(model_path, device)
     if guidance is not None:  # classifier-free guidance: two network evaluations per step, the NFE counts both
-        from distill.core.guidance import GuidedDenoiser
 
         denoiser = GuidedDenoiser(denoiser, guidance, null_label=model_cfg["data"]["num_classes"])
     meta["nfe"] = spec.nfe(steps, options, evaluations_per_step(denoiser))

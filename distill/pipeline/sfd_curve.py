@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from distill.core.snapshots import read_snapshots
+from distill.pipeline import evaluate
+
 SNAPSHOTS = "snapshots"  # beside the run's model.safetensors
 PART = "student"
 
@@ -25,9 +28,6 @@ def run(cfg: dict[str, Any], wanted: list[int], step_counts: list[int], model_pa
     """Step: sample and evaluate the snapshots saved beside `model_path` at the iterations `wanted` (of the whole
     run), each with every step count of `step_counts` (an SFD-v run's several); writes <out_dir>/it<I>-n<N>.json (a
     metrics record; its sampling record names the snapshot) and .png."""
-    from distill.core.snapshots import read_snapshots
-    from distill.pipeline import evaluate
-
     snapshots = dict(read_snapshots(Path(model_path).parent / SNAPSHOTS, PART))
     missing = [i for i in wanted if i not in snapshots]
     if missing:

@@ -11,15 +11,18 @@ reports/cd_<experiment>.pdf and .csv.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from distill.bench.work import Unit, sampler_steps, source_of_model
 from distill.commands.options import experiment_report_io, spread_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
-from distill.config import experiment_settings
+from distill.config import experiment_settings, spread_experiment
+from distill.methods.cd import multistep_sigmas
 from distill.registry import Method, named
-from distill.results.plots import LOSS_XY
+from distill.results import LOSS_XY
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 
 LABEL = "CD"  # its name in SFD Tables 2/3 and Multistep-CM Table 3
@@ -49,8 +52,6 @@ def step_counts(exp: dict[str, Any]) -> list[int]:
 
 def step_sigmas(exp: dict[str, Any], k: int) -> list[float]:
     """The states of the k-step sampler: the sigmas at the indices of its time list on the N-sigma grid."""
-    from distill.methods.cd import multistep_sigmas
-
     (ts,) = [ts for ts in exp["multistep"] if len(ts) - 1 == k]
     return multistep_sigmas(exp["num_scales"], list(ts), exp["sigma_min"], exp["sigma_max"], exp["rho"])
 
@@ -59,8 +60,6 @@ def spread_points(cfg: dict[str, Any], results: str) -> tuple[list[tuple[str, st
     """(cell, sampler, training seed, metrics record) of every experiment's model at each step count, for its own
     seed and each seed of cd.spread_seeds (its copy <experiment>_s<seed>, the same teacher), with the report's title
     and caption."""
-    from distill.config import spread_experiment
-
     section, points = cfg["cd"], []
     for name, exp in section["experiments"].items():
         runs = [(exp["seed"], name)] + [(s, spread_experiment(name, s)) for s in section.get("spread_seeds") or []]
@@ -80,15 +79,11 @@ def sampling_record(exp: dict[str, Any]) -> dict[str, Any]:
 
 
 def train_work(cfg, args, producers):
-    from distill.bench.work import Unit
-
     return [(Unit("train", ("cd", args.experiment), ("cd", "cd")),
              experiment_settings(cfg, "cd", args.experiment)["updates"])]
 
 
 def sample_work(cfg, args, producers):
-    from distill.bench.work import Unit, sampler_steps, source_of_model
-
     n = cfg["evaluation"]["num_samples"] * cfg["evaluation"]["seed_ranges"]
     return [(Unit("sampler_step", source_of_model(args.model, producers)), sampler_steps(cfg, args.steps, n))]
 
@@ -139,8 +134,6 @@ def rows(cfg, results: str) -> list[str]:
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
     """Claim subject 'cd': each experiment's report summary (its FID by steps, and the same teacher's other students
     beside it)."""
-    import json
-
     out = {name: json.loads(path.read_text()) for name in cfg["cd"]["experiments"]
            if (path := Path(results) / f"cd_{name}.json").is_file()}
     return {"cd": out} if out else {}

@@ -25,9 +25,11 @@ recorded path) and 'disback-i<I>' (the target switching every I iterations).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
 from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
 from distill.commands.paths import input_folder, output, run_folder
 from distill.commands.spec import Command
@@ -155,16 +157,12 @@ def _toy2d_report_options(p):
 
 
 def path_work(cfg, args, producers):
-    from distill.bench.work import Unit
-
     exp = recorded(cfg["disback"]["experiments"][args.experiment])
     return [(Unit("train", ("disback", args.experiment), ("disback", "degradation")),
              exp["path"]["nodes"] * exp["path"]["interval"])]
 
 
 def train_work(cfg, args, producers):
-    from distill.bench.work import Unit
-
     r = run_settings(cfg["disback"]["experiments"][args.experiment], args.run)
     return [(Unit("train", ("disback", args.experiment), ("disback", "score_distillation")),
              r["stage_two"]["iterations"])]
@@ -172,8 +170,6 @@ def train_work(cfg, args, producers):
 
 def curve_work(cfg, args, producers):
     """Per point: the generator's one step over its samples and the features; then the final protocol."""
-    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-
     exp = cfg["disback"]["experiments"][args.experiment]
     r = run_settings(exp, args.run)
     n_points = r["stage_two"]["iterations"] // exp["eval_every"] + 1
@@ -230,8 +226,6 @@ def rows(cfg, results: str) -> list[str]:
 
 
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
-    import json
-
     out = {}
     for name in [*cfg["disback"]["experiments"], *(["toy2d"] if cfg["disback"].get("toy2d") else [])]:
         path = Path(results) / f"disback_{name}.json"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from distill.core.grids import sigma_range_problems
+from distill.core.schedule import CosineSchedule
+from distill.methods.disback import ScoreDistillation
 from distill.plugins.disback import ablation_runs, run_settings
 
 
 def run_problems(exp: dict[str, Any], where: str) -> list[tuple[str, str]]:
     """Settings the schema cannot express: evaluation points that divide the run, at least `min_eval_points`, a
     valid core (a run of disback.experiments or disback.toy2d; `where` its key path)."""
-    from distill.methods.disback import ScoreDistillation
-
     problems = []
     its, every = exp["stage_two"]["iterations"], exp["eval_every"]
     if its % every:
@@ -28,9 +29,6 @@ def run_problems(exp: dict[str, Any], where: str) -> list[tuple[str, str]]:
 
 def check(cfg) -> list[tuple[str, str]]:
     """Settings the schema cannot express: evaluation points that divide each run, enough of them, a valid core."""
-    from distill.core.grids import sigma_range_problems
-    from distill.core.schedule import CosineSchedule
-
     out = []
     for name, exp in cfg["disback"]["experiments"].items():
         out += sigma_range_problems(f"disback.experiments.{name}.core", exp["core"], CosineSchedule(),

@@ -17,14 +17,17 @@ guided_<experiment>.json; reports/guided_<experiment>.pdf and .csv.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from distill.commands.options import spread_io
 from distill.commands.spec import Command
+from distill.config import spread_experiment
+from distill.plugins.pd_layout import check_power_of_two
 from distill.registry import Method, named
-from distill.results.plots import LOSS_XY
+from distill.results import LOSS_XY
 
 LABEL = "Guided distillation (Meng et al., 2023)"
 LABEL_FIXED = "Guided distillation, fixed w"
@@ -60,8 +63,6 @@ def line_w_range(exp: dict[str, Any], line: str) -> tuple[float, float]:
 
 def round_steps(start: int, last: int = 1) -> list[int]:
     """The students' steps, round by round: start/2, start/4, ..., last."""
-    from distill.plugins.pd_layout import check_power_of_two
-
     check_power_of_two(start, "guided stage_two.start_steps")
     out, n = [], start // 2
     while n >= last:
@@ -183,8 +184,6 @@ def spread_points(cfg: dict[str, Any], results: str) -> tuple[list[tuple[str, st
     """(cell, sampler, training seed, metrics record) of every spread sweep at every w, for each experiment and
     each seed of guided.spread_seeds (its copy <experiment>_s<seed>: teacher, stage one, rounds, fixed-w students),
     with the report's title and caption."""
-    from distill.config import spread_experiment
-
     section, points = cfg["guided"], []
     for name, exp in section["experiments"].items():
         runs = [(exp["seed"], name)] + [(s, spread_experiment(name, s)) for s in section.get("spread_seeds") or []]
@@ -271,8 +270,6 @@ def rows(cfg, results: str) -> list[str]:
 
 
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
-    import json
-
     out = {}
     for e in cfg["guided"]["experiments"]:
         path = Path(results) / f"guided_{e}.json"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from distill.config import experiment_profile
 from distill.plugins.guided import round_steps
 
 
 def check(cfg) -> list[tuple[str, str]]:
     """Settings the schema cannot express: a teacher that can be guided, a sweep inside the w range, step counts the
     rounds make, fixed weights inside the range."""
-    from distill.config import experiment_profile
-
     out = []
     for name, exp in cfg["guided"]["experiments"].items():
         where, ecfg = f"guided.experiments.{name}", experiment_profile(cfg, "guided", name)

@@ -3,15 +3,15 @@ named by its card (distill/plugins/guided.py)."""
 
 from __future__ import annotations
 
-from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
+from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
+from distill.commands.options import extractor_weights_option, finite_float, floor_option, positive_int, report_io
 from distill.commands.paths import output, run_folder
 from distill.config import experiment_settings
+from distill.core.samplers import SAMPLERS
 from distill.plugins.guided import W_LINE, model_path_of, round_updates
 
 
 def parse_weights(text: str) -> list[float]:
-    from distill.commands.options import finite_float
-
     values = [finite_float(v) for v in text.split(",") if v.strip()]
     if not values or any(v < 0 for v in values):
         raise ValueError(f"--weights must list guidance weights >= 0, e.g. 0,0.3,1; got {text!r}")
@@ -39,8 +39,6 @@ def round_options(p):
 
 
 def sweep_options(p):
-    from distill.core.samplers import SAMPLERS
-
     p.add_argument("--model", required=True, help="'teacher' or '<line>-n<N>' (a student of this experiment)")
     p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS))
     p.add_argument("--steps", type=positive_int, required=True, help="sampling steps")
@@ -57,23 +55,17 @@ def report_options(p):
 
 
 def stage_one_work(cfg, args, producers):
-    from distill.bench.work import Unit
-
     exp = experiment_settings(cfg, "guided", args.experiment)
     return [(Unit("train", ("guided", args.experiment), ("guided", "stage_one")), exp["stage_one"]["updates"])]
 
 
 def round_work(cfg, args, producers):
-    from distill.bench.work import Unit
-
     exp = experiment_settings(cfg, "guided", args.experiment)
     return [(Unit("train", ("guided", args.experiment), ("guided", "round")), round_updates(exp, args.student_steps))]
 
 
 def sweep_work(cfg, args, producers):
     """Per w: the sampler's steps (two network passes per step for the guided teacher) and the features."""
-    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-
     n = len(parse_weights(args.weights))
     model = model_path_of(args.model, args.out_dir, cfg, args.experiment)
     passes = 2 if args.model == "teacher" else 1

@@ -13,11 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from distill.bench.work import Unit, sampler_steps, source_of_model
 from distill.commands.options import experiment_report_io, spread_io
 from distill.commands.spec import Command
-from distill.config import experiment_settings
+from distill.config import experiment_settings, spread_experiment
 from distill.registry import Method, named
-from distill.results.plots import LOSS_XY
+from distill.results import LOSS_XY
 from distill.commands.paths import output, run_folder
 
 LABEL = "Knowledge distillation (Luhman & Luhman, 2021)"  # PD Table 2's name for it
@@ -37,8 +38,6 @@ def spread_points(cfg: dict[str, Any], results: str) -> tuple[list[tuple[str, st
     """(cell, sampler, training seed, metrics record) of every experiment's one-step student, for its own seed and
     each seed of kd.spread_seeds (its copy <experiment>_s<seed>, distilled from the Table 1 teacher of that seed),
     with the report's title and caption."""
-    from distill.config import spread_experiment
-
     section, points = cfg["kd"], []
     for name, exp in section["experiments"].items():
         runs = [(exp["seed"], name)] + [(s, spread_experiment(name, s)) for s in section.get("spread_seeds") or []]
@@ -56,16 +55,12 @@ def teacher_run(exp: dict[str, Any]) -> str:
 
 def pairs_work(cfg, args, producers):
     """The teacher's DDIM steps over the pairs, in batches of sampling.batch_size."""
-    from distill.bench.work import Unit, sampler_steps, source_of_model
-
     exp = experiment_settings(cfg, "kd", args.experiment)
     return [(Unit("sampler_step", source_of_model(args.teacher, producers)),
              sampler_steps(cfg, exp["teacher_steps"], exp["pairs"]))]
 
 
 def train_work(cfg, args, producers):
-    from distill.bench.work import Unit
-
     return [(Unit("train", ("kd", args.experiment), ("kd", "kd")),
              experiment_settings(cfg, "kd", args.experiment)["updates"])]
 

@@ -10,12 +10,15 @@ workflows/schema/methods/pd.json).
 from __future__ import annotations
 
 
+from distill.bench.work import Unit
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 from distill.commands.options import experiment_report_io, floor_option, positive_int, report_io, spread_io
 from distill.commands.spec import Command
 from distill.registry import Method, named
-from distill.results.plots import LOSS_XY
+from distill.results import LOSS_XY
 from distill.commands.paths import run_folder
+from distill.config import method_experiments, spread_experiment
+from distill.plugins.pd_layout import round_updates
 
 LABEL = "Progressive Distillation (ours)"  # PD Table 2's name for it
 DDIM_LABEL = "DDIM (Song et al., 2021a)"
@@ -27,9 +30,6 @@ FIG4_CURVES = {"distilled_ddim": ("distilled", "ddim"), "distilled_stochastic": 
 
 def round_work(cfg, args, producers):
     """A round's updates of the experiment's distillation step (its network, batch and two teacher steps)."""
-    from distill.bench.work import Unit
-    from distill.plugins.pd_layout import round_updates
-
     exp = cfg["pd"]["experiments"][args.experiment]
     return [(Unit("train", ("pd", args.experiment), ("pd", "distillation")), round_updates(exp, args.student_steps))]
 
@@ -89,8 +89,6 @@ def rows(cfg, results: str) -> list[str]:
 
 def check(cfg) -> list[tuple[str, str]]:
     """Every experiment's teacher steps halve down to 1 (Algorithm 2); the spread seeds are extra seeds."""
-    from distill.config import method_experiments, spread_experiment
-
     out = []
     for seed in cfg["pd"].get("spread_seeds") or []:
         for name, exp in cfg["pd"]["experiments"].items():

@@ -14,16 +14,23 @@ default; `grid` and `train` are merged key by key), so an ablation names only wh
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Any
 
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 from distill.commands.options import spread_io
 from distill.commands.spec import Command
+from distill.config import spread_experiment
+from distill.core.grids import grid_options
+from distill.core.samplers import get_sampler
+from distill.core.training import TrainConfig
+from distill.methods.sfd import teacher_grid_size
 from distill.registry import Method, named
 from distill.plugins.kd import LABEL as KD_LABEL
 from distill.plugins.pd import LABEL as PD_LABEL
-from distill.results.plots import LOSS_XY
+from distill.results import LOSS_XY
 
 LABEL = "SFD"  # SFD Table 2's names for its rows
 LABEL_V, LABEL_SECOND = "SFD-v (one model)", "SFD (second-stage)"
@@ -35,8 +42,6 @@ def spread_runs(cfg: dict[str, Any]) -> list[tuple[str, int, str]]:
     """(run, seed, name of the copy) of the training-seed spread: every run without `ablation` (SFD, SFD-v, the
     second stage) trained again with each seed of sfd.spread_seeds as its student seed, from the same teacher; a
     second stage's copy distils its teacher run's copy of the same seed."""
-    from distill.config import spread_experiment
-
     section = cfg["sfd"]
     return [(run, seed, spread_experiment(run, seed)) for seed in section.get("spread_seeds") or []
             for run, own in section["runs"].items() if not (own or {}).get("ablation")]
@@ -113,8 +118,6 @@ def curve_iterations(cfg: dict[str, Any], run: str) -> list[int]:
 
 def snapshot_every(cfg: dict[str, Any], run: str) -> int | None:
     """The interval of a curve run's snapshots (every iteration the curve evaluates is a multiple), None off it."""
-    import math
-
     if run not in curve_runs(cfg):
         return None
     return math.gcd(*curve_iterations(cfg, run)[1:])
@@ -122,8 +125,6 @@ def snapshot_every(cfg: dict[str, Any], run: str) -> int | None:
 
 def solver_grid(cfg: dict[str, Any], name: str) -> tuple[str, dict[str, float]]:
     """A solver row's grid and its options from sfd.grid (edm_logsnr takes the sigma range, not rho)."""
-    from distill.core.grids import grid_options
-
     grid = cfg["sfd"]["solvers"][name]["grid"]
     takes = grid_options(grid)
     return grid, {k: v for k, v in cfg["sfd"]["grid"].items() if k in takes}
@@ -136,8 +137,6 @@ def solver_points(cfg: dict[str, Any]) -> list[tuple[str, int]]:
 
 def solver_steps(cfg: dict[str, Any], name: str, nfe: int) -> int:
     """The num_steps that give a solver `nfe` evaluations (its registered count); an NFE it cannot make is an error."""
-    from distill.core.samplers import get_sampler
-
     s = cfg["sfd"]["solvers"][name]
     spec = get_sampler(s["sampler"])
     for n in range(2, 4 * nfe + 3):
@@ -201,8 +200,6 @@ def lr_schedule(settings: dict[str, Any]):
 
 def train_config(settings: dict[str, Any], seed: int, precision: str = "fp32"):
     """Adam without weight decay, clipping or EMA (sfd-main/train.py: Adam(lr, betas (0.9, 0.999), eps 1e-8))."""
-    from distill.core.training import TrainConfig
-
     t = settings["train"]
     return TrainConfig(steps=iterations(settings), batch_size=t["batch_size"], lr=t["lr"],
                        adam_betas=tuple(t["adam_betas"]), checkpoint_every=t["checkpoint_every"],
@@ -211,9 +208,6 @@ def train_config(settings: dict[str, Any], seed: int, precision: str = "fp32"):
 
 def teacher_evaluations(settings: dict[str, Any], first_stage: dict[str, Any] | None = None) -> float:
     """The teacher's network evaluations per trajectory, averaged over SFD-v's step counts."""
-    from distill.core.samplers import get_sampler
-    from distill.methods.sfd import teacher_grid_size
-
     if first_stage is not None:
         spec, options = get_sampler("euler"), {"afs": first_stage["options"]["afs"]}
     else:
@@ -271,8 +265,6 @@ def rows(cfg, results: str) -> list[str]:
 
 
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
-    import json
-
     path = Path(results) / "sfd.json"
     return {"sfd": {"sfd": json.loads(path.read_text())}} if path.exists() else {}
 

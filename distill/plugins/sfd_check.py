@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from distill.core.grids import make_grid, sigma_range_problems
+from distill.core.samplers import get_sampler
+from distill.core.schedule import CosineSchedule
 from distill.plugins.sfd import (gits_points, iterations, run_settings, solver_grid, solver_steps, step_counts,
                                  student_nfe)
 
@@ -9,10 +12,6 @@ from distill.plugins.sfd import (gits_points, iterations, run_settings, solver_g
 def check(cfg) -> list[tuple[str, str]]:
     """Each run's settings make a student: its step counts, its second-stage teacher, its teacher solver's options;
     each solver row's options and grid; the budget curve's runs and iterations."""
-    from distill.core.grids import make_grid, sigma_range_problems
-    from distill.core.samplers import get_sampler
-    from distill.core.schedule import CosineSchedule
-
     out, section = [], cfg["sfd"]
     out += sigma_range_problems("sfd.grid", section["grid"], CosineSchedule())
     for run in section["runs"]:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from distill.commands.options import floor_option, report_io
-from distill.commands.paths import run_folder
+from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
+from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
+from distill.commands.paths import output, run_folder
 from distill.plugins.sfd import (curve_iterations, iterations, run_settings, step_counts, student_nfe,
                                  teacher_evaluations)
 
 
 def curve_options(p):
-    from distill.commands.options import extractor_weights_option
-    from distill.commands.paths import output
-
     p.add_argument("--run", required=True, help="a run of sfd.curve.runs")
     p.add_argument("--model", required=True, help="the run's model.safetensors (its snapshots/ lie beside it)")
     p.add_argument("--reference", required=True, help="reference statistics (.npz) of the data")
@@ -24,8 +22,6 @@ def curve_options(p):
 
 def curve_work(cfg, args, producers):
     """Per point: the student's sampler steps over the protocol's images and their features."""
-    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-
     settings = run_settings(cfg, args.run)
     points = len(curve_iterations(cfg, args.run)) * len(step_counts(settings))
     nfe = max(student_nfe(n, settings["afs"]) for n in step_counts(settings))
@@ -34,9 +30,6 @@ def curve_work(cfg, args, producers):
 
 
 def gits_options(p):
-    from distill.commands.options import positive_int
-    from distill.commands.paths import output
-
     p.add_argument("--solver", required=True, help="a solver of sfd.solvers whose schedule is searched")
     p.add_argument("--nfe", required=True, type=positive_int, help="its network evaluations per sample")
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
@@ -46,8 +39,6 @@ def gits_options(p):
 
 def gits_work(cfg, args, producers):
     """The search's teacher trajectories (in sampler steps over batches) and the protocol's samples."""
-    from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-
     g = cfg["sfd"]["gits"]
     source = source_of_model(args.teacher, producers)
     return [(Unit("sampler_step", source), sampler_steps(cfg, 2 * g["teacher_steps"], g["trajectories"])
@@ -82,8 +73,6 @@ def network_passes(settings: dict[str, Any]) -> float:
 def train_work(cfg, args, producers):
     """The run's iterations in units of the measured step (the profile's first run): scaled by its network passes
     per iteration (a second stage's teacher counted as a first-stage solver run; approximate)."""
-    from distill.bench.work import Unit
-
     settings, first = run_settings(cfg, args.run), run_settings(cfg, next(iter(cfg["sfd"]["runs"])))
     scale = network_passes(settings) / network_passes(first) * (
         settings["train"]["batch_size"] / first["train"]["batch_size"])

@@ -15,7 +15,7 @@ from distill.results.tolerance import NumberTolerance
 from distill.commands.options import floor_option, report_io, spread_io
 from distill.commands.spec import Command
 from distill.registry import Method, named
-from distill.results.plots import LOSS_XY
+from distill.results import LOSS_XY
 
 LABEL = "teacher (no distillation)"
 

@@ -11,13 +11,15 @@ from typing import Any
 import pandas as pd
 
 from distill.config import experiment_settings
-from distill.registry import methods
+from distill.registry import active, methods
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.pipeline import floor
 from distill.plugins.cd import LABEL, MULTISTEP_TABLE, SAMPLER, paths, step_counts, teacher_run
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
-from distill.results import table as results_table
+from distill.reports.reproduced import frame, keyed
+from distill.results import spread, table as results_table
 from distill.results.plots import write_losses
 from distill.results.table import record_rows
 from distill.reports.spread import method_command
@@ -27,8 +29,6 @@ spread_command = method_command("cd")  # `distill cd-spread`
 
 def other_rows_files(cfg: dict[str, Any], results: str) -> list[str]:
     """The results-table parts of every other method the profile runs (the registry)."""
-    from distill.registry import active
-
     return [p for m in active(cfg) if m.name != "cd" for p in m.rows(cfg, results)]
 
 
@@ -81,8 +81,6 @@ def beside_fids(shown: pd.DataFrame) -> dict[str, dict[str, Any]]:
 
 def seeds_text(results: Path, experiment: str, by_steps: dict[int, float | None]) -> str:
     """Each step count's FID over training seeds (mean ± std, from the spread target), or why it is one seed."""
-    from distill.results import spread
-
     found = spread.read_method(results, "cd")
     parts = [f"{k} step{'s' if k > 1 else ''} " + (spread.text(spread.measured_for(found, "cd", f"{experiment}-n{k}", v))
                                                    .strip(" ()") or "one seed") for k, v in by_steps.items()]
@@ -92,8 +90,6 @@ def seeds_text(results: Path, experiment: str, by_steps: dict[int, float | None]
 
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
           rows_csv: Path, plots: Path, floor_json: Path | None = None) -> dict[str, Any]:
-    from distill.pipeline import floor
-
     exp = experiment_settings(cfg, "cd", experiment)
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
     floor_record = floor.matching(floor.read(floor_json), table)
@@ -151,8 +147,6 @@ def command(args, cfg, progress):
 def published_rows(table, cfg):
     """The consistency model's FID under SFD Table 2's CD rows (its experiments that reproduce CIFAR-10) and under
     SFD Table 3's and Multistep-CM Table 3's (those that reproduce ImageNet 64)."""
-    from distill.reports.reproduced import frame, keyed
-
     where = {"cifar10": [("SFD", "Table 2")], "imagenet64": [("SFD", "Table 3"), MULTISTEP_TABLE]}
     out = []
     for r in results_table.reported_fid(table).itertuples():

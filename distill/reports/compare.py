@@ -18,6 +18,8 @@ import pandas as pd
 from distill.claims import evaluate
 from distill.claims.tolerances import tolerances
 from distill.core.checkpoint import atomic_write
+from distill.pipeline import floor
+from distill.registry import methods
 from distill.reports import published as published_numbers
 from distill.reports.format import fmt as _num
 from distill.reports.labels import LABELS
@@ -33,8 +35,6 @@ UNKNOWN_W = "w unknown"  # published.csv's guidance of a row whose paper does no
 def implemented() -> dict[tuple[str, str], set[str] | None]:
     """The published tables this suite reproduces and, per table, the published methods it fills (None: every
     row), from the method registry: a table several methods fill (PD Table 2) gets the union."""
-    from distill.registry import methods
-
     out: dict[tuple[str, str], set[str] | None] = {}
     for m in methods():
         for key, names in m.reproduces.items():
@@ -236,8 +236,6 @@ def _pages(title: str, header: list[str], rows: list[list[str]], caption: str, p
 
 
 def build(cfg: dict[str, Any], results: Path, published_csv: Path, md: Path, pdf: Path) -> Comparison:
-    from distill.pipeline import floor
-
     if not Path(results).is_dir():
         raise FileNotFoundError(f"no results folder {results}: run the pipeline for profile '{cfg['profile']}' first "
                                 f"(snakemake --cores all --config profile={cfg['profile']}) or pass --results")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from distill.claims.ledger import load, relaxations as recorded
 from distill.claims.registry import HOLDS, NOT_CHECKED
 
 Comparison = Any  # distill.reports.compare.Comparison (not imported: compare imports this module)
@@ -15,8 +16,6 @@ RELAXED_NOTE = ("Every claim whose expectation was narrowed or whose tolerance w
 
 
 def relaxations() -> list[str]:
-    from distill.claims.ledger import relaxations as recorded
-
     return recorded()
 
 
@@ -51,8 +50,6 @@ CLAIMS_TABLE_HEADER = ["paper", "claim [id]", "expected at", "holds here?", "the
 def claims_table(c: Comparison) -> tuple[list[list[str]], list[str]]:
     """Page 1's rows (one per claim check) and its footnotes: each reason a claim is not expected at this scale
     (given where it does not hold here) once, numbered; relaxed claims marked R."""
-    from distill.claims.ledger import load
-
     relaxed = {cid for cid, states in load().items() if any(s.get("relaxed") for s in states)}
     notes: list[str] = []
     rows = []

@@ -13,12 +13,15 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.pipeline import floor
 from distill.steps.disback import LABELS
 from distill.plugins.disback import (LABEL, METHODS, ablation_runs, main_runs, paths, run_settings, teacher_run)
+from distill.registry import get
 from distill.reports.format import fmt
 from distill.reports.labels import LABELS as NAMES
 from distill.reports import convergence
 from distill.reports.pdf import save_pdf, table_page
+from distill.reports.reproduced import frame, keyed
 from distill.results import table as results_table
 from distill.results.convergence import curve_stats, final_value, first_reaching
 from distill.results.table import record_rows
@@ -119,8 +122,6 @@ PANELS = (("fid", "FID (one seed range per point)"), ("mismatch_teacher", "misma
 
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
           rows_csv: Path, others: list[Path], floor_json: Path | None = None) -> dict[str, Any]:
-    from distill.pipeline import floor
-
     exp = cfg["disback"]["experiments"][experiment]
     floor_record = floor.read(floor_json)
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
@@ -202,8 +203,6 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
 
 
 def method_label(name: str) -> str:
-    from distill.registry import get
-
     try:
         return get(name).label
     except ValueError:
@@ -226,8 +225,6 @@ def published_rows(table, cfg):
     """DisBack's final one-step FIDs under the abstract's ImageNet-64 number (experiments that reproduce or stand in
     for ImageNet 64; the published setting, an EDM teacher and EDM's reference statistics, is inferred from the
     code: PUBLISHED.md 4(a))."""
-    from distill.reports.reproduced import frame, keyed
-
     out = []
     fid = table[(table["metric"] == "fid") & (table["seed_range"] == "min") & (table["method"] == "disback")]
     for r in fid.itertuples():

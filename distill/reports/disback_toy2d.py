@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from distill.core.checkpoint import atomic_write
+from distill.core.provenance import write_record
 from distill.steps.disback_toy2d import LABELS, METHODS
 from distill.reports.format import fmt
 from distill.reports import convergence
@@ -41,8 +42,6 @@ def build(curves_csv: Path, exp: dict[str, Any], pdf: Path, csv: Path, json_path
     curves = pd.read_csv(curves_csv)
     summary = summarise(curves, exp["eval_every"])
     if json_path is not None:
-        from distill.core.provenance import write_record
-
         write_record(json_path, {"experiment": "toy2d", **summary}, {"curves": curves_csv})
     s2, path = exp["stage_two"], exp["path"]
     lines = []

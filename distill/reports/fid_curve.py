@@ -13,9 +13,12 @@ from distill.metrics.images import as_uint8_images
 from distill.metrics.protocol import fid_of_features
 from distill.metrics.reference import load_reference
 from distill.core.checkpoint import file_sha256 as sha256
+from distill.pipeline import floor
 from distill.pipeline.common import setup_torch
+from distill.pipeline.floor import describe_floor, unseen_curve
 from distill.pipeline.reference import usable_extractor_weights
 from distill.pipeline.sample import load_samples
+from distill.reports.pdf import figure_caption, pyplot, save_pdf
 
 
 def curve_sample_count(cfg: dict[str, Any]) -> int:
@@ -38,15 +41,12 @@ def run(cfg: dict[str, Any], samples_path: str | Path, reference_path: str | Pat
             for n in sorted(ev["curve"]["sizes"]) for r in range(ev["seed_ranges"])]
     df = pd.DataFrame(rows)
     atomic_write(csv, lambda p: df.to_csv(p, index=False, float_format="%.4f"))
-    from distill.pipeline import floor
 
     atomic_write(pdf, lambda p: _plot(df, cfg, p, floor.read(floor_json)))
     return df
 
 
 def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path, floor: dict[str, Any] | None = None) -> None:
-    from distill.reports.pdf import pyplot, save_pdf
-
     plt = pyplot()
     ev = cfg["evaluation"]
     agg = df.groupby("num_samples")["fid"].agg(["mean", "std", "min"]).reset_index()
@@ -55,7 +55,6 @@ def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path, floor: dict[str, An
                 label=f"mean ± std over {ev['seed_ranges']} disjoint seed ranges")
     ax.plot(agg["num_samples"], agg["min"], "s--", ms=4, label="minimum over the ranges")
     if floor is not None:  # the same N and ranges, real images: what a perfect generator scores at each N
-        from distill.pipeline.floor import unseen_curve
 
         unseen = unseen_curve(floor, sorted(agg["num_samples"]))
         ax.plot(list(unseen), list(unseen.values()), "^-", color="tab:green", ms=4,
@@ -70,8 +69,6 @@ def _plot(df: pd.DataFrame, cfg: dict[str, Any], path: Path, floor: dict[str, An
     ax.set_title(f"FID against sample count — profile '{cfg['profile']}', {ev['curve']['run']}, "
                  f"{ev['curve']['sampler']}", fontsize=9)
     ax.legend(fontsize=8)
-    from distill.pipeline.floor import describe_floor
-    from distill.reports.pdf import figure_caption
 
     figure_caption(fig, describe_floor(floor) if floor is not None else "")
     save_pdf(path, [fig])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
+
 
 def fmt(x: Any, digits: int = 2) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     try:
-        import pandas as pd
-
         if pd.isna(x):
             return "—"
     except (TypeError, ValueError):

@@ -10,7 +10,6 @@ and w, with NFE, guidance and cost), a JSON summary for the claims, and reports/
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,16 @@ import pandas as pd
 from distill.config import experiment_settings
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.pipeline import floor
 from distill.plugins.guided import (FIXED_VARIANTS, LABEL, LABEL_FIXED, TEACHER_LABEL, VARIANTS, W_LINE, fixed_line,
                                     line_steps, lines, model_id, parse_model, paths, sweeps, variant_of, wtag)
 from distill.reports.format import fmt
 from distill.reports.guided_cells import (cell_text, line_cost, load_record, number, point_at, points, seeds_text,
                                        speedup, teacher_cost, variant_cell)
 from distill.reports.pdf import figure_caption, pyplot, save_pdf, table_page
-from distill.results import spread
+from distill.reports.published import load
+from distill.reports.reproduced import frame
+from distill.results import PUBLISHED_CSV, spread
 from distill.results import table as results_table
 from distill.results.plots import write_losses
 from distill.results.table import record_rows
@@ -167,8 +169,6 @@ def pd_cost_text(results: Path) -> str:
 
 
 def published_page(published_csv: Path):
-    from distill.reports.published import load
-
     pub = load(published_csv)
     pub = pub[(pub["paper"] == "Guided") & pub["value"].notna() & (pub["guidance"] == "w unknown")]
     body = [[r.table, r.dataset, r.method, str(r.steps), r.metric, fmt(r.value, 2), r.provenance, r.source]
@@ -184,9 +184,6 @@ def published_page(published_csv: Path):
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
           rows_csv: Path, plots: Path, floor_json: Path | None = None,
           published_csv: Path | None = None) -> dict[str, Any]:
-    from distill.pipeline import floor
-    from distill.results import PUBLISHED_CSV
-
     exp = experiment_settings(cfg, "guided", experiment)
     floor_record = floor.read(floor_json)
     floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
@@ -251,6 +248,4 @@ def published_rows(table, cfg):
     Stochastic") state no w, and the abstract's "up to 256x" does not say how it counts the guided teacher's
     evaluations (the pixel table states each row's speed-up as NFE over NFE). `distill compare` lists the quoted rows
     as missing, with the reason."""
-    from distill.reports.reproduced import frame
-
     return frame([])

@@ -70,8 +70,6 @@ def point_at(pts: pd.DataFrame, model: str | None, sampler: str, steps: int, w: 
 def seeds_text(pt: pd.DataFrame, model: str, label: str, steps: int, w: float, seeds: tuple | None) -> str:
     """The point's FID over training seeds, where the spread target measured this very number; `seeds` is (its
     frame, the experiment), None without one."""
-    from distill.results import spread
-
     if pt.empty or seeds is None:
         return ""
     frame, experiment = seeds

@@ -8,6 +8,8 @@ from typing import Optional
 
 import pandas as pd
 
+from distill.registry import get, methods
+
 
 def total_job_seconds(folder: Path, exclude: tuple[str, ...] = (),
                       runs_apart: Collection[str] = ()) -> Optional[float]:
@@ -25,8 +27,6 @@ def method_job_seconds(folder: Path, method: str, runs_apart: Collection[str] = 
     """Compute time of one method's jobs: those under benchmarks/<method>/, plus, for the method that owns the shared
     jobs (classifier, reference statistics, the Table 1 teachers), every job no other registered method owns; the
     jobs of `runs_apart` (the training-seed spread's runs) are not the method's cost."""
-    from distill.registry import get, methods
-
     if get(method).jobs_shared:
         return total_job_seconds(folder, exclude=tuple(m.name for m in methods() if m.name != method),
                                  runs_apart=runs_apart)

@@ -9,10 +9,12 @@ from typing import Any
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.pipeline import floor
 from distill.plugins.kd import LABEL, SAMPLER, STEPS, paths, teacher_run
 from distill.results.plots import write_losses
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
+from distill.reports.reproduced import frame, keyed
 from distill.results import spread
 from distill.results import table as results_table
 from distill.results.table import record_rows
@@ -33,8 +35,6 @@ def rows(cfg: dict[str, Any], results: Path, experiment: str) -> list[dict[str, 
 
 def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: Path, json_path: Path,
           rows_csv: Path, plots: Path, floor_json: Path | None = None) -> dict[str, Any]:
-    from distill.pipeline import floor
-
     floor_record = floor.read(floor_json)
     table = results_table.write(rows_csv, rows(cfg, results, experiment))
     floor_record = floor.matching(floor_record, table)
@@ -86,8 +86,6 @@ def command(args, cfg, progress):
 def published_rows(table, cfg):
     """The one-step student's FID under PD Table 2's knowledge-distillation row (its experiments that reproduce
     CIFAR-10)."""
-    from distill.reports.reproduced import frame, keyed
-
     out = []
     fid = results_table.reported_fid(table)
     for r in fid.itertuples():

@@ -19,12 +19,15 @@ from distill.core.provenance import write_record
 from distill.results.plots import write_curves, write_losses
 from distill.plugins import pd_layout as L
 from distill.claims import evaluate_subject
+from distill.pipeline import floor
+from distill.plugins.pd import DDIM_LABEL, FIG4_CURVES, LABEL, NFES
 from distill.reports.jobs import total_job_seconds
 from distill.reports.pd_pages import CURVES, details_page, figure
 from distill.results import table as results_table
 from distill.results.table import record_rows
 from distill.reports.published import select
 from distill.reports.pdf import save_pdf
+from distill.reports.reproduced import frame, keyed, read_summary
 
 
 def round_costs(results: Path, name: str, exp: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -151,8 +154,6 @@ def published_points(published: Path, dataset: str) -> pd.DataFrame:
 def build(cfg: dict[str, Any], name: str, results: Path, published: Path, pdf: Path, csv: Path, json_path: Path,
           rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None,
           floor_json: Optional[Path] = None) -> dict[str, Any]:
-    from distill.pipeline import floor
-
     floor_record = floor.read(floor_json)
     exp, gammas = cfg["pd"]["experiments"][name], cfg["pd"]["gammas"]
     written = results_table.write(rows_csv, rows(cfg, results, name))
@@ -214,9 +215,6 @@ def command(args, cfg, progress):
 
 def published_rows(table, cfg):
     """Fig. 4's four curves (stochastic at the best gamma per step count) and Table 2's PD and DDIM rows."""
-    from distill.plugins.pd import DDIM_LABEL, FIG4_CURVES, LABEL, NFES
-    from distill.reports.reproduced import frame, keyed
-
     out = []
     for name, exp in cfg["pd"]["experiments"].items():
         part = table[table["experiment"] == name]
@@ -238,7 +236,5 @@ def published_rows(table, cfg):
 
 
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
-    from distill.reports.reproduced import read_summary
-
     found = {name: s for name in cfg["pd"]["experiments"] if (s := read_summary(results / f"pd_{name}.json"))}
     return {"pd_experiment": found}

@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from distill.pipeline import floor
+from distill.pipeline.floor import describe_floor, fid as floor_fid, kid as floor_kid
 from distill.reports.format import fmt
 from distill.reports.pdf import claim_line, figure_caption, pyplot, table_page
 
@@ -21,8 +23,6 @@ CURVES = {  # curve id -> legend label
 
 def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: str, exp: dict[str, Any],
            floor_record: Optional[dict[str, Any]] = None):
-    from distill.pipeline import floor
-
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     styles = {"distilled_ddim": ("C0", "o", "-"), "distilled_stochastic": ("C0", "s", ":"),
@@ -58,8 +58,6 @@ def figure(frame: pd.DataFrame, pub: pd.DataFrame, cfg: dict[str, Any], name: st
 def details_page(frame: pd.DataFrame, cost: list[dict[str, Any]], claims: list[dict[str, Any]],
                  cfg: dict[str, Any], name: str, floor_record: Optional[dict[str, Any]] = None):
     """Students' DDIM vs stochastic FID (App. F), the cost of every stage, and the claims, as one table page."""
-    from distill.pipeline.floor import describe_floor, fid as floor_fid, kid as floor_kid
-
     dd = frame[frame["curve"] == "distilled_ddim"].set_index("steps")
     st = frame[frame["curve"] == "distilled_stochastic"].set_index("steps")
     cost_by = {c["student_steps"]: c for c in cost}

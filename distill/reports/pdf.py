@@ -3,8 +3,15 @@ same bytes)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.backends.backend_pdf import PdfPages
+
+from distill.core.provenance import short_commit
 
 
 def claim_line(c: dict) -> str:
@@ -15,10 +22,7 @@ def claim_line(c: dict) -> str:
 
 
 def pyplot():
-    import matplotlib
-
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     return plt
 
@@ -38,8 +42,6 @@ def chars_in(inches: float, font_size: float) -> int:
 
 def wrap(text: str, chars: int) -> str:
     """Text wrapped to `chars` per line, its own line breaks kept."""
-    import textwrap
-
     return "\n".join(textwrap.fill(line, chars, break_long_words=True, break_on_hyphens=False) if line.strip()
                      else "" for line in str(text).split("\n"))
 
@@ -107,8 +109,6 @@ def figure_caption(fig, caption: str, font_size: float = 7.0) -> None:
 
 def text_page(title: str, paragraphs: Sequence[str], width: float = 11.0, font_size: float = 8.0, chars: int = 150):
     """A figure of wrapped paragraphs under a title (for lists too long for table cells)."""
-    import textwrap
-
     plt = pyplot()
     lines = []
     for para in paragraphs:
@@ -125,8 +125,6 @@ def text_page(title: str, paragraphs: Sequence[str], width: float = 11.0, font_s
 def footer() -> str:
     """The line at the foot of every page: the commit of the code that built the report and where to find each
     number's own commit and machine."""
-    from distill.core.provenance import short_commit
-
     return (f"distill {short_commit()} · each number's commit and machine: results/<profile>/results.csv "
             "(columns commit, machine)")
 
@@ -134,8 +132,6 @@ def footer() -> str:
 def save_pdf(path: str | Path, figures: Sequence) -> None:
     """Write the figures as the pages of one PDF, each with the footer (no creation date, so a rerun of the same
     commit gives the same bytes)."""
-    from matplotlib.backends.backend_pdf import PdfPages
-
     plt = pyplot()
     text = footer()
     with PdfPages(path, metadata={"CreationDate": None}) as pdf:

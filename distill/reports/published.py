@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from distill.results import PUBLISHED_CSV
+import pandas as pd
+
+from distill.results import PUBLISHED_CSV, validate
 
 # what a published number is: one row per key
 KEY = ["paper", "table", "dataset", "resolution", "method", "parameterization", "weighting", "sampler", "steps",
@@ -14,12 +16,9 @@ KEY = ["paper", "table", "dataset", "resolution", "method", "parameterization", 
 
 def load(path: Path = PUBLISHED_CSV):
     """All rows; `value` as float (NaN where the paper gives none), `steps` kept as text ('2;3;4;5' for SFD-v)."""
-    import pandas as pd  # lazily: the CLI imports this module for its default path
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"published numbers {path} not found: run from the project root or pass --published")
-    from distill.results import validate
 
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in KEY + ["value", "provenance"] if c not in df]

@@ -10,6 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from distill.claims import spreads
+from distill.registry import active
+from distill.results import table as results_table
+
 KEYS = ["paper", "table", "dataset", "method", "parameterization", "weighting", "sampler", "steps", "guidance",
         "metric"]
 COLUMNS = KEYS + ["reproduced", "status", "run_dataset", "run_resolution", "experiment", "cost_seconds",
@@ -62,9 +66,6 @@ def gather(rows: pd.DataFrame, cards) -> pd.DataFrame:
 def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """(every active method's reproduced rows keyed like published.csv, claim subjects by kind) of one profile,
     read from results/<profile>/results.csv and the methods' summaries."""
-    from distill.registry import active
-    from distill.results import table as results_table
-
     path = results / "results.csv"
     table = results_table.read(path) if path.is_file() else pd.DataFrame(columns=results_table.COLUMNS)
     parts, subjects = [], {}
@@ -79,7 +80,6 @@ def collect(cfg: dict[str, Any], results: Path) -> tuple[pd.DataFrame, dict[str,
     reproduced = gather(pd.concat(parts, ignore_index=True) if parts else frame([]), active(cfg))
     for (paper, table_name), group in reproduced.groupby(["paper", "table"], sort=False):
         subjects.setdefault(f"table:{paper}/{table_name}", {})[f"{paper} {table_name}"] = group.reset_index(drop=True)
-    from distill.claims import spreads
 
     found = spreads.read(results)
     subjects = {kind: {name: spreads.attach(data, found) for name, data in named.items()}

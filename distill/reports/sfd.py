@@ -18,13 +18,18 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
-from distill.plugins.sfd import (KINDS, LABEL, STUDENT_SAMPLER, gits_points, paths, run_settings, solver_points,
-                                 solver_steps, student_nfe, student_points, teacher_run)
+from distill.pipeline import floor
+from distill.plugins.kd import LABEL as KD_LABEL
+from distill.plugins.sfd import (KINDS, LABEL, LABEL_SECOND, LABEL_V, STUDENT_SAMPLER, gits_points, paths, run_settings,
+                                 solver_points, solver_steps, student_nfe, student_points, teacher_run)
+from distill.registry import active
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
+from distill.reports.published import select
+from distill.reports.reproduced import frame, gather, keyed
 from distill.reports.sfd_pages import (PAPER, ablation_rows, curve_figure, curve_points, figure1, solver_label,
                                       solver_page, teacher_hours)
-from distill.results import table as results_table
+from distill.results import PUBLISHED_CSV, spread, table as results_table
 from distill.results.plots import write_losses
 from distill.results.table import record_rows
 
@@ -91,8 +96,6 @@ def published_rows(table, cfg):
     """The rows of SFD Table 2 (CIFAR-10) or 3 (ImageNet 64), by `sfd.reproduces`: the teacher's solvers by their
     published names, SFD, SFD-v and the second stage (the ablation runs are not rows of it), keyed by NFE; on
     CIFAR-10 also Figure 1's solver points."""
-    from distill.reports.reproduced import frame, keyed
-
     dataset = cfg["sfd"]["reproduces"]
     if dataset not in TABLES:
         return frame([])
@@ -124,15 +127,12 @@ def published_rows(table, cfg):
 def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], results: Path) -> pd.DataFrame:
     """Every reproduced row of SFD Table 2 on SFD's teacher: SFD's own and those of the other methods that
     reproduce a row of it (their results-table parts, kept to the same teacher)."""
-    from distill.registry import active
-
     teacher = f"{results}/teachers/{teacher_run(cfg)}"
     table = pd.concat([own, results_table.read(others)] if others else [own], ignore_index=True)
     table = table[table["teacher"].astype(str) == teacher]
     context = results_table.one_context(table[table["seed_range"] == results_table.REPORTED], "SFD Table 2")
     if context:  # rows of different classifiers or reference statistics are not compared
         raise ValueError(f"{context}; rebuild them on one machine (snakemake --cores all -- reports/sfd.pdf)")
-    from distill.reports.reproduced import gather
 
     cards = active(cfg)
     sources = {(PAPER, TABLE)} | {s for m in cards for s in m.gathered_from()}
@@ -144,8 +144,6 @@ def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], resul
 def published(published_csv: Path) -> pd.DataFrame:
     """SFD Table 2's CIFAR-10 column: FID (with its qualifier, e.g. '> 5') and fine-tuning A100 hours per method and
     NFE; SFD-v's one total time (NFE '2;3;4;5') is given to each of its rows as 'total'."""
-    from distill.reports.published import select
-
     pub = select(published_csv, PAPER, TABLE, exact_only=True)
     pub = pub[pub["dataset"] == "cifar10"].assign(steps=lambda d: d["steps"].astype(str))
 
@@ -171,8 +169,6 @@ def _cost_text(seconds: float, images: float) -> str:
 def sort_rows(repro: pd.DataFrame) -> pd.DataFrame:
     """The published table's order: the teacher's solvers, the other methods, then SFD, SFD-v and the second
     stage; by NFE within each."""
-    from distill.plugins.sfd import LABEL_SECOND, LABEL_V
-
     last = {LABEL: 2, LABEL_V: 3, LABEL_SECOND: 4}
     solver_rank = {m: 0 for m in repro["method"] if repro.loc[repro["method"] == m, "cost_seconds"].fillna(0).eq(0).all()}
     rank = [last.get(m, solver_rank.get(m, 1)) for m in repro["method"]]
@@ -183,9 +179,6 @@ def sort_rows(repro: pd.DataFrame) -> pd.DataFrame:
 def spread_cell(cfg, method: str, nfe: int) -> tuple[str, str] | None:
     """(spread file, cell) of a row of SFD Table 2 on this teacher: SFD's runs (sfd_spread), PD's and KD's students
     of the experiment that reproduces the CIFAR-10 rows (pd_spread, kd_spread); None for the teacher's solvers."""
-    from distill.plugins.kd import LABEL as KD_LABEL
-    from distill.plugins.sfd import LABEL_SECOND, LABEL_V
-
     runs = {LABEL: f"nfe{nfe}", LABEL_V: "v", LABEL_SECOND: "second"}
     if method in runs:
         return "sfd", f"{runs[method]} NFE {nfe}"
@@ -199,8 +192,6 @@ def spread_cell(cfg, method: str, nfe: int) -> tuple[str, str] | None:
 
 
 def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, results: Path | None = None):
-    from distill.results import spread
-
     pub_by = {(r.method, str(r.steps)): r for r in pub.itertuples()}
     frames = {m: spread.read_method(results, m) for m in ("sfd", "pd", "kd")} if results is not None else {}
     body = []
@@ -232,15 +223,12 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
 
 def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: Path, rows_csv: Path, plots: Path,
           others: list[Path], floor_json: Path | None = None, published_csv: Path | None = None) -> dict[str, Any]:
-    from distill.pipeline import floor
-
     own = results_table.write(rows_csv, rows(cfg, results))
     floor_record = floor.matching(floor.read(floor_json), own)
     floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
     p = paths(str(results))
     write_losses({run: Path(p["student"].format(srun=run)) for run in cfg["sfd"]["runs"]}, plots / "losses")
     repro = table_rows(cfg, own, others, results)
-    from distill.results import PUBLISHED_CSV
 
     published_csv = published_csv or PUBLISHED_CSV
     pub = published(published_csv)

@@ -8,12 +8,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from distill.core.samplers import get_sampler
+from distill.core.sigma_solvers import OFFICIAL_CLIP
+from distill.pipeline.sfd_curve import point_name
 from distill.plugins.sfd import (curve_iterations, curve_runs, paths, run_settings, solver_points, step_counts,
                                  student_nfe)
 from distill.reports.format import fmt
 from distill.reports.pdf import figure_caption, pyplot, table_page
+from distill.reports.published import select
 from distill.results import table as results_table
 
 PAPER = "SFD"
@@ -21,8 +26,6 @@ PAPER = "SFD"
 
 def teacher_hours(published_csv: Path) -> float:
     """SFD Figure 1's caption: the hours to train its teacher from scratch ("about 200"), from published.csv."""
-    from distill.reports.published import select
-
     row = select(published_csv, PAPER, "Figure 1", exact_only=True)
     row = row[row["method"] == "teacher trained from scratch"]
     if len(row) != 1:
@@ -62,8 +65,6 @@ def figure1(cfg, repro: pd.DataFrame, teacher_seconds: float | None, hours: floa
 def label_points(ax, points: list[tuple[float, float, int]]) -> None:
     """Each point's NFE beside it, at the first of a few offsets whose label keeps clear of every point and of the
     labels placed so far (crowded points of several methods sit close together)."""
-    import numpy as np
-
     offsets = [(4, 3), (-10, -11), (4, -11), (-10, 3), (4, 10), (-10, -18), (10, -4), (-16, -4)]  # in points
     scale = ax.figure.dpi / 72.0
     dots = [np.array(ax.transData.transform((x, y))) for x, y, _ in points]
@@ -80,8 +81,6 @@ def label_points(ax, points: list[tuple[float, float, int]]) -> None:
 
 def curve_points(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
     """Every budget-curve point: run, NFE, iterations per step count, trajectories of that step count, FID."""
-    from distill.pipeline.sfd_curve import point_name
-
     p, out = paths(str(results)), []
     for run in curve_runs(cfg):
         s = run_settings(cfg, run)
@@ -139,8 +138,6 @@ SOLVER_NAMES = {("euler", None): "DDIM", ("dpmpp", 3): "DPM++(3M)"}
 
 
 def solver_label(sampler: str, options: dict[str, Any]) -> str:
-    from distill.core.samplers import get_sampler
-
     return SOLVER_NAMES.get((sampler, options.get("max_order")), get_sampler(sampler).label +
                             (f" (order {options['max_order']})" if "max_order" in options else ""))
 
@@ -199,6 +196,4 @@ def solver_page(cfg, own: pd.DataFrame, floor_text: str):
 
 
 def get_clip(sampler: str) -> str:
-    from distill.core.sigma_solvers import OFFICIAL_CLIP
-
     return OFFICIAL_CLIP[sampler]

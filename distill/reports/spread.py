@@ -4,6 +4,7 @@ deviation, and the tolerance a re-run is judged by (distill.results.spread)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from pathlib import Path
@@ -11,9 +12,15 @@ from typing import Any
 
 import pandas as pd
 
+from distill.config import method_experiments, spread_experiment
 from distill.core.checkpoint import atomic_write
+from distill.pipeline import floor
+from distill.plugins import pd_layout as L
+from distill.plugins.table1 import spread_seeds
 from distill.reports.pdf import save_pdf, table_page
+from distill.reports.table1 import rows
 from distill.results import spread as seed_spread
+from distill.results.table import record_rows
 
 HEADER = ["cell", "sampler", "seeds", "FID per seed", "mean ± std", "tolerance", "status"]
 JUDGED = (f"A re-run (`distill verify`) is within tolerance when it lies within {seed_spread.TOLERANCE_SIGMAS:g} "
@@ -32,8 +39,6 @@ def _write(df: pd.DataFrame, title: str, caption: str, pdf: Path, csv: Path) -> 
 def _floor(cfg: dict[str, Any], results: Path, rows: pd.DataFrame | None = None) -> str:
     """The profile's real-data FID floor, as a sentence of the caption (where it was computed; where `rows` are
     given, only if it was measured in their evaluation context)."""
-    from distill.pipeline import floor
-
     path = floor.profile_path(cfg, results)
     if not path.is_file():
         return ""
@@ -43,9 +48,6 @@ def _floor(cfg: dict[str, Any], results: Path, rows: pd.DataFrame | None = None)
 
 def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
     """Table 1: every cell over table1.seeds + table1.spread_seeds."""
-    from distill.plugins.table1 import spread_seeds
-    from distill.reports.table1 import rows
-
     t = cfg["table1"]
     seeds = spread_seeds(t)
     found = pd.DataFrame(rows({**cfg, "table1": {**t, "seeds": seeds}}, results))
@@ -57,10 +59,6 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFr
 
 def build_pd(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path) -> pd.DataFrame:
     """PD: every student of every experiment (DDIM at its own steps), distilled from each seed's teacher."""
-    from distill.config import method_experiments, spread_experiment
-    from distill.plugins import pd_layout as L
-    from distill.results.table import record_rows
-
     exps, spread_seeds = method_experiments(cfg, "pd"), cfg["pd"].get("spread_seeds") or []
     rows = []
     for name, exp in cfg["pd"]["experiments"].items():
@@ -94,8 +92,6 @@ def pd_command(args, cfg, progress):
 def point_rows(method: str, points: list[tuple[str, str, int, str]]) -> pd.DataFrame:
     """The results-table rows of one method's headline numbers: `points` lists (cell, sampler, training seed, metrics
     record) for every seed of every cell (each method's `spread_points`)."""
-    from distill.results.table import record_rows
-
     rows = []
     for cell, sampler, seed, path in points:
         if not Path(path).is_file():
@@ -110,8 +106,6 @@ def method_command(method: str):
     """`distill <method>-spread` for a method whose plugin module has spread_points(cfg, results) -> (points, title,
     caption)."""
     def command(args, cfg, progress):
-        import importlib
-
         plugin = importlib.import_module(f"distill.plugins.{method}")
         points, title, caption = plugin.spread_points(cfg, str(args.results))
         rows = point_rows(method, points)

@@ -13,15 +13,19 @@ import pandas as pd
 from distill.claims import evaluate_subject
 from distill.reports import published
 from distill.reports.jobs import method_job_seconds
-from distill.results import table as results_table
+from distill.results import spread, table as results_table
 from distill.results.table import record_rows
 from distill.reports.labels import LABELS
 from distill.results.labels import ORDER_P, ORDER_W
 from distill.reports.pdf import claim_line, save_pdf, table_page
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
+from distill.pipeline import floor
+from distill.pipeline.floor import describe_floor, fid as floor_fid, kid as floor_kid
 from distill.plugins.table1 import LABEL, run_name, spread_seeds
+from distill.reports.reproduced import frame, keyed, read_summary
 from distill.results.plots import write_losses
+from distill.results.remade import describe as describe_remade
 
 
 def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
@@ -114,9 +118,6 @@ def build(cfg: dict[str, Any], results: Path, published_csv: Path, pdf: Path, cs
           rows_csv: Path, plots: Path, benchmarks: Optional[Path] = None,
           spread_csv: Optional[Path] = None, floor_json: Optional[Path] = None,
           remade_csv: Optional[Path] = None) -> dict[str, Any]:
-    from distill.pipeline import floor
-    from distill.results.remade import describe as describe_remade
-
     grid = published_grid(published_csv)
     floor_record = floor.read(floor_json)
     t = cfg["table1"]
@@ -159,8 +160,6 @@ def with_spread(table: pd.DataFrame, spread_csv: Optional[Path], seeds: list[int
     """Each cell's FID mean and standard deviation over training seeds (the spread target's), where it was measured
     for these numbers (distill.results.spread.for_numbers); and how many cells' spread was measured for other
     numbers (left out)."""
-    from distill.results import spread
-
     measured, unmatched = {}, 0
     if spread_csv is not None and spread_csv.exists():
         s = spread.read(spread_csv)
@@ -176,8 +175,6 @@ def with_spread(table: pd.DataFrame, spread_csv: Optional[Path], seeds: list[int
 def render_pdf(table: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any], claims: list[dict[str, Any]],
                extractor_acc, job_seconds, path: Path, spread_unmatched: int = 0,
                floor_record: Optional[dict[str, Any]] = None, across: Optional[str] = None):
-    from distill.pipeline.floor import describe_floor, fid as floor_fid, kid as floor_kid
-
     samplers = [s for s in ("ancestral", "ddim") if s in set(table["sampler"]) | set(published["sampler"])]
     header = ["Network output", "Loss weighting"]
     header += [f"{LABELS[s]} FID/IS, KID\n(reproduced)" for s in samplers]
@@ -250,8 +247,6 @@ def command(args, cfg, progress):
 
 def published_rows(table, cfg):
     """Table 1's cells (FID: mean over training seeds of the minimum over seed ranges; IS: of the mean)."""
-    from distill.reports.reproduced import frame, keyed
-
     grid = collect(cfg, table)
     first = table.iloc[0]
     out = []
@@ -264,7 +259,5 @@ def published_rows(table, cfg):
 
 
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
-    from distill.reports.reproduced import read_summary
-
     summary = read_summary(results / "table1.json")
     return {"table1": {} if summary is None else {"table1": summary_frame(summary)}}

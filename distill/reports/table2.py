@@ -13,22 +13,23 @@ from typing import Any
 import pandas as pd
 
 from distill.core.checkpoint import atomic_write
+from distill.pipeline import floor
+from distill.plugins.kd import LABEL as KD_LABEL, STEPS as KD_STEPS
+from distill.plugins.pd import LABEL
+from distill.registry import active
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
 from distill.reports.published import select
+from distill.results import spread, table as results_table
 
 PAPER, TABLE = "PD", "Table 2"
 
 
 def contributors(cfg: dict[str, Any]) -> list:
-    from distill.registry import active
-
     return [m for m in active(cfg) if (PAPER, TABLE) in m.reproduces]
 
 
 def reproduced_rows(cfg: dict[str, Any], parts: list[Path]) -> pd.DataFrame:
-    from distill.results import table as results_table
-
     table = results_table.read(parts)
     keyed = [m.published_rows(table[table["method"] == m.name], cfg) for m in contributors(cfg)]
     out = pd.concat(keyed, ignore_index=True) if keyed else pd.DataFrame()
@@ -60,10 +61,6 @@ def _cost(group: pd.DataFrame) -> str:
 def with_spread(repro: pd.DataFrame, cfg: dict[str, Any], spread_csvs: list[Path] | None) -> pd.DataFrame:
     """The one-step and few-step students' FID mean and standard deviation over training seeds (the PD and KD spread
     targets'), where it was measured for these numbers (distill.results.spread.for_numbers)."""
-    from distill.plugins.kd import LABEL as KD_LABEL, STEPS as KD_STEPS
-    from distill.plugins.pd import LABEL
-    from distill.results import spread
-
     cells: list[tuple[str, str, int] | None] = []  # (spread file, cell, the number's training seed) of each row
     pd_exp = cfg["pd"]["experiments"].get(cfg["pd"]["table2"]) if cfg.get("pd") else None
     kd_exps = {n: e for n, e in ((cfg.get("kd") or {}).get("experiments") or {}).items()
@@ -97,9 +94,6 @@ def _fid(fid: float, mean: float, std: float) -> str:
 
 def build(cfg: dict[str, Any], parts: list[Path], published: Path, pdf: Path, csv: Path,
           spread_csvs: list[Path] | None = None, floor_json: Path | None = None) -> pd.DataFrame:
-    from distill.pipeline import floor
-    from distill.results import table as results_table
-
     floor_record = floor.read(floor_json)
     own = results_table.read(parts)
     context = results_table.one_context(own[own["seed_range"] == results_table.REPORTED], "PD Table 2")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from distill.claims.registry import evaluate_subject
 from distill.core.checkpoint import atomic_write
 from distill.reports.pdf import save_pdf, table_page
 
@@ -18,8 +19,6 @@ HEADER = ["claim", "budget", "holds?", "the numbers"]
 
 def build(cfg: dict[str, Any], kind: str, summaries: list[Path], labels: list[str], title: str, pdf: Path,
           csv: Path) -> pd.DataFrame:
-    from distill.claims.registry import evaluate_subject
-
     if len(summaries) != len(labels) or len(summaries) < 2:
         raise ValueError(f"a trend needs two or more summaries with one label each (got {len(summaries)} summaries "
                          f"and {len(labels)} labels)")

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from distill.core.checkpoint import atomic_write
 
 
 def save_grid(images: Optional[np.ndarray], path: str | Path, scale: int | None = None, message: str = "") -> None:
     """uint8 [N, C, H, W] -> one PNG with the images on a square grid; None writes a small image saying `message`."""
-    from PIL import Image, ImageDraw
-
     if images is None or len(images) == 0:
         img = Image.new("L", (256, 64), 255)
         ImageDraw.Draw(img).text((8, 24), message or "no samples", fill=0)

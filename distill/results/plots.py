@@ -7,18 +7,16 @@ import json
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
-LOSS_XY = ("step", "loss")  # the training-loss plots: loss against update
+from distill.core.checkpoint import atomic_write
+from distill.core.training import LOG_FILE
+from distill.results import LOSS_XY
 
 
 def _replace_folder(folder: Path, frames: Mapping[str, pd.DataFrame]) -> None:
     """Write `folder`/<name>.csv for each frame, dropping the files of lines no longer drawn."""
-    from distill.core.checkpoint import atomic_write
-
     if folder.exists():
         shutil.rmtree(folder)
     for name, frame in frames.items():
@@ -27,10 +25,6 @@ def _replace_folder(folder: Path, frames: Mapping[str, pd.DataFrame]) -> None:
 
 def write_losses(model_dirs: Mapping[str, Path], folder: Path) -> None:
     """Each model's training loss (its log.jsonl) as `folder`/<name>.csv with the columns step, loss."""
-    import pandas as pd
-
-    from distill.core.training import LOG_FILE
-
     frames = {}
     for name, model_dir in model_dirs.items():
         log = Path(model_dir) / LOG_FILE

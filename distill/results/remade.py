@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from distill.core.checkpoint import atomic_write
 from distill.results import spread as seed_spread
 
 
@@ -117,8 +118,6 @@ COLUMNS = ["name", "committed", "remade", "difference", "tolerance", "verdict", 
 def write(path: str | Path, found: list[Remade]) -> None:
     """The comparison as a CSV (results/<profile>/remade/<what>.csv): what a report reads to say how far its numbers
     moved when they were re-made on another machine."""
-    from distill.core.checkpoint import atomic_write
-
     frame = pd.DataFrame([{"name": r.name, "committed": r.committed, "remade": r.remade,
                            "difference": r.remade - r.committed,
                            "tolerance": math.nan if r.tolerance is None else r.tolerance, "verdict": r.verdict,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -98,8 +99,6 @@ def measured_for(frame: pd.DataFrame, method: str, cell: str, value: float | Non
 
 def read_method(results, method: str) -> pd.DataFrame:
     """results/<profile>/spread/<method>.csv, an empty frame where the spread target was not built."""
-    from pathlib import Path
-
     path = Path(results) / "spread" / f"{method}.csv"
     return read(path) if path.is_file() else pd.DataFrame(columns=COLUMNS)
 

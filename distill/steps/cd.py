@@ -3,11 +3,25 @@ model trained from the teacher (resumable) and its samples at the sigmas of a ti
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from distill.config import experiment_settings
+from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
+from distill.core.provenance import write_record
+from distill.core.schedule import CosineSchedule
+from distill.core.sigma_solvers import sigma_denoiser
+from distill.core.training import Part, TrainConfig, precision_record, train_parts
+from distill.data import load_dataset
+from distill.methods.batches import draw_batch
+from distill.methods.cd import cd_loss, ema_into, karras_sigmas, student_denoiser
 from distill.nets import IMPORTED_NETWORKS
+from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.sample import run
+from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
 from distill.plugins.cd import SAMPLER, sampling_record, step_counts, step_sigmas
 
@@ -15,14 +29,6 @@ from distill.plugins.cd import SAMPLER, sampling_record, step_counts, step_sigma
 def build_student(cfg: dict[str, Any], exp: dict[str, Any], teacher_path: str | Path, device="cpu"):
     """(student, target, teacher, the student's model config): student and target are the teacher's network with
     its weights (cm_train.py copies the teacher into both), the teacher frozen."""
-    import copy
-
-    import torch
-
-    from distill.core.checkpoint import file_sha256, load_into, load_weights
-    from distill.core.training import precision_record
-    from distill.pipeline.common import build_denoiser, load_denoiser
-
     tensors, teacher_cfg = load_weights(teacher_path)
     if teacher_cfg.get("status", "completed") != "completed":
         raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
@@ -44,11 +50,6 @@ def build_student(cfg: dict[str, Any], exp: dict[str, Any], teacher_path: str | 
 def cd_step(student, target, teacher, exp: dict[str, Any], data, labels):
     """The step function of one CD update: theta- moved to theta (rate mu) after the previous update, a data batch,
     the CD loss, the student's update (cm/train_util.py CMTrainLoop: step, then `_update_target_ema`)."""
-    from distill.core.schedule import CosineSchedule
-    from distill.core.sigma_solvers import sigma_denoiser
-    from distill.methods.batches import draw_batch
-    from distill.methods.cd import cd_loss, ema_into, karras_sigmas, student_denoiser
-
     schedule, s = CosineSchedule(), exp["train"]
     sigmas = karras_sigmas(exp["num_scales"], exp["sigma_min"], exp["sigma_max"], exp["rho"], schedule)
 
@@ -73,20 +74,12 @@ def teacher_evaluations(exp: dict[str, Any]) -> int:
 
 
 def train_config(exp: dict[str, Any], precision: str = "fp32"):
-    from distill.core.training import TrainConfig
-
     return TrainConfig.from_params({**exp["train"], "steps": exp["updates"], "precision": precision}, exp["seed"])
 
 
 def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, out_dir: str | Path,
                   threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Step: the consistency model of one experiment (resumable: student, target and optimizer are checkpointed)."""
-    from distill.core.checkpoint import save_weights
-    from distill.core.provenance import write_record
-    from distill.core.training import Part, train_parts
-    from distill.data import load_dataset
-    from distill.pipeline.common import setup_torch
-
     device = setup_torch(threads, cfg["device"])
     exp, out_dir = experiment_settings(cfg, "cd", experiment), Path(out_dir)
     student, target, teacher, model_cfg = build_student(cfg, exp, teacher_path, device)
@@ -111,8 +104,6 @@ def sample_student(cfg: dict[str, Any], experiment: str, model: str | Path, step
                    threads: int | None = None, progress: bool = True) -> str:
     """Step: the evaluation samples of a consistency model with the official multistep sampler at the sigmas of the
     experiment's time list for `steps` (distill.pipeline.sample: seeds, batches, status)."""
-    from distill.pipeline.sample import run
-
     exp = experiment_settings(cfg, "cd", experiment)
     if steps not in step_counts(exp):
         raise ValueError(f"--steps {steps}: cd.experiments.{experiment}.multistep has time lists for "
@@ -135,14 +126,6 @@ def sample_command(args, cfg, progress):
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One CD update of the first experiment on its teacher's architecture, freshly initialised (the cost does not
     depend on the weights): student forward + backward, the target's forward, the teacher's Heun step."""
-    import copy
-
-    import torch
-
-    from distill.core.training import Part
-    from distill.data import load_dataset
-    from distill.pipeline.train_teacher import teacher_step
-
     exp = next(iter(cfg["cd"]["experiments"].values()))
     t, data = exp["teacher"], load_dataset(cfg["data"])
     teacher, _, _ = teacher_step(cfg, data, t["parameterization"], t["weighting"], t["seed"])

@@ -9,11 +9,13 @@ stage 2: its evaluation points).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from distill.core import owned_folder
 from distill.core.checkpoint import load_weights, save_weights
 from distill.core.denoiser import SigmaFormDenoiser
 from distill.core.provenance import write_record
@@ -22,7 +24,8 @@ from distill.core.training import Part, TrainConfig, precision_record, train_par
 from distill.core.weighting import loss_weight
 from distill.methods.disback import (ScoreDistillation, degradation_step, draw_sigmas, generate, noised,
                                      score_distillation_step, target_node)
-from distill.pipeline.common import load_denoiser
+from distill.pipeline import evaluate, sample
+from distill.pipeline.common import load_denoiser, setup_torch
 
 METHODS = ("disback", "baseline")
 LABELS = {"disback": "DisBack", "baseline": "Baseline (no backtracking)"}
@@ -181,12 +184,6 @@ def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, tea
     the protocol (FID, IS), and the score mismatch on them between the fake score and the original teacher (and, for
     DisBack, its current path node). One metrics record per point in out_dir (written whole: a hidden work folder
     renamed at the end; an existing out_dir holding anything else is refused before any work)."""
-    import tempfile
-
-    from distill.core import owned_folder
-    from distill.pipeline import evaluate, sample
-    from distill.pipeline.common import setup_torch
-
     device = setup_torch(threads, cfg["device"])
     core, curve = ScoreDistillation.from_params(exp["core"]), exp["curve"]
     ecfg = {**cfg, "evaluation": {**cfg["evaluation"], "seed_ranges": curve["seed_ranges"],

@@ -3,18 +3,30 @@ the generators, their evaluation points; distill/steps/disback_toy2d.py: the 2-D
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import torch
+
+from distill.config import ConfigError, scaled
+from distill.core.checkpoint import atomic_write, load_weights
+from distill.core.denoiser import SigmaFormDenoiser
+from distill.core.training import Part
+from distill.data import load_dataset
+from distill.methods.disback import ScoreDistillation, degradation_step, score_distillation_step
+from distill.pipeline import evaluate, sample
+from distill.pipeline.common import build_denoiser, setup_torch
+from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
 from distill.plugins.disback import recorded, run_settings
+from distill.steps import disback, disback_toy2d
+from distill.steps.disback import conditions_of, train_config
 
 
 def path_command(args, cfg, progress):
     """`distill disback-path`."""
-    from distill.steps import disback
-    from distill.pipeline.common import setup_torch
-
     device = setup_torch(args.threads, cfg["device"])
     exp = recorded(cfg["disback"]["experiments"][args.experiment])
     s = disback.record_path(exp, Path(args.teacher), Path(args.out), device, progress, cfg["precision"])
@@ -23,8 +35,6 @@ def path_command(args, cfg, progress):
 
 def _nodes(exp, r, args):
     """A DisBack run's path nodes (--path required); a baseline run reads none, and --path on it is an error."""
-    from distill.steps import disback
-
     if r["method"] != "disback":
         if args.path:
             raise ValueError(f"--path is read only by DisBack's runs; {args.run} is a {r['method']} run, which trains "
@@ -37,8 +47,6 @@ def _nodes(exp, r, args):
 
 def _check_run_dir(run_dir: Path, run: str, r: dict[str, Any]) -> None:
     """--run-dir holds the run --run names: its summary records the same method, seed, nodes and interval."""
-    import json
-
     path = run_dir / "summary.json"
     if not path.is_file():
         raise ValueError(f"--run-dir {run_dir} holds no finished stage-2 run (no summary.json); give disback-train's "
@@ -55,9 +63,6 @@ def _check_run_dir(run_dir: Path, run: str, r: dict[str, Any]) -> None:
 
 def train_command(args, cfg, progress):
     """`distill disback-train`."""
-    from distill.steps import disback
-    from distill.pipeline.common import setup_torch
-
     device = setup_torch(args.threads, cfg["device"])
     exp = cfg["disback"]["experiments"][args.experiment]
     r = run_settings(exp, args.run)
@@ -69,12 +74,6 @@ def train_command(args, cfg, progress):
 
 def curve_command(args, cfg, progress):
     """`distill disback-curve`."""
-    import pandas as pd
-
-    from distill.core.checkpoint import atomic_write
-    from distill.pipeline import evaluate, sample
-    from distill.steps import disback
-
     exp = cfg["disback"]["experiments"][args.experiment]
     r = run_settings(exp, args.run)
     _check_run_dir(Path(args.run_dir), args.run, r)
@@ -95,11 +94,8 @@ def curve_command(args, cfg, progress):
 
 def toy2d_command(args, cfg, progress):
     """`distill disback-toy2d`."""
-    from distill.steps import disback_toy2d
-
     exp = cfg["disback"]["toy2d"]
     if args.factor is not None:  # a budget trend's copy: disback.toy2d.trend's settings multiplied
-        from distill.config import ConfigError, scaled
 
         trend = exp.get("trend") or {}
         if args.factor not in (trend.get("factors") or []):
@@ -114,17 +110,6 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One stage-2 iteration (the generator's one step, real and fake scores, the generator's update on its turn,
     the fake score's update) and one stage-1 step, on freshly initialised networks of the first experiment's
     teacher shapes. Timed over `fake_updates` iterations: one generator update among them."""
-    import torch
-
-    from distill.core.checkpoint import load_weights
-    from distill.core.denoiser import SigmaFormDenoiser
-    from distill.core.training import Part
-    from distill.data import load_dataset
-    from distill.methods.disback import ScoreDistillation, degradation_step, score_distillation_step
-    from distill.pipeline.common import build_denoiser
-    from distill.steps.disback import conditions_of, train_config
-    from distill.pipeline.train_teacher import teacher_step
-
     exp = next(iter(cfg["disback"]["experiments"].values()))
     t = exp["teacher"]
     if t.get("edm"):  # an imported EDM network: its architecture is in its pickle, read where it was imported

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ot
 import pandas as pd
 import torch
 
@@ -43,8 +44,6 @@ def teacher_profile(exp: dict[str, Any]) -> dict[str, Any]:
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, projections: int, seed: int) -> float:
     """SW_2 between two point clouds (POT's Monte Carlo estimate over `projections` random directions)."""
-    import ot
-
     return float(ot.sliced_wasserstein_distance(a.double().numpy(), b.double().numpy(), n_projections=projections,
                                                 seed=seed))
 

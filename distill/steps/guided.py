@@ -7,7 +7,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.config import experiment_settings
+import torch
+
+from distill.config import experiment_profile, experiment_settings
+from distill.core import distributed
+from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
+from distill.core.provenance import write_record
+from distill.core.training import Part, SINGLE, TrainConfig, one_loss_step, precision_record, train
+from distill.data import load_dataset
+from distill.methods.guided import make_stage_one_loss, round_loss
+from distill.pipeline import distill_round, evaluate
+from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.distill_round import distillation_step
+from distill.pipeline.train_teacher import SUMMARY, WEIGHTS, teacher_step
 from distill.registry import TrainingStep
 from distill.plugins.guided import (KIND_ROUND, KIND_STAGE_ONE, W_LINE, line_w_range, model_path_of, round_settings,
                                     round_updates, stage_one_settings, wtag)
@@ -29,11 +41,6 @@ def student_config(teacher_cfg: dict[str, Any], exp: dict[str, Any], experiment:
 def stage_one_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher, line: str, device="cpu"):
     """A freshly initialised stage-one student (seeded; `train_stage_one` then loads the teacher's weights, the new
     w embedding zeroed) and its loss against the guided teacher: what stage one trains and the benchmarks time."""
-    import torch
-
-    from distill.methods.guided import make_stage_one_loss
-    from distill.pipeline.common import build_denoiser
-
     torch.manual_seed(exp["seed"])
     student = build_denoiser(model_cfg).to(device)
     labels = data.label_tensor()
@@ -49,15 +56,6 @@ def stage_one_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher
 def train_stage_one(cfg: dict[str, Any], experiment: str, line: str, teacher_path: str | Path, out_dir: str | Path,
                     threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Step: stage one of a line (resumable): the w-conditioned student from the guided teacher's weights."""
-    from distill.config import experiment_profile
-    from distill.core import distributed
-    from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
-    from distill.core.provenance import write_record
-    from distill.core.training import TrainConfig, precision_record, train
-    from distill.data import load_dataset
-    from distill.pipeline.common import load_denoiser, setup_torch
-    from distill.pipeline.train_teacher import SUMMARY, WEIGHTS
-
     device = setup_torch(threads, cfg["device"])
     exp, out_dir = experiment_settings(cfg, "guided", experiment), Path(out_dir)
     tensors, teacher_cfg = load_weights(teacher_path)
@@ -93,11 +91,6 @@ def train_stage_one(cfg: dict[str, Any], experiment: str, line: str, teacher_pat
 def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: int, teacher_path: str | Path,
               out_dir: str | Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Step: one stage-two round of a line (PD's round step with w drawn per sample and given to both networks)."""
-    from distill.config import experiment_profile
-    from distill.core.checkpoint import load_weights
-    from distill.methods.guided import round_loss
-    from distill.pipeline import distill_round
-
     exp = experiment_settings(cfg, "guided", experiment)
     _, teacher_cfg = load_weights(teacher_path)
     if teacher_cfg.get("kind") not in (KIND_STAGE_ONE, KIND_ROUND):
@@ -117,9 +110,6 @@ def sweep(cfg: dict[str, Any], experiment: str, model: str, sampler: str, steps:
     """Step: sample and evaluate one model with one sampler at every w of `weights` (one job, so the extractor and
     the reference load once): a guided teacher is wrapped in classifier-free guidance at w, a student is given w as
     its condition. Writes <out_dir>/w<w>.json (metrics record, `guidance` in its sampling record) and .png."""
-    from distill.core.checkpoint import load_weights
-    from distill.pipeline import evaluate
-
     exp = experiment_settings(cfg, "guided", experiment)
     ecfg = {**cfg, "evaluation": {**cfg["evaluation"], "kid_subsets": exp["kid_subsets"]}}
     weights_path = model_path_of(model, out_dir, cfg, experiment)
@@ -157,16 +147,6 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One update of stage one (the guided teacher's two evaluations, the student's forward and backward) and one of
     a stage-two round (the w-student teacher's two DDIM steps), on freshly initialised networks of the first
     experiment's shapes."""
-    import torch
-
-    from distill.config import experiment_profile
-    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
-    from distill.data import load_dataset
-    from distill.methods.guided import round_loss
-    from distill.pipeline.common import build_denoiser
-    from distill.pipeline.distill_round import distillation_step
-    from distill.pipeline.train_teacher import teacher_step
-
     name = next(iter(cfg["guided"]["experiments"]))
     exp, ecfg = cfg["guided"]["experiments"][name], experiment_profile(cfg, "guided", name)
     data = load_dataset(ecfg["data"])

@@ -3,10 +3,26 @@ pairs, the one-step student trained on them (resumable), and the benchmarked upd
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
 from distill.config import experiment_settings
+from distill.core import distributed
+from distill.core.checkpoint import atomic_write, file_sha256, load_into, load_weights, save_weights
+from distill.core.provenance import provenance, write_record
+from distill.core.training import Part, SINGLE, TrainConfig, one_loss_step, precision_record, train
+from distill.data import load_dataset
+from distill.data.npz import read_npz
+from distill.methods.kd import make_kd_loss, teacher_pairs
+from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.sample import conditions
+from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
 
 
@@ -14,20 +30,6 @@ def make_pairs(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, o
                threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Step: the teacher's (z_1, x) pairs, x its teacher_steps-step DDIM sample (seeds from pairs_first_seed, so
     disjoint from the evaluation seeds), written atomically with the cost of making them."""
-    import time
-
-    import numpy as np
-    import torch
-    from tqdm.auto import tqdm
-
-    import json
-
-    from distill.core.checkpoint import atomic_write, file_sha256, load_weights
-    from distill.core.provenance import provenance
-    from distill.methods.kd import teacher_pairs
-    from distill.pipeline.common import load_denoiser, setup_torch
-    from distill.pipeline.sample import conditions
-
     device = setup_torch(threads, cfg["device"])
     exp = experiment_settings(cfg, "kd", experiment)
     _, teacher_cfg = load_weights(teacher_path)
@@ -63,15 +65,6 @@ def make_pairs(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, o
 def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, pairs_path: str | Path,
                   out_dir: str | Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Step: the one-step student, initialised from the teacher, trained on the pairs (resumable)."""
-    import torch
-
-    from distill.core import distributed
-    from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
-    from distill.core.provenance import write_record
-    from distill.data.npz import read_npz
-    from distill.core.training import TrainConfig, precision_record, train
-    from distill.pipeline.common import setup_torch
-
     device = setup_torch(threads, cfg["device"])
     exp, out_dir = experiment_settings(cfg, "kd", experiment), Path(out_dir)
     tensors, teacher_cfg = load_weights(teacher_path)
@@ -106,11 +99,6 @@ def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path
 def kd_step(exp: dict[str, Any], model_cfg: dict[str, Any], z, x, device="cpu"):
     """A freshly initialised student (seeded; `train_student` then copies the teacher's weights into it) and its
     regression loss on the pairs (z, x): what `train_student` trains and the throughput benchmarks time."""
-    import torch
-
-    from distill.methods.kd import make_kd_loss
-    from distill.pipeline.common import build_denoiser
-
     torch.manual_seed(exp["seed"])
     student = build_denoiser(model_cfg).to(device)
     return student, make_kd_loss(student, z, x, exp["train"]["batch_size"])
@@ -132,12 +120,6 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One update of the first experiment's one-step student (a batch of pairs, Luhman & Luhman's regression,
     backward, clipping, AdamW, EMA); the pairs are random stand-ins of the teacher's (the cost does not depend on
     their values)."""
-    import torch
-
-    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
-    from distill.data import load_dataset
-    from distill.pipeline.train_teacher import teacher_step
-
     exp = next(iter(cfg["kd"]["experiments"].values()))
     s, data = exp["train"], load_dataset(cfg["data"])
     _, model_cfg, _ = teacher_step(cfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])

@@ -8,7 +8,10 @@ from typing import Any
 
 from distill.config import experiment_profile, method_experiments
 from distill.core.checkpoint import load_weights
+from distill.core.training import Part, SINGLE, TrainConfig, one_loss_step
+from distill.data import load_dataset
 from distill.pipeline import distill_round
+from distill.pipeline.train_teacher import teacher_step
 from distill.plugins.pd_layout import round_updates
 from distill.registry import TrainingStep
 
@@ -33,11 +36,6 @@ def round_command(args, cfg, progress):
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One update of the first round of the first experiment (Algorithm 2: two DDIM steps of the frozen teacher, the
     target, the student's loss, backward, clipping, AdamW), the teacher a fresh Table 1 teacher."""
-    from distill.config import experiment_profile
-    from distill.core.training import SINGLE, Part, TrainConfig, one_loss_step
-    from distill.data import load_dataset
-    from distill.pipeline.train_teacher import teacher_step
-
     name, exp = next(iter(cfg["pd"]["experiments"].items()))
     ecfg, s, student_steps = experiment_profile(cfg, "pd", name), exp["train"], exp["teacher_steps"] // 2
     data = load_dataset(ecfg["data"])

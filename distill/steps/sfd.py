@@ -4,9 +4,31 @@ iteration."""
 
 from __future__ import annotations
 
+import copy
+import json
+import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from distill.core import distributed
+from distill.core.checkpoint import atomic_write, file_sha256, load_into, load_weights, save_weights
+from distill.core.distributed import local_rows
+from distill.core.provenance import write_record
+from distill.core.samplers import get_sampler
+from distill.core.schedule import CosineSchedule
+from distill.core.seeding import SeededNoise
+from distill.core.sigma_solvers import sigma_denoiser, split_clip
+from distill.core.snapshots import Snapshots
+from distill.core.training import Part, precision_record, train_parts
+from distill.data import load_dataset
+from distill.methods import gits, sfd
+from distill.metrics.classifier import load_classifier
+from distill.pipeline import sample, sfd_curve
+from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.sfd_curve import PART, SNAPSHOTS
+from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
 from distill.plugins.sfd import (STUDENT_SAMPLER, curve_iterations, curve_runs, lr_schedule, run_settings,
                                  sampling_record, snapshot_every, solver_steps, step_counts, student_nfe,
@@ -22,12 +44,6 @@ def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int
     condition); otherwise the teacher runs sfd.student.teacher_solver without AFS. Each solver clips x-hat as its
     official code does (sigma_solvers.OFFICIAL_CLIP: the teacher's DPM-Solver++ thresholds dynamically, the Euler
     steps of the student and of a first-stage teacher do not clip), unless its options name a `clip`."""
-    import torch
-
-    from distill.core.distributed import local_rows
-    from distill.core.sigma_solvers import split_clip
-    from distill.methods import sfd
-
     counts, batch, m = step_counts(settings), settings["train"]["batch_size"], settings["inserted"]
     grid = settings["grid"]
     if teacher_sampling is not None:  # the first-stage student's Euler, its AFS and any clip it records
@@ -65,8 +81,6 @@ def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int
 
 def classifier_features(classifier_path: str | Path, device="cpu"):
     """The second stage's perceptual space at reduced scale: the domain classifier's penultimate features."""
-    from distill.metrics.classifier import load_classifier
-
     net = load_classifier(classifier_path, "the domain classifier the second stage's perceptual term needs")
     net.to(device).eval().requires_grad_(False)
     return lambda x: net.forward_features(x)[0]
@@ -91,10 +105,6 @@ def perceptual_features(settings: dict[str, Any], classifier: str | None, device
 def build_student(cfg: dict[str, Any], settings: dict[str, Any], teacher_path: str | Path, device="cpu"):
     """(student denoiser initialised from the teacher, its model config, the teacher, the teacher's config): SFD-v
     gains a zero-initialised `steps` embedding, so its initial student is the teacher exactly."""
-    from distill.core.checkpoint import file_sha256, load_into, load_weights
-    from distill.core.training import precision_record
-    from distill.pipeline.common import build_denoiser, load_denoiser
-
     tensors, teacher_cfg = load_weights(teacher_path)
     if teacher_cfg.get("status", "completed") != "completed":
         raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
@@ -108,7 +118,6 @@ def build_student(cfg: dict[str, Any], settings: dict[str, Any], teacher_path: s
                  "teacher_sha256": file_sha256(teacher_path),
                  "sampling": sampling_record(settings, "steps" in network["scalar_conditions"]),
                  "distill": {k: v for k, v in settings.items()}, **precision_record(cfg["precision"])}
-    import torch
 
     torch.manual_seed(settings["seed"])
     student = build_denoiser(model_cfg).to(device)
@@ -120,14 +129,6 @@ def build_student(cfg: dict[str, Any], settings: dict[str, Any], teacher_path: s
 def train_student(cfg: dict[str, Any], run: str, teacher_path: str | Path, out_dir: str | Path,
                   classifier: str | None = None, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Step: one run's student (resumable); for the second stage `teacher_path` is the first-stage student."""
-    from distill.core import distributed
-    from distill.core.checkpoint import save_weights
-    from distill.core.provenance import write_record
-    from distill.core.snapshots import Snapshots
-    from distill.core.training import Part, train_parts
-    from distill.pipeline.common import setup_torch
-    from distill.pipeline.sfd_curve import PART, SNAPSHOTS
-
     device = setup_torch(threads, cfg["device"])
     settings, out_dir = run_settings(cfg, run), Path(out_dir)
     student, model_cfg, teacher, teacher_cfg = build_student(cfg, settings, teacher_path, device)
@@ -163,20 +164,6 @@ def gits_search(cfg: dict[str, Any], solver: str, nfe: int, teacher_path: str | 
     """Step: GITS (distill/methods/gits.py): the time schedule of `nfe` evaluations for the teacher's solver
     sfd.solvers.<solver>, found on sfd.gits.trajectories teacher trajectories (seeds from first_seed, disjoint from
     the evaluation seeds), then the protocol's samples on it."""
-    import json
-    import time
-
-    import numpy as np
-    import torch
-
-    from distill.core.checkpoint import atomic_write
-    from distill.core.schedule import CosineSchedule
-    from distill.core.seeding import SeededNoise
-    from distill.core.sigma_solvers import sigma_denoiser, split_clip
-    from distill.methods import gits, sfd
-    from distill.pipeline import sample
-    from distill.pipeline.common import load_denoiser, setup_torch
-
     device = setup_torch(threads, cfg["device"])
     g, section = cfg["sfd"]["gits"], cfg["sfd"]
     s = section["solvers"][solver]
@@ -200,7 +187,6 @@ def gits_search(cfg: dict[str, Any], solver: str, nfe: int, teacher_path: str | 
     seconds = time.perf_counter() - start
     status = sample.run(cfg, teacher_path, s["sampler"], samples_out, threads, progress, options=dict(s["options"]),
                         sigmas=sigmas)
-    from distill.core.samplers import get_sampler
 
     teacher_evals = n * (get_sampler(g["teacher_solver"]["sampler"]).nfe(len(fine), g["teacher_solver"]["options"])
                          + len(fine) - 1)
@@ -227,11 +213,8 @@ def gits_command(args, cfg, progress):
 
 def curve_command(args, cfg, progress):
     """`distill sfd-curve`."""
-    from distill.pipeline import sfd_curve
-
     if args.run not in curve_runs(cfg):
         raise ValueError(f"run {args.run!r} has no budget curve: sfd.curve.runs is {curve_runs(cfg)}")
-    from distill.core.checkpoint import load_weights
 
     made = load_weights(args.model)[1].get("run")
     if made != args.run:  # the snapshots beside --model are that run's
@@ -251,13 +234,6 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One SFD iteration of the first table run (the teacher's trajectory over the fine grid, the student's Euler
     steps and their updates) on at most BENCH_BATCH trajectories, on freshly initialised networks of the profile's
     teacher shape."""
-    import copy
-
-    import torch
-
-    from distill.core.training import Part
-    from distill.pipeline.common import build_denoiser, load_denoiser
-
     run = next(iter(cfg["sfd"]["runs"]))
     settings, t = run_settings(cfg, run), cfg["sfd"]["teacher"]
     settings["train"]["batch_size"] = min(settings["train"]["batch_size"], BENCH_BATCH)
@@ -269,9 +245,6 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
         teacher, model_cfg = load_denoiser(path, device)
         student = copy.deepcopy(teacher).train().requires_grad_(True)
     else:
-        from distill.data import load_dataset
-        from distill.pipeline.train_teacher import teacher_step
-
         _, model_cfg, _ = teacher_step(cfg, load_dataset(cfg["data"]), t["parameterization"], t["weighting"],
                                        t["seed"])
         torch.manual_seed(0)

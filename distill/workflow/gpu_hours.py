@@ -24,8 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import torch
+
 from distill.bench.fingerprint import machine, slug
 from distill.bench.work import Source, Unit, UnknownWork
+from distill.commands.index import get
+from distill.commands.spec import GPU_JOBS
+from distill.core.checkpoint import atomic_write
+from distill.core.provenance import code_version
+from distill.pipeline.common import setup_torch
 from distill.workflow.unit_times import measure
 
 UNITS_FILE = "units.json"
@@ -74,9 +81,6 @@ def dry_run_commands(profile: str, targets: list[str], forceall: bool = False) -
 def count_work(cfg: Mapping[str, Any], commands: list[list[str]]) -> list[Job]:
     """Each GPU job with its work; CPU jobs (the domain classifier) and light commands (reports, tables, fetch)
     are left out."""
-    from distill.commands.index import get
-    from distill.commands.spec import GPU_JOBS
-
     specs = [get(argv[0]) for argv in commands]
     # only the computing commands' arguments are parsed, each by its own command's parser
     parsed = [spec.parse(argv[1:]) if spec.job is not None else None for spec, argv in zip(specs, commands)]
@@ -117,9 +121,6 @@ def read_units(path: Path) -> dict[str, Any]:
 
 
 def store_units(store: Path, fp: dict[str, Any], times: dict[str, float]) -> Path:
-    from distill.core.checkpoint import atomic_write
-    from distill.core.provenance import code_version
-
     path = store / slug(fp) / UNITS_FILE
     record = read_units(path) if path.is_file() else {"fingerprint": fp, "units": {}}
     stamp = {"commit": code_version(), "date": time.strftime("%Y-%m-%d")}
@@ -185,10 +186,6 @@ def report(target: str, rows: list[dict[str, Any]], device: str | None) -> str:
 def run(cfg: Mapping[str, Any], targets: list[str], store: Path, do_measure: bool, forceall: bool,
         units_file: str | None = None) -> int:
     """Print each target's estimate (n/a, with the reason, where a job lacks a measured time or a count)."""
-    import torch
-
-    from distill.pipeline.common import setup_torch
-
     if not targets:
         raise EstimateError("name at least one target (e.g. reports/table1.pdf)")
     per_target = {t: count_work(cfg, dry_run_commands(cfg["profile"], [t], forceall)) for t in targets}

@@ -15,6 +15,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from distill.commands.index import job_kinds as declared
+from distill.commands.spec import GPU_JOBS
+
 COMMAND = re.compile(r"\{DISTILL\}\s+([a-z0-9-]+)|-m distill\s+([a-z0-9-]+)")
 
 
@@ -26,8 +29,6 @@ def command_of(shell: str | None) -> str | None:
 
 def job_kinds() -> dict[str, str]:
     """distill sub-command -> its kind of job, as the commands declare them (no parser is built)."""
-    from distill.commands.index import job_kinds as declared
-
     return declared()
 
 
@@ -39,8 +40,6 @@ def kind_of_rules(rules: Iterable[Any]) -> dict[str, str | None]:
 
 def classify(rules: Iterable[Any]) -> dict[str, str]:
     """rule name -> 'gpu', 'cpu' or 'local', from each rule's shell command."""
-    from distill.commands.spec import GPU_JOBS
-
     return {name: "local" if kind is None else "gpu" if kind in GPU_JOBS else "cpu"
             for name, kind in kind_of_rules(rules).items()}
 

@@ -10,8 +10,15 @@ by this machine's time for the same workload over it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import torch
+
+from distill.bench.fingerprint import cpu_model
+from distill.core.checkpoint import atomic_write
 
 MACHINE_FILE = "machine.json"
 WORKLOAD = "conv3x64-8x8-b128-adam-20steps-1thread"  # change the name with the workload: old files then stop matching
@@ -20,8 +27,6 @@ REPEATS = 3
 
 def calibrate() -> float:
     """Seconds this machine takes for the fixed workload (the best of REPEATS, on one torch thread)."""
-    import torch
-
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -48,9 +53,6 @@ def calibrate() -> float:
 def calibrate_fresh() -> float:
     """`calibrate` in a fresh Python process, as `distill bench-machine` measures it: a process that has done other
     work (Snakemake's, with its threads and imports) times the same workload slower."""
-    import subprocess
-    import sys
-
     proc = subprocess.run([sys.executable, "-c", "from distill.workflow.speed import calibrate; print(calibrate())"],
                           capture_output=True, text=True, check=True)
     return float(proc.stdout.strip().splitlines()[-1])
@@ -58,9 +60,6 @@ def calibrate_fresh() -> float:
 
 def record(folder: str | Path) -> dict:
     """Measure this machine and write <folder>/machine.json (after re-making the stored job times here)."""
-    from distill.bench.fingerprint import cpu_model
-    from distill.core.checkpoint import atomic_write
-
     entry = {"cpu": cpu_model(), "workload": WORKLOAD, "seconds": round(calibrate_fresh(), 4)}
     path = Path(folder) / MACHINE_FILE
     atomic_write(path, lambda p: Path(p).write_text(json.dumps(entry, indent=2) + "\n"))

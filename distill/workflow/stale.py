@@ -13,6 +13,8 @@ from base64 import urlsafe_b64encode
 from collections.abc import Iterable
 from pathlib import Path
 
+from snakemake.io import is_flagged
+
 METADATA = Path(".snakemake") / "metadata"
 
 
@@ -20,8 +22,6 @@ def stale_reports(rules: Iterable, profile: str) -> list[str]:
     """One note per rule without wildcards whose outputs all exist while some of the inputs its first output was
     built from do not (temporary files, deleted by design once used, excepted). Each note's command names the profile,
     so it can be pasted as it is."""
-    from snakemake.io import is_flagged
-
     rules = list(rules)
     temporary = [f for r in rules for f in r.output if is_flagged(f, "temp")]
     notes = []

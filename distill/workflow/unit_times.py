@@ -11,7 +11,20 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+import torch
+
 from distill.bench.work import Source, Unit
+from distill.config import experiment_profile
+from distill.core.grids import uniform
+from distill.core.samplers import sample_ddim
+from distill.core.timing import synced
+from distill.core.training import StepRunner
+from distill.data import load_dataset
+from distill.metrics.extractors import extract_features, timing_extractor
+from distill.pipeline.common import load_denoiser
+from distill.pipeline.sample import conditions
+from distill.pipeline.train_teacher import teacher_step
+from distill.registry import get
 
 
 def _restricted(cfg: Mapping[str, Any], method: str, experiment: str) -> dict[str, Any]:
@@ -21,37 +34,22 @@ def _restricted(cfg: Mapping[str, Any], method: str, experiment: str) -> dict[st
 
 
 def _profile_of(cfg: Mapping[str, Any], source: Source) -> dict[str, Any]:
-    from distill.config import experiment_profile
-
     return experiment_profile(cfg, *source) if not isinstance(source, str) else dict(cfg)
 
 
 def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
     """(a function doing `per` units of work on `device`, per)."""
-    import torch
-
     if unit.kind == "train":
-        from distill.core.training import StepRunner
-        from distill.registry import get
-
         method, name = unit.step
         wm, we = unit.source
         c = _restricted(cfg, method, we) if wm == method else _profile_of(cfg, unit.source)
         step = get(method).training_steps(c, device)[name]
         return StepRunner(step.parts, step.step_fn, precision=cfg["precision"]), 1
     if unit.kind == "sampler_step":
-        from distill.core.grids import uniform
-        from distill.core.samplers import sample_ddim
-        from distill.pipeline.common import load_denoiser
-        from distill.pipeline.sample import conditions
-
         if isinstance(unit.source, str):
             denoiser, model_cfg = load_denoiser(unit.source, device)
             shape, classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
         else:
-            from distill.data import load_dataset
-            from distill.pipeline.train_teacher import teacher_step
-
             ecfg, (wm, we) = _profile_of(cfg, unit.source), unit.source
             exp = cfg[wm]["experiments"][we] if wm else {}
             data = load_dataset(ecfg["data"])
@@ -67,9 +65,6 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
 
         return one_step, 1
     if unit.kind == "features":
-        from distill.data import load_dataset
-        from distill.metrics.extractors import extract_features, timing_extractor
-
         shape = load_dataset(cfg["data"]).shape
         extractor = timing_extractor(cfg, shape, scratch)
         batch = cfg["evaluation"]["batch_size"]
@@ -81,8 +76,6 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
 def measure(cfg: Mapping[str, Any], units: list[Unit], device, repeats: int = 5) -> dict[str, float]:
     """Seconds of one unit of each kind of work on `device`: the median of `repeats` timed runs after two warm-ups
     (optimizer state, kernel selection), the GPU synchronised before each reading."""
-    from distill.core.timing import synced
-
     out = {}
     with tempfile.TemporaryDirectory() as scratch:
         for unit in units:

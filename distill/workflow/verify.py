@@ -9,6 +9,7 @@ but not judged.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import pandas as pd
 
 from distill.errors import ConfigError
 from distill.core.provenance import PROJECT_ROOT
+from distill.plugins.table1 import run_name, spread_seeds
 from distill.results import spread as seed_spread
 from distill.results import table as results_table
 
@@ -83,10 +85,6 @@ def judge(committed: float, rerun: float, tolerance: float | None) -> str:
 
 def run(cfg: dict[str, Any], runs: list[str], results: Path, keep: Path | None = None,
         progress: bool = True) -> pd.DataFrame:
-    import json
-
-    from distill.plugins.table1 import run_name, spread_seeds
-
     t = cfg["table1"]
     known = {run_name(p, w, s) for p in t["parameterizations"] for w in t["weightings"] for s in spread_seeds(t)}
     unknown = sorted(set(runs) - known)
