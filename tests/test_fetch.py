@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import socket
 import stat
@@ -204,3 +205,42 @@ def test_the_paper_dry_run_plans_the_fetch_jobs(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     jobs = proc.stdout
     assert "fetch_cifar10" in jobs and "fetch_inception" in jobs and "MissingInput" not in jobs + proc.stderr
+
+
+def test_a_file_without_a_published_digest_is_recorded_at_its_first_fetch_and_verified_after(server, tmp_path):
+    """The first fetch records the file's sha256 in the lock; a later fetch verifies it; a changed file is refused
+    (a changed download is deleted), naming the file and both digests."""
+    lock = tmp_path / "artifacts.lock.json"
+    art = Artifact("edm_ffhq64_vp", "a network without a published digest", f"{server.url}/file.bin", None, "n.pkl")
+    need = Need(art, tmp_path / "edm", tmp_path / "edm" / "n.pkl")
+    first = fetch(need, lock=lock)
+    assert "downloaded" in first and "recorded at first fetch" in first
+    assert json.loads(lock.read_text())["edm_ffhq64_vp"]["files"] == {"n.pkl": SHA}
+    assert "verified against" in fetch(need, lock=lock)
+    need.target.write_bytes(b"another file")
+    with pytest.raises(DownloadError, match=r"n\.pkl: recorded [0-9a-f]{12}\.\.\., found"):
+        fetch(need, lock=lock)
+    need.target.unlink()
+    server.files["/file.bin"] = b"the source changed"
+    with pytest.raises(DownloadError, match="differs from the files its first fetch recorded"):
+        fetch(need, lock=lock)
+    assert not need.target.exists()  # the changed download is not left where the profile reads it
+
+
+def test_a_folder_artifact_is_recorded_file_by_file(tmp_path):
+    """A folder (a Hugging Face model): every file recorded; a missing, an extra or a changed file is refused."""
+    from distill.data.first_fetch import files_of, record_or_verify
+
+    lock, folder = tmp_path / "lock.json", tmp_path / "model"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "unet" / "w.safetensors").write_bytes(b"weights")
+    (folder / "model_index.json").write_text("{}")
+    assert "recorded at first fetch" in record_or_verify("sd15", files_of(folder), lock)
+    assert "verified" in record_or_verify("sd15", files_of(folder), lock)
+    (folder / "extra.txt").write_text("x")
+    with pytest.raises(DownloadError, match="extra.txt: not recorded"):
+        record_or_verify("sd15", files_of(folder), lock)
+    (folder / "extra.txt").unlink()
+    (folder / "unet" / "w.safetensors").unlink()
+    with pytest.raises(DownloadError, match="unet/w.safetensors: recorded, missing"):
+        record_or_verify("sd15", files_of(folder), lock)

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from distill.metrics.extractors import extract_features, load_extractor
 from distill.metrics.images import MetricInputError, as_uint8_images
 from distill.metrics.protocol import evaluate_images, fid_of_features, metrics_of_features, seed_ranges
 from distill.metrics.reference import ReferenceError, compute_reference, load_reference, save_reference
-from distill.metrics.torchvision_fallback import ensure_torchvision
+from distill.metrics.torchvision_fallback import import_torch_fidelity, stand_in
 
 from conftest import ROOT
 
@@ -46,14 +47,17 @@ def reference(tmp_path_factory, extractor_weights, digits):
     return path
 
 
-def test_torchvision_is_real_or_a_registered_stand_in():
-    real = ensure_torchvision()
-    import torchvision
-
-    assert real != bool(getattr(torchvision, "__distill_fallback__", False))
-    if not real:
+def test_torchvision_is_real_or_a_withdrawn_stand_in():
+    """torch-fidelity imports over the real torchvision, or over the stand-in, which then leaves sys.modules: a library
+    that probes for torchvision afterwards (transformers, diffusers) finds none."""
+    import_torch_fidelity()
+    torchvision = sys.modules.get("torchvision")
+    if stand_in() is None:
+        assert torchvision is not None and not getattr(torchvision, "__distill_fallback__", False)
+    else:
+        assert torchvision is None and importlib.util.find_spec("torchvision") is None
         with pytest.raises(RuntimeError, match="not available"):
-            torchvision.models.vgg16()
+            stand_in().models.vgg16()
 
 
 def _frechet(a: np.ndarray, b: np.ndarray) -> float:

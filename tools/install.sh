@@ -27,7 +27,7 @@ fi
 PIP=("$PY" -m pip --disable-pip-version-check --quiet)
 "${PIP[@]}" install --upgrade pip
 "${PIP[@]}" install torch==2.13.0
-"${PIP[@]}" install torch==2.13.0 -e ".[test,cluster]"
+"${PIP[@]}" install torch==2.13.0 -e ".[test,cluster,latent]"
 "${PIP[@]}" install --no-deps torch-fidelity==0.4.0 clean-fid==0.1.35
 echo "$WANT" > "$STAMP"
 echo "distill installed in $VENV"

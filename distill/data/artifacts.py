@@ -2,7 +2,8 @@
 
 Each artifact has a known sha256 (with its source), downloads resumably and is checked before it is put in place
 (distill.data.download); one behind a login cannot be fetched and is verified where the user put it, with an error
-saying where to get it. `distill fetch` and the workflow's fetch rules (workflows/fetch.smk) use this registry.
+saying where to get it; one whose source publishes no digest is checked against the record of its first fetch
+(distill/data/first_fetch.py: artifacts.lock.json). `distill fetch` and the workflow's fetch rules (workflows/fetch.smk) use this registry.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.data.download import DownloadError, download, matches, sha256_of
+from distill.data.first_fetch import LOCK, record_or_verify
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Artifact:
     name: str
     what: str
     url: str | None  # None: behind a login, placed by the user
-    sha256: str | None  # full digest, or the published prefix of one
+    sha256: str | None  # full digest, or the published prefix of one; None with a url: recorded at first fetch
     file: str  # the downloaded file's name (in the artifact's folder, or the target itself when not unpacked)
     unpacks_to: str | None = None  # an archive's member the profile reads, relative to the folder (None: no archive)
     by_hand: str = ""  # where to get it by hand
@@ -56,6 +58,16 @@ ARTIFACTS = {a.name: a for a in (
         file="edm-cifar10-32x32-uncond-vp.pkl",
         by_hand="the URL above (NVlabs/edm README: pre-trained models)",
     ),
+    *(Artifact(
+        f"edm_{name}", f"NVlabs' EDM network for {what} (SFD Table 3, DisBack's ImageNet-64 row)",
+        url=f"https://nvlabs-fi-cdn.nvidia.com/edm/pretrained/{file}",  # NVlabs/edm README: pre-trained models
+        sha256=None, file=file,  # NVlabs publishes no checksum: recorded at first fetch
+        by_hand="the URL above (NVlabs/edm README: pre-trained models)",
+    ) for name, what, file in (
+        ("imagenet64_cond", "class-conditional ImageNet 64x64 (ADM)", "edm-imagenet-64x64-cond-adm.pkl"),
+        ("ffhq64_vp", "unconditional FFHQ 64x64 (DDPM++, VP)", "edm-ffhq-64x64-uncond-vp.pkl"),
+        ("afhqv2_64_vp", "unconditional AFHQv2 64x64 (DDPM++, VP)", "edm-afhqv2-64x64-uncond-vp.pkl"),
+    )),
     Artifact(
         "imagenet64", "downsampled ImageNet 64x64 (npz batches train_data_batch_1..10)",
         url=None, sha256=None, file="train_data_batch_1.npz",
@@ -116,9 +128,11 @@ def needs(cfg: Mapping[str, Any]) -> list[Need]:
     return list(unique.values())
 
 
-def fetch(need: Need, progress: Callable[[int, int | None], None] | None = None) -> str:
+def fetch(need: Need, progress: Callable[[int, int | None], None] | None = None, lock: Path = LOCK) -> str:
     """Put one artifact in place (download, verify, unpack) or verify it where it is; returns what was done."""
     a, folder = need.artifact, need.folder
+    if a.url is not None and a.sha256 is None:
+        return _fetch_unpublished(need, progress, lock)
     if a.url is None:
         if not need.target.exists():
             raise FileNotFoundError(f"{a.what} is not at {folder} (expected {need.target}) and cannot be downloaded "
@@ -143,6 +157,21 @@ def fetch(need: Need, progress: Callable[[int, int | None], None] | None = None)
             raise DownloadError(f"{download_to} unpacked without {a.unpacks_to}: not the archive this suite knows")
         done += f"; unpacked into {folder}"
     return done
+
+
+def _fetch_unpublished(need: Need, progress, lock: Path) -> str:
+    """A file whose source publishes no digest: downloaded if absent, then recorded at its first fetch or verified
+    against that record (a fresh download that differs is deleted)."""
+    fresh = not need.target.exists()
+    if fresh:
+        download(need.artifact.url, need.target, None, progress=progress)
+    try:
+        done = record_or_verify(need.artifact.name, {need.artifact.file: need.target}, lock)
+    except DownloadError:
+        if fresh:
+            need.target.unlink()
+        raise
+    return f"{'downloaded ' + str(need.target) + '; ' if fresh else ''}{done}"
 
 
 def _unpack(archive: Path, folder: Path) -> None:

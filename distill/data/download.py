@@ -39,9 +39,10 @@ def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
 
-def download(url: str, dest: str | Path, sha256: str, timeout: float = 60.0,
+def download(url: str, dest: str | Path, sha256: str | None, timeout: float = 60.0,
              progress: Callable[[int, int | None], None] | None = None) -> Path:
-    """Fetch `url` into `dest`, resuming a `.part` left by an earlier attempt, and verify its sha256 (or prefix)."""
+    """Fetch `url` into `dest`, resuming a `.part` left by an earlier attempt, and verify its sha256 (or prefix);
+    None: no published digest, so the caller verifies it against its first fetch (distill/data/first_fetch.py)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
@@ -85,7 +86,7 @@ def download(url: str, dest: str | Path, sha256: str, timeout: float = 60.0,
         raise DownloadError(f"{url} was cut off after {got} of {total} bytes; run the same command again to resume "
                             f"from {part}")
     digest = sha256_of(part)
-    if not matches(digest, sha256):
+    if sha256 is not None and not matches(digest, sha256):
         part.unlink()
         raise DownloadError(f"{url} downloaded with sha256 {digest}, expected {sha256}: the transfer was corrupted "
                             f"or the file changed at its source. The bad download was deleted; run the same command "

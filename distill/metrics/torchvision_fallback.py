@@ -3,10 +3,13 @@
 Both libraries import torchvision at import time although FID/KID with a custom or local-weights extractor never
 use it. The real torchvision is always preferred (GPU clusters have it); only when it fails to import is a minimal
 in-memory stand-in registered, providing what those imports touch. Anything else raises a clear error when used.
+Once both libraries are imported, the stand-in leaves sys.modules again (they keep their references to it), so that
+libraries which probe for torchvision later (transformers, diffusers: importlib.util.find_spec) find none.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import sys
 import types
 
@@ -14,6 +17,7 @@ import numpy as np
 import torch
 
 _FALLBACK_FLAG = "__distill_fallback__"
+_STAND_IN: dict[str, types.ModuleType] = {}  # the stand-in's modules by name, once built
 
 
 def _unavailable(what: str):
@@ -60,7 +64,7 @@ def _normalize(tensor, mean, std, inplace=False):
 def _build() -> types.ModuleType:
     tv = types.ModuleType("torchvision")
     setattr(tv, _FALLBACK_FLAG, True)
-    tv.__version__ = "0.0.0+distill-fallback"
+    # no __version__ and no __file__: transformers counts a module without either as absent (import_utils.py)
     transforms = types.ModuleType("torchvision.transforms")
     functional = types.ModuleType("torchvision.transforms.functional")
     functional.normalize = _normalize
@@ -83,7 +87,8 @@ def _build() -> types.ModuleType:
         setattr(datasets, name, _unavailable(f"datasets.{name}"))
     tv.transforms, tv.models, tv.datasets = transforms, models, datasets
     for mod in (tv, transforms, functional, models, utils, inception, datasets):
-        sys.modules[mod.__name__] = mod
+        mod.__spec__ = importlib.machinery.ModuleSpec(mod.__name__, None)
+        _STAND_IN[mod.__name__] = mod
     return tv
 
 
@@ -92,6 +97,9 @@ def ensure_torchvision() -> bool:
     existing = sys.modules.get("torchvision")
     if existing is not None:
         return not getattr(existing, _FALLBACK_FLAG, False)
+    if _STAND_IN:  # built before, then withdrawn
+        sys.modules.update(_STAND_IN)
+        return False
     try:
         import torchvision  # noqa: F401
 
@@ -100,11 +108,23 @@ def ensure_torchvision() -> bool:
         for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
             del sys.modules[name]
         _build()
+        sys.modules.update(_STAND_IN)
         return False
 
 
+def stand_in() -> types.ModuleType | None:
+    """The stand-in torchvision, if this process built one (the real one failed to import)."""
+    return _STAND_IN.get("torchvision")
+
+
 def import_torch_fidelity():
-    ensure_torchvision()
+    """torch-fidelity and clean-fid, imported over the real torchvision or over the stand-in, which then leaves
+    sys.modules again."""
+    real = ensure_torchvision()
+    import cleanfid.fid  # noqa: F401
     import torch_fidelity
 
+    if not real:
+        for name in _STAND_IN:
+            sys.modules.pop(name, None)
     return torch_fidelity

@@ -3,12 +3,12 @@ imported ones, rebuilt with their own preconditioning from the files a model.jso
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import nn
 
-from distill.nets.edm_pickle import EDMDenoiser, load_edm_pickle
 from distill.nets.mlp import MLP
 from distill.nets.unet import UNet
 
@@ -37,11 +37,25 @@ def build_network(cfg: Mapping[str, Any], data_shape: tuple[int, ...], out_chann
                                  **{k: v for k, v in cfg.items() if k != "kind"})
 
 
-def _edm_pickle(cfg: Mapping[str, Any]) -> nn.Module:
-    """An EDM network with its preconditioning from its official pickle (distill/pipeline/import_edm.py)."""
-    return EDMDenoiser(load_edm_pickle(cfg["pickle"], sha256=cfg["pickle_sha256"]))
+# Every imported network by its model.json name (network.kind): "module:function" of its network section -> the
+# denoiser it is (a module with a .net, called as denoise(z_t, t, cond)), imported by name when such a network is
+# built, so that neither EDM's unpickler nor diffusers loads for anything else. An imported network takes none of
+# the suite's network settings.
+IMPORTED_NETWORKS: dict[str, str] = {
+    "edm": "distill.nets.edm_pickle:denoiser_from_pickle",  # an NVlabs EDM pickle (distill/pipeline/import_edm.py)
+    "diffusers": "distill.nets.diffusers_unet:denoiser_from_folder",  # a diffusers pipeline folder (SD, SDXL)
+}
 
 
-# Every imported network by its model.json name (network.kind): its network section -> the denoiser it is (a module
-# with a .net, called as denoise(z_t, t, cond)). An imported network takes none of the suite's network settings.
-IMPORTED_NETWORKS: dict[str, Callable[[Mapping[str, Any]], nn.Module]] = {"edm": _edm_pickle}
+def imported_denoiser(cfg: Mapping[str, Any]) -> nn.Module:
+    """The imported network of a model's network section ({kind: <IMPORTED_NETWORKS key>, ...})."""
+    if cfg["kind"] not in IMPORTED_NETWORKS:
+        raise ValueError(f"unknown imported network kind {cfg['kind']!r}; expected one of {sorted(IMPORTED_NETWORKS)}")
+    module, _, function = IMPORTED_NETWORKS[cfg["kind"]].partition(":")
+    try:
+        build = getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(f"a {cfg['kind']!r} network needs {exc.name}, which is not installed: install the "
+                                  "suite with its latent extra (pip install -e '.[latent]'; tools/install.sh does)"
+                                  ) from exc
+    return build(cfg)

@@ -134,3 +134,9 @@ class EDMDenoiser(nn.Module):
                 raise ValueError("this EDM network is class-conditional: pass cond={'label': LongTensor[B]}")
             labels = nn.functional.one_hot(cond["label"].long(), self.num_classes).to(torch.float32)
         return self.net(x.to(torch.float32), sigma, labels).to(z.dtype)
+
+
+def denoiser_from_pickle(cfg: Mapping[str, Any]) -> EDMDenoiser:
+    """An EDM network with its preconditioning from its official pickle (network section {kind: edm, pickle,
+    pickle_sha256}, written by distill/pipeline/import_edm.py)."""
+    return EDMDenoiser(load_edm_pickle(cfg["pickle"], sha256=cfg["pickle_sha256"]))

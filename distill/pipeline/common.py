@@ -11,7 +11,7 @@ from distill.core import distributed, gpu_slots
 from distill.core.checkpoint import load_into, load_weights
 from distill.core.denoiser import NetworkDenoiser
 from distill.core.parameterization import output_channels
-from distill.nets import IMPORTED_NETWORKS, build_network
+from distill.nets import IMPORTED_NETWORKS, build_network, imported_denoiser
 
 
 def setup_torch(threads: int | None, device: str = "auto") -> torch.device:
@@ -34,7 +34,7 @@ def build_denoiser(model_cfg: dict[str, Any]) -> NetworkDenoiser:
     """A denoiser with freshly initialised weights, from the config saved beside a model's weights; an imported
     network (a kind of distill.nets.IMPORTED_NETWORKS: an EDM pickle) is rebuilt from its files."""
     if model_cfg["network"]["kind"] in IMPORTED_NETWORKS:
-        return IMPORTED_NETWORKS[model_cfg["network"]["kind"]](model_cfg["network"])
+        return imported_denoiser(model_cfg["network"])
     shape = tuple(model_cfg["data"]["shape"])
     net = build_network(model_cfg["network"], shape, output_channels(model_cfg["parameterization"], shape[0]),
                         model_cfg["data"]["num_classes"])

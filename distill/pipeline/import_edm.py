@@ -12,6 +12,7 @@ from distill.core.checkpoint import save_weights
 from distill.core.provenance import write_record
 from distill.data.artifacts import ARTIFACTS, EDM_FOLDER
 from distill.data.download import sha256_of
+from distill.data.first_fetch import RECORDED, record_or_verify
 from distill.nets.edm_pickle import load_edm_pickle
 
 
@@ -21,11 +22,14 @@ def run(artifact: str, out_dir: str | Path, pickle_path: str | Path | None = Non
                          f"({sorted(a for a in ARTIFACTS if a.startswith('edm_'))})")
     a = ARTIFACTS[artifact]
     path = Path(pickle_path) if pickle_path else EDM_FOLDER / a.file
+    if a.sha256 is None:  # no published digest: the record of its first fetch is checked before anything is read
+        record_or_verify(a.name, {a.file: path})
     net = load_edm_pickle(path, sha256=a.sha256)  # the registry's sha256 is checked before anything is read
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shape = [int(net.img_channels), int(net.img_resolution), int(net.img_resolution)]
     config = {"kind": "teacher", "source": f"NVlabs EDM: {a.url}", "artifact": artifact,
+              "digest": "published" if a.sha256 else RECORDED,
               "parameterization": "edm", "data": {"shape": shape, "num_classes": int(net.label_dim)},
               "network": {"kind": "edm", "pickle": str(path), "pickle_sha256": sha256_of(path),
                           "precond": type(net).__name__, "model": type(net.model).__name__}}

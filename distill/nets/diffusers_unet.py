@@ -1,0 +1,102 @@
+"""A diffusers latent teacher (Stable Diffusion 1.x/2.x, SDXL) as a denoiser of the suite.
+
+A `UNet2DConditionModel` trained on the discrete schedule alpha-bar_n (n = 0..M-1, its scheduler's `alphas_cumprod`)
+is a VP model whose latents are z = sqrt(alpha-bar) x + sqrt(1 - alpha-bar) eps, the suite's VP form at the same
+log-SNR. For the suite's time t the adapter takes the noise level sigma = exp(-lambda(t) / 2) and the UNet's
+continuous timestep index as SFD's `CFGPrecond` does (zju-pi/diff-sampler, sfd-main/models/networks_edm.py
+`sigma_inv`): log alpha = -log(1 + sigma^2) / 2, t' interpolated piecewise-linearly in log alpha over the grid
+t'_n = (n + 1) / M (extrapolated linearly past its ends), timestep = M t' - 1, so that sigma_n gives exactly n. The
+UNet's input is z itself (SFD's c_in x with x = z / alpha); its output is turned into x-hat by its
+`prediction_type` (epsilon, v_prediction or sample). Methods see latents; `AutoencoderKL` decodes them for evaluation
+(distill/nets/diffusers_vae.py).
+
+Conditioning (the `cond` dict, per-sample tensors): "text" [B, L, D] (the prompt's hidden states,
+distill/nets/diffusers_text.py), and for SDXL "text_embeds" [B, P] and "time_ids" [B, 6] (`added_cond_kwargs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import DDPMScheduler, UNet2DConditionModel
+from torch import nn
+
+from distill.core.denoiser import Cond
+from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
+
+PREDICTIONS = ("epsilon", "v_prediction", "sample")
+
+
+class DiffusersDenoiser(nn.Module):
+    """denoise(z_t, t, cond) -> x-hat of a diffusers UNet (its weights in `.net`)."""
+
+    def __init__(self, unet: nn.Module, alphas_cumprod: torch.Tensor, prediction_type: str,
+                 schedule: CosineSchedule | None = None):
+        super().__init__()
+        if prediction_type not in PREDICTIONS:
+            raise ValueError(f"unknown prediction_type {prediction_type!r} of the scheduler; expected one of "
+                             f"{list(PREDICTIONS)}")
+        self.net, self.prediction_type, self.schedule = unet, prediction_type, schedule or CosineSchedule()
+        log_alpha = 0.5 * torch.log(torch.as_tensor(alphas_cumprod, dtype=torch.float64))
+        self.register_buffer("log_alpha", log_alpha, persistent=False)
+
+    @property
+    def steps(self) -> int:
+        """M, the number of training timesteps."""
+        return len(self.log_alpha)
+
+    def sigma_range(self) -> tuple[float, float]:
+        """(sigma_min, sigma_max) = sigma at timesteps 0 and M - 1: the levels the teacher was trained on."""
+        alpha_bar = torch.exp(2 * self.log_alpha[[0, -1]])
+        sigmas = ((1 - alpha_bar) / alpha_bar).sqrt()
+        return float(sigmas[0]), float(sigmas[1])
+
+    def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The UNet's continuous timestep of noise level sigma (SFD's `sigma_inv`, then c_noise = M t - 1)."""
+        log_alpha = -0.5 * torch.log1p(torch.as_tensor(sigma, dtype=torch.float64) ** 2)
+        grid_t = torch.arange(1, self.steps + 1, dtype=torch.float64, device=log_alpha.device) / self.steps
+        xp = self.log_alpha.flip(0)  # increasing: from timestep M - 1 to 0
+        yp = grid_t.flip(0)
+        i = torch.searchsorted(xp, log_alpha).clamp(1, len(xp) - 1)  # the segment [i - 1, i], or an end one
+        t = yp[i - 1] + (log_alpha - xp[i - 1]) * (yp[i] - yp[i - 1]) / (xp[i] - xp[i - 1])
+        return self.steps * t - 1
+
+    def forward(self, z: torch.Tensor, t: torch.Tensor, cond: Cond = None) -> torch.Tensor:
+        logsnr = self.schedule.logsnr(t)
+        alpha, sigma_t = (c.to(z.dtype).reshape(-1, *([1] * (z.ndim - 1))) for c in alpha_sigma_from_logsnr(logsnr))
+        timestep = self.timestep(torch.exp(-0.5 * logsnr)).to(z.dtype)
+        out = self.net(z, timestep, **unet_inputs(cond)).sample
+        if self.prediction_type == "epsilon":
+            return (z - sigma_t * out) / alpha  # x-hat = (z - sigma eps-hat) / alpha
+        if self.prediction_type == "v_prediction":
+            return alpha * z - sigma_t * out  # x-hat = alpha z - sigma v-hat
+        return out
+
+
+def unet_inputs(cond: Cond) -> dict[str, Any]:
+    """The UNet's keyword inputs from the suite's per-sample conditions: the prompt's hidden states, SDXL's pooled
+    text embedding and size ids (`added_cond_kwargs`)."""
+    if not cond or "text" not in cond:
+        raise ValueError("a text-to-image teacher needs the prompt: cond={'text': Tensor[B, L, D], ...} "
+                         "(distill/nets/diffusers_text.py encodes prompts)")
+    inputs: dict[str, Any] = {"encoder_hidden_states": cond["text"]}
+    if "text_embeds" in cond or "time_ids" in cond:
+        inputs["added_cond_kwargs"] = {"text_embeds": cond["text_embeds"], "time_ids": cond["time_ids"]}
+    return inputs
+
+
+def denoiser_from_folder(cfg: Mapping[str, Any]) -> DiffusersDenoiser:
+    """The teacher of a diffusers folder (save_pretrained's layout: unet/, scheduler/, ...): network section
+    {kind: diffusers, folder: ...}."""
+    folder = Path(cfg["folder"])
+    for part in ("unet", "scheduler"):
+        if not (folder / part).is_dir():
+            raise FileNotFoundError(f"{folder} has no {part}/ folder: expected a diffusers pipeline folder "
+                                    "(save_pretrained's layout), e.g. the one `distill fetch` writes")
+    unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet")
+    scheduler = DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
+    return DiffusersDenoiser(unet.eval().requires_grad_(False), scheduler.alphas_cumprod,
+                             scheduler.config.prediction_type)

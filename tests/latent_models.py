@@ -1,0 +1,79 @@
+"""Tiny random Stable Diffusion and SDXL pipelines, built in code and saved in diffusers' own layout (no hub): the
+sizes of diffusers' pipeline tests, a tokenizer of a small vocabulary written here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from diffusers import (AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline,
+                       UNet2DConditionModel)
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+MAX_TOKENS = 16
+
+
+def tokenizer(folder: Path) -> CLIPTokenizer:
+    """A CLIP BPE tokenizer over single characters (no merges): every word is its letters, the last with '</w>'."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = "abcdefghijklmnopqrstuvwxyz0123456789.,!?"
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in chars:
+        vocab[c] = len(vocab)
+        vocab[c + "</w>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=MAX_TOKENS)
+
+
+def _text_config(hidden: int, projection: int = 0) -> CLIPTextConfig:
+    return CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=hidden, intermediate_size=37,
+                          layer_norm_eps=1e-5, num_attention_heads=4, num_hidden_layers=3, vocab_size=128,
+                          hidden_act="gelu", max_position_embeddings=MAX_TOKENS,
+                          **({"projection_dim": projection} if projection else {}))
+
+
+def _scheduler(prediction_type: str) -> DDIMScheduler:
+    # Stable Diffusion's schedule (scaled_linear betas 0.00085..0.012 over 1000 steps)
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                         set_alpha_to_one=True, steps_offset=1, prediction_type=prediction_type)
+
+
+def _vae() -> AutoencoderKL:
+    return AutoencoderKL(block_out_channels=(8,), in_channels=3, out_channels=3, latent_channels=4,
+                         down_block_types=("DownEncoderBlock2D",), up_block_types=("UpDecoderBlock2D",),
+                         norm_num_groups=2, sample_size=16)
+
+
+def sd_pipeline(folder: Path, prediction_type: str = "epsilon") -> StableDiffusionPipeline:
+    """A tiny SD 1.x pipeline with random weights (seeded), saved to `folder`."""
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=16,
+                                norm_num_groups=4, attention_head_dim=2)
+    pipe = StableDiffusionPipeline(vae=_vae(), text_encoder=CLIPTextModel(_text_config(16)),
+                                   tokenizer=tokenizer(folder.with_name(folder.name + "-vocab")), unet=unet.eval(),
+                                   scheduler=_scheduler(prediction_type), safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder)
+    return pipe
+
+
+def sdxl_pipeline(folder: Path) -> StableDiffusionXLPipeline:
+    """A tiny SDXL pipeline (two text encoders, the text_time added conditioning), saved to `folder`."""
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=2,
+                                use_linear_projection=True, addition_embed_type="text_time",
+                                addition_time_embed_dim=4, projection_class_embeddings_input_dim=4 * 6 + 16,
+                                cross_attention_dim=32, norm_num_groups=4)
+    pipe = StableDiffusionXLPipeline(vae=_vae(), text_encoder=CLIPTextModel(_text_config(16)),
+                                     text_encoder_2=CLIPTextModelWithProjection(_text_config(16, projection=16)),
+                                     tokenizer=tokenizer(folder.with_name(folder.name + "-vocab")),
+                                     tokenizer_2=tokenizer(folder.with_name(folder.name + "-vocab-2")),
+                                     unet=unet.eval(), scheduler=_scheduler("epsilon"))
+    pipe.save_pretrained(folder)
+    return pipe

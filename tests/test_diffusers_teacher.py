@@ -1,0 +1,131 @@
+"""A diffusers text-to-image teacher through the suite's denoiser interface, checked against diffusers itself on tiny
+random SD and SDXL pipelines saved in diffusers' layout and loaded by the suite's own loader (as a cluster run loads
+the real ones): its DDIM path, its classifier-free guidance and its SDXL conditioning."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from diffusers import DDIMScheduler
+
+from distill.core.grids import from_sigmas
+from distill.core.guidance import PromptGuided
+from distill.core.samplers import sample_ddim
+from distill.core.sigma_solvers import sigma_denoiser
+from distill.nets import IMPORTED_NETWORKS, imported_denoiser
+from distill.nets.diffusers_text import PromptEncoder
+from latent_models import sd_pipeline, sdxl_pipeline
+
+PROMPTS = ["a red cube", "two cats on a mat"]
+
+
+def _sigmas(scheduler: DDIMScheduler, steps: int) -> torch.Tensor:
+    """The noise levels of the scheduler's DDIM timesteps, sigma_n = sqrt((1 - alpha-bar_n) / alpha-bar_n)."""
+    scheduler.set_timesteps(steps)
+    alpha_bar = scheduler.alphas_cumprod[scheduler.timesteps].double()
+    return ((1 - alpha_bar) / alpha_bar).sqrt()
+
+
+def _diffusers_ddim(pipe, z: torch.Tensor, steps: int, ehs: torch.Tensor, **unet_kwargs) -> torch.Tensor:
+    """diffusers' own DDIM loop: eps-hat (or v-hat) of the UNet, `scheduler.step`; with set_alpha_to_one the last step
+    returns the predicted clean latents."""
+    scheduler = pipe.scheduler
+    scheduler.set_timesteps(steps)
+    x = z * scheduler.init_noise_sigma
+    with torch.no_grad():
+        for t in scheduler.timesteps:
+            out = pipe.unet(x, t, encoder_hidden_states=ehs, **unet_kwargs).sample
+            x = scheduler.step(out, t, x).prev_sample
+    return x
+
+
+def _teacher(folder):
+    return imported_denoiser({"kind": "diffusers", "folder": str(folder)})
+
+
+def _encoder(pipe, size=None) -> PromptEncoder:
+    if size is None:
+        return PromptEncoder([pipe.tokenizer], [pipe.text_encoder])
+    return PromptEncoder([pipe.tokenizer, pipe.tokenizer_2], [pipe.text_encoder, pipe.text_encoder_2], size,
+                         zeros_for_empty_prompt=pipe.config.force_zeros_for_empty_prompt)
+
+
+def test_diffusers_is_an_imported_network_kind():
+    assert "diffusers" in IMPORTED_NETWORKS
+    with pytest.raises(FileNotFoundError, match="no unet/ folder"):
+        imported_denoiser({"kind": "diffusers", "folder": "/nonexistent"})
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+def test_the_adapter_reproduces_diffusers_ddim(tmp_path, prediction):
+    """The suite's DDIM sampler on the adapter, at the noise levels of the scheduler's timesteps, lands where diffusers'
+    DDIM loop does (the adapter's timestep of sigma_n is exactly n; x-hat from eps-hat or v-hat)."""
+    pipe = sd_pipeline(tmp_path / "sd", prediction)
+    teacher = _teacher(tmp_path / "sd")
+    assert teacher.prediction_type == prediction
+    alpha_bar = pipe.scheduler.alphas_cumprod.double()
+    levels = ((1 - alpha_bar) / alpha_bar).sqrt()
+    assert torch.allclose(teacher.timestep(levels[[0, 261, 999]]), torch.tensor([0.0, 261.0, 999.0],
+                                                                                 dtype=torch.float64), atol=1e-6)
+    z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    cond = _encoder(pipe)(PROMPTS)
+    want = _diffusers_ddim(pipe, z, 4, cond["text"])
+    with torch.no_grad():
+        got = sample_ddim(teacher, z, from_sigmas(_sigmas(pipe.scheduler, 4)), cond, clip_x=False)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_prompt_guidance_equals_the_pipelines_classifier_free_guidance(tmp_path):
+    """w of the suite is diffusers' guidance_scale - 1: the guided teacher's DDIM samples are the pipeline's latents,
+    its unconditional branch the empty prompt, its prompts encoded as the pipeline encodes them."""
+    pipe = sd_pipeline(tmp_path / "sd")
+    teacher, encoder, w = _teacher(tmp_path / "sd"), _encoder(pipe), 2.5
+    z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(2))
+    want = pipe(PROMPTS, num_inference_steps=4, guidance_scale=1 + w, latents=z.clone(), output_type="latent").images
+    with torch.no_grad():
+        got = sample_ddim(PromptGuided(teacher, w, encoder.null(1)), z, from_sigmas(_sigmas(pipe.scheduler, 4)),
+                          encoder(PROMPTS), clip_x=False)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="prompt guidance needs"):
+        PromptGuided(teacher, w, encoder.null(1))(z, torch.ones(2), None)
+
+
+def test_sdxl_conditioning_equals_encode_prompt(tmp_path):
+    """SDXL's conditions, the empty prompt's zeros and its size ids are `StableDiffusionXLPipeline`'s, and the guided
+    adapter's DDIM samples are the pipeline's latents."""
+    pipe = sdxl_pipeline(tmp_path / "xl")
+    size = (64, 64)
+    encoder = _encoder(pipe, size)
+    embeds, negative, pooled, negative_pooled = pipe.encode_prompt(PROMPTS, device="cpu", num_images_per_prompt=1,
+                                                                   do_classifier_free_guidance=True)
+    cond, null = encoder(PROMPTS), encoder.null(2)
+    torch.testing.assert_close(cond["text"], embeds)
+    torch.testing.assert_close(cond["text_embeds"], pooled)
+    torch.testing.assert_close(null["text"], negative)
+    torch.testing.assert_close(null["text_embeds"], negative_pooled)
+    ids = pipe._get_add_time_ids(size, (0, 0), size, dtype=embeds.dtype,
+                                 text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim)
+    torch.testing.assert_close(cond["time_ids"], ids.expand(2, 6))
+
+    teacher, w = _teacher(tmp_path / "xl"), 1.5
+    z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(3))
+    want = pipe(PROMPTS, num_inference_steps=3, guidance_scale=1 + w, latents=z.clone(), output_type="latent",
+                height=size[0], width=size[1]).images
+    with torch.no_grad():
+        got = sample_ddim(PromptGuided(teacher, w, encoder.null(1)), z, from_sigmas(_sigmas(pipe.scheduler, 3)),
+                          cond, clip_x=False)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_every_solver_runs_on_the_latent_teacher(tmp_path):
+    """The sigma-form view of the adapter (what SFD, DisBack and CD use) is the same denoiser at sigma."""
+    sd_pipeline(tmp_path / "sd")
+    teacher = _teacher(tmp_path / "sd")
+    cond = {"text": torch.randn(2, 16, 16)}
+    z = torch.randn(2, 4, 8, 8)
+    lo, hi = teacher.sigma_range()
+    assert 0.02 < lo < 0.03 and 14 < hi < 15  # Stable Diffusion's range (SFD: 0.0292 and 14.6146)
+    d = sigma_denoiser(teacher, teacher.schedule, cond, "none")
+    with torch.no_grad():
+        x = d(z * hi, torch.tensor(hi, dtype=torch.float64))
+    assert x.shape == z.shape and bool(torch.isfinite(x).all())
