@@ -4,6 +4,10 @@ the real ones): its DDIM path, its classifier-free guidance and its SDXL conditi
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 import torch
 from diffusers import DDIMScheduler
@@ -14,6 +18,9 @@ from distill.core.samplers import sample_ddim
 from distill.core.sigma_solvers import sigma_denoiser
 from distill.nets import IMPORTED_NETWORKS, imported_denoiser
 from distill.nets.diffusers_text import PromptEncoder
+from distill.nets.diffusers_vae import decode, encode, load_vae
+from distill.pipeline.sample import load_samples
+from conftest import ROOT
 from latent_models import sd_pipeline, sdxl_pipeline
 
 PROMPTS = ["a red cube", "two cats on a mat"]
@@ -129,3 +136,45 @@ def test_every_solver_runs_on_the_latent_teacher(tmp_path):
     with torch.no_grad():
         x = d(z * hi, torch.tensor(hi, dtype=torch.float64))
     assert x.shape == z.shape and bool(torch.isfinite(x).all())
+
+
+def test_latents_decode_as_the_pipeline_decodes_them(tmp_path):
+    """The suite's decode of the pipeline's latents is the pipeline's own image (its [0, 1] is the suite's [-1, 1])."""
+    pipe = sd_pipeline(tmp_path / "sd")
+    vae = load_vae(tmp_path / "sd")
+    z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(4))
+    args = dict(num_inference_steps=2, guidance_scale=1.0, latents=z.clone())
+    latents = pipe(PROMPTS, output_type="latent", **args).images
+    images = pipe(PROMPTS, output_type="pt", **args).images
+    torch.testing.assert_close(decode(vae, latents, batch_size=1) / 2 + 0.5, images, rtol=1e-5, atol=1e-5)
+    assert encode(vae, decode(vae, latents)).shape == latents.shape
+
+
+def _distill(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "distill", *args, "--params", str(ROOT / "params.yaml"), "--profile",
+                           "smoke", "--no-progress"], cwd=cwd, capture_output=True, text=True)
+
+
+def test_a_pipeline_folder_is_imported_sampled_from_prompts_and_refused_once_changed(tmp_path):
+    """import-diffusers records the folder's files at its first import; sample-text draws guided latents from a
+    prompt file (seed i, prompt i mod P) and decodes them; a changed file in the folder is refused afterwards."""
+    sd_pipeline(tmp_path / "sd")
+    done = _distill(tmp_path, "import-diffusers", "--name", "tiny-sd", "--folder", str(tmp_path / "sd"),
+                    "--resolution", "64", "--out", str(tmp_path / "teacher"))
+    assert done.returncode == 0, done.stderr
+    assert "recorded at first fetch" in done.stdout and "tiny-sd" in (tmp_path / "artifacts.lock.json").read_text()
+    (tmp_path / "prompts.txt").write_text("a red cube\n\ntwo cats\na tree\n")
+    done = _distill(tmp_path, "sample-text", "--model", str(tmp_path / "teacher" / "model.safetensors"), "--prompts",
+                    str(tmp_path / "prompts.txt"), "--sampler", "heun", "--steps", "3", "--num-samples", "4",
+                    "--grid-option", "sigma_min=0.0292", "--grid-option", "sigma_max=14.6146", "--guidance", "2",
+                    "--out", str(tmp_path / "samples.npz"))
+    assert done.returncode == 0, done.stderr
+    images, status, meta = load_samples(tmp_path / "samples.npz")
+    assert status == "ok" and images.shape == (4, 3, 64, 64) and images.dtype == np.uint8
+    assert meta["prompt_index"].tolist() == [0, 1, 2, 0] and meta["nfe"] == 2 * 4 and meta["guidance_scale"] == 3.0
+    with open(tmp_path / "sd" / "model_index.json", "a") as f:
+        f.write(" ")
+    again = _distill(tmp_path, "import-diffusers", "--name", "tiny-sd", "--folder", str(tmp_path / "sd"),
+                     "--resolution", "64", "--out", str(tmp_path / "teacher2"))
+    assert again.returncode != 0 and "model_index.json: recorded" in again.stderr
+    assert not (tmp_path / "teacher2" / "model.safetensors").exists()

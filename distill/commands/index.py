@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from distill.commands import bench, core, project
+from distill.commands import bench, core, latent, project
 from distill.commands.spec import Command
 from distill.registry import methods
 
@@ -13,7 +13,8 @@ from distill.registry import methods
 @cache
 def every() -> dict[str, Command]:
     found: dict[str, Command] = {}
-    for command in (*core.COMMANDS, *(c for m in methods() for c in m.commands), *project.COMMANDS, *bench.COMMANDS):
+    for command in (*core.COMMANDS, *latent.COMMANDS, *(c for m in methods() for c in m.commands), *project.COMMANDS,
+                    *bench.COMMANDS):
         if command.name in found:
             raise ValueError(f"two commands are named {command.name!r}; every sub-command needs its own name")
         found[command.name] = command

@@ -10,11 +10,14 @@ pipeline's `force_zeros_for_empty_prompt` is set (the released SDXL base), else 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
+from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 
 def _tokens(tokenizer, prompts: Sequence[str]) -> torch.Tensor:
@@ -58,3 +61,31 @@ class PromptEncoder:
         if self.zeros_for_empty_prompt:
             empty = {k: (v if k == "time_ids" else torch.zeros_like(v)) for k, v in empty.items()}
         return {k: v.expand(batch, *v.shape[1:]) for k, v in empty.items()}
+
+
+def prompt_encoder_from_folder(folder: str | Path, size: tuple[int, int] | None = None) -> PromptEncoder:
+    """The prompt encoder of a diffusers pipeline folder: SD's tokenizer/ and text_encoder/, or, where the folder has
+    text_encoder_2/ (SDXL), both pairs, with the pipeline's force_zeros_for_empty_prompt (model_index.json) and the
+    image size `size` for the time ids."""
+    folder = Path(folder)
+    if not (folder / "text_encoder").is_dir() or not (folder / "tokenizer").is_dir():
+        raise FileNotFoundError(f"{folder} has no tokenizer/ and text_encoder/: not a text-to-image pipeline folder")
+    tokenizers = [CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")]
+    encoders = [CLIPTextModel.from_pretrained(folder, subfolder="text_encoder").eval()]
+    if not (folder / "text_encoder_2").is_dir():
+        return PromptEncoder(tokenizers, encoders)
+    if size is None:
+        raise ValueError("an SDXL folder needs the image size (height, width) for its time ids")
+    tokenizers.append(CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer_2"))
+    encoders.append(CLIPTextModelWithProjection.from_pretrained(folder, subfolder="text_encoder_2").eval())
+    index = json.loads((folder / "model_index.json").read_text())
+    return PromptEncoder(tokenizers, encoders, size, zeros_for_empty_prompt=bool(index.get(
+        "force_zeros_for_empty_prompt", True)))
+
+
+def read_prompts(path: str | Path) -> list[str]:
+    """One prompt per line (blank lines skipped); an error for a file without one."""
+    prompts = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not prompts:
+        raise ValueError(f"{path} holds no prompt: write one prompt per line")
+    return prompts

@@ -1,0 +1,50 @@
+"""The text-to-image teachers' commands: a diffusers pipeline folder (Stable Diffusion 1.x/2.x, SDXL) imported as a
+teacher, and its evaluation images from a prompt file. Declared here; their handlers are distill/handlers/latent.py."""
+
+from __future__ import annotations
+
+from distill.bench import work
+from distill.commands.options import finite_float, positive_int
+from distill.commands.paths import output, run_folder
+from distill.commands.spec import Command
+from distill.core.grids import GRIDS
+from distill.core.samplers import SAMPLERS
+
+
+def _import_options(p):
+    p.add_argument("--name", required=True, help="the artifact's name in artifacts.lock.json (e.g. sd15, sdxl): its "
+                                                 "files are recorded at its first import and verified after")
+    p.add_argument("--folder", required=True, help="the diffusers pipeline folder (save_pretrained's layout)")
+    p.add_argument("--resolution", type=positive_int, required=True,
+                   help="the image size in pixels (SD 1.5: 512, SDXL: 1024; latents are an eighth of it a side)")
+    run_folder(p, "model.safetensors, model.json, summary.json")
+
+
+def _sample_options(p):
+    p.add_argument("--model", required=True, help="model.safetensors of a text-to-image teacher (import-diffusers)")
+    p.add_argument("--prompts", required=True, help="prompt file, one per line: sample i takes prompt i mod P")
+    p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS), help="any registered sampler")
+    p.add_argument("--steps", type=positive_int, required=True, help="sampler steps")
+    p.add_argument("--num-samples", type=positive_int, required=True, help="images, seeds 0 .. N-1")
+    p.add_argument("--grid", default="edm", choices=sorted(GRIDS),
+                   help="grid of noise levels (default edm; SFD samples SD 1.5 between sigma 0.0292 and 14.6146)")
+    p.add_argument("--grid-option", action="append", metavar="KEY=VALUE", help="an option of the grid; repeatable")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="an option of the sampler; repeatable")
+    p.add_argument("--guidance", type=finite_float, default=None,
+                   help="classifier-free guidance weight w >= 0 (diffusers' guidance_scale = 1 + w; two network "
+                        "evaluations per step)")
+    output(p, "--out", required=True, help="output .npz (decoded images, as `distill sample` writes)")
+
+
+COMMANDS = (
+    Command("import-diffusers", "distill.handlers.latent:import_diffusers_command",
+            "a diffusers text-to-image pipeline folder (SD 1.x/2.x, SDXL) as a teacher of the suite",
+            "Read a diffusers pipeline folder (UNet, scheduler, text encoders, autoencoder) and write a model folder "
+            "every command loads like a teacher; the folder's files are recorded in artifacts.lock.json at its first "
+            "import and verified at every later one.", _import_options),
+    Command("sample-text", "distill.handlers.latent:sample_text",
+            "evaluation images of a text-to-image model from a prompt file",
+            "Draw --num-samples latents (seed i, prompt i mod P) with any registered sampler on any grid, decode "
+            "them with the pipeline's autoencoder and write an .npz of images.", _sample_options, job="sample",
+            cost=work.sample_work),
+)
