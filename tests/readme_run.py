@@ -37,6 +37,14 @@ NOT_RUN = {
                            "tests/test_bench.py and its overhead benchmarks run in the test command",
     ".venv/bin/distill fetch --profile paper": "downloads from the internet (no network here); the download path is "
                                                "tested offline against a local server in tests/test_fetch.py",
+    ".venv/bin/distill import-diffusers --profile paper --name sd15 --folder data/sd15 --resolution 512 --out "
+    "results/paper/teachers/sd15": "needs the real Stable Diffusion folder (gigabytes, from the hub); the same command "
+                                   "runs on a tiny pipeline in tests/test_diffusers_teacher.py",
+    ".venv/bin/distill sample-text --profile paper --model results/paper/teachers/sd15/model.safetensors --prompts "
+    "data/coco/captions.txt --sampler dpmpp --steps 5 --num-samples 30000 --grid-option sigma_min=0.0292 "
+    "--grid-option sigma_max=14.6146 --out results/paper/sd15/dpmpp5.npz": "needs the real Stable Diffusion teacher "
+                                   "and a GPU; the same command runs on a tiny pipeline in "
+                                   "tests/test_diffusers_teacher.py",
     "dvc remote add --default lab ssh://server/srv/distill-dvc": "a lab server: push and pull through a local-folder "
                                                                    "remote are tested in tests/test_dvc.py",
 }
