@@ -146,23 +146,23 @@ COMMANDS = (
             "EDM's code: only the classes of the suite's own implementation of EDM's architectures are built, "
             "anything else in the file is refused. Writes a model folder every command loads like a trained "
             "teacher.", _import_edm_options),
-    Command("train-teacher", "distill.handlers.core:train_teacher",
+    Command("train-teacher", "distill.handlers.teacher:train_teacher",
             "train one diffusion teacher (PD Algorithm 1); resumes if interrupted",
             "Continuous-time diffusion training with the given output parameterization and loss weighting. The "
             "training state is saved atomically every teacher.checkpoint_every steps; re-running the same "
             "command resumes and ends with the same weights. A non-finite loss stops training and is recorded "
             "as 'diverged' in summary.json.", _train_teacher_options, job="teacher", data_parallel=True,
             cost=work.train_teacher_work),
-    Command("solver-distances", "distill.handlers.core:solver_distances",
+    Command("solver-distances", "distill.handlers.solvers:solver_distances",
             "how far each sigma-form solver lands from the exact ODE solution",
             "Run every EDM sigma-form solver (without and with AFS) at the given NFEs on SFD's edm grid and print the "
             "RMS distance of its samples from a high-accuracy reference solution of the same probability-flow ODE "
             "(SciPy's DOP853), from the same start states.", _solver_distances_options),
-    Command("sample", "distill.handlers.core:sample", "draw evaluation samples from a trained model",
+    Command("sample", "distill.handlers.sample:sample", "draw evaluation samples from a trained model",
             "Draw evaluation.num_samples images (seed i for image i, so results do not depend on the batch "
             "size) with any registered sampler on any grid; write an .npz.", _sample_options, job="sample",
             data_parallel=True, cost=work.sample_work),
-    Command("evaluate", "distill.handlers.core:evaluate",
+    Command("evaluate", "distill.handlers.evaluate:evaluate",
             "evaluate a samples .npz under the protocol (FID, KID, IS, PR, PRDC)",
             "Evaluate the samples of `distill sample` against reference statistics under the protocol of "
             "params.yaml (evaluation.*): every metric on each of seed_ranges disjoint ranges of num_samples "

@@ -200,7 +200,7 @@ COMMANDS = (
             "protocol, and the score mismatch between its fake score and the original teacher (and, for DisBack, its "
             "current path node) on the generator's noised samples; then the final generator through the whole "
             "protocol.", _curve_options, method="disback", job="evaluate", cost=curve_work),
-    Command("disback-toy2d", "distill.steps.disback_commands:toy2d_command",
+    Command("disback-toy2d", "distill.steps.disback_toy2d:toy2d_command",
             "DisBack on the toy2d mixture against exact truth (about two minutes, CPU)",
             "The whole 2-D experiment of disback.toy2d in one job on the CPU: an MLP teacher of the ring mixture, "
             "the path, DisBack and the baseline for every seed, and at each evaluation point the sliced Wasserstein "

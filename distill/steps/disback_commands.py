@@ -10,7 +10,6 @@ from typing import Any
 import pandas as pd
 import torch
 
-from distill.config import ConfigError, scaled
 from distill.core.checkpoint import atomic_write, load_weights
 from distill.core.denoiser import SigmaFormDenoiser
 from distill.core.training import Part
@@ -21,7 +20,7 @@ from distill.pipeline.common import build_denoiser, setup_torch
 from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
 from distill.plugins.disback import recorded, run_settings
-from distill.steps import disback, disback_toy2d
+from distill.steps import disback
 from distill.steps.disback import conditions_of, train_config
 
 
@@ -91,19 +90,6 @@ def curve_command(args, cfg, progress):
     print(f"{args.run}: FID " + ", ".join(f"{row['iteration']}: {row['fid']:.2f}" for row in rows
                                           if row["fid"] is not None))
 
-
-def toy2d_command(args, cfg, progress):
-    """`distill disback-toy2d`."""
-    exp = cfg["disback"]["toy2d"]
-    if args.factor is not None:  # a budget trend's copy: disback.toy2d.trend's settings multiplied
-
-        trend = exp.get("trend") or {}
-        if args.factor not in (trend.get("factors") or []):
-            raise ConfigError(f"--factor {args.factor} is not one of disback.toy2d.trend.factors "
-                              f"{trend.get('factors') or []}")
-        exp = scaled(exp, args.factor, trend["scale"], trend.get("set") or {})
-    s = disback_toy2d.run(exp, Path(args.out), args.threads, progress)
-    print(f"toy2d: {len(s['runs'])} runs in {s['wall_seconds']:.1f} s")
 
 
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:

@@ -20,6 +20,7 @@ import ot
 import pandas as pd
 import torch
 
+from distill.config import ConfigError, scaled
 from distill.core.checkpoint import atomic_write, load_weights
 from distill.core.denoiser import SigmaFormDenoiser
 from distill.core.provenance import write_record
@@ -104,3 +105,16 @@ def run(exp: dict[str, Any], out: str | Path, threads: int | None = None, progre
                "wall_seconds": time.perf_counter() - start}
     write_record(out / "summary.json", summary, {"curves": out / "curves.csv"})
     return summary
+
+
+def toy2d_command(args, cfg, progress):
+    """`distill disback-toy2d`."""
+    exp = cfg["disback"]["toy2d"]
+    if args.factor is not None:  # a budget trend's copy: disback.toy2d.trend's settings multiplied
+        trend = exp.get("trend") or {}
+        if args.factor not in (trend.get("factors") or []):
+            raise ConfigError(f"--factor {args.factor} is not one of disback.toy2d.trend.factors "
+                              f"{trend.get('factors') or []}")
+        exp = scaled(exp, args.factor, trend["scale"], trend.get("set") or {})
+    s = run(exp, Path(args.out), args.threads, progress)
+    print(f"toy2d: {len(s['runs'])} runs in {s['wall_seconds']:.1f} s")
