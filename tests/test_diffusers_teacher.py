@@ -4,6 +4,7 @@ the real ones): its DDIM path, its classifier-free guidance and its SDXL conditi
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 
@@ -16,6 +17,8 @@ from distill.core.grids import from_sigmas
 from distill.core.guidance import PromptGuided
 from distill.core.samplers import sample_ddim
 from distill.core.sigma_solvers import sigma_denoiser
+from distill.methods.cd import cd_loss, consistency_function, karras_sigmas
+from distill.methods.sfd import student_sigmas, student_steps, teacher_targets
 from distill.nets import IMPORTED_NETWORKS, imported_denoiser
 from distill.nets.diffusers_text import PromptEncoder
 from distill.nets.diffusers_vae import decode, encode, load_vae
@@ -178,3 +181,55 @@ def test_a_pipeline_folder_is_imported_sampled_from_prompts_and_refused_once_cha
                      "--resolution", "64", "--out", str(tmp_path / "teacher2"))
     assert again.returncode != 0 and "model_index.json: recorded" in again.stderr
     assert not (tmp_path / "teacher2" / "model.safetensors").exists()
+
+
+def _student(teacher):
+    """A trainable copy of the latent teacher (as SFD and CD start their students)."""
+    student = copy.deepcopy(teacher)
+    student.net.requires_grad_(True)
+    return student
+
+
+def test_sfd_trains_on_the_latent_teacher_unchanged(tmp_path):
+    """SFD's teacher trajectories and student steps (distill/methods/sfd.py) run on the adapter with prompt
+    conditions as on a pixel teacher (conditional trajectories, as sfd-main trains): on one batch the student's
+    trajectory loss falls."""
+    pipe = sd_pipeline(tmp_path / "sd")
+    teacher = _teacher(tmp_path / "sd")
+    student = _student(teacher)
+    cond = _encoder(pipe)(PROMPTS)
+    grid = {"sigma_min": 0.0292, "sigma_max": 14.6146, "rho": 7.0}  # SFD's sampling range on SD's schedule
+    sigmas = student_sigmas(4, grid)
+    x0 = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(5)) * float(sigmas[0])
+    with torch.no_grad():
+        targets = teacher_targets(teacher, x0, 4, 1, grid, "heun", {}, cond=cond)
+    opt = torch.optim.Adam(student.net.parameters(), lr=1e-2)
+
+    def update(loss):
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    first = sum(student_steps(student, x0, targets, sigmas, True, update, cond=cond))
+    for _ in range(8):
+        last = sum(student_steps(student, x0, targets, sigmas, True, update, cond=cond))
+    assert torch.isfinite(first) and float(last) < 0.9 * float(first)
+
+
+def test_cd_loss_runs_on_the_latent_teacher_unchanged(tmp_path):
+    """The CD loss (distill/methods/cd.py) on latents with prompt conditions: finite, and a gradient for the UNet."""
+    pipe = sd_pipeline(tmp_path / "sd")
+    teacher = _teacher(tmp_path / "sd")
+    student, target = _student(teacher), copy.deepcopy(teacher)
+    cond = _encoder(pipe)(PROMPTS)
+    sigmas = karras_sigmas(18, 0.0292, 14.6146, 7.0)
+
+    def f(model):
+        return consistency_function(sigma_denoiser(model, model.schedule, cond, "none"), float(sigmas[-1]))
+
+    latents = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(6))
+    loss = cd_loss(f(student), f(target), sigma_denoiser(teacher, teacher.schedule, cond, "none"), latents, sigmas,
+                   torch.Generator().manual_seed(7))
+    loss.backward()
+    grads = [p.grad for p in student.net.parameters() if p.grad is not None]
+    assert torch.isfinite(loss) and grads and any(float(g.abs().sum()) > 0 for g in grads)
