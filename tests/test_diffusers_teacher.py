@@ -21,6 +21,7 @@ from distill.methods.cd import cd_loss, consistency_function, karras_sigmas
 from distill.methods.sfd import student_sigmas, student_steps, teacher_targets
 from distill.nets import IMPORTED_NETWORKS, imported_denoiser
 from distill.nets.diffusers_text import PromptEncoder
+from distill.nets.diffusers_unet import unet_inputs
 from distill.nets.diffusers_vae import decode, encode, load_vae
 from distill.pipeline.sample import load_samples
 from conftest import ROOT
@@ -233,3 +234,30 @@ def test_cd_loss_runs_on_the_latent_teacher_unchanged(tmp_path):
     loss.backward()
     grads = [p.grad for p in student.net.parameters() if p.grad is not None]
     assert torch.isfinite(loss) and grads and any(float(g.abs().sum()) > 0 for g in grads)
+
+
+def test_a_scalar_condition_enters_through_time_cond_proj_dim(tmp_path):
+    """A w-conditioned (or step-conditioned) latent student: w is embedded as diffusers' LCM pipelines embed it and
+    given to the UNet as timestep_cond; a UNet without time_cond_proj_dim refuses it."""
+    from diffusers import LatentConsistencyModelPipeline, UNet2DConditionModel
+
+    from distill.nets.diffusers_unet import DiffusersDenoiser, scalar_embedding
+
+    w = torch.tensor([0.0, 2.5, 7.0])
+    torch.testing.assert_close(scalar_embedding(w, 8),
+                               LatentConsistencyModelPipeline.get_guidance_scale_embedding(None, w, embedding_dim=8))
+    pipe = sd_pipeline(tmp_path / "sd")
+    torch.manual_seed(1)
+    unet = UNet2DConditionModel(**{**pipe.unet.config, "time_cond_proj_dim": 8}).eval()
+    student = DiffusersDenoiser(unet, pipe.scheduler.alphas_cumprod, "epsilon")
+    z, t, text = torch.randn(3, 4, 8, 8), torch.full((3,), 0.6), torch.randn(3, 16, 16)
+    with torch.no_grad():
+        apart = student(z, t, {"text": text, "w": w}) - student(z, t, {"text": text, "w": torch.zeros(3)})
+        direct = unet(z, student.timestep(torch.exp(-0.5 * student.schedule.logsnr(t))).float(),
+                      encoder_hidden_states=text, timestep_cond=scalar_embedding(w, 8)).sample
+        mine = student.net(z, student.timestep(torch.exp(-0.5 * student.schedule.logsnr(t))).float(),
+                           **unet_inputs({"text": text, "w": w}, 8)).sample
+    assert float(apart[1:].abs().max()) > 0 and float(apart[0].abs().max()) == 0
+    torch.testing.assert_close(mine, direct)
+    with pytest.raises(ValueError, match="no time_cond_proj_dim"):
+        _teacher(tmp_path / "sd")(z, t, {"text": text, "w": w})

@@ -11,7 +11,10 @@ UNet's input is z itself (SFD's c_in x with x = z / alpha); its output is turned
 (distill/nets/diffusers_vae.py).
 
 Conditioning (the `cond` dict, per-sample tensors): "text" [B, L, D] (the prompt's hidden states,
-distill/nets/diffusers_text.py), and for SDXL "text_embeds" [B, P] and "time_ids" [B, 6] (`added_cond_kwargs`).
+distill/nets/diffusers_text.py), and for SDXL "text_embeds" [B, P] and "time_ids" [B, 6] (`added_cond_kwargs`). A
+scalar condition of a student, its guidance weight "w" (guided distillation's w-conditioned student) or its step
+count "steps" (SFD-v), enters through the UNet's `timestep_cond` (a UNet built with `time_cond_proj_dim`), embedded
+as the LCM pipelines embed w (VDM's sinusoidal embedding of 1000 v; diffusers `get_guidance_scale_embedding`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,17 @@ from distill.core.denoiser import Cond
 from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 
 PREDICTIONS = ("epsilon", "v_prediction", "sample")
+SCALAR_CONDITIONS = ("w", "steps")  # a student's scalar condition, embedded into the UNet's timestep_cond
+
+
+def scalar_embedding(v: torch.Tensor, dim: int) -> torch.Tensor:
+    """[B] -> [B, dim]: sin and cos of 1000 v at VDM's frequencies, as diffusers' LCM pipelines embed w
+    (`LatentConsistencyModelPipeline.get_guidance_scale_embedding`; the pipelines pass w = guidance_scale - 1)."""
+    half = dim // 2
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32) * -(torch.log(torch.tensor(10000.0)) / (half - 1)))
+    arg = (v.float() * 1000.0)[:, None] * freqs.to(v.device)[None, :]
+    emb = torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+    return torch.nn.functional.pad(emb, (0, 1)) if dim % 2 else emb
 
 
 class DiffusersDenoiser(nn.Module):
@@ -68,7 +82,7 @@ class DiffusersDenoiser(nn.Module):
         logsnr = self.schedule.logsnr(t)
         alpha, sigma_t = (c.to(z.dtype).reshape(-1, *([1] * (z.ndim - 1))) for c in alpha_sigma_from_logsnr(logsnr))
         timestep = self.timestep(torch.exp(-0.5 * logsnr)).to(z.dtype)
-        out = self.net(z, timestep, **unet_inputs(cond)).sample
+        out = self.net(z, timestep, **unet_inputs(cond, self.net.config.time_cond_proj_dim)).sample
         if self.prediction_type == "epsilon":
             return (z - sigma_t * out) / alpha  # x-hat = (z - sigma eps-hat) / alpha
         if self.prediction_type == "v_prediction":
@@ -76,15 +90,24 @@ class DiffusersDenoiser(nn.Module):
         return out
 
 
-def unet_inputs(cond: Cond) -> dict[str, Any]:
+def unet_inputs(cond: Cond, time_cond_dim: int | None = None) -> dict[str, Any]:
     """The UNet's keyword inputs from the suite's per-sample conditions: the prompt's hidden states, SDXL's pooled
-    text embedding and size ids (`added_cond_kwargs`)."""
+    text embedding and size ids (`added_cond_kwargs`), a scalar condition as `timestep_cond` (a UNet with
+    time_cond_proj_dim = `time_cond_dim`)."""
     if not cond or "text" not in cond:
         raise ValueError("a text-to-image teacher needs the prompt: cond={'text': Tensor[B, L, D], ...} "
                          "(distill/nets/diffusers_text.py encodes prompts)")
     inputs: dict[str, Any] = {"encoder_hidden_states": cond["text"]}
     if "text_embeds" in cond or "time_ids" in cond:
         inputs["added_cond_kwargs"] = {"text_embeds": cond["text_embeds"], "time_ids": cond["time_ids"]}
+    scalars = [k for k in SCALAR_CONDITIONS if k in cond]
+    if len(scalars) > 1:
+        raise ValueError(f"a diffusers UNet takes one scalar condition (its timestep_cond), got {scalars}")
+    if scalars:
+        if not time_cond_dim:
+            raise ValueError(f"condition {scalars[0]!r}: this UNet has no time_cond_proj_dim, so it takes no scalar "
+                             "condition; build the student's UNet with time_cond_proj_dim (as LCM's)")
+        inputs["timestep_cond"] = scalar_embedding(cond[scalars[0]], time_cond_dim).to(cond["text"].dtype)
     return inputs
 
 
