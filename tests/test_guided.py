@@ -15,7 +15,7 @@ from conftest import TwoClassGaussian
 from distill.core.grids import times_of, uniform
 from distill.core.guidance import GuidedDenoiser
 from distill.core.samplers import renoise_step, run_sampler, sample_ddim
-from distill.methods.guided import stage_one_loss, w_conditions
+from distill.methods.guided import label_guide, stage_one_loss, w_conditions
 from distill.methods.progressive import distillation_target
 
 SWEEP = (0.0, 0.3, 1.0, 2.0, 4.0)
@@ -42,8 +42,8 @@ def test_an_ideal_stage_one_student_sampled_equals_the_guided_teacher():
         student = sample_ddim(model, z, uniform(8), _cond(6, w), clip_x=False)
         assert torch.allclose(student, teacher, rtol=0, atol=1e-12), w
     x, labels = torch.randn(16, 3, dtype=torch.float64) * 0.2, torch.arange(16) % 2
-    loss = stage_one_loss(model, model, x, labels, (0.0, 4.0), "snr_trunc", TwoClassGaussian.NULL,
-                          torch.Generator().manual_seed(0))
+    loss = stage_one_loss(model, model, x, {"label": labels}, (0.0, 4.0), "snr_trunc",
+                          label_guide(TwoClassGaussian.NULL), torch.Generator().manual_seed(0))
     assert abs(float(loss)) < 1e-20
 
 

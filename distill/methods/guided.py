@@ -1,7 +1,8 @@
-"""Guided distillation (Meng et al., CVPR 2023), pixel space: its math, for any denoiser.
+"""Guided distillation (Meng et al., CVPR 2023): its math, for any denoiser.
 
 The teacher is classifier-free guided, x-hat^w = (1 + w) x-hat_c - w x-hat_null (distill.core.guidance), two network
-evaluations per call. Stage one trains a w-conditioned student to match it at all t (PUBLISHED.md 2(c)):
+evaluations per call: a class-conditional teacher with its null label (pixel space, `label_guide`), or a
+text-to-image teacher with its unconditional prompt (latent space, `prompt_guide`). Stage one trains a w-conditioned student to match it at all t (PUBLISHED.md 2(c)):
 
     min E_{w ~ U[w_min, w_max], t ~ U[0, 1], x ~ p_data} [ omega(lambda_t) || x-hat_eta1(z_t, c, w) - x-hat^w_theta(z_t, c) ||^2 ]
 
@@ -11,7 +12,7 @@ progressive) with w kept as an input: `w_conditions` draws a w per sample for ea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Optional
 
 import torch
@@ -19,13 +20,25 @@ from torch import nn
 
 from distill.core.denoiser import Cond, Denoiser, NetworkDenoiser
 from distill.core.distributed import global_batch, local_rows
-from distill.core.guidance import GuidedDenoiser
+from distill.core.guidance import GuidedDenoiser, PromptGuided
 from distill.core.schedule import broadcast_like
 from distill.core.weighting import loss_weight
 from distill.methods import progressive
 from distill.methods.batches import draw_batch
 
 W = "w"  # the students' scalar condition: the guidance weight
+Guide = Callable[[Denoiser, torch.Tensor], Denoiser]  # (teacher, w per sample) -> the guided teacher
+
+
+def label_guide(null_label: int) -> Guide:
+    """Classifier-free guidance of a class-conditional teacher trained with a null label."""
+    return lambda teacher, w: GuidedDenoiser(teacher, w, null_label)
+
+
+def prompt_guide(null: Mapping[str, torch.Tensor]) -> Guide:
+    """Classifier-free guidance of a text-to-image teacher: `null` the unconditional prompt's conditions
+    (distill/nets/diffusers_text.py `PromptEncoder.null`)."""
+    return lambda teacher, w: PromptGuided(teacher, w, null)
 
 
 def check_w_range(w_range: tuple[float, float]) -> tuple[float, float]:
@@ -70,17 +83,18 @@ def round_loss(w_range: tuple[float, float]):
     return loss
 
 
-def guided_target(teacher: Denoiser, z_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, w: torch.Tensor,
-                  null_label: int) -> torch.Tensor:
+def guided_target(teacher: Denoiser, z_t: torch.Tensor, t: torch.Tensor, cond: Mapping[str, torch.Tensor],
+                  w: torch.Tensor, guide: Guide) -> torch.Tensor:
     """The guided teacher's x-hat^w(z_t, c) with a w per sample (not clipped, as PD's targets)."""
-    return GuidedDenoiser(teacher, w, null_label)(z_t, t, {"label": labels})
+    return guide(teacher, w)(z_t, t, cond)
 
 
-def stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, labels: torch.Tensor,
-                   w_range: tuple[float, float], weighting: str, null_label: int,
+def stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, cond: Mapping[str, torch.Tensor],
+                   w_range: tuple[float, float], weighting: str, guide: Guide,
                    gen: torch.Generator) -> torch.Tensor:
-    """One Monte-Carlo estimate of stage one's loss for a batch (x, c): t ~ U[0, 1], eps, w drawn from `gen` for
-    the whole batch (a rank keeps its rows); omega(lambda_t) = `weighting` (distill.core.weighting)."""
+    """One Monte-Carlo estimate of stage one's loss for a batch (x, c), c its conditions (a class label, or a prompt's
+    conditions): t ~ U[0, 1], eps, w drawn from `gen` for the whole batch (a rank keeps its rows); omega(lambda_t) =
+    `weighting` (distill.core.weighting)."""
     n = global_batch(x.shape[0])
     t = local_rows(torch.rand(n, generator=gen, dtype=torch.float64))
     eps = local_rows(torch.randn((n, *x.shape[1:]), generator=gen)).to(x.device)
@@ -89,8 +103,8 @@ def stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor,
     z_t = broadcast_like(alpha, x) * x + broadcast_like(sigma, x) * eps
     t_in = t.to(x.dtype).to(x.device)
     with torch.no_grad():
-        target = guided_target(teacher, z_t, t_in, labels, w, null_label)
-    x_hat = student(z_t, t_in, {"label": labels, W: w})
+        target = guided_target(teacher, z_t, t_in, cond, w, guide)
+    x_hat = student(z_t, t_in, {**cond, W: w})
     mse = (x_hat - target).pow(2).flatten(1).mean(dim=1)
     return (loss_weight(weighting, student.schedule.logsnr(t)).to(x.dtype).to(x.device) * mse).mean()
 
@@ -105,6 +119,6 @@ def make_stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, data: torch
 
     def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
         x, y = draw_batch(data, labels, batch_size, random_flip, gen)
-        return stage_one_loss(student, teacher, x, y, w_range, weighting, null_label, gen)
+        return stage_one_loss(student, teacher, x, {"label": y}, w_range, weighting, label_guide(null_label), gen)
 
     return loss_fn
