@@ -289,3 +289,22 @@ def test_guided_stage_one_trains_a_w_conditioned_latent_student(tmp_path):
         opt.step()
         losses.append(float(loss))
     assert all(map(math.isfinite, losses)) and losses[-1] < 0.9 * losses[0], losses
+
+
+def test_sample_text_refuses_bad_settings_before_loading_anything(tmp_path):
+    """A bad grid option or a negative guidance weight stops sample-text before any model is read."""
+    from distill.config import load_profile
+    from distill.pipeline import sample_text
+
+    cfg = load_profile(ROOT / "params.yaml", "smoke")
+    (tmp_path / "prompts.txt").write_text("a cube\n")
+    model = tmp_path / "absent" / "model.safetensors"
+    (tmp_path / "absent").mkdir()
+    from distill.core.checkpoint import save_weights
+    save_weights(model, {"w": torch.zeros(1)}, {"network": {"kind": "diffusers", "folder": str(tmp_path / "none")},
+                                                 "data": {"shape": [4, 8, 8], "resolution": 8}})
+    with pytest.raises(ValueError, match="takes no option rho"):
+        sample_text.run(cfg, model, tmp_path / "prompts.txt", "ddim", tmp_path / "s.npz", 2, 1, grid="uniform",
+                        grid_options={"rho": 7.0})
+    with pytest.raises(ValueError, match="guidance weight w must be a finite number >= 0"):
+        sample_text.run(cfg, model, tmp_path / "prompts.txt", "ddim", tmp_path / "s.npz", 2, 1, guidance=-1.0)

@@ -16,7 +16,8 @@ import torch
 from tqdm.auto import tqdm
 
 from distill.core.checkpoint import file_sha256, load_weights
-from distill.core.guidance import PromptGuided
+from distill.core.grids import make_grid
+from distill.core.guidance import PromptGuided, check_weight
 from distill.core.provenance import provenance
 from distill.core.samplers import evaluations_per_step, get_sampler, run_sampler
 from distill.data import images_to_uint8
@@ -41,6 +42,9 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
     spec = get_sampler(sampler)
     options = spec.with_defaults(dict(options or {}))
     grid_options = dict(grid_options or {})
+    make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any loading
+    if guidance is not None:
+        check_weight(guidance)
     folder = model_cfg["network"]["folder"]
     resolution = model_cfg["data"]["resolution"]
     check_memory(num_samples, [3, resolution, resolution])
