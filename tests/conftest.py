@@ -2,12 +2,14 @@ import copy
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 
 from distill.config import load_profile
+from readme_run import run_readme, stop as stop_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,15 +53,69 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    _readme_run_in_background(config, items)
+
+
+def _readme_run_in_background(config, items):
+    """When some collected test reads the README run's project: start that run now, in the background, and order
+    the tests so that those reading it come after the rest, and the benchmarks (timings) after it has finished."""
+    needs = [i for i in items if "readme_project" in getattr(i, "fixturenames", ())]
+    if not needs or config.option.collectonly:
+        return
+    bench = [i for i in items if "benchmark" in getattr(i, "fixturenames", ()) and i not in needs]
+    first = [i for i in items if i not in needs and i not in bench]
+    items[:] = first + needs + bench
+    config._readme_run = _BackgroundReadme(config._tmp_path_factory.mktemp("readme"))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """With --durations: the README run's commands, slowest first (it runs in the background, outside any test)."""
+    if getattr(config, "_readme_run", None) is None or not config.getoption("durations", None):
+        return
+    from readme_run import SECONDS
+
+    terminalreporter.write_sep("=", "README run: seconds per command")
+    for command, seconds in sorted(SECONDS, key=lambda c: -c[1]):
+        terminalreporter.write_line(f"{seconds:7.1f}s  {command[:110]}")
+
+
+def pytest_sessionfinish(session):
+    """A session that ends early (-x, Ctrl-C) stops the background README run with it."""
+    background = getattr(session.config, "_readme_run", None)
+    if background is not None and background.thread.is_alive():
+        stop_readme()
+        background.thread.join(timeout=30)
+
+
+class _BackgroundReadme:
+    """The README run, started in a thread as soon as the collected tests are known to need it, so that its
+    Snakemake jobs and the unit tests share the machine's cores; the tests that read its project run after the
+    others (pytest_collection_modifyitems)."""
+
+    def __init__(self, tmp: Path):
+        self.result, self.error = None, None
+        self.thread = threading.Thread(target=self._run, args=(tmp,), name="readme-run", daemon=True)
+        self.thread.start()
+
+    def _run(self, tmp: Path) -> None:
+        try:
+            self.result = run_readme(tmp)
+        except BaseException as e:  # raised again in the test that asks for the project
+            self.error = e
+
+    def get(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 @pytest.fixture(scope="session")
-def readme_project(tmp_path_factory):
+def readme_project(request, tmp_path_factory):
     """The README's commands run once on the smoke profile in a fresh copy (tests/readme_run.py): the README test
     checks they all succeed, the pipeline tests read (copies of) the project they built."""
-    from readme_run import run_readme
-
-    return run_readme(tmp_path_factory.mktemp("readme"))
+    background = getattr(request.config, "_readme_run", None)
+    return background.get() if background is not None else run_readme(tmp_path_factory.mktemp("readme"))
 
 
 @pytest.fixture(autouse=True)

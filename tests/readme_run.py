@@ -21,8 +21,10 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,21 +110,44 @@ def run_readme(tmp: Path) -> ReadmeRun:
             failure = run_in(proj, substitute(".venv/bin/snakemake --cores all -- results/smoke/results.csv"))
             if failure:
                 return ReadmeRun(proj, failure)
+        start = time.perf_counter()
         failure = run_in(proj, substitute(command), command)
+        SECONDS.append((command, time.perf_counter() - start))
         if failure:
             return ReadmeRun(proj, failure)
     return ReadmeRun(proj, None)
+
+
+SECONDS: list[tuple[str, float]] = []  # each README command's wall time in this session's run (--durations' view)
 
 
 def run_in(proj: Path, command: str, shown: str | None = None) -> str | None:
     """Run a command in the project; None on success, else what failed."""
     home = proj.parent / "home"  # the default DVC remote lives under ~: not the real home's
     home.mkdir(exist_ok=True)
-    proc = subprocess.run(command, shell=True, cwd=proj, capture_output=True, text=True, executable="/bin/bash",
-                          env={**os.environ, "HOME": str(home)})
+    proc = subprocess.Popen(command, shell=True, cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, executable="/bin/bash", env={**os.environ, "HOME": str(home)},
+                            start_new_session=True)
+    RUNNING.append(proc)
+    try:
+        out, _ = proc.communicate()
+    finally:
+        RUNNING.remove(proc)
     if proc.returncode == 0:
         return None
-    return f"README command failed: {shown or command}\n{(proc.stdout + proc.stderr)[-3000:]}"
+    return f"README command failed: {shown or command}\n{out[-3000:]}"
+
+
+RUNNING: list[subprocess.Popen] = []  # the README command now running (a background run can be stopped: stop())
+
+
+def stop() -> None:
+    """Kill the README command now running, with every process it started (its own session)."""
+    for proc in list(RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _example_inputs(proj: Path) -> None:
