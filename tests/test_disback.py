@@ -251,12 +251,15 @@ def test_convergence_summary_finds_the_first_point_at_the_baselines_final_value(
 
 
 def test_a_conditional_teachers_runs_draw_labels_from_the_runs_generator():
-    from distill.steps.disback import conditions_of
+    from distill.pipeline.conditions import training_conditions
 
-    draw = conditions_of({"data": {"num_classes": 3}}, 64, "cpu")
+    unet = {"kind": "unet"}
+    draw = training_conditions({"data": {"num_classes": 3}, "network": unet}, 64, "cpu")
     a, b = draw(torch.Generator().manual_seed(1)), draw(torch.Generator().manual_seed(1))
     assert torch.equal(a["label"], b["label"]) and set(a["label"].tolist()) == {0, 1, 2}
-    assert conditions_of({"data": {"num_classes": 0}}, 64, "cpu")(torch.Generator()) is None
+    assert training_conditions({"data": {"num_classes": 0}, "network": unet}, 64, "cpu")(torch.Generator()) is None
+    with pytest.raises(ValueError, match="not a text-to-image model"):
+        training_conditions({"data": {"num_classes": 3}, "network": unet}, 64, "cpu", prompts="prompts.txt")
 
 
 def test_the_onestep_sampler_draws_what_training_generates(gaussian_denoiser):

@@ -21,13 +21,19 @@ def _import_options(p):
 
 
 def _sample_options(p):
-    p.add_argument("--model", required=True, help="model.safetensors of a text-to-image teacher (import-diffusers)")
-    p.add_argument("--prompts", required=True, help="prompt file, one per line: sample i takes prompt i mod P")
-    p.add_argument("--sampler", required=True, choices=sorted(SAMPLERS), help="any registered sampler")
-    p.add_argument("--steps", type=positive_int, required=True, help="sampler steps")
+    p.add_argument("--model", required=True, help="model.safetensors of a text-to-image teacher (import-diffusers) "
+                                                  "or of a student of one")
+    p.add_argument("--prompts", required=True, help="prompt file, one per line (or a CSV with a 'text' column): "
+                                                    "sample i takes prompt i mod P")
+    p.add_argument("--sampler", choices=sorted(SAMPLERS), default=None,
+                   help="any registered sampler (default: the model's own, for a student that records one; a "
+                        "teacher needs it)")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="sampler steps (default: the student's own; a teacher needs it)")
     p.add_argument("--num-samples", type=positive_int, required=True, help="images, seeds 0 .. N-1")
-    p.add_argument("--grid", default="edm", choices=sorted(GRIDS),
-                   help="grid of noise levels (default edm; SFD samples SD 1.5 between sigma 0.0292 and 14.6146)")
+    p.add_argument("--grid", default=None, choices=sorted(GRIDS),
+                   help="grid of noise levels (default: the student's own, else edm; SFD samples SD 1.5 between "
+                        "sigma 0.0292 and 14.6146)")
     p.add_argument("--grid-option", action="append", metavar="KEY=VALUE", help="an option of the grid; repeatable")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="an option of the sampler; repeatable")
     p.add_argument("--guidance", type=finite_float, default=None,

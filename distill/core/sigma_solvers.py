@@ -261,17 +261,31 @@ def split_clip(solver: str, options: Mapping[str, Any]) -> tuple[str, dict[str, 
     return clip, rest
 
 
-@register_sampler("onestep", "One step at sigma_max (DMD2)", evaluations=lambda steps, options: 1)
+def generator_input_scale(sigma: torch.Tensor, vp: bool) -> torch.Tensor:
+    """The factor of unit noise z that a one-step generator at sigma reads: sigma (ve) or sqrt(1 + sigma^2) (vp: z
+    is z_t at sigma, and x = z_t / alpha_t with 1 / alpha_t = sqrt(1 + sigma^2))."""
+    sigma = torch.as_tensor(sigma, dtype=torch.float64)
+    return torch.sqrt(1 + sigma ** 2) if vp else sigma
+
+
+@register_sampler("onestep", "One step at sigma_max (DMD2)", evaluations=lambda steps, options: 1,
+                  input=Option(str, choices=("ve", "vp"),
+                               help="the generator's input: ve, sigma_0 z (DMD2's EDM path, the default); vp, the "
+                                    "unit noise z as the VP state z_t at sigma_0 (DMD2's SD/SDXL path): "
+                                    "sqrt(1 + sigma_0^2) z in the sigma form"))
 def sample_onestep(denoise: Denoiser, z: torch.Tensor, sigmas: torch.Tensor, cond: Cond = None,
                    noise: SeededNoise | None = None, on_step: OnStep = None, progress: bool = False, *,
-                   clip_x: bool = True, schedule: CosineSchedule | None = None) -> torch.Tensor:
-    """A one-step generator's sample: x = D(sigma_0 z; sigma_0) at the grid's only state sigma_0 (on the `edm` grid
-    with one step, its sigma_max): DMD2's and DisBack's generator, fed noise scaled to its conditioning sigma
-    (main/edm/train_edm.py), exactly as distill/methods/disback.py `generate` trains it. Not a solver: its x-hat is
-    clipped by the sampling setting clip_x, as the VP samplers'."""
+                   clip_x: bool = True, schedule: CosineSchedule | None = None, input: str | None = None
+                   ) -> torch.Tensor:
+    """A one-step generator's sample: x = D(c z; sigma_0) at the grid's only state sigma_0 (on the `edm` grid
+    with one step, its sigma_max), c = sigma_0 (`input` ve) or sqrt(1 + sigma_0^2) (vp): DMD2's and DisBack's
+    generator, fed noise scaled to its conditioning sigma (main/edm/train_edm.py) or unit noise as the state at its
+    conditioning timestep (main/sd_unified_model.py), exactly as distill/methods/disback.py `generate` trains it.
+    Not a solver: its x-hat is clipped by the sampling setting clip_x, as the VP samplers'."""
     if len(sigmas) != 2:
         raise ValueError(f"the onestep sampler takes steps: 1 (one state, sigma_max), got {len(sigmas) - 1} states")
-    x = sigma_denoiser(denoise, schedule or CosineSchedule(), cond, clip_x)(z * sigmas[0].to(z.dtype), sigmas[0])
+    scale = generator_input_scale(sigmas[0], input == "vp")
+    x = sigma_denoiser(denoise, schedule or CosineSchedule(), cond, clip_x)(z * scale.to(z.dtype), sigmas[0])
     if on_step is not None:
         on_step(0, x)
     return x

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from distill.commands.options import parse_grid_options, parse_sampler_options
 from distill.pipeline import import_diffusers, sample_text as text_sampling
+from distill.pipeline.sample import own_sampler
 
 
 def import_diffusers_command(args, cfg, progress):
@@ -12,6 +13,7 @@ def import_diffusers_command(args, cfg, progress):
 
 
 def sample_text(args, cfg, progress):
+    sampler = args.sampler or own_sampler(args.model)  # a distilled model's own (an SFD student's, a generator's)
     print(text_sampling.run(cfg, args.model, args.prompts, args.sampler, args.out, args.steps, args.num_samples,
                             args.guidance, args.grid, parse_grid_options(args.grid_option),
-                            parse_sampler_options(args.sampler, args.option), args.threads, progress))
+                            parse_sampler_options(sampler, args.option), args.threads, progress))

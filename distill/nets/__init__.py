@@ -47,15 +47,30 @@ IMPORTED_NETWORKS: dict[str, str] = {
 }
 
 
-def imported_denoiser(cfg: Mapping[str, Any]) -> nn.Module:
-    """The imported network of a model's network section ({kind: <IMPORTED_NETWORKS key>, ...})."""
-    if cfg["kind"] not in IMPORTED_NETWORKS:
-        raise ValueError(f"unknown imported network kind {cfg['kind']!r}; expected one of {sorted(IMPORTED_NETWORKS)}")
-    module, _, function = IMPORTED_NETWORKS[cfg["kind"]].partition(":")
+def _by_name(kind: str, table: Mapping[str, str], what: str) -> Callable[..., Any]:
+    """The function that `table` names for `kind`, imported now (a library of the latent extra only where used)."""
+    if kind not in table:
+        raise ValueError(f"unknown {what} kind {kind!r}; expected one of {sorted(table)}")
+    module, _, function = table[kind].partition(":")
     try:
-        build = getattr(importlib.import_module(module), function)
+        return getattr(importlib.import_module(module), function)
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(f"a {cfg['kind']!r} network needs {exc.name}, which is not installed: install the "
+        raise ModuleNotFoundError(f"a {kind!r} {what} needs {exc.name}, which is not installed: install the "
                                   "suite with its latent extra (pip install -e '.[latent]'; tools/install.sh does)"
                                   ) from exc
-    return build(cfg)
+
+
+def imported_denoiser(cfg: Mapping[str, Any]) -> nn.Module:
+    """The imported network of a model's network section ({kind: <IMPORTED_NETWORKS key>, ...})."""
+    return _by_name(cfg["kind"], IMPORTED_NETWORKS, "network")(cfg)
+
+
+# The prompt encoders of the imported networks that take prompts, by network kind (the text encoders of a diffusers
+# folder: distill/nets/diffusers_text.py), imported only when a model that takes prompts runs.
+PROMPT_ENCODERS: dict[str, str] = {"diffusers": "distill.nets.diffusers_text:prompt_encoder_from_folder"}
+
+
+def prompt_encoder(cfg: Mapping[str, Any], size: tuple[int, int] | None = None):
+    """The prompt encoder of a model's network section (its pipeline folder's text encoders; `size` SDXL's image
+    size for its time ids)."""
+    return _by_name(cfg["kind"], PROMPT_ENCODERS, "prompt encoder")(cfg["folder"], size)

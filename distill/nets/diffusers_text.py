@@ -81,11 +81,3 @@ def prompt_encoder_from_folder(folder: str | Path, size: tuple[int, int] | None 
     index = json.loads((folder / "model_index.json").read_text())
     return PromptEncoder(tokenizers, encoders, size, zeros_for_empty_prompt=bool(index.get(
         "force_zeros_for_empty_prompt", True)))
-
-
-def read_prompts(path: str | Path) -> list[str]:
-    """One prompt per line (blank lines skipped); an error for a file without one."""
-    prompts = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not prompts:
-        raise ValueError(f"{path} holds no prompt: write one prompt per line")
-    return prompts

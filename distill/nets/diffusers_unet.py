@@ -68,6 +68,12 @@ class DiffusersDenoiser(nn.Module):
         sigmas = ((1 - alpha_bar) / alpha_bar).sqrt()
         return float(sigmas[0]), float(sigmas[1])
 
+    def levels(self) -> torch.Tensor:
+        """sigma_t = sqrt((1 - alpha-bar_t) / alpha-bar_t) of the training timesteps t = 0 .. M - 1 (increasing),
+        float64: the noise levels DMD2's SD path draws its integer timesteps from."""
+        alpha_bar = torch.exp(2 * self.log_alpha)
+        return ((1 - alpha_bar) / alpha_bar).sqrt()
+
     def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
         """The UNet's continuous timestep of noise level sigma (SFD's `sigma_inv`, then c_noise = M t - 1)."""
         log_alpha = -0.5 * torch.log1p(torch.as_tensor(sigma, dtype=torch.float64) ** 2)

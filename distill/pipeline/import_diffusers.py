@@ -12,7 +12,7 @@ from typing import Any
 
 from distill.core.checkpoint import save_weights
 from distill.core.provenance import write_record
-from distill.data.first_fetch import RECORDED, files_of, record_or_verify
+from distill.data.first_fetch import LOCK, RECORDED, files_of, record_or_verify
 from distill.nets.diffusers_unet import denoiser_from_folder
 
 
@@ -26,16 +26,16 @@ def latent_factor(folder: Path) -> int:
     return 2 ** (len(json.loads(config.read_text())["block_out_channels"]) - 1)
 
 
-def run(name: str, folder: str | Path, out_dir: str | Path, resolution: int) -> dict[str, Any]:
-    """Import the pipeline at `folder` under the artifact name `name` (its record in artifacts.lock.json) for images
-    of `resolution` pixels a side (SD 1.5: 512, SDXL: 1024)."""
+def run(name: str, folder: str | Path, out_dir: str | Path, resolution: int, lock: Path = LOCK) -> dict[str, Any]:
+    """Import the pipeline at `folder` under the artifact name `name` (its record in the lock, artifacts.lock.json)
+    for images of `resolution` pixels a side (SD 1.5: 512, SDXL: 1024)."""
     folder = Path(folder)
     factor = latent_factor(folder)
     if resolution <= 0 or resolution % factor:
         raise ValueError(f"--resolution {resolution}: a positive multiple of {factor} (the autoencoder's "
                          "downsampling)")
     denoiser = denoiser_from_folder({"folder": str(folder)})
-    checked = record_or_verify(name, files_of(folder))
+    checked = record_or_verify(name, files_of(folder), lock)
     unet = denoiser.net
     latent = resolution // factor
     config = {"kind": "teacher", "source": f"diffusers pipeline folder {folder}", "artifact": name,

@@ -22,15 +22,19 @@ from distill.core.provenance import provenance
 from distill.core.samplers import evaluations_per_step, get_sampler, run_sampler
 from distill.data import images_to_uint8
 from distill.pipeline.common import load_denoiser, setup_torch
-from distill.pipeline.sample import check_memory, save_samples
-from distill.nets.diffusers_text import prompt_encoder_from_folder, read_prompts
+from distill.pipeline.sample import check_memory, recorded_sampling, save_samples
+from distill.data.prompts import read_prompts
+from distill.nets import prompt_encoder
 from distill.nets.diffusers_vae import decode, load_vae
 
 
-def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, sampler: str, out_path: str | Path,
-        steps: int, num_samples: int, guidance: float | None = None, grid: str = "edm",
-        grid_options: dict[str, float] | None = None, options: dict[str, Any] | None = None,
+def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, sampler: str | None,
+        out_path: str | Path, steps: int | None, num_samples: int, guidance: float | None = None,
+        grid: str | None = None, grid_options: dict[str, float] | None = None, options: dict[str, Any] | None = None,
         threads: int | None = None, progress: bool = True) -> str:
+    """A model that records its own sampler (an SFD student of a text-to-image teacher) is sampled with it unless
+    told otherwise (distill.pipeline.sample.recorded_sampling); a teacher needs --sampler, --steps (and takes the
+    `edm` grid unless told otherwise)."""
     device = setup_torch(threads, cfg["device"])
     _, model_cfg = load_weights(model_path)
     if model_cfg["network"]["kind"] != "diffusers":
@@ -39,9 +43,14 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
     if num_samples < 1:
         raise ValueError(f"--num-samples must be >= 1, got {num_samples}")
     prompts = read_prompts(prompts_path)
+    scalars: dict[str, float] = {}  # SFD-v's step condition
+    sampler, steps, options, grid, grid_options = recorded_sampling(
+        model_cfg, sampler, steps, dict(options or {}), grid if grid is not None or model_cfg.get("sampling")
+        else "edm", dict(grid_options or {}), scalars)
+    if steps is None:
+        raise ValueError("give --steps: this model records no step count of its own")
     spec = get_sampler(sampler)
     options = spec.with_defaults(dict(options or {}))
-    grid_options = dict(grid_options or {})
     make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any loading
     if guidance is not None:
         check_weight(guidance)
@@ -49,12 +58,14 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
     resolution = model_cfg["data"]["resolution"]
     check_memory(num_samples, [3, resolution, resolution])
     denoiser, model_cfg = load_denoiser(model_path, device)
-    encoder = prompt_encoder_from_folder(folder, (resolution, resolution) if model_cfg["network"]["sdxl"] else None)
+    network = model_cfg["network"]
+    encoder = prompt_encoder(network, (resolution, resolution) if network["sdxl"] else None)
     if guidance is not None:
         denoiser = PromptGuided(denoiser, guidance, encoder.null(1))
     vae = load_vae(folder).to(device)
     shape = tuple(model_cfg["data"]["shape"])
     meta = {"sampler": sampler, "steps": steps, "grid": grid, **{f"grid_{k}": v for k, v in grid_options.items()},
+            **{f"cond_{k}": v for k, v in scalars.items()},
             **options, "num_samples": num_samples, "model": str(model_path), "prompts": str(prompts_path),
             "prompts_sha256": file_sha256(prompts_path), "nfe": spec.nfe(steps, options, evaluations_per_step(denoiser)),
             **({"guidance": guidance, "guidance_scale": 1 + guidance} if guidance is not None else {}),
@@ -65,6 +76,7 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
         for start in tqdm(range(0, num_samples, batch_size), desc=f"sample {sampler}", disable=not progress):
             batch = seeds[start:start + batch_size]
             cond = {k: v.to(device) for k, v in encoder([prompts[i % len(prompts)] for i in batch]).items()}
+            cond.update({k: torch.full((len(batch),), v, device=device) for k, v in scalars.items()})
             latents = run_sampler(sampler, denoiser, shape, batch, steps, cond=cond, clip_x=False, grid=grid,
                                   device=device, grid_options=grid_options, **options)
             chunks.append(decode(vae, latents, batch_size).cpu())

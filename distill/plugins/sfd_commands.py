@@ -51,6 +51,8 @@ def train_options(p):
                    help="model.safetensors of the teacher (the second stage: of the first-stage student)")
     p.add_argument("--classifier", help="the domain classifier's model.safetensors (the second stage's perceptual "
                                         "term 'classifier')")
+    p.add_argument("--prompts", help="a text-to-image teacher's training prompts: one per line, or a CSV with a "
+                                     "'text' column (sfd-main draws MS-COCO_val2014_30k_captions.csv's)")
     run_folder(p, "model.safetensors, model.json, summary.json, log.jsonl")
 
 

@@ -18,6 +18,7 @@ import torch
 from distill.core import owned_folder
 from distill.core.checkpoint import load_weights, save_weights
 from distill.core.denoiser import SigmaFormDenoiser
+from distill.core.guidance import PromptGuided
 from distill.core.provenance import write_record
 from distill.core.snapshots import Snapshots, read_snapshots
 from distill.core.training import Part, TrainConfig, precision_record, train_parts
@@ -26,6 +27,7 @@ from distill.methods.disback import (ScoreDistillation, degradation_step, draw_s
                                      score_distillation_step, target_node)
 from distill.pipeline import evaluate, sample
 from distill.pipeline.common import load_denoiser, setup_torch
+from distill.pipeline.conditions import is_text_to_image, prompt_encoder_of, training_conditions
 
 METHODS = ("disback", "baseline")
 LABELS = {"disback": "DisBack", "baseline": "Baseline (no backtracking)"}
@@ -55,34 +57,46 @@ def copy_of(teacher_path: Path, device, weights: dict[str, torch.Tensor] | None 
 
 
 def generator_config(teacher_cfg: dict[str, Any], core: ScoreDistillation, method: str, seed: int,
-                     status: str = "completed") -> dict[str, Any]:
-    """A generator's model config: the teacher's network, sampled in one step at sigma_init (the `onestep` sampler
-    on the one-state `edm` grid, distill/core/sigma_solvers.py), so `distill sample` draws what training drew."""
+                     status: str = "completed", levels: torch.Tensor | None = None) -> dict[str, Any]:
+    """A generator's model config: the teacher's network, sampled in one step at its initial sigma (the `onestep`
+    sampler on the one-state `edm` grid, with the VP input on a teacher's own grid: distill/core/sigma_solvers.py),
+    so `distill sample` (`distill sample-text` for a text-to-image teacher) draws what training drew."""
     base = {k: v for k, v in teacher_cfg.items() if k not in ("status", "sampling", "kind")}
+    sigma = core.initial_sigma(levels)
     return {**base, "kind": KIND_GENERATOR, "method": method, "seed": seed, "status": status,
-            "sampling": {"sampler": "onestep", "steps": 1, "options": {}, "grid": "edm",
-                         "grid_options": {"sigma_max": core.sigma_init, "sigma_min": core.sigma_min,
-                                          "rho": core.rho}}}
+            "sampling": {"sampler": "onestep", "steps": 1, "options": {"input": "vp"} if core.vp_input else {},
+                         "grid": "edm", "grid_options": {"sigma_max": sigma, "sigma_min": min(core.sigma_min, sigma),
+                                                         "rho": core.rho}}}
 
 
-def conditions_of(teacher_cfg: dict[str, Any], batch_size: int, device):
-    """Random class labels for a class-conditional teacher (drawn from the run's generator), else none."""
-    num_classes = teacher_cfg["data"]["num_classes"]
-    if not num_classes:
-        return lambda gen: None
-    return lambda gen: {"label": torch.randint(num_classes, (batch_size,), generator=gen).to(device)}
+def teacher_levels(teacher) -> torch.Tensor | None:
+    """The training levels of a teacher that has them (a diffusers teacher: DiffusersDenoiser.levels), else none."""
+    return teacher.levels() if hasattr(teacher, "levels") else None
+
+
+def real_score(net, core: ScoreDistillation, teacher_cfg: dict[str, Any], device) -> SigmaFormDenoiser:
+    """The real score of a network (the teacher or a path node) in the sigma form, guided with core.real_guidance
+    (a text-to-image teacher's classifier-free guidance, its unconditional branch the pipeline's null prompt)."""
+    if not core.real_guidance:
+        return SigmaFormDenoiser(net)
+    if not is_text_to_image(teacher_cfg):
+        raise ValueError(f"core.real_guidance {core.real_guidance}: the real score's guidance needs a text-to-image "
+                         "teacher (its null prompt); this teacher takes none, set real_guidance 0")
+    return SigmaFormDenoiser(PromptGuided(net, core.real_guidance, prompt_encoder_of(teacher_cfg, device).null(1)))
 
 
 def record_path(exp: dict[str, Any], teacher_path: Path, out: Path, device="cpu", progress: bool = True,
-                precision: str = "fp32") -> dict:
+                precision: str = "fp32", prompts: str | Path | None = None) -> dict:
     """Stage 1: a copy of the teacher fine-tuned on the initial generator's samples, N + 1 nodes saved (node 0 the
-    teacher) with their manifest in out/nodes."""
+    teacher) with their manifest in out/nodes; a text-to-image teacher's batches take prompts of the file
+    `prompts`."""
     core, p = ScoreDistillation.from_params(exp["core"]), exp["path"]
     _, teacher_cfg = load_weights(teacher_path)
     score, generator = copy_of(teacher_path, device), copy_of(teacher_path, device, trained=False)
     step = degradation_step(core, SigmaFormDenoiser(generator), SigmaFormDenoiser(score),
                             tuple(teacher_cfg["data"]["shape"]), p["batch_size"], device,
-                            conditions_of(teacher_cfg, p["batch_size"], device))
+                            training_conditions(teacher_cfg, p["batch_size"], device, prompts),
+                            levels=teacher_levels(generator))
     cfg = train_config(exp, p["nodes"] * p["interval"], p["seed"], p["batch_size"], precision)
     result, _ = train_parts({"score": Part(score.net, cfg)}, step, cfg, out, "DisBack stage 1: degradation path",
                             progress, fingerprint={"core": exp["core"], "path": p, "train": exp["train"],
@@ -110,7 +124,7 @@ def path_nodes(path_dir: Path, nodes: int, interval: int) -> list[Path]:
 
 def train_generator(exp: dict[str, Any], method: str, seed: int, teacher_path: Path, nodes: list[Path] | None,
                     out: Path, device="cpu", progress: bool = True, stage_two: dict[str, Any] | None = None,
-                    precision: str = "fp32") -> dict:
+                    precision: str = "fp32", prompts: str | Path | None = None) -> dict:
     """Stage 2 (or the baseline, nodes None): the generator and the fake score, both from the teacher (DisBack's
     fake score from the path's last node), snapshots at every `eval_every` iterations in out/points, the final
     generator as out/model.safetensors (samples with `onestep`) and out/summary.json."""
@@ -125,16 +139,18 @@ def train_generator(exp: dict[str, Any], method: str, seed: int, teacher_path: P
     fake = copy_of(teacher_path, device, load_weights(nodes[-1])[0] if nodes else None)
     real, current = copy_of(teacher_path, device, trained=False), {"node": 0}  # node 0: the teacher
 
+    real_d, levels = real_score(real, core, teacher_cfg, device), teacher_levels(real)
+
     def real_at(step: int):
         if nodes:
             node = target_node(step, len(nodes) - 1, s2["interval"], s2["switch_rule"], exp["path"]["interval"])
             if node != current["node"]:
                 real.net.load_state_dict(load_weights(nodes[node])[0])
                 current["node"] = node
-        return SigmaFormDenoiser(real)
+        return real_d
 
     step = score_distillation_step(core, SigmaFormDenoiser(generator), SigmaFormDenoiser(fake), real_at, shape, batch,
-                                   device, conditions_of(teacher_cfg, batch, device))
+                                   device, training_conditions(teacher_cfg, batch, device, prompts), levels=levels)
     cfg = train_config(exp, s2["iterations"], seed, batch, precision)
     fingerprint = {"method": method, "seed": seed, "core": exp["core"], "stage_two": s2, "train": exp["train"],
                    "eval_every": exp["eval_every"], "teacher": str(teacher_path),
@@ -144,11 +160,12 @@ def train_generator(exp: dict[str, Any], method: str, seed: int, teacher_path: P
         f"DisBack stage 2: {method} s{seed}" if nodes else f"score distillation (baseline) s{seed}", progress,
         fingerprint=fingerprint,
         snapshots=Snapshots(out / "points", exp["eval_every"], ("generator", "fake_score"),
-                            {"generator": generator_config(teacher_cfg, core, method, seed),
+                            {"generator": generator_config(teacher_cfg, core, method, seed, levels=levels),
                              "fake_score": network_config(teacher_cfg)}))
     summary = {**result.summary(), "method": method, "seed": seed, "iterations": s2["iterations"],
                "interval": s2["interval"], "nodes": len(nodes) - 1 if nodes else 0}
-    save_weights(out / WEIGHTS, weights["generator"], generator_config(teacher_cfg, core, method, seed, result.status))
+    save_weights(out / WEIGHTS, weights["generator"],
+                 generator_config(teacher_cfg, core, method, seed, result.status, levels))
     write_record(out / SUMMARY, summary, {"teacher": teacher_path, "weights": out / WEIGHTS})
     return summary
 
@@ -207,9 +224,10 @@ def evaluate_points(cfg: dict[str, Any], exp: dict[str, Any], run_dir: Path, tea
         fake = SigmaFormDenoiser(load_denoiser(fakes[step], device)[0])
         g = torch.Generator().manual_seed(curve["mismatch_seed"])
         z = torch.randn(curve["mismatch_samples"], *gen_cfg["data"]["shape"], generator=g).to(device)
-        cond = conditions_of(gen_cfg, z.shape[0], device)(g)  # class labels after the noise
+        cond = training_conditions(gen_cfg, z.shape[0], device)(g)  # class labels after the noise
         with torch.no_grad():
-            x = generate(SigmaFormDenoiser(generator), z, core.sigma_init, cond)
+            x = generate(SigmaFormDenoiser(generator), z, core.initial_sigma(teacher_levels(generator)), cond,
+                         core.vp_input)
         row = {"iteration": step, "status": record["status"],
                "fid": (record.get("metrics") or {}).get("fid", {}).get("min"),
                "is": (record.get("metrics") or {}).get("is", {}).get("min"),

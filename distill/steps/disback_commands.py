@@ -21,14 +21,15 @@ from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
 from distill.plugins.disback import recorded, run_settings
 from distill.steps import disback
-from distill.steps.disback import conditions_of, train_config
+from distill.pipeline.conditions import training_conditions
+from distill.steps.disback import train_config
 
 
 def path_command(args, cfg, progress):
     """`distill disback-path`."""
     device = setup_torch(args.threads, cfg["device"])
     exp = recorded(cfg["disback"]["experiments"][args.experiment])
-    s = disback.record_path(exp, Path(args.teacher), Path(args.out), device, progress, cfg["precision"])
+    s = disback.record_path(exp, Path(args.teacher), Path(args.out), device, progress, cfg["precision"], args.prompts)
     print(f"{s['status']}: {s['nodes']} + 1 nodes every {s['interval']} steps")
 
 
@@ -67,7 +68,7 @@ def train_command(args, cfg, progress):
     r = run_settings(exp, args.run)
     nodes = _nodes(exp, r, args)
     s = disback.train_generator(exp, r["method"], r["seed"], Path(args.teacher), nodes, Path(args.out), device,
-                                progress, r["stage_two"], cfg["precision"])
+                                progress, r["stage_two"], cfg["precision"], args.prompts)
     print(f"{args.run}: {s['status']} after {s['steps']} iterations ({s['updates']})")
 
 
@@ -114,9 +115,9 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     shape = tuple(teacher_cfg["data"]["shape"])
     two = score_distillation_step(core, SigmaFormDenoiser(nets[0]), SigmaFormDenoiser(nets[1]),
                                   lambda step: SigmaFormDenoiser(real), shape, s2["batch_size"], device,
-                                  conditions_of(teacher_cfg, s2["batch_size"], device))
+                                  training_conditions(teacher_cfg, s2["batch_size"], device))
     one = degradation_step(core, SigmaFormDenoiser(real), SigmaFormDenoiser(nets[2]), shape, p["batch_size"], device,
-                           conditions_of(teacher_cfg, p["batch_size"], device))
+                           training_conditions(teacher_cfg, p["batch_size"], device))
     tc = lambda b, steps: train_config(exp, steps, 0, b)  # noqa: E731
     return {
         "score_distillation": TrainingStep(

@@ -14,7 +14,6 @@ import torch
 
 from distill.core import distributed
 from distill.core.checkpoint import atomic_write, file_sha256, load_into, load_weights, save_weights
-from distill.core.distributed import local_rows
 from distill.core.provenance import write_record
 from distill.core.samplers import get_sampler
 from distill.core.schedule import CosineSchedule
@@ -27,6 +26,7 @@ from distill.methods import gits, sfd
 from distill.metrics.classifier import load_classifier
 from distill.pipeline import sample, sfd_curve
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.conditions import Draw, training_conditions
 from distill.pipeline.sfd_curve import PART, SNAPSHOTS
 from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
@@ -35,11 +35,11 @@ from distill.plugins.sfd import (STUDENT_SAMPLER, curve_iterations, curve_runs, 
                                  teacher_evaluations, train_config)
 
 
-def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int, device="cpu",
+def sfd_step(student, teacher, settings: dict[str, Any], shape, conditions: Draw, device="cpu",
              features=None, teacher_sampling: dict[str, Any] | None = None, step_condition: bool = False):
-    """The step function of one SFD iteration (distill.core.training.train_parts): fresh noise (and labels), the
-    teacher's trajectory, then the student's Euler steps with one update each (distill/methods/sfd.py); with
-    `step_condition` the student is given its num_steps as the `steps` condition (SFD-v).
+    """The step function of one SFD iteration (distill.core.training.train_parts): fresh noise (and the batch's
+    labels or prompts, `conditions`: distill/pipeline/conditions.py), the teacher's trajectory, then the student's
+    Euler steps with one update each (distill/methods/sfd.py); with `step_condition` the student is given its num_steps as the `steps` condition (SFD-v).
     `teacher_sampling` is a first-stage student's own sampling record (the second stage: Euler, its AFS and step
     condition); otherwise the teacher runs sfd.student.teacher_solver without AFS. Each solver clips x-hat as its
     official code does (sigma_solvers.OFFICIAL_CLIP: the teacher's DPM-Solver++ thresholds dynamically, the Euler
@@ -60,9 +60,7 @@ def sfd_step(student, teacher, settings: dict[str, Any], shape, num_classes: int
         n = sfd.draw_num_steps(counts, ctx.gen) if len(counts) > 1 else counts[0]
         sigmas = sfd.student_sigmas(n, grid)
         z = sfd.draw_noise(batch, shape, ctx.gen, device)
-        labels = local_rows(torch.randint(num_classes, (batch,), generator=ctx.gen)).to(device) \
-            if num_classes else None
-        base = {"label": labels} if labels is not None else {}
+        base = conditions(ctx.gen) or {}  # sfd-main trains a text-to-image teacher unguided (guidance_rate 1)
         rows = z.shape[0]
         t_cond = dict(base)
         if teacher_sampling is not None and teacher_sampling.get("step_condition"):
@@ -127,8 +125,10 @@ def build_student(cfg: dict[str, Any], settings: dict[str, Any], teacher_path: s
 
 
 def train_student(cfg: dict[str, Any], run: str, teacher_path: str | Path, out_dir: str | Path,
-                  classifier: str | None = None, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Step: one run's student (resumable); for the second stage `teacher_path` is the first-stage student."""
+                  classifier: str | None = None, threads: int | None = None, progress: bool = True,
+                  prompts: str | Path | None = None) -> dict[str, Any]:
+    """Step: one run's student (resumable); for the second stage `teacher_path` is the first-stage student; a
+    text-to-image teacher trains on the prompts of the file `prompts`."""
     device = setup_torch(threads, cfg["device"])
     settings, out_dir = run_settings(cfg, run), Path(out_dir)
     student, model_cfg, teacher, teacher_cfg = build_student(cfg, settings, teacher_path, device)
@@ -137,8 +137,9 @@ def train_student(cfg: dict[str, Any], run: str, teacher_path: str | Path, out_d
     if settings["kind"] == "second-stage" and first_stage is None:
         raise ValueError(f"the second stage's teacher {teacher_path} is not an SFD student (no sampling record): "
                          "give a first-stage SFD or SFD-v student")
-    shape, num_classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
-    step_fn = sfd_step(student, teacher, settings, shape, num_classes, device,
+    shape = tuple(model_cfg["data"]["shape"])
+    draw = training_conditions(model_cfg, settings["train"]["batch_size"], device, prompts)
+    step_fn = sfd_step(student, teacher, settings, shape, draw, device,
                        perceptual_features(settings, classifier, device), first_stage,
                        model_cfg["sampling"]["step_condition"] is not None)
     run_cfg = train_config(settings, settings["seed"], cfg["precision"])
@@ -199,7 +200,8 @@ def gits_search(cfg: dict[str, Any], solver: str, nfe: int, teacher_path: str | 
 
 def train_command(args, cfg, progress):
     """`distill sfd-train`."""
-    summary = train_student(cfg, args.run, args.teacher, args.out, args.classifier, args.threads, progress)
+    summary = train_student(cfg, args.run, args.teacher, args.out, args.classifier, args.threads, progress,
+                            args.prompts)
     print(f"SFD {args.run}: {summary['status']} after {summary['steps']} iterations "
           f"({summary['trajectories']} trajectories, {summary['wall_seconds']:.1f} s)")
 
@@ -251,7 +253,8 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
         teacher, student = build_denoiser(model_cfg).to(device), build_denoiser(model_cfg).to(device)
     teacher.requires_grad_(False)
     shape = tuple(model_cfg["data"]["shape"])
-    step_fn = sfd_step(student, teacher, settings, shape, model_cfg["data"]["num_classes"], device,
+    step_fn = sfd_step(student, teacher, settings, shape,
+                       training_conditions(model_cfg, settings["train"]["batch_size"], device), device,
                        step_condition=False)
     n = step_counts(settings)[0]
     passes = (f"{teacher_evaluations(settings):g} teacher forwards + {student_nfe(n, settings['afs'])} student "

@@ -1,0 +1,59 @@
+"""The conditions a training step draws for its teacher's inputs: random class labels for a class-conditional
+teacher, random prompts of a prompt file encoded by a text-to-image teacher's own text encoders (SFD's sfd-main
+training loop draws `random.sample(sample_captions, batch)` from the MS-COCO captions so), or none.
+
+Each draw takes the step's generator, draws for the whole batch and keeps this rank's rows
+(distill.core.distributed.local_rows), so a batch's conditions do not depend on the number of processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from distill.core.distributed import local_rows
+from distill.data.prompts import read_prompts
+from distill.nets import prompt_encoder
+
+Draw = Callable[[torch.Generator], "dict[str, torch.Tensor] | None"]
+
+
+def is_text_to_image(model_cfg: dict[str, Any]) -> bool:
+    """A diffusers text-to-image teacher (distill import-diffusers), or a student of one."""
+    return model_cfg["network"]["kind"] == "diffusers"
+
+
+def prompt_encoder_of(model_cfg: dict[str, Any], device="cpu"):
+    """The text encoders of a text-to-image model's pipeline folder, frozen on `device`."""
+    network, resolution = model_cfg["network"], model_cfg["data"]["resolution"]
+    encoder = prompt_encoder(network, (resolution, resolution) if network["sdxl"] else None)
+    for module in encoder.encoders:
+        module.to(device).requires_grad_(False)
+    return encoder
+
+
+def training_conditions(model_cfg: dict[str, Any], batch_size: int, device="cpu",
+                        prompts: str | Path | None = None) -> Draw:
+    """The draw of one training batch's conditions for a teacher of config `model_cfg`: `batch_size` prompts of the
+    file `prompts` (a text-to-image teacher, which needs one) or class labels (a class-conditional teacher), else
+    none. A prompt file given to a teacher that takes no prompt is an error, never ignored."""
+    if is_text_to_image(model_cfg):
+        if prompts is None:
+            raise ValueError("a text-to-image teacher trains on prompts: give --prompts (one prompt per line, or a CSV "
+                             "with a 'text' column such as MS-COCO_val2014_30k_captions.csv)")
+        texts, encoder = read_prompts(prompts), prompt_encoder_of(model_cfg, device)
+
+        def draw_prompts(gen: torch.Generator):
+            rows = local_rows(torch.randint(len(texts), (batch_size,), generator=gen))
+            return {k: v.to(device) for k, v in encoder([texts[i] for i in rows.tolist()]).items()}
+
+        return draw_prompts
+    if prompts is not None:
+        raise ValueError(f"--prompts {prompts}: the teacher is not a text-to-image model (its network is "
+                         f"{model_cfg['network']['kind']!r}); drop --prompts")
+    num_classes = model_cfg["data"]["num_classes"]
+    if not num_classes:
+        return lambda gen: None
+    return lambda gen: {"label": local_rows(torch.randint(num_classes, (batch_size,), generator=gen)).to(device)}
