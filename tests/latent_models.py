@@ -77,3 +77,21 @@ def sdxl_pipeline(folder: Path) -> StableDiffusionXLPipeline:
                                      unet=unet.eval(), scheduler=_scheduler("epsilon"))
     pipe.save_pretrained(folder)
     return pipe
+
+
+def clip_model(folder: Path):
+    """A tiny random CLIP model (text and vision towers, projections) with its tokenizer and CLIP's image
+    preprocessing (224 shortest side, 224 centre crop, CLIP's mean and std), saved in transformers' layout."""
+    from transformers import CLIPConfig, CLIPModel, CLIPVisionConfig
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    torch.manual_seed(0)
+    vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
+                              image_size=224, patch_size=32, projection_dim=8)
+    config = CLIPConfig(text_config=_text_config(16, projection=8).to_dict(), vision_config=vision.to_dict(),
+                        projection_dim=8)
+    model = CLIPModel(config).eval()
+    model.save_pretrained(folder)
+    tokenizer(folder.with_name(folder.name + "-vocab")).save_pretrained(folder)
+    CLIPImageProcessorPil().save_pretrained(folder)
+    return model

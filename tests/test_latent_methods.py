@@ -7,23 +7,28 @@ with `distill sample-text` what training drew."""
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+from transformers import CLIPTokenizer
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 from distill.config import load_profile
+from distill.core.checkpoint import file_sha256, load_weights
 from distill.core.denoiser import SigmaFormDenoiser
 from distill.methods.disback import ScoreDistillation, denoising_loss, generate
 from distill.nets import imported_denoiser
 from distill.data.prompts import read_prompts
 from distill.pipeline.import_diffusers import run as import_pipeline
-from distill.pipeline.sample import load_samples
+from distill.pipeline.sample import load_samples, save_samples
 from distill.steps import disback, sfd
 from conftest import ROOT
-from latent_models import sd_pipeline, sdxl_pipeline
+from latent_models import clip_model, sd_pipeline, sdxl_pipeline
 
 PROMPTS = "a red cube\ntwo cats on a mat\na tree by a lake\n"
 SD_CORE = {"sigma_init": 80.0, "sigma_min": 0.002, "sigma_max": 80.0, "rho": 7.0, "grid_points": 1000,
@@ -114,7 +119,6 @@ def test_disback_records_a_path_and_trains_a_generator_on_sdxl(sdxl_teacher):
     assert path["status"] == summary["status"] == "completed"
     with pytest.raises(ValueError, match="give --prompts"):
         disback.record_path(exp, teacher, tmp / "path2", progress=False)
-    from distill.core.checkpoint import load_weights
 
     sampling = load_weights(tmp / "gen" / "model.safetensors")[1]["sampling"]
     levels = imported_denoiser({"kind": "diffusers", "folder": str(tmp / "sdxl")}).levels()
@@ -150,3 +154,34 @@ def test_sfd_trains_on_prompts_and_its_student_samples_with_its_own_solver(tmp_p
     images, status, meta = load_samples(tmp_path / "s.npz")
     assert status == "ok" and images.shape == (2, 3, 64, 64) and images.dtype == np.uint8
     assert meta["sampler"] == "euler" and bool(meta["afs"]) and meta["guidance_scale"] == 2.5
+
+
+def test_the_clip_score_pairs_each_image_with_its_prompt(tmp_path):
+    """`distill clip-score` on sample-text's samples: the mean of 100 cos(image, prompt) over the images, equal to
+    the model's own logits (logit_scale e^s cos) rescaled; the wrong prompt file is refused."""
+
+    model = clip_model(tmp_path / "clip")
+    (tmp_path / "prompts.txt").write_text(PROMPTS)
+    images = np.random.default_rng(0).integers(0, 256, (4, 3, 32, 32), dtype=np.uint8)
+
+    save_samples(tmp_path / "s.npz", images, "ok", {"prompt_index": np.array([0, 1, 2, 0]),
+                                                    "prompts_sha256": file_sha256(tmp_path / "prompts.txt")})
+    done = _distill(tmp_path, "clip-score", "--samples", str(tmp_path / "s.npz"), "--prompts",
+                    str(tmp_path / "prompts.txt"), "--clip", str(tmp_path / "clip"), "--out", str(tmp_path / "c.json"))
+    assert done.returncode == 0, done.stderr
+
+    record = json.loads((tmp_path / "c.json").read_text())
+    prompts = read_prompts(tmp_path / "prompts.txt")
+    tok = CLIPTokenizer.from_pretrained(tmp_path / "clip")
+    proc = CLIPImageProcessorPil.from_pretrained(tmp_path / "clip")
+    with torch.no_grad():
+        out = model(**tok([prompts[i] for i in (0, 1, 2, 0)], padding="max_length", truncation=True,
+                          max_length=tok.model_max_length, return_tensors="pt"),
+                    pixel_values=proc([Image.fromarray(x.transpose(1, 2, 0)) for x in images],
+                                      return_tensors="pt")["pixel_values"])
+    cos = out.logits_per_image.diagonal() / model.logit_scale.exp()
+    assert record["num_samples"] == 4 and record["clip_score"] == pytest.approx(float(100 * cos.mean()), rel=1e-5)
+    (tmp_path / "other.txt").write_text("something else\n")
+    again = _distill(tmp_path, "clip-score", "--samples", str(tmp_path / "s.npz"), "--prompts",
+                     str(tmp_path / "other.txt"), "--clip", str(tmp_path / "clip"), "--out", str(tmp_path / "d.json"))
+    assert again.returncode != 0 and "not the prompt file" in again.stderr and not (tmp_path / "d.json").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from distill.bench import work
 from distill.commands.options import finite_float, positive_int
-from distill.commands.paths import output, run_folder
+from distill.commands.paths import input_folder, output, run_folder
 from distill.commands.spec import Command
 from distill.core.grids import GRIDS
 from distill.core.samplers import SAMPLERS
@@ -42,6 +42,14 @@ def _sample_options(p):
     output(p, "--out", required=True, help="output .npz (decoded images, as `distill sample` writes)")
 
 
+def _clip_options(p):
+    p.add_argument("--samples", required=True, help="samples .npz of `distill sample-text` (its prompt indices)")
+    p.add_argument("--prompts", required=True, help="the prompt file the samples were drawn from (checked by sha256)")
+    input_folder(p, "--clip", required=True,
+                 help="a CLIP model folder in transformers' layout (SFD's: laion/CLIP-ViT-g-14-laion2B-s34B-b88K)")
+    output(p, "--out", required=True, help="output JSON record (mean, std, N, provenance)")
+
+
 COMMANDS = (
     Command("import-diffusers", "distill.handlers.latent:import_diffusers_command",
             "a diffusers text-to-image pipeline folder (SD 1.x/2.x, SDXL) as a teacher of the suite",
@@ -53,4 +61,9 @@ COMMANDS = (
             "Draw --num-samples latents (seed i, prompt i mod P) with any registered sampler on any grid, decode "
             "them with the pipeline's autoencoder and write an .npz of images.", _sample_options, job="sample",
             cost=work.sample_work),
+    Command("clip-score", "distill.handlers.latent:clip_score",
+            "CLIP score of text-to-image samples against their prompts",
+            "The mean over images of 100 cos(CLIP image embedding, CLIP embedding of the image's own prompt), as "
+            "SFD's clip_score.py computes it; the prompt file is checked against the one the samples record.",
+            _clip_options, job="evaluate", cost=work.evaluate_work),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from distill.commands.options import parse_grid_options, parse_sampler_options
-from distill.pipeline import import_diffusers, sample_text as text_sampling
+from distill.pipeline import import_diffusers, sample_text as text_sampling, text_scores
 from distill.pipeline.sample import own_sampler
 
 
@@ -17,3 +17,8 @@ def sample_text(args, cfg, progress):
     print(text_sampling.run(cfg, args.model, args.prompts, args.sampler, args.out, args.steps, args.num_samples,
                             args.guidance, args.grid, parse_grid_options(args.grid_option),
                             parse_sampler_options(sampler, args.option), args.threads, progress))
+
+
+def clip_score(args, cfg, progress):
+    r = text_scores.run(cfg, args.samples, args.prompts, args.clip, args.out, args.threads, progress)
+    print(f"CLIP score {r['clip_score']:.3f} over {r['num_samples']} images ({args.clip})")
