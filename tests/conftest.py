@@ -1,4 +1,5 @@
 import copy
+import os
 import shutil
 import subprocess
 import sys
@@ -59,13 +60,16 @@ def pytest_collection_modifyitems(config, items):
 def _readme_run_in_background(config, items):
     """When some collected test reads the README run's project: start that run now, in the background, and order
     the tests so that those reading it come after the rest, and the benchmarks (timings) after it has finished."""
-    needs = [i for i in items if "readme_project" in getattr(i, "fixturenames", ())]
-    if not needs or config.option.collectonly:
+    late = [i for i in items if i.get_closest_marker("readme_late") is not None]
+    needs = [i for i in items if "readme_project" in getattr(i, "fixturenames", ()) and i not in late]
+    if not (needs or late) or config.option.collectonly:
         return
-    bench = [i for i in items if "benchmark" in getattr(i, "fixturenames", ()) and i not in needs]
-    first = [i for i in items if i not in needs and i not in bench]
-    items[:] = first + needs + bench
+    bench = [i for i in items if "benchmark" in getattr(i, "fixturenames", ()) and i not in needs + late]
+    first = [i for i in items if i not in needs and i not in bench and i not in late]
+    items[:] = first + late + needs + bench
     config._readme_run = _BackgroundReadme(config._tmp_path_factory.mktemp("readme"))
+    if sys.platform.startswith("linux"):  # the unit tests (this thread and what it starts) yield to the README run,
+        os.nice(5)  # the longest path of the session: on Linux a nice value is the calling thread's, not the process's
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -113,7 +117,9 @@ class _BackgroundReadme:
 @pytest.fixture(scope="session")
 def readme_project(request, tmp_path_factory):
     """The README's commands run once on the smoke profile in a fresh copy (tests/readme_run.py): the README test
-    checks they all succeed, the pipeline tests read (copies of) the project they built."""
+    checks they all succeed, the pipeline tests read (copies of) the project they built. A test that does its own
+    work first and reads the project only at its end is marked `readme_late` and asks for it then
+    (request.getfixturevalue): it runs while the README run is still going."""
     background = getattr(request.config, "_readme_run", None)
     return background.get() if background is not None else run_readme(tmp_path_factory.mktemp("readme"))
 

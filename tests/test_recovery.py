@@ -60,7 +60,8 @@ def _outputs(res: Path, names: list[str] | None = None) -> dict[str, object]:
 
 
 @pytest.mark.integration
-def test_a_killed_workflow_reruns_to_the_uninterrupted_result(tmp_path, readme_project):
+@pytest.mark.readme_late
+def test_a_killed_workflow_reruns_to_the_uninterrupted_result(tmp_path, request):
     interrupted = make_project(tmp_path / "b")
     kills = [_kill_when(interrupted, path) for path in KILL_WHEN]
     assert kills[0], "the workflow finished before the first kill; the test did not interrupt it"
@@ -71,6 +72,7 @@ def test_a_killed_workflow_reruns_to_the_uninterrupted_result(tmp_path, readme_p
     got = _outputs(interrupted / "results" / "smoke")
     assert set(got) == {"classifier/model.safetensors", "teachers/x-snr-s0/model.safetensors",
                         "samples/x-snr-s0/ddim.npz", "metrics/x-snr-s0/ddim.json"}
+    readme_project = request.getfixturevalue("readme_project")  # the uninterrupted run: the README's
     expected = _outputs(readme_project.require() / "results" / "smoke", list(got))
     for key in expected:
         assert got[key] == expected[key], f"{key} differs after the interruptions"
