@@ -1,5 +1,4 @@
 import copy
-import os
 import shutil
 import subprocess
 import sys
@@ -68,8 +67,6 @@ def _readme_run_in_background(config, items):
     first = [i for i in items if i not in needs and i not in bench and i not in late]
     items[:] = first + late + needs + bench
     config._readme_run = _BackgroundReadme(config._tmp_path_factory.mktemp("readme"))
-    if sys.platform.startswith("linux"):  # the unit tests (this thread and what it starts) yield to the README run,
-        os.nice(5)  # the longest path of the session: on Linux a nice value is the calling thread's, not the process's
 
 
 def pytest_terminal_summary(terminalreporter, config):
