@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from distill.config import load_profile
-from readme_run import run_readme, stop as stop_readme
+from readme_run import SECONDS, run_readme, stop as stop_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,8 +73,6 @@ def pytest_terminal_summary(terminalreporter, config):
     """With --durations: the README run's commands, slowest first (it runs in the background, outside any test)."""
     if getattr(config, "_readme_run", None) is None or not config.getoption("durations", None):
         return
-    from readme_run import SECONDS
-
     terminalreporter.write_sep("=", "README run: seconds per command")
     for command, seconds in sorted(SECONDS, key=lambda c: -c[1]):
         terminalreporter.write_line(f"{seconds:7.1f}s  {command[:110]}")

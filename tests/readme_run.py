@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -125,10 +126,13 @@ def run_in(proj: Path, command: str, shown: str | None = None) -> str | None:
     """Run a command in the project; None on success, else what failed."""
     home = proj.parent / "home"  # the default DVC remote lives under ~: not the real home's
     home.mkdir(exist_ok=True)
-    proc = subprocess.Popen(command, shell=True, cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, executable="/bin/bash", env={**os.environ, "HOME": str(home)},
-                            start_new_session=True)
-    RUNNING.append(proc)
+    with STARTING:  # stop() sees every command started, or keeps the next one from starting
+        if STOPPED.is_set():  # the session ended: start nothing more
+            return f"README run stopped before: {shown or command}"
+        proc = subprocess.Popen(command, shell=True, cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, executable="/bin/bash", env={**os.environ, "HOME": str(home)},
+                                start_new_session=True)
+        RUNNING.append(proc)
     try:
         out, _ = proc.communicate()
     finally:
@@ -139,10 +143,13 @@ def run_in(proj: Path, command: str, shown: str | None = None) -> str | None:
 
 
 RUNNING: list[subprocess.Popen] = []  # the README command now running (a background run can be stopped: stop())
+STOPPED, STARTING = threading.Event(), threading.Lock()
 
 
 def stop() -> None:
-    """Kill the README command now running, with every process it started (its own session)."""
+    """Kill the README command now running, with every process it started (its own session), and start no other."""
+    with STARTING:
+        STOPPED.set()
     for proc in list(RUNNING):
         try:
             os.killpg(proc.pid, signal.SIGKILL)

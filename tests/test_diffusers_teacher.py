@@ -260,6 +260,11 @@ def test_a_scalar_condition_enters_through_time_cond_proj_dim(tmp_path):
                            **unet_inputs({"text": text, "w": w}, 8)).sample
     assert float(apart[1:].abs().max()) > 0 and float(apart[0].abs().max()) == 0
     torch.testing.assert_close(mine, direct)
+    scaled = DiffusersDenoiser(unet, pipe.scheduler.alphas_cumprod, "epsilon", condition_scales={"w": 1.0})
+    with torch.no_grad():  # the network section's condition_scales (guided's w_embedding_scale) reach the embedding
+        assert torch.equal(unet_inputs({"text": text, "w": w}, 8, {"w": 1.0})["timestep_cond"],
+                           scalar_embedding(w, 8, 1.0))
+        assert not torch.allclose(scaled(z, t, {"text": text, "w": w}), student(z, t, {"text": text, "w": w}))
     with pytest.raises(ValueError, match="no time_cond_proj_dim"):
         _teacher(tmp_path / "sd")(z, t, {"text": text, "w": w})
 

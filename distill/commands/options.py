@@ -56,6 +56,12 @@ def common(p: argparse.ArgumentParser) -> None:
                         "sets them instead of the profile's")
 
 
+def prompts_option(p: argparse.ArgumentParser) -> None:
+    """--prompts of a training command: a text-to-image teacher's prompts (distill/pipeline/conditions.py)."""
+    p.add_argument("--prompts", help="a text-to-image teacher's training prompts: one per line, or a CSV with a 'text' "
+                                     "column (SFD's sfd-main draws MS-COCO_val2014_30k_captions.csv's)")
+
+
 def extractor_weights_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extractor-weights", default=None,
                    help="feature-extractor weights (default: evaluation.feature_extractor_weights, or for the "

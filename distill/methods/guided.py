@@ -2,7 +2,8 @@
 
 The teacher is classifier-free guided, x-hat^w = (1 + w) x-hat_c - w x-hat_null (distill.core.guidance), two network
 evaluations per call: a class-conditional teacher with its null label (pixel space, `label_guide`), or a
-text-to-image teacher with its unconditional prompt (latent space, `prompt_guide`). Stage one trains a w-conditioned student to match it at all t (PUBLISHED.md 2(c)):
+text-to-image teacher with its unconditional prompt (latent space, `prompt_guide`). Stage one trains a
+w-conditioned student to match it at all t (PUBLISHED.md 2(c)):
 
     min E_{w ~ U[w_min, w_max], t ~ U[0, 1], x ~ p_data} [ omega(lambda_t) || x-hat_eta1(z_t, c, w) - x-hat^w_theta(z_t, c) ||^2 ]
 

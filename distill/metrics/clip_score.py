@@ -53,12 +53,7 @@ def clip_scores(images: np.ndarray, prompts: Sequence[str], folder: str | Path, 
         image = model.get_image_features(pixel_values=pixels["pixel_values"].to(device))
         text = model.get_text_features(input_ids=tokens["input_ids"].to(device),
                                        attention_mask=tokens["attention_mask"].to(device))
-        image, text = (_embedding(e) for e in (image, text))
+        image, text = image.pooler_output, text.pooler_output  # the projected embeddings (transformers 5)
         out.append((SCALE * (image / image.norm(dim=-1, keepdim=True) * (text / text.norm(dim=-1, keepdim=True)))
                     .sum(dim=-1)).double().cpu())
     return torch.cat(out).numpy()
-
-
-def _embedding(features) -> torch.Tensor:
-    """The projected embedding (transformers 5 returns a model output whose pooler_output is it)."""
-    return features if isinstance(features, torch.Tensor) else features.pooler_output

@@ -32,14 +32,15 @@ from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 
 PREDICTIONS = ("epsilon", "v_prediction", "sample")
 SCALAR_CONDITIONS = ("w", "steps")  # a student's scalar condition, embedded into the UNet's timestep_cond
+LCM_SCALE = 1000.0  # get_guidance_scale_embedding's w * 1000: a condition's scale where the network names none
 
 
-def scalar_embedding(v: torch.Tensor, dim: int) -> torch.Tensor:
-    """[B] -> [B, dim]: sin and cos of 1000 v at VDM's frequencies, as diffusers' LCM pipelines embed w
-    (`LatentConsistencyModelPipeline.get_guidance_scale_embedding`; the pipelines pass w = guidance_scale - 1)."""
+def scalar_embedding(v: torch.Tensor, dim: int, scale: float = LCM_SCALE) -> torch.Tensor:
+    """[B] -> [B, dim]: sin and cos of `scale` v at VDM's frequencies, as diffusers' LCM pipelines embed w at scale
+    1000 (`LatentConsistencyModelPipeline.get_guidance_scale_embedding`; the pipelines pass w = guidance_scale - 1)."""
     half = dim // 2
     freqs = torch.exp(torch.arange(half, dtype=torch.float32) * -(torch.log(torch.tensor(10000.0)) / (half - 1)))
-    arg = (v.float() * 1000.0)[:, None] * freqs.to(v.device)[None, :]
+    arg = (v.float() * scale)[:, None] * freqs.to(v.device)[None, :]
     emb = torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
     return torch.nn.functional.pad(emb, (0, 1)) if dim % 2 else emb
 
@@ -48,12 +49,13 @@ class DiffusersDenoiser(nn.Module):
     """denoise(z_t, t, cond) -> x-hat of a diffusers UNet (its weights in `.net`)."""
 
     def __init__(self, unet: nn.Module, alphas_cumprod: torch.Tensor, prediction_type: str,
-                 schedule: CosineSchedule | None = None):
+                 schedule: CosineSchedule | None = None, condition_scales: Mapping[str, float] | None = None):
         super().__init__()
         if prediction_type not in PREDICTIONS:
             raise ValueError(f"unknown prediction_type {prediction_type!r} of the scheduler; expected one of "
                              f"{list(PREDICTIONS)}")
         self.net, self.prediction_type, self.schedule = unet, prediction_type, schedule or CosineSchedule()
+        self.condition_scales = dict(condition_scales or {})  # the network section's, as the suite's U-Net takes them
         log_alpha = 0.5 * torch.log(torch.as_tensor(alphas_cumprod, dtype=torch.float64))
         self.register_buffer("log_alpha", log_alpha, persistent=False)
 
@@ -88,7 +90,8 @@ class DiffusersDenoiser(nn.Module):
         logsnr = self.schedule.logsnr(t)
         alpha, sigma_t = (c.to(z.dtype).reshape(-1, *([1] * (z.ndim - 1))) for c in alpha_sigma_from_logsnr(logsnr))
         timestep = self.timestep(torch.exp(-0.5 * logsnr)).to(z.dtype)
-        out = self.net(z, timestep, **unet_inputs(cond, self.net.config.time_cond_proj_dim)).sample
+        out = self.net(z, timestep, **unet_inputs(cond, self.net.config.time_cond_proj_dim,
+                                                  self.condition_scales)).sample
         if self.prediction_type == "epsilon":
             return (z - sigma_t * out) / alpha  # x-hat = (z - sigma eps-hat) / alpha
         if self.prediction_type == "v_prediction":
@@ -96,10 +99,11 @@ class DiffusersDenoiser(nn.Module):
         return out
 
 
-def unet_inputs(cond: Cond, time_cond_dim: int | None = None) -> dict[str, Any]:
+def unet_inputs(cond: Cond, time_cond_dim: int | None = None,
+                scales: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The UNet's keyword inputs from the suite's per-sample conditions: the prompt's hidden states, SDXL's pooled
     text embedding and size ids (`added_cond_kwargs`), a scalar condition as `timestep_cond` (a UNet with
-    time_cond_proj_dim = `time_cond_dim`)."""
+    time_cond_proj_dim = `time_cond_dim`), embedded at its scale in `scales` (LCM's 1000 where none is named)."""
     if not cond or "text" not in cond:
         raise ValueError("a text-to-image teacher needs the prompt: cond={'text': Tensor[B, L, D], ...} "
                          "(distill/nets/diffusers_text.py encodes prompts)")
@@ -113,7 +117,8 @@ def unet_inputs(cond: Cond, time_cond_dim: int | None = None) -> dict[str, Any]:
         if not time_cond_dim:
             raise ValueError(f"condition {scalars[0]!r}: this UNet has no time_cond_proj_dim, so it takes no scalar "
                              "condition; build the student's UNet with time_cond_proj_dim (as LCM's)")
-        inputs["timestep_cond"] = scalar_embedding(cond[scalars[0]], time_cond_dim).to(cond["text"].dtype)
+        scale = (scales or {}).get(scalars[0], LCM_SCALE)
+        inputs["timestep_cond"] = scalar_embedding(cond[scalars[0]], time_cond_dim, scale).to(cond["text"].dtype)
     return inputs
 
 
@@ -128,4 +133,4 @@ def denoiser_from_folder(cfg: Mapping[str, Any]) -> DiffusersDenoiser:
     unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet")
     scheduler = DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
     return DiffusersDenoiser(unet.eval().requires_grad_(False), scheduler.alphas_cumprod,
-                             scheduler.config.prediction_type)
+                             scheduler.config.prediction_type, condition_scales=cfg.get("condition_scales"))

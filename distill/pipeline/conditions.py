@@ -34,25 +34,34 @@ def prompt_encoder_of(model_cfg: dict[str, Any], device="cpu"):
     return encoder
 
 
+def training_prompts(model_cfg: dict[str, Any], prompts: str | Path | None, device="cpu"):
+    """(prompts, the teacher's prompt encoder) for a text-to-image teacher, which needs a prompt file; None for any
+    other teacher, to which a prompt file is an error, never ignored."""
+    if not is_text_to_image(model_cfg):
+        if prompts is not None:
+            raise ValueError(f"--prompts {prompts}: the teacher is not a text-to-image model (its network is "
+                             f"{model_cfg['network']['kind']!r}); drop --prompts")
+        return None
+    if prompts is None:
+        raise ValueError("a text-to-image teacher trains on prompts: give --prompts (one prompt per line, or a CSV "
+                         "with a 'text' column such as MS-COCO_val2014_30k_captions.csv)")
+    return read_prompts(prompts), prompt_encoder_of(model_cfg, device)
+
+
 def training_conditions(model_cfg: dict[str, Any], batch_size: int, device="cpu",
-                        prompts: str | Path | None = None) -> Draw:
+                        prompts: str | Path | None = None, source=None) -> Draw:
     """The draw of one training batch's conditions for a teacher of config `model_cfg`: `batch_size` prompts of the
     file `prompts` (a text-to-image teacher, which needs one) or class labels (a class-conditional teacher), else
-    none. A prompt file given to a teacher that takes no prompt is an error, never ignored."""
-    if is_text_to_image(model_cfg):
-        if prompts is None:
-            raise ValueError("a text-to-image teacher trains on prompts: give --prompts (one prompt per line, or a CSV "
-                             "with a 'text' column such as MS-COCO_val2014_30k_captions.csv)")
-        texts, encoder = read_prompts(prompts), prompt_encoder_of(model_cfg, device)
+    none. `source`: training_prompts' result, when the caller needs the encoder too (it is loaded once)."""
+    source = source if source is not None else training_prompts(model_cfg, prompts, device)
+    if source is not None:
+        texts, encoder = source
 
         def draw_prompts(gen: torch.Generator):
             rows = local_rows(torch.randint(len(texts), (batch_size,), generator=gen))
             return {k: v.to(device) for k, v in encoder([texts[i] for i in rows.tolist()]).items()}
 
         return draw_prompts
-    if prompts is not None:
-        raise ValueError(f"--prompts {prompts}: the teacher is not a text-to-image model (its network is "
-                         f"{model_cfg['network']['kind']!r}); drop --prompts")
     num_classes = model_cfg["data"]["num_classes"]
     if not num_classes:
         return lambda gen: None

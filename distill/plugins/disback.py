@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
+from distill.commands.options import (extractor_weights_option, floor_option, positive_int, prompts_option,
+                                      report_io)
 from distill.commands.paths import input_folder, output, run_folder
 from distill.commands.spec import Command
 from distill.registry import Method, named
@@ -109,14 +110,9 @@ def _experiment_teacher(p):
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher (the Table 1 run PD distils)")
 
 
-def _prompts(p):
-    p.add_argument("--prompts", help="a text-to-image teacher's training prompts: one per line, or a CSV with a "
-                                     "'text' column")
-
-
 def _path_options(p):
     _experiment_teacher(p)
-    _prompts(p)
+    prompts_option(p)
     run_folder(p, "nodes/ (the path's N + 1 nodes and manifest.json), summary.json")
 
 
@@ -124,7 +120,7 @@ def _train_options(p):
     _experiment_teacher(p)
     p.add_argument("--run", required=True, help="<disback|baseline>-s<seed>, disback-n<N> or disback-i<I>")
     input_folder(p, "--path", help="the degradation path's folder (disback-path's --out); DisBack's runs need it")
-    _prompts(p)
+    prompts_option(p)
     run_folder(p, "model.safetensors (the final generator), summary.json, points/ (the evaluation points)")
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-from distill.commands.options import extractor_weights_option, floor_option, positive_int, report_io
+from distill.commands.options import (extractor_weights_option, floor_option, positive_int, prompts_option,
+                                      report_io)
 from distill.commands.paths import output, run_folder
 from distill.plugins.sfd import (curve_iterations, iterations, run_settings, step_counts, student_nfe,
                                  teacher_evaluations)
@@ -51,8 +52,7 @@ def train_options(p):
                    help="model.safetensors of the teacher (the second stage: of the first-stage student)")
     p.add_argument("--classifier", help="the domain classifier's model.safetensors (the second stage's perceptual "
                                         "term 'classifier')")
-    p.add_argument("--prompts", help="a text-to-image teacher's training prompts: one per line, or a CSV with a "
-                                     "'text' column (sfd-main draws MS-COCO_val2014_30k_captions.csv's)")
+    prompts_option(p)
     run_folder(p, "model.safetensors, model.json, summary.json, log.jsonl")
 
 

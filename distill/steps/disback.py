@@ -27,7 +27,7 @@ from distill.methods.disback import (ScoreDistillation, degradation_step, draw_s
                                      score_distillation_step, target_node)
 from distill.pipeline import evaluate, sample
 from distill.pipeline.common import load_denoiser, setup_torch
-from distill.pipeline.conditions import is_text_to_image, prompt_encoder_of, training_conditions
+from distill.pipeline.conditions import training_conditions, training_prompts
 
 METHODS = ("disback", "baseline")
 LABELS = {"disback": "DisBack", "baseline": "Baseline (no backtracking)"}
@@ -74,15 +74,16 @@ def teacher_levels(teacher) -> torch.Tensor | None:
     return teacher.levels() if hasattr(teacher, "levels") else None
 
 
-def real_score(net, core: ScoreDistillation, teacher_cfg: dict[str, Any], device) -> SigmaFormDenoiser:
+def real_score(net, core: ScoreDistillation, encoder=None) -> SigmaFormDenoiser:
     """The real score of a network (the teacher or a path node) in the sigma form, guided with core.real_guidance
-    (a text-to-image teacher's classifier-free guidance, its unconditional branch the pipeline's null prompt)."""
+    (a text-to-image teacher's classifier-free guidance, its unconditional branch the null prompt of its prompt
+    `encoder`)."""
     if not core.real_guidance:
         return SigmaFormDenoiser(net)
-    if not is_text_to_image(teacher_cfg):
+    if encoder is None:
         raise ValueError(f"core.real_guidance {core.real_guidance}: the real score's guidance needs a text-to-image "
                          "teacher (its null prompt); this teacher takes none, set real_guidance 0")
-    return SigmaFormDenoiser(PromptGuided(net, core.real_guidance, prompt_encoder_of(teacher_cfg, device).null(1)))
+    return SigmaFormDenoiser(PromptGuided(net, core.real_guidance, encoder.null(1)))
 
 
 def record_path(exp: dict[str, Any], teacher_path: Path, out: Path, device="cpu", progress: bool = True,
@@ -139,7 +140,8 @@ def train_generator(exp: dict[str, Any], method: str, seed: int, teacher_path: P
     fake = copy_of(teacher_path, device, load_weights(nodes[-1])[0] if nodes else None)
     real, current = copy_of(teacher_path, device, trained=False), {"node": 0}  # node 0: the teacher
 
-    real_d, levels = real_score(real, core, teacher_cfg, device), teacher_levels(real)
+    source = training_prompts(teacher_cfg, prompts, device)  # the text encoders, loaded once
+    real_d, levels = real_score(real, core, source[1] if source else None), teacher_levels(real)
 
     def real_at(step: int):
         if nodes:
@@ -150,7 +152,8 @@ def train_generator(exp: dict[str, Any], method: str, seed: int, teacher_path: P
         return real_d
 
     step = score_distillation_step(core, SigmaFormDenoiser(generator), SigmaFormDenoiser(fake), real_at, shape, batch,
-                                   device, training_conditions(teacher_cfg, batch, device, prompts), levels=levels)
+                                   device, training_conditions(teacher_cfg, batch, device, source=source),
+                                   levels=levels)
     cfg = train_config(exp, s2["iterations"], seed, batch, precision)
     fingerprint = {"method": method, "seed": seed, "core": exp["core"], "stage_two": s2, "train": exp["train"],
                    "eval_every": exp["eval_every"], "teacher": str(teacher_path),
