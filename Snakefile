@@ -51,6 +51,7 @@ include: "workflows/evaluation.smk"
 # One rule file per method the active profile runs (the method registry, distill/plugins: is_activated).
 for _method in ACTIVE_METHODS:
     include: _method.rule_file
+include: "workflows/text_to_image.smk"
 include: "workflows/results.smk"
 include: "workflows/compare.smk"
 include: "workflows/benchmarks.smk"

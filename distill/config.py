@@ -245,10 +245,21 @@ def experiment_settings(cfg: Mapping[str, Any], method: str, experiment: str) ->
     return experiments[experiment]
 
 
+def method_sections(cfg: Mapping[str, Any], method: str | None, experiment: str | None) -> dict[str, Any]:
+    """The method sections an experiment holds under the methods' names (a text_to_image experiment's sfd and
+    disback), which replace the profile's while a command runs for it; none without an experiment."""
+    if experiment is None or method is None:
+        return {}
+    exp = experiment_settings(cfg, method, experiment)
+    return {name: exp[name] for name in REGISTERED if isinstance(exp.get(name), Mapping)}
+
+
 def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: str | None) -> dict[str, Any]:
     """The profile as one experiment of a method sees it: the experiment's own data, network and teacher training
     (keys data, network, teacher_training of `<method>.experiments.<experiment>`) where it sets them (non-null), the
-    profile's otherwise. No experiment returns the profile unchanged."""
+    profile's otherwise; and a method's whole section where the experiment holds one under the method's name (the
+    text_to_image experiments hold the SFD and DisBack settings of their teachers). No experiment returns the profile
+    unchanged."""
     if experiment is None:
         return dict(cfg)
     if method is None:
@@ -256,5 +267,5 @@ def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: s
     if (cfg.get(method) or {}).get("experiments") is None:
         raise ConfigError(f"profile {cfg['profile']!r} has no {method}.experiments in params.yaml")
     exp = experiment_settings(cfg, method, experiment)
-    return {**cfg, "data": exp.get("data") or cfg["data"], "network": exp.get("network") or cfg["network"],
+    return {**cfg, **method_sections(cfg, method, experiment), "data": exp.get("data") or cfg["data"], "network": exp.get("network") or cfg["network"],
             "teacher": exp.get("teacher_training") or cfg["teacher"]}

@@ -75,9 +75,12 @@ ACTIVE_METHODS = active(CFG)
 
 def final_targets():
     """Every final target of the profile (get_final_output): each active method's reports, the FID-vs-N curve when
-    configured, and the comparison with the published numbers."""
+    configured, the text-to-image report when the profile has that section, and the comparison with the published
+    numbers."""
+    from distill.pipeline.text_to_image import targets as text_to_image_targets
+
     curve = ["reports/fid_vs_n.pdf"] if CFG["evaluation"]["curve"] else []
-    return method_targets(CFG) + curve + ["reports/compare.pdf"]
+    return method_targets(CFG) + curve + text_to_image_targets(CFG) + ["reports/compare.pdf"]
 
 
 # The files each method keeps (its DVC outputs), registered by its rule file. The method's target rule asks for them,

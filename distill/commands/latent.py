@@ -4,7 +4,7 @@ teacher, and its evaluation images from a prompt file. Declared here; their hand
 from __future__ import annotations
 
 from distill.bench import work
-from distill.commands.options import finite_float, positive_int
+from distill.commands.options import finite_float, non_negative_int, positive_int
 from distill.commands.paths import input_folder, output, run_folder
 from distill.commands.spec import Command
 from distill.core.grids import GRIDS
@@ -30,7 +30,9 @@ def _sample_options(p):
                         "teacher needs it)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="sampler steps (default: the student's own; a teacher needs it)")
-    p.add_argument("--num-samples", type=positive_int, required=True, help="images, seeds 0 .. N-1")
+    p.add_argument("--num-samples", type=positive_int, required=True, help="images, seeds F .. F+N-1")
+    p.add_argument("--first-seed", type=non_negative_int, default=0,
+                   help="F, the first seed (default 0): a point sampled in parts, each its own range of seeds")
     p.add_argument("--grid", default=None, choices=sorted(GRIDS),
                    help="grid of noise levels (default: the student's own, else edm; SFD samples SD 1.5 between "
                         "sigma 0.0292 and 14.6146)")
@@ -50,6 +52,32 @@ def _clip_options(p):
     output(p, "--out", required=True, help="output JSON record (mean, std, N, provenance)")
 
 
+def _features_options(p):
+    p.add_argument("--samples", required=True, help="samples .npz of `distill sample-text` (one part of a point)")
+    p.add_argument("--prompts", required=True, help="the prompt file the samples were drawn from (checked by sha256)")
+    input_folder(p, "--clip", required=True,
+                 help="a CLIP model folder in transformers' layout (SFD's: laion/CLIP-ViT-g-14-laion2B-s34B-b88K)")
+    p.add_argument("--extractor-weights", required=True,
+                   help="torch-fidelity's Inception weights (weights-inception-2015-12-05-6726825d.pth)")
+    output(p, "--out", required=True, help="output .npz (each image's Inception features and CLIP score)")
+
+
+def _point_options(p):
+    p.add_argument("--parts", nargs="+", required=True,
+                   help="the `text-features` files of one point, together covering seeds 0 .. N-1 once")
+    p.add_argument("--statistics", required=True,
+                   help="FID statistics .npz of the prompt set's real images (keys mu, sigma; MS-COCO FID-30k: "
+                        "`distill fetch coco_fid_stats`)")
+    output(p, "--out", required=True, help="output JSON record (FID, CLIP score, N, the sampling, provenance)")
+
+
+def _report_options(p):
+    p.add_argument("--results", required=True, help="results/<profile> folder")
+    output(p, "--pdf", required=True, help="output PDF")
+    output(p, "--csv", required=True, help="output CSV (one row per point)")
+    output(p, "--json", required=True, help="output JSON summary")
+
+
 COMMANDS = (
     Command("import-diffusers", "distill.handlers.latent:import_diffusers_command",
             "a diffusers text-to-image pipeline folder (SD 1.x/2.x, SDXL) as a teacher of the suite",
@@ -66,4 +94,19 @@ COMMANDS = (
             "The mean over images of 100 cos(CLIP image embedding, CLIP embedding of the image's own prompt), as "
             "SFD's clip_score.py computes it; the prompt file is checked against the one the samples record.",
             _clip_options, job="evaluate", cost=work.evaluate_work),
+    Command("text-features", "distill.handlers.latent:text_features",
+            "each image's Inception features and CLIP score, for a text-to-image point sampled in parts",
+            "Centre-crop and resize each image to 299 x 299 (PIL bicubic, as text2image-benchmark made the MS-COCO "
+            "statistics) and embed it with the 2015-12-05 Inception; score it against its own prompt with CLIP. "
+            "`distill text-point` joins the parts of a point.", _features_options, job="evaluate",
+            cost=work.evaluate_work),
+    Command("text-point", "distill.handlers.latent:text_point",
+            "FID and CLIP score of a text-to-image point from its parts' features",
+            "Join the parts (they must cover seeds 0 .. N-1 once, from one model, sampler and guidance), then the "
+            "FID against the statistics' mean and covariance and the mean CLIP score.", _point_options),
+    Command("text-report", "distill.reports.text_to_image:command",
+            "the text-to-image report: every experiment's points with FID, CLIP score and training cost",
+            "Read the scores of every point of params.yaml's text_to_image experiments (the teacher's solvers, the SFD "
+            "students, the DisBack generators) and their training summaries; write reports/text_to_image.pdf, a CSV "
+            "of the rows and a JSON summary.", _report_options),
 )

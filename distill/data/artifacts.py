@@ -13,11 +13,13 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from distill.data.download import DownloadError, download, matches, sha256_of
 from distill.data.first_fetch import LOCK, record_or_verify
+from distill.data.hub import HUB_FOLDER, HubModel, hub_fetch, pipeline_files
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Artifact:
     file: str  # the downloaded file's name (in the artifact's folder, or the target itself when not unpacked)
     unpacks_to: str | None = None  # an archive's member the profile reads, relative to the folder (None: no archive)
     by_hand: str = ""  # where to get it by hand
+    hub: HubModel | None = None  # a Hugging Face model folder (url None): fetched at its recorded commit
 
 
 ARTIFACTS = {a.name: a for a in (
@@ -68,6 +71,51 @@ ARTIFACTS = {a.name: a for a in (
         ("ffhq64_vp", "unconditional FFHQ 64x64 (DDPM++, VP)", "edm-ffhq-64x64-uncond-vp.pkl"),
         ("afhqv2_64_vp", "unconditional AFHQv2 64x64 (DDPM++, VP)", "edm-afhqv2-64x64-uncond-vp.pkl"),
     )),
+    # The text-to-image teachers and evaluation (the paper profile's text_to_image section). No digest is published
+    # for any of them: the first fetch records the commit (hub models) and every file's sha256 (artifacts.lock.json).
+    Artifact(
+        "sd15", "Stable Diffusion 1.5 in diffusers' layout (SFD's Stable Diffusion teacher, v1-5-pruned-emaonly)",
+        url=None, sha256=None, file="model_index.json",
+        # the runwayml repository sfd-main's download_util.py names was withdrawn; this is its maintained copy
+        hub=HubModel("stable-diffusion-v1-5/stable-diffusion-v1-5",
+                     pipeline_files("unet", "vae", "text_encoder", tokenizers=("tokenizer",)),
+                     requires=("model_index.json", "unet/diffusion_pytorch_model.safetensors")),
+        by_hand="https://huggingface.co/stable-diffusion-v1-5/stable-diffusion-v1-5 (the diffusers folder)",
+    ),
+    Artifact(
+        "sdxl", "Stable Diffusion XL base 1.0 in diffusers' layout (DisBack's and DMD2's SDXL teacher)",
+        url=None, sha256=None, file="model_index.json",
+        hub=HubModel("stabilityai/stable-diffusion-xl-base-1.0",  # DisBack experiments/sdxl/*.sh --model_id
+                     pipeline_files("unet", "vae", "text_encoder", "text_encoder_2",
+                                    tokenizers=("tokenizer", "tokenizer_2")),
+                     requires=("model_index.json", "unet/diffusion_pytorch_model.safetensors")),
+        by_hand="https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0 (the diffusers folder)",
+    ),
+    Artifact(
+        "clip_vit_g14", "OpenCLIP ViT-g-14 (laion2b_s34b_b88k) in transformers' layout, the CLIP score's model "
+                        "(sfd-main/clip_score.py)",
+        url=None, sha256=None, file="config.json",
+        hub=HubModel("laion/CLIP-ViT-g-14-laion2B-s34B-b88K",
+                     ("config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json",
+                      "vocab.json", "merges.txt", "special_tokens_map.json", "model.safetensors"),
+                     requires=("config.json", "model.safetensors")),
+        by_hand="https://huggingface.co/laion/CLIP-ViT-g-14-laion2B-s34B-b88K (config.json, model.safetensors, the "
+                "tokenizer and preprocessor files)",
+    ),
+    # sfd-main/torch_utils/download_util.py "prompts"; T2IBenchmark/datasets/coco2014 (both files)
+    Artifact(
+        "coco_captions", "the 30,000 MS-COCO val2014 captions of the FID-30k protocol (SFD's and DMD2's prompts)",
+        url="https://github.com/boomb0om/text2image-benchmark/releases/download/v0.0.1/"
+            "MS-COCO_val2014_30k_captions.csv",
+        sha256=None, file="MS-COCO_val2014_30k_captions.csv", by_hand="the URL above",
+    ),
+    Artifact(
+        "coco_fid_stats", "Inception statistics (mu, sigma) of the MS-COCO val2014 images for FID-30k "
+                          "(text2image-benchmark: center crop, bicubic resize to 299, the 2015-12-05 Inception)",
+        url="https://github.com/boomb0om/text2image-benchmark/releases/download/v0.0.1/"
+            "MS-COCO_val2014_fid_stats.npz",
+        sha256=None, file="MS-COCO_val2014_fid_stats.npz", by_hand="the URL above",
+    ),
     Artifact(
         "imagenet64", "downsampled ImageNet 64x64 (npz batches train_data_batch_1..10)",
         url=None, sha256=None, file="train_data_batch_1.npz",
@@ -98,26 +146,58 @@ def data_needs(data: Mapping[str, Any]) -> list[Need]:
 EDM_FOLDER = Path("data/edm")  # where the EDM network pickles go
 
 
-def teacher_needs(cfg: Mapping[str, Any]) -> list[Need]:
-    """The EDM network pickles a profile's methods distil (a method section's `teacher: {edm: <artifact>}`)."""
-    out = []
+def _teachers(cfg: Mapping[str, Any]):
+    """Every `teacher:` mapping of the profile's method sections and their experiments."""
     for section in cfg.values():
-        teacher = section.get("teacher") if isinstance(section, Mapping) else None
-        if isinstance(teacher, Mapping) and teacher.get("edm"):
+        if not isinstance(section, Mapping):
+            continue
+        experiments = section.get("experiments") if isinstance(section.get("experiments"), Mapping) else {}
+        for owner in (section, *(e for e in experiments.values() if isinstance(e, Mapping))):
+            if isinstance(owner.get("teacher"), Mapping):
+                yield owner["teacher"]
+
+
+def hub_need(name: str) -> Need:
+    """A Hugging Face model artifact in its folder under data/hf."""
+    a = ARTIFACTS[name]
+    return Need(a, HUB_FOLDER / name, HUB_FOLDER / name / a.file)
+
+
+def teacher_needs(cfg: Mapping[str, Any]) -> list[Need]:
+    """The imported teachers a profile's methods distil: EDM network pickles (`teacher: {edm: <artifact>}`, under
+    data/edm) and diffusers pipelines (`teacher: {diffusers: <artifact>}`, under data/hf)."""
+    out = []
+    for teacher in _teachers(cfg):
+        if teacher.get("edm"):
             a = ARTIFACTS[teacher["edm"]]
             out.append(Need(a, EDM_FOLDER, EDM_FOLDER / a.file))
+        if teacher.get("diffusers"):
+            out.append(hub_need(teacher["diffusers"]))
     return out
+
+
+TEXT_FOLDER = Path("data/coco")  # the prompt file and the FID statistics of the text-to-image evaluation
+
+
+def text_needs(cfg: Mapping[str, Any]) -> list[Need]:
+    """The text-to-image evaluation's files (the text_to_image section): its prompt file, FID statistics (under
+    data/coco) and CLIP model (under data/hf)."""
+    t = cfg.get("text_to_image")
+    if not isinstance(t, Mapping):
+        return []
+    out = [Need(ARTIFACTS[t[k]], TEXT_FOLDER, TEXT_FOLDER / ARTIFACTS[t[k]].file) for k in ("prompts", "fid_reference")]
+    return out + [hub_need(t["clip"])]
 
 
 def needs(cfg: Mapping[str, Any]) -> list[Need]:
     """Every artifact the profile reads: its data set and its experiments' (each under its data.root), the EDM
-    networks its methods distil (under data/edm) and the Inception weights where the evaluation uses them (at
-    evaluation.feature_extractor_weights)."""
+    networks and diffusers pipelines its methods distil (under data/edm, data/hf), the text-to-image evaluation's
+    files, and the Inception weights where the evaluation uses them (at evaluation.feature_extractor_weights)."""
     datas = [cfg["data"]]
     for section in cfg.values():
         if isinstance(section, Mapping) and isinstance(section.get("experiments"), Mapping):
             datas += [e["data"] for e in section["experiments"].values() if isinstance(e, Mapping) and e.get("data")]
-    out = [n for d in datas for n in data_needs(d)] + teacher_needs(cfg)
+    out = [n for d in datas for n in data_needs(d)] + teacher_needs(cfg) + text_needs(cfg)
     ev = cfg.get("evaluation", {})
     if ev.get("feature_extractor") == "inception-v3-compat" and ev.get("feature_extractor_weights"):
         weights = Path(ev["feature_extractor_weights"])
@@ -131,6 +211,9 @@ def needs(cfg: Mapping[str, Any]) -> list[Need]:
 def fetch(need: Need, progress: Callable[[int, int | None], None] | None = None, lock: Path = LOCK) -> str:
     """Put one artifact in place (download, verify, unpack) or verify it where it is; returns what was done."""
     a, folder = need.artifact, need.folder
+    if a.hub is not None:
+        client = import_module("distill.data.hub_client")  # by name: huggingface_hub only when a hub model is fetched
+        return hub_fetch(a.name, a.hub, folder, lock, client.download, client.resolve)
     if a.url is not None and a.sha256 is None:
         return _fetch_unpublished(need, progress, lock)
     if a.url is None:

@@ -26,8 +26,10 @@ def digests(files: Mapping[str, Path]) -> dict[str, str]:
 
 
 def files_of(folder: Path) -> dict[str, Path]:
-    """Every file under a folder artifact (a Hugging Face model), by its path inside the folder."""
+    """Every file under a folder artifact (a Hugging Face model), by its path inside the folder, without a download's
+    own bookkeeping (huggingface_hub's .cache folder)."""
     found = {p.relative_to(folder).as_posix(): p for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+    found = {k: v for k, v in found.items() if not k.startswith(".cache/")}
     if not found:
         raise DownloadError(f"{folder} holds no file: not the artifact (fetch it again, or name the folder that "
                             "holds it)")
@@ -43,13 +45,19 @@ def _read(lock: Path) -> dict:
         raise DownloadError(f"{lock} is not valid JSON ({exc}); restore it from git (`git checkout {lock}`)") from None
 
 
-def record_or_verify(name: str, files: Mapping[str, Path], lock: Path = LOCK) -> str:
-    """Verify the artifact's files against the lock's record of them, or, at its first fetch, record them; returns
-    what was done. A missing, extra or changed file is refused, naming each."""
+def recorded_revision(name: str, lock: Path = LOCK) -> str | None:
+    """The commit a hub model's first fetch resolved (None: not fetched yet, or placed by hand)."""
+    return _read(lock).get(name, {}).get("revision")
+
+
+def record_or_verify(name: str, files: Mapping[str, Path], lock: Path = LOCK, revision: str | None = None) -> str:
+    """Verify the artifact's files against the lock's record of them, or, at its first fetch, record them (and the
+    commit `revision` they were downloaded at, where there is one); returns what was done. A missing, extra or
+    changed file is refused, naming each."""
     found = digests(files)
     recorded = _read(lock)
     if name not in recorded:
-        recorded[name] = {"files": found, "note": RECORDED}
+        recorded[name] = {"files": found, "note": RECORDED} | ({"revision": revision} if revision else {})
         atomic_write(lock, lambda p: Path(p).write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n"))
         return f"{name}: {len(found)} file(s) hashed; {RECORDED}: commit {lock}"
     want = recorded[name]["files"]

@@ -16,9 +16,20 @@ def sample_text(args, cfg, progress):
     sampler = args.sampler or own_sampler(args.model)  # a distilled model's own (an SFD student's, a generator's)
     print(text_sampling.run(cfg, args.model, args.prompts, sampler, args.out, args.steps, args.num_samples,
                             args.guidance, args.grid, parse_grid_options(args.grid_option),
-                            parse_sampler_options(sampler, args.option), args.threads, progress))
+                            parse_sampler_options(sampler, args.option), args.threads, progress, args.first_seed))
 
 
 def clip_score(args, cfg, progress):
     r = text_scores.run(cfg, args.samples, args.prompts, args.clip, args.out, args.threads, progress)
     print(f"CLIP score {r['clip_score']:.3f} over {r['num_samples']} images ({args.clip})")
+
+
+def text_features(args, cfg, progress):
+    r = text_scores.features_run(cfg, args.samples, args.prompts, args.clip, args.extractor_weights, args.out,
+                                 args.threads, progress)
+    print(f"features and CLIP scores of seeds {r['first_seed']} .. {r['first_seed'] + r['num_samples'] - 1}")
+
+
+def text_point(args, cfg, progress):
+    r = text_scores.point_run(args.parts, args.statistics, args.out)
+    print(f"FID {r['fid']:.3f}, CLIP score {r['clip_score']:.3f} over {r['num_samples']} images")

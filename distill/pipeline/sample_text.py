@@ -31,8 +31,9 @@ from distill.nets.diffusers_vae import decode, load_vae
 def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, sampler: str | None,
         out_path: str | Path, steps: int | None, num_samples: int, guidance: float | None = None,
         grid: str | None = None, grid_options: dict[str, float] | None = None, options: dict[str, Any] | None = None,
-        threads: int | None = None, progress: bool = True) -> str:
-    """A model that records its own sampler (an SFD student of a text-to-image teacher) is sampled with it unless
+        threads: int | None = None, progress: bool = True, first_seed: int = 0) -> str:
+    """Seeds first_seed .. first_seed + num_samples - 1 (a point sampled in parts). A model that records its own
+    sampler (an SFD student of a text-to-image teacher) is sampled with it unless
     told otherwise (distill.pipeline.sample.recorded_sampling); a teacher needs --sampler, --steps (and takes the
     `edm` grid unless told otherwise)."""
     device = setup_torch(threads, cfg["device"])
@@ -66,11 +67,12 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
     shape = tuple(model_cfg["data"]["shape"])
     meta = {"sampler": sampler, "steps": steps, "grid": grid, **{f"grid_{k}": v for k, v in grid_options.items()},
             **{f"cond_{k}": v for k, v in scalars.items()},
-            **options, "num_samples": num_samples, "model": str(model_path), "prompts": str(prompts_path),
+            **options, "num_samples": num_samples, "first_seed": first_seed, "model": str(model_path),
+            "prompts": str(prompts_path),
             "prompts_sha256": file_sha256(prompts_path), "nfe": spec.nfe(steps, options, evaluations_per_step(denoiser)),
             **({"guidance": guidance, "guidance_scale": 1 + guidance} if guidance is not None else {}),
             "provenance": json.dumps(provenance({"model": model_path, "prompts": prompts_path}), sort_keys=True)}
-    seeds, chunks = list(range(num_samples)), []
+    seeds, chunks = list(range(first_seed, first_seed + num_samples)), []
     batch_size = cfg["sampling"]["batch_size"]
     with torch.no_grad():
         for start in tqdm(range(0, num_samples, batch_size), desc=f"sample {sampler}", disable=not progress):

@@ -97,10 +97,11 @@ def student_nfe(num_steps: int, afs: bool) -> int:
 
 def teacher_run(cfg: dict[str, Any]) -> str:
     """The teacher it distils, a folder under results/<profile>/teachers: a Table 1 run
-    '<parameterization>-<weighting>-s<seed>', or an official EDM network imported under its artifact name."""
+    '<parameterization>-<weighting>-s<seed>', or an official EDM network or a diffusers pipeline imported under its
+    artifact name."""
     t = cfg["sfd"]["teacher"]
-    if t.get("edm"):
-        return t["edm"]
+    if t.get("edm") or t.get("diffusers"):
+        return t.get("edm") or t["diffusers"]
     return f"{t['parameterization']}-{t['weighting']}-s{t['seed']}"
 
 

@@ -31,6 +31,7 @@ from distill.bench.work import Source, Unit, UnknownWork
 from distill.commands.index import get
 from distill.commands.spec import GPU_JOBS
 from distill.core.checkpoint import atomic_write
+from distill.config import method_sections
 from distill.core.provenance import code_version
 from distill.pipeline.common import setup_torch
 from distill.workflow.unit_times import measure
@@ -98,7 +99,8 @@ def count_work(cfg: Mapping[str, Any], commands: list[list[str]]) -> list[Job]:
             job.problem = f"`distill {spec.name}` declares no work (its Command's cost, distill/commands)"
         else:
             try:
-                job.work = cost(cfg, args, producers)
+                sections = method_sections(cfg, getattr(args, "method", None), getattr(args, "experiment", None))
+                job.work = cost({**cfg, **sections}, args, producers)
             except UnknownWork as exc:
                 job.problem = str(exc)
         jobs.append(job)

@@ -1,0 +1,79 @@
+"""The text-to-image report (params.yaml `text_to_image`): for each experiment, the teacher's solvers, the SFD students
+and the DisBack generators at their NFE, each with its FID against the prompt set's statistics, its CLIP score, the
+number of images and the cost of its training; a CSV of the same rows and a JSON summary.
+
+The published numbers these stand beside (SFD Tables 4-5 on Stable Diffusion 1.5; DisBack's SDXL FID and CLIP) are
+NOT FOUND in PUBLISHED.md: the table says so instead of printing a number. Every teacher, prompt file, statistics
+file and CLIP model here has no published digest; their files were recorded at first fetch (artifacts.lock.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from distill.core.checkpoint import atomic_write
+from distill.data.first_fetch import RECORDED
+from distill.pipeline import text_to_image as T2I
+from distill.reports.format import fmt
+from distill.reports.pdf import save_pdf, table_page
+
+LABELS = {"teacher": "teacher", "sfd": "SFD", "disback": "DisBack", "baseline": "DMD (DisBack without backtracking)"}
+PUBLISHED = {"sfd": "NOT FOUND (SFD Tables 4-5)", "disback": "NOT FOUND (DisBack's SDXL numbers)"}
+
+
+def rows(cfg: dict[str, Any], results: str) -> list[dict[str, Any]]:
+    """One row per point of every experiment, in the plan's order."""
+    out = []
+    paths = T2I.paths(results)
+    for experiment in T2I.section(cfg)["experiments"]:
+        teacher = T2I.teacher_artifact(cfg, experiment)
+        for q in T2I.points(cfg, results, experiment):
+            s = json.loads(Path(paths["scores"].format(texp=experiment, point=q.name)).read_text())
+            summary = {}
+            if q.method != "teacher":
+                summary = json.loads((Path(q.model).parent / "summary.json").read_text())
+            out.append({"experiment": experiment, "teacher": teacher, "method": LABELS[q.method], "run": q.run,
+                        "point": q.name, "sampler": s.get("sampler"), "steps": s.get("steps"), "nfe": s.get("nfe"),
+                        "guidance": s.get("guidance"), "fid": s["fid"], "clip_score": s["clip_score"],
+                        "num_samples": s["num_samples"], "training_status": summary.get("status", ""),
+                        "training_iterations": summary.get("steps"), "training_seconds": summary.get("wall_seconds"),
+                        "published": PUBLISHED.get(q.method, "—"),
+                        "digests": RECORDED})
+    return out
+
+
+def page(table: pd.DataFrame, cfg: dict[str, Any]):
+    header = ["experiment", "method", "run / solver", "NFE", "guidance w", "FID", "CLIP score", "images",
+              "training (iterations, s)", "published"]
+    cells = []
+    for r in table.itertuples():
+        training = "" if r.method == "teacher" else (
+            f"{int(r.training_iterations)} it, {fmt(r.training_seconds, 0)} s" + (
+                f" ({r.training_status})" if r.training_status != "completed" else ""))
+        cells.append([r.experiment if r.experiment == r.teacher else f"{r.experiment} ({r.teacher})", r.method, r.run, str(r.nfe),
+                      "" if r.guidance is None or pd.isna(r.guidance) else fmt(r.guidance, 2), fmt(r.fid, 2),
+                      fmt(r.clip_score, 2), str(r.num_samples), training, r.published])
+    t = T2I.section(cfg)
+    caption = (f"FID of {t['num_samples']} images (seed i with prompt i of {t['prompts']}) against {t['fid_reference']}"
+               f" (each image centre-cropped and resized to 299 by PIL bicubic, the 2015-12-05 Inception), and the "
+               f"CLIP score (100 cos, {t['clip']}). NFE counts both evaluations of a guided step (as sfd-main counts "
+               f"them). Guidance w is diffusers' guidance_scale - 1; a DisBack generator samples in one unguided step. "
+               f"Every teacher, prompt file, statistics file and CLIP model here: {RECORDED} (artifacts.lock.json). "
+               "Published numbers for these rows are NOT FOUND in PUBLISHED.md.")
+    return table_page("Text-to-image teachers: SFD and DisBack", header, cells, caption,
+                      col_widths=[1.4, 1.3, 1.2, 0.5, 0.7, 0.6, 0.7, 0.6, 1.4, 1.6])
+
+
+def command(args, cfg, progress):
+    """`distill text-report`."""
+    if T2I.section(cfg) is None:
+        raise ValueError(f"profile {cfg['profile']!r} has no text_to_image section: nothing to report")
+    table = pd.DataFrame(rows(cfg, args.results))
+    atomic_write(args.csv, lambda p: table.to_csv(p, index=False))
+    summary = {"profile": cfg["profile"], "points": table.to_dict(orient="records")}
+    atomic_write(args.json, lambda p: Path(p).write_text(json.dumps(summary, indent=1, default=str) + "\n"))
+    save_pdf(args.pdf, [page(table, cfg)])
+    print(f"text-to-image report: {len(table)} points -> {args.pdf}")

@@ -1,0 +1,90 @@
+"""The text-to-image targets end to end, as a cluster runs them, on tiny random pipelines placed where the fetch
+rules put the real ones (data/hf/sd15, data/hf/sdxl, data/hf/clip_vit_g14, data/coco): `snakemake -- text_to_image`
+imports both teachers, trains an SFD student on SD prompts and DisBack's path, generator and baseline on SDXL,
+samples and scores every point (in one part here: tests/test_text_artifacts.py joins parts), and writes the report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import make_project, run_snakemake
+from distill.data.first_fetch import RECORDED
+from latent_models import clip_model, sd_pipeline, sdxl_pipeline
+
+PROMPTS = "text\na red cube\ntwo cats on a mat\na tree by a lake\n"
+
+
+def _inception(path):
+    """torch-fidelity's Inception with random weights, where the profile's evaluation reads its weights file."""
+    import distill.metrics.fidelity  # noqa: F401  (torch-fidelity without torchvision)
+    import torch_fidelity.feature_extractor_inceptionv3 as inc
+
+    original, fetcher = inc.FeatureExtractorInceptionV3.load_state_dict, inc.load_state_dict_from_url
+    try:
+        inc.load_state_dict_from_url = lambda *a, **k: {}
+        inc.FeatureExtractorInceptionV3.load_state_dict = lambda self, *a, **k: None
+        torch.manual_seed(0)
+        net = inc.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        inc.FeatureExtractorInceptionV3.load_state_dict, inc.load_state_dict_from_url = original, fetcher
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+
+
+def _section(smoke):
+    sfd = {**smoke["sfd"], "teacher": {"diffusers": "sd15"}, "reproduces": "ms_coco",
+           "grid": {"rho": 7.0, "sigma_min": 0.1, "sigma_max": 14.6146},
+           "solvers": {"dpmpp": {"sampler": "dpmpp", "options": {"max_order": 2, "lower_order_final": True,
+                                                                 "clip": "none"}, "grid": "edm_logsnr", "nfe": [2]}},
+           "train": {**smoke["sfd"]["train"], "trajectories": 2, "batch_size": 2}, "runs": {"nfe2": {}}}
+    for key in ("curve", "gits", "spread_seeds"):
+        sfd.pop(key, None)
+    disback = {**smoke["disback"]["experiments"]["digits"], "teacher": {"diffusers": "sdxl"}, "reproduces": "sdxl",
+               "core": {**smoke["disback"]["experiments"]["digits"]["core"], "grid": "teacher", "init_timestep": 399,
+                        "fake_weighting": "snr", "real_guidance": 7.0, "fake_updates": 2},
+               "path": {"nodes": 2, "interval": 1, "batch_size": 1, "seed": 0},
+               "stage_two": {"iterations": 2, "interval": 1, "switch_rule": "paper", "batch_size": 1},
+               "seeds": [0], "eval_every": 1}
+    return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14", "num_samples": 3,
+            "part_size": 3, "experiments": {
+                "sd15": {"teacher": {"diffusers": "sd15"}, "resolution": 64, "guidance": 1.5, "sfd": sfd},
+                "sdxl": {"teacher": {"diffusers": "sdxl"}, "resolution": 64, "guidance": 0.0,
+                         "disback": {"experiments": {"sdxl": disback}}}}}
+
+
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
+def test_the_text_to_image_target_runs_every_method_and_scores_every_point(tmp_path):
+    proj = make_project(tmp_path)
+    sd_pipeline(proj / "data" / "hf" / "sd15")
+    sdxl_pipeline(proj / "data" / "hf" / "sdxl")
+    clip_model(proj / "data" / "hf" / "clip_vit_g14")
+    (proj / "data" / "coco").mkdir(parents=True)
+    (proj / "data" / "coco" / "MS-COCO_val2014_30k_captions.csv").write_text(PROMPTS)
+    np.savez(proj / "data" / "coco" / "MS-COCO_val2014_fid_stats.npz", mu=np.zeros(2048), sigma=np.eye(2048) * 1e-4)
+    weights = "data/inception/weights-inception-2015-12-05-6726825d.pth"
+    _inception(proj / weights)
+
+    params = yaml.safe_load((proj / "params.yaml").read_text())
+    smoke = params["profiles"]["smoke"]
+    smoke["evaluation"].update(feature_extractor="inception-v3-compat", feature_extractor_weights=weights)
+    smoke["text_to_image"] = _section(smoke)
+    params["profile"] = "smoke"
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    done = run_snakemake(proj, "--", "text_to_image")
+    assert done.returncode == 0, done.stderr[-4000:]
+    table = pd.read_csv(proj / "reports" / "text_to_image.csv")
+    assert list(table["point"]) == ["teacher-dpmpp-nfe2", "sfd-nfe2", "disback-s0", "baseline-s0"]
+    assert (table["num_samples"] == 3).all() and np.isfinite(table[["fid", "clip_score"]].to_numpy()).all()
+    assert list(table["nfe"]) == [4, 4, 1, 1]  # a guided evaluation counts twice (SFD NFE 2); generators: one step
+    assert set(table["digests"]) == {RECORDED} and table["published"].iloc[1].startswith("NOT FOUND")
+    assert (proj / "reports" / "text_to_image.pdf").stat().st_size > 0
+    lock = json.loads((proj / "artifacts.lock.json").read_text())
+    assert {"sd15", "sdxl"} <= set(lock)  # the teachers' files, recorded at their import
+    assert not list((proj / "results" / "smoke" / "text_to_image").rglob("samples-*.npz"))  # parts are temporary
