@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from distill.warm import SOCKET_VARIABLE
 from conftest import make_project, run_snakemake
 
 # one Table 1 cell through every kind of job: classifier, teacher, samples, reference statistics, evaluation
@@ -88,7 +89,8 @@ def test_a_second_live_run_in_one_clone_is_refused_while_the_first_finishes(tmp_
     for t in teachers:
         shutil.rmtree((proj / t).parent)  # two teachers to train again, one after the other (one core): seconds
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--config", "profile=smoke", "--", *teachers]
-    first = subprocess.Popen(command, cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cold = {k: v for k, v in os.environ.items() if k != SOCKET_VARIABLE}  # fresh processes: slow enough to overlap
+    first = subprocess.Popen(command, cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cold)
     record = proj / ".snakemake" / "distill-run.lock"
     deadline = time.monotonic() + 120
     while first.poll() is None and not (record.exists() and record.stat().st_size) and time.monotonic() < deadline:
