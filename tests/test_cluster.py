@@ -20,7 +20,8 @@ from distill.workflow.resources import classify, command_of
 # the shared commands' kinds, written here independently of distill.cli; each method's commands declare theirs on
 # its card (distill/plugins: Command.job), so that a new method edits no test
 SHARED_KINDS = {"train-teacher": "teacher", "sample": "sample", "evaluate": "evaluate", "fid": "evaluate",
-                "train-classifier": "classifier"}
+                "train-classifier": "classifier", "sample-text": "sample", "clip-score": "evaluate",
+                "text-features": "evaluate"}
 
 
 def kinds_of_commands() -> dict[str, str]:

@@ -44,19 +44,21 @@ def _sample_options(p):
     output(p, "--out", required=True, help="output .npz (decoded images, as `distill sample` writes)")
 
 
-def _clip_options(p):
-    p.add_argument("--samples", required=True, help="samples .npz of `distill sample-text` (its prompt indices)")
+def _samples_and_clip(p, what: str) -> None:
+    """The samples of `distill sample-text`, the prompt file they were drawn from and the CLIP model."""
+    p.add_argument("--samples", required=True, help=f"samples .npz of `distill sample-text` ({what})")
     p.add_argument("--prompts", required=True, help="the prompt file the samples were drawn from (checked by sha256)")
     input_folder(p, "--clip", required=True,
                  help="a CLIP model folder in transformers' layout (SFD's: laion/CLIP-ViT-g-14-laion2B-s34B-b88K)")
+
+
+def _clip_options(p):
+    _samples_and_clip(p, "its prompt indices")
     output(p, "--out", required=True, help="output JSON record (mean, std, N, provenance)")
 
 
 def _features_options(p):
-    p.add_argument("--samples", required=True, help="samples .npz of `distill sample-text` (one part of a point)")
-    p.add_argument("--prompts", required=True, help="the prompt file the samples were drawn from (checked by sha256)")
-    input_folder(p, "--clip", required=True,
-                 help="a CLIP model folder in transformers' layout (SFD's: laion/CLIP-ViT-g-14-laion2B-s34B-b88K)")
+    _samples_and_clip(p, "one part of a point")
     p.add_argument("--extractor-weights", required=True,
                    help="torch-fidelity's Inception weights (weights-inception-2015-12-05-6726825d.pth)")
     output(p, "--out", required=True, help="output .npz (each image's Inception features and CLIP score)")
