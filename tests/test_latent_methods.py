@@ -156,6 +156,41 @@ def test_sfd_trains_on_prompts_and_its_student_samples_with_its_own_solver(tmp_p
     assert meta["sampler"] == "euler" and bool(meta["afs"]) and meta["guidance_scale"] == 2.5
 
 
+def test_sfd_v_on_a_text_to_image_teacher_gains_a_zero_timestep_cond_and_samples_each_step_count(tmp_path):
+    """SFD-v on the tiny SD teacher (whose UNet has no time_cond_proj_dim): the student's UNet gains LCM's
+    timestep_cond projection, zero-initialised, so it starts as the teacher at any step condition; it trains on
+    prompts, and `distill sample-text --steps N` samples it with N as its condition."""
+    from distill.plugins.sfd import run_settings
+
+    sd_pipeline(tmp_path / "sd")
+    import_pipeline("tiny-sd", tmp_path / "sd", tmp_path / "teacher", 64, lock=tmp_path / "artifacts.lock.json")
+    (tmp_path / "prompts.txt").write_text(PROMPTS)
+    cfg = load_profile(ROOT / "params.yaml", "smoke")
+    cfg["sfd"]["grid"] = {"rho": 7.0, "sigma_min": 0.1, "sigma_max": 14.6146}
+    cfg["sfd"]["train"] = {**cfg["sfd"]["train"], "trajectories": 2, "batch_size": 2}
+    cfg["sfd"]["runs"] = {"v": {"kind": "sfd-v", "num_steps": [4, 5]}}
+    teacher_path = tmp_path / "teacher" / "model.safetensors"
+    student, model_cfg, teacher, _ = sfd.build_student(cfg, run_settings(cfg, "v"), teacher_path)
+    assert model_cfg["network"]["scalar_conditions"] == ["steps"]
+    assert student.net.config.time_cond_proj_dim == 256 and not student.net.time_embedding.cond_proj.weight.any()
+    z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    text = torch.randn(2, 16, 16, generator=torch.Generator().manual_seed(1))
+    sigma = torch.tensor([2.0, 0.5])
+    with torch.no_grad():
+        want = SigmaFormDenoiser(teacher)(z, sigma, {"text": text})
+        got = SigmaFormDenoiser(student)(z, sigma, {"text": text, "steps": torch.tensor([4.0, 7.0])})
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    summary = sfd.train_student(cfg, "v", teacher_path, tmp_path / "v", progress=False,
+                                prompts=tmp_path / "prompts.txt")
+    assert summary["status"] == "completed"
+    done = _distill(tmp_path, "sample-text", "--model", str(tmp_path / "v" / "model.safetensors"), "--prompts",
+                    str(tmp_path / "prompts.txt"), "--num-samples", "2", "--steps", "5", "--guidance", "1.5",
+                    "--out", str(tmp_path / "v.npz"))
+    assert done.returncode == 0, done.stderr
+    images, status, meta = load_samples(tmp_path / "v.npz")
+    assert status == "ok" and meta["steps"] == 5 and meta["cond_steps"] == 5
+
+
 def test_the_clip_score_pairs_each_image_with_its_prompt(tmp_path):
     """`distill clip-score` on sample-text's samples: the mean of 100 cos(image, prompt) over the images, equal to
     the model's own logits (logit_scale e^s cos) rescaled; the wrong prompt file is refused."""

@@ -137,17 +137,26 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     return tensors, config
 
 
+DIFFUSERS_COND_PROJ = "time_embedding.cond_proj.weight"  # a diffusers UNet's timestep_cond input (LCM's)
+
+
 def load_into(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor], source: str | Path,
               new_conditions: tuple[str, ...] = ()) -> None:
     """Load weights strictly. `new_conditions` names scalar conditions the module has and the weights lack (a
     student that gains SFD-v's `steps` or guided distillation's `w`): their embeddings are the only missing keys
-    allowed, and each embedding's last layer is zeroed, so the student starts as the network it was loaded from."""
+    allowed, and each embedding's last layer is zeroed (a diffusers UNet's timestep_cond projection, zeros), so the
+    student starts as the network it was loaded from."""
     tensors = dict(tensors)
     if new_conditions:
         own = module.state_dict()
         for name in new_conditions:
             prefix = next((k[:k.index(f"scalars.{name}.") + len(f"scalars.{name}.")] for k in own
                            if f"scalars.{name}." in k), None)
+            if prefix is None and DIFFUSERS_COND_PROJ in own:  # a diffusers UNet: its one timestep_cond projection
+                if DIFFUSERS_COND_PROJ in tensors:
+                    raise CheckpointError(f"weights in {source} already take a timestep_cond; {name!r} is not new")
+                tensors[DIFFUSERS_COND_PROJ] = torch.zeros_like(own[DIFFUSERS_COND_PROJ])
+                continue
             if prefix is None:
                 raise CheckpointError(f"the network has no embedding of the scalar condition {name!r} to add")
             if any(k.startswith(prefix) for k in tensors):

@@ -33,6 +33,8 @@ from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 PREDICTIONS = ("epsilon", "v_prediction", "sample")
 SCALAR_CONDITIONS = ("w", "steps")  # a student's scalar condition, embedded into the UNet's timestep_cond
 LCM_SCALE = 1000.0  # get_guidance_scale_embedding's w * 1000: a condition's scale where the network names none
+COND_PROJ_DIM = 256  # diffusers' train_lcm_distill_sd_wds.py --unet_time_cond_proj_dim (LCM_Dreamshaper_v7's)
+COND_PROJ_KEY = "time_embedding.cond_proj.weight"  # the weight a UNet built with time_cond_proj_dim adds
 
 
 def scalar_embedding(v: torch.Tensor, dim: int, scale: float = LCM_SCALE) -> torch.Tensor:
@@ -122,15 +124,32 @@ def unet_inputs(cond: Cond, time_cond_dim: int | None = None,
     return inputs
 
 
+def with_condition_projection(unet: UNet2DConditionModel, dim: int = COND_PROJ_DIM) -> UNet2DConditionModel:
+    """The UNet with a `timestep_cond` input added (LCM's time_cond_proj_dim: a bias-free linear map of the scalar
+    condition's embedding, added to the timestep embedding before its MLP), zero-initialised, so the network computes
+    what it computed before: a student that gains a scalar condition (SFD-v's steps, guided distillation's w) starts
+    as its teacher (distill.core.checkpoint.load_into fills the new weight with zeros too)."""
+    grown = UNet2DConditionModel.from_config({**unet.config, "time_cond_proj_dim": dim})
+    missing, unexpected = grown.load_state_dict(unet.state_dict(), strict=False)
+    if unexpected or set(missing) != {COND_PROJ_KEY}:
+        raise ValueError(f"adding timestep_cond to the UNet changed more than {COND_PROJ_KEY}: missing {missing}, "
+                         f"unexpected {unexpected}")
+    torch.nn.init.zeros_(grown.time_embedding.cond_proj.weight)
+    return grown.eval().requires_grad_(False)
+
+
 def denoiser_from_folder(cfg: Mapping[str, Any]) -> DiffusersDenoiser:
     """The teacher of a diffusers folder (save_pretrained's layout: unet/, scheduler/, ...): network section
-    {kind: diffusers, folder: ...}."""
+    {kind: diffusers, folder: ...}; a student's scalar conditions (network.scalar_conditions) through timestep_cond,
+    added to a UNet that has none."""
     folder = Path(cfg["folder"])
     for part in ("unet", "scheduler"):
         if not (folder / part).is_dir():
             raise FileNotFoundError(f"{folder} has no {part}/ folder: expected a diffusers pipeline folder "
                                     "(save_pretrained's layout), e.g. the one `distill fetch` writes")
     unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet")
+    if cfg.get("scalar_conditions") and unet.config.time_cond_proj_dim is None:
+        unet = with_condition_projection(unet)
     scheduler = DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
     return DiffusersDenoiser(unet.eval().requires_grad_(False), scheduler.alphas_cumprod,
                              scheduler.config.prediction_type, condition_scales=cfg.get("condition_scales"))

@@ -115,9 +115,11 @@ def points(cfg: dict[str, Any], results: str, experiment: str) -> list[Point]:
                     *guidance)
             out.append(Point(experiment, f"teacher-{solver}-nfe{nfe}", teacher_model(results, cfg, experiment), args,
                              "teacher", solver))
-        for run in v["sfd"]["runs"]:
+        for run, n in S.student_points(v):  # an SFD-v student: one point per step count it samples with
             model = p["sfd"].format(texp=experiment, srun=run) + "/model.safetensors"
-            out.append(Point(experiment, f"sfd-{run}", model, guidance, "sfd", run))
+            several = len(S.step_counts(S.run_settings(v, run))) > 1
+            out.append(Point(experiment, f"sfd-{run}" + (f"-n{n}" if several else ""), model,
+                             (*guidance, *(("--steps", str(n)) if several else ())), "sfd", run))
     if exp.get("disback"):
         for run in DB.main_runs(v["disback"]["experiments"][experiment]):
             model = p["disback"].format(texp=experiment, drun=run) + "/model.safetensors"
