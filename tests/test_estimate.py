@@ -43,12 +43,13 @@ def test_a_slower_machine_scales_the_estimate(tmp_path):
     assert "~190 core-s each" in text
 
 
-def test_the_machine_factor_is_measured_here_against_the_recorded_machine(tmp_path):
+def test_the_machine_factor_is_measured_here_against_the_recorded_machine(tmp_path, monkeypatch):
     assert speed.factor(tmp_path) is None  # no machine recorded: no scaling
     entry = speed.record(tmp_path)
     assert entry["seconds"] > 0 and json.loads((tmp_path / speed.MACHINE_FILE).read_text()) == entry
     ratio, said = speed.factor(tmp_path)
     assert 0.3 < ratio < 3 and entry["cpu"] in said  # the same machine, timed twice
+    monkeypatch.setattr(speed, "calibrate_fresh", lambda: entry["seconds"])  # the ratios below: no third timing
     slow = dict(entry, seconds=entry["seconds"] / 10)  # a machine 10x faster made the stored times
     (tmp_path / speed.MACHINE_FILE).write_text(json.dumps(slow))
     ratio, said = speed.factor(tmp_path)
