@@ -88,7 +88,11 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
             os._exit(status)
 
 
+REQUEST_SECONDS = 30  # a caller that connects and sends nothing is dropped after this, so it blocks no other
+
+
 def _receive(conn: socket.socket) -> tuple[list[int], dict]:
+    conn.settimeout(REQUEST_SECONDS)
     head, fds, _, _ = socket.recv_fds(conn, STATUS.size, 3)
     if len(head) != STATUS.size or len(fds) != 3:
         raise ConnectionError("a malformed request")
@@ -98,6 +102,7 @@ def _receive(conn: socket.socket) -> tuple[list[int], dict]:
         if not part:
             raise ConnectionError("the caller left mid-request")
         data += part
+    conn.settimeout(None)
     return fds, json.loads(data)
 
 

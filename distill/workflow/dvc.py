@@ -1,5 +1,6 @@
 """dvc.yaml from the method registry and params.yaml: for every profile, one stage per method it runs (calling the
-method's Snakemake target, so no step is defined twice), the FID-vs-N curve where configured, and the comparison.
+method's Snakemake target, so no step is defined twice), the FID-vs-N curve where configured, the text-to-image
+targets where a profile has them, and the comparison.
 Stages are per profile (`table1-mini`, `pd-smoke`, ...) so each profile keeps its own entry in dvc.lock, and each
 lists only the params.yaml sections it reads (iterative/example-get-started), so editing one method's section
 reruns only that stage. `distill dvc-yaml --write dvc.yaml` regenerates it; a test checks the committed file is up
@@ -14,6 +15,7 @@ import yaml
 from dvc.repo import Repo
 
 from distill.config import select_profile
+from distill.pipeline import text_to_image
 from distill.registry import active
 
 HEADER = """\
@@ -64,6 +66,12 @@ def stages(params: Mapping[str, Any]) -> dict:
                 "cmd": _snakemake(profile, "reports/fid_vs_n.pdf"), "deps": CODE,
                 "params": _params(profile, ("evaluation", "sampling")),
                 "plots": _plots(f"results/{profile}", [("fid_vs_n.csv", "num_samples", "fid")])}
+        if text_to_image.section(cfg):  # the text-to-image targets (params.yaml text_to_image), one stage
+            out[f"{text_to_image.METHOD}-{profile}"] = {
+                "cmd": _snakemake(profile, text_to_image.METHOD), "deps": list(CODE),
+                "params": _params(profile, (text_to_image.METHOD, "evaluation", "sampling", "device", "precision")),
+                "outs": [{f"results/{profile}/{text_to_image.METHOD}": {"persist": True}}],
+                "metrics": [{f"results/{profile}/{text_to_image.METHOD}.json": {"persist": True, "cache": False}}]}
         out[f"compare-{profile}"] = {
             "cmd": _snakemake(profile, "reports/compare.pdf"), "deps": CODE + [PUBLISHED],
             "outs": [{f"results/{profile}/results.csv": {"persist": True, "cache": False}}]}
