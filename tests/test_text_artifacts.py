@@ -59,6 +59,10 @@ def test_a_hub_model_is_pinned_to_the_commit_of_its_first_fetch(tmp_path):
     (folder / "unet" / "w.safetensors").unlink()  # a lost file: downloaded again at the recorded commit, not main's
     hub_fetch("m", MODEL, folder, lock, hub.download, hub.resolve)
     assert hub.calls == [("download", "c0ffee")]
+    hub.calls.clear()
+    (folder / "unet" / "config.json").unlink()  # one the loaders need not name, but the record has: the same
+    hub_fetch("m", MODEL, folder, lock, hub.download, hub.resolve)
+    assert hub.calls == [("download", "c0ffee")]
 
     (folder / "unet" / "config.json").write_text('{"changed": 1}')
     with pytest.raises(DownloadError, match="unet/config.json: recorded"):
@@ -181,3 +185,13 @@ def test_a_point_sampled_in_parts_is_scored_as_one(tmp_path, pooled):
     with pytest.raises(ValueError, match="in its sampling"):
         text_scores.point_run([tmp_path / "f0.npz", tmp_path / "g8.npz"], tmp_path / "stats.npz", tmp_path / "p.json")
     assert not (tmp_path / "p.json").exists()
+
+    # a diverged model's part (sample-text writes no images, status "non-finite samples"): the point has no number
+    save_samples(tmp_path / "nan.npz", np.zeros((0,), np.uint8), "non-finite samples",
+                 {**meta, "first_seed": 8, "num_samples": 4, "prompt_index": np.arange(8, 12) % 2})
+    text_scores.features_run(cfg, tmp_path / "nan.npz", tmp_path / "prompts.txt", tmp_path / "clip",
+                             tmp_path / "w.pth", tmp_path / "n8.npz", progress=False)
+    record = text_scores.point_run([tmp_path / "f0.npz", tmp_path / "n8.npz"], tmp_path / "stats.npz",
+                                   tmp_path / "p.json")
+    assert record["fid"] is None and record["clip_score"] is None and record["num_samples"] == 12
+    assert record["status"] == "non-finite samples (seeds from 8)"

@@ -45,6 +45,11 @@ def _read(lock: Path) -> dict:
         raise DownloadError(f"{lock} is not valid JSON ({exc}); restore it from git (`git checkout {lock}`)") from None
 
 
+def recorded_files(name: str, lock: Path = LOCK) -> list[str]:
+    """The files the artifact's first fetch recorded (none: not fetched yet)."""
+    return sorted(_read(lock).get(name, {}).get("files", {}))
+
+
 def recorded_revision(name: str, lock: Path = LOCK) -> str | None:
     """The commit a hub model's first fetch resolved (None: not fetched yet, or placed by hand)."""
     return _read(lock).get(name, {}).get("revision")

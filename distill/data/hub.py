@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from distill.data.download import DownloadError
-from distill.data.first_fetch import files_of, record_or_verify, recorded_revision
+from distill.data.first_fetch import files_of, record_or_verify, recorded_files, recorded_revision
 
 HUB_FOLDER = Path("data/hf")  # where the Hugging Face models go, one folder each
 
@@ -43,7 +43,7 @@ def hub_fetch(name: str, hub: HubModel, folder: Path, lock: Path, download: Call
     snapshot_download and the commit of a branch (distill/data/hub_client.py; tests give their own)."""
     folder = Path(folder)
     revision = recorded_revision(name, lock)
-    placed = all((folder / f).is_file() for f in hub.requires)
+    placed = all((folder / f).is_file() for f in (*hub.requires, *recorded_files(name, lock)))
     if placed and revision is None and not _downloaded_here(folder):
         done = record_or_verify(name, files_of(folder), lock)  # no commit to record: placed by hand
         return f"{name}: {folder} placed by hand; {done}"

@@ -62,18 +62,23 @@ def features_run(cfg: dict[str, Any], samples_path: str | Path, prompts_path: st
                  weights: str | Path, out_path: str | Path, threads: int | None = None,
                  progress: bool = True) -> dict[str, Any]:
     """Per image of one samples file (one part of a point's seeds): its Inception features (as the FID statistics
-    were made) and its CLIP score; written as an .npz that `text-point` joins with the point's other parts."""
-    images, meta = _images(samples_path)
+    were made) and its CLIP score; written as an .npz that `text-point` joins with the point's other parts. A part
+    whose samples are not finite (a diverged model) is recorded as such, with no features: its point has no FID."""
+    images, status, meta = load_samples(samples_path)
     _check_prompts(samples_path, meta, prompts_path)
-    device = setup_torch(threads, cfg["device"])
-    batch = cfg["evaluation"]["batch_size"]
-    prompts = read_prompts(prompts_path)
-    index = np.asarray(meta["prompt_index"]).reshape(-1)
-    clip = clip_scores(images, [prompts[i] for i in index], clip_folder, batch, device, progress)
-    feats = inception_features(images, weights, batch)
     sampling = {k: meta.get(k) for k in SAMPLING_KEYS}
-    record = {"first_seed": int(meta.get("first_seed", 0)), "num_samples": len(images), "sampling": sampling,
-              "extractor_sha256": file_sha256(weights), "clip": str(clip_folder)}
+    record = {"first_seed": int(meta.get("first_seed", 0)), "num_samples": int(meta.get("num_samples", len(images))),
+              "sampling": sampling, "extractor_sha256": file_sha256(weights), "clip": str(clip_folder),
+              "status": status}
+    if status == "ok":
+        device = setup_torch(threads, cfg["device"])
+        batch = cfg["evaluation"]["batch_size"]
+        prompts = read_prompts(prompts_path)
+        index = np.asarray(meta["prompt_index"]).reshape(-1)
+        clip = clip_scores(images, [prompts[i] for i in index], clip_folder, batch, device, progress)
+        feats = inception_features(images, weights, batch)
+    else:
+        clip, feats = np.zeros((0,)), np.zeros((0, 0))
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:
@@ -101,11 +106,16 @@ def point_run(parts: list[str | Path], stats_path: str | Path, out_path: str | P
             if rec[key] != loaded[0][1][key]:
                 raise ValueError(f"{path} differs from {loaded[0][0]} in its {key} ({rec[key]} vs "
                                  f"{loaded[0][1][key]}): not parts of one point")
-    feats = np.concatenate([f for *_, f, _ in loaded])
-    clip = np.concatenate([c for *_, c in loaded])
-    record = {"fid": fid_against(feats, stats_path), "clip_score": float(clip.mean()),
-              "clip_score_std": float(clip.std(ddof=1)) if len(clip) > 1 else None, "num_samples": len(clip),
-              **loaded[0][1]["sampling"], "statistics": str(stats_path),
+    record = {"num_samples": expected, **loaded[0][1]["sampling"], "statistics": str(stats_path),
               "statistics_sha256": file_sha256(stats_path), "extractor_sha256": loaded[0][1]["extractor_sha256"]}
+    failed = [f"{rec['status']} (seeds from {rec['first_seed']})" for _, rec, _, _ in loaded
+              if rec.get("status", "ok") != "ok"]
+    if failed:  # the table says why this point has no number, instead of the workflow stopping
+        record.update(status="; ".join(failed), fid=None, clip_score=None, clip_score_std=None)
+    else:
+        feats = np.concatenate([f for *_, f, _ in loaded])
+        clip = np.concatenate([c for *_, c in loaded])
+        record.update(status="ok", fid=fid_against(feats, stats_path), clip_score=float(clip.mean()),
+                      clip_score_std=float(clip.std(ddof=1)) if len(clip) > 1 else None)
     return write_record(out_path, record, {"statistics": stats_path, **{f"part{i}": p for i, (p, *_) in
                                                                         enumerate(loaded)}})

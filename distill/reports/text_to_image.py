@@ -38,7 +38,7 @@ def rows(cfg: dict[str, Any], results: str) -> list[dict[str, Any]]:
             out.append({"experiment": experiment, "teacher": teacher, "method": LABELS[q.method], "run": q.run,
                         "point": q.name, "sampler": s.get("sampler"), "steps": s.get("steps"), "nfe": s.get("nfe"),
                         "guidance": s.get("guidance"), "fid": s["fid"], "clip_score": s["clip_score"],
-                        "num_samples": s["num_samples"], "training_status": summary.get("status", ""),
+                        "status": s.get("status", "ok"), "num_samples": s["num_samples"], "training_status": summary.get("status", ""),
                         "training_iterations": summary.get("steps"), "training_seconds": summary.get("wall_seconds"),
                         "published": PUBLISHED.get(q.method, "—"),
                         "digests": RECORDED})
@@ -54,8 +54,10 @@ def page(table: pd.DataFrame, cfg: dict[str, Any]):
             f"{int(r.training_iterations)} it, {fmt(r.training_seconds, 0)} s" + (
                 f" ({r.training_status})" if r.training_status != "completed" else ""))
         cells.append([r.experiment if r.experiment == r.teacher else f"{r.experiment} ({r.teacher})", r.method, r.run, str(r.nfe),
-                      "" if r.guidance is None or pd.isna(r.guidance) else fmt(r.guidance, 2), fmt(r.fid, 2),
-                      fmt(r.clip_score, 2), str(r.num_samples), training, r.published])
+                      "" if r.guidance is None or pd.isna(r.guidance) else fmt(r.guidance, 2),
+                      fmt(r.fid, 2) if r.status == "ok" else f"N/A: {r.status}",
+                      fmt(r.clip_score, 2) if r.status == "ok" else "N/A", str(r.num_samples), training,
+                      r.published])
     t = T2I.section(cfg)
     caption = (f"FID of {t['num_samples']} images (seed i with prompt i of {t['prompts']}) against {t['fid_reference']}"
                f" (each image centre-cropped and resized to 299 by PIL bicubic, the 2015-12-05 Inception), and the "
