@@ -7,7 +7,8 @@ with the caller's arguments, working folder, environment and standard streams.
 
 The server runs no torch operation itself (its children would inherit a thread pool they cannot use) and never
 touches a GPU. Each child watches its caller: a signal the caller forwards is raised in the child, and the child
-kills itself when the caller's end of the connection closes (the caller died).
+kills itself when the caller's end of the connection closes (the caller died). With --owner PID the server ends
+soon after that process does.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
             os._exit(status)
 
 
+PARENT_CHECK_SECONDS = 5  # how often the server checks that its owner (--owner) is alive
 REQUEST_SECONDS = 30  # a caller that connects and sends nothing is dropped after this, so it blocks no other
 
 
@@ -106,7 +108,17 @@ def _receive(conn: socket.socket) -> tuple[list[int], dict]:
     return fds, json.loads(data)
 
 
-def serve(path: str) -> None:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def serve(path: str, owner: int | None = None) -> None:
     preload()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -115,8 +127,17 @@ def serve(path: str) -> None:
     server.bind(path)
     server.listen(64)
     print(f"distill warm server: listening at {path}", flush=True)
+    server.settimeout(PARENT_CHECK_SECONDS)
     while True:
-        conn, _ = server.accept()
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            if owner is not None and not _alive(owner):  # its owner is gone (a killed test session): so is it
+                server.close()
+                os.unlink(path)
+                return
+            continue
+        conn.settimeout(None)
         try:
             fds, request = _receive(conn)
         except (ConnectionError, OSError, ValueError) as exc:
@@ -136,4 +157,8 @@ def serve(path: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m distill.warm_server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--socket", required=True, help="the socket path to listen at (DISTILL_WARM_SOCKET)")
-    serve(parser.parse_args().socket)
+    parser.add_argument("--owner", type=int, default=None,
+                        help="a process id: the server ends soon after that process does (default: it runs until "
+                             "killed)")
+    args = parser.parse_args()
+    serve(args.socket, args.owner)

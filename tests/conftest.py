@@ -91,7 +91,8 @@ def pytest_configure(config):
         return
     folder = Path(tempfile.mkdtemp(prefix="distill-warm-"))
     with open(folder / "server.log", "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "distill.warm_server", "--socket", str(folder / "sock")],
+        server = subprocess.Popen([sys.executable, "-m", "distill.warm_server", "--socket", str(folder / "sock"),
+                                   "--owner", str(os.getpid())],
                                   cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
     os.environ[SOCKET_VARIABLE] = str(folder / "sock")
     config._warm_server = (server, folder)
