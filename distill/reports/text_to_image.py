@@ -48,14 +48,16 @@ def rows(cfg: dict[str, Any], results: str) -> list[dict[str, Any]]:
 def page(table: pd.DataFrame, cfg: dict[str, Any]):
     header = ["experiment", "method", "run / solver", "NFE", "guidance w", "FID", "CLIP score", "images",
               "training (iterations, s)", "published"]
-    cells = []
+    cells, missing = [], []
     for r in table.itertuples():
+        if r.status != "ok":
+            missing.append(f"{r.experiment} {r.method} {r.run}: {r.status}")
         training = "" if r.method == "teacher" else (
             f"{int(r.training_iterations)} it, {fmt(r.training_seconds, 0)} s" + (
                 f" ({r.training_status})" if r.training_status != "completed" else ""))
         cells.append([r.experiment if r.experiment == r.teacher else f"{r.experiment} ({r.teacher})", r.method, r.run, str(r.nfe),
                       "" if r.guidance is None or pd.isna(r.guidance) else fmt(r.guidance, 2),
-                      fmt(r.fid, 2) if r.status == "ok" else f"N/A: {r.status}",
+                      fmt(r.fid, 2) if r.status == "ok" else "N/A",
                       fmt(r.clip_score, 2) if r.status == "ok" else "N/A", str(r.num_samples), training,
                       r.published])
     t = T2I.section(cfg)
@@ -64,7 +66,8 @@ def page(table: pd.DataFrame, cfg: dict[str, Any]):
                f"CLIP score (100 cos, {t['clip']}). NFE counts both evaluations of a guided step (as sfd-main counts "
                f"them). Guidance w is diffusers' guidance_scale - 1; a DisBack generator samples in one unguided step. "
                f"Every teacher, prompt file, statistics file and CLIP model here: {RECORDED} (artifacts.lock.json). "
-               "Published numbers for these rows are NOT FOUND in PUBLISHED.md.")
+               "Published numbers for these rows are NOT FOUND in PUBLISHED.md."
+               + (" N/A, no number: " + "; ".join(missing) + "." if missing else ""))
     return table_page("Text-to-image teachers: SFD and DisBack", header, cells, caption,
                       col_widths=[1.4, 1.3, 1.2, 0.5, 0.7, 0.6, 0.7, 0.6, 1.4, 1.6])
 
