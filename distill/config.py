@@ -116,6 +116,40 @@ def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
     out += cluster_problems(cfg)
     for method in active(cfg):
         out += method.check(cfg) if method.check else []
+    return out + text_to_image_problems(cfg)
+
+
+TEXT_EXTRACTOR = "inception-v3-compat"  # the extractor of the text-to-image FID statistics (metrics/text_fid.py)
+
+
+def text_to_image_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The text_to_image section's checks across keys: the Inception as the profile's extractor (the statistics'
+    own), each method section's teacher the experiment's, DisBack's one experiment named as this one, and each
+    method's own checks on the profile as the experiment sees it."""
+    t = cfg.get("text_to_image")
+    if not t:
+        return []
+    out = []
+    if cfg["evaluation"]["feature_extractor"] != TEXT_EXTRACTOR:
+        out.append(("evaluation.feature_extractor", f"text_to_image's FID compares with statistics of the "
+                                                    f"{TEXT_EXTRACTOR} extractor: set it (and its weights file)"))
+    for name, exp in t["experiments"].items():
+        where = f"text_to_image.experiments.{name}"
+        if exp.get("sfd") and exp["sfd"]["teacher"] != exp["teacher"]:
+            out.append((f"{where}.sfd.teacher", f"{exp['sfd']['teacher']} is not the experiment's teacher "
+                                                f"{exp['teacher']}"))
+        if exp.get("disback"):
+            inner = exp["disback"]["experiments"]
+            if list(inner) != [name] or inner[name]["teacher"] != exp["teacher"]:
+                found = {k: e.get("teacher") for k, e in inner.items()}
+                out.append((f"{where}.disback", f"one experiment, named {name!r}, distilling {exp['teacher']} "
+                                                f"(found {found})"))
+                continue
+        view = {**cfg, **method_sections(cfg, "text_to_image", name)}
+        for method in active(view):
+            if method.check and method.name in exp:
+                out += [(f"{where}.{key}", problem) for key, problem in method.check(view)
+                        if key.split(".")[0] == method.name]
     return out
 
 

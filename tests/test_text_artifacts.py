@@ -195,3 +195,19 @@ def test_a_point_sampled_in_parts_is_scored_as_one(tmp_path, pooled):
                                    tmp_path / "p.json")
     assert record["fid"] is None and record["clip_score"] is None and record["num_samples"] == 12
     assert record["status"] == "non-finite samples (seeds from 8)"
+
+
+def test_the_text_to_image_section_is_checked_across_keys_and_by_each_methods_own_checks():
+    import copy
+
+    from distill.config import profile_problems
+
+    cfg = copy.deepcopy(load_profile("params.yaml", "paper"))
+    assert profile_problems(cfg) == []
+    cfg["evaluation"]["feature_extractor"] = "distill-domain"
+    cfg["text_to_image"]["experiments"]["sd15"]["sfd"]["grid"]["sigma_min"] = 20.0
+    cfg["text_to_image"]["experiments"]["sdxl"]["disback"]["experiments"]["sdxl"]["teacher"] = {"diffusers": "sd15"}
+    problems = dict(profile_problems(cfg))
+    assert "evaluation.feature_extractor" in problems
+    assert "below sfd.grid.sigma_max" in problems["text_to_image.experiments.sd15.sfd.grid.sigma_min"]
+    assert "'sd15'" in problems["text_to_image.experiments.sdxl.disback"]

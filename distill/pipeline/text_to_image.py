@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill.config import ConfigError, experiment_profile
+from distill.config import ConfigError, experiment_profile, text_to_image_problems
 from distill.data.artifacts import ARTIFACTS, TEXT_FOLDER, hub_need
 from distill.plugins import disback as DB
 from distill.plugins import sfd as S
 
 METHOD = "text_to_image"  # the params.yaml section, and --method of the commands run for one of its experiments
-INCEPTION = "inception-v3-compat"  # the FID statistics' extractor (distill/metrics/text_fid.py)
 
 
 @dataclass(frozen=True)
@@ -42,25 +41,10 @@ def view(cfg: dict[str, Any], experiment: str) -> dict[str, Any]:
 
 
 def check(cfg: dict[str, Any]) -> None:
-    """What the schema cannot say: the Inception as the profile's extractor (the statistics' own), each method's
-    teacher the experiment's, DisBack's one experiment named as this one."""
-    t = section(cfg)
-    if t is None:
-        return
-    if cfg["evaluation"]["feature_extractor"] != INCEPTION:
-        raise ConfigError(f"text_to_image: its FID compares with statistics of the {INCEPTION} extractor; set "
-                          f"evaluation.feature_extractor: {INCEPTION} (and its weights file) in profile "
-                          f"{cfg['profile']!r}")
-    for name, exp in t["experiments"].items():
-        teacher = exp["teacher"]
-        if exp.get("sfd") and exp["sfd"]["teacher"] != teacher:
-            raise ConfigError(f"text_to_image.experiments.{name}.sfd.teacher is {exp['sfd']['teacher']}, not the "
-                              f"experiment's {teacher}")
-        if exp.get("disback"):
-            inner = exp["disback"]["experiments"]
-            if list(inner) != [name] or inner[name]["teacher"] != teacher:
-                raise ConfigError(f"text_to_image.experiments.{name}.disback: one experiment, named {name!r}, "
-                                  f"distilling {teacher} (found {sorted(inner)})")
+    """The section's checks across keys (distill.config.text_to_image_problems), as an error naming each."""
+    problems = text_to_image_problems(cfg)
+    if problems:
+        raise ConfigError(f"params.yaml profile {cfg['profile']!r}:\n" + "\n".join(f"  - {k}: {p}" for k, p in problems))
 
 
 def teacher_artifact(cfg: dict[str, Any], experiment: str) -> str:
