@@ -49,7 +49,7 @@ def _section(smoke):
                "core": {**smoke["disback"]["experiments"]["digits"]["core"], "grid": "teacher", "init_timestep": 399,
                         "fake_weighting": "snr", "real_guidance": 7.0, "fake_updates": 2},
                "path": {"nodes": 2, "interval": 1, "batch_size": 1, "seed": 0},
-               "stage_two": {"iterations": 2, "interval": 1, "switch_rule": "paper", "batch_size": 1},
+               "stage_two": {"iterations": 3, "interval": 1, "switch_rule": "paper", "batch_size": 1},
                "seeds": [0], "eval_every": 1}
     return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14", "num_samples": 3,
             "part_size": 3, "experiments": {
