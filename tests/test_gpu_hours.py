@@ -14,7 +14,7 @@ import pytest
 
 from conftest import make_project
 from distill.workflow import gpu_hours
-from distill.bench.work import Unit, UnknownWork, source_of_model
+from distill.bench.work import IMPORTED, Unit, UnknownWork, source_of_model
 from distill.config import load_profile
 
 TARGET = "results/smoke/metrics/x-snr-s0/ddim.json"
@@ -38,6 +38,11 @@ def test_a_model_is_the_network_of_the_job_that_writes_it(tmp_path):
     assert source_of_model(str(present), producers) == str(present)
     with pytest.raises(UnknownWork, match="no job of the dry run makes it"):
         source_of_model("results/p/teachers/gone/model.safetensors", producers)
+    # an imported teacher (import-edm, import-diffusers): priced from its file once the import ran
+    producers[str(tmp_path)] = IMPORTED
+    assert source_of_model(str(present), producers) == str(present)
+    with pytest.raises(UnknownWork, match="an import job of this run makes it"):
+        source_of_model(str(tmp_path / "sd15.safetensors"), producers)
 
 
 @pytest.fixture

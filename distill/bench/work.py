@@ -24,6 +24,7 @@ from distill.data.base import DataError
 
 # where a network comes from: (method, experiment) of params.yaml, (None, None) for the profile's own, or a model file
 Source = tuple[str | None, str | None] | str
+IMPORTED = "imported"  # the producer of an imported network's folder (distill import-edm, import-diffusers)
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,13 @@ def source_of_model(model: str, producers: Mapping[str, Source]) -> Source:
     """The network of a model file: the experiment of the dry-run job that writes its folder, else the file itself
     when it exists already."""
     folder = str(Path(model).parent)
+    if Path(model).is_file():
+        return producers[folder] if folder in producers and producers[folder] != IMPORTED else model
+    if producers.get(folder) == IMPORTED:
+        raise UnknownWork(f"{model}: an import job of this run makes it; once imported (run that job), its sampling "
+                          "is priced from the file")
     if folder in producers:
         return producers[folder]
-    if Path(model).is_file():
-        return model
     raise UnknownWork(f"{model}: no job of the dry run makes it and it does not exist")
 
 

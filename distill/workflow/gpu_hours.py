@@ -27,7 +27,7 @@ from typing import Any, Mapping
 import torch
 
 from distill.bench.fingerprint import machine, slug
-from distill.bench.work import Source, Unit, UnknownWork
+from distill.bench.work import IMPORTED, Source, Unit, UnknownWork
 from distill.commands.index import get
 from distill.commands.spec import GPU_JOBS
 from distill.core.checkpoint import atomic_write
@@ -79,6 +79,9 @@ def dry_run_commands(profile: str, targets: list[str], forceall: bool = False) -
     return commands
 
 
+IMPORT_COMMANDS = ("import-edm", "import-diffusers")  # they write a teacher's folder from fetched files
+
+
 def count_work(cfg: Mapping[str, Any], commands: list[list[str]]) -> list[Job]:
     """Each GPU job with its work; CPU jobs (the domain classifier) and light commands (reports, tables, fetch)
     are left out."""
@@ -89,6 +92,9 @@ def count_work(cfg: Mapping[str, Any], commands: list[list[str]]) -> list[Job]:
     producers: dict[str, Source] = {
         str(Path(a.out)): (getattr(a, "method", None), getattr(a, "experiment", None))
         for spec, a in zip(specs, parsed) if spec.job in ("teacher", "distill") and getattr(a, "out", None)}
+    for spec, argv in zip(specs, commands):  # an imported network: priced from its file once it is imported
+        if spec.name in IMPORT_COMMANDS:
+            producers[str(Path(spec.parse(argv[1:]).out))] = IMPORTED
     jobs = []
     for argv, spec, args in zip(commands, specs, parsed):
         if spec.job not in GPU_JOBS:
