@@ -2,12 +2,13 @@
 
 A `distill` command spends about 3 seconds importing torch, the suite and its libraries before it does any work; a
 smoke workflow of a hundred short jobs spends most of its time there. With DISTILL_WARM_SOCKET naming the socket of
-a running server (`python -m distill.warm_server --socket PATH`), `python -m distill ...` hands its arguments,
-working folder, environment and standard streams to the server, which forks a child that runs the command as this
-process would have, and returns the child's exit status; a signal this process receives goes to the child, and the
-child stops when this process dies (a killed Snakemake job leaves nothing running). Without the variable, or when no
-server answers, the command runs here as usual: the same command, the same result, only slower to start. A worker of
-a torchrun launch always runs here (its process is the one torchrun watches).
+a running server (`python -m distill.warm_server --socket PATH`), `distill ...` (the console script, or `python -m
+distill ...`) hands its arguments, working folder, environment and standard streams to the server, which forks a
+child that runs the command as this process would have, and returns the child's exit status; a signal this process
+receives goes to the child, and the child stops when this process dies (a killed Snakemake job leaves nothing
+running). Without the variable, or when no server answers, the command runs here as usual: the same command, the
+same result, only slower to start. A worker of a torchrun launch always runs here (its process is the one torchrun
+watches).
 
 The test suite starts a server for its session (tests/conftest.py); a user can do the same for a smoke or mini
 workflow on a laptop.
@@ -73,3 +74,15 @@ def run_in_server(path: str, argv: list[str]) -> int | None:
             return 1
         got += part
     return STATUS.unpack(got)[0]
+
+
+def main() -> int:
+    """The `distill` command (the console script and `python -m distill`): a warm start when a server answers, else
+    the command line in this process."""
+    path = server_socket()
+    status = run_in_server(path, sys.argv[1:]) if path else None
+    if status is not None:
+        return status
+    from distill.cli import main as run_here  # only now: this import is what a warm start saves
+
+    return run_here()
