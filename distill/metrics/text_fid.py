@@ -3,9 +3,12 @@
 The statistics SFD's and DMD2's text-to-image tables compare against are a mean and covariance only (no features),
 computed by text2image-benchmark (T2IBenchmark/feature_extractors/inceptionV3_feature_extractor.py): each image
 centre-cropped to a square and resized to 299 x 299 by PIL's bicubic filter, quantised to uint8 (its "clean" resizer,
-T2IBenchmark/utils/resizers.py), then the 2048 pool features of the 2015-12-05 Inception (pytorch-fid's port, whose
-weights file is the one torch-fidelity's inception-v3-compat reads, weights-inception-2015-12-05-6726825d.pth). The
-same preprocessing here, then that extractor; torch-fidelity's resize is the identity at 299.
+T2IBenchmark/utils/resizers.py), then the 2048 pool features of the 2015-12-05 Inception (pytorch-fid's port of the
+TensorFlow graph; torch-fidelity's inception-v3-compat is another port of the same graph, its weights file
+weights-inception-2015-12-05-6726825d.pth). The same preprocessing here, then that extractor; torch-fidelity's resize
+is the identity at 299. One difference remains: torch-fidelity scales a pixel x as (x - 128) / 128 (the graph's own),
+the benchmark's port as 2 x / 255 - 1, inputs that differ by at most 0.4%; the FID against these statistics carries
+it.
 """
 
 from __future__ import annotations
