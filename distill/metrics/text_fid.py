@@ -7,8 +7,8 @@ T2IBenchmark/utils/resizers.py), then the 2048 pool features of the 2015-12-05 I
 TensorFlow graph; torch-fidelity's inception-v3-compat is another port of the same graph, its weights file
 weights-inception-2015-12-05-6726825d.pth). The same preprocessing here, then that extractor; torch-fidelity's resize
 is the identity at 299. One difference remains: torch-fidelity scales a pixel x as (x - 128) / 128 (the graph's own),
-the benchmark's port as 2 x / 255 - 1, inputs that differ by at most 0.4%; the FID against these statistics carries
-it.
+the benchmark's port as 2 x / 255 - 1: inputs that differ by x / 32640, at most 0.008 on the [-1, 1] scale (at
+x = 255); the FID against these statistics carries it.
 """
 
 from __future__ import annotations
