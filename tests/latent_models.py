@@ -95,3 +95,22 @@ def clip_model(folder: Path):
     tokenizer(folder.with_name(folder.name + "-vocab")).save_pretrained(folder)
     CLIPImageProcessorPil().save_pretrained(folder)
     return model
+
+
+def random_inception(path: Path) -> Path:
+    """torch-fidelity's Inception with random weights (seeded), saved where a profile reads its weights file: the
+    standard extractor's path, offline (never committed)."""
+    import distill.metrics.fidelity  # noqa: F401  (torch-fidelity without torchvision)
+    import torch_fidelity.feature_extractor_inceptionv3 as inc
+
+    original, fetcher = inc.FeatureExtractorInceptionV3.load_state_dict, inc.load_state_dict_from_url
+    try:  # construct without downloading: skip the weight loading once
+        inc.load_state_dict_from_url = lambda *a, **k: {}
+        inc.FeatureExtractorInceptionV3.load_state_dict = lambda self, *a, **k: None
+        torch.manual_seed(0)
+        net = inc.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        inc.FeatureExtractorInceptionV3.load_state_dict, inc.load_state_dict_from_url = original, fetcher
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    return path

@@ -19,6 +19,7 @@ from distill.metrics.reference import ReferenceError, compute_reference, load_re
 from distill.metrics.torchvision_fallback import import_torch_fidelity, stand_in
 
 from conftest import ROOT
+from latent_models import random_inception
 
 EV = {"num_samples": 300, "seed_ranges": 2, "batch_size": 64, "kid_subset_size": 100, "kid_subsets": 20,
       "pr_neighborhood": 3, "prdc_nearest_k": 5}
@@ -153,17 +154,7 @@ def test_missing_extractor_weights_name_the_file(tmp_path):
 
 def test_inception_extractor_loads_a_local_weights_file(tmp_path):
     """The standard extractor path, offline: a weights file with random values, built here (never committed)."""
-    import torch_fidelity.feature_extractor_inceptionv3 as inc
-
-    original = inc.FeatureExtractorInceptionV3.load_state_dict
-    try:  # construct without downloading: skip the weight loading once
-        inc.load_state_dict_from_url = lambda *a, **k: {}
-        inc.FeatureExtractorInceptionV3.load_state_dict = lambda self, *a, **k: None
-        net = inc.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    finally:
-        inc.FeatureExtractorInceptionV3.load_state_dict = original
-    path = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
-    torch.save(net.state_dict(), path)
+    path = random_inception(tmp_path / "weights-inception-2015-12-05-6726825d.pth")
     extractor = load_extractor("inception-v3-compat", str(path))
     images = torch.randint(0, 256, (6, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     feats = extract_features(images, extractor, batch_size=3)

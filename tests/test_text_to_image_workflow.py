@@ -10,31 +10,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
 
 from conftest import make_project, run_snakemake
 from distill.data.first_fetch import RECORDED
-from latent_models import clip_model, sd_pipeline, sdxl_pipeline
+from latent_models import clip_model, random_inception, sd_pipeline, sdxl_pipeline
 
 PROMPTS = "text\na red cube\ntwo cats on a mat\na tree by a lake\n"
-
-
-def _inception(path):
-    """torch-fidelity's Inception with random weights, where the profile's evaluation reads its weights file."""
-    import distill.metrics.fidelity  # noqa: F401  (torch-fidelity without torchvision)
-    import torch_fidelity.feature_extractor_inceptionv3 as inc
-
-    original, fetcher = inc.FeatureExtractorInceptionV3.load_state_dict, inc.load_state_dict_from_url
-    try:
-        inc.load_state_dict_from_url = lambda *a, **k: {}
-        inc.FeatureExtractorInceptionV3.load_state_dict = lambda self, *a, **k: None
-        torch.manual_seed(0)
-        net = inc.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    finally:
-        inc.FeatureExtractorInceptionV3.load_state_dict, inc.load_state_dict_from_url = original, fetcher
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), path)
 
 
 def _section(smoke):
@@ -68,7 +50,7 @@ def test_the_text_to_image_target_runs_every_method_and_scores_every_point(tmp_p
     (proj / "data" / "coco" / "MS-COCO_val2014_30k_captions.csv").write_text(PROMPTS)
     np.savez(proj / "data" / "coco" / "MS-COCO_val2014_fid_stats.npz", mu=np.zeros(2048), sigma=np.eye(2048) * 1e-4)
     weights = "data/inception/weights-inception-2015-12-05-6726825d.pth"
-    _inception(proj / weights)
+    random_inception(proj / weights)
 
     params = yaml.safe_load((proj / "params.yaml").read_text())
     smoke = params["profiles"]["smoke"]

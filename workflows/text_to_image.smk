@@ -9,8 +9,7 @@ from distill.plugins import disback as DB
 
 T2I_SECTION = T2I.section(CFG)
 
-if T2I_SECTION:
-    T2I.check(CFG)
+if T2I_SECTION:  # checked across keys with params.yaml (distill.config.text_to_image_problems)
     T2I_PATHS = T2I.paths(RESULTS)
     T2I_FILES = T2I.files(CFG)
     T2I_ARGS = f"{CLI_ARGS} --method {T2I.METHOD}"

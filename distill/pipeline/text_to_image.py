@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill.config import ConfigError, experiment_profile, text_to_image_problems
+from distill.config import ConfigError, experiment_profile
 from distill.data.artifacts import ARTIFACTS, TEXT_FOLDER, hub_need
 from distill.plugins import disback as DB
 from distill.plugins import sfd as S
@@ -38,13 +38,6 @@ def section(cfg: dict[str, Any]) -> dict[str, Any] | None:
 def view(cfg: dict[str, Any], experiment: str) -> dict[str, Any]:
     """The profile as the experiment's methods see it (its sfd and disback sections in place)."""
     return experiment_profile(cfg, METHOD, experiment)
-
-
-def check(cfg: dict[str, Any]) -> None:
-    """The section's checks across keys (distill.config.text_to_image_problems), as an error naming each."""
-    problems = text_to_image_problems(cfg)
-    if problems:
-        raise ConfigError(f"params.yaml profile {cfg['profile']!r}:\n" + "\n".join(f"  - {k}: {p}" for k, p in problems))
 
 
 def teacher_artifact(cfg: dict[str, Any], experiment: str) -> str:
