@@ -301,5 +301,5 @@ def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: s
     if (cfg.get(method) or {}).get("experiments") is None:
         raise ConfigError(f"profile {cfg['profile']!r} has no {method}.experiments in params.yaml")
     exp = experiment_settings(cfg, method, experiment)
-    return {**cfg, **method_sections(cfg, method, experiment), "data": exp.get("data") or cfg["data"], "network": exp.get("network") or cfg["network"],
-            "teacher": exp.get("teacher_training") or cfg["teacher"]}
+    return {**cfg, **method_sections(cfg, method, experiment), "data": exp.get("data") or cfg["data"],
+            "network": exp.get("network") or cfg["network"], "teacher": exp.get("teacher_training") or cfg["teacher"]}

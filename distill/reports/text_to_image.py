@@ -38,7 +38,8 @@ def rows(cfg: dict[str, Any], results: str) -> list[dict[str, Any]]:
             out.append({"experiment": experiment, "teacher": teacher, "method": LABELS[q.method], "run": q.run,
                         "point": q.name, "sampler": s.get("sampler"), "steps": s.get("steps"), "nfe": s.get("nfe"),
                         "guidance": s.get("guidance"), "fid": s["fid"], "clip_score": s["clip_score"],
-                        "status": s.get("status", "ok"), "num_samples": s["num_samples"], "training_status": summary.get("status", ""),
+                        "status": s.get("status", "ok"), "num_samples": s["num_samples"],
+                        "training_status": summary.get("status", ""),
                         "training_iterations": summary.get("steps"), "training_seconds": summary.get("wall_seconds"),
                         "published": PUBLISHED.get(q.method, "—"),
                         "digests": RECORDED})
@@ -55,7 +56,8 @@ def page(table: pd.DataFrame, cfg: dict[str, Any]):
         training = "" if r.method == "teacher" else (
             f"{int(r.training_iterations)} it, {fmt(r.training_seconds, 0)} s" + (
                 f" ({r.training_status})" if r.training_status != "completed" else ""))
-        cells.append([r.experiment if r.experiment == r.teacher else f"{r.experiment} ({r.teacher})", r.method, r.run, str(r.nfe),
+        experiment = r.experiment if r.experiment == r.teacher else f"{r.experiment} ({r.teacher})"
+        cells.append([experiment, r.method, r.run, str(r.nfe),
                       "" if r.guidance is None or pd.isna(r.guidance) else fmt(r.guidance, 2),
                       fmt(r.fid, 2) if r.status == "ok" else "N/A",
                       fmt(r.clip_score, 2) if r.status == "ok" else "N/A", str(r.num_samples), training,
