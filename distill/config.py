@@ -145,6 +145,30 @@ def text_to_image_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
                 out.append((f"{where}.disback", f"one experiment, named {name!r}, distilling {exp['teacher']} "
                                                 f"(found {found})"))
                 continue
+        drawn = [m for m in ("pd", "guided") if exp.get(m)]  # the methods that draw x from the caption latents
+        if drawn and not t.get("captions"):
+            out.append(("text_to_image.captions", f"{where} runs {' and '.join(drawn)}, which train on an image-"
+                                                  "caption set: name it (coco_train2014)"))
+        if exp.get("pd"):
+            inner = exp["pd"]["experiments"].get(name)
+            made = [inner["teacher_steps"] >> k for k in range(1, inner["teacher_steps"].bit_length())] if inner else []
+            bad = [n for n in exp.get("pd_steps") or [] if n not in made]
+            if not exp.get("pd_steps") or bad:
+                out.append((f"{where}.pd_steps", f"the PD students the table evaluates: step counts the rounds make "
+                                                 f"({made}){'; not made: ' + str(bad) if bad else ''}"))
+        for m in drawn:
+            inner = exp[m]["experiments"]
+            if name not in inner:  # (beside its training-seed copies, spread_seeds)
+                out.append((f"{where}.{m}.experiments", f"an experiment named {name!r} (found {list(inner)})"))
+                continue
+            own = [k for k in ("data", "network", "teacher_training") if inner[name].get(k) is not None]
+            if own:
+                out.append((f"{where}.{m}.experiments.{name}", f"{', '.join(own)} must be null: the teacher is the "
+                                                              f"experiment's diffusers pipeline, its data the captions"))
+            if inner[name]["train"]["random_flip"] or inner[name]["train"]["dropout"]:
+                out.append((f"{where}.{m}.experiments.{name}.train", "random_flip false and dropout 0: the latents "
+                                                                     "are encoded already, the UNet keeps its own "
+                                                                     "dropout"))
         view = {**cfg, **method_sections(cfg, "text_to_image", name)}
         for method in active(view):
             if method.check and method.name in exp:

@@ -101,15 +101,16 @@ def test_the_stochastic_sampler_of_2n_steps_on_the_ideal_n_step_student_makes_th
 
 def test_stage_two_draws_w_per_sample_from_the_range_on_the_runs_generator():
     draw = w_conditions((0.5, 2.0))
-    labels = torch.arange(4000) % 10
-    a, b = draw(labels, torch.Generator().manual_seed(3)), draw(labels, torch.Generator().manual_seed(3))
+    labels, x = torch.arange(4000) % 10, torch.zeros(4000, 1)
+    cond = {"label": labels}
+    a, b = draw(cond, x, torch.Generator().manual_seed(3)), draw(cond, x, torch.Generator().manual_seed(3))
     assert torch.equal(a["w"], b["w"]) and torch.equal(a["label"], labels)
     assert 0.5 <= float(a["w"].min()) and float(a["w"].max()) <= 2.0 and abs(float(a["w"].mean()) - 1.25) < 0.03
-    assert torch.equal(w_conditions((1.0, 1.0))(labels, torch.Generator())["w"], torch.ones(4000))  # a fixed w
+    assert torch.equal(w_conditions((1.0, 1.0))(cond, x, torch.Generator())["w"], torch.ones(4000))  # a fixed w
     with pytest.raises(ValueError, match="0 <= w_min <= w_max"):
         w_conditions((2.0, 1.0))
-    with pytest.raises(ValueError, match="class-conditional data"):
-        draw(None, torch.Generator())
+    with pytest.raises(ValueError, match="conditional data"):
+        draw(None, x, torch.Generator())
 
 
 def test_the_stochastic_sampler_is_seeded_per_sample_and_renoises_to_the_marginal():

@@ -1,6 +1,7 @@
 """The text-to-image targets end to end, as a cluster runs them, on tiny random pipelines placed where the fetch
 rules put the real ones (data/hf/sd15, data/hf/sdxl, data/hf/clip_vit_g14, data/coco): `snakemake -- text_to_image`
-imports both teachers, trains an SFD student on SD prompts and DisBack's path, generator and baseline on SDXL,
+imports both teachers, trains an SFD student on SD prompts, encodes a caption set with SD's VAE and trains guided
+distillation's stage one and round and PD's rounds on it, trains DisBack's path, generator and baseline on SDXL,
 samples and scores every point (in one part here: tests/test_text_artifacts.py joins parts), and writes the report."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from conftest import make_project, run_snakemake
 from distill.data.first_fetch import RECORDED
@@ -33,11 +35,37 @@ def _section(smoke):
                "path": {"nodes": 2, "interval": 1, "batch_size": 1, "seed": 0},
                "stage_two": {"iterations": 3, "interval": 1, "switch_rule": "paper", "batch_size": 1},
                "seeds": [0], "eval_every": 1}
-    return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14", "num_samples": 3,
-            "part_size": 3, "experiments": {
-                "sd15": {"teacher": {"diffusers": "sd15"}, "resolution": 64, "guidance": 1.5, "sfd": sfd},
+    train = {**smoke["pd"]["experiments"]["digits"]["train"], "batch_size": 2, "random_flip": False, "dropout": 0.0}
+    pd = {**smoke["pd"], "table2": "sd15", "experiments": {"sd15": {
+        **smoke["pd"]["experiments"]["digits"], "teacher_steps": 2, "train": train, "updates_per_round": 1,
+        "updates_last_rounds": 1}}}
+    g = {**smoke["guided"]["experiments"]["digits"], "data": None, "network": None, "teacher_training": None,
+         "train": train, "student_steps": [1], "sweep": [1.5], "fixed_w": {"weights": [], "steps": 1},
+         "stage_one": {**smoke["guided"]["experiments"]["digits"]["stage_one"], "updates": 1},
+         "stage_two": {**smoke["guided"]["experiments"]["digits"]["stage_two"], "start_steps": 2,
+                       "updates_per_round": 1, "updates_last_rounds": 1}}
+    return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14",
+            "captions": "coco_train2014", "num_samples": 3, "part_size": 3, "experiments": {
+                "sd15": {"teacher": {"diffusers": "sd15"}, "resolution": 64, "guidance": 1.5, "sfd": sfd,
+                         "pd_steps": [1], "pd": pd, "guided": {**smoke["guided"], "experiments": {"sd15": g}}},
                 "sdxl": {"teacher": {"diffusers": "sdxl"}, "resolution": 64, "guidance": 0.0,
                          "disback": {"experiments": {"sdxl": disback}}}}}
+
+
+def _coco_train(folder):
+    """Two training images where the fetch rule unpacks MS-COCO train2014 (the first named as the set's first) and
+    their captions file."""
+    (folder / "train2014").mkdir(parents=True)
+    (folder / "annotations").mkdir()
+    rng = np.random.default_rng(0)
+    images = []
+    for i in (9, 25):
+        name = f"COCO_train2014_{i:012d}.jpg"
+        Image.fromarray(rng.integers(0, 256, (70, 80, 3), dtype=np.uint8)).save(folder / "train2014" / name)
+        images.append({"id": i, "file_name": name})
+    notes = [{"id": 1, "image_id": 9, "caption": "a red cube"}, {"id": 2, "image_id": 25, "caption": "two cats"}]
+    (folder / "annotations" / "captions_train2014.json").write_text(json.dumps({"images": images,
+                                                                               "annotations": notes}))
 
 
 @pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
@@ -48,6 +76,7 @@ def test_the_text_to_image_target_runs_every_method_and_scores_every_point(tmp_p
     clip_model(proj / "data" / "hf" / "clip_vit_g14")
     (proj / "data" / "coco").mkdir(parents=True)
     (proj / "data" / "coco" / "MS-COCO_val2014_30k_captions.csv").write_text(PROMPTS)
+    _coco_train(proj / "data" / "coco")
     np.savez(proj / "data" / "coco" / "MS-COCO_val2014_fid_stats.npz", mu=np.zeros(2048), sigma=np.eye(2048) * 1e-4)
     weights = "data/inception/weights-inception-2015-12-05-6726825d.pth"
     random_inception(proj / weights)
@@ -62,9 +91,13 @@ def test_the_text_to_image_target_runs_every_method_and_scores_every_point(tmp_p
     done = run_snakemake(proj, "--", "text_to_image")
     assert done.returncode == 0, done.stderr[-4000:]
     table = pd.read_csv(proj / "reports" / "text_to_image.csv")
-    assert list(table["point"]) == ["teacher-dpmpp-nfe2", "sfd-nfe2", "disback-s0", "baseline-s0"]
+    assert list(table["point"]) == ["teacher-dpmpp-nfe2", "sfd-nfe2", "guided-w-n1-ddim-n1-w1p5", "pd-n1",
+                                    "disback-s0", "baseline-s0"]
     assert (table["num_samples"] == 3).all() and np.isfinite(table[["fid", "clip_score"]].to_numpy()).all()
-    assert list(table["nfe"]) == [4, 4, 1, 1]  # a guided evaluation counts twice (SFD NFE 2); generators: one step
+    # a guided evaluation counts twice (SFD NFE 2, PD's student); the w-student takes w as input; generators: 1 step
+    assert list(table["nfe"]) == [4, 4, 1, 2, 1, 1]
+    guided = table.set_index("point").loc["guided-w-n1-ddim-n1-w1p5"]
+    assert guided["training_iterations"] == 2  # stage one and the round: its cost includes the chain before it
     assert set(table["digests"]) == {RECORDED} and table["published"].iloc[1].startswith("NOT FOUND")
     assert (proj / "reports" / "text_to_image.pdf").stat().st_size > 0
     lock = json.loads((proj / "artifacts.lock.json").read_text())

@@ -1,8 +1,9 @@
 # Text-to-image teachers through diffusers (params.yaml `text_to_image`; distill/pipeline/text_to_image.py plans it):
 # each experiment's pipeline fetched at its recorded commit and imported, SFD and DisBack run by their own commands on
-# the profile as the experiment sees it (--method text_to_image --experiment <name>), every point of its table
-# sampled in parts of seeds (sample-text), each part's Inception features and CLIP scores, the parts joined into
-# the point's FID and CLIP score, and one report.
+# the profile as the experiment sees it (--method text_to_image --experiment <name>), guided distillation and PD on
+# the caption set encoded by the teacher's VAE (encode-captions), every point of its table sampled in parts of seeds
+# (sample-text), each part's Inception features and CLIP scores, the parts joined into the point's FID and CLIP
+# score, and one report.
 from distill.data.artifacts import hub_need
 from distill.pipeline import text_to_image as T2I
 from distill.plugins import disback as DB
@@ -29,11 +30,18 @@ if T2I_SECTION:  # checked across keys with params.yaml (distill.config.text_to_
         first, n = T2I.parts(CFG)[int(w.part)]
         return f"--first-seed {first} --num-samples {n}"
 
+    def t2i_captions(w):
+        """The caption latents of the experiment's teacher (its manifest, written last)."""
+        return T2I_PATHS["captions"].format(tteacher=T2I.teacher_artifact(CFG, w.texp)) + "/manifest.json"
+
     wildcard_constraints:
         texp="|".join(T2I_EXPS),
         tteacher="|".join(T2I_TEACHERS),
         point="[a-z0-9_-]+",
         part=r"\d+",
+        gline=r"w[0-9.]*",
+        gsteps=r"\d+",
+        pdn=r"\d+",
 
     rule t2i_import:
         input:
@@ -121,6 +129,112 @@ if T2I_SECTION:  # checked across keys with params.yaml (distill.config.text_to_
         shell:
             "{DISTILL} disback-train {T2I_ARGS} --experiment {wildcards.texp} --threads {threads} --overwrite "
             "--teacher {input.teacher} --run {wildcards.drun} {params.path} --prompts {input.prompts} "
+            "--out {params.out} > {log} 2>&1"
+
+    rule t2i_encode:
+        input:
+            teacher=f"{RESULTS}/teachers/{{tteacher}}/model.safetensors",
+            images=T2I_FILES.get("images_file", []),
+            annotations=T2I_FILES.get("annotations", []),
+        output:
+            T2I_PATHS["captions"] + "/manifest.json",
+        params:
+            images=T2I_FILES.get("images"),
+            out=T2I_PATHS["captions"],
+        threads: CFG["threads"]["sample"]
+        resources:
+            mem_mb=16000,
+        log:
+            f"{LOGS}/text_to_image/encode-{{tteacher}}.log",
+        benchmark:
+            f"{BENCH}/text_to_image/encode-{{tteacher}}.tsv"
+        shell:
+            "{DISTILL} encode-captions {CLI_ARGS} --threads {threads} --teacher {input.teacher} --images "
+            "{params.images} --annotations {input.annotations} --out {params.out} > {log} 2>&1"
+
+    rule t2i_guided_stage_one:
+        input:
+            teacher=t2i_teacher,
+            captions=t2i_captions,
+        output:
+            weights=T2I_PATHS["guided_stage_one"] + "/model.safetensors",
+            summary=T2I_PATHS["guided_stage_one"] + "/summary.json",
+        params:
+            hp=lambda w: t2i_hp(w, "guided") + training_hp(),
+            out=T2I_PATHS["guided_stage_one"],
+            captions=lambda w, input: Path(input.captions).parent,
+        threads: CFG["threads"]["distill"]
+        resources:
+            mem_mb=16000,
+        log:
+            f"{LOGS}/text_to_image/{{texp}}/guided-{{gline}}-stage1.log",
+        benchmark:
+            f"{BENCH}/text_to_image/{{texp}}/guided-{{gline}}-stage1.tsv"
+        shell:
+            "{DISTILL} guided-stage-one {T2I_ARGS} --experiment {wildcards.texp} --line {wildcards.gline} "
+            "--threads {threads} --overwrite --teacher {input.teacher} --captions {params.captions} "
+            "--out {params.out} > {log} 2>&1"
+
+    def t2i_guided_parent(w):
+        """A round's teacher: the stage-one student for the first round, else the previous round's student."""
+        start = T2I.view(CFG, w.texp)["guided"]["experiments"][w.texp]["stage_two"]["start_steps"]
+        n = int(w.gsteps)
+        if 2 * n == start:
+            return T2I_PATHS["guided_stage_one"].format(texp=w.texp, gline=w.gline) + "/model.safetensors"
+        return T2I_PATHS["guided_round"].format(texp=w.texp, gline=w.gline, gsteps=2 * n) + "/model.safetensors"
+
+    rule t2i_guided_round:
+        input:
+            teacher=t2i_guided_parent,
+            captions=t2i_captions,
+        output:
+            weights=T2I_PATHS["guided_round"] + "/model.safetensors",
+            summary=T2I_PATHS["guided_round"] + "/summary.json",
+        params:
+            hp=lambda w: t2i_hp(w, "guided") + training_hp(),
+            out=T2I_PATHS["guided_round"],
+            captions=lambda w, input: Path(input.captions).parent,
+        threads: CFG["threads"]["distill"]
+        resources:
+            mem_mb=16000,
+        log:
+            f"{LOGS}/text_to_image/{{texp}}/guided-{{gline}}-n{{gsteps}}.log",
+        benchmark:
+            f"{BENCH}/text_to_image/{{texp}}/guided-{{gline}}-n{{gsteps}}.tsv"
+        shell:
+            "{DISTILL} guided-round {T2I_ARGS} --experiment {wildcards.texp} --line {wildcards.gline} "
+            "--student-steps {wildcards.gsteps} --threads {threads} --overwrite --teacher {input.teacher} "
+            "--captions {params.captions} --out {params.out} > {log} 2>&1"
+
+    def t2i_pd_parent(w):
+        """A PD round's teacher: the imported teacher for the first round, else the previous round's student."""
+        start = T2I.view(CFG, w.texp)["pd"]["experiments"][w.texp]["teacher_steps"]
+        n = int(w.pdn)
+        if 2 * n == start:
+            return t2i_teacher(w)
+        return T2I_PATHS["pd"].format(texp=w.texp, pdn=2 * n) + "/model.safetensors"
+
+    rule t2i_pd_round:
+        input:
+            teacher=t2i_pd_parent,
+            captions=t2i_captions,
+        output:
+            weights=T2I_PATHS["pd"] + "/model.safetensors",
+            summary=T2I_PATHS["pd"] + "/summary.json",
+        params:
+            hp=lambda w: t2i_hp(w, "pd") + training_hp(),
+            out=T2I_PATHS["pd"],
+            captions=lambda w, input: Path(input.captions).parent,
+        threads: CFG["threads"]["distill"]
+        resources:
+            mem_mb=16000,
+        log:
+            f"{LOGS}/text_to_image/{{texp}}/pd-n{{pdn}}.log",
+        benchmark:
+            f"{BENCH}/text_to_image/{{texp}}/pd-n{{pdn}}.tsv"
+        shell:
+            "{DISTILL} pd-round {T2I_ARGS} --experiment {wildcards.texp} --student-steps {wildcards.pdn} "
+            "--threads {threads} --overwrite --teacher {input.teacher} --captions {params.captions} "
             "--out {params.out} > {log} 2>&1"
 
     rule t2i_sample:

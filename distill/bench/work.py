@@ -87,6 +87,12 @@ def sample_work(cfg, args, producers) -> list[tuple[Unit, int]]:
              passes * sampler_steps(cfg, steps, images))]
 
 
+def encode_work(cfg, args, producers) -> list[tuple[Unit, int]]:
+    """`distill encode-captions`: one VAE encoder pass per image, a unit the suite does not time."""
+    raise UnknownWork(f"encode-captions {args.annotations}: the VAE's encoding of the images is not priced (no "
+                      "benchmark times the autoencoder); it is one encoder pass per image")
+
+
 def evaluate_work(cfg, args, producers) -> list[tuple[Unit, int]]:
     return [(Unit("features"), protocol_images(cfg))]
 

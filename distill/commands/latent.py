@@ -35,12 +35,14 @@ def _sample_options(p):
                    help="F, the first seed (default 0): a point sampled in parts, each its own range of seeds")
     p.add_argument("--grid", default=None, choices=sorted(GRIDS),
                    help="grid of noise levels (default: the student's own, else edm; SFD samples SD 1.5 between "
-                        "sigma 0.0292 and 14.6146)")
+                        "sigma 0.0292 and 14.6146); uniform without options spans the model's own levels, as PD's "
+                        "and guided distillation's students of it were trained")
     p.add_argument("--grid-option", action="append", metavar="KEY=VALUE", help="an option of the grid; repeatable")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="an option of the sampler; repeatable")
     p.add_argument("--guidance", type=finite_float, default=None,
                    help="classifier-free guidance weight w >= 0 (diffusers' guidance_scale = 1 + w; two network "
-                        "evaluations per step)")
+                        "evaluations per step); a w-conditioned student (guided distillation) takes w as its "
+                        "input instead, one evaluation per step")
     output(p, "--out", required=True, help="output .npz (decoded images, as `distill sample` writes)")
 
 
@@ -71,6 +73,21 @@ def _point_options(p):
                    help="FID statistics .npz of the prompt set's real images (keys mu, sigma; MS-COCO FID-30k: "
                         "`distill fetch coco_fid_stats`)")
     output(p, "--out", required=True, help="output JSON record (FID, CLIP score, N, the sampling, provenance)")
+
+
+def _encode_options(p):
+    p.add_argument("--teacher", required=True, help="model.safetensors of the text-to-image teacher "
+                                                    "(import-diffusers): its VAE encodes, at its resolution")
+    input_folder(p, "--images", required=True, help="the folder of the images (MS-COCO: train2014/)")
+    p.add_argument("--annotations", required=True,
+                   help="an MS-COCO captions file naming the images and their captions (captions_train2014.json)")
+    p.add_argument("--batch-size", type=positive_int, default=16, help="images per VAE call (the latents do not "
+                                                                        "depend on it; default 16)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="S: image i's posterior draw comes from seed S + i (default 0)")
+    output(p, "--out", folder=True, required=True,
+           help="output folder: latents.npy, captions.json, manifest.json (written whole at the end; a killed run "
+                "resumes from its hidden work folder)")
 
 
 def _report_options(p):
@@ -106,6 +123,13 @@ COMMANDS = (
             "FID and CLIP score of a text-to-image point from its parts' features",
             "Join the parts (they must cover seeds 0 .. N-1 once, from one model, sampler and guidance), then the "
             "FID against the statistics' mean and covariance and the mean CLIP score.", _point_options),
+    Command("encode-captions", "distill.handlers.latent:encode_captions",
+            "a text-to-image teacher's training data: an image-caption set encoded by its VAE",
+            "Read every captioned image of an MS-COCO captions file, resize its shorter side and centre-crop it to "
+            "the teacher's resolution (as diffusers' text-to-image training script), encode it with the teacher's "
+            "VAE (one posterior draw, seeded per image) and write the latents (float16) beside the captions: the "
+            "data that PD and guided distillation draw on a text-to-image teacher (--captions). Resumes.",
+            _encode_options, job="sample", cost=work.encode_work),
     Command("text-report", "distill.reports.text_to_image:command",
             "the text-to-image report: every experiment's points with FID, CLIP score and training cost",
             "Read the scores of every point of params.yaml's text_to_image experiments (the teacher's solvers, the SFD "

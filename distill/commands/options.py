@@ -62,6 +62,12 @@ def prompts_option(p: argparse.ArgumentParser) -> None:
                                      "column (SFD's sfd-main draws MS-COCO_val2014_30k_captions.csv's)")
 
 
+def captions_option(p: argparse.ArgumentParser) -> None:
+    """--captions of a training command that draws x from data: a text-to-image teacher's caption latents."""
+    p.add_argument("--captions", help="a text-to-image teacher's training data: the caption-latents folder `distill "
+                                      "encode-captions` wrote (its images' latents and captions)")
+
+
 def extractor_weights_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extractor-weights", default=None,
                    help="feature-extractor weights (default: evaluation.feature_extractor_weights, or for the "

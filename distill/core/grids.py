@@ -24,6 +24,7 @@ from collections.abc import Callable
 import torch
 
 from distill.core.schedule import CosineSchedule
+from distill.core.time_window import TimeWindow
 
 Grid = Callable[..., torch.Tensor]
 GRIDS: dict[str, Grid] = {}
@@ -65,9 +66,18 @@ def closed(sigmas: torch.Tensor) -> torch.Tensor:
 
 
 @register_grid("uniform")
-def uniform(steps: int, schedule: CosineSchedule | None = None) -> torch.Tensor:
-    """Uniform in VP time: t_i = i / N for i = N..0."""
-    return sigmas_of_times(torch.linspace(1.0, 0.0, check_steps(steps) + 1, dtype=torch.float64), schedule)
+def uniform(steps: int, schedule: CosineSchedule | None = None, sigma_min: float | None = None,
+            sigma_max: float | None = None) -> torch.Tensor:
+    """Uniform in VP time: t_i = i / N for i = N..0; with sigma_min and sigma_max (both or neither), t_i = window(i / N)
+    in the window of times of those levels (distill.core.time_window: a diffusers teacher's trained levels, where
+    PD's and guided distillation's students of it are trained), still closed by 0."""
+    if (sigma_min is None) != (sigma_max is None):
+        raise ValueError("the uniform grid takes sigma_min and sigma_max together (a window of levels), or neither")
+    u = torch.linspace(1.0, 0.0, check_steps(steps) + 1, dtype=torch.float64)
+    if sigma_min is None:
+        return sigmas_of_times(u, schedule)
+    _edm_range(schedule or CosineSchedule(), sigma_min, sigma_max)
+    return sigmas_of_times(TimeWindow.of_sigmas(sigma_min, sigma_max, schedule)(u), schedule)
 
 
 @register_grid("logsnr")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
@@ -116,6 +117,21 @@ ARTIFACTS = {a.name: a for a in (
             "MS-COCO_val2014_fid_stats.npz",
         sha256=None, file="MS-COCO_val2014_fid_stats.npz", by_hand="the URL above",
     ),
+    # The image-caption training set of PD and guided distillation on a text-to-image teacher: MS-COCO 2014's
+    # training images and their captions, from the data set's own server (cocodataset.org/#download); no digest is
+    # published, so both archives are recorded at their first fetch.
+    Artifact(
+        "coco_train2014_images", "MS-COCO train2014: 82,783 training images (JPEG), the images of the caption set",
+        url="http://images.cocodataset.org/zips/train2014.zip", sha256=None, file="train2014.zip",
+        unpacks_to="train2014/COCO_train2014_000000000009.jpg",  # the set's first image (id 9)
+        by_hand="the URL above (cocodataset.org/#download, 2014 Train images), unzipped into the folder",
+    ),
+    Artifact(
+        "coco_train2014_captions", "MS-COCO 2014 annotations: captions_train2014.json, about five captions per image",
+        url="http://images.cocodataset.org/annotations/annotations_trainval2014.zip", sha256=None,
+        file="annotations_trainval2014.zip", unpacks_to="annotations/captions_train2014.json",
+        by_hand="the URL above (cocodataset.org/#download, 2014 Train/Val annotations), unzipped into the folder",
+    ),
     Artifact(
         "imagenet64", "downsampled ImageNet 64x64 (npz batches train_data_batch_1..10)",
         url=None, sha256=None, file="train_data_batch_1.npz",
@@ -177,16 +193,27 @@ def teacher_needs(cfg: Mapping[str, Any]) -> list[Need]:
 
 
 TEXT_FOLDER = Path("data/coco")  # the prompt file and the FID statistics of the text-to-image evaluation
+# The image-caption training sets by their text_to_image.captions name: (images artifact, captions artifact).
+CAPTION_SETS = {"coco_train2014": ("coco_train2014_images", "coco_train2014_captions")}
+
+
+def caption_set(name: str) -> tuple[Need, Need]:
+    """(the images, the captions file) of a caption set, unpacked under data/coco: the images' folder is the parent
+    of the first Need's target."""
+    images, captions = (ARTIFACTS[a] for a in CAPTION_SETS[name])
+    return Need(images, TEXT_FOLDER, TEXT_FOLDER / images.unpacks_to), \
+        Need(captions, TEXT_FOLDER, TEXT_FOLDER / captions.unpacks_to)
 
 
 def text_needs(cfg: Mapping[str, Any]) -> list[Need]:
     """The text-to-image evaluation's files (the text_to_image section): its prompt file, FID statistics (under
-    data/coco) and CLIP model (under data/hf)."""
+    data/coco) and CLIP model (under data/hf); and the caption set its methods that draw data train on."""
     t = cfg.get("text_to_image")
     if not isinstance(t, Mapping):
         return []
     out = [Need(ARTIFACTS[t[k]], TEXT_FOLDER, TEXT_FOLDER / ARTIFACTS[t[k]].file) for k in ("prompts", "fid_reference")]
-    return out + [hub_need(t["clip"])]
+    drawn = any(e.get("pd") or e.get("guided") for e in t["experiments"].values())
+    return out + [hub_need(t["clip"])] + (list(caption_set(t["captions"])) if drawn and t.get("captions") else [])
 
 
 def needs(cfg: Mapping[str, Any]) -> list[Need]:
@@ -244,17 +271,27 @@ def fetch(need: Need, progress: Callable[[int, int | None], None] | None = None,
 
 def _fetch_unpublished(need: Need, progress, lock: Path) -> str:
     """A file whose source publishes no digest: downloaded if absent, then recorded at its first fetch or verified
-    against that record (a fresh download that differs is deleted)."""
-    fresh = not need.target.exists()
+    against that record (a fresh download that differs is deleted); an archive is then unpacked into its folder."""
+    a = need.artifact
+    download_to = need.folder / a.file if a.unpacks_to else need.target
+    if a.unpacks_to and need.target.exists() and not download_to.exists():
+        return (f"{a.name}: {need.target} present (placed by hand; its archive {a.file} is not here to record or "
+                "verify)")
+    fresh = not download_to.exists()
     if fresh:
-        download(need.artifact.url, need.target, None, progress=progress)
+        download(a.url, download_to, None, progress=progress)
     try:
-        done = record_or_verify(need.artifact.name, {need.artifact.file: need.target}, lock)
+        done = record_or_verify(a.name, {a.file: download_to}, lock)
     except DownloadError:
         if fresh:
-            need.target.unlink()
+            download_to.unlink()
         raise
-    return f"{'downloaded ' + str(need.target) + '; ' if fresh else ''}{done}"
+    if a.unpacks_to and not need.target.exists():
+        _unpack(download_to, need.folder)
+        if not need.target.exists():
+            raise DownloadError(f"{download_to} unpacked without {a.unpacks_to}: not the archive this suite knows")
+        done += f"; unpacked into {need.folder}"
+    return f"{'downloaded ' + str(download_to) + '; ' if fresh else ''}{done}"
 
 
 def _unpack(archive: Path, folder: Path) -> None:
@@ -262,8 +299,12 @@ def _unpack(archive: Path, folder: Path) -> None:
     leaves no half-extracted folder where the data set is read."""
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=folder))
     try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+        if zipfile.is_zipfile(archive):  # MS-COCO's archives
+            with zipfile.ZipFile(archive) as z:
+                z.extractall(tmp)  # zipfile drops absolute paths and '..' from member names
+        else:
+            with tarfile.open(archive) as tar:
+                tar.extractall(tmp, filter="data")
         for entry in tmp.iterdir():
             dest = folder / entry.name
             if dest.exists():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from distill.commands.options import parse_grid_options, parse_sampler_options
-from distill.pipeline import import_diffusers, sample_text as text_sampling, text_scores
+from distill.pipeline import encode_captions as caption_encoding, import_diffusers, text_scores
+from distill.pipeline import sample_text as text_sampling
 from distill.pipeline.sample import own_sampler
 
 
@@ -33,3 +34,9 @@ def text_features(args, cfg, progress):
 def text_point(args, cfg, progress):
     r = text_scores.point_run(args.parts, args.statistics, args.out)
     print(f"FID {r['fid']:.3f}, CLIP score {r['clip_score']:.3f} over {r['num_samples']} images")
+
+
+def encode_captions(args, cfg, progress):
+    r = caption_encoding.run(args.teacher, args.images, args.annotations, args.out, args.batch_size, args.seed,
+                             args.threads, cfg["device"], progress)
+    print(f"encoded {r['images']} images ({r['captions']} captions) into latents of shape {tuple(r['shape'])}")

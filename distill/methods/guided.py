@@ -14,8 +14,6 @@ progressive) with w kept as an input: `w_conditions` draws a w per sample for ea
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -23,9 +21,10 @@ from distill.core.denoiser import Cond, Denoiser, NetworkDenoiser
 from distill.core.distributed import global_batch, local_rows
 from distill.core.guidance import GuidedDenoiser, PromptGuided
 from distill.core.schedule import broadcast_like
+from distill.core.time_window import window_of
 from distill.core.weighting import loss_weight
 from distill.methods import progressive
-from distill.methods.batches import draw_batch
+from distill.methods.batches import Batches
 
 W = "w"  # the students' scalar condition: the guidance weight
 Guide = Callable[[Denoiser, torch.Tensor], Denoiser]  # (teacher, w per sample) -> the guided teacher
@@ -56,16 +55,17 @@ def draw_w(n: int, w_range: tuple[float, float], gen: torch.Generator) -> torch.
     return lo + (hi - lo) * torch.rand(n, generator=gen)
 
 
-def w_conditions(w_range: tuple[float, float]) -> Callable[[Optional[torch.Tensor], torch.Generator], Cond]:
-    """Stage two's conditions of a batch: its labels and a w ~ U[w_min, w_max] per sample (drawn for the whole batch,
-    a rank of a data-parallel run keeps its rows)."""
+def w_conditions(w_range: tuple[float, float]) -> Callable[[Cond, torch.Tensor, torch.Generator], Cond]:
+    """Stage two's conditions of a batch x: its own conditions (class labels or a prompt's) and a w ~ U[w_min, w_max]
+    per sample (drawn for the whole batch, a rank of a data-parallel run keeps its rows)."""
     check_w_range(w_range)
 
-    def draw(labels: Optional[torch.Tensor], gen: torch.Generator) -> Cond:
-        if labels is None:
-            raise ValueError("guided distillation needs class-conditional data (data.conditional: true)")
-        w = local_rows(draw_w(global_batch(labels.shape[0]), w_range, gen)).to(labels.device)
-        return {"label": labels, W: w}
+    def draw(cond: Cond, x: torch.Tensor, gen: torch.Generator) -> Cond:
+        if not cond:
+            raise ValueError("guided distillation needs conditional data: class labels (data.conditional: true) or "
+                             "captions (a text-to-image teacher)")
+        w = local_rows(draw_w(global_batch(x.shape[0]), w_range, gen)).to(x.device)
+        return {**cond, W: w}
 
     return draw
 
@@ -77,9 +77,9 @@ def round_loss(w_range: tuple[float, float]):
     draw = w_conditions(w_range)
 
     def loss(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor, n_steps: int, weighting: str,
-             gen: torch.Generator, labels: Optional[torch.Tensor] = None, times_per_step: int = 1) -> torch.Tensor:
+             gen: torch.Generator, cond: Cond = None, times_per_step: int = 1) -> torch.Tensor:
         t, eps = progressive.draw_times_and_noise(x, n_steps, gen, times_per_step)
-        return progressive.loss_at(student, teacher, x, t, eps, n_steps, weighting, draw(labels, gen))
+        return progressive.loss_at(student, teacher, x, t, eps, n_steps, weighting, draw(cond, x, gen))
 
     return loss
 
@@ -95,9 +95,10 @@ def stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor,
                    gen: torch.Generator) -> torch.Tensor:
     """One Monte-Carlo estimate of stage one's loss for a batch (x, c), c its conditions (a class label, or a prompt's
     conditions): t ~ U[0, 1], eps, w drawn from `gen` for the whole batch (a rank keeps its rows); omega(lambda_t) =
-    `weighting` (distill.core.weighting)."""
+    `weighting` (distill.core.weighting). t is read in the student's window of trained levels (a diffusers
+    network's: distill.core.time_window)."""
     n = global_batch(x.shape[0])
-    t = local_rows(torch.rand(n, generator=gen, dtype=torch.float64))
+    t = window_of(student)(local_rows(torch.rand(n, generator=gen, dtype=torch.float64)))
     eps = local_rows(torch.randn((n, *x.shape[1:]), generator=gen)).to(x.device)
     w = local_rows(draw_w(n, w_range, gen)).to(x.device)
     alpha, sigma = student.schedule.alpha_sigma(t)
@@ -110,16 +111,17 @@ def stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, x: torch.Tensor,
     return (loss_weight(weighting, student.schedule.logsnr(t)).to(x.dtype).to(x.device) * mse).mean()
 
 
-def make_stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, data: torch.Tensor, labels: torch.Tensor,
-                        batch_size: int, w_range: tuple[float, float], weighting: str, null_label: int,
-                        random_flip: bool = False):
-    """A loss_fn(net, gen) for `distill.core.training.train`: a batch from `gen`, then `stage_one_loss`."""
-    if labels is None:
-        raise ValueError("guided distillation needs class-conditional data (data.conditional: true)")
+def make_stage_one_loss(student: NetworkDenoiser, teacher: Denoiser, batches: Batches,
+                        w_range: tuple[float, float], weighting: str, guide: Guide):
+    """A loss_fn(net, gen) for `distill.core.training.train`: a batch (x, its conditions) from `batches` with `gen`,
+    then `stage_one_loss` against the teacher guided by `guide`."""
     check_w_range(w_range)
 
     def loss_fn(net: nn.Module, gen: torch.Generator) -> torch.Tensor:
-        x, y = draw_batch(data, labels, batch_size, random_flip, gen)
-        return stage_one_loss(student, teacher, x, {"label": y}, w_range, weighting, label_guide(null_label), gen)
+        x, cond = batches(gen)
+        if not cond:
+            raise ValueError("guided distillation needs conditional data: class labels (data.conditional: true) or "
+                             "captions (a text-to-image teacher)")
+        return stage_one_loss(student, teacher, x, cond, w_range, weighting, guide, gen)
 
     return loss_fn

@@ -143,6 +143,9 @@ def denoiser_from_folder(cfg: Mapping[str, Any]) -> DiffusersDenoiser:
     {kind: diffusers, folder: ...}; a student's scalar conditions (network.scalar_conditions) through timestep_cond,
     added to a UNet that has none."""
     folder = Path(cfg["folder"])
+    if cfg.get("dropout"):
+        raise ValueError(f"dropout {cfg['dropout']}: a diffusers UNet keeps its own config's dropout; set the "
+                         "method's train.dropout to 0 for a text-to-image teacher")
     for part in ("unet", "scheduler"):
         if not (folder / part).is_dir():
             raise FileNotFoundError(f"{folder} has no {part}/ folder: expected a diffusers pipeline folder "

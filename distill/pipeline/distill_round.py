@@ -20,10 +20,10 @@ from distill.core.checkpoint import file_sha256, load_into, load_weights, save_w
 from distill.core.provenance import write_record
 from distill.core.denoiser import NetworkDenoiser
 from distill.core.training import LossFn, TrainConfig, precision_record, train
-from distill.data import load_dataset
-from distill.methods.batches import draw_batch
+from distill.methods.batches import Batches
 from distill.methods.progressive import distillation_loss
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.conditions import training_data
 from distill.pipeline.train_teacher import SUMMARY, WEIGHTS
 
 
@@ -33,7 +33,7 @@ def teacher_sampler_steps(teacher_cfg: dict[str, Any], start_steps: int, kind: s
     return teacher_cfg["steps"] if teacher_cfg.get("kind") == kind else start_steps
 
 
-# a round's loss of a batch: (student, teacher, x, student steps, weighting, generator, labels, times per step) ->
+# a round's loss of a batch: (student, teacher, x, student steps, weighting, generator, conditions, times per step) ->
 # loss; PD's is distill.methods.progressive.distillation_loss
 BatchLoss = Callable[..., torch.Tensor]
 
@@ -41,11 +41,11 @@ BatchLoss = Callable[..., torch.Tensor]
 def run_round(cfg: dict[str, Any], ecfg: dict[str, Any], experiment: str, exp: dict[str, Any], student_steps: int,
               updates: int, n_teacher: int, teacher_path: str | Path, out_dir: str | Path, kind: str, desc: str,
               loss: BatchLoss = distillation_loss, threads: int | None = None,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, captions: str | Path | None = None) -> dict[str, Any]:
     """One halving round of any method that distils rounds (PD; guided distillation's stage two, whose `loss` draws
     a w per sample: distill.methods.guided.round_loss): `exp` gives train, weighting and seed; `ecfg` the profile as
     the experiment sees it (its data); the student is a model of `kind` with `student_steps` steps, the teacher
-    samples with `n_teacher` steps."""
+    samples with `n_teacher` steps. A text-to-image teacher trains on its caption latents, the folder `captions`."""
     device = setup_torch(threads, cfg["device"])
     out_dir = Path(out_dir)
     teacher_tensors, teacher_cfg = load_weights(teacher_path)
@@ -75,10 +75,10 @@ def run_round(cfg: dict[str, Any], ecfg: dict[str, Any], experiment: str, exp: d
             write_record(out_dir / SUMMARY, summary, {"teacher": teacher_path, "weights": out_dir / WEIGHTS})
         return summary
 
-    data = load_dataset(ecfg["data"])
+    data = training_data(model_cfg, ecfg["data"], settings["batch_size"], settings["random_flip"], device, captions)
     teacher, _ = load_denoiser(teacher_path, device)
     teacher.requires_grad_(False)
-    student, loss_fn = distillation_step(exp, data, model_cfg, teacher, student_steps, device, loss)
+    student, loss_fn = distillation_step(exp, data.batches, model_cfg, teacher, student_steps, device, loss)
     load_into(student.net, teacher_tensors, teacher_path)  # theta <- eta
     train_cfg = TrainConfig.from_params({**settings, "steps": updates, "precision": cfg["precision"]}, exp["seed"])
     result, weights = train(student.net, loss_fn, train_cfg, out_dir,
@@ -92,20 +92,19 @@ def run_round(cfg: dict[str, Any], ecfg: dict[str, Any], experiment: str, exp: d
     return summary
 
 
-def distillation_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher: NetworkDenoiser,
+def distillation_step(exp: dict[str, Any], batches: Batches, model_cfg: dict[str, Any], teacher: NetworkDenoiser,
                       student_steps: int, device: torch.device | str = "cpu",
                       loss: BatchLoss = distillation_loss) -> tuple[NetworkDenoiser, LossFn]:
     """A freshly initialised student (seeded; `run_round` then copies the teacher's weights into it) and its round
-    loss against the frozen `teacher` on batches of the data: what a round trains and the throughput benchmarks time.
-    `exp` gives train, weighting and seed, and optionally times_per_step (`distill.methods.progressive.student_times`)."""
-    settings = exp["train"]
+    loss against the frozen `teacher` on `batches` (x and its conditions): what a round trains and the throughput
+    benchmarks time. `exp` gives train, weighting and seed, and optionally times_per_step
+    (`distill.methods.progressive.student_times`)."""
     torch.manual_seed(exp["seed"])
     student = build_denoiser(model_cfg).to(device)
-    labels = data.label_tensor()
-    data_x, data_y = data.model_tensor().to(device), None if labels is None else labels.to(device)
+    student.train().requires_grad_(True)  # an imported network (a diffusers UNet) is built frozen
 
     def loss_fn(net, gen: torch.Generator) -> torch.Tensor:
-        x, y = draw_batch(data_x, data_y, settings["batch_size"], settings["random_flip"], gen)
-        return loss(student, teacher, x, student_steps, exp["weighting"], gen, y, exp.get("times_per_step", 1))
+        x, cond = batches(gen)
+        return loss(student, teacher, x, student_steps, exp["weighting"], gen, cond, exp.get("times_per_step", 1))
 
     return student, loss_fn

@@ -55,13 +55,20 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
     make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any loading
     if guidance is not None:
         check_weight(guidance)
+    elif "w" in (model_cfg["network"].get("scalar_conditions") or []):
+        raise ValueError(f"{model_path} is a w-conditioned student (guided distillation): give --guidance, the w it "
+                         "samples at")
     folder = model_cfg["network"]["folder"]
     resolution = model_cfg["data"]["resolution"]
     check_memory(num_samples, [3, resolution, resolution])
     denoiser, model_cfg = load_denoiser(model_path, device)
     network = model_cfg["network"]
+    if grid == "uniform" and not grid_options:  # the model's own levels (distill.core.time_window), not t in [0, 1]
+        grid_options = dict(zip(("sigma_min", "sigma_max"), denoiser.sigma_range()))
     encoder = prompt_encoder(network, (resolution, resolution) if network["sdxl"] else None)
-    if guidance is not None:
+    if guidance is not None and "w" in (network.get("scalar_conditions") or []):
+        scalars["w"] = guidance  # a w-conditioned student (guided distillation): w is its input, one evaluation
+    elif guidance is not None:
         denoiser = PromptGuided(denoiser, guidance, encoder.null(1))
     vae = load_vae(folder).to(device)
     shape = tuple(model_cfg["data"]["shape"])

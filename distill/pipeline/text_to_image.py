@@ -1,10 +1,13 @@
 """The text-to-image targets' plan (params.yaml `text_to_image`; workflows/text_to_image.smk runs it): for each
-experiment, its imported teacher, the methods that distil it (SFD and DisBack, each run by its own command on the
-profile as the experiment sees it: distill.config.experiment_profile) and every point of its table (the teacher's
-solvers, each SFD student, each DisBack generator), each point sampled in parts of seeds and scored.
+experiment, its imported teacher, the methods that distil it (SFD, DisBack, guided distillation and PD, each run by
+its own command on the profile as the experiment sees it: distill.config.experiment_profile; the last two on the
+teacher's caption latents) and every point of its table (the teacher's solvers, each SFD student, each DisBack
+generator, the guided students at each sampler, step count and w, the PD students), each point sampled in parts of
+seeds and scored.
 
-A point's name says what it is: `teacher-<solver>-nfe<N>`, `sfd-<run>`, and DisBack's runs by their own names
-(disback-s<seed>; the baseline without backtracking, baseline-s<seed>)."""
+A point's name says what it is: `teacher-<solver>-nfe<N>`, `sfd-<run>`, DisBack's runs by their own names
+(disback-s<seed>; the baseline without backtracking, baseline-s<seed>), `guided-<model>-<sampler>-n<N>-w<w>` (the
+teacher's guided baselines: model `teacher`; a w with its point as p) and `pd-n<N>`."""
 
 from __future__ import annotations
 
@@ -14,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from distill.config import ConfigError, experiment_profile
-from distill.data.artifacts import ARTIFACTS, TEXT_FOLDER, hub_need
+from distill.data.artifacts import ARTIFACTS, TEXT_FOLDER, caption_set, hub_need
 from distill.plugins import disback as DB
+from distill.plugins import guided as G
+from distill.plugins import pd_layout as PL
 from distill.plugins import sfd as S
 
 METHOD = "text_to_image"  # the params.yaml section, and --method of the commands run for one of its experiments
+SUMMARY = "summary.json"  # a training's record beside its weights (steps, wall_seconds, status)
 
 
 @dataclass(frozen=True)
@@ -27,8 +33,9 @@ class Point:
     name: str
     model: str  # the model.safetensors it samples
     args: tuple[str, ...] = field(default=())  # sample-text's sampler, steps, grid and guidance arguments
-    method: str = ""  # teacher, sfd, disback or baseline
+    method: str = ""  # teacher, sfd, disback, baseline, guided or pd
     run: str = ""
+    chain: tuple[str, ...] = field(default=())  # the training summaries that made the model (a round's: all before)
 
 
 def section(cfg: dict[str, Any]) -> dict[str, Any] | None:
@@ -60,19 +67,59 @@ def resolution_of(cfg: dict[str, Any], artifact: str) -> int:
 def paths(results: str) -> dict[str, str]:
     base = f"{results}/{METHOD}/{{texp}}"
     return {"sfd": f"{base}/sfd/{{srun}}", "path": f"{base}/disback/path", "disback": f"{base}/disback/{{drun}}",
+            "captions": f"{results}/{METHOD}/captions/{{tteacher}}",
+            "guided_stage_one": f"{base}/guided/{{gline}}/stage1", "guided_round": f"{base}/guided/{{gline}}/n{{gsteps}}",
+            "pd": f"{base}/pd/n{{pdn}}",
             "samples": f"{base}/points/{{point}}/samples-{{part}}.npz",
             "features": f"{base}/points/{{point}}/features-{{part}}.npz",
             "scores": f"{base}/points/{{point}}/scores.json"}
 
 
 def files(cfg: dict[str, Any]) -> dict[str, str]:
-    """The evaluation's fetched files: prompt file, FID statistics, the CLIP folder and a file inside it."""
+    """The evaluation's fetched files: prompt file, FID statistics, the CLIP folder and a file inside it; and the
+    caption set's images (a file of its folder) and captions file, where the section names one."""
     t = section(cfg)
     clip = hub_need(t["clip"])
-    return {"prompts": str(TEXT_FOLDER / ARTIFACTS[t["prompts"]].file),
-            "statistics": str(TEXT_FOLDER / ARTIFACTS[t["fid_reference"]].file),
-            "clip": str(clip.folder), "clip_file": str(clip.target),
-            "inception": str(cfg["evaluation"]["feature_extractor_weights"])}
+    out = {"prompts": str(TEXT_FOLDER / ARTIFACTS[t["prompts"]].file),
+           "statistics": str(TEXT_FOLDER / ARTIFACTS[t["fid_reference"]].file),
+           "clip": str(clip.folder), "clip_file": str(clip.target),
+           "inception": str(cfg["evaluation"]["feature_extractor_weights"])}
+    if t.get("captions"):
+        images, captions = caption_set(t["captions"])
+        out.update(images_file=str(images.target), images=str(images.target.parent), annotations=str(captions.target))
+    return out
+
+
+def draws_data(cfg: dict[str, Any], experiment: str) -> bool:
+    """Whether the experiment runs a method that trains on the caption latents (PD, guided distillation)."""
+    exp = section(cfg)["experiments"][experiment]
+    return bool(exp.get("pd") or exp.get("guided"))
+
+
+def wtag(w: float) -> str:
+    """A guidance weight in a point's name: 6.5 -> '6p5' (names hold no dots)."""
+    return G.wtag(w).replace(".", "p")
+
+
+def guided_model(results: str, experiment: str, model: str) -> str:
+    """model.safetensors of a guided student '<line>-n<N>' of a text-to-image experiment."""
+    line, n = G.parse_model(model)
+    return paths(results)["guided_round"].format(texp=experiment, gline=line, gsteps=n) + "/model.safetensors"
+
+
+def guided_chain(results: str, experiment: str, exp: dict[str, Any], model: str) -> tuple[str, ...]:
+    """The training summaries of a guided student and of every model before it: stage one, then each round."""
+    line, n = G.parse_model(model)
+    p = paths(results)
+    rounds = [k for k in G.round_steps(exp["stage_two"]["start_steps"], n)]
+    return (p["guided_stage_one"].format(texp=experiment, gline=line) + "/summary.json",
+            *(p["guided_round"].format(texp=experiment, gline=line, gsteps=k) + "/summary.json" for k in rounds))
+
+
+def pd_chain(results: str, experiment: str, exp: dict[str, Any], n: int) -> tuple[str, ...]:
+    """The training summaries of PD's N-step student and of every round before it."""
+    return tuple(paths(results)["pd"].format(texp=experiment, pdn=k) + "/summary.json"
+                 for k in PL.student_steps(exp["teacher_steps"]) if k >= n)
 
 
 def points(cfg: dict[str, Any], results: str, experiment: str) -> list[Point]:
@@ -96,12 +143,32 @@ def points(cfg: dict[str, Any], results: str, experiment: str) -> list[Point]:
             model = p["sfd"].format(texp=experiment, srun=run) + "/model.safetensors"
             several = len(S.step_counts(S.run_settings(v, run))) > 1
             out.append(Point(experiment, f"sfd-{run}" + (f"-n{n}" if several else ""), model,
-                             (*guidance, *(("--steps", str(n)) if several else ())), "sfd", run))
+                             (*guidance, *(("--steps", str(n)) if several else ())), "sfd", run,
+                             (str(Path(model).parent / SUMMARY),)))
     if exp.get("disback"):
         for run in DB.main_runs(v["disback"]["experiments"][experiment]):
             model = p["disback"].format(texp=experiment, drun=run) + "/model.safetensors"
             out.append(Point(experiment, run, model, (), DB.run_settings(
-                v["disback"]["experiments"][experiment], run)["method"], run))
+                v["disback"]["experiments"][experiment], run)["method"], run, (str(Path(model).parent / SUMMARY),)))
+    if exp.get("guided"):
+        g = v["guided"]["experiments"][experiment]
+        for model, sampler, n, weights in G.sweeps(g):
+            if model == "teacher" and n == g["teacher_steps"]:
+                continue  # the teacher's full-step rows are its solvers' (the SFD section's), not 1024 guided steps
+            path = teacher_model(results, cfg, experiment) if model == "teacher" else guided_model(results, experiment,
+                                                                                                   model)
+            chain = () if model == "teacher" else guided_chain(results, experiment, g, model)
+            for w in weights:  # the uniform grid on the teacher's own levels (sample-text's default for it)
+                args = ("--sampler", sampler, "--steps", str(n), "--grid", "uniform", "--guidance", str(w))
+                out.append(Point(experiment, f"guided-{model.replace('.', 'p')}-{sampler}-n{n}-w{wtag(w)}", path, args,
+                                 "teacher" if model == "teacher" else "guided", f"{model} {sampler} n{n}", chain))
+    if exp.get("pd"):
+        pe = v["pd"]["experiments"][experiment]
+        for n in exp["pd_steps"]:
+            model = p["pd"].format(texp=experiment, pdn=n) + "/model.safetensors"
+            out.append(Point(experiment, f"pd-n{n}", model, ("--sampler", "ddim", "--steps", str(n), "--grid",
+                                                             "uniform", *guidance), "pd", f"n{n} ddim",
+                             pd_chain(results, experiment, pe, n)))
     return out
 
 
@@ -131,6 +198,5 @@ def targets(cfg: dict[str, Any]) -> list[str]:
 
 
 def summaries(cfg: dict[str, Any], results: str) -> list[str]:
-    """The training summaries of every distilled model (its cost, for the report)."""
-    return [str(Path(q.model).parent / "summary.json") for e in section(cfg)["experiments"]
-            for q in points(cfg, results, e) if q.method != "teacher"]
+    """The training summaries of every distilled model and of the models before it (its cost, for the report)."""
+    return sorted({f for e in section(cfg)["experiments"] for q in points(cfg, results, e) for f in q.chain})

@@ -10,13 +10,21 @@ def check(cfg) -> list[tuple[str, str]]:
     """Settings the schema cannot express: a teacher that can be guided, a sweep inside the w range, step counts the
     rounds make, fixed weights inside the range."""
     out = []
+    text = [e.get("guided") for e in ((cfg.get("text_to_image") or {}).get("experiments") or {}).values()]
+    of_text_to_image = any(section is cfg["guided"] for section in text)  # a text-to-image experiment's section
     for name, exp in cfg["guided"]["experiments"].items():
         where, ecfg = f"guided.experiments.{name}", experiment_profile(cfg, "guided", name)
-        if not ecfg["data"].get("conditional"):
+        own = [k for k in ("data", "network", "teacher_training") if exp.get(k) is None]
+        if of_text_to_image:  # its teacher is the diffusers pipeline (distill.config.text_to_image_problems)
+            pass
+        elif own:
+            out.append((f"{where}.{own[0]}", "a guided experiment trains its own teacher: set data, network and "
+                                             "teacher_training (null only in a text_to_image experiment's section)"))
+        elif not ecfg["data"].get("conditional"):
             out.append((f"{where}.data", "guided distillation needs class-conditional data: data.conditional: true"))
-        if not ecfg["network"].get("null_label"):
+        if not of_text_to_image and not own and not ecfg["network"].get("null_label"):
             out.append((f"{where}.network", "the guided teacher needs a null label: network.null_label: true"))
-        if not (ecfg["teacher"].get("label_dropout") or 0) > 0:
+        if not of_text_to_image and not own and not (ecfg["teacher"].get("label_dropout") or 0) > 0:
             out.append((f"{where}.teacher_training", "the guided teacher learns its unconditional model by label "
                                                      "dropout: set label_dropout > 0 (commonly 0.1)"))
         lo, hi = exp["w_range"]

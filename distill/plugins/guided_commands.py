@@ -4,7 +4,8 @@ named by its card (distill/plugins/guided.py)."""
 from __future__ import annotations
 
 from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_model
-from distill.commands.options import extractor_weights_option, finite_float, floor_option, positive_int, report_io
+from distill.commands.options import (captions_option, extractor_weights_option, finite_float, floor_option,
+                                     positive_int, report_io)
 from distill.commands.paths import output, run_folder
 from distill.config import experiment_settings
 from distill.core.samplers import SAMPLERS
@@ -26,7 +27,9 @@ def _line_option(p):
 
 def stage_one_options(p):
     _line_option(p)
-    p.add_argument("--teacher", required=True, help="model.safetensors of the guided teacher (trained with a null label)")
+    p.add_argument("--teacher", required=True, help="model.safetensors of the guided teacher (trained with a null "
+                                                    "label, or a text-to-image teacher: its null is the empty prompt)")
+    captions_option(p)
     run_folder(p, "model.safetensors, model.json, summary.json")
 
 
@@ -35,6 +38,7 @@ def round_options(p):
     p.add_argument("--student-steps", type=positive_int, required=True, help="N, the student's sampling steps")
     p.add_argument("--teacher", required=True, help="model.safetensors of the stage-one student or of the previous "
                                                     "round's (2N steps)")
+    captions_option(p)
     run_folder(p, "model.safetensors, model.json, summary.json")
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from distill.bench.work import Unit
 from distill.results.tolerance import FEW_STEP, NumberTolerance
-from distill.commands.options import experiment_report_io, floor_option, positive_int, report_io, spread_io
+from distill.commands.options import (captions_option, experiment_report_io, floor_option, positive_int, report_io,
+                                     spread_io)
 from distill.commands.spec import Command
 from distill.registry import Method, named
 from distill.results import LOSS_XY
@@ -37,6 +38,7 @@ def round_work(cfg, args, producers):
 def _round_options(p):
     p.add_argument("--student-steps", type=positive_int, required=True, help="N, the student's sampling steps")
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher (2N steps)")
+    captions_option(p)
     run_folder(p, "model.safetensors, model.json, summary.json")
 
 

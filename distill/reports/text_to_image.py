@@ -1,6 +1,7 @@
-"""The text-to-image report (params.yaml `text_to_image`): for each experiment, the teacher's solvers, the SFD students
-and the DisBack generators at their NFE, each with its FID against the prompt set's statistics, its CLIP score, the
-number of images and the cost of its training; a CSV of the same rows and a JSON summary.
+"""The text-to-image report (params.yaml `text_to_image`): for each experiment, the teacher's solvers, the SFD students,
+the DisBack generators, the guided students and the PD students at their NFE, each with its FID against the prompt
+set's statistics, its CLIP score, the number of images and the cost of its training (a round's includes every
+training before it); a CSV of the same rows and a JSON summary.
 
 The published numbers these stand beside (SFD Tables 4-5 on Stable Diffusion 1.5; DisBack's SDXL FID and CLIP) are
 NOT FOUND in PUBLISHED.md: the table says so instead of printing a number. Every teacher, prompt file, statistics
@@ -20,8 +21,19 @@ from distill.pipeline import text_to_image as T2I
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
 
-LABELS = {"teacher": "teacher", "sfd": "SFD", "disback": "DisBack", "baseline": "DMD (DisBack without backtracking)"}
-PUBLISHED = {"sfd": "NOT FOUND (SFD Tables 4-5)", "disback": "NOT FOUND (DisBack's SDXL numbers)"}
+LABELS = {"teacher": "teacher", "sfd": "SFD", "disback": "DisBack", "baseline": "DMD (DisBack without backtracking)",
+          "guided": "guided distillation", "pd": "PD"}
+PUBLISHED = {"sfd": "NOT FOUND (SFD Tables 4-5)", "disback": "NOT FOUND (DisBack's SDXL numbers)",
+             "guided": "NOT FOUND (Meng et al.'s SD tables)", "pd": "none (PD has no text-to-image row)"}
+
+
+def training_cost(chain: tuple[str, ...]) -> dict[str, Any]:
+    """The cost of a model made by a chain of trainings (a round's: stage one and every round before it): their
+    iterations and seconds summed; the status of the first that did not complete."""
+    records = [json.loads(Path(f).read_text()) for f in chain]
+    failed = [r["status"] for r in records if r.get("status", "completed") != "completed"]
+    return {"status": failed[0] if failed else "completed", "steps": sum(r.get("steps", 0) for r in records),
+            "wall_seconds": sum(r.get("wall_seconds", 0.0) for r in records)} if records else {}
 
 
 def rows(cfg: dict[str, Any], results: str) -> list[dict[str, Any]]:
@@ -32,9 +44,7 @@ def rows(cfg: dict[str, Any], results: str) -> list[dict[str, Any]]:
         teacher = T2I.teacher_artifact(cfg, experiment)
         for q in T2I.points(cfg, results, experiment):
             s = json.loads(Path(paths["scores"].format(texp=experiment, point=q.name)).read_text())
-            summary = {}
-            if q.method != "teacher":
-                summary = json.loads((Path(q.model).parent / "summary.json").read_text())
+            summary = training_cost(q.chain)
             out.append({"experiment": experiment, "teacher": teacher, "method": LABELS[q.method], "run": q.run,
                         "point": q.name, "sampler": s.get("sampler"), "steps": s.get("steps"), "nfe": s.get("nfe"),
                         "guidance": s.get("guidance"), "fid": s["fid"], "clip_score": s["clip_score"],
@@ -66,11 +76,14 @@ def page(table: pd.DataFrame, cfg: dict[str, Any]):
     caption = (f"FID of {t['num_samples']} images (seed i with prompt i of {t['prompts']}) against {t['fid_reference']}"
                f" (each image centre-cropped and resized to 299 by PIL bicubic, the 2015-12-05 Inception), and the "
                f"CLIP score (100 cos, {t['clip']}). NFE counts both evaluations of a guided step (as sfd-main counts "
-               f"them). Guidance w is diffusers' guidance_scale - 1; a DisBack generator samples in one unguided step. "
+               f"them). Guidance w is diffusers' guidance_scale - 1; a DisBack generator samples in one unguided step; a "
+               f"guided-distillation student takes w as its input (one evaluation per step; run: model, sampler, "
+               f"steps) and, like PD's students, samples on the teacher's own noise levels, where both were trained. "
+               f"The training of a round's student counts every training before it (stage one, earlier rounds). "
                f"Every teacher, prompt file, statistics file and CLIP model here: {RECORDED} (artifacts.lock.json). "
-               "Published numbers for these rows are NOT FOUND in PUBLISHED.md."
+               "Published numbers for these rows are NOT FOUND in PUBLISHED.md (PD published none)."
                + (" N/A, no number: " + "; ".join(missing) + "." if missing else ""))
-    return table_page("Text-to-image teachers: SFD and DisBack", header, cells, caption,
+    return table_page("Text-to-image teachers: SFD, DisBack, guided distillation and PD", header, cells, caption,
                       col_widths=[1.4, 1.3, 1.2, 0.5, 0.7, 0.6, 0.7, 0.6, 1.4, 1.6])
 
 

@@ -15,9 +15,11 @@ from distill.core.checkpoint import file_sha256, load_into, load_weights, save_w
 from distill.core.provenance import write_record
 from distill.core.training import Part, SINGLE, TrainConfig, one_loss_step, precision_record, train
 from distill.data import load_dataset
-from distill.methods.guided import make_stage_one_loss, round_loss
+from distill.methods.batches import dataset_batches
+from distill.methods.guided import label_guide, make_stage_one_loss, prompt_guide, round_loss
 from distill.pipeline import distill_round, evaluate
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.conditions import TrainingData, is_text_to_image, training_data
 from distill.pipeline.distill_round import distillation_step
 from distill.pipeline.train_teacher import SUMMARY, WEIGHTS, teacher_step
 from distill.registry import TrainingStep
@@ -38,30 +40,32 @@ def student_config(teacher_cfg: dict[str, Any], exp: dict[str, Any], experiment:
             "w_range": list(line_w_range(exp, line)), "network": network}
 
 
-def stage_one_step(exp: dict[str, Any], data, model_cfg: dict[str, Any], teacher, line: str, device="cpu"):
+def stage_one_step(exp: dict[str, Any], data: TrainingData, model_cfg: dict[str, Any], teacher, line: str,
+                   null_label: int | None, device="cpu"):
     """A freshly initialised stage-one student (seeded; `train_stage_one` then loads the teacher's weights, the new
-    w embedding zeroed) and its loss against the guided teacher: what stage one trains and the benchmarks time."""
+    w embedding zeroed) and its loss against the guided teacher on `data`'s batches: what stage one trains and the
+    benchmarks time. The teacher is guided with its null label, or a text-to-image teacher with its unconditional
+    prompt (`data.null`)."""
     torch.manual_seed(exp["seed"])
     student = build_denoiser(model_cfg).to(device)
-    labels = data.label_tensor()
-    if labels is None:
-        raise ValueError("guided distillation needs class-conditional data: set data.conditional: true in the "
-                         "experiment's data section")
-    loss_fn = make_stage_one_loss(student, teacher, data.model_tensor().to(device), labels.to(device),
-                                  exp["train"]["batch_size"], line_w_range(exp, line), exp["stage_one"]["weighting"],
-                                  null_label=data.num_classes, random_flip=exp["train"]["random_flip"])
+    student.train().requires_grad_(True)  # an imported network (a diffusers UNet) is built frozen
+    guide = prompt_guide(data.null) if data.null is not None else label_guide(null_label)
+    loss_fn = make_stage_one_loss(student, teacher, data.batches, line_w_range(exp, line),
+                                  exp["stage_one"]["weighting"], guide)
     return student, loss_fn
 
 
 def train_stage_one(cfg: dict[str, Any], experiment: str, line: str, teacher_path: str | Path, out_dir: str | Path,
-                    threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Step: stage one of a line (resumable): the w-conditioned student from the guided teacher's weights."""
+                    threads: int | None = None, progress: bool = True,
+                    captions: str | Path | None = None) -> dict[str, Any]:
+    """Step: stage one of a line (resumable): the w-conditioned student from the guided teacher's weights; a
+    text-to-image teacher trains on the caption latents of the folder `captions`."""
     device = setup_torch(threads, cfg["device"])
     exp, out_dir = experiment_settings(cfg, "guided", experiment), Path(out_dir)
     tensors, teacher_cfg = load_weights(teacher_path)
     if teacher_cfg.get("status", "completed") != "completed":
         raise RuntimeError(f"teacher {teacher_path} is {teacher_cfg['status']}: nothing to distil")
-    if not teacher_cfg["network"].get("null_label"):
+    if not is_text_to_image(teacher_cfg) and not teacher_cfg["network"].get("null_label"):
         raise ValueError(f"{teacher_path} has no null label: guided distillation needs a teacher trained with label "
                          "dropout (network.null_label and teacher_training.label_dropout of the experiment)")
     settings = stage_one_settings(exp)
@@ -69,10 +73,16 @@ def train_stage_one(cfg: dict[str, Any], experiment: str, line: str, teacher_pat
                  "teacher": str(teacher_path), "teacher_sha256": file_sha256(teacher_path),
                  "distill": {"seed": exp["seed"], **settings}}
     model_cfg.update(precision_record(cfg["precision"]))
-    data = load_dataset(experiment_profile(cfg, "guided", experiment)["data"])
+    data_cfg = experiment_profile(cfg, "guided", experiment)["data"]
+    if not is_text_to_image(teacher_cfg) and not data_cfg.get("conditional"):
+        raise ValueError("guided distillation needs class-conditional data: set data.conditional: true in the "
+                         "experiment's data section")
+    data = training_data(model_cfg, data_cfg, exp["train"]["batch_size"], exp["train"]["random_flip"], device,
+                         captions)
     teacher, _ = load_denoiser(teacher_path, device)
     teacher.requires_grad_(False)
-    student, loss_fn = stage_one_step(exp, data, model_cfg, teacher, line, device)
+    null_label = None if is_text_to_image(teacher_cfg) else teacher_cfg["data"]["num_classes"]  # after the last class
+    student, loss_fn = stage_one_step(exp, data, model_cfg, teacher, line, null_label, device)
     load_into(student.net, tensors, teacher_path, new_conditions=("w",))  # the conditional teacher, bit for bit
     result, weights = train(student.net, loss_fn,
                             TrainConfig.from_params({**exp["train"], "steps": settings["updates"],
@@ -89,8 +99,10 @@ def train_stage_one(cfg: dict[str, Any], experiment: str, line: str, teacher_pat
 
 
 def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: int, teacher_path: str | Path,
-              out_dir: str | Path, threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Step: one stage-two round of a line (PD's round step with w drawn per sample and given to both networks)."""
+              out_dir: str | Path, threads: int | None = None, progress: bool = True,
+              captions: str | Path | None = None) -> dict[str, Any]:
+    """Step: one stage-two round of a line (PD's round step with w drawn per sample and given to both networks); a
+    text-to-image teacher's students train on the caption latents of the folder `captions`."""
     exp = experiment_settings(cfg, "guided", experiment)
     _, teacher_cfg = load_weights(teacher_path)
     if teacher_cfg.get("kind") not in (KIND_STAGE_ONE, KIND_ROUND):
@@ -101,7 +113,7 @@ def run_round(cfg: dict[str, Any], experiment: str, line: str, student_steps: in
                                    student_steps, round_updates(exp, student_steps), n_teacher, teacher_path, out_dir,
                                    kind=KIND_ROUND, desc=f"guided {experiment} ({line})",
                                    loss=round_loss(line_w_range(exp, line)), threads=threads,
-                                   progress=progress)
+                                   progress=progress, captions=captions)
 
 
 def sweep(cfg: dict[str, Any], experiment: str, model: str, sampler: str, steps: int, weights: list[float],
@@ -123,13 +135,15 @@ def sweep(cfg: dict[str, Any], experiment: str, model: str, sampler: str, steps:
 
 def stage_one_command(args, cfg, progress):
     """`distill guided-stage-one`."""
-    s = train_stage_one(cfg, args.experiment, args.line, args.teacher, args.out, args.threads, progress)
+    s = train_stage_one(cfg, args.experiment, args.line, args.teacher, args.out, args.threads, progress,
+                        args.captions)
     print(f"{s['status']} after {s['steps']} updates")
 
 
 def round_command(args, cfg, progress):
     """`distill guided-round`."""
-    s = run_round(cfg, args.experiment, args.line, args.student_steps, args.teacher, args.out, args.threads, progress)
+    s = run_round(cfg, args.experiment, args.line, args.student_steps, args.teacher, args.out, args.threads, progress,
+                  args.captions)
     print(f"{s['status']} after {s['steps']} updates")
 
 
@@ -155,10 +169,12 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     teacher = build_denoiser(teacher_cfg).to(device).requires_grad_(False)
     student_cfg = student_config(teacher_cfg, exp, name, W_LINE)
     s, b = exp["train"], exp["train"]["batch_size"]
-    stage_one, loss_one = stage_one_step(exp, data, student_cfg, teacher, W_LINE, device)
+    batches = dataset_batches(data, b, s["random_flip"], device)
+    stage_one, loss_one = stage_one_step(exp, TrainingData(batches), student_cfg, teacher, W_LINE, data.num_classes,
+                                         device)
     w_teacher = build_denoiser(student_cfg).to(device).requires_grad_(False)
     n = exp["stage_two"]["start_steps"] // 2
-    rounder, loss_round = distillation_step(round_settings(exp), data, student_cfg, w_teacher, n, device,
+    rounder, loss_round = distillation_step(round_settings(exp), batches, student_cfg, w_teacher, n, device,
                                             round_loss(tuple(exp["w_range"])))
     return {
         "stage_one": TrainingStep({SINGLE: Part(stage_one.net, TrainConfig.from_params(
