@@ -145,7 +145,7 @@ def text_to_image_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
                 out.append((f"{where}.disback", f"one experiment, named {name!r}, distilling {exp['teacher']} "
                                                 f"(found {found})"))
                 continue
-        drawn = [m for m in ("pd", "guided") if exp.get(m)]  # the methods that draw x from the caption latents
+        drawn = [m for m in ("pd", "guided", "cd") if exp.get(m)]  # the methods that draw x from caption latents
         if drawn and not t.get("captions"):
             out.append(("text_to_image.captions", f"{where} runs {' and '.join(drawn)}, which train on an image-"
                                                   "caption set: name it (coco_train2014)"))
@@ -163,8 +163,12 @@ def text_to_image_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
                 continue
             own = [k for k in ("data", "network", "teacher_training") if inner[name].get(k) is not None]
             if own:
-                out.append((f"{where}.{m}.experiments.{name}", f"{', '.join(own)} must be null: the teacher is the "
-                                                              f"experiment's diffusers pipeline, its data the captions"))
+                out.append((f"{where}.{m}.experiments.{name}",
+                            f"{', '.join(own)} must be null: the teacher is the experiment's diffusers pipeline, its "
+                            "data the captions"))
+            if m == "cd" and inner[name]["teacher"] != exp["teacher"]:
+                out.append((f"{where}.cd.experiments.{name}.teacher", f"{inner[name]['teacher']} is not the "
+                                                                      f"experiment's teacher {exp['teacher']}"))
             if inner[name]["train"]["random_flip"] or inner[name]["train"]["dropout"]:
                 out.append((f"{where}.{m}.experiments.{name}.train", "random_flip false and dropout 0: the latents "
                                                                      "are encoded already, the UNet keeps its own "

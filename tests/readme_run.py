@@ -48,9 +48,11 @@ NOT_RUN = {
     "--grid-option sigma_max=14.6146 --out results/paper/sd15/dpmpp5.npz": "needs the real Stable Diffusion teacher "
                                    "and a GPU; the same command runs on a tiny pipeline in "
                                    "tests/test_diffusers_teacher.py",
-    ".venv/bin/distill fetch --profile paper sd15 sdxl clip_vit_g14 coco_captions coco_fid_stats inception":
-        "downloads gigabytes from the Hugging Face hub and GitHub (no network here); the pinned-commit fetch runs "
-        "against a stand-in hub in tests/test_text_artifacts.py",
+    ".venv/bin/distill fetch --profile paper sd15 sdxl clip_vit_g14 coco_captions coco_fid_stats "
+    "coco_train2014_images coco_train2014_captions inception":
+        "downloads gigabytes from the Hugging Face hub, GitHub and cocodataset.org (no network here); the "
+        "pinned-commit fetch runs against a stand-in hub in tests/test_text_artifacts.py, a recorded archive's fetch "
+        "and unpacking against a local server in tests/test_fetch.py",
     ".venv/bin/snakemake --workflow-profile workflows/profiles/slurm --config profile=paper -- text_to_image":
         "needs the real teachers, a SLURM cluster and GPUs; the same target runs end to end on tiny models in "
         "tests/test_text_to_image_workflow.py",

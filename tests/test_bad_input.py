@@ -266,7 +266,7 @@ CASES.update({
                                             "--option", "gamma=0.2", "--out", "out.npz"],
                              "--gamma and --option gamma=... both given"),
     "grid option of another grid": (lambda p: {}, [*SAMPLE, "--grid-option", "rho=7"],
-                                    "grid 'uniform' takes no option rho; its options: none"),
+                                    "grid 'uniform' takes no option rho; its options: \\['sigma_min', 'sigma_max'\\]"),
     "grid option out of the schedule's range": (
         lambda p: {}, ["sample", "--model", TEACHER, "--sampler", "euler", "--grid", "edm", "--grid-option",
                        "sigma_max=1e6", "--out", "out.npz"], "must lie in the schedule's range"),

@@ -244,3 +244,42 @@ def test_a_folder_artifact_is_recorded_file_by_file(tmp_path):
     (folder / "unet" / "w.safetensors").unlink()
     with pytest.raises(DownloadError, match="unet/w.safetensors: recorded, missing"):
         record_or_verify("sd15", files_of(folder), lock)
+
+
+def test_a_zip_without_a_published_digest_is_recorded_then_unpacked(server, tmp_path):
+    """MS-COCO's archives: the zip recorded at its first fetch and unpacked where the profile reads its member, no
+    temporary folder left; a later fetch verifies the archive; a changed archive is refused."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("annotations/captions_train2014.json", '{"images": [], "annotations": []}')
+        z.writestr("annotations/instances_train2014.json", "{}")
+    server.files["/a.zip"] = buf.getvalue()
+    lock = tmp_path / "artifacts.lock.json"
+    art = Artifact("coco_train2014_captions", "captions", f"{server.url}/a.zip", None, "a.zip",
+                   unpacks_to="annotations/captions_train2014.json")
+    need = Need(art, tmp_path / "coco", tmp_path / "coco" / "annotations" / "captions_train2014.json")
+    first = fetch(need, lock=lock)
+    assert "recorded at first fetch" in first and "unpacked" in first and need.target.is_file()
+    assert json.loads(lock.read_text())["coco_train2014_captions"]["files"] == {
+        "a.zip": hashlib.sha256(buf.getvalue()).hexdigest()}
+    assert not [p for p in need.folder.iterdir() if p.name.startswith(".")]
+    assert "verified against" in fetch(need, lock=lock)
+    (need.folder / "a.zip").write_bytes(b"tampered")
+    with pytest.raises(DownloadError, match=r"a\.zip: recorded"):
+        fetch(need, lock=lock)
+
+
+def test_the_paper_profile_fetches_the_caption_set_where_the_workflow_reads_it():
+    from distill.config import load_profile
+    from distill.pipeline.text_to_image import files
+
+    from conftest import ROOT
+
+    cfg = load_profile(ROOT / "params.yaml", "paper")
+    found = {n.artifact.name: n.target for n in needs(cfg)}
+    f = files(cfg)
+    assert found["coco_train2014_images"] == Path(f["images_file"])
+    assert Path(f["images_file"]).parent == Path(f["images"])
+    assert found["coco_train2014_captions"] == Path(f["annotations"])

@@ -1,8 +1,8 @@
 """The methods that draw x from data, on a tiny random SD teacher (tests/latent_models.py) loaded as a cluster run
 loads the real one: an MS-COCO-format image-caption set written here in the real formats (JPEGs, a captions JSON),
-encoded by the teacher's VAE (`distill encode-captions`: resumable, batch-size independent), then PD's rounds and
-guided distillation's stage one and stage two on it (--captions), each student sampled by `distill sample-text` on
-the teacher's own levels (distill/core/time_window.py)."""
+encoded by the teacher's VAE (`distill encode-captions`: resumable, batch-size independent), then PD's rounds,
+guided distillation's stage one and stage two, and consistency distillation on it (--captions), each student sampled
+by `distill sample-text` on the teacher's own levels (distill/core/time_window.py) or its own time list."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def _coco(folder):
         name = f"COCO_train2014_{i:012d}.jpg"
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / name)
         images.append({"id": i, "file_name": name, "width": w, "height": h})
-    notes = [{"id": 10 * i + k, "image_id": i, "caption": c} for i, caps in CAPTIONS.items() for k, c in enumerate(caps)]
+    notes = [{"id": 10 * i + k, "image_id": i, "caption": c}
+             for i, caps in CAPTIONS.items() for k, c in enumerate(caps)]
     (folder / "captions_train2014.json").write_text(json.dumps({"images": images, "annotations": notes}))
     return folder / "captions_train2014.json"
 
@@ -53,18 +54,23 @@ def _section(smoke):
     """A text_to_image experiment on the tiny SD teacher with PD's and guided distillation's sections."""
     train = {**smoke["pd"]["experiments"]["digits"]["train"], "batch_size": 2, "random_flip": False, "dropout": 0.0,
              "checkpoint_every": 2, "log_every": 2}
-    pd = {**smoke["pd"], "table2": "sd15", "experiments": {"sd15": {**smoke["pd"]["experiments"]["digits"], "teacher_steps": 4,
-                                                  "train": train, "updates_per_round": 2, "updates_last_rounds": 2}}}
+    pd = {**smoke["pd"], "table2": "sd15", "experiments": {"sd15": {
+        **smoke["pd"]["experiments"]["digits"], "teacher_steps": 4, "train": train, "updates_per_round": 2,
+        "updates_last_rounds": 2}}}
     g = copy.deepcopy(smoke["guided"]["experiments"]["digits"])
     g.update(data=None, network=None, teacher_training=None, train=train, student_steps=[1], sweep=[1.5],
              fixed_w={"weights": [], "steps": 1})
     g["stage_one"]["updates"] = 2
     g["stage_two"].update(start_steps=2, updates_per_round=2, updates_last_rounds=2)
     guided = {**smoke["guided"], "experiments": {"sd15": g}}
+    cd = {**smoke["cd"], "experiments": {"sd15": {
+        **smoke["cd"]["experiments"]["digits"], "teacher": {"diffusers": "sd15"}, "sigma_min": 0.0292,
+        "sigma_max": 14.6146, "updates": 2, "train": train}}}
     return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14",
             "captions": "coco_train2014", "num_samples": 2,
             "part_size": 2, "experiments": {"sd15": {"teacher": {"diffusers": "sd15"}, "resolution": RESOLUTION,
-                                                     "guidance": 1.5, "pd": pd, "guided": guided}}}
+                                                     "guidance": 1.5, "pd_steps": [1], "pd": pd, "guided": guided,
+                                                     "cd": cd}}}
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +173,8 @@ def test_bad_caption_data_is_refused_with_the_fix(project, captions, tmp_path):
         read_coco_captions(tmp_path / "bad.json")
     with pytest.raises(DataError, match="lacks latents.npy"):
         open_caption_latents(tmp_path)
-    done = _distill(tmp, "pd-round", "--method", "text_to_image", "--experiment", "sd15", "--student-steps", "2", "--teacher", str(tmp / "teacher" / "model.safetensors"),
+    done = _distill(tmp, "pd-round", "--method", "text_to_image", "--experiment", "sd15", "--student-steps", "2",
+                    "--teacher", str(tmp / "teacher" / "model.safetensors"),
                     "--out", str(tmp_path / "pd"))
     assert done.returncode != 0 and "give --captions" in done.stderr
 
@@ -188,10 +195,11 @@ def test_a_window_reads_the_grid_in_the_teachers_levels(project):
     seen = []
     target = distillation_target(lambda z, t, c: seen.append(t) or torch.full_like(z, 0.25), z,
                                  torch.full((2,), 0.5, dtype=torch.float64), 2, None, window=window)
-    assert (target == 0.25).all() and [float(t[0]) for t in seen] == pytest.approx([float(window(0.5)), float(window(0.25))])
+    assert (target == 0.25).all()
+    assert [float(t[0]) for t in seen] == pytest.approx([float(window(0.5)), float(window(0.25))])
 
 
-def test_pd_and_guided_distillation_train_on_caption_latents_and_their_students_sample(project, captions):
+def test_pd_guided_and_cd_train_on_caption_latents_and_their_students_sample(project, captions):
     tmp, _ = project
     teacher = str(tmp / "teacher" / "model.safetensors")
     run = ("--method", "text_to_image", "--experiment", "sd15")
@@ -205,6 +213,8 @@ def test_pd_and_guided_distillation_train_on_caption_latents_and_their_students_
     done = _distill(tmp, "guided-round", *run, "--student-steps", "1", "--teacher",
                     str(tmp / "guided-w" / "model.safetensors"), "--captions", str(captions),
                     "--out", str(tmp / "guided-w-n1"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = _distill(tmp, "cd-train", *run, "--teacher", teacher, "--captions", str(captions), "--out", str(tmp / "cd"))
     assert done.returncode == 0, done.stderr[-3000:]
     student, cfg = load_weights(tmp / "guided-w-n1" / "model.safetensors")
     assert cfg["kind"] == "guided-student" and cfg["network"]["scalar_conditions"] == ["w"]
@@ -221,6 +231,14 @@ def test_pd_and_guided_distillation_train_on_caption_latents_and_their_students_
         assert status == "ok" and images.shape == (2, 3, RESOLUTION, RESOLUTION)
         assert float(meta["grid_sigma_max"]) == pytest.approx(14.6146, abs=1e-3)  # the teacher's top level
     assert float(meta["cond_w"]) == 1.5 and int(meta["nfe"]) == 1  # w is the student's input: one evaluation
+    # the consistency model at given sigmas (as plugins/cd.py step_sigmas gives a time list's), guided: two states
+    # are one consistency step, two evaluations with guidance
+    done = _distill(tmp, "sample-text", "--model", str(tmp / "cd" / "model.safetensors"), "--prompts",
+                    str(tmp / "prompts.txt"), "--num-samples", "2", "--sigmas", "14.6146,0.5", "--guidance", "1.5",
+                    "--out", str(tmp / "cd" / "samples.npz"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    images, status, meta = load_samples(tmp / "cd" / "samples.npz")
+    assert status == "ok" and json.loads(str(meta["sigmas"])) == [14.6146, 0.5] and int(meta["nfe"]) == 2
     done = _distill(tmp, "sample-text", "--model", str(tmp / "guided-w-n1" / "model.safetensors"), "--prompts",
                     str(tmp / "prompts.txt"), "--num-samples", "1", "--sampler", "ddim", "--steps", "1",
                     "--out", str(tmp / "no-w.npz"))

@@ -1,8 +1,9 @@
 """The text-to-image targets end to end, as a cluster runs them, on tiny random pipelines placed where the fetch
 rules put the real ones (data/hf/sd15, data/hf/sdxl, data/hf/clip_vit_g14, data/coco): `snakemake -- text_to_image`
 imports both teachers, trains an SFD student on SD prompts, encodes a caption set with SD's VAE and trains guided
-distillation's stage one and round and PD's rounds on it, trains DisBack's path, generator and baseline on SDXL,
-samples and scores every point (in one part here: tests/test_text_artifacts.py joins parts), and writes the report."""
+distillation's stage one and round, PD's round and a consistency model on it, trains DisBack's path, generator and
+baseline on SDXL, samples and scores every point (in one part here: tests/test_text_artifacts.py joins parts), and
+writes the report."""
 
 from __future__ import annotations
 
@@ -44,10 +45,14 @@ def _section(smoke):
          "stage_one": {**smoke["guided"]["experiments"]["digits"]["stage_one"], "updates": 1},
          "stage_two": {**smoke["guided"]["experiments"]["digits"]["stage_two"], "start_steps": 2,
                        "updates_per_round": 1, "updates_last_rounds": 1}}
+    cd = {**smoke["cd"], "experiments": {"sd15": {
+        **smoke["cd"]["experiments"]["digits"], "teacher": {"diffusers": "sd15"}, "sigma_min": 0.0292,
+        "sigma_max": 14.6146, "updates": 1, "multistep": [[0, 5]], "train": train}}}
     return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14",
             "captions": "coco_train2014", "num_samples": 3, "part_size": 3, "experiments": {
                 "sd15": {"teacher": {"diffusers": "sd15"}, "resolution": 64, "guidance": 1.5, "sfd": sfd,
-                         "pd_steps": [1], "pd": pd, "guided": {**smoke["guided"], "experiments": {"sd15": g}}},
+                         "pd_steps": [1], "pd": pd, "guided": {**smoke["guided"], "experiments": {"sd15": g}},
+                         "cd": cd},
                 "sdxl": {"teacher": {"diffusers": "sdxl"}, "resolution": 64, "guidance": 0.0,
                          "disback": {"experiments": {"sdxl": disback}}}}}
 
@@ -91,11 +96,12 @@ def test_the_text_to_image_target_runs_every_method_and_scores_every_point(tmp_p
     done = run_snakemake(proj, "--", "text_to_image")
     assert done.returncode == 0, done.stderr[-4000:]
     table = pd.read_csv(proj / "reports" / "text_to_image.csv")
-    assert list(table["point"]) == ["teacher-dpmpp-nfe2", "sfd-nfe2", "guided-w-n1-ddim-n1-w1p5", "pd-n1",
+    assert list(table["point"]) == ["teacher-dpmpp-nfe2", "sfd-nfe2", "guided-w-n1-ddim-n1-w1p5", "pd-n1", "cd-n1",
                                     "disback-s0", "baseline-s0"]
     assert (table["num_samples"] == 3).all() and np.isfinite(table[["fid", "clip_score"]].to_numpy()).all()
-    # a guided evaluation counts twice (SFD NFE 2, PD's student); the w-student takes w as input; generators: 1 step
-    assert list(table["nfe"]) == [4, 4, 1, 2, 1, 1]
+    # a guided evaluation counts twice (SFD NFE 2, PD's and CD's students); the w-student takes w as input;
+    # generators: one step
+    assert list(table["nfe"]) == [4, 4, 1, 2, 2, 1, 1]
     guided = table.set_index("point").loc["guided-w-n1-ddim-n1-w1p5"]
     assert guided["training_iterations"] == 2  # stage one and the round: its cost includes the chain before it
     assert set(table["digests"]) == {RECORDED} and table["published"].iloc[1].startswith("NOT FOUND")

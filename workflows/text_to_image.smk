@@ -1,7 +1,7 @@
 # Text-to-image teachers through diffusers (params.yaml `text_to_image`; distill/pipeline/text_to_image.py plans it):
 # each experiment's pipeline fetched at its recorded commit and imported, SFD and DisBack run by their own commands on
-# the profile as the experiment sees it (--method text_to_image --experiment <name>), guided distillation and PD on
-# the caption set encoded by the teacher's VAE (encode-captions), every point of its table sampled in parts of seeds
+# the profile as the experiment sees it (--method text_to_image --experiment <name>), guided distillation, PD and CD
+# on the caption set encoded by the teacher's VAE (encode-captions), every point of its table sampled in parts of seeds
 # (sample-text), each part's Inception features and CLIP scores, the parts joined into the point's FID and CLIP
 # score, and one report.
 from distill.data.artifacts import hub_need
@@ -236,6 +236,28 @@ if T2I_SECTION:  # checked across keys with params.yaml (distill.config.text_to_
             "{DISTILL} pd-round {T2I_ARGS} --experiment {wildcards.texp} --student-steps {wildcards.pdn} "
             "--threads {threads} --overwrite --teacher {input.teacher} --captions {params.captions} "
             "--out {params.out} > {log} 2>&1"
+
+    rule t2i_cd_train:
+        input:
+            teacher=t2i_teacher,
+            captions=t2i_captions,
+        output:
+            weights=T2I_PATHS["cd"] + "/model.safetensors",
+            summary=T2I_PATHS["cd"] + "/summary.json",
+        params:
+            hp=lambda w: t2i_hp(w, "cd") + training_hp(),
+            out=T2I_PATHS["cd"],
+            captions=lambda w, input: Path(input.captions).parent,
+        threads: CFG["threads"]["distill"]
+        resources:
+            mem_mb=16000,
+        log:
+            f"{LOGS}/text_to_image/{{texp}}/cd.log",
+        benchmark:
+            f"{BENCH}/text_to_image/{{texp}}/cd.tsv"
+        shell:
+            "{DISTILL} cd-train {T2I_ARGS} --experiment {wildcards.texp} --threads {threads} --overwrite "
+            "--teacher {input.teacher} --captions {params.captions} --out {params.out} > {log} 2>&1"
 
     rule t2i_sample:
         input:

@@ -1,7 +1,11 @@
 """The text-to-image teachers' commands: a diffusers pipeline folder (Stable Diffusion 1.x/2.x, SDXL) imported as a
-teacher, and its evaluation images from a prompt file. Declared here; their handlers are distill/handlers/latent.py."""
+teacher, its training data (an image-caption set its VAE encodes), its evaluation images from a prompt file and
+their scores. Declared here; their handlers are distill/handlers/latent.py."""
 
 from __future__ import annotations
+
+import argparse
+from pathlib import Path
 
 from distill.bench import work
 from distill.commands.options import finite_float, non_negative_int, positive_int
@@ -38,12 +42,24 @@ def _sample_options(p):
                         "sigma 0.0292 and 14.6146); uniform without options spans the model's own levels, as PD's "
                         "and guided distillation's students of it were trained")
     p.add_argument("--grid-option", action="append", metavar="KEY=VALUE", help="an option of the grid; repeatable")
+    p.add_argument("--sigmas", type=sigma_list, default=None, metavar="S0,S1,...",
+                   help="the noise levels sigma_0 > ... > sigma_{n-1} > 0 the sampler steps through, replacing the "
+                        "grid (a consistency model's time list, plugins/cd.py step_sigmas: k + 1 levels for k steps); "
+                        "--steps, if given, must be n")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="an option of the sampler; repeatable")
     p.add_argument("--guidance", type=finite_float, default=None,
                    help="classifier-free guidance weight w >= 0 (diffusers' guidance_scale = 1 + w; two network "
                         "evaluations per step); a w-conditioned student (guided distillation) takes w as its "
                         "input instead, one evaluation per step")
     output(p, "--out", required=True, help="output .npz (decoded images, as `distill sample` writes)")
+
+
+def sigma_list(text: str) -> list[float]:
+    """A comma-separated list of noise levels (checked by the grid: decreasing, positive)."""
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sigmas takes comma-separated numbers, got {text!r}") from None
 
 
 def _samples_and_clip(p, what: str) -> None:
@@ -90,6 +106,16 @@ def _encode_options(p):
                 "resumes from its hidden work folder)")
 
 
+def features_work(cfg, args, producers) -> list[tuple[work.Unit, int]]:
+    """`distill text-features` of part k (samples-<k>.npz): the part's images through the Inception."""
+    t, stem = cfg.get("text_to_image") or {}, Path(args.samples).stem
+    if not t or not stem.startswith("samples-") or not stem.split("-")[-1].isdigit():
+        raise work.UnknownWork(f"text-features {args.samples}: not a part of the text_to_image plan (samples-<k>.npz),"
+                               " so its images are counted when it exists")
+    k = int(stem.split("-")[-1])
+    return [(work.Unit("features"), min(t["part_size"], t["num_samples"] - k * t["part_size"]))]
+
+
 def _report_options(p):
     p.add_argument("--results", required=True, help="results/<profile> folder")
     output(p, "--pdf", required=True, help="output PDF")
@@ -118,7 +144,7 @@ COMMANDS = (
             "Centre-crop and resize each image to 299 x 299 (PIL bicubic, as text2image-benchmark made the MS-COCO "
             "statistics) and embed it with the 2015-12-05 Inception; score it against its own prompt with CLIP. "
             "`distill text-point` joins the parts of a point.", _features_options, job="evaluate",
-            cost=work.evaluate_work),
+            cost=features_work),
     Command("text-point", "distill.handlers.latent:text_point",
             "FID and CLIP score of a text-to-image point from its parts' features",
             "Join the parts (they must cover seeds 0 .. N-1 once, from one model, sampler and guidance), then the "

@@ -212,7 +212,7 @@ def text_needs(cfg: Mapping[str, Any]) -> list[Need]:
     if not isinstance(t, Mapping):
         return []
     out = [Need(ARTIFACTS[t[k]], TEXT_FOLDER, TEXT_FOLDER / ARTIFACTS[t[k]].file) for k in ("prompts", "fid_reference")]
-    drawn = any(e.get("pd") or e.get("guided") for e in t["experiments"].values())
+    drawn = any(e.get("pd") or e.get("guided") or e.get("cd") for e in t["experiments"].values())
     return out + [hub_need(t["clip"])] + (list(caption_set(t["captions"])) if drawn and t.get("captions") else [])
 
 

@@ -17,7 +17,8 @@ def sample_text(args, cfg, progress):
     sampler = args.sampler or own_sampler(args.model)  # a distilled model's own (an SFD student's, a generator's)
     print(text_sampling.run(cfg, args.model, args.prompts, sampler, args.out, args.steps, args.num_samples,
                             args.guidance, args.grid, parse_grid_options(args.grid_option),
-                            parse_sampler_options(sampler, args.option), args.threads, progress, args.first_seed))
+                            parse_sampler_options(sampler, args.option), args.threads, progress, args.first_seed,
+                            args.sigmas))
 
 
 def clip_score(args, cfg, progress):

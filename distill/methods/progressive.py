@@ -91,7 +91,7 @@ def distillation_loss(
     gen: torch.Generator, cond: Cond = None, times_per_step: int = 1,
 ) -> torch.Tensor:
     """One Monte-Carlo estimate of PD Algorithm 2's loss for a batch x (times and noise drawn from `gen`) with its
-    conditions `cond` (class labels, a prompt's, or none). `times_per_step` 2 trains the student at the times halfway between its own too
-    (`student_times`)."""
+    conditions `cond` (class labels, a prompt's, or none). `times_per_step` 2 trains the student at the times halfway
+    between its own too (`student_times`)."""
     t, eps = draw_times_and_noise(x, n_steps, gen, times_per_step)
     return loss_at(student, teacher, x, t, eps, n_steps, weighting, cond)

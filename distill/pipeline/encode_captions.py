@@ -1,5 +1,6 @@
 """Step: encode an image-caption set with a latent teacher's VAE (`distill encode-captions`), the training data of
-the methods that draw x from data (PD, guided distillation) on a text-to-image teacher (distill/data/caption_latents.py).
+the methods that draw x from data (PD, guided distillation, CD) on a text-to-image teacher
+(distill/data/caption_latents.py).
 
 Each image is read as diffusers' text-to-image training script reads it (examples/text_to_image/
 train_text_to_image.py: Resize(resolution, bilinear) of the shorter side, CenterCrop(resolution), pixels to [-1, 1]),

@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from distill.core.checkpoint import file_sha256, load_weights
-from distill.core.grids import make_grid
+from distill.core.grids import from_sigmas, make_grid
 from distill.core.guidance import PromptGuided, check_weight
 from distill.core.provenance import provenance
 from distill.core.samplers import evaluations_per_step, get_sampler, run_sampler
@@ -31,7 +31,8 @@ from distill.nets.diffusers_vae import decode, load_vae
 def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, sampler: str | None,
         out_path: str | Path, steps: int | None, num_samples: int, guidance: float | None = None,
         grid: str | None = None, grid_options: dict[str, float] | None = None, options: dict[str, Any] | None = None,
-        threads: int | None = None, progress: bool = True, first_seed: int = 0) -> str:
+        threads: int | None = None, progress: bool = True, first_seed: int = 0,
+        sigmas: list[float] | None = None) -> str:
     """Seeds first_seed .. first_seed + num_samples - 1 (a point sampled in parts). A model that records its own
     sampler (an SFD student of a text-to-image teacher) is sampled with it unless
     told otherwise (distill.pipeline.sample.recorded_sampling); a teacher needs --sampler, --steps (and takes the
@@ -43,16 +44,22 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
                          " sample it with `distill sample`")
     if num_samples < 1:
         raise ValueError(f"--num-samples must be >= 1, got {num_samples}")
+    if sigmas is not None and steps is not None and steps != len(sigmas):
+        raise ValueError(f"--steps {steps} contradicts --sigmas, {len(sigmas)} levels (one per step)")
     prompts = read_prompts(prompts_path)
     scalars: dict[str, float] = {}  # SFD-v's step condition
     sampler, steps, options, grid, grid_options = recorded_sampling(
         model_cfg, sampler, steps, dict(options or {}), grid if grid is not None or model_cfg.get("sampling")
         else "edm", dict(grid_options or {}), scalars)
+    if sigmas is not None:  # a given schedule (a consistency model's time list) replaces the grid
+        from_sigmas(sigmas)
+        steps, grid, grid_options = len(sigmas), "given", {}
     if steps is None:
         raise ValueError("give --steps: this model records no step count of its own")
     spec = get_sampler(sampler)
     options = spec.with_defaults(dict(options or {}))
-    make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before any loading
+    if sigmas is None:
+        make_grid(grid, steps, **grid_options)  # a bad step count, grid or grid option stops here, before loading
     if guidance is not None:
         check_weight(guidance)
     elif "w" in (model_cfg["network"].get("scalar_conditions") or []):
@@ -63,7 +70,7 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
     check_memory(num_samples, [3, resolution, resolution])
     denoiser, model_cfg = load_denoiser(model_path, device)
     network = model_cfg["network"]
-    if grid == "uniform" and not grid_options:  # the model's own levels (distill.core.time_window), not t in [0, 1]
+    if grid == "uniform" and not grid_options and sigmas is None:  # the model's own levels (core/time_window.py)
         grid_options = dict(zip(("sigma_min", "sigma_max"), denoiser.sigma_range()))
     encoder = prompt_encoder(network, (resolution, resolution) if network["sdxl"] else None)
     if guidance is not None and "w" in (network.get("scalar_conditions") or []):
@@ -73,6 +80,7 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
     vae = load_vae(folder).to(device)
     shape = tuple(model_cfg["data"]["shape"])
     meta = {"sampler": sampler, "steps": steps, "grid": grid, **{f"grid_{k}": v for k, v in grid_options.items()},
+            **({"sigmas": json.dumps([float(v) for v in sigmas])} if sigmas is not None else {}),
             **{f"cond_{k}": v for k, v in scalars.items()},
             **options, "num_samples": num_samples, "first_seed": first_seed, "model": str(model_path),
             "prompts": str(prompts_path),
@@ -87,7 +95,9 @@ def run(cfg: dict[str, Any], model_path: str | Path, prompts_path: str | Path, s
             cond = {k: v.to(device) for k, v in encoder([prompts[i % len(prompts)] for i in batch]).items()}
             cond.update({k: torch.full((len(batch),), v, device=device) for k, v in scalars.items()})
             latents = run_sampler(sampler, denoiser, shape, batch, steps, cond=cond, clip_x=False, grid=grid,
-                                  device=device, grid_options=grid_options, **options)
+                                  device=device, grid_options=grid_options,
+                                  sigmas=None if sigmas is None else torch.tensor(sigmas, dtype=torch.float64),
+                                  **options)
             chunks.append(decode(vae, latents, batch_size).cpu())
     x = torch.cat(chunks)
     meta["prompt_index"] = np.array([i % len(prompts) for i in seeds])

@@ -1,13 +1,13 @@
 """The text-to-image targets' plan (params.yaml `text_to_image`; workflows/text_to_image.smk runs it): for each
-experiment, its imported teacher, the methods that distil it (SFD, DisBack, guided distillation and PD, each run by
-its own command on the profile as the experiment sees it: distill.config.experiment_profile; the last two on the
-teacher's caption latents) and every point of its table (the teacher's solvers, each SFD student, each DisBack
-generator, the guided students at each sampler, step count and w, the PD students), each point sampled in parts of
-seeds and scored.
+experiment, its imported teacher, the methods that distil it (SFD, DisBack, guided distillation, PD and CD, each run by
+its own command on the profile as the experiment sees it: distill.config.experiment_profile; guided distillation,
+PD and CD on the teacher's caption latents) and every point of its table (the teacher's solvers, each SFD student,
+each DisBack generator, the guided students at each sampler, step count and w, the PD students, the consistency
+model at each time list), each point sampled in parts of seeds and scored.
 
 A point's name says what it is: `teacher-<solver>-nfe<N>`, `sfd-<run>`, DisBack's runs by their own names
 (disback-s<seed>; the baseline without backtracking, baseline-s<seed>), `guided-<model>-<sampler>-n<N>-w<w>` (the
-teacher's guided baselines: model `teacher`; a w with its point as p) and `pd-n<N>`."""
+teacher's guided baselines: model `teacher`; a w with its point as p), `pd-n<N>` and `cd-n<k>`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Any
 
 from distill.config import ConfigError, experiment_profile
 from distill.data.artifacts import ARTIFACTS, TEXT_FOLDER, caption_set, hub_need
+from distill.plugins import cd as CD
 from distill.plugins import disback as DB
 from distill.plugins import guided as G
 from distill.plugins import pd_layout as PL
@@ -25,6 +26,7 @@ from distill.plugins import sfd as S
 
 METHOD = "text_to_image"  # the params.yaml section, and --method of the commands run for one of its experiments
 SUMMARY = "summary.json"  # a training's record beside its weights (steps, wall_seconds, status)
+DRAWN = ("pd", "guided", "cd")  # the methods that train on x drawn from data: on the teacher's caption latents
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,9 @@ def paths(results: str) -> dict[str, str]:
     base = f"{results}/{METHOD}/{{texp}}"
     return {"sfd": f"{base}/sfd/{{srun}}", "path": f"{base}/disback/path", "disback": f"{base}/disback/{{drun}}",
             "captions": f"{results}/{METHOD}/captions/{{tteacher}}",
-            "guided_stage_one": f"{base}/guided/{{gline}}/stage1", "guided_round": f"{base}/guided/{{gline}}/n{{gsteps}}",
-            "pd": f"{base}/pd/n{{pdn}}",
+            "guided_stage_one": f"{base}/guided/{{gline}}/stage1",
+            "guided_round": f"{base}/guided/{{gline}}/n{{gsteps}}",
+            "pd": f"{base}/pd/n{{pdn}}", "cd": f"{base}/cd",
             "samples": f"{base}/points/{{point}}/samples-{{part}}.npz",
             "features": f"{base}/points/{{point}}/features-{{part}}.npz",
             "scores": f"{base}/points/{{point}}/scores.json"}
@@ -93,7 +96,7 @@ def files(cfg: dict[str, Any]) -> dict[str, str]:
 def draws_data(cfg: dict[str, Any], experiment: str) -> bool:
     """Whether the experiment runs a method that trains on the caption latents (PD, guided distillation)."""
     exp = section(cfg)["experiments"][experiment]
-    return bool(exp.get("pd") or exp.get("guided"))
+    return any(exp.get(m) for m in DRAWN)
 
 
 def wtag(w: float) -> str:
@@ -169,6 +172,13 @@ def points(cfg: dict[str, Any], results: str, experiment: str) -> list[Point]:
             out.append(Point(experiment, f"pd-n{n}", model, ("--sampler", "ddim", "--steps", str(n), "--grid",
                                                              "uniform", *guidance), "pd", f"n{n} ddim",
                              pd_chain(results, experiment, pe, n)))
+    if exp.get("cd"):
+        ce = v["cd"]["experiments"][experiment]
+        model = p["cd"].format(texp=experiment) + "/model.safetensors"
+        for k in CD.step_counts(ce):  # the official multistep sampler at the sigmas of the time list
+            sigmas = ",".join(f"{s:.10g}" for s in CD.step_sigmas(ce, k))
+            out.append(Point(experiment, f"cd-n{k}", model, ("--sigmas", sigmas, *guidance), "cd", f"n{k}",
+                             (str(Path(model).parent / SUMMARY),)))
     return out
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.bench.work import Unit, sampler_steps, source_of_model
-from distill.commands.options import experiment_report_io, spread_io
+from distill.commands.options import captions_option, experiment_report_io, spread_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
 from distill.config import experiment_settings, spread_experiment
@@ -42,6 +42,8 @@ def teacher_run(exp: dict[str, Any]) -> str:
     """The teacher it distils, a folder under results/<profile>/teachers: a Table 1 run
     '<parameterization>-<weighting>-s<seed>' (PD's, KD's and SFD's at mini), or an imported EDM network."""
     t = exp["teacher"]
+    if t.get("diffusers"):  # a text_to_image experiment's pipeline, imported under its artifact name
+        return t["diffusers"]
     return t["edm"] if t.get("edm") else f"{t['parameterization']}-{t['weighting']}-s{t['seed']}"
 
 
@@ -90,6 +92,7 @@ def sample_work(cfg, args, producers):
 
 def _train_options(p):
     p.add_argument("--teacher", required=True, help="model.safetensors of the teacher")
+    captions_option(p)
     run_folder(p, "model.safetensors, summary.json, the training state")
 
 

@@ -1,11 +1,12 @@
 """The text-to-image report (params.yaml `text_to_image`): for each experiment, the teacher's solvers, the SFD students,
-the DisBack generators, the guided students and the PD students at their NFE, each with its FID against the prompt
-set's statistics, its CLIP score, the number of images and the cost of its training (a round's includes every
-training before it); a CSV of the same rows and a JSON summary.
+the DisBack generators, the guided students, the PD students and the consistency model at their NFE, each with its
+FID against the prompt set's statistics, its CLIP score, the number of images and the cost of its training (a round's
+includes every training before it); a CSV of the same rows and a JSON summary.
 
-The published numbers these stand beside (SFD Tables 4-5 on Stable Diffusion 1.5; DisBack's SDXL FID and CLIP) are
-NOT FOUND in PUBLISHED.md: the table says so instead of printing a number. Every teacher, prompt file, statistics
-file and CLIP model here has no published digest; their files were recorded at first fetch (artifacts.lock.json)."""
+The published numbers these stand beside (SFD Tables 4-5 on Stable Diffusion 1.5; DisBack's SDXL FID and CLIP; Meng
+et al.'s SD tables) are NOT FOUND in PUBLISHED.md, and PD and CM published no text-to-image row: the table says so
+instead of printing a number. Every teacher, prompt file, statistics file and CLIP model here has no published
+digest; their files were recorded at first fetch (artifacts.lock.json)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
 
 LABELS = {"teacher": "teacher", "sfd": "SFD", "disback": "DisBack", "baseline": "DMD (DisBack without backtracking)",
-          "guided": "guided distillation", "pd": "PD"}
+          "guided": "guided distillation", "pd": "PD", "cd": "CD"}
 PUBLISHED = {"sfd": "NOT FOUND (SFD Tables 4-5)", "disback": "NOT FOUND (DisBack's SDXL numbers)",
-             "guided": "NOT FOUND (Meng et al.'s SD tables)", "pd": "none (PD has no text-to-image row)"}
+             "guided": "NOT FOUND (Meng et al.'s SD tables)", "pd": "none (PD has no text-to-image row)",
+             "cd": "none (CM has no text-to-image row)"}
 
 
 def training_cost(chain: tuple[str, ...]) -> dict[str, Any]:
@@ -76,14 +78,15 @@ def page(table: pd.DataFrame, cfg: dict[str, Any]):
     caption = (f"FID of {t['num_samples']} images (seed i with prompt i of {t['prompts']}) against {t['fid_reference']}"
                f" (each image centre-cropped and resized to 299 by PIL bicubic, the 2015-12-05 Inception), and the "
                f"CLIP score (100 cos, {t['clip']}). NFE counts both evaluations of a guided step (as sfd-main counts "
-               f"them). Guidance w is diffusers' guidance_scale - 1; a DisBack generator samples in one unguided step; a "
-               f"guided-distillation student takes w as its input (one evaluation per step; run: model, sampler, "
-               f"steps) and, like PD's students, samples on the teacher's own noise levels, where both were trained. "
+               f"them). Guidance w is diffusers' guidance_scale - 1; a DisBack generator samples in one unguided step; "
+               f"a guided-distillation student takes w as its input (one evaluation per step; run: model, sampler, "
+               f"steps) and, like PD's students, samples on the teacher's own noise levels, where both were trained; "
+               f"the consistency model (CD) samples at the levels of its time list. "
                f"The training of a round's student counts every training before it (stage one, earlier rounds). "
                f"Every teacher, prompt file, statistics file and CLIP model here: {RECORDED} (artifacts.lock.json). "
-               "Published numbers for these rows are NOT FOUND in PUBLISHED.md (PD published none)."
+               "Published numbers for these rows are NOT FOUND in PUBLISHED.md (PD and CM published none)."
                + (" N/A, no number: " + "; ".join(missing) + "." if missing else ""))
-    return table_page("Text-to-image teachers: SFD, DisBack, guided distillation and PD", header, cells, caption,
+    return table_page("Text-to-image teachers: SFD, DisBack, guided distillation, PD and CD", header, cells, caption,
                       col_widths=[1.4, 1.3, 1.2, 0.5, 0.7, 0.6, 0.7, 0.6, 1.4, 1.6])
 
 

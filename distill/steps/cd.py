@@ -16,10 +16,11 @@ from distill.core.schedule import CosineSchedule
 from distill.core.sigma_solvers import sigma_denoiser
 from distill.core.training import Part, TrainConfig, precision_record, train_parts
 from distill.data import load_dataset
-from distill.methods.batches import draw_batch
+from distill.methods.batches import Batches, dataset_batches
 from distill.methods.cd import cd_loss, ema_into, karras_sigmas, student_denoiser
 from distill.nets import IMPORTED_NETWORKS
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
+from distill.pipeline.conditions import training_data
 from distill.pipeline.sample import run
 from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
@@ -47,16 +48,16 @@ def build_student(cfg: dict[str, Any], exp: dict[str, Any], teacher_path: str | 
     return student, copy.deepcopy(student), teacher, model_cfg
 
 
-def cd_step(student, target, teacher, exp: dict[str, Any], data, labels):
-    """The step function of one CD update: theta- moved to theta (rate mu) after the previous update, a data batch,
-    the CD loss, the student's update (cm/train_util.py CMTrainLoop: step, then `_update_target_ema`)."""
+def cd_step(student, target, teacher, exp: dict[str, Any], batches: Batches):
+    """The step function of one CD update: theta- moved to theta (rate mu) after the previous update, a batch (x and
+    its conditions: class labels, a prompt's) from `batches`, the CD loss, the student's update (cm/train_util.py
+    CMTrainLoop: step, then `_update_target_ema`)."""
     schedule, s = CosineSchedule(), exp["train"]
     sigmas = karras_sigmas(exp["num_scales"], exp["sigma_min"], exp["sigma_max"], exp["rho"], schedule)
 
     def step_fn(ctx):
         ema_into(target.net, student.net, exp["target_ema"])
-        x, y = draw_batch(data, labels, s["batch_size"], s["random_flip"], ctx.gen)
-        cond = None if y is None else {"label": y}
+        x, cond = batches(ctx.gen)
         loss = cd_loss(student_denoiser(student, exp["sigma_min"], cond, schedule),
                        student_denoiser(target, exp["sigma_min"], cond, schedule),
                        sigma_denoiser(teacher, schedule, cond, "none"), x, sigmas, ctx.gen, exp["distance"],
@@ -78,16 +79,17 @@ def train_config(exp: dict[str, Any], precision: str = "fp32"):
 
 
 def train_student(cfg: dict[str, Any], experiment: str, teacher_path: str | Path, out_dir: str | Path,
-                  threads: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Step: the consistency model of one experiment (resumable: student, target and optimizer are checkpointed)."""
+                  threads: int | None = None, progress: bool = True,
+                  captions: str | Path | None = None) -> dict[str, Any]:
+    """Step: the consistency model of one experiment (resumable: student, target and optimizer are checkpointed); a
+    text-to-image teacher trains on the caption latents of the folder `captions`."""
     device = setup_torch(threads, cfg["device"])
     exp, out_dir = experiment_settings(cfg, "cd", experiment), Path(out_dir)
     student, target, teacher, model_cfg = build_student(cfg, exp, teacher_path, device)
     model_cfg["experiment"] = experiment
-    data = load_dataset(cfg["data"])
-    labels = data.label_tensor()
-    step_fn = cd_step(student, target, teacher, exp, data.model_tensor().to(device),
-                      None if labels is None else labels.to(device))
+    s = exp["train"]
+    data = training_data(model_cfg, cfg["data"], s["batch_size"], s["random_flip"], device, captions)
+    step_fn = cd_step(student, target, teacher, exp, data.batches)
     run_cfg = train_config(exp, cfg["precision"])
     result, weights = train_parts({"student": Part(student.net, run_cfg), "target": Part(target.net, run_cfg)},
                                   step_fn, run_cfg, out_dir, desc=f"CD {experiment}", progress=progress,
@@ -113,7 +115,7 @@ def sample_student(cfg: dict[str, Any], experiment: str, model: str | Path, step
 
 def train_command(args, cfg, progress):
     """`distill cd-train`."""
-    summary = train_student(cfg, args.experiment, args.teacher, args.out, args.threads, progress)
+    summary = train_student(cfg, args.experiment, args.teacher, args.out, args.threads, progress, args.captions)
     print(f"{summary['status']} after {summary['steps']} updates")
 
 
@@ -134,9 +136,8 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     target = copy.deepcopy(student)
     torch.manual_seed(exp["seed"])
     run_cfg = train_config(exp)
-    labels = data.label_tensor()
-    step_fn = cd_step(student, target, teacher, exp, data.model_tensor().to(device),
-                      None if labels is None else labels.to(device))
+    step_fn = cd_step(student, target, teacher, exp, dataset_batches(data, exp["train"]["batch_size"],
+                                                                     exp["train"]["random_flip"], device))
     passes = "1 forward + 1 backward (student), 1 forward (target), " + \
         ("2 forwards (teacher's Heun step)" if exp["solver"] == "heun" else "1 forward (teacher's Euler step)")
     return {"cd": TrainingStep({"student": Part(student.net, run_cfg), "target": Part(target.net, run_cfg)},

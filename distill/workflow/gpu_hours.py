@@ -32,6 +32,7 @@ from distill.commands.index import get
 from distill.commands.spec import GPU_JOBS
 from distill.core.checkpoint import atomic_write
 from distill.config import method_sections
+from distill.pipeline.text_to_image import METHOD as T2I_METHOD
 from distill.core.provenance import code_version
 from distill.pipeline.common import setup_torch
 from distill.workflow.unit_times import measure
@@ -107,6 +108,10 @@ def count_work(cfg: Mapping[str, Any], commands: list[list[str]]) -> list[Job]:
             try:
                 sections = method_sections(cfg, getattr(args, "method", None), getattr(args, "experiment", None))
                 job.work = cost({**cfg, **sections}, args, producers)
+                if getattr(args, "method", None) == T2I_METHOD and any(u.kind == "train" for u, _ in job.work):
+                    job.problem = (f"a training step on the diffusers teacher of text_to_image.experiments."
+                                   f"{args.experiment}: the benchmarks time training steps on the suite's own "
+                                   "networks, not on an imported UNet, so its work is counted, not priced")
             except UnknownWork as exc:
                 job.problem = str(exc)
         jobs.append(job)
