@@ -243,3 +243,15 @@ def test_pd_guided_and_cd_train_on_caption_latents_and_their_students_sample(pro
                     str(tmp / "prompts.txt"), "--num-samples", "1", "--sampler", "ddim", "--steps", "1",
                     "--out", str(tmp / "no-w.npz"))
     assert done.returncode != 0 and "give --guidance" in done.stderr
+
+
+def test_a_text_to_image_models_sampler_step_is_measured_with_a_prompt(project, smoke_cfg):
+    """`distill gpu-hours --measure` prices sample-text's work from the imported file: one sampler step of the
+    pipeline's UNet, given a prompt's conditions (it takes no class label)."""
+    from distill.bench.work import Unit
+    from distill.workflow.unit_times import measure
+
+    tmp, _ = project
+    unit = Unit("sampler_step", str(tmp / "teacher" / "model.safetensors"))
+    times = measure({**smoke_cfg, "sampling": {**smoke_cfg["sampling"], "batch_size": 2}}, [unit], "cpu", repeats=1)
+    assert times[unit.key] > 0

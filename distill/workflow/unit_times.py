@@ -22,6 +22,7 @@ from distill.core.training import StepRunner
 from distill.data import load_dataset
 from distill.metrics.extractors import extract_features, timing_extractor
 from distill.pipeline.common import load_denoiser
+from distill.pipeline.conditions import is_text_to_image, prompt_encoder_of
 from distill.pipeline.sample import conditions
 from distill.pipeline.train_teacher import teacher_step
 from distill.registry import get
@@ -58,6 +59,9 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
             shape, classes = data.shape, data.num_classes
         b = cfg["sampling"]["batch_size"]
         z, cond = torch.randn(b, *shape, device=device), conditions(list(range(b)), classes, {}, device)
+        if isinstance(unit.source, str) and is_text_to_image(model_cfg):  # a pipeline's UNet: a prompt's conditions
+            cond = {k: v.to(device) for k, v in prompt_encoder_of(model_cfg, device)(["a photograph"] * b).items()}
+            cond.update({k: torch.ones(b, device=device) for k in model_cfg["network"].get("scalar_conditions") or []})
 
         def one_step():
             with torch.no_grad():
