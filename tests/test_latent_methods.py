@@ -1,8 +1,8 @@
 """The methods' own steps on tiny random text-to-image teachers, loaded as a cluster run loads the real ones
-(tests/latent_models.py, `distill import-diffusers`): SFD trains on prompts and its student samples with its own
-recorded sampler; DisBack's SD/SDXL core (the teacher's own levels, the generator at its conditioning timestep,
-the real score's guidance, the epsilon-MSE fake score) records a path, trains a generator, and the generator samples
-with `distill sample-text` what training drew."""
+(tests/latent_models.py, `distill import-diffusers`): SFD trains on prompts on SD and SDXL and its student samples
+with its own recorded sampler; DisBack's SD/SDXL core (the teacher's own levels, the generator at its conditioning
+timestep, the real score's guidance, the epsilon-MSE fake score) records a path and trains a generator on SDXL and
+SD, and the generator samples with `distill sample-text` what training drew."""
 
 from __future__ import annotations
 
@@ -131,10 +131,27 @@ def test_disback_records_a_path_and_trains_a_generator_on_sdxl(sdxl_teacher):
     assert status == "ok" and images.shape == (2, 3, 64, 64) and meta["nfe"] == 1 and meta["input"] == "vp"
 
 
-def test_sfd_trains_on_prompts_and_its_student_samples_with_its_own_solver(tmp_path):
-    """`sfd.train_student` on the tiny SD teacher with a prompt file (sfd-main: conditional trajectories), then
-    `distill sample-text` of the student with no sampler named: its recorded Euler with AFS on its own grid."""
+def test_disback_records_a_path_and_trains_a_generator_on_sd(tmp_path):
+    """DisBack's stage 1 and stage 2 on the tiny SD teacher too (one CLIP encoder, no pooled embedding or size ids)."""
     sd_pipeline(tmp_path / "sd")
+    import_pipeline("tiny-sd", tmp_path / "sd", tmp_path / "teacher", 64, lock=tmp_path / "artifacts.lock.json")
+    (tmp_path / "prompts.txt").write_text(PROMPTS)
+    exp = copy.deepcopy(load_profile(ROOT / "params.yaml", "smoke")["disback"]["experiments"]["digits"])
+    exp.update(core=SD_CORE, path={"nodes": 2, "interval": 1, "batch_size": 2, "seed": 0},
+               stage_two={"iterations": 2, "interval": 1, "switch_rule": "paper", "batch_size": 2}, eval_every=1)
+    teacher = tmp_path / "teacher" / "model.safetensors"
+    path = disback.record_path(exp, teacher, tmp_path / "path", progress=False, prompts=tmp_path / "prompts.txt")
+    summary = disback.train_generator(exp, "disback", 0, teacher, disback.path_nodes(tmp_path / "path", 2, 1),
+                                      tmp_path / "gen", progress=False, prompts=tmp_path / "prompts.txt")
+    assert path["status"] == summary["status"] == "completed"
+    assert not load_weights(tmp_path / "gen" / "model.safetensors")[1]["network"]["sdxl"]
+
+
+@pytest.mark.parametrize("pipeline", [sd_pipeline, sdxl_pipeline], ids=["sd", "sdxl"])
+def test_sfd_trains_on_prompts_and_its_student_samples_with_its_own_solver(tmp_path, pipeline):
+    """`sfd.train_student` on the tiny SD and SDXL teachers with a prompt file (sfd-main: conditional trajectories),
+    then `distill sample-text` of the student with no sampler named: its recorded Euler with AFS on its own grid."""
+    pipeline(tmp_path / "sd")
     import_pipeline("tiny-sd", tmp_path / "sd", tmp_path / "teacher", 64, lock=tmp_path / "artifacts.lock.json")
     (tmp_path / "prompts.txt").write_text(PROMPTS)
     cfg = load_profile(ROOT / "params.yaml", "smoke")

@@ -2,7 +2,8 @@
 loads the real one: an MS-COCO-format image-caption set written here in the real formats (JPEGs, a captions JSON),
 encoded by the teacher's VAE (`distill encode-captions`: resumable, batch-size independent), then PD's rounds,
 guided distillation's stage one and stage two, and consistency distillation on it (--captions), each student sampled
-by `distill sample-text` on the teacher's own levels (distill/core/time_window.py) or its own time list."""
+by `distill sample-text` on the teacher's own levels (distill/core/time_window.py) or its own time list; the same
+methods on a tiny SDXL teacher and its own caption latents."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from distill.nets import imported_denoiser
 from distill.pipeline import encode_captions
 from distill.pipeline.import_diffusers import run as import_pipeline
 from distill.pipeline.sample import load_samples
-from latent_models import sd_pipeline
+from latent_models import sd_pipeline, sdxl_pipeline
 
 RESOLUTION = 16
 CAPTIONS = {1: ["a red cube", "a cube, red"], 2: ["two cats on a mat"], 3: ["a tree by a lake"],
@@ -66,11 +67,15 @@ def _section(smoke):
     cd = {**smoke["cd"], "experiments": {"sd15": {
         **smoke["cd"]["experiments"]["digits"], "teacher": {"diffusers": "sd15"}, "sigma_min": 0.0292,
         "sigma_max": 14.6146, "updates": 2, "train": train}}}
+    sdxl = {"teacher": {"diffusers": "sdxl"}, "resolution": RESOLUTION, "guidance": 1.5, "pd_steps": [2],
+            "pd": {**pd, "table2": "sdxl", "experiments": {"sdxl": pd["experiments"]["sd15"]}},
+            "guided": {**guided, "experiments": {"sdxl": g}},
+            "cd": {**cd, "experiments": {"sdxl": {**cd["experiments"]["sd15"], "teacher": {"diffusers": "sdxl"}}}}}
     return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14",
             "captions": "coco_train2014", "num_samples": 2,
             "part_size": 2, "experiments": {"sd15": {"teacher": {"diffusers": "sd15"}, "resolution": RESOLUTION,
                                                      "guidance": 1.5, "pd_steps": [1], "pd": pd, "guided": guided,
-                                                     "cd": cd}}}
+                                                     "cd": cd}, "sdxl": sdxl}}
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +83,8 @@ def project(tmp_path_factory):
     tmp = make_project(tmp_path_factory.mktemp("latent-training"))
     sd_pipeline(tmp / "sd15")
     import_pipeline("tiny-sd15", tmp / "sd15", tmp / "teacher", RESOLUTION, lock=tmp / "artifacts.lock.json")
+    sdxl_pipeline(tmp / "sdxl")
+    import_pipeline("tiny-sdxl", tmp / "sdxl", tmp / "teacher-xl", RESOLUTION, lock=tmp / "artifacts.lock.json")
     annotations = _coco(tmp / "coco")
     params = yaml.safe_load((tmp / "params.yaml").read_text())
     smoke = params["profiles"]["smoke"]
@@ -243,6 +250,25 @@ def test_pd_guided_and_cd_train_on_caption_latents_and_their_students_sample(pro
                     str(tmp / "prompts.txt"), "--num-samples", "1", "--sampler", "ddim", "--steps", "1",
                     "--out", str(tmp / "no-w.npz"))
     assert done.returncode != 0 and "give --guidance" in done.stderr
+
+
+def test_every_method_that_draws_data_trains_on_sdxl_caption_latents(project, captions):
+    """SDXL's conditions (two encoders' hidden states, the pooled embedding, the size ids; its null is zeros): the
+    caption set encoded by SDXL's VAE, then a PD round, guided distillation's stage one and CD; SD's latents are refused
+    for the SDXL teacher (another VAE)."""
+    tmp, annotations = project
+    teacher = str(tmp / "teacher-xl" / "model.safetensors")
+    done = _distill(tmp, "encode-captions", "--teacher", teacher, "--images", str(annotations.parent), "--annotations",
+                    str(annotations), "--out", str(tmp / "captions-xl"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = ("--method", "text_to_image", "--experiment", "sdxl", "--teacher", teacher)
+    wrong = _distill(tmp, "cd-train", *run, "--captions", str(captions), "--out", str(tmp / "xl-wrong"))
+    assert wrong.returncode != 0 and "another VAE" in wrong.stderr
+    for command, extra, out in (("pd-round", ("--student-steps", "2"), "xl-pd-n2"), ("guided-stage-one", (), "xl-w"),
+                                ("cd-train", (), "xl-cd")):
+        done = _distill(tmp, command, *run, *extra, "--captions", str(tmp / "captions-xl"), "--out", str(tmp / out))
+        assert done.returncode == 0, (command, done.stderr[-3000:])
+        assert load_weights(tmp / out / "model.safetensors")[1]["network"]["sdxl"]
 
 
 def test_a_text_to_image_models_sampler_step_is_measured_with_a_prompt(project, smoke_cfg):
