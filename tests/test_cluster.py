@@ -21,7 +21,7 @@ from distill.workflow.resources import classify, command_of
 # its card (distill/plugins: Command.job), so that a new method edits no test
 SHARED_KINDS = {"train-teacher": "teacher", "sample": "sample", "evaluate": "evaluate", "fid": "evaluate",
                 "train-classifier": "classifier", "sample-text": "sample", "clip-score": "evaluate",
-                "text-features": "evaluate"}
+                "text-features": "evaluate", "encode-captions": "sample"}
 
 
 def kinds_of_commands() -> dict[str, str]:

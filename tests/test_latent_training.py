@@ -271,13 +271,26 @@ def test_every_method_that_draws_data_trains_on_sdxl_caption_latents(project, ca
         assert load_weights(tmp / out / "model.safetensors")[1]["network"]["sdxl"]
 
 
-def test_a_text_to_image_models_sampler_step_is_measured_with_a_prompt(project, smoke_cfg):
-    """`distill gpu-hours --measure` prices sample-text's work from the imported file: one sampler step of the
-    pipeline's UNet, given a prompt's conditions (it takes no class label)."""
+def test_gpu_hours_measures_every_unit_on_the_imported_pipeline(project, monkeypatch):
+    """`distill gpu-hours --measure` times the text_to_image jobs' units on the experiment's imported pipeline: each
+    method's training step (the profile as the experiment sees it: its own sections, latents of the teacher's shape
+    and a prompt's conditions), a sampler step of the pipeline's UNet and of a model file, and the VAE's encoding."""
+    import shutil
+
     from distill.bench.work import Unit
+    from distill.config import load_profile
     from distill.workflow.unit_times import measure
 
     tmp, _ = project
-    unit = Unit("sampler_step", str(tmp / "teacher" / "model.safetensors"))
-    times = measure({**smoke_cfg, "sampling": {**smoke_cfg["sampling"], "batch_size": 2}}, [unit], "cpu", repeats=1)
-    assert times[unit.key] > 0
+    for name, folder in (("sd15", "teacher"), ("sdxl", "teacher-xl")):
+        shutil.copytree(tmp / folder, tmp / "results" / "smoke" / "teachers" / name, dirs_exist_ok=True)
+    monkeypatch.chdir(tmp)  # the imported teachers are read under results/<profile>/teachers
+    cfg = load_profile(tmp / "params.yaml", "smoke")
+    cfg["sampling"]["batch_size"] = 2
+    model = "results/smoke/teachers/sd15/model.safetensors"
+    units = [Unit("train", ("text_to_image", "sd15"), step) for step in
+             (("pd", "distillation"), ("guided", "stage_one"), ("guided", "round"), ("cd", "cd"))]
+    units += [Unit("train", ("text_to_image", "sdxl"), ("pd", "distillation")),
+              Unit("sampler_step", ("text_to_image", "sdxl")), Unit("sampler_step", model), Unit("vae_encode", model)]
+    times = measure(cfg, units, "cpu", repeats=1)
+    assert set(times) == {u.key for u in units} and all(t > 0 for t in times.values())

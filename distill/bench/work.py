@@ -8,11 +8,13 @@ Units:
     networks, data and batch of a params.yaml experiment (or of the profile);
   - `sampler_step`: one step of a sampler (the network's evaluations at one time) over a batch of
     sampling.batch_size images, with the network of an experiment or of a model file;
-  - `features`: one image through the profile's feature extractor (evaluation.feature_extractor).
+  - `features`: one image through the profile's feature extractor (evaluation.feature_extractor);
+  - `vae_encode`: one image through a latent teacher's VAE encoder, at its resolution (`distill encode-captions`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ IMPORTED = "imported"  # the producer of an imported network's folder (distill i
 
 @dataclass(frozen=True)
 class Unit:
-    kind: str  # 'train', 'sampler_step' or 'features'
+    kind: str  # 'train', 'sampler_step', 'features' or 'vae_encode'
     source: Source = (None, None)
     step: tuple[str, str] | None = None  # train: (method, training step name)
 
@@ -88,9 +90,16 @@ def sample_work(cfg, args, producers) -> list[tuple[Unit, int]]:
 
 
 def encode_work(cfg, args, producers) -> list[tuple[Unit, int]]:
-    """`distill encode-captions`: one VAE encoder pass per image, a unit the suite does not time."""
-    raise UnknownWork(f"encode-captions {args.annotations}: the VAE's encoding of the images is not priced (no "
-                      "benchmark times the autoencoder); it is one encoder pass per image")
+    """`distill encode-captions`: one pass of the teacher's VAE encoder per captioned image of the captions file."""
+    path = Path(args.annotations)
+    if not path.is_file():
+        raise UnknownWork(f"encode-captions {path}: its images are counted once the captions file is fetched")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        images = len({a["image_id"] for a in doc["annotations"]})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnknownWork(f"encode-captions {path}: not an MS-COCO captions file ({exc!r})") from None
+    return [(Unit("vae_encode", source_of_model(args.teacher, producers)), images)]
 
 
 def evaluate_work(cfg, args, producers) -> list[tuple[Unit, int]]:

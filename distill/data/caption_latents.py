@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from distill.core.checkpoint import file_sha256
 from distill.core.distributed import local_rows
 from distill.data.base import DataError
 
@@ -49,6 +50,12 @@ class CaptionLatents:
             raise DataError(f"{self.folder / LATENTS} holds non-finite latents (rows {sorted(set(rows.tolist()))}): "
                             "encode the images again (distill encode-captions)")
         return x, [self.captions[i][p % len(self.captions[i])] for i, p in zip(rows.tolist(), picks.tolist())]
+
+
+def vae_digest(folder: str | Path) -> dict[str, str]:
+    """sha256 of every file of a pipeline folder's vae/: the identity of the encoder a set of latents came from."""
+    vae = Path(folder) / "vae"
+    return {p.name: file_sha256(p) for p in sorted(vae.iterdir()) if p.is_file()}
 
 
 def open_caption_latents(folder: str | Path) -> CaptionLatents:

@@ -74,3 +74,13 @@ def prompt_encoder(cfg: Mapping[str, Any], size: tuple[int, int] | None = None):
     """The prompt encoder of a model's network section (its pipeline folder's text encoders; `size` SDXL's image
     size for its time ids)."""
     return _by_name(cfg["kind"], PROMPT_ENCODERS, "prompt encoder")(cfg["folder"], size)
+
+
+# The autoencoders of the imported networks that work in latent space, by network kind (a diffusers folder's
+# AutoencoderKL: distill/nets/diffusers_vae.py), imported only when one is used.
+AUTOENCODERS: dict[str, str] = {"diffusers": "distill.nets.diffusers_vae:load_vae"}
+
+
+def autoencoder(cfg: Mapping[str, Any]):
+    """The autoencoder of a model's network section (its pipeline folder's vae/), frozen."""
+    return _by_name(cfg["kind"], AUTOENCODERS, "autoencoder")(cfg["folder"])

@@ -18,11 +18,10 @@ import torch
 
 from distill.core.distributed import local_rows
 from distill.data import load_dataset
-from distill.data.caption_latents import open_caption_latents
+from distill.data.caption_latents import open_caption_latents, vae_digest
 from distill.data.prompts import read_prompts
 from distill.methods.batches import Batches, dataset_batches
 from distill.nets import prompt_encoder
-from distill.pipeline.encode_captions import vae_digest
 
 Draw = Callable[[torch.Generator], "dict[str, torch.Tensor] | None"]
 

@@ -24,19 +24,13 @@ from tqdm.auto import tqdm
 from distill.core import owned_folder
 from distill.core.checkpoint import file_sha256, load_weights
 from distill.data.base import DataError
-from distill.data.caption_latents import CAPTIONS, FORMAT, LATENTS, MANIFEST, read_coco_captions
+from distill.data.caption_latents import CAPTIONS, FORMAT, LATENTS, MANIFEST, read_coco_captions, vae_digest
 from distill.nets.diffusers_vae import load_vae
 from distill.pipeline.common import setup_torch
 
 KIND = "encode-captions"
 PROGRESS = "progress.json"
 OWN = {LATENTS, CAPTIONS, MANIFEST}.__contains__
-
-
-def vae_digest(folder: str | Path) -> dict[str, str]:
-    """sha256 of every file of a pipeline folder's vae/: the identity of the encoder a set of latents came from."""
-    vae = Path(folder) / "vae"
-    return {p.name: file_sha256(p) for p in sorted(vae.iterdir()) if p.is_file()}
 
 
 def load_image(path: Path, resolution: int) -> torch.Tensor:

@@ -20,7 +20,8 @@ from distill.methods.batches import Batches, dataset_batches
 from distill.methods.cd import cd_loss, ema_into, karras_sigmas, student_denoiser
 from distill.nets import IMPORTED_NETWORKS
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
-from distill.pipeline.conditions import training_data
+from distill.pipeline.conditions import is_text_to_image, training_data
+from distill.pipeline.imported_teacher import artifact_of, load_imported, timing_data
 from distill.pipeline.sample import run
 from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
@@ -126,18 +127,24 @@ def sample_command(args, cfg, progress):
 
 
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
-    """One CD update of the first experiment on its teacher's architecture, freshly initialised (the cost does not
-    depend on the weights): student forward + backward, the target's forward, the teacher's Heun step."""
+    """One CD update of the first experiment on its teacher's architecture, freshly initialised, or an imported
+    teacher's network (the cost does not depend on the weights): student forward + backward, the target's forward, the teacher's Heun step."""
     exp = next(iter(cfg["cd"]["experiments"].values()))
-    t, data = exp["teacher"], load_dataset(cfg["data"])
-    teacher, _, _ = teacher_step(cfg, data, t["parameterization"], t["weighting"], t["seed"])
-    teacher = teacher.to(device).eval().requires_grad_(False)
+    t, s = exp["teacher"], exp["train"]
+    if artifact_of(t):  # an imported EDM network or diffusers pipeline, read where it was imported
+        teacher, model_cfg = load_imported(cfg, artifact_of(t), device)
+        batches = timing_data(model_cfg, s["batch_size"], device).batches if is_text_to_image(model_cfg) else \
+            dataset_batches(load_dataset(cfg["data"]), s["batch_size"], s["random_flip"], device)
+    else:
+        data = load_dataset(cfg["data"])
+        teacher, _, _ = teacher_step(cfg, data, t["parameterization"], t["weighting"], t["seed"])
+        teacher = teacher.to(device).eval().requires_grad_(False)
+        batches = dataset_batches(data, s["batch_size"], s["random_flip"], device)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     target = copy.deepcopy(student)
     torch.manual_seed(exp["seed"])
     run_cfg = train_config(exp)
-    step_fn = cd_step(student, target, teacher, exp, dataset_batches(data, exp["train"]["batch_size"],
-                                                                     exp["train"]["random_flip"], device))
+    step_fn = cd_step(student, target, teacher, exp, batches)
     passes = "1 forward + 1 backward (student), 1 forward (target), " + \
         ("2 forwards (teacher's Heun step)" if exp["solver"] == "heun" else "1 forward (teacher's Euler step)")
     return {"cd": TrainingStep({"student": Part(student.net, run_cfg), "target": Part(target.net, run_cfg)},

@@ -10,18 +10,19 @@ from typing import Any
 import pandas as pd
 import torch
 
-from distill.core.checkpoint import atomic_write, load_weights
+from distill.core.checkpoint import atomic_write
 from distill.core.denoiser import SigmaFormDenoiser
 from distill.core.training import Part
 from distill.data import load_dataset
 from distill.methods.disback import ScoreDistillation, degradation_step, score_distillation_step
 from distill.pipeline import evaluate, sample
 from distill.pipeline.common import build_denoiser, setup_torch
+from distill.pipeline.imported_teacher import artifact_of, load_imported, timing_prompts
 from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
 from distill.plugins.disback import recorded, run_settings
 from distill.steps import disback
-from distill.pipeline.conditions import training_conditions
+from distill.pipeline.conditions import is_text_to_image, training_conditions
 from distill.steps.disback import train_config
 
 
@@ -99,25 +100,24 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     teacher shapes. Timed over `fake_updates` iterations: one generator update among them."""
     exp = next(iter(cfg["disback"]["experiments"].values()))
     t = exp["teacher"]
-    if t.get("edm"):  # an imported EDM network: its architecture is in its pickle, read where it was imported
-        path = Path(f"results/{cfg['profile']}/teachers/{t['edm']}/model.safetensors")
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: import the EDM teacher first (`snakemake --config "
-                                    f"profile={cfg['profile']} -- {path}`)")
-        _, teacher_cfg = load_weights(path)
+    if artifact_of(t):  # an imported EDM network or diffusers pipeline, read where it was imported
+        _, teacher_cfg = load_imported(cfg, artifact_of(t))
     else:
         _, teacher_cfg, _ = teacher_step(cfg, load_dataset(cfg["data"]), t["parameterization"], t["weighting"],
                                          t["seed"])
+    prompts = timing_prompts(teacher_cfg, device) if is_text_to_image(teacher_cfg) else None
     torch.manual_seed(0)
-    nets = [build_denoiser(teacher_cfg).to(device) for _ in range(4)]
+    nets = [build_denoiser(teacher_cfg).to(device).train().requires_grad_(True) for _ in range(4)]  # imported ones: frozen
     real = nets[3].requires_grad_(False)
     core, s2, p = ScoreDistillation.from_params(exp["core"]), exp["stage_two"], exp["path"]
     shape = tuple(teacher_cfg["data"]["shape"])
+    real_d, levels = disback.real_score(real, core, prompts[1] if prompts else None), disback.teacher_levels(real)
     two = score_distillation_step(core, SigmaFormDenoiser(nets[0]), SigmaFormDenoiser(nets[1]),
-                                  lambda step: SigmaFormDenoiser(real), shape, s2["batch_size"], device,
-                                  training_conditions(teacher_cfg, s2["batch_size"], device))
+                                  lambda step: real_d, shape, s2["batch_size"], device,
+                                  training_conditions(teacher_cfg, s2["batch_size"], device, source=prompts),
+                                  levels=levels)
     one = degradation_step(core, SigmaFormDenoiser(real), SigmaFormDenoiser(nets[2]), shape, p["batch_size"], device,
-                           training_conditions(teacher_cfg, p["batch_size"], device))
+                           training_conditions(teacher_cfg, p["batch_size"], device, source=prompts), levels=levels)
     tc = lambda b, steps: train_config(exp, steps, 0, b)  # noqa: E731
     return {
         "score_distillation": TrainingStep(

@@ -21,6 +21,7 @@ from distill.pipeline import distill_round, evaluate
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
 from distill.pipeline.conditions import TrainingData, is_text_to_image, training_data
 from distill.pipeline.distill_round import distillation_step
+from distill.pipeline.imported_teacher import load_imported, pipeline_of, timing_data
 from distill.pipeline.train_teacher import SUMMARY, WEIGHTS, teacher_step
 from distill.registry import TrainingStep
 from distill.plugins.guided import (KIND_ROUND, KIND_STAGE_ONE, W_LINE, line_w_range, model_path_of, round_settings,
@@ -163,15 +164,21 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     experiment's shapes."""
     name = next(iter(cfg["guided"]["experiments"]))
     exp, ecfg = cfg["guided"]["experiments"][name], experiment_profile(cfg, "guided", name)
-    data = load_dataset(ecfg["data"])
-    _, teacher_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"])
-    torch.manual_seed(exp["seed"])
-    teacher = build_denoiser(teacher_cfg).to(device).requires_grad_(False)
-    student_cfg = student_config(teacher_cfg, exp, name, W_LINE)
     s, b = exp["train"], exp["train"]["batch_size"]
-    batches = dataset_batches(data, b, s["random_flip"], device)
-    stage_one, loss_one = stage_one_step(exp, TrainingData(batches), student_cfg, teacher, W_LINE, data.num_classes,
-                                         device)
+    pipeline = pipeline_of(cfg, "guided")  # a text_to_image experiment's teacher, imported
+    if pipeline:
+        teacher, teacher_cfg = load_imported(cfg, pipeline, device)
+        data, null_label = timing_data(teacher_cfg, b, device), None
+    else:
+        dataset = load_dataset(ecfg["data"])
+        _, teacher_cfg, _ = teacher_step(ecfg, dataset, exp["parameterization"], exp["teacher_weighting"],
+                                         exp["seed"])
+        torch.manual_seed(exp["seed"])
+        teacher = build_denoiser(teacher_cfg).to(device).requires_grad_(False)
+        data, null_label = TrainingData(dataset_batches(dataset, b, s["random_flip"], device)), dataset.num_classes
+    student_cfg = student_config(teacher_cfg, exp, name, W_LINE)
+    batches = data.batches
+    stage_one, loss_one = stage_one_step(exp, data, student_cfg, teacher, W_LINE, null_label, device)
     w_teacher = build_denoiser(student_cfg).to(device).requires_grad_(False)
     n = exp["stage_two"]["start_steps"] // 2
     rounder, loss_round = distillation_step(round_settings(exp), batches, student_cfg, w_teacher, n, device,

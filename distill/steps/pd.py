@@ -12,6 +12,7 @@ from distill.core.training import Part, SINGLE, TrainConfig, one_loss_step
 from distill.data import load_dataset
 from distill.methods.batches import dataset_batches
 from distill.pipeline import distill_round
+from distill.pipeline.imported_teacher import load_imported, pipeline_of, timing_data
 from distill.pipeline.train_teacher import teacher_step
 from distill.plugins.pd_layout import round_updates
 from distill.registry import TrainingStep
@@ -38,17 +39,22 @@ def round_command(args, cfg, progress):
 
 def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     """One update of the first round of the first experiment (Algorithm 2: two DDIM steps of the frozen teacher, the
-    target, the student's loss, backward, clipping, AdamW), the teacher a fresh Table 1 teacher."""
+    target, the student's loss, backward, clipping, AdamW), the teacher a fresh Table 1 teacher, or the imported
+    pipeline of the text_to_image experiment the profile is seen as."""
     name, exp = next(iter(cfg["pd"]["experiments"].items()))
     ecfg, s, student_steps = experiment_profile(cfg, "pd", name), exp["train"], exp["teacher_steps"] // 2
-    data = load_dataset(ecfg["data"])
-    teacher, model_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"], exp["seed"],
-                                         device)
-    teacher.eval().requires_grad_(False)
+    pipeline = pipeline_of(cfg, "pd")  # a text_to_image experiment's teacher, imported
+    if pipeline:
+        teacher, model_cfg = load_imported(cfg, pipeline, device)
+        batches = timing_data(model_cfg, s["batch_size"], device).batches
+    else:
+        data = load_dataset(ecfg["data"])
+        teacher, model_cfg, _ = teacher_step(ecfg, data, exp["parameterization"], exp["teacher_weighting"],
+                                             exp["seed"], device)
+        teacher.eval().requires_grad_(False)
+        batches = dataset_batches(data, s["batch_size"], s["random_flip"], device)
     student_cfg = {**model_cfg, "network": {**model_cfg["network"], "dropout": s["dropout"]}}
-    student, loss_fn = distill_round.distillation_step(exp, dataset_batches(data, s["batch_size"], s["random_flip"],
-                                                                            device),
-                                                       student_cfg, teacher, student_steps, device)
+    student, loss_fn = distill_round.distillation_step(exp, batches, student_cfg, teacher, student_steps, device)
     tcfg = TrainConfig.from_params({**s, "steps": round_updates(exp, student_steps)})  # the round's lr anneal
     return {"distillation": TrainingStep({SINGLE: Part(student.net, tcfg)},
                                          one_loss_step(student.net, loss_fn, s["batch_size"]), s["batch_size"],

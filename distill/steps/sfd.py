@@ -26,7 +26,8 @@ from distill.methods import gits, sfd
 from distill.metrics.classifier import load_classifier
 from distill.pipeline import sample, sfd_curve
 from distill.pipeline.common import build_denoiser, load_denoiser, setup_torch
-from distill.pipeline.conditions import Draw, training_conditions
+from distill.pipeline.conditions import Draw, is_text_to_image, training_conditions
+from distill.pipeline.imported_teacher import artifact_of, load_imported, timing_prompts
 from distill.pipeline.sfd_curve import PART, SNAPSHOTS
 from distill.pipeline.train_teacher import teacher_step
 from distill.registry import TrainingStep
@@ -239,12 +240,8 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
     run = next(iter(cfg["sfd"]["runs"]))
     settings, t = run_settings(cfg, run), cfg["sfd"]["teacher"]
     settings["train"]["batch_size"] = min(settings["train"]["batch_size"], BENCH_BATCH)
-    if t.get("edm"):  # an imported EDM network: its architecture is in its pickle, read where it was imported
-        path = Path(f"results/{cfg['profile']}/teachers/{t['edm']}/model.safetensors")
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: import the EDM teacher first (`snakemake --config "
-                                    f"profile={cfg['profile']} -- {path}`)")
-        teacher, model_cfg = load_denoiser(path, device)
+    if artifact_of(t):  # an imported EDM network or diffusers pipeline, read where it was imported
+        teacher, model_cfg = load_imported(cfg, artifact_of(t), device)
         student = copy.deepcopy(teacher).train().requires_grad_(True)
     else:
         _, model_cfg, _ = teacher_step(cfg, load_dataset(cfg["data"]), t["parameterization"], t["weighting"],
@@ -253,8 +250,9 @@ def training_steps(cfg, device="cpu") -> dict[str, TrainingStep]:
         teacher, student = build_denoiser(model_cfg).to(device), build_denoiser(model_cfg).to(device)
     teacher.requires_grad_(False)
     shape = tuple(model_cfg["data"]["shape"])
+    prompts = timing_prompts(model_cfg, device) if is_text_to_image(model_cfg) else None
     step_fn = sfd_step(student, teacher, settings, shape,
-                       training_conditions(model_cfg, settings["train"]["batch_size"], device), device,
+                       training_conditions(model_cfg, settings["train"]["batch_size"], device, source=prompts), device,
                        step_condition=False)
     n = step_counts(settings)[0]
     passes = (f"{teacher_evaluations(settings):g} teacher forwards + {student_nfe(n, settings['afs'])} student "

@@ -21,11 +21,18 @@ from distill.core.timing import synced
 from distill.core.training import StepRunner
 from distill.data import load_dataset
 from distill.metrics.extractors import extract_features, timing_extractor
+from distill.core.checkpoint import load_weights
+from distill.nets import autoencoder
 from distill.pipeline.common import load_denoiser
+from distill.pipeline import text_to_image as T2I
 from distill.pipeline.conditions import is_text_to_image, prompt_encoder_of
+from distill.pipeline.imported_teacher import load_imported
 from distill.pipeline.sample import conditions
 from distill.pipeline.train_teacher import teacher_step
 from distill.registry import get
+
+
+VAE_BATCH = 4  # images per timed VAE call (encode-captions' default batch is 16; the time is per image)
 
 
 def _restricted(cfg: Mapping[str, Any], method: str, experiment: str) -> dict[str, Any]:
@@ -47,8 +54,10 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
         step = get(method).training_steps(c, device)[name]
         return StepRunner(step.parts, step.step_fn, precision=cfg["precision"]), 1
     if unit.kind == "sampler_step":
-        if isinstance(unit.source, str):
-            denoiser, model_cfg = load_denoiser(unit.source, device)
+        model_cfg = None
+        if isinstance(unit.source, str) or unit.source[0] == T2I.METHOD:  # a model file, or a pipeline's student
+            denoiser, model_cfg = load_denoiser(unit.source, device) if isinstance(unit.source, str) else \
+                load_imported(cfg, T2I.teacher_artifact(cfg, unit.source[1]), device)
             shape, classes = tuple(model_cfg["data"]["shape"]), model_cfg["data"]["num_classes"]
         else:
             ecfg, (wm, we) = _profile_of(cfg, unit.source), unit.source
@@ -59,7 +68,7 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
             shape, classes = data.shape, data.num_classes
         b = cfg["sampling"]["batch_size"]
         z, cond = torch.randn(b, *shape, device=device), conditions(list(range(b)), classes, {}, device)
-        if isinstance(unit.source, str) and is_text_to_image(model_cfg):  # a pipeline's UNet: a prompt's conditions
+        if model_cfg is not None and is_text_to_image(model_cfg):  # a pipeline's UNet: a prompt's conditions
             cond = {k: v.to(device) for k, v in prompt_encoder_of(model_cfg, device)(["a photograph"] * b).items()}
             cond.update({k: torch.ones(b, device=device) for k in model_cfg["network"].get("scalar_conditions") or []})
 
@@ -74,6 +83,16 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
         batch = cfg["evaluation"]["batch_size"]
         images = torch.randint(0, 256, (2 * batch, *shape), dtype=torch.uint8)
         return (lambda: extract_features(images, extractor, batch)), len(images)
+    if unit.kind == "vae_encode":  # a latent teacher's autoencoder on images of its resolution
+        _, model_cfg = load_weights(unit.source)
+        vae, res = autoencoder(model_cfg["network"]).to(device), model_cfg["data"]["resolution"]
+        images = torch.rand(VAE_BATCH, 3, res, res, device=device) * 2 - 1
+
+        def encode_batch():
+            with torch.no_grad():
+                vae.encode(images.to(vae.dtype)).latent_dist.sample()
+
+        return encode_batch, VAE_BATCH
     raise ValueError(f"unknown unit of work {unit.kind!r}")
 
 
