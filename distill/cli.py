@@ -28,7 +28,8 @@ import torch
 
 from distill.commands import output_lock, paths
 from distill.commands.index import every
-from distill.config import ConfigError, experiment_profile, load_profile
+from distill.config import ConfigError, load_profile
+from distill.experiment_views import experiment_profile
 from distill.core import distributed, gpu_slots, run_folder
 from distill.registry import load_registrations
 

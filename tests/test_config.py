@@ -3,7 +3,8 @@ import copy
 import pytest
 import yaml
 
-from distill.config import ConfigError, experiment_profile, load_params, load_schema, select_profile, validate
+from distill.config import ConfigError, load_params, load_schema, select_profile, validate
+from distill.experiment_views import experiment_profile
 
 from conftest import ROOT
 

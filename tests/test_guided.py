@@ -136,7 +136,7 @@ def test_the_stochastic_sampler_is_seeded_per_sample_and_renoises_to_the_margina
 
 def _guided_teacher(cfg, tmp_path):
     """A freshly initialised guided teacher of the smoke experiment (null label), saved as a model folder."""
-    from distill.config import experiment_profile
+    from distill.experiment_views import experiment_profile
     from distill.core.checkpoint import save_weights
     from distill.data import load_dataset
     from distill.pipeline.common import build_denoiser

@@ -127,9 +127,9 @@ def test_the_workflow_checks_nothing_that_check_params_does_not():
 # The package's folders from the bottom up: a folder imports only folders below it (imports inside functions
 # counted). A method's files sit in methods/ (math), plugins/ (card, layout, options), steps/ (its pipeline steps),
 # claims/ and reports/.
-LAYERS = ("errors", "core", "data", "nets", "metrics", "methods", "results", "registry", "config", "bench", "commands",
-          "plugins", "pipeline", "steps", "claims", "reports", "workflow", "handlers", "cli", "warm", "warm_server",
-          "__main__", "distill")
+LAYERS = ("errors", "core", "data", "nets", "metrics", "methods", "results", "registry", "experiment_views", "config",
+          "bench", "commands", "plugins", "pipeline", "steps", "claims", "reports", "workflow", "handlers", "cli", "warm",
+          "warm_server", "__main__", "distill")
 # The imports that still run upwards, each with its reason; one that is fixed must leave this list, and a new one
 # fails until it is fixed or named here. None is left: a command's handler lives above everything it runs.
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from distill.config import experiment_profile
+from distill.experiment_views import experiment_profile
 from distill.data import load_dataset
 from distill.data.base import DataError
 

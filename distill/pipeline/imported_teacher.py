@@ -23,7 +23,7 @@ def artifact_of(teacher: Mapping[str, Any]) -> str | None:
 
 def pipeline_of(cfg: Mapping[str, Any], method: str) -> str | None:
     """The pipeline of the text_to_image experiment whose `method` section the profile holds (the profile as that
-    experiment sees it, distill.config.experiment_profile), else None: PD's and guided distillation's sections name no
+    experiment sees it, distill/experiment_views.py), else None: PD's and guided distillation's sections name no
     teacher of their own."""
     for exp in ((cfg.get("text_to_image") or {}).get("experiments") or {}).values():
         if exp.get(method) is not None and exp.get(method) == cfg.get(method):

@@ -1,9 +1,9 @@
 """The text-to-image targets' plan (params.yaml `text_to_image`; workflows/text_to_image.smk runs it): for each
 experiment, its imported teacher, the methods that distil it (SFD, DisBack, guided distillation, PD and CD, each run by
-its own command on the profile as the experiment sees it: distill.config.experiment_profile; guided distillation,
-PD and CD on the teacher's caption latents) and every point of its table (the teacher's solvers, each SFD student,
-each DisBack generator, the guided students at each sampler, step count and w, the PD students, the consistency
-model at each time list), each point sampled in parts of seeds and scored.
+its own command on the profile as the experiment sees it: distill/experiment_views.py; guided distillation, PD and CD
+on the teacher's caption latents) and every point of its table (the teacher's solvers, each SFD student, each DisBack
+generator, the guided students at each sampler, step count and w, the PD students, the consistency model at each
+time list), each point sampled in parts of seeds and scored.
 
 A point's name says what it is: `teacher-<solver>-nfe<N>`, `sfd-<run>`, DisBack's runs by their own names
 (disback-s<seed>; the baseline without backtracking, baseline-s<seed>), `guided-<model>-<sampler>-n<N>-w<w>` (the
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill.config import ConfigError, experiment_profile
+from distill.config import ConfigError
+from distill.experiment_views import experiment_profile
 from distill.data.artifacts import ARTIFACTS, TEXT_FOLDER, caption_set, hub_need
 from distill.plugins import cd as CD
 from distill.plugins import disback as DB

@@ -19,7 +19,7 @@ from distill.bench.work import Unit, sampler_steps, source_of_model
 from distill.commands.options import captions_option, experiment_report_io, spread_io
 from distill.commands.paths import output, run_folder
 from distill.commands.spec import Command
-from distill.config import experiment_settings, spread_experiment
+from distill.experiment_views import experiment_settings, spread_experiment
 from distill.methods.cd import multistep_sigmas
 from distill.registry import Method, named
 from distill.results import LOSS_XY

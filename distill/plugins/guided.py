@@ -24,7 +24,7 @@ from typing import Any
 
 from distill.commands.options import spread_io
 from distill.commands.spec import Command
-from distill.config import spread_experiment
+from distill.experiment_views import spread_experiment
 from distill.plugins.pd_layout import check_power_of_two
 from distill.registry import Method, named
 from distill.results import LOSS_XY

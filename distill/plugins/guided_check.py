@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distill.config import experiment_profile
+from distill.experiment_views import experiment_profile
 from distill.plugins.guided import round_steps
 
 

@@ -7,7 +7,7 @@ from distill.bench.work import Unit, protocol_images, sampler_steps, source_of_m
 from distill.commands.options import (captions_option, extractor_weights_option, finite_float, floor_option,
                                      positive_int, report_io)
 from distill.commands.paths import output, run_folder
-from distill.config import experiment_settings
+from distill.experiment_views import experiment_settings
 from distill.core.samplers import SAMPLERS
 from distill.plugins.guided import W_LINE, model_path_of, round_updates
 

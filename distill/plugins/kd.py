@@ -16,7 +16,7 @@ from typing import Any
 from distill.bench.work import Unit, sampler_steps, source_of_model
 from distill.commands.options import experiment_report_io, spread_io
 from distill.commands.spec import Command
-from distill.config import experiment_settings, spread_experiment
+from distill.experiment_views import experiment_settings, spread_experiment
 from distill.registry import Method, named
 from distill.results import LOSS_XY
 from distill.commands.paths import output, run_folder

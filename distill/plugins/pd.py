@@ -18,7 +18,7 @@ from distill.commands.spec import Command
 from distill.registry import Method, named
 from distill.results import LOSS_XY
 from distill.commands.paths import run_folder
-from distill.config import method_experiments, spread_experiment
+from distill.experiment_views import method_experiments, spread_experiment
 from distill.plugins.pd_layout import round_updates
 
 LABEL = "Progressive Distillation (ours)"  # PD Table 2's name for it

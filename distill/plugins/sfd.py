@@ -22,7 +22,7 @@ from typing import Any
 from distill.results.tolerance import FEW_STEP, NumberTolerance
 from distill.commands.options import spread_io
 from distill.commands.spec import Command
-from distill.config import spread_experiment
+from distill.experiment_views import spread_experiment
 from distill.core.grids import grid_options
 from distill.core.samplers import get_sampler
 from distill.core.training import TrainConfig

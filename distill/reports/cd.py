@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from distill.config import experiment_settings
+from distill.experiment_views import experiment_settings
 from distill.registry import active, methods
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record

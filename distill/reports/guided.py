@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from distill.config import experiment_settings
+from distill.experiment_views import experiment_settings
 from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
 from distill.pipeline import floor

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from distill.config import method_experiments, spread_experiment
+from distill.experiment_views import method_experiments, spread_experiment
 from distill.core.checkpoint import atomic_write
 from distill.pipeline import floor
 from distill.plugins import pd_layout as L

@@ -20,7 +20,8 @@ import ot
 import pandas as pd
 import torch
 
-from distill.config import ConfigError, scaled
+from distill.config import ConfigError
+from distill.experiment_views import scaled
 from distill.core.checkpoint import atomic_write, load_weights
 from distill.core.denoiser import SigmaFormDenoiser
 from distill.core.provenance import write_record

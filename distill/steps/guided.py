@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from distill.config import experiment_profile, experiment_settings
+from distill.experiment_views import experiment_profile, experiment_settings
 from distill.core import distributed
 from distill.core.checkpoint import file_sha256, load_into, load_weights, save_weights
 from distill.core.provenance import write_record

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from distill.config import experiment_settings
+from distill.experiment_views import experiment_settings
 from distill.core import distributed
 from distill.core.checkpoint import atomic_write, file_sha256, load_into, load_weights, save_weights
 from distill.core.provenance import provenance, write_record

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distill.config import experiment_profile, method_experiments
+from distill.experiment_views import experiment_profile, method_experiments
 from distill.core.checkpoint import load_weights
 from distill.core.training import Part, SINGLE, TrainConfig, one_loss_step
 from distill.data import load_dataset

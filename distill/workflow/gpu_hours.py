@@ -31,7 +31,7 @@ from distill.bench.work import IMPORTED, Source, Unit, UnknownWork
 from distill.commands.index import get
 from distill.commands.spec import GPU_JOBS
 from distill.core.checkpoint import atomic_write
-from distill.config import method_sections
+from distill.experiment_views import method_sections
 from distill.pipeline.text_to_image import METHOD as T2I_METHOD
 from distill.core.provenance import code_version
 from distill.pipeline.common import setup_torch

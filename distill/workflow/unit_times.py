@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import torch
 
 from distill.bench.work import Source, Unit
-from distill.config import experiment_profile
+from distill.experiment_views import experiment_profile
 from distill.core.grids import uniform
 from distill.core.samplers import sample_ddim
 from distill.core.timing import synced

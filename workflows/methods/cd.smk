@@ -1,6 +1,6 @@
 # Consistency distillation (Song et al. 2023) on the teacher PD, KD and SFD distil: the consistency model (one job,
 # resumable), its samples and evaluations at each step count of its time lists, its report and results rows.
-from distill.config import method_experiments
+from distill.experiment_views import method_experiments
 from distill.plugins.cd import paths as cd_paths, step_counts as cd_step_counts, teacher_run as cd_teacher_run
 
 CD_EXPS = method_experiments(CFG, "cd")  # cd.experiments, and their copies with cd.spread_seeds (<name>_s<seed>)

@@ -2,7 +2,7 @@
 # teacher trained with label dropout (its own data, network and teacher training; the profile's classifier and
 # reference statistics), stage one per line (the w-conditioned student; one per fixed w), one job per stage-two round,
 # one sweep job per (model, sampler, steps) that samples and evaluates every w, and the report.
-from distill.config import experiment_profile, method_experiments
+from distill.experiment_views import experiment_profile, method_experiments
 from distill.plugins import guided as G
 
 GUIDED_EXPS = method_experiments(CFG, "guided")  # guided.experiments, and copies with guided.spread_seeds

@@ -1,6 +1,6 @@
 # Knowledge distillation (Luhman & Luhman 2021), the one-step baseline of PD Table 2: the teacher's (z_1, x) pairs
 # (one job), the one-step student (one job, resumable), its one-step evaluation, its report and results rows.
-from distill.config import method_experiments
+from distill.experiment_views import method_experiments
 from distill.plugins.kd import teacher_run
 from distill.plugins.kd import SAMPLER as KD_SAMPLER, STEPS as KD_STEPS, paths as kd_paths
 

@@ -1,6 +1,6 @@
 # Progressive Distillation (PD Algorithm 2, Fig. 4, Table 2). For each experiment of pd.experiments: a teacher, one
 # job per halving round (its student is the next round's teacher), and the samples and evaluations of Fig. 4.
-from distill.config import experiment_profile, method_experiments, spread_experiment
+from distill.experiment_views import experiment_profile, method_experiments, spread_experiment
 from distill.plugins import pd_layout as L
 
 PD = CFG["pd"]
