@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 
 from distill.core.samplers import SAMPLERS
+from distill.data.artifacts import INCEPTION_EXTRACTOR
 from distill.errors import ConfigError  # raised here; a leaf module, so core/ and commands/ need not import this one
 from distill.experiment_views import method_sections
 from distill.registry import REGISTERED, active, load_registrations
@@ -119,7 +120,7 @@ def profile_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out + text_to_image_problems(cfg)
 
 
-TEXT_EXTRACTOR = "inception-v3-compat"  # the extractor of the text-to-image FID statistics (metrics/text_fid.py)
+TEXT_EXTRACTOR = INCEPTION_EXTRACTOR  # the extractor of the text-to-image FID statistics (metrics/text_fid.py)
 
 
 def text_to_image_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:

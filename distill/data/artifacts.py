@@ -35,6 +35,9 @@ class Artifact:
     hub: HubModel | None = None  # a Hugging Face model folder (url None): fetched at its recorded commit
 
 
+INCEPTION_EXTRACTOR = "inception-v3-compat"  # torch-fidelity's name for the network of the `inception` weights
+
+
 ARTIFACTS = {a.name: a for a in (
     Artifact(
         "cifar10", "CIFAR-10, python version (the training images of PD, Meng et al., SFD and DisBack)",
@@ -226,7 +229,7 @@ def needs(cfg: Mapping[str, Any]) -> list[Need]:
             datas += [e["data"] for e in section["experiments"].values() if isinstance(e, Mapping) and e.get("data")]
     out = [n for d in datas for n in data_needs(d)] + teacher_needs(cfg) + text_needs(cfg)
     ev = cfg.get("evaluation", {})
-    if ev.get("feature_extractor") == "inception-v3-compat" and ev.get("feature_extractor_weights"):
+    if ev.get("feature_extractor") == INCEPTION_EXTRACTOR and ev.get("feature_extractor_weights"):
         weights = Path(ev["feature_extractor_weights"])
         out.append(Need(ARTIFACTS["inception"], weights.parent, weights))
     unique = {}

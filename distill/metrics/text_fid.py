@@ -20,13 +20,14 @@ import torch
 from PIL import Image
 
 from distill.data import DataError
+from distill.data.artifacts import INCEPTION_EXTRACTOR
 from distill.data.npz import read_npz
 from distill.metrics.extractors import extract_features, load_extractor
 from distill.metrics.fidelity import KEY_METRIC_FID, fid_statistics_to_metric
 from distill.metrics.reference import fid_statistics
 
 SIZE = 299  # resizers.py build_resizer("clean"): PIL, bicubic, quantise after, (299, 299), centre crop
-EXTRACTOR = "inception-v3-compat"
+EXTRACTOR = INCEPTION_EXTRACTOR
 
 
 def clean_resize(images: np.ndarray) -> np.ndarray:
