@@ -92,3 +92,13 @@ def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: s
     exp = experiment_settings(cfg, method, experiment)
     return {**cfg, **method_sections(cfg, method, experiment), "data": exp.get("data") or cfg["data"],
             "network": exp.get("network") or cfg["network"], "teacher": exp.get("teacher_training") or cfg["teacher"]}
+
+
+def text_to_image_teacher(cfg: Mapping[str, Any], method: str) -> Mapping[str, Any] | None:
+    """The teacher ({diffusers: <artifact>}) of the text_to_image experiment whose `method` section the profile holds
+    (the profile as that experiment sees it, `experiment_profile`), else None: PD's and guided distillation's sections
+    name no teacher of their own."""
+    for exp in ((cfg.get("text_to_image") or {}).get("experiments") or {}).values():
+        if exp.get(method) is not None and exp.get(method) == cfg.get(method):
+            return exp["teacher"]
+    return None

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 
 import torch
 
+from distill.experiment_views import text_to_image_teacher
 from distill.pipeline.common import load_denoiser
 from distill.pipeline.conditions import TrainingData, is_text_to_image, prompt_encoder_of
 
@@ -22,13 +23,9 @@ def artifact_of(teacher: Mapping[str, Any]) -> str | None:
 
 
 def pipeline_of(cfg: Mapping[str, Any], method: str) -> str | None:
-    """The pipeline of the text_to_image experiment whose `method` section the profile holds (the profile as that
-    experiment sees it, distill/experiment_views.py), else None: PD's and guided distillation's sections name no
-    teacher of their own."""
-    for exp in ((cfg.get("text_to_image") or {}).get("experiments") or {}).values():
-        if exp.get(method) is not None and exp.get(method) == cfg.get(method):
-            return exp["teacher"]["diffusers"]
-    return None
+    """The pipeline of the text_to_image experiment whose `method` section the profile holds, else None."""
+    teacher = text_to_image_teacher(cfg, method)
+    return None if teacher is None else teacher["diffusers"]
 
 
 def load_imported(cfg: Mapping[str, Any], artifact: str, device="cpu"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distill.experiment_views import experiment_profile
+from distill.experiment_views import experiment_profile, text_to_image_teacher
 from distill.plugins.guided import round_steps
 
 
@@ -10,8 +10,7 @@ def check(cfg) -> list[tuple[str, str]]:
     """Settings the schema cannot express: a teacher that can be guided, a sweep inside the w range, step counts the
     rounds make, fixed weights inside the range."""
     out = []
-    text = [e.get("guided") for e in ((cfg.get("text_to_image") or {}).get("experiments") or {}).values()]
-    of_text_to_image = any(section is cfg["guided"] for section in text)  # a text-to-image experiment's section
+    of_text_to_image = text_to_image_teacher(cfg, "guided") is not None  # a text-to-image experiment's section
     for name, exp in cfg["guided"]["experiments"].items():
         where, ecfg = f"guided.experiments.{name}", experiment_profile(cfg, "guided", name)
         own = [k for k in ("data", "network", "teacher_training") if exp.get(k) is None]
