@@ -12,7 +12,7 @@ the command line starts fast (it imports the declarations alone) and no folder i
   - a method's card, its registrations and a function a card names: registry.py methods, load_registrations, named;
     the claims module a card names (claims/registry.py) and a plug-in's spread points (reports/spread.py);
   - an imported network's loader (EDM's unpickler, diffusers), when such a network is built: nets/__init__.py;
-  - the Hugging Face hub's client, when a hub model is fetched: data/artifacts.py (data/hub_client.py);
+  - the Hugging Face hub's client, when a hub model is fetched: data/fetching.py (data/hub_client.py);
   - this module itself, by the `distill` command when no warm server runs it: warm.py;
   - torchvision, its stand-in, then torch-fidelity, in that order: metrics/torchvision_fallback.py (every other module
     takes the metric libraries from distill/metrics/fidelity.py).

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from distill.data.artifacts import ARTIFACTS, Artifact, Need, fetch, needs
+from distill.data.artifacts import ARTIFACTS, Artifact, Need, needs
+from distill.data.fetching import fetch
 from distill.data.download import DownloadError, download, part_path
 
 PAYLOAD = os.urandom(300_000)

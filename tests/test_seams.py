@@ -171,7 +171,7 @@ def test_the_folder_check_finds_an_upward_import():
 # The places that import inside a function or by name (distill/cli.py's docstring names them, with their reasons).
 IMPORTS_IN_FUNCTIONS = {"distill/metrics/torchvision_fallback.py", "distill/warm.py"}
 IMPORTS_BY_NAME = {"distill/commands/spec.py", "distill/registry.py", "distill/claims/registry.py",
-                   "distill/reports/spread.py", "distill/nets/__init__.py", "distill/data/artifacts.py"}
+                   "distill/reports/spread.py", "distill/nets/__init__.py", "distill/data/fetching.py"}
 
 
 def test_modules_import_at_their_top_but_in_the_named_places():

@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from distill.data.artifacts import ARTIFACTS, fetch, hub_need, needs
+from distill.data.artifacts import ARTIFACTS, hub_need, needs
+from distill.data.fetching import fetch
 from distill.data.download import DownloadError
 from distill.data.hub import HubModel, hub_fetch
 from distill.metrics.reference import fid_statistics

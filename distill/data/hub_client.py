@@ -1,5 +1,5 @@
 """The Hugging Face hub's client for distill/data/hub.py: the commit a branch points at, and a snapshot of a model's
-files at a commit. Imported by name (distill/data/artifacts.py) only when a hub model is fetched: huggingface_hub
+files at a commit. Imported by name (distill/data/fetching.py) only when a hub model is fetched: huggingface_hub
 takes a third of a second to import, which every Snakemake run would pay."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from distill.config import load_params
 from distill.core.checkpoint import atomic_write
 from distill.data.artifacts import ARTIFACTS, needs
-from distill.data.artifacts import fetch as fetch_artifact
+from distill.data.fetching import fetch as fetch_artifact
 from distill.errors import ConfigError
 from distill.reports import compare as comparison
 from distill.results import remade as remade_runs
