@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from distill.core.samplers import SAMPLERS
-from distill.data.artifacts import INCEPTION_EXTRACTOR
+from distill.data.artifacts import CAPTION_METHODS, INCEPTION_EXTRACTOR
 from distill.errors import ConfigError  # raised here; a leaf module, so core/ and commands/ need not import this one
 from distill.experiment_views import method_sections
 from distill.registry import REGISTERED, active, load_registrations
@@ -146,7 +146,7 @@ def text_to_image_problems(cfg: Mapping[str, Any]) -> list[tuple[str, str]]:
                 out.append((f"{where}.disback", f"one experiment, named {name!r}, distilling {exp['teacher']} "
                                                 f"(found {found})"))
                 continue
-        drawn = [m for m in ("pd", "guided", "cd") if exp.get(m)]  # the methods that draw x from caption latents
+        drawn = [m for m in CAPTION_METHODS if exp.get(m)]
         if drawn and not t.get("captions"):
             out.append(("text_to_image.captions", f"{where} runs {' and '.join(drawn)}, which train on an image-"
                                                   "caption set: name it (coco_train2014)"))

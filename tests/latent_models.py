@@ -1,14 +1,17 @@
 """Tiny random Stable Diffusion and SDXL pipelines, built in code and saved in diffusers' own layout (no hub): the
-sizes of diffusers' pipeline tests, a tokenizer of a small vocabulary written here."""
+sizes of diffusers' pipeline tests, a tokenizer of a small vocabulary written here; an MS-COCO-format caption set and
+the sections of the methods that train on it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from diffusers import (AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline,
                        UNet2DConditionModel)
+from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 MAX_TOKENS = 16
@@ -114,3 +117,46 @@ def random_inception(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), path)
     return path
+
+
+def coco_train_set(images: Path, annotations: Path, sizes: dict[int, tuple[int, int]],
+                   captions: dict[int, list[str]]) -> Path:
+    """An MS-COCO-format caption set in the real formats: a random JPEG per image id (w, h) named as train2014 names
+    them, under `images`, and the captions file `annotations` (captions_train2014.json's layout); an id without
+    captions is an image the file lists uncaptioned."""
+    images.mkdir(parents=True, exist_ok=True)
+    annotations.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    listed = []
+    for i, (w, h) in sizes.items():
+        name = f"COCO_train2014_{i:012d}.jpg"
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(images / name)
+        listed.append({"id": i, "file_name": name, "width": w, "height": h})
+    notes = [{"id": 10 * i + k, "image_id": i, "caption": c}
+             for i, caps in captions.items() for k, c in enumerate(caps)]
+    annotations.write_text(json.dumps({"images": listed, "annotations": notes}))
+    return annotations
+
+
+def caption_methods(smoke: dict, name: str, teacher: str, teacher_steps: int, updates: int,
+                    multistep: list | None = None) -> dict:
+    """PD's, guided distillation's and CD's sections for a text_to_image experiment `name` on a tiny pipeline, from
+    the smoke profile's (batches of 2, `updates` updates per training, PD's rounds from `teacher_steps`, guided's from
+    2 steps to the w-student of 1 step, CD's time lists `multistep` or the smoke ones)."""
+    train = {**smoke["pd"]["experiments"]["digits"]["train"], "batch_size": 2, "random_flip": False, "dropout": 0.0,
+             "checkpoint_every": 2, "log_every": 2}
+    g = smoke["guided"]["experiments"]["digits"]
+    c = smoke["cd"]["experiments"]["digits"]
+    return {
+        "pd": {**smoke["pd"], "table2": name, "experiments": {name: {
+            **smoke["pd"]["experiments"]["digits"], "teacher_steps": teacher_steps, "train": train,
+            "updates_per_round": updates, "updates_last_rounds": updates}}},
+        "guided": {**smoke["guided"], "experiments": {name: {
+            **g, "data": None, "network": None, "teacher_training": None, "train": train, "student_steps": [1],
+            "sweep": [1.5], "fixed_w": {"weights": [], "steps": 1}, "stage_one": {**g["stage_one"], "updates": updates},
+            "stage_two": {**g["stage_two"], "start_steps": 2, "updates_per_round": updates,
+                          "updates_last_rounds": updates}}}},
+        "cd": {**smoke["cd"], "experiments": {name: {
+            **c, "teacher": {"diffusers": teacher}, "sigma_min": 0.0292, "sigma_max": 14.6146, "updates": updates,
+            "multistep": multistep or c["multistep"], "train": train}}},
+    }

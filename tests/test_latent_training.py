@@ -7,7 +7,6 @@ methods on a tiny SDXL teacher and its own caption latents."""
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -16,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from PIL import Image
 
 from conftest import make_project
 from distill.core.checkpoint import load_weights
@@ -29,7 +27,7 @@ from distill.nets import imported_denoiser
 from distill.pipeline import encode_captions
 from distill.pipeline.import_diffusers import run as import_pipeline
 from distill.pipeline.sample import load_samples
-from latent_models import sd_pipeline, sdxl_pipeline
+from latent_models import caption_methods, coco_train_set, sd_pipeline, sdxl_pipeline
 
 RESOLUTION = 16
 CAPTIONS = {1: ["a red cube", "a cube, red"], 2: ["two cats on a mat"], 3: ["a tree by a lake"],
@@ -37,45 +35,20 @@ CAPTIONS = {1: ["a red cube", "a cube, red"], 2: ["two cats on a mat"], 3: ["a t
 
 
 def _coco(folder):
-    """Four JPEGs of different shapes and an MS-COCO captions file (one image without a caption is left out)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    images = []
-    for i, (w, h) in enumerate([(24, 20), (20, 30), (16, 16), (40, 18), (22, 22)], start=1):
-        name = f"COCO_train2014_{i:012d}.jpg"
-        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / name)
-        images.append({"id": i, "file_name": name, "width": w, "height": h})
-    notes = [{"id": 10 * i + k, "image_id": i, "caption": c}
-             for i, caps in CAPTIONS.items() for k, c in enumerate(caps)]
-    (folder / "captions_train2014.json").write_text(json.dumps({"images": images, "annotations": notes}))
-    return folder / "captions_train2014.json"
+    """Five JPEGs of different shapes and an MS-COCO captions file; image 5 has no caption, so it is left out."""
+    sizes = {1: (24, 20), 2: (20, 30), 3: (16, 16), 4: (40, 18), 5: (22, 22)}
+    return coco_train_set(folder, folder / "captions_train2014.json", sizes, CAPTIONS)
 
 
 def _section(smoke):
-    """A text_to_image experiment on the tiny SD teacher with PD's and guided distillation's sections."""
-    train = {**smoke["pd"]["experiments"]["digits"]["train"], "batch_size": 2, "random_flip": False, "dropout": 0.0,
-             "checkpoint_every": 2, "log_every": 2}
-    pd = {**smoke["pd"], "table2": "sd15", "experiments": {"sd15": {
-        **smoke["pd"]["experiments"]["digits"], "teacher_steps": 4, "train": train, "updates_per_round": 2,
-        "updates_last_rounds": 2}}}
-    g = copy.deepcopy(smoke["guided"]["experiments"]["digits"])
-    g.update(data=None, network=None, teacher_training=None, train=train, student_steps=[1], sweep=[1.5],
-             fixed_w={"weights": [], "steps": 1})
-    g["stage_one"]["updates"] = 2
-    g["stage_two"].update(start_steps=2, updates_per_round=2, updates_last_rounds=2)
-    guided = {**smoke["guided"], "experiments": {"sd15": g}}
-    cd = {**smoke["cd"], "experiments": {"sd15": {
-        **smoke["cd"]["experiments"]["digits"], "teacher": {"diffusers": "sd15"}, "sigma_min": 0.0292,
-        "sigma_max": 14.6146, "updates": 2, "train": train}}}
-    sdxl = {"teacher": {"diffusers": "sdxl"}, "resolution": RESOLUTION, "guidance": 1.5, "pd_steps": [2],
-            "pd": {**pd, "table2": "sdxl", "experiments": {"sdxl": pd["experiments"]["sd15"]}},
-            "guided": {**guided, "experiments": {"sdxl": g}},
-            "cd": {**cd, "experiments": {"sdxl": {**cd["experiments"]["sd15"], "teacher": {"diffusers": "sdxl"}}}}}
+    """text_to_image experiments on the tiny SD and SDXL teachers with PD's, guided distillation's and CD's sections."""
+    def experiment(name, pd_steps):
+        return {"teacher": {"diffusers": name}, "resolution": RESOLUTION, "guidance": 1.5, "pd_steps": pd_steps,
+                **caption_methods(smoke, name, name, teacher_steps=4, updates=2)}
+
     return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14",
-            "captions": "coco_train2014", "num_samples": 2,
-            "part_size": 2, "experiments": {"sd15": {"teacher": {"diffusers": "sd15"}, "resolution": RESOLUTION,
-                                                     "guidance": 1.5, "pd_steps": [1], "pd": pd, "guided": guided,
-                                                     "cd": cd}, "sdxl": sdxl}}
+            "captions": "coco_train2014", "num_samples": 2, "part_size": 2,
+            "experiments": {"sd15": experiment("sd15", [1]), "sdxl": experiment("sdxl", [2])}}
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from PIL import Image
 
 from conftest import make_project, run_snakemake
 from distill.data.first_fetch import RECORDED
-from latent_models import clip_model, random_inception, sd_pipeline, sdxl_pipeline
+from latent_models import (caption_methods, clip_model, coco_train_set, random_inception, sd_pipeline,
+                           sdxl_pipeline)
 
 PROMPTS = "text\na red cube\ntwo cats on a mat\na tree by a lake\n"
 
@@ -36,41 +36,13 @@ def _section(smoke):
                "path": {"nodes": 2, "interval": 1, "batch_size": 1, "seed": 0},
                "stage_two": {"iterations": 3, "interval": 1, "switch_rule": "paper", "batch_size": 1},
                "seeds": [0], "eval_every": 1}
-    train = {**smoke["pd"]["experiments"]["digits"]["train"], "batch_size": 2, "random_flip": False, "dropout": 0.0}
-    pd = {**smoke["pd"], "table2": "sd15", "experiments": {"sd15": {
-        **smoke["pd"]["experiments"]["digits"], "teacher_steps": 2, "train": train, "updates_per_round": 1,
-        "updates_last_rounds": 1}}}
-    g = {**smoke["guided"]["experiments"]["digits"], "data": None, "network": None, "teacher_training": None,
-         "train": train, "student_steps": [1], "sweep": [1.5], "fixed_w": {"weights": [], "steps": 1},
-         "stage_one": {**smoke["guided"]["experiments"]["digits"]["stage_one"], "updates": 1},
-         "stage_two": {**smoke["guided"]["experiments"]["digits"]["stage_two"], "start_steps": 2,
-                       "updates_per_round": 1, "updates_last_rounds": 1}}
-    cd = {**smoke["cd"], "experiments": {"sd15": {
-        **smoke["cd"]["experiments"]["digits"], "teacher": {"diffusers": "sd15"}, "sigma_min": 0.0292,
-        "sigma_max": 14.6146, "updates": 1, "multistep": [[0, 5]], "train": train}}}
     return {"prompts": "coco_captions", "fid_reference": "coco_fid_stats", "clip": "clip_vit_g14",
             "captions": "coco_train2014", "num_samples": 3, "part_size": 3, "experiments": {
                 "sd15": {"teacher": {"diffusers": "sd15"}, "resolution": 64, "guidance": 1.5, "sfd": sfd,
-                         "pd_steps": [1], "pd": pd, "guided": {**smoke["guided"], "experiments": {"sd15": g}},
-                         "cd": cd},
+                         "pd_steps": [1], **caption_methods(smoke, "sd15", "sd15", teacher_steps=2, updates=1,
+                                                            multistep=[[0, 5]])},
                 "sdxl": {"teacher": {"diffusers": "sdxl"}, "resolution": 64, "guidance": 0.0,
                          "disback": {"experiments": {"sdxl": disback}}}}}
-
-
-def _coco_train(folder):
-    """Two training images where the fetch rule unpacks MS-COCO train2014 (the first named as the set's first) and
-    their captions file."""
-    (folder / "train2014").mkdir(parents=True)
-    (folder / "annotations").mkdir()
-    rng = np.random.default_rng(0)
-    images = []
-    for i in (9, 25):
-        name = f"COCO_train2014_{i:012d}.jpg"
-        Image.fromarray(rng.integers(0, 256, (70, 80, 3), dtype=np.uint8)).save(folder / "train2014" / name)
-        images.append({"id": i, "file_name": name})
-    notes = [{"id": 1, "image_id": 9, "caption": "a red cube"}, {"id": 2, "image_id": 25, "caption": "two cats"}]
-    (folder / "annotations" / "captions_train2014.json").write_text(json.dumps({"images": images,
-                                                                               "annotations": notes}))
 
 
 @pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")
@@ -81,7 +53,9 @@ def test_the_text_to_image_target_runs_every_method_and_scores_every_point(tmp_p
     clip_model(proj / "data" / "hf" / "clip_vit_g14")
     (proj / "data" / "coco").mkdir(parents=True)
     (proj / "data" / "coco" / "MS-COCO_val2014_30k_captions.csv").write_text(PROMPTS)
-    _coco_train(proj / "data" / "coco")
+    coco = proj / "data" / "coco"  # where the fetch rules unpack MS-COCO train2014 (9: the set's first image)
+    coco_train_set(coco / "train2014", coco / "annotations" / "captions_train2014.json", {9: (80, 70), 25: (80, 70)},
+                   {9: ["a red cube"], 25: ["two cats"]})
     np.savez(proj / "data" / "coco" / "MS-COCO_val2014_fid_stats.npz", mu=np.zeros(2048), sigma=np.eye(2048) * 1e-4)
     weights = "data/inception/weights-inception-2015-12-05-6726825d.pth"
     random_inception(proj / weights)

@@ -14,7 +14,6 @@ Units:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Mapping
 from distill.experiment_views import experiment_profile
 from distill.data import load_dataset
 from distill.data.base import DataError
+from distill.data.caption_latents import read_coco_captions
 
 # where a network comes from: (method, experiment) of params.yaml, (None, None) for the profile's own, or a model file
 Source = tuple[str | None, str | None] | str
@@ -95,10 +95,9 @@ def encode_work(cfg, args, producers) -> list[tuple[Unit, int]]:
     if not path.is_file():
         raise UnknownWork(f"encode-captions {path}: its images are counted once the captions file is fetched")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        images = len({a["image_id"] for a in doc["annotations"]})
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UnknownWork(f"encode-captions {path}: not an MS-COCO captions file ({exc!r})") from None
+        images = len(read_coco_captions(path))  # what the command encodes: every captioned image
+    except DataError as exc:
+        raise UnknownWork(f"encode-captions {path}: {exc}") from None
     return [(Unit("vae_encode", source_of_model(args.teacher, producers)), images)]
 
 

@@ -4,8 +4,9 @@ The suite's own networks are trained on every log-SNR of the clipped cosine sche
 teacher is trained on its own discrete levels only: sigma in [sigma(0), sigma(M-1)] (Stable Diffusion 1.5: [0.0292,
 14.6146]), t in about [0.019, 0.956]. PD's student grid t = i/N and guided distillation's t ~ U[0, 1] are read in that
 window (u -> t_lo + (t_hi - t_lo) u), so no network is asked for x-hat at a level it never saw: at t = 1,
-alpha = 4.5e-5, and an epsilon-prediction's x-hat = (z - sigma eps-hat) / alpha is its error times 22,000. u = 0 stays t = 0, the clean
-data a sampler's last step returns. The window (0, 1) is the whole schedule: the times are unchanged."""
+alpha = 4.5e-5, and an epsilon-prediction's x-hat = (z - sigma eps-hat) / alpha is its error times 22,000. u = 0
+stays t = 0, the clean data a sampler's last step returns. The window (0, 1) is the whole schedule: the times are
+unchanged."""
 
 from __future__ import annotations
 

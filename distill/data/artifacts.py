@@ -192,6 +192,7 @@ def teacher_needs(cfg: Mapping[str, Any]) -> list[Need]:
 TEXT_FOLDER = Path("data/coco")  # the prompt file and the FID statistics of the text-to-image evaluation
 # The image-caption training sets by their text_to_image.captions name: (images artifact, captions artifact).
 CAPTION_SETS = {"coco_train2014": ("coco_train2014_images", "coco_train2014_captions")}
+CAPTION_METHODS = ("pd", "guided", "cd")  # the methods that draw x from data: on a text-to-image teacher, a caption set
 
 
 def caption_set(name: str) -> tuple[Need, Need]:
@@ -209,7 +210,7 @@ def text_needs(cfg: Mapping[str, Any]) -> list[Need]:
     if not isinstance(t, Mapping):
         return []
     out = [Need(ARTIFACTS[t[k]], TEXT_FOLDER, TEXT_FOLDER / ARTIFACTS[t[k]].file) for k in ("prompts", "fid_reference")]
-    drawn = any(e.get("pd") or e.get("guided") or e.get("cd") for e in t["experiments"].values())
+    drawn = any(e.get(m) for e in t["experiments"].values() for m in CAPTION_METHODS)
     return out + [hub_need(t["clip"])] + (list(caption_set(t["captions"])) if drawn and t.get("captions") else [])
 
 

@@ -27,6 +27,7 @@ import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from torch import nn
 
+from distill.core.checkpoint import DIFFUSERS_COND_PROJ
 from distill.core.denoiser import Cond
 from distill.core.schedule import CosineSchedule, alpha_sigma_from_logsnr
 
@@ -34,7 +35,7 @@ PREDICTIONS = ("epsilon", "v_prediction", "sample")
 SCALAR_CONDITIONS = ("w", "steps")  # a student's scalar condition, embedded into the UNet's timestep_cond
 LCM_SCALE = 1000.0  # get_guidance_scale_embedding's w * 1000: a condition's scale where the network names none
 COND_PROJ_DIM = 256  # diffusers' train_lcm_distill_sd_wds.py --unet_time_cond_proj_dim (LCM_Dreamshaper_v7's)
-COND_PROJ_KEY = "time_embedding.cond_proj.weight"  # the weight a UNet built with time_cond_proj_dim adds
+COND_PROJ_KEY = DIFFUSERS_COND_PROJ  # the weight a UNet built with time_cond_proj_dim adds
 
 
 def scalar_embedding(v: torch.Tensor, dim: int, scale: float = LCM_SCALE) -> torch.Tensor:

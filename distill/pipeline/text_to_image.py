@@ -18,16 +18,15 @@ from typing import Any
 
 from distill.config import ConfigError
 from distill.experiment_views import experiment_profile
-from distill.data.artifacts import ARTIFACTS, TEXT_FOLDER, caption_set, hub_need
+from distill.data.artifacts import ARTIFACTS, CAPTION_METHODS, TEXT_FOLDER, caption_set, hub_need
 from distill.plugins import cd as CD
 from distill.plugins import disback as DB
 from distill.plugins import guided as G
 from distill.plugins import pd_layout as PL
 from distill.plugins import sfd as S
+from distill.pipeline.train_teacher import SUMMARY
 
 METHOD = "text_to_image"  # the params.yaml section, and --method of the commands run for one of its experiments
-SUMMARY = "summary.json"  # a training's record beside its weights (steps, wall_seconds, status)
-DRAWN = ("pd", "guided", "cd")  # the methods that train on x drawn from data: on the teacher's caption latents
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def files(cfg: dict[str, Any]) -> dict[str, str]:
 def draws_data(cfg: dict[str, Any], experiment: str) -> bool:
     """Whether the experiment runs a method that trains on the caption latents (PD, guided distillation)."""
     exp = section(cfg)["experiments"][experiment]
-    return any(exp.get(m) for m in DRAWN)
+    return any(exp.get(m) for m in CAPTION_METHODS)
 
 
 def wtag(w: float) -> str:

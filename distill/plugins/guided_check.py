@@ -6,6 +6,19 @@ from distill.experiment_views import experiment_profile, text_to_image_teacher
 from distill.plugins.guided import round_steps
 
 
+def teacher_problems(where: str, ecfg) -> list[tuple[str, str]]:
+    """A guided experiment's own teacher can be guided: class-conditional data, a null label, label dropout."""
+    out = []
+    if not ecfg["data"].get("conditional"):
+        out.append((f"{where}.data", "guided distillation needs class-conditional data: data.conditional: true"))
+    if not ecfg["network"].get("null_label"):
+        out.append((f"{where}.network", "the guided teacher needs a null label: network.null_label: true"))
+    if not (ecfg["teacher"].get("label_dropout") or 0) > 0:
+        out.append((f"{where}.teacher_training", "the guided teacher learns its unconditional model by label "
+                                                 "dropout: set label_dropout > 0 (commonly 0.1)"))
+    return out
+
+
 def check(cfg) -> list[tuple[str, str]]:
     """Settings the schema cannot express: a teacher that can be guided, a sweep inside the w range, step counts the
     rounds make, fixed weights inside the range."""
@@ -13,19 +26,11 @@ def check(cfg) -> list[tuple[str, str]]:
     of_text_to_image = text_to_image_teacher(cfg, "guided") is not None  # a text-to-image experiment's section
     for name, exp in cfg["guided"]["experiments"].items():
         where, ecfg = f"guided.experiments.{name}", experiment_profile(cfg, "guided", name)
-        own = [k for k in ("data", "network", "teacher_training") if exp.get(k) is None]
-        if of_text_to_image:  # its teacher is the diffusers pipeline (distill.config.text_to_image_problems)
-            pass
-        elif own:
-            out.append((f"{where}.{own[0]}", "a guided experiment trains its own teacher: set data, network and "
-                                             "teacher_training (null only in a text_to_image experiment's section)"))
-        elif not ecfg["data"].get("conditional"):
-            out.append((f"{where}.data", "guided distillation needs class-conditional data: data.conditional: true"))
-        if not of_text_to_image and not own and not ecfg["network"].get("null_label"):
-            out.append((f"{where}.network", "the guided teacher needs a null label: network.null_label: true"))
-        if not of_text_to_image and not own and not (ecfg["teacher"].get("label_dropout") or 0) > 0:
-            out.append((f"{where}.teacher_training", "the guided teacher learns its unconditional model by label "
-                                                     "dropout: set label_dropout > 0 (commonly 0.1)"))
+        missing = [k for k in ("data", "network", "teacher_training") if exp.get(k) is None]
+        if not of_text_to_image:  # a text-to-image section's teacher is its pipeline (config.text_to_image_problems)
+            out += [(f"{where}.{missing[0]}", "a guided experiment trains its own teacher: set data, network and "
+                                              "teacher_training (null only in a text_to_image experiment's section)")
+                    ] if missing else teacher_problems(where, ecfg)
         lo, hi = exp["w_range"]
         if not 0 <= lo < hi:
             out.append((f"{where}.w_range", f"[w_min, w_max] must satisfy 0 <= w_min < w_max, got {exp['w_range']}"))
