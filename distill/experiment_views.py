@@ -80,9 +80,10 @@ def method_sections(cfg: Mapping[str, Any], method: str | None, experiment: str 
 def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: str | None) -> dict[str, Any]:
     """The profile as one experiment of a method sees it: the experiment's own data, network and teacher training
     (keys data, network, teacher_training of `<method>.experiments.<experiment>`) where it sets them (non-null), the
-    profile's otherwise; and a method's whole section where the experiment holds one under the method's name (the
-    text_to_image experiments hold the SFD and DisBack settings of their teachers). No experiment returns the profile
-    unchanged."""
+    profile's otherwise; the method's own section with the experiment's settings in place of the section's (an SFD
+    experiment names only what differs from the section's: its teacher, data, solvers); and a method's whole section
+    where the experiment holds one under the method's name (the text_to_image experiments hold the SFD and DisBack
+    settings of their teachers). No experiment returns the profile unchanged."""
     if experiment is None:
         return dict(cfg)
     if method is None:
@@ -90,8 +91,9 @@ def experiment_profile(cfg: Mapping[str, Any], method: str | None, experiment: s
     if (cfg.get(method) or {}).get("experiments") is None:
         raise ConfigError(f"profile {cfg['profile']!r} has no {method}.experiments in params.yaml")
     exp = experiment_settings(cfg, method, experiment)
-    return {**cfg, **method_sections(cfg, method, experiment), "data": exp.get("data") or cfg["data"],
-            "network": exp.get("network") or cfg["network"], "teacher": exp.get("teacher_training") or cfg["teacher"]}
+    return {**cfg, method: {**cfg[method], **exp}, **method_sections(cfg, method, experiment),
+            "data": exp.get("data") or cfg["data"], "network": exp.get("network") or cfg["network"],
+            "teacher": exp.get("teacher_training") or cfg["teacher"]}
 
 
 def text_to_image_teacher(cfg: Mapping[str, Any], method: str) -> Mapping[str, Any] | None:

@@ -47,7 +47,7 @@ def _jobs(text: str) -> list[dict]:
             resources = re.search(r"^\s+resources: (.*)$", block, flags=re.M)
             shell = [line.strip() for line in block.splitlines() if " -m distill " in line]
             jobs.append({"rule": rule.group(1), "resources": resources.group(1) if resources else "",
-                         "command": command_of(shell[0]) if shell else None})
+                         "command": command_of(shell[0]) if shell else None, "shell": shell[0] if shell else ""})
     return jobs
 
 
@@ -71,6 +71,14 @@ def test_the_paper_dry_run_through_the_slurm_profile_asks_a_gpu_for_every_networ
     jobs = _jobs(proc.stdout)
     assert len(jobs) > 1000 and {j["command"] for j in jobs} >= {"train-teacher", "sample", "evaluate", "pd-round",
                                                                  "fid", "fetch", "table1"}
+    # SFD Table 3 and DisBack's ImageNet-64 row: their own teacher, reference statistics and reports
+    shells = [j["shell"] for j in jobs]
+    for needle in ("sfd-train --params params.yaml --profile paper --no-progress --method sfd --experiment imagenet64",
+                   "import-edm --params params.yaml --profile paper --no-progress --artifact edm_imagenet64_cond",
+                   "fid ref --params params.yaml --profile paper --no-progress --method sfd --experiment imagenet64",
+                   "disback-train --params params.yaml --profile paper --no-progress --experiment imagenet64",
+                   "--pdf reports/sfd_imagenet64.pdf", "--pdf reports/disback_imagenet64.pdf"):
+        assert any(needle in s for s in shells), needle
     cluster = yaml.safe_load((proj / "params.yaml").read_text())["profiles"]["paper"]["cluster"]
     network, kinds = network_commands(), kinds_of_commands()
     assert network >= {"pd-round", "kd-train", "sfd-train", "guided-round", "disback-train"}  # the registry's

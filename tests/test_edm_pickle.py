@@ -154,3 +154,27 @@ def test_sfd_distils_an_imported_edm_network(tmp_path, monkeypatch, smoke_cfg):
     status = sample.run(smoke_cfg, tmp_path / "student" / "model.safetensors", None, tmp_path / "s.npz",
                         progress=False, num_samples=2)
     assert status == "ok" and np.load(tmp_path / "s.npz")["nfe"] == 2
+
+
+def test_sfd_distils_a_class_conditional_edm_network(tmp_path, monkeypatch, smoke_cfg):
+    """SFD Table 3's path (paper profile, sfd.experiments.imagenet64) on the test's class-conditional ADM network:
+    every trajectory of the student's training draws a label, as sfd-main draws one-hot labels, and sample i takes
+    class i mod 5 (the suite's protocol)."""
+    from distill.data import artifacts
+    from distill.pipeline import import_edm, sample
+    from distill.pipeline.common import load_denoiser
+    from distill.steps.sfd import train_student
+
+    monkeypatch.setitem(artifacts.ARTIFACTS, "edm_fixture_cond", artifacts.Artifact(
+        "edm_fixture_cond", "the test's class-conditional EDM network", url=None, sha256=SHA["dhariwalunet-edm"],
+        file="dhariwalunet-edm.pkl"))
+    import_edm.run("edm_fixture_cond", tmp_path / "teacher", DATA / "dhariwalunet-edm.pkl")
+    _, cfg = load_denoiser(tmp_path / "teacher" / "model.safetensors")
+    assert cfg["data"] == {"shape": [3, 8, 8], "num_classes": 5}
+    summary = train_student(smoke_cfg, "nfe2", tmp_path / "teacher" / "model.safetensors", tmp_path / "student",
+                            progress=False)
+    assert summary["status"] == "completed" and summary["steps"] > 0
+    status = sample.run(smoke_cfg, tmp_path / "student" / "model.safetensors", None, tmp_path / "s.npz",
+                        progress=False, num_samples=4)
+    out = np.load(tmp_path / "s.npz")
+    assert status == "ok" and out["nfe"] == 2 and out["images"].shape == (4, 3, 8, 8)

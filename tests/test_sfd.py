@@ -322,3 +322,40 @@ def test_sfd_table_2_gathers_pd_and_kd_rows_of_pd_table_2_through_its_card():
     assert {"PD", KD_LABEL} <= SFD.reproduces[("SFD", "Table 2")]
     pd.testing.assert_frame_equal(sfd.drop(columns=["paper", "method"]).reset_index(drop=True),
                                   rows.iloc[:2].drop(columns=["paper", "method"]).reset_index(drop=True))
+
+
+def test_an_experiment_is_the_section_run_again_on_its_own_teacher_and_data():
+    """SFD Table 3 (paper profile, sfd.experiments.imagenet64): a command run with --method sfd --experiment
+    imagenet64 sees the section's runs with the experiment's teacher and data; its files, report and results-table
+    part are its own; and each row is keyed under the table of the section whose teacher made it."""
+    import pandas as pd
+
+    from pathlib import Path
+
+    from distill.config import load_profile
+    from distill.experiment_views import experiment_profile
+    from distill.plugins import sfd as S
+    from distill.reports.sfd import published_rows
+    from distill.results.table import COLUMNS
+
+    cfg = load_profile(Path(__file__).resolve().parents[1] / "params.yaml", "paper")
+    view = experiment_profile(cfg, "sfd", "imagenet64")
+    assert view["sfd"]["teacher"] == {"edm": "edm_imagenet64_cond"} and view["data"]["name"] == "imagenet64"
+    assert view["sfd"]["runs"] == cfg["sfd"]["runs"] and view["sfd"]["solvers"] == cfg["sfd"]["solvers"]
+    assert (S.experiment_of(cfg), S.experiment_of(view)) == (None, "imagenet64")
+    assert S.paths("r", "imagenet64")["student"] == "r/sfd/imagenet64/{srun}"
+    assert S.paths("r")["student"] == "r/sfd/{srun}"
+    assert S.METHOD.targets(cfg) == ["reports/sfd.pdf", "reports/sfd_imagenet64.pdf"]
+    assert S.METHOD.rows(cfg, "r") == ["r/rows/sfd.csv", "r/rows/sfd_imagenet64.csv"]
+
+    def row(teacher, value):
+        return {**dict.fromkeys(COLUMNS, ""), "method": "sfd", "experiment": "nfe2", "model": "sfd", "nfe": 2,
+                "steps": 4, "teacher": f"results/paper/teachers/{teacher}", "seed_range": "min", "metric": "fid",
+                "value": value, "status": "ok", "cost_seconds": 1.0, "cost_images": 2, "cost_teacher_evals": 3}
+
+    table = pd.DataFrame([row("edm_cifar10_vp", 5.0), row("edm_imagenet64_cond", 11.0)], columns=COLUMNS)
+    keyed = published_rows(table, cfg)  # compare: each row under its own section's table
+    assert sorted(zip(keyed["table"], keyed["dataset"], keyed["reproduced"])) == [
+        ("Table 2", "cifar10", 5.0), ("Table 3", "imagenet64", 11.0)]
+    keyed = published_rows(table, view)  # the experiment's report: its own rows
+    assert list(zip(keyed["table"], keyed["dataset"], keyed["reproduced"])) == [("Table 3", "imagenet64", 11.0)]

@@ -66,6 +66,34 @@ def floor_path():
     return f"{RESULTS}/floor/{CFG['data']['name']}-{CFG['evaluation']['feature_extractor']}.json"
 
 
+def experiment_data(method, exp):
+    """The data section an experiment of `method` reads (its own `data`, else the profile's)."""
+    from distill.experiment_views import experiment_profile
+
+    return experiment_profile(CFG, method, exp)["data"]
+
+
+def own_images(method, exp):
+    """Whether an experiment's images differ from the profile's (labels aside: the mini guided experiment is the
+    profile's digits with their labels, so it reuses the profile's reference statistics and floor)."""
+    own = {k: v for k, v in experiment_data(method, exp).items() if k != "conditional"}
+    return own != {k: v for k, v in CFG["data"].items() if k != "conditional"}
+
+
+def experiment_reference(method, exp):
+    """Reference statistics of an experiment's images: the profile's, or its own (experiment_reference_stats)."""
+    if not own_images(method, exp):
+        return reference_stats()
+    return f"{RESULTS}/refs/{method}-{exp}-{CFG['evaluation']['feature_extractor']}.npz"
+
+
+def experiment_floor(method, exp):
+    """The FID floor of an experiment's images: the profile's, or its own (experiment_fid_floor)."""
+    if not own_images(method, exp):
+        return floor_path()
+    return f"{RESULTS}/{method}_metrics/{exp}/floor-{CFG['evaluation']['feature_extractor']}.json"
+
+
 # Names every rule's wildcards accept, read from the registries (never written by hand).
 SAMPLER_NAMES = "|".join(SAMPLERS)
 PARAMETERIZATION_NAMES = "|".join(PARAMETERIZATIONS)

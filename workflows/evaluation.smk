@@ -47,6 +47,44 @@ rule fid_floor:
         "--extractor-weights {input.extractor} --out {output} > {log} 2>&1"
 
 
+# An experiment with images of its own (its `data`: guided's, DisBack's and SFD's ImageNet-64 experiments) has its own
+# reference statistics and floor; {xmethod} is the params.yaml section whose experiment it is.
+use rule reference_stats as experiment_reference_stats with:
+    input:
+        extractor=extractor_weights(),
+        data=lambda w: data_files(experiment_data(w.xmethod, w.xexp)),
+    output:
+        f"{RESULTS}/refs/{{xmethod}}-{{xexp}}-{CFG['evaluation']['feature_extractor']}.npz",
+    params:
+        hp=lambda w: json.dumps(experiment_data(w.xmethod, w.xexp), sort_keys=True) + hp("evaluation"),
+        experiment=lambda w: f"--method {w.xmethod} --experiment {w.xexp}",
+    wildcard_constraints:
+        xmethod="|".join(m.name for m in ACTIVE_METHODS),
+        xexp="[a-z0-9_]+",
+    log:
+        f"{LOGS}/{{xmethod}}/{{xexp}}/reference_stats.log",
+    benchmark:
+        f"{BENCH}/{{xmethod}}/{{xexp}}/reference_stats.tsv"
+
+
+use rule fid_floor as experiment_fid_floor with:
+    input:
+        reference=lambda w: experiment_reference(w.xmethod, w.xexp),
+        extractor=extractor_weights(),
+    output:
+        f"{RESULTS}/{{xmethod}}_metrics/{{xexp}}/floor-{CFG['evaluation']['feature_extractor']}.json",
+    params:
+        hp=lambda w: json.dumps(experiment_data(w.xmethod, w.xexp), sort_keys=True) + hp("evaluation"),
+        experiment=lambda w: f"--method {w.xmethod} --experiment {w.xexp}",
+    wildcard_constraints:
+        xmethod="|".join(m.name for m in ACTIVE_METHODS),
+        xexp="[a-z0-9_]+",
+    log:
+        f"{LOGS}/{{xmethod}}/{{xexp}}/fid_floor.log",
+    benchmark:
+        f"{BENCH}/{{xmethod}}/{{xexp}}/fid_floor.tsv"
+
+
 rule evaluate:
     input:
         samples=f"{RESULTS}/samples/{{run}}/{{sampler}}.npz",

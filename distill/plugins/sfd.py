@@ -151,21 +151,54 @@ def student_points(cfg: dict[str, Any]) -> list[tuple[str, int]]:
     return [(run, n) for run in cfg["sfd"]["runs"] for n in step_counts(run_settings(cfg, run))]
 
 
-def paths(results: str) -> dict[str, str]:
+def experiments(cfg: dict[str, Any]) -> list[str]:
+    """The names of sfd.experiments: the section run again on another teacher and data set (SFD Table 3 on EDM's
+    ImageNet-64 network), each naming only what differs from the section (none without)."""
+    return list((cfg.get("sfd") or {}).get("experiments") or {})
+
+
+def experiment_of(cfg: dict[str, Any]) -> str | None:
+    """The experiment whose settings the profile's sfd section holds (a command run with --method sfd --experiment
+    <name> sees the section with the experiment's settings in place: distill/experiment_views.py); None for the
+    section's own runs."""
+    section = cfg["sfd"]
+    for name, exp in (section.get("experiments") or {}).items():
+        if all(section.get(k) == v for k, v in exp.items()):
+            return name
+    return None
+
+
+def tag(experiment: str | None) -> str:
+    """What an experiment's report, summary and results-table part add to SFD's names ('' for the section's)."""
+    return f"_{experiment}" if experiment else ""
+
+
+RULE_TEMPLATE = "{sexp}"  # paths(results, RULE_TEMPLATE): the rule files' templates, {sexp} '' or '<name>/'
+
+
+def paths(results: str, experiment: str | None = None) -> dict[str, str]:
     """Where its files live (workflows/methods/sfd.smk and the report, distill/reports/sfd.py); {srun}, {sn},
-    {ssolver} and {snfe} are filled per point."""
-    return {"student": f"{results}/sfd/{{srun}}",
-            "samples": f"{results}/sfd_samples/{{srun}}/n{{sn}}.npz",
-            "metrics": f"{results}/sfd_metrics/{{srun}}/n{{sn}}.json",
-            "grid": f"{results}/sfd_metrics/{{srun}}/n{{sn}}.png",
-            "solver_samples": f"{results}/sfd_samples/solvers/{{ssolver}}-nfe{{snfe}}.npz",
-            "solver_metrics": f"{results}/sfd_metrics/solvers/{{ssolver}}-nfe{{snfe}}.json",
-            "solver_grid": f"{results}/sfd_metrics/solvers/{{ssolver}}-nfe{{snfe}}.png",
-            "gits_samples": f"{results}/sfd_samples/gits/{{ssolver}}-nfe{{snfe}}.npz",
-            "gits_schedule": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}-schedule.json",
-            "gits_metrics": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}.json",
-            "gits_grid": f"{results}/sfd_metrics/gits/{{ssolver}}-nfe{{snfe}}.png",
-            "curve": f"{results}/sfd_metrics/curve/{{srun}}"}
+    {ssolver} and {snfe} are filled per point. An experiment's files lie in a folder of its name inside each; its
+    report, summary and results-table part carry `tag`. With RULE_TEMPLATE: the templates of workflows/methods/sfd.smk,
+    whose wildcards {sexp} ('' or '<name>/') and {stag} ('' or '_<name>') name the experiment."""
+    if experiment == RULE_TEMPLATE:
+        e, t = RULE_TEMPLATE, "{stag}"
+    else:
+        e, t = (f"{experiment}/" if experiment else ""), tag(experiment)
+    return {"student": f"{results}/sfd/{e}{{srun}}",
+            "samples": f"{results}/sfd_samples/{e}{{srun}}/n{{sn}}.npz",
+            "metrics": f"{results}/sfd_metrics/{e}{{srun}}/n{{sn}}.json",
+            "grid": f"{results}/sfd_metrics/{e}{{srun}}/n{{sn}}.png",
+            "solver_samples": f"{results}/sfd_samples/{e}solvers/{{ssolver}}-nfe{{snfe}}.npz",
+            "solver_metrics": f"{results}/sfd_metrics/{e}solvers/{{ssolver}}-nfe{{snfe}}.json",
+            "solver_grid": f"{results}/sfd_metrics/{e}solvers/{{ssolver}}-nfe{{snfe}}.png",
+            "gits_samples": f"{results}/sfd_samples/{e}gits/{{ssolver}}-nfe{{snfe}}.npz",
+            "gits_schedule": f"{results}/sfd_metrics/{e}gits/{{ssolver}}-nfe{{snfe}}-schedule.json",
+            "gits_metrics": f"{results}/sfd_metrics/{e}gits/{{ssolver}}-nfe{{snfe}}.json",
+            "gits_grid": f"{results}/sfd_metrics/{e}gits/{{ssolver}}-nfe{{snfe}}.png",
+            "curve": f"{results}/sfd_metrics/{e}curve/{{srun}}",
+            "pdf": f"reports/sfd{t}.pdf", "csv": f"reports/sfd{t}.csv", "json": f"{results}/sfd{t}.json",
+            "rows": f"{results}/rows/sfd{t}.csv", "plots": f"{results}/plots/sfd{t}"}
 
 
 def gits_points(cfg: dict[str, Any]) -> list[tuple[str, int]]:
@@ -258,14 +291,15 @@ COMMANDS = (
 
 
 def targets(cfg) -> list[str]:
-    return ["reports/sfd.pdf"]
+    return [paths("", e)["pdf"] for e in [None, *experiments(cfg)]]
 
 
 def rows(cfg, results: str) -> list[str]:
-    return [f"{results}/rows/sfd.csv"]
+    return [paths(results, e)["rows"] for e in [None, *experiments(cfg)]]
 
 
 def subjects(cfg, results: Path) -> dict[str, dict[str, Any]]:
+    """The section's summary (its claims; an experiment's report has no claims of its own)."""
     path = Path(results) / "sfd.json"
     return {"sfd": {"sfd": json.loads(path.read_text())}} if path.exists() else {}
 
@@ -284,8 +318,8 @@ METHOD = Method(
     sections=("data", "network", "teacher", "sampling", "evaluation", "classifier", "device", "precision", "threads"),
     commands=COMMANDS, targets=targets, rows=rows, published_rows=named("distill.reports.sfd:published_rows"),
     subjects=subjects, dvc_outs=("sfd",), dvc_small=("sfd_metrics",),
-    dvc_metrics=lambda cfg: ["sfd.json"],
-    dvc_plots=lambda cfg: [("plots/sfd/losses", *LOSS_XY)],
+    dvc_metrics=lambda cfg: [f"sfd{tag(e)}.json" for e in [None, *experiments(cfg)]],
+    dvc_plots=lambda cfg: [(f"plots/sfd{tag(e)}/losses", *LOSS_XY) for e in [None, *experiments(cfg)]],
     training_steps=named("distill.steps.sfd:training_steps"), check=named("distill.plugins.sfd_check:check"),
     # SFD Table 2 lists PD's students as "PD" and KD's one-step student (not published there) beside its own rows:
     # those of PD Table 2, on SFD's teacher (the report keeps one teacher's rows)

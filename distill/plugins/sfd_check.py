@@ -5,13 +5,24 @@ from __future__ import annotations
 from distill.core.grids import make_grid, sigma_range_problems
 from distill.core.samplers import get_sampler
 from distill.core.schedule import CosineSchedule
-from distill.plugins.sfd import (gits_points, iterations, run_settings, solver_grid, solver_steps, step_counts,
-                                 student_nfe)
+from distill.experiment_views import experiment_profile
+from distill.plugins.sfd import (experiment_of, experiments, gits_points, iterations, run_settings, solver_grid,
+                                 solver_steps, step_counts, student_nfe)
 
 
 def check(cfg) -> list[tuple[str, str]]:
     """Each run's settings make a student: its step counts, its second-stage teacher, its teacher solver's options;
-    each solver row's options and grid; the budget curve's runs and iterations."""
+    each solver row's options and grid; the budget curve's runs and iterations. The same for each experiment, on the
+    section as it sees it (its problems named under sfd.experiments.<name>)."""
+    out = _check_section(cfg)
+    if experiment_of(cfg) is None:
+        for name in experiments(cfg):
+            out += [(f"sfd.experiments.{name}: {where}", problem)
+                    for where, problem in _check_section(experiment_profile(cfg, "sfd", name))]
+    return out
+
+
+def _check_section(cfg) -> list[tuple[str, str]]:
     out, section = [], cfg["sfd"]
     out += sigma_range_problems("sfd.grid", section["grid"], CosineSchedule())
     for run in section["runs"]:

@@ -73,9 +73,11 @@ def network_passes(settings: dict[str, Any]) -> float:
 
 
 def train_work(cfg, args, producers):
-    """The run's iterations in units of the measured step (the profile's first run): scaled by its network passes
-    per iteration (a second stage's teacher counted as a first-stage solver run; approximate)."""
+    """The run's iterations in units of the measured step (the first run of the section as the job's experiment sees
+    it): scaled by its network passes per iteration (a second stage's teacher counted as a first-stage solver run;
+    approximate)."""
     settings, first = run_settings(cfg, args.run), run_settings(cfg, next(iter(cfg["sfd"]["runs"])))
     scale = network_passes(settings) / network_passes(first) * (
         settings["train"]["batch_size"] / first["train"]["batch_size"])
-    return [(Unit("train", (None, None), ("sfd", "sfd")), max(1, round(iterations(settings) * scale)))]
+    source = (args.method, args.experiment) if getattr(args, "experiment", None) else (None, None)
+    return [(Unit("train", source, ("sfd", "sfd")), max(1, round(iterations(settings) * scale)))]

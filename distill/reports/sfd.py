@@ -20,8 +20,10 @@ from distill.core.checkpoint import atomic_write
 from distill.core.provenance import write_record
 from distill.pipeline import floor
 from distill.plugins.kd import LABEL as KD_LABEL
-from distill.plugins.sfd import (KINDS, LABEL, LABEL_SECOND, LABEL_V, STUDENT_SAMPLER, gits_points, paths, run_settings,
-                                 solver_points, solver_steps, student_nfe, student_points, teacher_run)
+from distill.experiment_views import experiment_profile
+from distill.plugins.sfd import (KINDS, LABEL, LABEL_SECOND, LABEL_V, STUDENT_SAMPLER, experiment_of, experiments,
+                                 gits_points, paths, run_settings, solver_points, solver_steps, student_nfe,
+                                 student_points, teacher_run)
 from distill.registry import active
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
@@ -32,9 +34,6 @@ from distill.reports.sfd_pages import (PAPER, ablation_rows, curve_figure, curve
 from distill.results import PUBLISHED_CSV, spread, table as results_table
 from distill.results.plots import write_losses
 from distill.results.table import record_rows
-
-TABLE = "Table 2"
-
 
 def _options(options: dict[str, Any]) -> str:
     return ",".join(f"{k}={str(v).lower()}" for k, v in sorted(options.items()))
@@ -47,7 +46,7 @@ def _load(path: str) -> dict[str, Any]:
 def student_cost(cfg: dict[str, Any], results: Path, run: str) -> dict[str, float]:
     """What the student took from the Table 1 teacher: its training, and for the second stage its first stage's too
     (as a PD student's cost counts every round down to it)."""
-    p, settings = paths(str(results)), run_settings(cfg, run)
+    p, settings = paths(str(results), experiment_of(cfg)), run_settings(cfg, run)
     s = _load(p["student"].format(srun=run) + "/summary.json")
     cost = {"seconds": s["wall_seconds"], "images": s["trajectories"], "teacher_evals": s["teacher_evals"]}
     if settings["kind"] == "second-stage":
@@ -57,7 +56,7 @@ def student_cost(cfg: dict[str, Any], results: Path, run: str) -> dict[str, floa
 
 
 def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
-    p, teacher = paths(str(results)), f"{results}/teachers/{teacher_run(cfg)}"
+    p, teacher = paths(str(results), experiment_of(cfg)), f"{results}/teachers/{teacher_run(cfg)}"
     common = dict(profile=cfg["profile"], method="sfd", dataset=cfg["data"]["name"],
                   resolution=cfg["data"].get("resolution"), teacher=teacher, grid="edm")
     out = []
@@ -89,13 +88,29 @@ def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
 
 
 TABLES = {"cifar10": "Table 2", "imagenet64": "Table 3"}  # SFD's table of each data set
+
+
+def table_of(cfg: dict[str, Any]) -> str:
+    """The SFD table whose layout the report follows: its data set's (sfd.reproduces), Table 2 for any other."""
+    return TABLES.get(cfg["sfd"]["reproduces"], "Table 2")
+
+
 FIGURE1 = {"euler": "DDIM", "dpmpp": "DPM++", "ipndm": "iPNDM"}  # Figure 1's names of the solver points (CIFAR-10)
 
 
 def published_rows(table, cfg):
-    """The rows of SFD Table 2 (CIFAR-10) or 3 (ImageNet 64), by `sfd.reproduces`: the teacher's solvers by their
-    published names, SFD, SFD-v and the second stage (the ablation runs are not rows of it), keyed by NFE; on
-    CIFAR-10 also Figure 1's solver points."""
+    """The rows of SFD Table 2 (CIFAR-10) or 3 (ImageNet 64), by `sfd.reproduces` of the section or experiment whose
+    teacher made them: the teacher's solvers by their published names, SFD, SFD-v and the second stage (the
+    ablation runs are not rows of it), keyed by NFE; on CIFAR-10 also Figure 1's solver points."""
+    views = {}
+    for view in [cfg] + [experiment_profile(cfg, "sfd", e) for e in experiments(cfg)]:
+        views.setdefault(teacher_run(view), view)  # a view of an experiment lists the section's experiments too
+    teachers = table["teacher"].astype(str)
+    parts = [_published_rows(table[teachers.str.endswith(f"/teachers/{run}")], view) for run, view in views.items()]
+    return frame([row for part in parts for row in part.to_dict("records")])
+
+
+def _published_rows(table, cfg):
     dataset = cfg["sfd"]["reproduces"]
     if dataset not in TABLES:
         return frame([])
@@ -125,27 +140,31 @@ def published_rows(table, cfg):
 
 
 def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], results: Path) -> pd.DataFrame:
-    """Every reproduced row of SFD Table 2 on SFD's teacher: SFD's own and those of the other methods that
+    """Every reproduced row of SFD's table (table_of) on SFD's teacher: SFD's own and those of the other methods that
     reproduce a row of it (their results-table parts, kept to the same teacher)."""
+    table_name = table_of(cfg)
     teacher = f"{results}/teachers/{teacher_run(cfg)}"
     table = pd.concat([own, results_table.read(others)] if others else [own], ignore_index=True)
     table = table[table["teacher"].astype(str) == teacher]
-    context = results_table.one_context(table[table["seed_range"] == results_table.REPORTED], "SFD Table 2")
+    context = results_table.one_context(table[table["seed_range"] == results_table.REPORTED], f"SFD {table_name}")
     if context:  # rows of different classifiers or reference statistics are not compared
-        raise ValueError(f"{context}; rebuild them on one machine (snakemake --cores all -- reports/sfd.pdf)")
+        raise ValueError(f"{context}; rebuild them on one machine (snakemake --cores all -- "
+                         f"{paths('', experiment_of(cfg))['pdf']})")
 
     cards = active(cfg)
-    sources = {(PAPER, TABLE)} | {s for m in cards for s in m.gathered_from()}
+    sources = {(PAPER, table_name)} | {s for m in cards for s in m.gathered_from()}
     keyed = [m.published_rows(table[table["method"] == m.name], cfg) for m in cards if sources & set(m.reproduces)]
     out = gather(pd.concat(keyed, ignore_index=True), cards)
-    return out[(out["paper"] == PAPER) & (out["table"] == TABLE)].reset_index(drop=True)
+    return out[(out["paper"] == PAPER) & (out["table"] == table_name)].reset_index(drop=True)
 
 
-def published(published_csv: Path) -> pd.DataFrame:
-    """SFD Table 2's CIFAR-10 column: FID (with its qualifier, e.g. '> 5') and fine-tuning A100 hours per method and
-    NFE; SFD-v's one total time (NFE '2;3;4;5') is given to each of its rows as 'total'."""
-    pub = select(published_csv, PAPER, TABLE, exact_only=True)
-    pub = pub[pub["dataset"] == "cifar10"].assign(steps=lambda d: d["steps"].astype(str))
+def published(published_csv: Path, table: str = "Table 2") -> pd.DataFrame:
+    """The data-set column of SFD Table 2 (CIFAR-10) or Table 3 (ImageNet 64): FID (with its qualifier, e.g. '> 5')
+    and fine-tuning A100 hours per method and NFE; SFD-v's one total time (NFE '2;3;4;5') is given to each of its
+    rows as 'total'."""
+    dataset = {v: k for k, v in TABLES.items()}[table]
+    pub = select(published_csv, PAPER, table, exact_only=True)
+    pub = pub[pub["dataset"] == dataset].assign(steps=lambda d: d["steps"].astype(str))
 
     def text(q, v, spec: str = "g") -> str:
         return f"{q if isinstance(q, str) else ''}{float(v):{spec}}"
@@ -205,17 +224,20 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
                      fmt(getattr(r, "kid", None), 0),
                      _cost_text(r.cost_seconds, r.cost_images),
                      p.fid if p is not None else "—", p.hours if p is not None else "—"])
-    caption = (f"Profile '{cfg['profile']}': every method distils or samples the Table 1 teacher {teacher_run(cfg)} "
-               f"({cfg['data']['name']}, {cfg['data'].get('resolution')}px); published numbers are SFD Table 2's "
-               "CIFAR-10 column (EXACT), whose cost is A100 hours of fine-tuning. Reproduced cost: wall seconds on "
+    table, column = table_of(cfg), {"Table 2": "CIFAR-10", "Table 3": "ImageNet-64"}[table_of(cfg)]
+    pd_rows = ("SFD's 'PD' rows are Salimans & Ho's CIFAR-10 numbers" if table == "Table 2" else
+               "SFD's 'PD' rows are the Consistency Models paper's, distilled from its own EDM ImageNet-64 teacher")
+    caption = (f"Profile '{cfg['profile']}': every method distils or samples the teacher {teacher_run(cfg)} "
+               f"({cfg['data']['name']}, {cfg['data'].get('resolution')}px); published numbers are SFD {table}'s "
+               f"{column} column (EXACT), whose cost is A100 hours of fine-tuning. Reproduced cost: wall seconds on "
                "the machine that ran it and the trajectories (SFD) or images (PD, KD) its training processed; the "
-               "teacher's solvers need none. SFD's 'PD' rows are Salimans & Ho's CIFAR-10 numbers. NFE = network "
+               f"teacher's solvers need none. {pd_rows}. NFE = network "
                "evaluations per sample (SFD's num_steps - 2 with AFS). In parentheses, where a spread target "
                "(reports/sfd_spread.pdf, pd_spread.pdf, kd_spread.pdf) measured it for that very number: mean ± "
                "standard deviation over training seeds; the other numbers come from one training seed (the solvers "
                "from one teacher). KID: the same evaluation's (minimum over the ranges; unbiased in N, ~0 for a "
                "perfect generator). " + floor_text)
-    return table_page("SFD Table 2 (CIFAR-10 layout): FID against NFE and fine-tuning cost",
+    return table_page(f"SFD {table} ({column} layout): FID against NFE and fine-tuning cost",
                       ["method", "NFE", "FID (reproduced)", "KID", "fine-tuning cost (reproduced)",
                        "FID (published)", "A100 h (published)"], body, caption,
                       col_widths=[2.2, 0.6, 1.8, 0.9, 2.4, 1.1, 1.1])
@@ -226,17 +248,20 @@ def build(cfg: dict[str, Any], results: Path, pdf: Path, csv: Path, json_path: P
     own = results_table.write(rows_csv, rows(cfg, results))
     floor_record = floor.matching(floor.read(floor_json), own)
     floor_text = floor.describe_floor(floor_record) if floor_record is not None else ""
-    p = paths(str(results))
+    experiment = experiment_of(cfg)
+    p = paths(str(results), experiment)
     write_losses({run: Path(p["student"].format(srun=run)) for run in cfg["sfd"]["runs"]}, plots / "losses")
     repro = table_rows(cfg, own, others, results)
 
     published_csv = published_csv or PUBLISHED_CSV
-    pub = published(published_csv)
+    pub = published(published_csv, table_of(cfg))
     teacher_summary = Path(results, "teachers", teacher_run(cfg), "summary.json")
     teacher_seconds = _load(str(teacher_summary))["wall_seconds"] if teacher_summary.is_file() else None
     ablation_body, ablations = ablation_rows(cfg, own)
     curve = curve_points(cfg, results)
-    pages = [table_page_of(cfg, repro, pub, floor_text, results), figure1(cfg, repro, teacher_seconds, teacher_hours(published_csv))]
+    spreads = results if experiment is None else None  # the spread targets train the section's own runs only
+    pages = [table_page_of(cfg, repro, pub, floor_text, spreads),
+             figure1(cfg, repro, teacher_seconds, teacher_hours(published_csv))]
     if curve:
         pages.append(curve_figure(cfg, curve, floor.fid(floor_record)))
     pages.append(solver_page(cfg, own, floor_text))

@@ -14,8 +14,8 @@ import pandas as pd
 from distill.core.samplers import get_sampler
 from distill.core.sigma_solvers import OFFICIAL_CLIP
 from distill.pipeline.sfd_curve import point_name
-from distill.plugins.sfd import (curve_iterations, curve_runs, paths, run_settings, solver_points, step_counts,
-                                 student_nfe)
+from distill.plugins.sfd import (curve_iterations, curve_runs, experiment_of, paths, run_settings, solver_points,
+                                 step_counts, student_nfe)
 from distill.reports.format import fmt
 from distill.reports.pdf import figure_caption, pyplot, table_page
 from distill.reports.published import select
@@ -81,7 +81,7 @@ def label_points(ax, points: list[tuple[float, float, int]]) -> None:
 
 def curve_points(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
     """Every budget-curve point: run, NFE, iterations per step count, trajectories of that step count, FID."""
-    p, out = paths(str(results)), []
+    p, out = paths(str(results), experiment_of(cfg)), []
     for run in curve_runs(cfg):
         s = run_settings(cfg, run)
         counts = step_counts(s)
@@ -190,8 +190,8 @@ def solver_page(cfg, own: pd.DataFrame, floor_text: str):
                       f"Profile '{cfg['profile']}'. Official settings (sfd-main/solvers.py, diff-solvers-main/"
                       "README.md): Euler and iPNDM on the polynomial grid without clipping, DPM-Solver++ on the "
                       "log-SNR grid with dynamic thresholding (the 0.995 quantile of |x-hat|, at least 1). An "
-                      "ablation row varies one of them; only the official rows stand for SFD Table 2's. KID: the same "
-                      "evaluation's (unbiased in N, ~0 for a perfect generator). "
+                      "ablation row varies one of them; only the official rows stand for the published table's. KID: "
+                      "the same evaluation's (unbiased in N, ~0 for a perfect generator). "
                       + floor_text, col_widths=[1.2, 1.6, 1.4, 1.0, 0.9, 0.5, 0.7, 0.7])
 
 

@@ -50,7 +50,7 @@ def _unit_fn(cfg: Mapping[str, Any], unit: Unit, device, scratch: Path):
     if unit.kind == "train":
         method, name = unit.step
         wm, we = unit.source
-        c = _restricted(cfg, method, we) if wm == method else _profile_of(cfg, unit.source)
+        c = _restricted(_profile_of(cfg, unit.source), method, we) if wm == method else _profile_of(cfg, unit.source)
         step = get(method).training_steps(c, device)[name]
         return StepRunner(step.parts, step.step_fn, precision=cfg["precision"]), 1
     if unit.kind == "sampler_step":

@@ -106,7 +106,7 @@ rule disback_curve:
         path=disback_path_of,
         weights=disback_paths("{dexp}")["run"] + "/model.safetensors",
         summary=disback_paths("{dexp}")["run"] + "/summary.json",
-        reference=reference_stats(),
+        reference=lambda w: experiment_reference("disback", w.dexp),
         extractor=extractor_weights(),
     output:
         curve=disback_paths("{dexp}")["metrics"] + "/curve.csv",
@@ -136,7 +136,7 @@ rule disback_report:
         summaries=lambda w: [disback_paths(w.dexp)["run"].format(drun=r) + "/summary.json"
                              for r in DB.runs(DISBACK_EXPS[w.dexp])],
         path=lambda w: disback_paths(w.dexp)["path"] + "/summary.json",
-        floor=floor_path(),
+        floor=lambda w: experiment_floor("disback", w.dexp),
         profile=str(PROFILE_STAMP),
     output:
         pdf=report("reports/disback_{dexp}.pdf", caption="report/disback.rst", category="DisBack"),

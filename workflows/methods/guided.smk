@@ -14,26 +14,7 @@ def guided_paths(exp):
 
 
 def guided_data(w):
-    return data_files(experiment_profile(CFG, "guided", w.gexp)["data"])
-
-
-def guided_own_images(exp):
-    """Whether an experiment's images differ from the profile's (labels aside: the mini experiment is the profile's
-    digits with their labels, so it reuses the profile's reference statistics and floor)."""
-    own = {k: v for k, v in experiment_profile(CFG, "guided", exp)["data"].items() if k != "conditional"}
-    return own != {k: v for k, v in CFG["data"].items() if k != "conditional"}
-
-
-def guided_reference(exp):
-    if not guided_own_images(exp):
-        return reference_stats()
-    return f"{RESULTS}/refs/guided-{exp}-{CFG['evaluation']['feature_extractor']}.npz"
-
-
-def guided_floor(exp):
-    if not guided_own_images(exp):
-        return floor_path()
-    return f"{RESULTS}/guided_metrics/{exp}/floor-{CFG['evaluation']['feature_extractor']}.json"
+    return data_files(experiment_data("guided", w.gexp))
 
 
 def guided_teacher(w):
@@ -89,36 +70,6 @@ wildcard_constraints:
     gmodel=r"teacher|w[0-9.]*-n\d+",
     gsampler=SAMPLER_NAMES,
     gsteps=r"\d+",
-
-
-use rule reference_stats as guided_reference_stats with:
-    input:
-        extractor=extractor_weights(),
-        data=guided_data,
-    output:
-        f"{RESULTS}/refs/guided-{{gexp}}-{CFG['evaluation']['feature_extractor']}.npz",
-    params:
-        hp=lambda w: json.dumps(experiment_profile(CFG, "guided", w.gexp)["data"], sort_keys=True) + hp("evaluation"),
-        experiment=lambda w: f"--method guided --experiment {w.gexp}",
-    log:
-        f"{LOGS}/guided/{{gexp}}/reference_stats.log",
-    benchmark:
-        f"{BENCH}/guided/{{gexp}}/reference_stats.tsv"
-
-
-use rule fid_floor as guided_fid_floor with:
-    input:
-        reference=lambda w: guided_reference(w.gexp),
-        extractor=extractor_weights(),
-    output:
-        f"{RESULTS}/guided_metrics/{{gexp}}/floor-{CFG['evaluation']['feature_extractor']}.json",
-    params:
-        hp=lambda w: json.dumps(experiment_profile(CFG, "guided", w.gexp)["data"], sort_keys=True) + hp("evaluation"),
-        experiment=lambda w: f"--method guided --experiment {w.gexp}",
-    log:
-        f"{LOGS}/guided/{{gexp}}/fid_floor.log",
-    benchmark:
-        f"{BENCH}/guided/{{gexp}}/fid_floor.tsv"
 
 
 use rule train_teacher as guided_train_teacher with:
@@ -189,7 +140,7 @@ rule guided_round:
 rule guided_sweep:
     input:
         model=lambda w: G.model_path(RESULTS, w.gexp, w.gmodel),
-        reference=lambda w: guided_reference(w.gexp),
+        reference=lambda w: experiment_reference("guided", w.gexp),
         extractor=extractor_weights(),
     output:
         directory(f"{RESULTS}/guided_metrics/{{gexp}}/{{gmodel}}/{{gsampler}}-n{{gsteps}}"),
@@ -213,7 +164,7 @@ rule guided_report:
     input:
         sweeps=lambda w: guided_sweeps(w.gexp),
         summaries=lambda w: guided_summaries(w.gexp),
-        floor=lambda w: guided_floor(w.gexp),
+        floor=lambda w: experiment_floor("guided", w.gexp),
         published="results/published/published.csv",
         profile=str(PROFILE_STAMP),
     output:

@@ -21,16 +21,12 @@ def pd_model(exp, model):
 
 def pd_reference(exp):
     """Reference statistics of an experiment's data set: the profile's unless it has data of its own."""
-    if PD_EXPS[exp]["data"] is None:
-        return reference_stats()
-    return f"{RESULTS}/refs/pd-{exp}-{CFG['evaluation']['feature_extractor']}.npz"
+    return experiment_reference("pd", exp)
 
 
 def pd_floor(exp):
     """The protocol's FID floor for an experiment's data set: the profile's unless it has data of its own."""
-    if PD_EXPS[exp]["data"] is None:
-        return floor_path()
-    return f"{RESULTS}/pd_metrics/{exp}/floor-{CFG['evaluation']['feature_extractor']}.json"
+    return experiment_floor("pd", exp)
 
 
 def pd_round_hp(w):
@@ -139,21 +135,6 @@ rule pd_sample:
         "--steps {wildcards.steps} {params.gamma} --out {output} > {log} 2>&1"
 
 
-use rule reference_stats as pd_reference_stats with:
-    input:
-        extractor=extractor_weights(),
-        data=pd_data,
-    output:
-        f"{RESULTS}/refs/pd-{{exp}}-{CFG['evaluation']['feature_extractor']}.npz",
-    params:
-        hp=lambda w: json.dumps(experiment_profile(CFG, "pd", w.exp)["data"], sort_keys=True) + hp("evaluation"),
-        experiment=lambda w: f"--method pd --experiment {w.exp}",
-    log:
-        f"{LOGS}/pd/{{exp}}/reference_stats.log",
-    benchmark:
-        f"{BENCH}/pd/{{exp}}/reference_stats.tsv"
-
-
 use rule evaluate as pd_evaluate with:
     input:
         samples=f"{RESULTS}/pd_samples/{{exp}}/{{model}}/{{spec}}-n{{steps}}.npz",
@@ -190,21 +171,6 @@ rule pd_fig4:
         "{DISTILL} pd-report {CLI_ARGS} --experiment {wildcards.exp} --results {params.results} "
         "--published {input.published} --benchmarks {params.benchmarks} --pdf {output.pdf} --csv {output.csv} "
         "--json {output.json} --rows {output.rows} --plots {output.plots} --floor {input.floor} > {log} 2>&1"
-
-
-use rule fid_floor as pd_fid_floor with:
-    input:
-        reference=lambda w: pd_reference(w.exp),
-        extractor=extractor_weights(),
-    output:
-        f"{RESULTS}/pd_metrics/{{exp}}/floor-{CFG['evaluation']['feature_extractor']}.json",
-    params:
-        hp=lambda w: json.dumps(experiment_profile(CFG, "pd", w.exp)["data"], sort_keys=True) + hp("evaluation"),
-        experiment=lambda w: f"--method pd --experiment {w.exp}",
-    log:
-        f"{LOGS}/pd/{{exp}}/fid_floor.log",
-    benchmark:
-        f"{BENCH}/pd/{{exp}}/fid_floor.tsv"
 
 
 rule pd_table2:
