@@ -56,6 +56,10 @@ NOT_RUN = {
     ".venv/bin/snakemake --workflow-profile workflows/profiles/slurm --config profile=paper -- text_to_image":
         "needs the real teachers, a SLURM cluster and GPUs; the same target runs end to end on tiny models in "
         "tests/test_text_to_image_workflow.py",
+    ".venv/bin/snakemake --workflow-profile workflows/profiles/slurm --config profile=paper -- "
+    "reports/sfd_imagenet64.pdf": "needs NVlabs' ImageNet-64 network, the ImageNet-64 data, a SLURM cluster and GPUs; "
+                                  "the paper's dry run through the same profile plans it in tests/test_cluster.py, "
+                                  "and SFD distils a class-conditional EDM network in tests/test_edm_pickle.py",
     "dvc remote add --default lab ssh://server/srv/distill-dvc": "a lab server: push and pull through a local-folder "
                                                                    "remote are tested in tests/test_dvc.py",
 }
