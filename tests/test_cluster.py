@@ -77,8 +77,10 @@ def test_the_paper_dry_run_through_the_slurm_profile_asks_a_gpu_for_every_networ
                    "import-edm --params params.yaml --profile paper --no-progress --artifact edm_imagenet64_cond",
                    "fid ref --params params.yaml --profile paper --no-progress --method sfd --experiment imagenet64",
                    "disback-train --params params.yaml --profile paper --no-progress --experiment imagenet64",
+                   "fetch --params params.yaml --profile paper --no-progress edm_ref_imagenet64",
                    "--pdf reports/sfd_imagenet64.pdf", "--pdf reports/disback_imagenet64.pdf"):
         assert any(needle in s for s in shells), needle
+    assert not any("fid ref" in s and "--experiment imagenet64" in s and "disback" in s for s in shells)  # SFD's
     cluster = yaml.safe_load((proj / "params.yaml").read_text())["profiles"]["paper"]["cluster"]
     network, kinds = network_commands(), kinds_of_commands()
     assert network >= {"pd-round", "kd-train", "sfd-train", "guided-round", "disback-train"}  # the registry's

@@ -2,6 +2,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,3 +207,35 @@ def test_density_and_coverage_are_prdcs(k):
     density, coverage = density_coverage(real, fake, k)
     assert density == float(want["density"]) and coverage == float(want["coverage"])
     assert 0 < coverage < 1 and density > 0
+
+
+def test_published_fid_statistics_replace_the_mean_and_covariance_only(tmp_path, monkeypatch, smoke_cfg):
+    """A data section's fid_statistics (SFD Table 3's and DisBack's ImageNet-64 experiments: EDM's imagenet-64x64.npz)
+    give FID the published reference's mean and covariance, while KID and the floor keep the data's own features;
+    statistics of another size, or a feature extractor they were not computed with, are refused by name."""
+    from distill.metrics.reference import Reference
+    from distill.metrics.text_fid import fid_against
+    from distill.pipeline import reference
+
+    monkeypatch.chdir(tmp_path)  # the statistics' place, data/edm, is relative to the project
+    rng = np.random.default_rng(0)
+    stats = Path("data/edm/imagenet-64x64.npz")
+    stats.parent.mkdir(parents=True)
+    mu, a = rng.normal(size=16), rng.normal(size=(16, 32))  # 2048-dimensional Inception statistics, in small
+    np.savez(stats, mu=mu, sigma=a @ a.T / 32)
+    feats = rng.normal(size=(6, 16)).astype(np.float32)
+    own = Reference(feats.mean(0), np.cov(feats.T), feats, (3, 64, 64), "inception-v3-compat", "abc",
+                    "imagenet64 (6 images, 3x64x64)", 6)
+    ref = reference.with_statistics(own, "edm_ref_imagenet64")
+    assert np.allclose(ref.mu, mu) and ref.features is feats and ref.num_images == 6
+    assert ref.source.startswith("FID mean and covariance: edm_ref_imagenet64 (imagenet-64x64.npz, sha256 ")
+    gen = torch.from_numpy(feats[:4]).double()
+    assert fid_of_features(gen, ref) == pytest.approx(fid_against(gen.numpy(), stats), rel=1e-9)
+    np.savez(stats, mu=mu[:8], sigma=a[:8] @ a[:8].T)
+    with pytest.raises(ValueError, match="8-dimensional statistics"):
+        reference.with_statistics(own, "edm_ref_imagenet64")
+    cfg = {**smoke_cfg, "data": {"name": "imagenet64", "root": str(tmp_path / "none"), "resolution": 64,
+                                 "conditional": True, "fid_statistics": "edm_ref_imagenet64"}}
+    with pytest.raises(ValueError, match="fid_statistics edm_ref_imagenet64 are Inception statistics"):
+        reference.run(cfg, tmp_path / "ref.npz")  # the smoke profile's extractor is the domain classifier
+    assert not (tmp_path / "ref.npz").exists()

@@ -80,18 +80,33 @@ def own_images(method, exp):
     return own != {k: v for k, v in CFG["data"].items() if k != "conditional"}
 
 
+def first_with_data(method, exp):
+    """The first experiment (registry order) whose data section is this one's: experiments of one data set share
+    their reference statistics and floor (SFD's and DisBack's ImageNet-64 experiments)."""
+    from distill.experiment_views import method_experiments
+
+    data = experiment_data(method, exp)
+    for m in ACTIVE_METHODS:
+        for e in method_experiments(CFG, m.name):
+            if experiment_data(m.name, e) == data:
+                return m.name, e
+    return method, exp
+
+
 def experiment_reference(method, exp):
     """Reference statistics of an experiment's images: the profile's, or its own (experiment_reference_stats)."""
     if not own_images(method, exp):
         return reference_stats()
-    return f"{RESULTS}/refs/{method}-{exp}-{CFG['evaluation']['feature_extractor']}.npz"
+    m, e = first_with_data(method, exp)
+    return f"{RESULTS}/refs/{m}-{e}-{CFG['evaluation']['feature_extractor']}.npz"
 
 
 def experiment_floor(method, exp):
     """The FID floor of an experiment's images: the profile's, or its own (experiment_fid_floor)."""
     if not own_images(method, exp):
         return floor_path()
-    return f"{RESULTS}/{method}_metrics/{exp}/floor-{CFG['evaluation']['feature_extractor']}.json"
+    m, e = first_with_data(method, exp)
+    return f"{RESULTS}/{m}_metrics/{e}/floor-{CFG['evaluation']['feature_extractor']}.json"
 
 
 # Names every rule's wildcards accept, read from the registries (never written by hand).

@@ -69,6 +69,15 @@ ARTIFACTS = {a.name: a for a in (
         ("ffhq64_vp", "unconditional FFHQ 64x64 (DDPM++, VP)", "edm-ffhq-64x64-uncond-vp.pkl"),
         ("afhqv2_64_vp", "unconditional AFHQv2 64x64 (DDPM++, VP)", "edm-afhqv2-64x64-uncond-vp.pkl"),
     )),
+    # NVlabs/edm README.md ("fid-refs"): the statistics the published ImageNet-64 FIDs are computed against (SFD
+    # Table 3, DisBack's abstract): fid.py ref of dataset_tool.py's 64x64 center crops of ILSVRC's training images
+    Artifact(
+        "edm_ref_imagenet64", "EDM's FID statistics of ImageNet 64x64 (mean and covariance; the published ImageNet-64 "
+                              "FIDs' reference)",
+        url="https://nvlabs-fi-cdn.nvidia.com/edm/fid-refs/imagenet-64x64.npz",
+        sha256=None, file="imagenet-64x64.npz",  # no checksum published: recorded at first fetch
+        by_hand="the URL above (NVlabs/edm README: FID reference statistics)",
+    ),
     # The text-to-image teachers and evaluation (the paper profile's text_to_image section). No digest is published
     # for any of them: the first fetch records the commit (hub models) and every file's sha256 (artifacts.lock.json).
     Artifact(
@@ -147,16 +156,25 @@ class Need:
     target: Path
 
 
+EDM_FOLDER = Path("data/edm")  # where the EDM network pickles and FID statistics go
+
+
 def data_needs(data: Mapping[str, Any]) -> list[Need]:
-    """The artifact a data section reads (none for embedded data), under its data.root."""
-    name, root = data.get("name"), data.get("root")
-    if name not in ARTIFACTS or not root:
-        return []
-    a = ARTIFACTS[name]
-    return [Need(a, Path(root), Path(root) / (a.unpacks_to or a.file))]
+    """The artifacts a data section reads: its data set (none for embedded data), under its data.root, and its
+    published FID statistics (`fid_statistics`), under data/edm."""
+    name, root, stats = data.get("name"), data.get("root"), data.get("fid_statistics")
+    out = []
+    if name in ARTIFACTS and root:
+        a = ARTIFACTS[name]
+        out.append(Need(a, Path(root), Path(root) / (a.unpacks_to or a.file)))
+    if stats:
+        out.append(statistics_need(stats))
+    return out
 
 
-EDM_FOLDER = Path("data/edm")  # where the EDM network pickles go
+def statistics_need(name: str) -> Need:
+    """Published FID statistics (a data section's `fid_statistics`) under data/edm."""
+    return Need(ARTIFACTS[name], EDM_FOLDER, EDM_FOLDER / ARTIFACTS[name].file)
 
 
 def _teachers(cfg: Mapping[str, Any]):

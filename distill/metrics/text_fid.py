@@ -45,12 +45,13 @@ def clean_resize(images: np.ndarray) -> np.ndarray:
     return out
 
 
-def load_statistics(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """(mu, sigma) of a statistics .npz (keys mu and sigma, as text2image-benchmark's FIDStats writes)."""
+def load_statistics(path: str | Path, artifact: str = "coco_fid_stats") -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of a statistics .npz (keys mu and sigma, as text2image-benchmark's FIDStats and EDM's fid.py
+    write them), fetched as `artifact`."""
     try:
         z = read_npz(path, "FID statistics", required=("mu", "sigma"))
     except DataError as exc:
-        raise ValueError(f"{exc} (fetch them again: `distill fetch coco_fid_stats`)") from None
+        raise ValueError(f"{exc} (fetch them again: `distill fetch {artifact}`)") from None
     mu, sigma = np.asarray(z["mu"], np.float64), np.asarray(z["sigma"], np.float64)
     if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
         raise ValueError(f"{path}: mu {mu.shape} and sigma {sigma.shape} are not a mean and its covariance")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from distill.core.checkpoint import file_sha256
 from distill.data import load_dataset
+from distill.data.artifacts import INCEPTION_EXTRACTOR, statistics_need
 from distill.metrics.extractors import check_extractor
-from distill.metrics.reference import compute_reference, save_reference
+from distill.metrics.reference import Reference, compute_reference, save_reference
+from distill.metrics.text_fid import load_statistics
 from distill.pipeline.common import setup_torch
 
 
@@ -31,13 +35,39 @@ def usable_extractor_weights(cfg: dict[str, Any], override: str | None = None) -
     return path
 
 
+def published_statistics(artifact: str, extractor: str):
+    """(mu, sigma) of published Inception statistics (a data section's `fid_statistics`), refused for another
+    feature extractor and named when missing or corrupt."""
+    if extractor != INCEPTION_EXTRACTOR:
+        raise ValueError(f"data.fid_statistics {artifact} are Inception statistics; evaluation.feature_extractor is "
+                         f"{extractor!r}: set it to {INCEPTION_EXTRACTOR!r} or remove fid_statistics")
+    return load_statistics(statistics_need(artifact).target, artifact)
+
+
+def with_statistics(ref: Reference, artifact: str) -> Reference:
+    """`ref` with the FID mean and covariance of published statistics (a data section's `fid_statistics`: EDM's
+    ImageNet-64 reference, made from other 64x64 images of ImageNet than the downsampled set), so that FID compares
+    with the published numbers; its features (KID, precision/recall, the floor) stay those of the data's images."""
+    path = statistics_need(artifact).target
+    mu, sigma = published_statistics(artifact, ref.extractor)
+    if len(mu) != ref.features.shape[1]:
+        raise ValueError(f"{path} holds {len(mu)}-dimensional statistics; {ref.extractor} features are "
+                         f"{ref.features.shape[1]}-dimensional: not statistics of this extractor")
+    source = (f"FID mean and covariance: {artifact} ({path.name}, sha256 {file_sha256(path)[:12]}…); features: "
+              f"{ref.source}")
+    return replace(ref, mu=mu, sigma=sigma, source=source)
+
+
 def run(cfg: dict[str, Any], out_path: str | Path, weights: str | None = None, threads: int | None = None) -> None:
     setup_torch(threads, "cpu")
     ev = cfg["evaluation"]
+    stats = cfg["data"].get("fid_statistics")
+    if stats:
+        published_statistics(stats, ev["feature_extractor"])  # refused or named before the images are read
     data = load_dataset({**cfg["data"], "conditional": False})
     if data.kind != "image":
         raise ValueError(f"reference statistics need images; {data.name} holds points")
     source = f"{data.name} ({len(data)} images, {'x'.join(map(str, data.shape))})"
     ref = compute_reference(data.data, ev["feature_extractor"], usable_extractor_weights(cfg, weights), ev["batch_size"],
                             source)
-    save_reference(out_path, ref)
+    save_reference(out_path, with_statistics(ref, stats) if stats else ref)

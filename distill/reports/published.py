@@ -42,8 +42,7 @@ def select(path: Path, paper: str, table: str, exact_only: bool = False):
 # The published ImageNet-64 numbers (DisBack's abstract, SFD Table 3) are FIDs against EDM's imagenet-64x64.npz, made
 # from ILSVRC's training images (NVlabs/edm README.md: dataset_tool.py --resolution=64x64 --transform=center-crop, then
 # fid.py ref)
-IMAGENET_REFERENCE = ("The published ImageNet-64 FID is against EDM's reference statistics (imagenet-64x64.npz: "
-                      "center-cropped full-resolution ImageNet, a mean and covariance only); this one is against the "
-                      "downsampled ImageNet-64 training images the experiment names, whose features the protocol's "
-                      "KID and floor need: the two references differ in how the images were downsampled, so the "
-                      "published number is a reference point, not a like-for-like check.")
+IMAGENET_REFERENCE = ("FID is against EDM's ImageNet-64 statistics (imagenet-64x64.npz, data.fid_statistics: "
+                      "center crops of ILSVRC's training images), the published numbers' reference; KID and the "
+                      "floor use the features of the downsampled ImageNet-64 training images (that file holds a mean "
+                      "and covariance only), so the floor is theirs against their own statistics.")
