@@ -359,3 +359,38 @@ def test_an_experiment_is_the_section_run_again_on_its_own_teacher_and_data():
         ("Table 2", "cifar10", 5.0), ("Table 3", "imagenet64", 11.0)]
     keyed = published_rows(table, view)  # the experiment's report: its own rows
     assert list(zip(keyed["table"], keyed["dataset"], keyed["reproduced"])) == [("Table 3", "imagenet64", 11.0)]
+
+
+@pytest.mark.integration
+def test_an_experiment_runs_through_the_workflow_on_its_own_images(readme_project, tmp_path):
+    """sfd.experiments at smoke: the section run again with other images (MNIST at 8 px standing in for ImageNet-64)
+    builds its own reference statistics, floor, students and report (SFD Table 3's layout) under its own names, and
+    rebuilds none of the section's files."""
+    import json
+
+    import pandas as pd
+    import yaml
+
+    from conftest import run_snakemake
+
+    proj = readme_project.copy(tmp_path / "project")
+    params = yaml.safe_load((proj / "params.yaml").read_text())
+    sfd_section = params["profiles"]["smoke"]["sfd"]
+    sfd_section["experiments"] = {"other": {
+        "reproduces": "imagenet64", "teacher": dict(sfd_section["teacher"]),
+        "data": {"name": "mnist", "root": None, "resolution": 8, "conditional": False},
+        "solvers": {"ddim": sfd_section["solvers"]["ddim"]}}}
+    (proj / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    smoke = proj / "results" / "smoke"
+    before = {p: p.stat().st_mtime_ns for p in (smoke / "sfd").rglob("*") if p.is_file()}
+    proc = run_snakemake(proj, "--config", "profile=smoke", "--", "reports/sfd_other.pdf")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in before} == before  # the section's students untouched
+    assert (smoke / "sfd" / "other" / "nfe2" / "model.safetensors").is_file()
+    assert (smoke / "refs" / "sfd-other-distill-domain.npz").is_file()
+    assert json.loads((smoke / "sfd_metrics" / "other" / "floor-distill-domain.json").read_text())["data"] == "mnist"
+    rows = pd.read_csv(smoke / "rows" / "sfd_other.csv")
+    assert set(rows["dataset"]) == {"mnist"} and set(rows["teacher"]) == {"results/smoke/teachers/x-snr-s0"}
+    table = pd.read_csv(proj / "reports" / "sfd_other.csv")
+    assert set(table["table"]) == {"Table 3"} and "DDIM" in set(table["method"])
+    assert (proj / "reports" / "sfd_other.pdf").read_bytes().startswith(b"%PDF")
