@@ -29,8 +29,8 @@ from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
 from distill.reports.published import IMAGENET_REFERENCE, select
 from distill.reports.reproduced import frame, gather, keyed
-from distill.reports.sfd_pages import (PAPER, ablation_rows, curve_figure, curve_points, figure1, solver_label,
-                                      solver_page, teacher_hours)
+from distill.reports.sfd_pages import (PAPER, TABLES, ablation_rows, curve_figure, curve_points, figure1, solver_label,
+                                      solver_page, table_of, teacher_hours)
 from distill.results import PUBLISHED_CSV, spread, table as results_table
 from distill.results.plots import write_losses
 from distill.results.table import record_rows
@@ -85,14 +85,6 @@ def rows(cfg: dict[str, Any], results: Path) -> list[dict[str, Any]]:
                            cost_seconds=cost["seconds"], cost_images=cost["images"],
                            cost_teacher_evals=cost["teacher_evals"])
     return out
-
-
-TABLES = {"cifar10": "Table 2", "imagenet64": "Table 3"}  # SFD's table of each data set
-
-
-def table_of(cfg: dict[str, Any]) -> str:
-    """The SFD table whose layout the report follows: its data set's (sfd.reproduces), Table 2 for any other."""
-    return TABLES.get(cfg["sfd"]["reproduces"], "Table 2")
 
 
 FIGURE1 = {"euler": "DDIM", "dpmpp": "DPM++", "ipndm": "iPNDM"}  # Figure 1's names of the solver points (CIFAR-10)
@@ -227,7 +219,8 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
     table, column = table_of(cfg), {"Table 2": "CIFAR-10", "Table 3": "ImageNet-64"}[table_of(cfg)]
     pd_rows = ("SFD's 'PD' rows are Salimans & Ho's CIFAR-10 numbers" if table == "Table 2" else
                "SFD's 'PD' rows are the Consistency Models paper's, distilled from its own EDM ImageNet-64 teacher")
-    caption = (f"Profile '{cfg['profile']}': every method distils or samples the teacher {teacher_run(cfg)} "
+    which = "teacher" if cfg["sfd"]["teacher"].get("edm") else "Table 1 teacher"
+    caption = (f"Profile '{cfg['profile']}': every method distils or samples the {which} {teacher_run(cfg)} "
                f"({cfg['data']['name']}, {cfg['data'].get('resolution')}px); published numbers are SFD {table}'s "
                f"{column} column (EXACT), whose cost is A100 hours of fine-tuning. Reproduced cost: wall seconds on "
                "the machine that ran it and the trajectories (SFD) or images (PD, KD) its training processed; the "

@@ -22,6 +22,12 @@ from distill.reports.published import select
 from distill.results import table as results_table
 
 PAPER = "SFD"
+TABLES = {"cifar10": "Table 2", "imagenet64": "Table 3"}  # SFD's table of each data set
+
+
+def table_of(cfg: dict[str, Any]) -> str:
+    """The SFD table whose layout the report follows: its data set's (sfd.reproduces), Table 2 for any other."""
+    return TABLES.get(cfg["sfd"]["reproduces"], "Table 2")
 
 
 def teacher_hours(published_csv: Path) -> float:
@@ -190,7 +196,7 @@ def solver_page(cfg, own: pd.DataFrame, floor_text: str):
                       f"Profile '{cfg['profile']}'. Official settings (sfd-main/solvers.py, diff-solvers-main/"
                       "README.md): Euler and iPNDM on the polynomial grid without clipping, DPM-Solver++ on the "
                       "log-SNR grid with dynamic thresholding (the 0.995 quantile of |x-hat|, at least 1). An "
-                      "ablation row varies one of them; only the official rows stand for the published table's. KID: "
+                      f"ablation row varies one of them; only the official rows stand for SFD {table_of(cfg)}'s. KID: "
                       "the same evaluation's (unbiased in N, ~0 for a perfect generator). "
                       + floor_text, col_widths=[1.2, 1.6, 1.4, 1.0, 0.9, 0.5, 0.7, 0.7])
 
