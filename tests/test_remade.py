@@ -82,3 +82,26 @@ def test_the_comparison_written_for_a_report_gives_the_cross_machine_figure(tmp_
     assert text.startswith("Across machines: the 2 FIDs of this table and its spread were made again on EPYC")
     assert "on EPYC; against the same numbers made on Xeon, 1 are identical to 1e-06" in text
     assert "the largest change is 1 FID (v-snr-s1/ddim, 0.50 training-seed std), and 0 lie outside" in text
+
+
+def test_a_fid_evaluated_with_another_classifier_is_not_judged(tmp_path):
+    """The domain classifier trained again on another CPU (other weights: another feature extractor) makes every FID
+    another measurement: it is reported, never judged within or outside a tolerance."""
+    from distill.results.remade import describe, write
+
+    root, metrics = _clone(tmp_path)
+    for run, fid in (("v-snr-s2", 44.0), ("v-snr-s1", 32.5)):
+        record = {**_record(fid, "EPYC"), "feature_extractor_sha256": "c0ffee", "reference_sha256": "beef"}
+        (metrics / run / "ddim.json").write_text(json.dumps(record))
+    (metrics / "v-snr-s0" / "ddim.json").write_text(json.dumps(_record(31.0, "EPYC")))  # the committed context
+    verdicts = {r.name: r.verdict for r in remade(root, "results/mini")}
+    assert verdicts == {"v-snr-s0/ddim": "within", "v-snr-s1/ddim": "other context",
+                        "v-snr-s2/ddim": "other context"}
+    text = summary(root, "mini")
+    assert "0 outside it, 2 evaluated in another context (not judged)." in text and "outside:" not in text
+    assert "with classifier unrecorded, reference statistics unrecorded, these with classifier c0ffee, reference " \
+           "statistics beef" in text
+    write(tmp_path / "remade.csv", remade(root, "results/mini"))
+    assert describe(tmp_path / "remade.csv").endswith(
+        "the largest change is 1 FID (v-snr-s0/ddim, 0.50 training-seed std), and 0 lie outside their tolerance; 2 "
+        "were evaluated with another classifier or other reference statistics and are not compared.")

@@ -4,7 +4,9 @@ A fresh clone holds the committed mini results (metrics, reports) but not the we
 re-makes them and writes over the committed files. This says so when the run ends, with each re-made FID judged as
 `distill verify` judges it: identical, within its tolerance (TOLERANCE_SIGMAS training-seed standard deviations of
 the committed spread, results/<profile>/spread/), or outside it; and on which machines the two were made, since an
-unstable training moves between CPUs about as much as between training seeds. The committed files stay in git.
+unstable training moves between CPUs about as much as between training seeds. A FID evaluated in another context (a
+feature extractor or reference statistics of other weights: the domain classifier trained again on a CPU whose
+arithmetic differs) is another measurement, and is not judged. The committed files stay in git.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import pandas as pd
 
 from distill.core.checkpoint import atomic_write
 from distill.results import spread as seed_spread
+from distill.results.table import context_of, describe_context
 
 
 IDENTICAL = 1e-6  # relative: a FID re-made to six significant digits is the committed one
+OTHER_CONTEXT = "other context"  # the verdict of a FID evaluated with another extractor or reference: not judged
 
 
 @dataclass
@@ -32,9 +36,12 @@ class Remade:
     remade: float
     tolerance: float | None  # None: the committed spread does not cover this number
     machines: tuple[str, str]  # (committed, re-made) CPU
+    contexts: tuple[tuple[str, str], tuple[str, str]] = (("", ""), ("", ""))  # (committed, re-made) context_of
 
     @property
     def verdict(self) -> str:
+        if self.contexts[0] != self.contexts[1]:
+            return OTHER_CONTEXT
         if math.isclose(self.remade, self.committed, rel_tol=IDENTICAL):
             return "identical"
         if self.tolerance is None:
@@ -108,7 +115,7 @@ def remade(root: Path, results: str) -> list[Remade] | None:
         except ValueError:
             cell = run
         out.append(Remade(f"{run}/{sampler}", old, new, tolerances.get((cell, sampler)),
-                          (_machine(before), _machine(after))))
+                          (_machine(before), _machine(after)), (context_of(before), context_of(after))))
     return out
 
 
@@ -133,16 +140,23 @@ def describe(path: str | Path | None) -> str | None:
     frame = pd.read_csv(path)
     if frame.empty:
         return None
-    moved = frame["difference"].abs()
-    worst = frame.loc[moved.idxmax()]
+    other = int((frame["verdict"] == OTHER_CONTEXT).sum())
+    head = (f"Across machines: the {len(frame)} FIDs of this table and its spread were made again on "
+            f"{' / '.join(sorted(set(frame['remade_cpu'])))}; against the same numbers made on "
+            f"{' / '.join(sorted(set(frame['committed_cpu'])))}")
+    judged = frame[frame["verdict"] != OTHER_CONTEXT]
+    if judged.empty:
+        return (f"{head}, all {other} were evaluated with another classifier or other reference statistics (the "
+                "classifier trained again there): other measurements, not compared.")
+    worst = judged.loc[judged["difference"].abs().idxmax()]
     sigmas = (f", {abs(worst['difference']) / (worst['tolerance'] / seed_spread.TOLERANCE_SIGMAS):.2f} "
               "training-seed std" if worst["tolerance"] > 0 else "")
     identical = int((frame["verdict"] == "identical").sum())
     outside = int((frame["verdict"] == "outside").sum())
-    return (f"Across machines: the {len(frame)} FIDs of this table and its spread were made again on {' / '.join(sorted(set(frame['remade_cpu'])))}; against the same numbers made on "
-            f"{' / '.join(sorted(set(frame['committed_cpu'])))}, {identical} are identical to {IDENTICAL:g}, the "
-            f"largest change is {abs(worst['difference']):.2g} FID ({worst['name']}{sigmas}), and {outside} lie "
-            f"outside their tolerance.")
+    return (f"{head}, {identical} are identical to {IDENTICAL:g}, the largest change is "
+            f"{abs(worst['difference']):.2g} FID ({worst['name']}{sigmas}), and {outside} lie outside their tolerance"
+            + (f"; {other} were evaluated with another classifier or other reference statistics and are not compared"
+               if other else "") + ".")
 
 
 def summary(root: Path, profile: str) -> str | None:
@@ -151,12 +165,22 @@ def summary(root: Path, profile: str) -> str | None:
     found = remade(root, results)
     if not found:
         return None
-    counts = {v: sum(r.verdict == v for r in found) for v in ("identical", "within", "outside", "not judged")}
+    counts = {v: sum(r.verdict == v for r in found)
+              for v in ("identical", "within", "outside", "not judged", OTHER_CONTEXT)}
     lines = [f"This run re-made {len(found)} committed FID(s) of {results} and wrote over them (git keeps the "
-             f"committed ones): {counts['identical']} identical (to {IDENTICAL:g}), {counts['within']} within their tolerance "
-             f"({seed_spread.TOLERANCE_SIGMAS:g} training-seed std of the committed spread), {counts['outside']} "
-             f"outside it" + (f", {counts['not judged']} without a committed spread (not judged)"
-                              if counts["not judged"] else "") + "."]
+             f"committed ones): {counts['identical']} identical (to {IDENTICAL:g}), {counts['within']} within their "
+             f"tolerance ({seed_spread.TOLERANCE_SIGMAS:g} training-seed std of the committed spread), "
+             f"{counts['outside']} outside it" + (f", {counts['not judged']} without a committed spread (not judged)"
+                                                  if counts["not judged"] else "")
+             + (f", {counts[OTHER_CONTEXT]} evaluated in another context (not judged)" if counts[OTHER_CONTEXT]
+                else "") + "."]
+    others = sorted({r.contexts for r in found if r.verdict == OTHER_CONTEXT})
+    if others:
+        lines.append("  another context: the committed FIDs were evaluated with "
+                     + "; ".join(f"{describe_context(c)}, these with {describe_context(n)}" for c, n in others)
+                     + ". Under another feature extractor a FID is another measurement: the domain classifier was "
+                       "trained again here, and its training moves between CPUs (its weights are a DVC output: `dvc "
+                       "pull` brings the committed ones where a remote holds them).")
     outside = [r for r in found if r.verdict == "outside"]
     if outside:
         lines.append("  outside: " + "; ".join(r.describe() for r in outside))
