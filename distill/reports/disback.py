@@ -21,7 +21,7 @@ from distill.reports.format import fmt
 from distill.reports.labels import LABELS as NAMES
 from distill.reports import convergence
 from distill.reports.pdf import save_pdf, table_page
-from distill.reports.published import IMAGENET_REFERENCE
+from distill.reports.published import IMAGENET_REFERENCE, recorded_digests
 from distill.reports.reproduced import frame, keyed
 from distill.results import table as results_table
 from distill.results.convergence import curve_stats, final_value, first_reaching
@@ -166,6 +166,8 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                "(sigma^-2 + sigma_data^-2) ||D_teacher - D_fake||^2 on "
                "the generator's noised samples; the baseline's fake score starts as the teacher (0 at iteration 0)."
                + (f" {IMAGENET_REFERENCE}" if exp.get("reproduces") == "imagenet64" else "")
+               + (f" {note}" if (note := recorded_digests((exp["teacher"] or {}).get("edm"),
+                                                          cfg["data"].get("fid_statistics"))) else "")
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))
     page1 = table_page(f"{LABEL}: one-step generator against the baseline", [
         "method", "final FID (mean ± std)", "final KID (mean)", "iterations to the baseline's final FID",

@@ -46,3 +46,13 @@ IMAGENET_REFERENCE = ("FID is against EDM's ImageNet-64 statistics (imagenet-64x
                       "center crops of ILSVRC's training images), the published numbers' reference; KID and the "
                       "floor use the features of the downsampled ImageNet-64 training images (that file holds a mean "
                       "and covariance only), so the floor is theirs against their own statistics.")
+
+
+def recorded_digests(*names: str | None) -> str:
+    """A caption's sentence naming the artifacts among `names` (a teacher's, FID statistics') whose source publishes
+    no digest: each was checked against the record of its first fetch; '' when there is none."""
+    from distill.data.artifacts import ARTIFACTS
+    from distill.data.first_fetch import RECORDED
+
+    found = [n for n in names if n in ARTIFACTS and ARTIFACTS[n].sha256 is None]
+    return f"{' and '.join(found)}: {RECORDED} (artifacts.lock.json)." if found else ""

@@ -27,7 +27,7 @@ from distill.plugins.sfd import (KINDS, LABEL, LABEL_SECOND, LABEL_V, STUDENT_SA
 from distill.registry import active
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
-from distill.reports.published import IMAGENET_REFERENCE, select
+from distill.reports.published import IMAGENET_REFERENCE, recorded_digests, select
 from distill.reports.reproduced import frame, gather, keyed
 from distill.reports.sfd_pages import (PAPER, TABLES, ablation_rows, curve_figure, curve_points, figure1, solver_label,
                                       solver_page, table_of, teacher_hours)
@@ -229,7 +229,9 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
                "(reports/sfd_spread.pdf, pd_spread.pdf, kd_spread.pdf) measured it for that very number: mean ± "
                "standard deviation over training seeds; the other numbers come from one training seed (the solvers "
                "from one teacher). KID: the same evaluation's (minimum over the ranges; unbiased in N, ~0 for a "
-               "perfect generator). " + (IMAGENET_REFERENCE + " " if table == "Table 3" else "") + floor_text)
+               "perfect generator). " + (IMAGENET_REFERENCE + " " if table == "Table 3" else "")
+               + " ".join(filter(None, [recorded_digests(cfg["sfd"]["teacher"].get("edm"),
+                                                         cfg["data"].get("fid_statistics")), floor_text])))
     return table_page(f"SFD {table} ({column} layout): FID against NFE and fine-tuning cost",
                       ["method", "NFE", "FID (reproduced)", "KID", "fine-tuning cost (reproduced)",
                        "FID (published)", "A100 h (published)"], body, caption,
