@@ -247,6 +247,33 @@ def test_a_folder_artifact_is_recorded_file_by_file(tmp_path):
         record_or_verify("sd15", files_of(folder), lock)
 
 
+def _record_many(lock, folder, names):
+    from distill.data.first_fetch import files_of, record_or_verify
+
+    for name in names:
+        record_or_verify(name, files_of(folder), lock)
+
+
+def test_two_imports_at_once_both_land_in_the_lock(tmp_path):
+    """The workflow imports two teachers at the same time, and each records its first fetch in the one lock: neither
+    loses the other's record, nor removes the other's half-written file."""
+    import json
+    import multiprocessing
+
+    lock, folder = tmp_path / "artifacts.lock.json", tmp_path / "model"
+    folder.mkdir()
+    (folder / "w.bin").write_bytes(b"weights")
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_record_many, args=(lock, folder, [f"{who}{i}" for i in range(15)]))
+               for who in ("a", "b")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert sorted(json.loads(lock.read_text())) == sorted(f"{who}{i}" for who in "ab" for i in range(15))
+
+
 def test_a_zip_without_a_published_digest_is_recorded_then_unpacked(server, tmp_path):
     """MS-COCO's archives: the zip recorded at its first fetch and unpacked where the profile reads its member, no
     temporary folder left; a later fetch verifies the archive; a changed archive is refused."""

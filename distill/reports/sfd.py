@@ -133,11 +133,11 @@ def _published_rows(table, cfg):
 
 def table_rows(cfg: dict[str, Any], own: pd.DataFrame, others: list[Path], results: Path) -> pd.DataFrame:
     """Every reproduced row of SFD's table (table_of) on SFD's teacher: SFD's own and those of the other methods that
-    reproduce a row of it (their results-table parts, kept to the same teacher)."""
+    reproduce a row of it (their results-table parts, kept to the same teacher and images)."""
     table_name = table_of(cfg)
     teacher = f"{results}/teachers/{teacher_run(cfg)}"
     table = pd.concat([own, results_table.read(others)] if others else [own], ignore_index=True)
-    table = table[table["teacher"].astype(str) == teacher]
+    table = table[(table["teacher"].astype(str) == teacher) & (table["dataset"].astype(str) == cfg["data"]["name"])]
     context = results_table.one_context(table[table["seed_range"] == results_table.REPORTED], f"SFD {table_name}")
     if context:  # rows of different classifiers or reference statistics are not compared
         raise ValueError(f"{context}; rebuild them on one machine (snakemake --cores all -- "

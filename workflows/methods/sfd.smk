@@ -78,10 +78,11 @@ def sfd_all_metrics(w):
 
 def sfd_other_rows(w):
     """The results-table parts of the other methods whose rows SFD Table 2 lists (PD, KD: SFD's card gathers them
-    from PD Table 2); none when SFD distils an imported EDM network, which no other method distils."""
+    from PD Table 2); none for an experiment (its own images) or when SFD distils an imported EDM network, which no
+    other method distils."""
     from distill.registry import active
 
-    if sfd_view(w)["sfd"]["teacher"].get("edm"):
+    if sfd_experiment(w) or sfd_view(w)["sfd"]["teacher"].get("edm"):
         return []
 
     sources = {("SFD", "Table 2")} | S.METHOD.gathered_from()  # the tables whose rows SFD Table 2 lists (its card)
