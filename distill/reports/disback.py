@@ -165,7 +165,7 @@ def build(cfg: dict[str, Any], experiment: str, results: Path, pdf: Path, csv: P
                f"over seeds reaches it. Early mismatch: at iteration {exp['eval_every']}, mean over seeds, "
                "(sigma^-2 + sigma_data^-2) ||D_teacher - D_fake||^2 on "
                "the generator's noised samples; the baseline's fake score starts as the teacher (0 at iteration 0)."
-               + (f" {IMAGENET_REFERENCE}" if exp.get("reproduces") == "imagenet64" else "")
+               + (f" {IMAGENET_REFERENCE}" if cfg["data"].get("fid_statistics") else "")
                + (f" {note}" if (note := recorded_digests((exp["teacher"] or {}).get("edm"),
                                                           cfg["data"].get("fid_statistics"))) else "")
                + (f" {floor.describe_floor(floor_record)}" if floor_record is not None else ""))

@@ -225,12 +225,14 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
                f"{column} column (EXACT), whose cost is A100 hours of fine-tuning. Reproduced cost: wall seconds on "
                "the machine that ran it and the trajectories (SFD) or images (PD, KD) its training processed; the "
                f"teacher's solvers need none. {pd_rows}. NFE = network "
-               "evaluations per sample (SFD's num_steps - 2 with AFS). In parentheses, where a spread target "
-               "(reports/sfd_spread.pdf, pd_spread.pdf, kd_spread.pdf) measured it for that very number: mean ± "
-               "standard deviation over training seeds; the other numbers come from one training seed (the solvers "
-               "from one teacher). KID: the same evaluation's (minimum over the ranges; unbiased in N, ~0 for a "
-               "perfect generator). " + (IMAGENET_REFERENCE + " " if table == "Table 3" else "")
-               + " ".join(filter(None, [recorded_digests(cfg["sfd"]["teacher"].get("edm"),
+               "evaluations per sample (SFD's num_steps - 2 with AFS). "
+               + ("In parentheses, where a spread target (reports/sfd_spread.pdf, pd_spread.pdf, kd_spread.pdf) "
+                  "measured it for that very number: mean ± standard deviation over training seeds; the other numbers "
+                  "come from one training seed (the solvers from one teacher). " if results is not None else
+                  "Every number comes from one training seed (the spread targets train the section's runs only). ")
+               + "KID: the same evaluation's (minimum over the ranges; unbiased in N, ~0 for a perfect generator). "
+               + " ".join(filter(None, [IMAGENET_REFERENCE if cfg["data"].get("fid_statistics") else "",
+                                        recorded_digests(cfg["sfd"]["teacher"].get("edm"),
                                                          cfg["data"].get("fid_statistics")), floor_text])))
     return table_page(f"SFD {table} ({column} layout): FID against NFE and fine-tuning cost",
                       ["method", "NFE", "FID (reproduced)", "KID", "fine-tuning cost (reproduced)",
