@@ -89,13 +89,6 @@ def sfd_other_rows(w):
     return [p for m in active(CFG) if m.name != "sfd" and sources & set(m.reproduces) for p in m.rows(CFG, RESULTS)]
 
 
-def sfd_hp(w):
-    """The settings a job of the experiment depends on: the section as it sees it, and its data."""
-    view = sfd_view(w)
-    return json.dumps({"sfd": {k: v for k, v in view["sfd"].items() if k != "experiments"}, "data": view["data"]},
-                      sort_keys=True)
-
-
 def sfd_kept():
     views = {e: experiment_profile(CFG, "sfd", e) if e else CFG for e in [None, *SFD_EXPS]}
     return [S.paths(RESULTS, e)["student"].format(srun=r) + f"/{f}" for e, view in views.items()
