@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from distill.data.artifacts import ARTIFACTS
+from distill.data.first_fetch import RECORDED
 from distill.results import PUBLISHED_CSV, validate
 
 # what a published number is: one row per key
@@ -51,8 +53,5 @@ IMAGENET_REFERENCE = ("FID is against EDM's ImageNet-64 statistics (imagenet-64x
 def recorded_digests(*names: str | None) -> str:
     """A caption's sentence naming the artifacts among `names` (a teacher's, FID statistics') whose source publishes
     no digest: each was checked against the record of its first fetch; '' when there is none."""
-    from distill.data.artifacts import ARTIFACTS
-    from distill.data.first_fetch import RECORDED
-
     found = [n for n in names if n in ARTIFACTS and ARTIFACTS[n].sha256 is None]
     return f"{' and '.join(found)}: {RECORDED} (artifacts.lock.json)." if found else ""
