@@ -5,8 +5,8 @@ re-makes them and writes over the committed files. This says so when the run end
 `distill verify` judges it: identical, within its tolerance (TOLERANCE_SIGMAS training-seed standard deviations of
 the committed spread, results/<profile>/spread/), or outside it; and on which machines the two were made, since an
 unstable training moves between CPUs about as much as between training seeds. A FID evaluated in another context (a
-feature extractor or reference statistics of other weights: the domain classifier trained again on a CPU whose
-arithmetic differs) is another measurement, and is not judged. The committed files stay in git.
+feature extractor or reference statistics of other weights: the domain classifier trained again on a CPU, or with a
+thread count, whose arithmetic differs) is another measurement, and is not judged. The committed files stay in git.
 """
 
 from __future__ import annotations
@@ -179,8 +179,8 @@ def summary(root: Path, profile: str) -> str | None:
         lines.append("  another context: the committed FIDs were evaluated with "
                      + "; ".join(f"{describe_context(c)}, these with {describe_context(n)}" for c, n in others)
                      + ". Under another feature extractor a FID is another measurement: the domain classifier was "
-                       "trained again here, and its training moves between CPUs (its weights are a DVC output: `dvc "
-                       "pull` brings the committed ones where a remote holds them).")
+                       "trained again here, and its training moves between CPUs and thread counts (its weights are a "
+                       "DVC output: `dvc pull` brings the committed ones where a remote holds them).")
     outside = [r for r in found if r.verdict == "outside"]
     if outside:
         lines.append("  outside: " + "; ".join(r.describe() for r in outside))
