@@ -335,6 +335,7 @@ def test_an_experiment_is_the_section_run_again_on_its_own_teacher_and_data():
     from distill.config import load_profile
     from distill.experiment_views import experiment_profile
     from distill.plugins import sfd as S
+    from distill.plugins import sfd_layout as SL
     from distill.reports.sfd import published_rows
     from distill.results.table import COLUMNS
 
@@ -342,9 +343,9 @@ def test_an_experiment_is_the_section_run_again_on_its_own_teacher_and_data():
     view = experiment_profile(cfg, "sfd", "imagenet64")
     assert view["sfd"]["teacher"] == {"edm": "edm_imagenet64_cond"} and view["data"]["name"] == "imagenet64"
     assert view["sfd"]["runs"] == cfg["sfd"]["runs"] and view["sfd"]["solvers"] == cfg["sfd"]["solvers"]
-    assert (S.experiment_of(cfg), S.experiment_of(view)) == (None, "imagenet64")
-    assert S.paths("r", "imagenet64")["student"] == "r/sfd/imagenet64/{srun}"
-    assert S.paths("r")["student"] == "r/sfd/{srun}"
+    assert (SL.experiment_of(cfg), SL.experiment_of(view)) == (None, "imagenet64")
+    assert SL.paths("r", "imagenet64")["student"] == "r/sfd/imagenet64/{srun}"
+    assert SL.paths("r")["student"] == "r/sfd/{srun}"
     assert S.METHOD.targets(cfg) == ["reports/sfd.pdf", "reports/sfd_imagenet64.pdf"]
     assert S.METHOD.rows(cfg, "r") == ["r/rows/sfd.csv", "r/rows/sfd_imagenet64.csv"]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import json
 import os
 import sys
@@ -20,13 +19,10 @@ from pathlib import Path
 
 from distill.errors import ConfigError
 from distill.commands.paths import outputs
+from distill.core.path_locks import lock_file
 
-FOLDER = Path(tempfile.gettempdir()) / "distill-output-locks"
-
-
-def _lock_file(path: Path) -> Path:
-    key = hashlib.sha256(str(Path(os.path.abspath(path)).resolve()).encode()).hexdigest()[:32]
-    return FOLDER / f"{key}.lock"
+KIND = "distill-output-locks"  # their folder in the system's temporary folder
+FOLDER = Path(tempfile.gettempdir()) / KIND
 
 
 def acquire(args: argparse.Namespace, argv: list[str] | None = None) -> list:
@@ -38,8 +34,7 @@ def acquire(args: argparse.Namespace, argv: list[str] | None = None) -> list:
     held = []
     for dest, (out, _) in outputs(args).items():
         try:
-            FOLDER.mkdir(parents=True, exist_ok=True)
-            f = open(_lock_file(out), "a+")
+            f = open(lock_file(out, KIND), "a+")
         except OSError as exc:
             for h in held:
                 h.close()

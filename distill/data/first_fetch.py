@@ -9,16 +9,12 @@ artifact) and its sha256, and a report row from such an artifact says "digest re
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 from distill.core.checkpoint import atomic_write
+from distill.core.path_locks import exclusive
 from distill.data.download import DownloadError, sha256_of
 
 LOCK = Path("artifacts.lock.json")
@@ -60,24 +56,12 @@ def recorded_revision(name: str, lock: Path = LOCK) -> str | None:
     return _read(lock).get(name, {}).get("revision")
 
 
-@contextmanager
-def _one_writer(lock: Path) -> Iterator[None]:
-    """The lock's readers-then-writers one at a time (a workflow imports two teachers at once): a blocking flock on
-    a file in the system's temporary folder keyed by the lock's path, so that neither loses the other's record."""
-    folder = Path(tempfile.gettempdir()) / "distill-artifact-locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(str(Path(os.path.abspath(lock)).resolve()).encode()).hexdigest()[:32]
-    with open(folder / f"{key}.lock", "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
-
-
 def record_or_verify(name: str, files: Mapping[str, Path], lock: Path = LOCK, revision: str | None = None) -> str:
     """Verify the artifact's files against the lock's record of them, or, at its first fetch, record them (and the
     commit `revision` they were downloaded at, where there is one); returns what was done. A missing, extra or
     changed file is refused, naming each."""
     found = digests(files)
-    with _one_writer(lock):
+    with exclusive(lock, "distill-artifact-locks"):  # two imports at once: neither loses the other's record
         recorded = _read(lock)
         if name not in recorded:
             recorded[name] = {"files": found, "note": RECORDED} | ({"revision": revision} if revision else {})

@@ -82,6 +82,21 @@ def load_reference(path: str | Path, extractor: str | None = None, extractor_sha
     return ref
 
 
+def load_statistics(path: str | Path, artifact: str = "coco_fid_stats") -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of a statistics .npz (keys mu and sigma, as text2image-benchmark's FIDStats and EDM's fid.py
+    write them), fetched as `artifact`."""
+    try:
+        z = read_npz(path, "FID statistics", required=("mu", "sigma"))
+    except DataError as exc:
+        raise ValueError(f"{exc} (fetch them again: `distill fetch {artifact}`)") from None
+    mu, sigma = np.asarray(z["mu"], np.float64), np.asarray(z["sigma"], np.float64)
+    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+        raise ValueError(f"{path}: mu {mu.shape} and sigma {sigma.shape} are not a mean and its covariance")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise ValueError(f"{path} holds non-finite statistics: fetch them again")
+    return mu, sigma
+
+
 def describe(ref: Reference) -> dict[str, Any]:
     return {"source": ref.source, "num_images": ref.num_images, "image_shape": list(ref.image_shape),
             "extractor": ref.extractor, "extractor_sha256": ref.extractor_sha256}

@@ -19,12 +19,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from distill.data import DataError
 from distill.data.artifacts import INCEPTION_EXTRACTOR
-from distill.data.npz import read_npz
 from distill.metrics.extractors import extract_features, load_extractor
 from distill.metrics.fidelity import KEY_METRIC_FID, fid_statistics_to_metric
-from distill.metrics.reference import fid_statistics
+from distill.metrics.reference import fid_statistics, load_statistics
 
 SIZE = 299  # resizers.py build_resizer("clean"): PIL, bicubic, quantise after, (299, 299), centre crop
 EXTRACTOR = INCEPTION_EXTRACTOR
@@ -43,21 +41,6 @@ def clean_resize(images: np.ndarray) -> np.ndarray:
         square = Image.fromarray(hwc[top:top + side, left:left + side])
         out[i] = np.moveaxis(np.asarray(square.resize((SIZE, SIZE), resample=Image.BICUBIC)), -1, 0)
     return out
-
-
-def load_statistics(path: str | Path, artifact: str = "coco_fid_stats") -> tuple[np.ndarray, np.ndarray]:
-    """(mu, sigma) of a statistics .npz (keys mu and sigma, as text2image-benchmark's FIDStats and EDM's fid.py
-    write them), fetched as `artifact`."""
-    try:
-        z = read_npz(path, "FID statistics", required=("mu", "sigma"))
-    except DataError as exc:
-        raise ValueError(f"{exc} (fetch them again: `distill fetch {artifact}`)") from None
-    mu, sigma = np.asarray(z["mu"], np.float64), np.asarray(z["sigma"], np.float64)
-    if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
-        raise ValueError(f"{path}: mu {mu.shape} and sigma {sigma.shape} are not a mean and its covariance")
-    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        raise ValueError(f"{path} holds non-finite statistics: fetch them again")
-    return mu, sigma
 
 
 def inception_features(images: np.ndarray, weights: str | Path, batch_size: int) -> np.ndarray:

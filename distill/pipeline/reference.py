@@ -6,12 +6,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from distill.core.checkpoint import file_sha256
 from distill.data import load_dataset
 from distill.data.artifacts import INCEPTION_EXTRACTOR, statistics_need
 from distill.metrics.extractors import check_extractor
-from distill.metrics.reference import Reference, compute_reference, save_reference
-from distill.metrics.text_fid import load_statistics
+from distill.metrics.reference import Reference, compute_reference, load_statistics, save_reference
 from distill.pipeline.common import setup_torch
 
 
@@ -44,12 +45,13 @@ def published_statistics(artifact: str, extractor: str):
     return load_statistics(statistics_need(artifact).target, artifact)
 
 
-def with_statistics(ref: Reference, artifact: str) -> Reference:
+def with_statistics(ref: Reference, artifact: str, loaded: tuple[np.ndarray, np.ndarray] | None = None) -> Reference:
     """`ref` with the FID mean and covariance of published statistics (a data section's `fid_statistics`: EDM's
-    ImageNet-64 reference, made from other 64x64 images of ImageNet than the downsampled set), so that FID compares
-    with the published numbers; its features (KID, precision/recall, the floor) stay those of the data's images."""
+    ImageNet-64 reference, made from other 64x64 images of ImageNet than the downsampled set; `loaded`: as
+    published_statistics read them), so that FID compares with the published numbers; its features (KID,
+    precision/recall, the floor) stay those of the data's images."""
     path = statistics_need(artifact).target
-    mu, sigma = published_statistics(artifact, ref.extractor)
+    mu, sigma = loaded if loaded is not None else published_statistics(artifact, ref.extractor)
     if len(mu) != ref.features.shape[1]:
         raise ValueError(f"{path} holds {len(mu)}-dimensional statistics; {ref.extractor} features are "
                          f"{ref.features.shape[1]}-dimensional: not statistics of this extractor")
@@ -62,12 +64,11 @@ def run(cfg: dict[str, Any], out_path: str | Path, weights: str | None = None, t
     setup_torch(threads, "cpu")
     ev = cfg["evaluation"]
     stats = cfg["data"].get("fid_statistics")
-    if stats:
-        published_statistics(stats, ev["feature_extractor"])  # refused or named before the images are read
+    loaded = published_statistics(stats, ev["feature_extractor"]) if stats else None  # before the images are read
     data = load_dataset({**cfg["data"], "conditional": False})
     if data.kind != "image":
         raise ValueError(f"reference statistics need images; {data.name} holds points")
     source = f"{data.name} ({len(data)} images, {'x'.join(map(str, data.shape))})"
     ref = compute_reference(data.data, ev["feature_extractor"], usable_extractor_weights(cfg, weights), ev["batch_size"],
                             source)
-    save_reference(out_path, with_statistics(ref, stats) if stats else ref)
+    save_reference(out_path, with_statistics(ref, stats, loaded) if stats else ref)

@@ -6,8 +6,9 @@ from distill.core.grids import make_grid, sigma_range_problems
 from distill.core.samplers import get_sampler
 from distill.core.schedule import CosineSchedule
 from distill.experiment_views import experiment_profile
-from distill.plugins.sfd import (experiment_of, experiments, gits_points, iterations, run_settings, solver_grid,
-                                 solver_steps, step_counts, student_nfe)
+from distill.plugins.sfd import (gits_points, iterations, run_settings, solver_grid, solver_steps, step_counts,
+                                 student_nfe)
+from distill.plugins.sfd_layout import experiment_of, experiments
 
 
 def check(cfg) -> list[tuple[str, str]]:

@@ -21,19 +21,20 @@ from distill.core.provenance import write_record
 from distill.pipeline import floor
 from distill.plugins.kd import LABEL as KD_LABEL
 from distill.experiment_views import experiment_profile
-from distill.plugins.sfd import (KINDS, LABEL, LABEL_SECOND, LABEL_V, STUDENT_SAMPLER, experiment_of, experiments,
-                                 gits_points, paths, run_settings, solver_points, solver_steps, student_nfe,
-                                 student_points, teacher_run)
+from distill.plugins.sfd import (KINDS, LABEL, LABEL_SECOND, LABEL_V, STUDENT_SAMPLER, gits_points, run_settings,
+                                 solver_points, solver_steps, student_nfe, student_points, teacher_run)
+from distill.plugins.sfd_layout import experiment_of, experiments, paths
 from distill.registry import active
 from distill.reports.format import fmt
 from distill.reports.pdf import save_pdf, table_page
 from distill.reports.published import IMAGENET_REFERENCE, recorded_digests, select
 from distill.reports.reproduced import frame, gather, keyed
-from distill.reports.sfd_pages import (PAPER, TABLES, ablation_rows, curve_figure, curve_points, figure1, solver_label,
-                                      solver_page, table_of, teacher_hours)
+from distill.reports.sfd_pages import (COLUMNS, PAPER, TABLES, ablation_rows, curve_figure, curve_points, figure1,
+                                      solver_label, solver_page, table_of, teacher_hours)
 from distill.results import PUBLISHED_CSV, spread, table as results_table
 from distill.results.plots import write_losses
 from distill.results.table import record_rows
+
 
 def _options(options: dict[str, Any]) -> str:
     return ",".join(f"{k}={str(v).lower()}" for k, v in sorted(options.items()))
@@ -216,7 +217,8 @@ def table_page_of(cfg, repro: pd.DataFrame, pub: pd.DataFrame, floor_text: str, 
                      fmt(getattr(r, "kid", None), 0),
                      _cost_text(r.cost_seconds, r.cost_images),
                      p.fid if p is not None else "—", p.hours if p is not None else "—"])
-    table, column = table_of(cfg), {"Table 2": "CIFAR-10", "Table 3": "ImageNet-64"}[table_of(cfg)]
+    table = table_of(cfg)
+    column = COLUMNS[table]
     pd_rows = ("SFD's 'PD' rows are Salimans & Ho's CIFAR-10 numbers" if table == "Table 2" else
                "SFD's 'PD' rows are the Consistency Models paper's, distilled from its own EDM ImageNet-64 teacher")
     which = "teacher" if cfg["sfd"]["teacher"].get("edm") else "Table 1 teacher"

@@ -14,8 +14,8 @@ import pandas as pd
 from distill.core.samplers import get_sampler
 from distill.core.sigma_solvers import OFFICIAL_CLIP
 from distill.pipeline.sfd_curve import point_name
-from distill.plugins.sfd import (curve_iterations, curve_runs, experiment_of, paths, run_settings, solver_points,
-                                 step_counts, student_nfe)
+from distill.plugins.sfd import curve_iterations, curve_runs, run_settings, solver_points, step_counts, student_nfe
+from distill.plugins.sfd_layout import experiment_of, paths
 from distill.reports.format import fmt
 from distill.reports.pdf import figure_caption, pyplot, table_page
 from distill.reports.published import select
@@ -23,6 +23,7 @@ from distill.results import table as results_table
 
 PAPER = "SFD"
 TABLES = {"cifar10": "Table 2", "imagenet64": "Table 3"}  # SFD's table of each data set
+COLUMNS = {"Table 2": "CIFAR-10", "Table 3": "ImageNet-64"}  # the published column each table's report reads
 
 
 def table_of(cfg: dict[str, Any]) -> str:

@@ -6,10 +6,11 @@
 # reports/sfd_<name>.pdf ({stag}: '' or '_<name>'), its commands run with --method sfd --experiment <name>.
 from distill.experiment_views import experiment_profile
 from distill.plugins import sfd as S
+from distill.plugins import sfd_layout as SL
 
 SFD = CFG["sfd"]
-SFD_EXPS = S.experiments(CFG)
-SFD_PATHS = S.paths(RESULTS, S.RULE_TEMPLATE)  # the file layout, shared with the report (distill/reports/sfd.py)
+SFD_EXPS = SL.experiments(CFG)
+SFD_PATHS = SL.paths(RESULTS, SL.RULE_TEMPLATE)  # the file layout, shared with the report (distill/reports/sfd.py)
 
 
 def sfd_experiment(w):
@@ -41,7 +42,7 @@ def sfd_floor(w):
 
 
 def sfd_paths(w):
-    return S.paths(RESULTS, sfd_experiment(w))
+    return SL.paths(RESULTS, sfd_experiment(w))
 
 
 def sfd_teacher_model(w):
@@ -91,7 +92,7 @@ def sfd_other_rows(w):
 
 def sfd_kept():
     views = {e: experiment_profile(CFG, "sfd", e) if e else CFG for e in [None, *SFD_EXPS]}
-    return [S.paths(RESULTS, e)["student"].format(srun=r) + f"/{f}" for e, view in views.items()
+    return [SL.paths(RESULTS, e)["student"].format(srun=r) + f"/{f}" for e, view in views.items()
             for r in view["sfd"]["runs"] for f in ("model.safetensors", "summary.json")]
 
 
